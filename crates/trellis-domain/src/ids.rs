@@ -1,0 +1,77 @@
+//! Typed identifiers. Each wraps a UUID so that a referral id cannot be passed where an offer id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new time-ordered (UUIDv7) identifier for the given instant.
+            pub fn new_at(at: chrono::DateTime<chrono::Utc>) -> Self {
+                let ts = uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    at.timestamp().max(0) as u64,
+                    at.timestamp_subsec_nanos(),
+                );
+                Self(Uuid::new_v7(ts))
+            }
+
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organisation: GP practice, link worker service, community provider or the locality.
+    OrganisationId
+);
+id_type!(
+    /// A user account.
+    UserId
+);
+id_type!(
+    /// A person who has been referred.
+    PersonId
+);
+id_type!(
+    /// One person's social prescribing episode.
+    ReferralId
+);
+id_type!(
+    /// A referral handed to one provider's service.
+    OfferId
+);
+id_type!(
+    /// A service in the directory.
+    ServiceId
+);

@@ -1,0 +1,23 @@
+//! The Trellis domain: who may do what to a social prescribing referral, and when.
+//!
+//! Everything here is pure: no I/O, no async runtime, no ORM, no web framework. Time and ids are passed
+//! in by the caller, so every rule can be tested as a table and replayed from its events.
+//!
+//! # Layout
+//! - [`actor`]: roles and the acting party (a user, a provider acting through an email link, the system).
+//! - [`ids`]: typed identifiers over time-ordered UUIDs.
+//! - [`values`]: parse-don't-validate value types (NHS number, postcode, email, phone, date of birth, needs).
+//! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
+//! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
+//! - [`error`]: why a command was refused.
+
+pub mod actor;
+pub mod error;
+pub mod ids;
+pub mod offer;
+pub mod referral;
+pub mod values;
+
+pub use actor::{Actor, Role};
+pub use error::DomainError;
+pub use ids::{OfferId, OrganisationId, PersonId, ReferralId, ServiceId, UserId};

@@ -1,0 +1,376 @@
+//! The referral lifecycle: referred → contacted → attending → closed.
+//!
+//! [`Referral::decide`] is the one pure function behind every change: given the current state, a command,
+//! the actor and the time, it returns the event to append or says exactly why not. [`Referral::apply`]
+//! folds an event into the state, so [`Referral::replay`] rebuilds any referral from its history.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Actor, Role};
+use crate::error::DomainError;
+use crate::ids::{OfferId, OrganisationId, ReferralId, UserId};
+use crate::offer::OfferStatus;
+use crate::values::needs::named_enum;
+
+/// SNOMED CT 871731000000106 "Referral to social prescribing service".
+pub const SNOMED_REFERRAL_TO_SOCIAL_PRESCRIBING: &str = "871731000000106";
+/// SNOMED CT 871711000000103 "Social prescribing declined".
+pub const SNOMED_SOCIAL_PRESCRIBING_DECLINED: &str = "871711000000103";
+
+named_enum!(
+    /// Where a referral is in its lifecycle.
+    ReferralStatus, "status", "is not a referral status" {
+        /// A referral exists and nobody has spoken with the person yet.
+        Referred => "referred",
+        /// A link worker has had a first real conversation with the person.
+        Contacted => "contacted",
+        /// The person attends at least one activity from an accepted offer.
+        Attending => "attending",
+        /// Finished, with a reason. Terminal.
+        Closed => "closed",
+    }
+);
+
+named_enum!(
+    /// Why a referral was closed.
+    ClosureReason, "reason", "is not a closure reason" {
+        /// The person got what they needed.
+        Completed => "completed",
+        /// The person declined social prescribing (SNOMED 871711000000103).
+        DeclinedByPerson => "declined_by_person",
+        /// Nobody could reach the person.
+        UnableToContact => "unable_to_contact",
+        /// Social prescribing was not the right support.
+        NotAppropriate => "not_appropriate",
+        /// The referring organisation withdrew the referral.
+        WithdrawnByReferrer => "withdrawn_by_referrer",
+        /// The person moved out of the area.
+        MovedAway => "moved_away",
+        /// The person died.
+        Died => "died",
+        /// The referral should never have existed.
+        EnteredInError => "entered_in_error",
+    }
+);
+
+impl ClosureReason {
+    /// The SNOMED CT concept recorded with this closure, where one exists.
+    pub fn snomed(self) -> Option<&'static str> {
+        (self == ClosureReason::DeclinedByPerson).then_some(SNOMED_SOCIAL_PRESCRIBING_DECLINED)
+    }
+}
+
+/// The state of one referral that the lifecycle rules need.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// Its id.
+    pub id: ReferralId,
+    /// Where it is in the lifecycle.
+    pub status: ReferralStatus,
+    /// Bumped by every event; a change made against an older version is a conflict.
+    pub version: u32,
+    /// The organisation that referred (usually a GP practice).
+    pub referring_organisation: OrganisationId,
+    /// The link worker service that works it.
+    pub link_worker_service: OrganisationId,
+    /// The link worker it is assigned to, if any.
+    pub assigned_to: Option<UserId>,
+    /// Why it closed, once closed.
+    pub closure_reason: Option<ClosureReason>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When its last event happened.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an offer contributes when a provider confirms the person's first attendance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendanceEvidence {
+    /// The offer the person attends.
+    pub offer: OfferId,
+    /// The referral the offer belongs to.
+    pub referral: ReferralId,
+    /// The provider organisation the offer was made to.
+    pub provider_organisation: OrganisationId,
+    /// The offer's state when attendance was confirmed.
+    pub offer_status: OfferStatus,
+}
+
+/// A change someone asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReferralCommand {
+    /// Give the referral to a link worker of its service.
+    Assign {
+        /// The link worker.
+        to: UserId,
+    },
+    /// Log a failed attempt to reach the person (not a transition).
+    RecordContactAttempt {
+        /// What was tried.
+        note: Option<String>,
+    },
+    /// The first real conversation happened: referred → contacted.
+    RecordContact {
+        /// What was talked about, what matters to the person.
+        note: Option<String>,
+    },
+    /// The person attends an activity: contacted → attending.
+    RecordAttendance {
+        /// The offer attended, required when a provider confirms it.
+        evidence: Option<AttendanceEvidence>,
+        /// Any note.
+        note: Option<String>,
+    },
+    /// The activity ended early and the person needs another connection: attending → contacted.
+    EndActivity {
+        /// Why.
+        note: Option<String>,
+    },
+    /// Close the episode with a reason.
+    Close {
+        /// Why.
+        reason: ClosureReason,
+        /// Any note.
+        note: Option<String>,
+    },
+}
+
+impl ReferralCommand {
+    /// A short verb phrase for errors and audit entries.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Assign { .. } => "assign",
+            Self::RecordContactAttempt { .. } => "record a contact attempt",
+            Self::RecordContact { .. } => "record contact",
+            Self::RecordAttendance { .. } => "record attendance",
+            Self::EndActivity { .. } => "end the activity",
+            Self::Close { reason: ClosureReason::WithdrawnByReferrer, .. } => "withdraw",
+            Self::Close { .. } => "close",
+        }
+    }
+}
+
+/// What happened, as stored in the referral's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReferralEventKind {
+    /// The referral was made.
+    Opened {
+        /// Who referred.
+        referring_organisation: OrganisationId,
+        /// Who works it.
+        link_worker_service: OrganisationId,
+    },
+    /// It was assigned to a link worker.
+    Assigned {
+        /// The link worker.
+        to: UserId,
+    },
+    /// Someone tried and failed to reach the person.
+    ContactAttempted,
+    /// First real conversation.
+    Contacted,
+    /// The person attends an activity.
+    AttendanceRecorded {
+        /// The offer attended, when known.
+        offer: Option<OfferId>,
+    },
+    /// The activity ended early.
+    ActivityEnded,
+    /// Closed.
+    Closed {
+        /// Why.
+        reason: ClosureReason,
+    },
+}
+
+impl ReferralEventKind {
+    /// The stable snake_case name stored alongside the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Opened { .. } => "opened",
+            Self::Assigned { .. } => "assigned",
+            Self::ContactAttempted => "contact_attempted",
+            Self::Contacted => "contacted",
+            Self::AttendanceRecorded { .. } => "attendance_recorded",
+            Self::ActivityEnded => "activity_ended",
+            Self::Closed { .. } => "closed",
+        }
+    }
+}
+
+/// One entry in a referral's append-only history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralEvent {
+    /// The referral.
+    pub referral: ReferralId,
+    /// The referral's version after this event (1 for the opening event).
+    pub version: u32,
+    /// What happened.
+    pub kind: ReferralEventKind,
+    /// The status before, `None` for the opening event.
+    pub from: Option<ReferralStatus>,
+    /// The status after.
+    pub to: ReferralStatus,
+    /// Who did it.
+    pub actor: Actor,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What the person who did it wrote.
+    pub note: Option<String>,
+}
+
+/// Longest note a person may write on an event.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+impl Referral {
+    /// Opens a referral: a GP practice for itself, or a link worker service taking a self-referral or a
+    /// referral from another source.
+    pub fn open(
+        id: ReferralId,
+        referring_organisation: OrganisationId,
+        link_worker_service: OrganisationId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(Referral, ReferralEvent), DomainError> {
+        let allowed =
+            actor.is(Role::GpPractice, referring_organisation) || actor.is(Role::LinkWorker, link_worker_service);
+        if !allowed {
+            return Err(DomainError::Forbidden { role: actor.role, action: "refer" });
+        }
+        let event = ReferralEvent {
+            referral: id,
+            version: 1,
+            kind: ReferralEventKind::Opened { referring_organisation, link_worker_service },
+            from: None,
+            to: ReferralStatus::Referred,
+            actor: *actor,
+            at,
+            note: None,
+        };
+        let referral = Referral::replay(std::slice::from_ref(&event))
+            .ok_or(DomainError::InvalidTransition { state: "new", action: "refer" })?;
+        Ok((referral, event))
+    }
+
+    /// Decides whether `actor` may carry out `command` now, and if so returns the event to append.
+    pub fn decide(
+        &self,
+        command: ReferralCommand,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<ReferralEvent, DomainError> {
+        use ReferralCommand as C;
+        use ReferralStatus as S;
+
+        let action = command.action();
+        let is_link_worker = actor.is(Role::LinkWorker, self.link_worker_service);
+        let forbidden = DomainError::Forbidden { role: actor.role, action };
+        let invalid = DomainError::InvalidTransition { state: self.status.as_str(), action };
+
+        let (kind, to, note) = match command {
+            C::Assign { to } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status != S::Closed, invalid)?;
+                (ReferralEventKind::Assigned { to }, self.status, None)
+            }
+            C::RecordContactAttempt { note } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status != S::Closed, invalid)?;
+                (ReferralEventKind::ContactAttempted, self.status, note)
+            }
+            C::RecordContact { note } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status == S::Referred, invalid)?;
+                (ReferralEventKind::Contacted, S::Contacted, note)
+            }
+            C::RecordAttendance { evidence, note } => {
+                let provider_confirms = evidence.is_some_and(|e| {
+                    e.referral == self.id
+                        && actor.is(Role::Provider, e.provider_organisation)
+                        && matches!(e.offer_status, OfferStatus::Accepted | OfferStatus::Started)
+                });
+                require(is_link_worker || provider_confirms, forbidden)?;
+                require(self.status == S::Contacted, invalid)?;
+                (ReferralEventKind::AttendanceRecorded { offer: evidence.map(|e| e.offer) }, S::Attending, note)
+            }
+            C::EndActivity { note } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status == S::Attending, invalid)?;
+                (ReferralEventKind::ActivityEnded, S::Contacted, note)
+            }
+            C::Close { reason, note } => {
+                let referrer_withdraws = actor.is(Role::GpPractice, self.referring_organisation)
+                    && reason == ClosureReason::WithdrawnByReferrer;
+                require(is_link_worker || referrer_withdraws, forbidden)?;
+                require(self.status != S::Closed, invalid.clone())?;
+                require(is_link_worker || self.status == S::Referred, invalid)?;
+                (ReferralEventKind::Closed { reason }, S::Closed, note)
+            }
+        };
+        let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;
+        Ok(ReferralEvent {
+            referral: self.id,
+            version: self.version + 1,
+            kind,
+            from: Some(self.status),
+            to,
+            actor: *actor,
+            at,
+            note,
+        })
+    }
+
+    /// The state after `event`. The event must have come from [`Referral::decide`] on this state.
+    pub fn apply(&self, event: &ReferralEvent) -> Referral {
+        let mut next = self.clone();
+        next.status = event.to;
+        next.version = event.version;
+        next.updated_at = event.at;
+        match &event.kind {
+            ReferralEventKind::Assigned { to } => next.assigned_to = Some(*to),
+            ReferralEventKind::Closed { reason } => next.closure_reason = Some(*reason),
+            _ => {}
+        }
+        next
+    }
+
+    /// Decides and applies in one step.
+    pub fn handle(
+        &self,
+        command: ReferralCommand,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<(Referral, ReferralEvent), DomainError> {
+        let event = self.decide(command, actor, at)?;
+        Ok((self.apply(&event), event))
+    }
+
+    /// Rebuilds a referral from its whole history; `None` unless the history starts with its opening.
+    pub fn replay(events: &[ReferralEvent]) -> Option<Referral> {
+        let (first, rest) = events.split_first()?;
+        let ReferralEventKind::Opened { referring_organisation, link_worker_service } = first.kind else {
+            return None;
+        };
+        let opened = Referral {
+            id: first.referral,
+            status: first.to,
+            version: first.version,
+            referring_organisation,
+            link_worker_service,
+            assigned_to: None,
+            closure_reason: None,
+            created_at: first.at,
+            updated_at: first.at,
+        };
+        Some(rest.iter().fold(opened, |state, event| state.apply(event)))
+    }
+}
+
+fn require(condition: bool, otherwise: DomainError) -> Result<(), DomainError> {
+    if condition { Ok(()) } else { Err(otherwise) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ValueError;
+
+/// A UK postcode in its normal form: upper case, one space before the inward code (`DE1 1AA`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Postcode(String);
+
+impl Postcode {
+    /// Parses any spacing and case of a UK postcode (`de11aa`, `DE1 1AA`, `sw1a 1aa`).
+    pub fn parse(input: &str) -> Result<Self, ValueError> {
+        let compact: String = input.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+        if compact == "GIR0AA" {
+            return Ok(Self("GIR 0AA".into()));
+        }
+        let err = || ValueError::new("postcode", input, "is not a UK postcode");
+        if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
+            return Err(err());
+        }
+        let (outward, inward) = compact.split_at(compact.len() - 3);
+        let inward_ok = {
+            let b = inward.as_bytes();
+            b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+        };
+        // Outward code shapes: A9, A99, AA9, AA99, A9A, AA9A.
+        let shape: String = outward.chars().map(|c| if c.is_ascii_digit() { '9' } else { 'A' }).collect();
+        let outward_ok = matches!(shape.as_str(), "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A")
+            && outward.chars().all(|c| c.is_ascii_alphanumeric());
+        if !(inward_ok && outward_ok) {
+            return Err(err());
+        }
+        Ok(Self(format!("{outward} {inward}")))
+    }
+
+    /// The normal form, `DE1 1AA`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The outward code (`DE1`), which is not identifying on its own.
+    pub fn outward(&self) -> &str {
+        self.0.split(' ').next().unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for Postcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Postcode {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Postcode> for String {
+    fn from(p: Postcode) -> String {
+        p.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outward_shape_parses_to_the_normal_form() {
+        for (input, normal) in [
+            ("m1 1aa", "M1 1AA"),
+            ("M60 1NW", "M60 1NW"),
+            ("CR2 6XH", "CR2 6XH"),
+            ("DN55 1PT", "DN55 1PT"),
+            ("W1A 1HQ", "W1A 1HQ"),
+            ("ec1a1bb", "EC1A 1BB"),
+            ("  de1   1aa ", "DE1 1AA"),
+            ("GIR 0AA", "GIR 0AA"),
+        ] {
+            assert_eq!(Postcode::parse(input).unwrap().as_str(), normal, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_outward_code_is_the_part_before_the_space() {
+        assert_eq!(Postcode::parse("DE22 3AB").unwrap().outward(), "DE22");
+    }
+
+    #[test]
+    fn things_that_are_not_postcodes_are_refused_with_the_input() {
+        for input in ["", "DE1", "12345", "DE1 AAA", "DEE1 1AA", "DE1 1A1", "DE1-1AA", "ÄE1 1AA"] {
+            let e = Postcode::parse(input).unwrap_err();
+            assert_eq!((e.field, e.value.as_str()), ("postcode", input));
+        }
+    }
+}
