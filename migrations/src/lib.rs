@@ -1,1 +1,18 @@
-//! placeholder
+//! Trellis database migrations, run on SQLite (the embedded default) and PostgreSQL.
+//!
+//! Each migration lives in its own file named `mYYYYMMDD_HHMMSS_<verb>_<noun>.rs`, uses its own identifiers
+//! rather than entity types, and is never edited once it has run anywhere.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_core;
+
+/// Every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_core::Migration)]
+    }
+}

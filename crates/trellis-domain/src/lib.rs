@@ -4,6 +4,9 @@
 //! in by the caller, so every rule can be tested as a table and replayed from its events.
 //!
 //! # Layout
+//! - [`access`]: who may read which referrals.
+//! - [`calendar`]: working-day arithmetic for timers.
+//! - [`organisation`]: kinds of organisation and the roles each may hold.
 //! - [`actor`]: roles and the acting party (a user, a provider acting through an email link, the system).
 //! - [`ids`]: typed identifiers over time-ordered UUIDs.
 //! - [`values`]: parse-don't-validate value types (NHS number, postcode, email, phone, date of birth, needs).
@@ -11,10 +14,13 @@
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
 //! - [`error`]: why a command was refused.
 
+pub mod access;
 pub mod actor;
+pub mod calendar;
 pub mod error;
 pub mod ids;
 pub mod offer;
+pub mod organisation;
 pub mod referral;
 pub mod values;
 

@@ -1,1 +1,99 @@
-//! placeholder
+//! Trellis persistence: sea-orm over SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! The store speaks domain types. Every change is one transaction that re-checks the domain rules on the
+//! current row, writes the row with optimistic concurrency (`UPDATE … WHERE id = ? AND version = ?`),
+//! appends the event, the audit entry and any outbox email, and commits; a lost race is
+//! [`StoreError::Conflict`], never a silent overwrite.
+//!
+//! # Layout
+//! - [`Store`]: connecting, migrating, readiness.
+//! - [`accounts`]: organisations, users, API keys and authentication.
+//! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
+//! - [`offers`]: making and transitioning offers, and the provider's view of them.
+//! - [`directory`]: services, locations, taxonomy and capacity.
+//! - [`audit`]: the audit log.
+//! - [`outbox`]: the transactional email outbox that the notifier drains.
+//! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
+
+pub mod accounts;
+pub mod audit;
+mod convert;
+pub mod directory;
+mod entity;
+mod error;
+pub mod offers;
+pub mod outbox;
+pub mod referrals;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tokens;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use trellis_migration::{Migrator, MigratorTrait};
+
+pub use error::StoreError;
+
+/// How to reach the database.
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    /// `sqlite://trellis.db?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    /// Pool size for PostgreSQL. SQLite always uses one connection: it has one writer anyway, and a
+    /// single connection makes every transaction serialisable without busy errors.
+    pub max_connections: u32,
+}
+
+/// The database behind Trellis.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects; an SQLite file is created if it does not exist.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        let sqlite = settings.url.starts_with("sqlite:");
+        options
+            .max_connections(if sqlite { 1 } else { settings.max_connections.max(1) })
+            .min_connections(if sqlite { 1 } else { 0 })
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        if sqlite {
+            db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
+        }
+        Ok(Store { db })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The underlying connection, for migrations and tools.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Kinds of organisation in a locality, and which roles belong to each.
+
+use crate::actor::Role;
+use crate::values::needs::named_enum;
+
+named_enum!(
+    /// What an organisation is.
+    OrganisationKind, "kind", "is not an organisation kind" {
+        /// A GP practice, identified by its ODS code.
+        GpPractice => "gp_practice",
+        /// A link worker service, usually a Primary Care Network's.
+        LinkWorkerService => "link_worker_service",
+        /// A community provider (a VCSE group).
+        Provider => "provider",
+        /// The locality: network leads and administrators.
+        Locality => "locality",
+    }
+);
+
+impl OrganisationKind {
+    /// The roles a user of this kind of organisation may hold.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Self::GpPractice => &[Role::GpPractice],
+            Self::LinkWorkerService => &[Role::LinkWorker],
+            Self::Provider => &[Role::Provider],
+            Self::Locality => &[Role::NetworkLead, Role::Admin],
+        }
+    }
+}
+
+/// Parses an ODS organisation code: 3 to 10 upper-case letters and digits (`C84001`).
+pub fn parse_ods_code(input: &str) -> Result<String, crate::values::ValueError> {
+    let code = input.trim().to_ascii_uppercase();
+    if (3..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(code)
+    } else {
+        Err(crate::values::ValueError::new("odsCode", input, "is not an ODS code"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_only_hold_roles_that_fit_their_organisation() {
+        assert_eq!(OrganisationKind::GpPractice.roles(), &[Role::GpPractice]);
+        assert!(OrganisationKind::Locality.roles().contains(&Role::Admin));
+        assert!(!OrganisationKind::Provider.roles().contains(&Role::LinkWorker));
+    }
+
+    #[test]
+    fn ods_codes_are_upper_cased_and_checked() {
+        assert_eq!(parse_ods_code(" c84001 ").unwrap(), "C84001");
+        assert_eq!(parse_ods_code("C8-4001").unwrap_err().field, "odsCode");
+    }
+}

@@ -1,0 +1,139 @@
+//! The audit log: every read and change of a person's record, by whom and when.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use trellis_domain::{Actor, OfferId, ReferralId, UserId};
+use uuid::Uuid;
+
+use crate::entity::audit_log;
+use crate::{Store, StoreError};
+
+/// One audit entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    /// Its id (time-ordered).
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// What, as `noun.verb` (`referral.read`, `referral.contacted`, `offer.accepted`).
+    pub action: String,
+    /// The referral concerned.
+    pub referral: Option<ReferralId>,
+    /// The offer concerned.
+    pub offer: Option<OfferId>,
+    /// Anything else worth keeping (never personal data).
+    pub detail: Option<String>,
+}
+
+/// Which entries to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only this referral's.
+    pub referral: Option<ReferralId>,
+    /// Only this user's.
+    pub actor: Option<UserId>,
+    /// From this instant (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this instant (exclusive).
+    pub until: Option<DateTime<Utc>>,
+    /// Entries older than this one (keyset cursor).
+    pub before: Option<Uuid>,
+    /// At most this many.
+    pub limit: u64,
+}
+
+/// What to record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Audit<'a> {
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub referral: Option<ReferralId>,
+    pub offer: Option<OfferId>,
+    pub at: DateTime<Utc>,
+}
+
+impl Audit<'_> {
+    fn model(&self, detail: Option<String>) -> audit_log::ActiveModel {
+        audit_log::Model {
+            id: Uuid::now_v7(),
+            occurred_at: self.at,
+            actor_role: self.actor.role.as_str().into(),
+            actor_organisation_id: self.actor.organisation.map(|o| o.0),
+            actor_user_id: self.actor.user.map(|u| u.0),
+            action: self.action.into(),
+            referral_id: self.referral.map(|r| r.0),
+            offer_id: self.offer.map(|o| o.0),
+            detail,
+        }
+        .into_active_model()
+    }
+
+    /// Writes the entry on `conn` (a transaction, when it records a change).
+    pub(crate) async fn write(&self, conn: &impl ConnectionTrait) -> Result<(), StoreError> {
+        audit_log::Entity::insert(self.model(None)).exec_without_returning(conn).await?;
+        Ok(())
+    }
+
+    /// Writes one entry per referral, for a listing that shows several people.
+    pub(crate) async fn write_each(
+        &self,
+        conn: &impl ConnectionTrait,
+        referrals: impl IntoIterator<Item = ReferralId>,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<_> = referrals.into_iter().map(|r| Audit { referral: Some(r), ..*self }.model(None)).collect();
+        if !rows.is_empty() {
+            audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records an entry outside any change (reads of a person's record through other paths).
+    pub async fn record_audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        referral: Option<ReferralId>,
+        offer: Option<OfferId>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Audit { actor, action, referral, offer, at }.write(&self.db).await
+    }
+
+    /// Lists entries, newest first.
+    pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut query = audit_log::Entity::find();
+        if let Some(r) = filter.referral {
+            query = query.filter(audit_log::Column::ReferralId.eq(r.0));
+        }
+        if let Some(u) = filter.actor {
+            query = query.filter(audit_log::Column::ActorUserId.eq(u.0));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(audit_log::Column::OccurredAt.gte(from));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_log::Column::OccurredAt.lt(until));
+        }
+        if let Some(before) = filter.before {
+            query = query.filter(audit_log::Column::Id.lt(before));
+        }
+        let rows = query.order_by_desc(audit_log::Column::Id).limit(filter.limit).all(&self.db).await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(AuditEntry {
+                    id: m.id,
+                    at: m.occurred_at,
+                    actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
+                    action: m.action,
+                    referral: m.referral_id.map(ReferralId),
+                    offer: m.offer_id.map(OfferId),
+                    detail: m.detail,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,22 @@
+//! Small conversions between stored columns and domain values.
+
+use trellis_domain::{Actor, OrganisationId, Role, UserId};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// Parses a stored enum name, treating a failure as corrupt data.
+pub(crate) fn stored<T, E>(column: &str, parsed: Result<T, E>) -> Result<T, StoreError> {
+    parsed.map_err(|_| StoreError::Corrupt(format!("unreadable {column}")))
+}
+
+/// A stored version number as the domain's `u32`.
+pub(crate) fn version(v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt("version out of range".into()))
+}
+
+/// Rebuilds the actor recorded on an event or audit row.
+pub(crate) fn actor(role: &str, organisation: Option<Uuid>, user: Option<Uuid>) -> Result<Actor, StoreError> {
+    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?;
+    Ok(Actor { role, organisation: organisation.map(OrganisationId), user: user.map(UserId) })
+}

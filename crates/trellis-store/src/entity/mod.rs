@@ -1,0 +1,20 @@
+//! sea-orm entities, one per table. They stay inside the store: callers get domain and record types.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod email_outbox;
+pub mod idempotency_key;
+pub mod location;
+pub mod offer;
+pub mod offer_event;
+pub mod offer_link;
+pub mod organisation;
+pub mod person;
+pub mod referral;
+pub mod referral_event;
+pub mod service;
+pub mod service_at_location;
+pub mod service_capacity;
+pub mod service_taxonomy;
+pub mod taxonomy_term;
+pub mod user;

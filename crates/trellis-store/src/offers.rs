@@ -1,0 +1,510 @@
+//! Offers: a referral handed to one provider's service, and what the provider may see of it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+};
+use trellis_domain::access::ReferralScope;
+use trellis_domain::offer::{DeclineReason, NewOffer, Offer, OfferCommand, OfferEvent, OfferStatus};
+use trellis_domain::referral::{AttendanceEvidence, ReferralCommand, ReferralStatus};
+use trellis_domain::values::{DateOfBirth, Need};
+use trellis_domain::{Actor, OfferId, OrganisationId, ReferralId, Role, ServiceId};
+use uuid::Uuid;
+
+use crate::audit::Audit;
+use crate::convert::{stored, version};
+use crate::entity::{offer, offer_event, organisation, person, referral, service, user};
+use crate::outbox::{EmailKind, NewEmail};
+use crate::referrals::state_from;
+use crate::{Store, StoreError};
+
+/// An offer with the names a reader needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfferRecord {
+    /// Lifecycle state.
+    pub state: Offer,
+    /// The service's name.
+    pub service_name: String,
+    /// The provider's name.
+    pub provider_name: String,
+    /// What the link worker wrote for the provider.
+    pub note_for_provider: Option<String>,
+    /// When it expires unanswered.
+    pub expires_at: DateTime<Utc>,
+    /// When the provider gets a reminder, if still unanswered.
+    pub remind_at: Option<DateTime<Utc>>,
+}
+
+/// What a provider sees: a summary before accepting; contact details only after.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderOfferView {
+    /// The offer.
+    pub offer: OfferRecord,
+    /// The person's first name.
+    pub first_name: String,
+    /// An age band, never the date of birth.
+    pub age_band: &'static str,
+    /// What matters to them.
+    pub needs: Vec<Need>,
+    /// Contact details, once the provider has accepted.
+    pub contact: Option<ContactDetails>,
+}
+
+/// How to reach the person, shown to a provider that accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactDetails {
+    /// Full name.
+    pub name: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// How they like to be contacted.
+    pub preferred_contact: String,
+}
+
+/// When an unanswered offer is chased and when it lapses.
+#[derive(Clone, Copy, Debug)]
+pub struct OfferTimers {
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When to send the one reminder.
+    pub remind_at: Option<DateTime<Utc>>,
+}
+
+fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
+    Ok(Offer {
+        id: OfferId(m.id),
+        referral: ReferralId(m.referral_id),
+        service: ServiceId(m.service_id),
+        provider_organisation: OrganisationId(m.provider_organisation_id),
+        link_worker_service: OrganisationId(m.link_worker_service_id),
+        part_of: m.part_of_offer_id.map(OfferId),
+        status: stored("offer status", OfferStatus::parse(&m.status))?,
+        decline_reason: m
+            .decline_reason
+            .as_deref()
+            .map(DeclineReason::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        version: version(m.version)?,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn event_model(e: &OfferEvent) -> offer_event::ActiveModel {
+    offer_event::Model {
+        id: Uuid::now_v7(),
+        offer_id: e.offer.0,
+        version: i64::from(e.version),
+        from_status: e.from.map(|s| s.as_str().into()),
+        to_status: e.to.as_str().into(),
+        decline_reason: e.decline_reason.map(|r| r.as_str().into()),
+        actor_role: e.actor.role.as_str().into(),
+        actor_organisation_id: e.actor.organisation.map(|o| o.0),
+        actor_user_id: e.actor.user.map(|u| u.0),
+        note: e.note.clone(),
+        occurred_at: e.at,
+    }
+    .into_active_model()
+}
+
+/// Whether `actor` may see this offer: the link worker service that owns it or the provider it went to.
+fn may_see(actor: &Actor, offer: &Offer) -> bool {
+    actor.is(Role::LinkWorker, offer.link_worker_service) || actor.is(Role::Provider, offer.provider_organisation)
+}
+
+impl Store {
+    async fn offer_record(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        m: offer::Model,
+    ) -> Result<OfferRecord, StoreError> {
+        let svc = service::Entity::find_by_id(m.service_id)
+            .one(conn)
+            .await?
+            .ok_or(StoreError::Corrupt("offer without service".into()))?;
+        let provider = organisation::Entity::find_by_id(m.provider_organisation_id).one(conn).await?;
+        Ok(OfferRecord {
+            state: state_of(&m)?,
+            service_name: svc.name,
+            provider_name: provider.map(|p| p.name).unwrap_or_default(),
+            note_for_provider: m.note_for_provider,
+            expires_at: m.expires_at,
+            remind_at: m.remind_at,
+        })
+    }
+
+    /// Offers a referral to a service. A link worker acts against the referral's `expected_version`; a
+    /// provider proposing an onward offer names the offer it accepted in `part_of`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn make_offer(
+        &self,
+        referral_id: ReferralId,
+        expected_version: Option<u32>,
+        service_id: ServiceId,
+        note: Option<String>,
+        part_of: Option<OfferId>,
+        timers: OfferTimers,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<OfferRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        let referral_row = referral::Entity::find_by_id(referral_id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let referral = state_from(&referral_row)?;
+        let parent = match part_of {
+            Some(id) => {
+                let row = offer::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+                let parent = state_of(&row)?;
+                if !may_see(actor, &parent) || parent.referral != referral.id {
+                    return Err(StoreError::NotFound);
+                }
+                Some(parent)
+            }
+            None => {
+                if !trellis_domain::access::may_read_referral(actor, &referral) {
+                    return Err(StoreError::NotFound);
+                }
+                None
+            }
+        };
+        if let Some(expected) = expected_version {
+            if expected != referral.version {
+                return Err(StoreError::Conflict { expected, current: referral.version });
+            }
+        }
+        let svc = service::Entity::find_by_id(service_id.0)
+            .one(&txn)
+            .await?
+            .filter(|s| s.status == "active")
+            .ok_or(StoreError::UnknownReference("service"))?;
+        let new = NewOffer {
+            id: OfferId::new_at(now),
+            referral: &referral,
+            service: service_id,
+            provider_organisation: OrganisationId(svc.organisation_id),
+            part_of: parent.as_ref(),
+            note,
+        };
+        let (state, event) = Offer::make(new, actor, now)?;
+        let model = offer::Model {
+            id: state.id.0,
+            referral_id: referral.id.0,
+            service_id: service_id.0,
+            provider_organisation_id: svc.organisation_id,
+            link_worker_service_id: referral.link_worker_service.0,
+            part_of_offer_id: state.part_of.map(|p| p.0),
+            status: state.status.as_str().into(),
+            decline_reason: None,
+            note_for_provider: event.note.clone(),
+            version: i64::from(state.version),
+            expires_at: timers.expires_at,
+            remind_at: timers.remind_at,
+            created_at: now,
+            updated_at: now,
+        };
+        offer::Entity::insert(model.clone().into_active_model()).exec_without_returning(&txn).await?;
+        offer_event::Entity::insert(event_model(&event)).exec_without_returning(&txn).await?;
+        let action = if part_of.is_some() { "offer.onward_proposed" } else { "offer.made" };
+        Audit { actor, action, referral: Some(referral.id), offer: Some(state.id), at: now }.write(&txn).await?;
+
+        let provider_email = match svc.email.clone() {
+            Some(e) => Some(e),
+            None => organisation::Entity::find_by_id(svc.organisation_id).one(&txn).await?.and_then(|o| o.email),
+        };
+        let recipient = provider_email.ok_or(StoreError::UnknownReference("service email"))?;
+        let payload = serde_json::json!({ "offer": state.id });
+        NewEmail {
+            kind: EmailKind::OfferMade,
+            recipient,
+            payload: payload.clone(),
+            offer: Some(state.id),
+            referral: Some(referral.id),
+            due_at: now,
+        }
+        .write(&txn, now)
+        .await?;
+        if part_of.is_some() {
+            if let Some(recipient) = link_worker_recipient(&txn, &referral_row).await? {
+                NewEmail {
+                    kind: EmailKind::OnwardOfferProposed,
+                    recipient,
+                    payload,
+                    offer: Some(state.id),
+                    referral: Some(referral.id),
+                    due_at: now,
+                }
+                .write(&txn, now)
+                .await?;
+            }
+        }
+        let record = self.offer_record(&txn, model).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    /// One offer, if `actor` may see it.
+    pub async fn offer(&self, actor: &Actor, id: OfferId) -> Result<OfferRecord, StoreError> {
+        let row = offer::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if !may_see(actor, &state_of(&row)?) {
+            return Err(StoreError::NotFound);
+        }
+        self.offer_record(&self.db, row).await
+    }
+
+    /// The offers of a referral that `actor` may read, oldest first.
+    pub async fn offers_for_referral(
+        &self,
+        actor: &Actor,
+        referral: ReferralId,
+    ) -> Result<Vec<OfferRecord>, StoreError> {
+        let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
+        let row = referral::Entity::find_by_id(referral.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if !scope.covers(&state_from(&row)?) {
+            return Err(StoreError::NotFound);
+        }
+        let rows = offer::Entity::find()
+            .filter(offer::Column::ReferralId.eq(referral.0))
+            .order_by_asc(offer::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.offer_record(&self.db, r).await?);
+        }
+        Ok(out)
+    }
+
+    /// The offers made to a provider organisation, newest first.
+    pub async fn offers_for_provider(&self, actor: &Actor) -> Result<Vec<ProviderOfferView>, StoreError> {
+        let Some(org) = actor.organisation.filter(|_| actor.role == Role::Provider) else {
+            return Err(StoreError::NotFound);
+        };
+        let rows = offer::Entity::find()
+            .filter(offer::Column::ProviderOrganisationId.eq(org.0))
+            .order_by_desc(offer::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.provider_view_of(actor, r, Utc::now()).await?);
+        }
+        Ok(out)
+    }
+
+    /// What a provider may see of one offer made to it; reading contact details is audited.
+    pub async fn provider_view(
+        &self,
+        actor: &Actor,
+        id: OfferId,
+        now: DateTime<Utc>,
+    ) -> Result<ProviderOfferView, StoreError> {
+        let row = offer::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if !actor.is(Role::Provider, OrganisationId(row.provider_organisation_id)) {
+            return Err(StoreError::NotFound);
+        }
+        self.provider_view_of(actor, row, now).await
+    }
+
+    async fn provider_view_of(
+        &self,
+        actor: &Actor,
+        row: offer::Model,
+        now: DateTime<Utc>,
+    ) -> Result<ProviderOfferView, StoreError> {
+        let referral_row =
+            referral::Entity::find_by_id(row.referral_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let p = person::Entity::find_by_id(referral_row.person_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let needs: Vec<String> =
+            serde_json::from_str(&referral_row.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record = self.offer_record(&self.db, row).await?;
+        let accepted = matches!(
+            record.state.status,
+            OfferStatus::Accepted | OfferStatus::Started | OfferStatus::Finished | OfferStatus::EndedEarly
+        );
+        let dob =
+            DateOfBirth::parse(p.date_of_birth, now.date_naive()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let contact = if accepted {
+            Audit {
+                actor,
+                action: "offer.contact_details_read",
+                referral: Some(record.state.referral),
+                offer: Some(record.state.id),
+                at: now,
+            }
+            .write(&self.db)
+            .await?;
+            Some(ContactDetails {
+                name: format!("{} {}", p.given_name, p.family_name),
+                phone: p.phone,
+                email: p.email,
+                preferred_contact: p.preferred_contact,
+            })
+        } else {
+            None
+        };
+        Ok(ProviderOfferView {
+            offer: record,
+            first_name: p.given_name,
+            age_band: dob.age_band(now.date_naive()),
+            needs: needs.iter().map(|n| stored("need", Need::parse(n))).collect::<Result<_, _>>()?,
+            contact,
+        })
+    }
+
+    /// An offer's history, oldest first, if `actor` may see the offer.
+    pub async fn offer_history(&self, actor: &Actor, id: OfferId) -> Result<Vec<OfferEvent>, StoreError> {
+        self.offer(actor, id).await?;
+        let rows = offer_event::Entity::find()
+            .filter(offer_event::Column::OfferId.eq(id.0))
+            .order_by_asc(offer_event::Column::Version)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(OfferEvent {
+                    offer: OfferId(m.offer_id),
+                    version: version(m.version)?,
+                    from: m
+                        .from_status
+                        .as_deref()
+                        .map(OfferStatus::parse)
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    to: stored("offer status", OfferStatus::parse(&m.to_status))?,
+                    decline_reason: m
+                        .decline_reason
+                        .as_deref()
+                        .map(DeclineReason::parse)
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
+                    at: m.occurred_at,
+                    note: m.note,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies a command to an offer made against `expected_version`, with its consequences in the same
+    /// transaction: the link worker is told of an answer; a provider's confirmed attendance moves the
+    /// referral to attending; an expiry flags the referral.
+    pub async fn transition_offer(
+        &self,
+        id: OfferId,
+        expected_version: u32,
+        command: OfferCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<OfferRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        let row = self.transition_offer_in(&txn, id, expected_version, command, actor, now).await?;
+        let record = self.offer_record(&txn, row).await?;
+        txn.commit().await?;
+        Ok(record)
+    }
+
+    pub(crate) async fn transition_offer_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: OfferId,
+        expected_version: u32,
+        command: OfferCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<offer::Model, StoreError> {
+        let row = offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        let state = state_of(&row)?;
+        if !(may_see(actor, &state) || actor.role == Role::System) {
+            return Err(StoreError::NotFound);
+        }
+        if state.version != expected_version {
+            return Err(StoreError::Conflict { expected: expected_version, current: state.version });
+        }
+        let (next, event) = state.handle(command, actor, now)?;
+        let result = offer::Entity::update_many()
+            .col_expr(offer::Column::Status, Expr::value(next.status.as_str()))
+            .col_expr(offer::Column::Version, Expr::value(i64::from(next.version)))
+            .col_expr(offer::Column::DeclineReason, Expr::value(next.decline_reason.map(|r| r.as_str())))
+            .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+            .filter(offer::Column::Id.eq(id.0))
+            .filter(offer::Column::Version.eq(i64::from(expected_version)))
+            .exec(txn)
+            .await?;
+        if result.rows_affected != 1 {
+            return Err(StoreError::Conflict { expected: expected_version, current: expected_version + 1 });
+        }
+        offer_event::Entity::insert(event_model(&event)).exec_without_returning(txn).await.map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict { expected: expected_version, current: expected_version + 1 }
+            } else {
+                e.into()
+            }
+        })?;
+        let action = format!("offer.{}", next.status.as_str());
+        Audit { actor, action: &action, referral: Some(state.referral), offer: Some(id), at: now }.write(txn).await?;
+
+        let referral_row =
+            referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        match next.status {
+            OfferStatus::Accepted | OfferStatus::Declined | OfferStatus::Waitlisted => {
+                if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
+                    let payload = serde_json::json!({ "offer": id, "status": next.status.as_str() });
+                    NewEmail {
+                        kind: EmailKind::OfferAnswered,
+                        recipient,
+                        payload,
+                        offer: Some(id),
+                        referral: Some(state.referral),
+                        due_at: now,
+                    }
+                    .write(txn, now)
+                    .await?;
+                }
+            }
+            OfferStatus::Expired => {
+                Self::flag_referral(txn, state.referral, "offer_expired").await?;
+                if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
+                    let payload = serde_json::json!({ "offer": id });
+                    NewEmail {
+                        kind: EmailKind::OfferExpired,
+                        recipient,
+                        payload,
+                        offer: Some(id),
+                        referral: Some(state.referral),
+                        due_at: now,
+                    }
+                    .write(txn, now)
+                    .await?;
+                }
+            }
+            OfferStatus::Started if referral_row.status == ReferralStatus::Contacted.as_str() => {
+                let evidence = AttendanceEvidence {
+                    offer: id,
+                    referral: state.referral,
+                    provider_organisation: state.provider_organisation,
+                    offer_status: next.status,
+                };
+                let command = ReferralCommand::RecordAttendance { evidence: Some(evidence), note: None };
+                self.transition_in(txn, state.referral, None, command, actor, now).await?;
+            }
+            _ => {}
+        }
+        offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)
+    }
+}
+
+/// Where to tell the link worker: the assigned link worker, else the service's shared address.
+async fn link_worker_recipient(
+    conn: &impl sea_orm::ConnectionTrait,
+    referral_row: &referral::Model,
+) -> Result<Option<String>, StoreError> {
+    if let Some(assignee) = referral_row.assigned_to_user_id {
+        if let Some(u) = user::Entity::find_by_id(assignee).one(conn).await? {
+            return Ok(Some(u.email));
+        }
+    }
+    Ok(organisation::Entity::find_by_id(referral_row.link_worker_service_id).one(conn).await?.and_then(|o| o.email))
+}

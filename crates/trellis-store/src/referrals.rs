@@ -1,0 +1,653 @@
+//! Referrals: submitting them once (idempotently), reading and listing them within the reader's scope,
+//! and moving them through their lifecycle with optimistic concurrency.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use trellis_domain::access::ReferralScope;
+use trellis_domain::referral::{
+    ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus,
+};
+use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, PhoneNumber, Postcode, Urgency};
+use trellis_domain::{Actor, OrganisationId, PersonId, ReferralId, UserId};
+use uuid::Uuid;
+
+use crate::audit::Audit;
+use crate::convert::{stored, version};
+use crate::entity::{idempotency_key, organisation, person, referral, referral_event, user};
+use crate::outbox::{EmailKind, NewEmail};
+use crate::{Store, StoreError};
+
+/// The person a referral is for, as the referrer gives them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonDetails {
+    /// NHS number.
+    pub nhs_number: NhsNumber,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth.
+    pub date_of_birth: NaiveDate,
+    /// Phone.
+    pub phone: Option<PhoneNumber>,
+    /// Email.
+    pub email: Option<EmailAddress>,
+    /// Home postcode.
+    pub postcode: Option<Postcode>,
+    /// How they like to be contacted.
+    pub preferred_contact: ContactMethod,
+}
+
+/// A stored person.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    /// Their id.
+    pub id: PersonId,
+    /// Their details.
+    pub details: PersonDetails,
+}
+
+/// The person's consent to share their referral with the network's providers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Consent {
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A referral to submit.
+#[derive(Clone, Debug)]
+pub struct NewReferral {
+    /// The person.
+    pub person: PersonDetails,
+    /// What matters to them.
+    pub needs: Vec<Need>,
+    /// The referrer's words.
+    pub reason: String,
+    /// How soon.
+    pub urgency: Urgency,
+    /// Their consent to share.
+    pub consent: Consent,
+    /// Who refers.
+    pub referring_organisation: OrganisationId,
+    /// Who will work it.
+    pub link_worker_service: OrganisationId,
+    /// When first contact is due.
+    pub contact_due_at: DateTime<Utc>,
+}
+
+/// A client's key for safe retries, with a fingerprint of its request.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    /// The client's key.
+    pub key: String,
+    /// A hash of the request's content.
+    pub request_hash: String,
+}
+
+/// The outcome of a submission.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The referral (new, or the one a retry refers to).
+    pub referral: ReferralRecord,
+    /// Whether this was a retry of an earlier submission.
+    pub replayed: bool,
+    /// Other open referrals for the same NHS number in the caller's scope.
+    pub other_open_referrals: Vec<ReferralId>,
+}
+
+/// A referral with everything a reader in scope may see.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferralRecord {
+    /// Lifecycle state.
+    pub state: Referral,
+    /// The person.
+    pub person: Person,
+    /// What matters to them.
+    pub needs: Vec<Need>,
+    /// The referrer's words.
+    pub reason: String,
+    /// How soon.
+    pub urgency: Urgency,
+    /// Consent to share.
+    pub consent: Consent,
+    /// Who submitted it.
+    pub referred_by: Option<UserId>,
+    /// When first contact is due.
+    pub contact_due_at: DateTime<Utc>,
+    /// Something the link worker should look at (`offer_expired`, `delivery_failed`, …).
+    pub flag: Option<String>,
+}
+
+impl ReferralRecord {
+    /// Whether first contact is overdue at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.state.status == ReferralStatus::Referred && self.contact_due_at < now
+    }
+}
+
+/// What to list, newest first, within a scope.
+#[derive(Clone, Debug)]
+pub struct ReferralFilter {
+    /// Whose referrals.
+    pub scope: ReferralScope,
+    /// Only these statuses.
+    pub statuses: Vec<ReferralStatus>,
+    /// Only those with this need.
+    pub need: Option<Need>,
+    /// Only those assigned to this link worker.
+    pub assigned_to: Option<UserId>,
+    /// Only those whose first contact is overdue at this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Name or NHS number.
+    pub search: Option<String>,
+    /// Referrals older than this one (keyset cursor).
+    pub before: Option<ReferralId>,
+    /// At most this many.
+    pub limit: u64,
+}
+
+fn person_from(m: person::Model) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: PersonId(m.id),
+        details: PersonDetails {
+            nhs_number: stored("nhs number", NhsNumber::parse(&m.nhs_number))?,
+            given_name: m.given_name,
+            family_name: m.family_name,
+            date_of_birth: m.date_of_birth,
+            phone: m
+                .phone
+                .as_deref()
+                .map(PhoneNumber::parse)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            email: m
+                .email
+                .as_deref()
+                .map(EmailAddress::parse)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            postcode: m
+                .postcode
+                .as_deref()
+                .map(Postcode::parse)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
+        },
+    })
+}
+
+pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
+    Ok(Referral {
+        id: ReferralId(m.id),
+        status: stored("referral status", ReferralStatus::parse(&m.status))?,
+        version: version(m.version)?,
+        referring_organisation: OrganisationId(m.referring_organisation_id),
+        link_worker_service: OrganisationId(m.link_worker_service_id),
+        assigned_to: m.assigned_to_user_id.map(UserId),
+        closure_reason: m
+            .closure_reason
+            .as_deref()
+            .map(ClosureReason::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn record_from(m: referral::Model, person: person::Model) -> Result<ReferralRecord, StoreError> {
+    let needs: Vec<String> = serde_json::from_str(&m.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(ReferralRecord {
+        state: state_from(&m)?,
+        person: person_from(person)?,
+        needs: needs.iter().map(|n| stored("need", Need::parse(n))).collect::<Result<_, _>>()?,
+        reason: m.reason,
+        urgency: stored("urgency", Urgency::parse(&m.urgency))?,
+        consent: Consent { recorded_by: m.consent_recorded_by, recorded_at: m.consent_recorded_at },
+        referred_by: m.referred_by_user_id.map(UserId),
+        contact_due_at: m.contact_due_at,
+        flag: m.flag,
+    })
+}
+
+fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, StoreError> {
+    Ok(referral_event::Model {
+        id: Uuid::now_v7(),
+        referral_id: event.referral.0,
+        version: i64::from(event.version),
+        kind: event.kind.name().into(),
+        from_status: event.from.map(|s| s.as_str().into()),
+        to_status: event.to.as_str().into(),
+        actor_role: event.actor.role.as_str().into(),
+        actor_organisation_id: event.actor.organisation.map(|o| o.0),
+        actor_user_id: event.actor.user.map(|u| u.0),
+        note: event.note.clone(),
+        data: serde_json::to_string(&event.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        occurred_at: event.at,
+    }
+    .into_active_model())
+}
+
+fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
+    Ok(ReferralEvent {
+        referral: ReferralId(m.referral_id),
+        version: version(m.version)?,
+        kind: serde_json::from_str::<ReferralEventKind>(&m.data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        from: m
+            .from_status
+            .as_deref()
+            .map(ReferralStatus::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        to: stored("referral status", ReferralStatus::parse(&m.to_status))?,
+        actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
+        at: m.occurred_at,
+        note: m.note,
+    })
+}
+
+fn needs_json(needs: &[Need]) -> String {
+    serde_json::Value::from(needs.iter().map(|n| n.as_str()).collect::<Vec<_>>()).to_string()
+}
+
+/// The SQL condition for a scope.
+fn scope_condition(scope: ReferralScope) -> Condition {
+    match scope {
+        ReferralScope::ReferredBy(org) => Condition::all().add(referral::Column::ReferringOrganisationId.eq(org.0)),
+        ReferralScope::WorkedBy(org) => Condition::all().add(referral::Column::LinkWorkerServiceId.eq(org.0)),
+    }
+}
+
+impl Store {
+    /// Submits a referral once. With an idempotency key, a retry of the same request returns the first
+    /// referral; the same key with a different request is refused.
+    pub async fn submit_referral(
+        &self,
+        new: NewReferral,
+        key: Option<IdempotencyKey>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Submission, StoreError> {
+        let id = ReferralId::new_at(now);
+        let (state, event) = Referral::open(id, new.referring_organisation, new.link_worker_service, actor, now)?;
+        let scope = ReferralScope::of(actor)
+            .ok_or(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" })?;
+        let txn = self.db.begin().await?;
+
+        if let Some(key) = &key {
+            if let Some(existing) = self.replayed_submission(&txn, key, actor).await? {
+                Audit { actor, action: "referral.submission_replayed", referral: Some(existing), offer: None, at: now }
+                    .write(&txn)
+                    .await?;
+                txn.commit().await?;
+                let referral = self.referral_unaudited(actor, existing).await?;
+                return Ok(Submission { referral, replayed: true, other_open_referrals: vec![] });
+            }
+        }
+
+        let service = organisation::Entity::find_by_id(new.link_worker_service.0).one(&txn).await?;
+        if service.is_none_or(|s| s.kind != "link_worker_service") {
+            return Err(StoreError::UnknownReference("linkWorkerService"));
+        }
+        let person_id = self.upsert_person(&txn, &new.person, now).await?;
+        let other_open_referrals: Vec<ReferralId> = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::Id)
+            .filter(referral::Column::PersonId.eq(person_id.0))
+            .filter(referral::Column::Status.ne(ReferralStatus::Closed.as_str()))
+            .filter(scope_condition(scope))
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(ReferralId)
+            .collect();
+
+        let model = referral::Model {
+            id: id.0,
+            person_id: person_id.0,
+            referring_organisation_id: new.referring_organisation.0,
+            referred_by_user_id: actor.user.map(|u| u.0),
+            link_worker_service_id: new.link_worker_service.0,
+            assigned_to_user_id: None,
+            status: state.status.as_str().into(),
+            closure_reason: None,
+            needs: needs_json(&new.needs),
+            reason: new.reason,
+            urgency: new.urgency.as_str().into(),
+            consent_to_share: true,
+            consent_recorded_by: new.consent.recorded_by,
+            consent_recorded_at: new.consent.recorded_at,
+            version: i64::from(state.version),
+            contact_due_at: new.contact_due_at,
+            flag: None,
+            created_at: now,
+            updated_at: now,
+        };
+        referral::Entity::insert(model.into_active_model()).exec_without_returning(&txn).await?;
+        referral_event::Entity::insert(event_model(&event)?).exec_without_returning(&txn).await?;
+        if let Some(key) = key {
+            let key_again = key.clone();
+            let row = idempotency_key::Model {
+                organisation_id: actor_org(actor)?.0,
+                key: key.key,
+                request_hash: key.request_hash,
+                referral_id: id.0,
+                created_at: now,
+            };
+            let inserted = idempotency_key::Entity::insert(row.into_active_model()).exec_without_returning(&txn).await;
+            if let Err(e) = inserted {
+                // A concurrent retry with the same key won the race: roll back and answer as its retry.
+                if StoreError::is_unique_violation(&e) {
+                    txn.rollback().await?;
+                    let txn = self.db.begin().await?;
+                    let existing = self.replayed_submission(&txn, &key_again, actor).await?;
+                    let existing = existing.ok_or(StoreError::Corrupt("idempotency key vanished".into()))?;
+                    Audit {
+                        actor,
+                        action: "referral.submission_replayed",
+                        referral: Some(existing),
+                        offer: None,
+                        at: now,
+                    }
+                    .write(&txn)
+                    .await?;
+                    txn.commit().await?;
+                    let referral = self.referral_unaudited(actor, existing).await?;
+                    return Ok(Submission { referral, replayed: true, other_open_referrals: vec![] });
+                }
+                return Err(e.into());
+            }
+        }
+        Audit { actor, action: "referral.submitted", referral: Some(id), offer: None, at: now }.write(&txn).await?;
+        txn.commit().await?;
+        let referral = self.referral_unaudited(actor, id).await?;
+        Ok(Submission { referral, replayed: false, other_open_referrals })
+    }
+
+    async fn replayed_submission(
+        &self,
+        txn: &DatabaseTransaction,
+        key: &IdempotencyKey,
+        actor: &Actor,
+    ) -> Result<Option<ReferralId>, StoreError> {
+        let found = idempotency_key::Entity::find_by_id((actor_org(actor)?.0, key.key.clone())).one(txn).await?;
+        match found {
+            None => Ok(None),
+            Some(row) if row.request_hash == key.request_hash => Ok(Some(ReferralId(row.referral_id))),
+            Some(_) => Err(StoreError::IdempotencyKeyReused),
+        }
+    }
+
+    async fn upsert_person(
+        &self,
+        txn: &DatabaseTransaction,
+        details: &PersonDetails,
+        now: DateTime<Utc>,
+    ) -> Result<PersonId, StoreError> {
+        let existing =
+            person::Entity::find().filter(person::Column::NhsNumber.eq(details.nhs_number.as_str())).one(txn).await?;
+        let id = existing.as_ref().map(|p| p.id).unwrap_or_else(|| PersonId::new_at(now).0);
+        let model = person::Model {
+            id,
+            nhs_number: details.nhs_number.as_str().into(),
+            given_name: details.given_name.clone(),
+            family_name: details.family_name.clone(),
+            date_of_birth: details.date_of_birth,
+            phone: details.phone.as_ref().map(|p| p.as_str().into()),
+            email: details.email.as_ref().map(|e| e.as_str().into()),
+            postcode: details.postcode.as_ref().map(|p| p.as_str().into()),
+            preferred_contact: details.preferred_contact.as_str().into(),
+            created_at: existing.as_ref().map(|p| p.created_at).unwrap_or(now),
+            updated_at: now,
+        };
+        if existing.is_some() {
+            // The newest referral carries the newest contact details.
+            person::Entity::update(model.into_active_model().reset_all()).exec(txn).await?;
+        } else {
+            person::Entity::insert(model.into_active_model()).exec_without_returning(txn).await?;
+        }
+        Ok(PersonId(id))
+    }
+
+    /// Reads one referral, if `actor` may; otherwise [`StoreError::NotFound`], so that guessing an id
+    /// reveals nothing. The read is audited.
+    pub async fn referral(
+        &self,
+        actor: &Actor,
+        id: ReferralId,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralRecord, StoreError> {
+        let record = self.referral_unaudited(actor, id).await?;
+        Audit { actor, action: "referral.read", referral: Some(id), offer: None, at: now }.write(&self.db).await?;
+        Ok(record)
+    }
+
+    async fn referral_unaudited(&self, actor: &Actor, id: ReferralId) -> Result<ReferralRecord, StoreError> {
+        let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
+        let row = referral::Entity::find_by_id(id.0)
+            .filter(scope_condition(scope))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let person = person::Entity::find_by_id(row.person_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        record_from(row, person)
+    }
+
+    /// A referral's whole history, oldest first, if `actor` may read it.
+    pub async fn referral_history(&self, actor: &Actor, id: ReferralId) -> Result<Vec<ReferralEvent>, StoreError> {
+        let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
+        referral::Entity::find_by_id(id.0)
+            .filter(scope_condition(scope))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let rows = referral_event::Entity::find()
+            .filter(referral_event::Column::ReferralId.eq(id.0))
+            .order_by_asc(referral_event::Column::Version)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(event_from).collect()
+    }
+
+    /// Lists referrals in scope, newest first, with keyset pagination. Each person shown is audited.
+    pub async fn referrals(
+        &self,
+        actor: &Actor,
+        filter: &ReferralFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReferralRecord>, StoreError> {
+        let mut query = referral::Entity::find().filter(scope_condition(filter.scope));
+        if !filter.statuses.is_empty() {
+            query = query.filter(referral::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(need) = filter.need {
+            query = query.filter(referral::Column::Needs.like(format!("%\"{}\"%", need.as_str())));
+        }
+        if let Some(user) = filter.assigned_to {
+            query = query.filter(referral::Column::AssignedToUserId.eq(user.0));
+        }
+        if let Some(at) = filter.overdue_at {
+            query = query
+                .filter(referral::Column::Status.eq(ReferralStatus::Referred.as_str()))
+                .filter(referral::Column::ContactDueAt.lt(at));
+        }
+        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let people = match NhsNumber::parse(search) {
+                Ok(nhs) => Query::select()
+                    .column(person::Column::Id)
+                    .from(person::Entity)
+                    .and_where(person::Column::NhsNumber.eq(nhs.as_str()))
+                    .to_owned(),
+                Err(_) => {
+                    let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+                    let name_matches = |col: person::Column| {
+                        Expr::expr(Func::lower(Expr::col(col)))
+                            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+                    };
+                    Query::select()
+                        .column(person::Column::Id)
+                        .from(person::Entity)
+                        .cond_where(
+                            Condition::any()
+                                .add(name_matches(person::Column::GivenName))
+                                .add(name_matches(person::Column::FamilyName)),
+                        )
+                        .to_owned()
+                }
+            };
+            query = query.filter(referral::Column::PersonId.in_subquery(people));
+        }
+        if let Some(before) = filter.before {
+            query = query.filter(referral::Column::Id.lt(before.0));
+        }
+        let rows = query.order_by_desc(referral::Column::Id).limit(filter.limit).all(&self.db).await?;
+        let person_ids: Vec<Uuid> = rows.iter().map(|r| r.person_id).collect();
+        let people: std::collections::HashMap<Uuid, person::Model> = if person_ids.is_empty() {
+            Default::default()
+        } else {
+            person::Entity::find()
+                .filter(person::Column::Id.is_in(person_ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect()
+        };
+        let records = rows
+            .into_iter()
+            .map(|r| {
+                let person =
+                    people.get(&r.person_id).cloned().ok_or(StoreError::Corrupt("referral without person".into()))?;
+                record_from(r, person)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
+            .write_each(&self.db, records.iter().map(|r| r.state.id))
+            .await?;
+        Ok(records)
+    }
+
+    /// Applies a command to a referral made against `expected_version`. A stale version is a conflict and
+    /// changes nothing; so is losing a race to another writer.
+    pub async fn transition_referral(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        command: ReferralCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralRecord, StoreError> {
+        let txn = self.db.begin().await?;
+        let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
+        txn.commit().await?;
+        self.referral_unaudited(actor, event.referral).await
+    }
+
+    /// The transition inside a caller's transaction. `expected_version` is `None` only for changes that
+    /// follow from another change in the same transaction (a provider's confirmed attendance).
+    pub(crate) async fn transition_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: ReferralId,
+        expected_version: Option<u32>,
+        command: ReferralCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralEvent, StoreError> {
+        let row = referral::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        let state = state_from(&row)?;
+        let visible = trellis_domain::access::may_read_referral(actor, &state)
+            || matches!(&command, ReferralCommand::RecordAttendance { evidence: Some(_), .. });
+        if !visible {
+            return Err(StoreError::NotFound);
+        }
+        let expected = expected_version.unwrap_or(state.version);
+        if state.version != expected {
+            return Err(StoreError::Conflict { expected, current: state.version });
+        }
+        if let ReferralCommand::Assign { to } = &command {
+            let assignee = user::Entity::find_by_id(to.0).one(txn).await?;
+            let fits = assignee.is_some_and(|u| {
+                u.organisation_id == state.link_worker_service.0 && u.role == "link_worker" && u.disabled_at.is_none()
+            });
+            if !fits {
+                return Err(StoreError::UnknownReference("assignee"));
+            }
+        }
+        let (next, event) = state.handle(command, actor, now)?;
+        let mut update = referral::Entity::update_many()
+            .col_expr(referral::Column::Status, Expr::value(next.status.as_str()))
+            .col_expr(referral::Column::Version, Expr::value(i64::from(next.version)))
+            .col_expr(referral::Column::UpdatedAt, Expr::value(now))
+            .col_expr(referral::Column::AssignedToUserId, Expr::value(next.assigned_to.map(|u| u.0)))
+            .col_expr(referral::Column::ClosureReason, Expr::value(next.closure_reason.map(|r| r.as_str())));
+        if next.status != state.status {
+            update = update.col_expr(referral::Column::Flag, Expr::value(Option::<String>::None));
+        }
+        let result = update
+            .filter(referral::Column::Id.eq(id.0))
+            .filter(referral::Column::Version.eq(i64::from(expected)))
+            .exec(txn)
+            .await?;
+        if result.rows_affected != 1 {
+            return Err(StoreError::Conflict { expected, current: expected + 1 });
+        }
+        referral_event::Entity::insert(event_model(&event)?).exec_without_returning(txn).await.map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict { expected, current: expected + 1 }
+            } else {
+                e.into()
+            }
+        })?;
+        let action = format!("referral.{}", event.kind.name());
+        Audit { actor, action: &action, referral: Some(id), offer: None, at: now }.write(txn).await?;
+        if let ReferralEventKind::Closed { reason } = event.kind {
+            let practice = organisation::Entity::find_by_id(row.referring_organisation_id).one(txn).await?;
+            if let Some(email) = practice.and_then(|p| p.email) {
+                NewEmail {
+                    kind: EmailKind::ReferralClosed,
+                    recipient: email,
+                    payload: serde_json::json!({ "referral": id, "reason": reason.as_str() }),
+                    offer: None,
+                    referral: Some(id),
+                    due_at: now,
+                }
+                .write(txn, now)
+                .await?;
+            }
+        }
+        Ok(event)
+    }
+
+    /// Marks a referral for the link worker's attention without changing its state.
+    pub(crate) async fn flag_referral(
+        conn: &impl ConnectionTrait,
+        id: ReferralId,
+        flag: &str,
+    ) -> Result<(), StoreError> {
+        referral::Entity::update_many()
+            .col_expr(referral::Column::Flag, Expr::value(flag))
+            .filter(referral::Column::Id.eq(id.0))
+            .exec(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+fn actor_org(actor: &Actor) -> Result<OrganisationId, StoreError> {
+    actor
+        .organisation
+        .ok_or(StoreError::Domain(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" }))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,0 +1,312 @@
+//! The store on SQLite and PostgreSQL: submissions, scoping, optimistic concurrency, offers and the outbox.
+
+use chrono::{Duration, Utc};
+use trellis_domain::access::ReferralScope;
+use trellis_domain::offer::{OfferCommand, OfferStatus};
+use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralStatus};
+use trellis_domain::{DomainError, ReferralId};
+use trellis_store::both_databases;
+use trellis_store::offers::OfferTimers;
+use trellis_store::outbox::EmailKind;
+use trellis_store::referrals::{IdempotencyKey, ReferralFilter};
+use trellis_store::testing::Fixture;
+use trellis_store::{Store, StoreError};
+
+const NHS: &str = "9434765919";
+const NHS_2: &str = "4010232137";
+
+fn key(k: &str, hash: &str) -> Option<IdempotencyKey> {
+    Some(IdempotencyKey { key: k.into(), request_hash: hash.into() })
+}
+
+async fn contacted_referral(store: &Store, f: &Fixture) -> ReferralId {
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let submitted = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap();
+    let id = submitted.referral.state.id;
+    store
+        .transition_referral(
+            id,
+            1,
+            ReferralCommand::RecordContact { note: Some("Talked about walking".into()) },
+            &lw,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    id
+}
+
+fn timers() -> OfferTimers {
+    OfferTimers { expires_at: Utc::now() + Duration::days(14), remind_at: Some(Utc::now() + Duration::days(5)) }
+}
+
+both_databases!(a_submitted_referral_is_stored_with_its_person_and_opening_event, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let s = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap();
+    assert!(!s.replayed);
+    assert_eq!(s.referral.state.status, ReferralStatus::Referred);
+    assert_eq!(s.referral.state.version, 1);
+    assert_eq!(s.referral.person.details.nhs_number.as_str(), NHS);
+    assert_eq!(s.referral.state.link_worker_service, f.service.id);
+    let history = store.referral_history(&gp, s.referral.state.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(Referral::replay(&history).unwrap(), s.referral.state);
+});
+
+both_databases!(
+    a_retry_with_the_same_key_returns_the_same_referral_and_a_changed_request_is_refused,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let first = store.submit_referral(f.referral(NHS), key("k-1", "h-1"), &gp, Utc::now()).await.unwrap();
+        let retry = store.submit_referral(f.referral(NHS), key("k-1", "h-1"), &gp, Utc::now()).await.unwrap();
+        assert!(retry.replayed);
+        assert_eq!(retry.referral.state.id, first.referral.state.id);
+        let reused = store.submit_referral(f.referral(NHS_2), key("k-1", "h-2"), &gp, Utc::now()).await;
+        assert!(matches!(reused, Err(StoreError::IdempotencyKeyReused)), "{reused:?}");
+        let all = store.referrals(&gp, &filter(ReferralScope::ReferredBy(f.practice.id)), Utc::now()).await.unwrap();
+        assert_eq!(all.len(), 1, "nothing duplicated, nothing extra stored");
+    }
+);
+
+both_databases!(a_second_open_referral_for_the_same_person_is_reported, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let first = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap();
+    assert!(first.other_open_referrals.is_empty());
+    let second = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap();
+    assert_eq!(second.other_open_referrals, vec![first.referral.state.id]);
+});
+
+fn filter(scope: ReferralScope) -> ReferralFilter {
+    ReferralFilter {
+        scope,
+        statuses: vec![],
+        need: None,
+        assigned_to: None,
+        overdue_at: None,
+        search: None,
+        before: None,
+        limit: 50,
+    }
+}
+
+both_databases!(nobody_reads_another_organisations_referral_by_guessing_its_id, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let id = store
+        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
+        .await
+        .unwrap()
+        .referral
+        .state
+        .id;
+    for outsider in [&f.other_gp, &f.other_link_worker, &f.provider_user, &f.network_lead, &f.admin] {
+        let actor = Fixture::actor(outsider);
+        assert!(
+            matches!(store.referral(&actor, id, Utc::now()).await, Err(StoreError::NotFound)),
+            "{:?}",
+            outsider.role
+        );
+        assert!(matches!(store.referral_history(&actor, id).await, Err(StoreError::NotFound)));
+    }
+    assert!(store.referral(&Fixture::actor(&f.link_worker), id, Utc::now()).await.is_ok());
+    let other = store
+        .referrals(&Fixture::actor(&f.other_gp), &filter(ReferralScope::ReferredBy(f.other_practice.id)), Utc::now())
+        .await
+        .unwrap();
+    assert!(other.is_empty());
+});
+
+both_databases!(a_transition_against_a_stale_version_is_a_conflict_and_changes_nothing, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = contacted_referral(&store, &f).await;
+    let stale = store
+        .transition_referral(
+            id,
+            1,
+            ReferralCommand::Close { reason: ClosureReason::Completed, note: None },
+            &lw,
+            Utc::now(),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict { expected: 1, current: 2 })), "{stale:?}");
+    let now = store.referral(&lw, id, Utc::now()).await.unwrap();
+    assert_eq!((now.state.status, now.state.version), (ReferralStatus::Contacted, 2));
+    assert_eq!(store.referral_history(&lw, id).await.unwrap().len(), 2);
+});
+
+both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = store
+        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
+        .await
+        .unwrap()
+        .referral
+        .state
+        .id;
+    let attempts = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .transition_referral(
+                    id,
+                    1,
+                    ReferralCommand::RecordContactAttempt { note: Some(format!("try {i}")) },
+                    &lw,
+                    Utc::now(),
+                )
+                .await
+        })
+    });
+    let results: Vec<_> = futures_join(attempts).await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Conflict { .. }))).count();
+    assert_eq!((wins, conflicts), (1, 7), "{results:?}");
+    let history = store.referral_history(&lw, id).await.unwrap();
+    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2], "no gaps, no doubles");
+});
+
+async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = vec![];
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+both_databases!(a_refused_transition_is_a_typed_domain_error, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let id = contacted_referral(&store, &f).await;
+    let withdraw = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: None };
+    let result = store.transition_referral(id, 2, withdraw, &gp, Utc::now()).await;
+    assert!(
+        matches!(result, Err(StoreError::Domain(DomainError::InvalidTransition { state: "contacted", .. }))),
+        "{result:?}"
+    );
+});
+
+both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_transaction, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = contacted_referral(&store, &f).await;
+    let offer = store
+        .make_offer(id, Some(2), f.walking_group.id, Some("Would love a walk".into()), None, timers(), &lw, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(offer.state.status, OfferStatus::Offered);
+    assert_eq!(offer.state.provider_organisation, f.provider.id);
+    let outbox = store.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
+    assert!(!outbox[0].payload.to_string().contains("Margaret"), "no personal data in the outbox");
+
+    let refused = store.make_offer(id, Some(1), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.outbox().await.unwrap().len(), 1, "a refused offer writes no email");
+});
+
+both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let provider = Fixture::actor(&f.provider_user);
+    let id = contacted_referral(&store, &f).await;
+    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let before = store.provider_view(&provider, offer.state.id, Utc::now()).await.unwrap();
+    assert_eq!((before.first_name.as_str(), before.age_band, before.contact.is_none()), ("Margaret", "75-84", true));
+    let accepted =
+        store.transition_offer(offer.state.id, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
+    let after = store.provider_view(&provider, offer.state.id, Utc::now()).await.unwrap();
+    assert_eq!(after.contact.unwrap().phone.as_deref(), Some("01154960123"));
+    store
+        .transition_offer(offer.state.id, accepted.state.version, OfferCommand::Start, &provider, Utc::now())
+        .await
+        .unwrap();
+    let referral = store.referral(&lw, id, Utc::now()).await.unwrap();
+    assert_eq!((referral.state.status, referral.state.version), (ReferralStatus::Attending, 3));
+    let kinds: Vec<_> = store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![EmailKind::OfferMade, EmailKind::OfferAnswered]);
+});
+
+both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are_audited, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = contacted_referral(&store, &f).await;
+    store
+        .transition_referral(
+            id,
+            2,
+            ReferralCommand::Close { reason: ClosureReason::Completed, note: None },
+            &lw,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let email = store.outbox().await.unwrap().pop().unwrap();
+    assert_eq!((email.kind, email.recipient.as_str()), (EmailKind::ReferralClosed, "practice@longeaton.example"));
+    store.referral(&Fixture::actor(&f.gp), id, Utc::now()).await.unwrap();
+    let log = store
+        .audit_log(&trellis_store::audit::AuditFilter { referral: Some(id), limit: 50, ..Default::default() })
+        .await
+        .unwrap();
+    let actions: Vec<_> = log.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["referral.submitted", "referral.contacted", "referral.closed", "referral.read"]);
+});
+
+both_databases!(the_caseload_filters_and_pages_by_keyset, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    for nhs in [NHS, NHS_2, "9990001200"] {
+        let mut r = f.referral(nhs);
+        if nhs == NHS_2 {
+            r.person.family_name = "O'Brien".into();
+            r.needs = vec![trellis_domain::values::Need::Debt];
+        }
+        store.submit_referral(r, None, &gp, Utc::now()).await.unwrap();
+    }
+    let scope = ReferralScope::WorkedBy(f.service.id);
+    let page1 = store.referrals(&lw, &ReferralFilter { limit: 2, ..filter(scope) }, Utc::now()).await.unwrap();
+    let page2 = store
+        .referrals(&lw, &ReferralFilter { limit: 2, before: Some(page1[1].state.id), ..filter(scope) }, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((page1.len(), page2.len()), (2, 1));
+    assert!(page1[0].state.id > page1[1].state.id && page1[1].state.id > page2[0].state.id, "newest first, no overlap");
+    let by_name = store
+        .referrals(&lw, &ReferralFilter { search: Some("o'bri".into()), ..filter(scope) }, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(by_name.len(), 1);
+    let by_nhs = store
+        .referrals(&lw, &ReferralFilter { search: Some("401 023 2137".into()), ..filter(scope) }, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(by_nhs[0].person.details.family_name, "O'Brien");
+    let by_need = store
+        .referrals(&lw, &ReferralFilter { need: Some(trellis_domain::values::Need::Debt), ..filter(scope) }, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(by_need.len(), 1);
+    let overdue = store
+        .referrals(
+            &lw,
+            &ReferralFilter { overdue_at: Some(Utc::now() + Duration::days(30)), ..filter(scope) },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(overdue.len(), 3);
+});
+
+both_databases!(migrations_roll_down_and_up_again, |store: Store| async move {
+    use trellis_migration::{Migrator, MigratorTrait};
+    Migrator::down(store.connection(), None).await.unwrap();
+    assert!(Migrator::get_applied_migrations(store.connection()).await.unwrap().is_empty());
+    Migrator::up(store.connection(), None).await.unwrap();
+    Fixture::create(&store).await;
+});
