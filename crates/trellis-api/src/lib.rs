@@ -1,1 +1,82 @@
-//! placeholder
+//! The Trellis API: a GraphQL schema for the three journeys (GP practice, link worker, network lead),
+//! the axum router that serves it with authentication and limits, and the provider's offer pages.
+//!
+//! The schema is built apart from the transport: [`schema::schema_builder`] needs no database, so the
+//! SDL can be exported and checked in; [`router`] wires it to HTTP with a [`Store`].
+//!
+//! # Layout
+//! - [`settings`]: what a deployment can tune (limits, explorer, introspection, timers).
+//! - [`error`]: typed GraphQL errors with `extensions.code`.
+//! - [`auth`]: bearer tokens, the caller, and per-token rate limiting.
+//! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
+//! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
+//! - [`health`]: `/healthz` and `/readyz`.
+//! - [`provider_pages`]: the provider's accept/decline page behind an email link.
+
+pub mod auth;
+pub mod error;
+pub mod explorer;
+pub mod health;
+pub mod provider_pages;
+pub mod schema;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use trellis_store::Store;
+
+pub use settings::ApiSettings;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Deployment settings.
+    pub settings: Arc<ApiSettings>,
+    /// The GraphQL schema, with the store and settings as data.
+    pub schema: schema::TrellisSchema,
+    /// Per-token request limiter.
+    pub limiter: Arc<auth::RateLimiter>,
+}
+
+impl AppState {
+    /// Builds the state for a store and settings.
+    pub fn new(store: Store, settings: ApiSettings) -> Self {
+        let settings = Arc::new(settings);
+        let schema = schema::build_schema(store.clone(), settings.clone());
+        let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
+        AppState { store, settings, schema, limiter }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit_bytes;
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    Router::new()
+        .route("/graphql", get(explorer::page).post(schema::graphql_handler))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .merge(provider_pages::routes())
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves the router on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -12,6 +12,8 @@
 //! - [`offers`]: making and transitioning offers, and the provider's view of them.
 //! - [`directory`]: services, locations, taxonomy and capacity.
 //! - [`audit`]: the audit log.
+//! - [`links`]: provider links from offer emails.
+//! - [`timers`]: reminders and expiry of unanswered offers.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
 
@@ -21,11 +23,14 @@ mod convert;
 pub mod directory;
 mod entity;
 mod error;
+pub mod links;
+pub mod notices;
 pub mod offers;
 pub mod outbox;
 pub mod referrals;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timers;
 pub mod tokens;
 
 use std::time::Duration;

@@ -497,7 +497,7 @@ impl Store {
 }
 
 /// Where to tell the link worker: the assigned link worker, else the service's shared address.
-async fn link_worker_recipient(
+pub(crate) async fn link_worker_recipient(
     conn: &impl sea_orm::ConnectionTrait,
     referral_row: &referral::Model,
 ) -> Result<Option<String>, StoreError> {

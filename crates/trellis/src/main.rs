@@ -1,1 +1,20 @@
-fn main() {}
+//! The Trellis binary: `serve`, `worker`, `migrate`, `seed`, `admin` and `export-schema`.
+//!
+//! # Layout
+//! - [`settings`]: every flag and its `TRELLIS_*` environment variable (documented in `.env.example`).
+//! - [`demo`]: a believable locality for `seed --demo` and `serve --demo`.
+//! - [`commands`]: what each subcommand does.
+
+mod commands;
+mod demo;
+mod settings;
+mod worker;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = settings::Cli::parse();
+    settings::init_logging(cli.global.log_format);
+    commands::run(cli).await
+}

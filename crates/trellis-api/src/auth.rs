@@ -1,0 +1,84 @@
+//! Bearer-token authentication and per-token rate limiting.
+
+use std::num::NonZeroU32;
+
+use axum::http::HeaderMap;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use sha2::{Digest, Sha256};
+use trellis_domain::{Actor, Role};
+use trellis_store::Store;
+use trellis_store::accounts::Principal;
+
+use crate::error::ApiError;
+
+/// The caller of one request: signed in or anonymous.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Option<Principal>);
+
+impl Caller {
+    /// The principal, or `UNAUTHENTICATED`.
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.0.as_ref().ok_or(ApiError::Unauthenticated)
+    }
+
+    /// The domain actor, or `UNAUTHENTICATED`.
+    pub fn actor(&self) -> Result<Actor, ApiError> {
+        self.principal().map(Principal::actor)
+    }
+
+    /// The actor if it holds one of `roles`, else `FORBIDDEN` (or `UNAUTHENTICATED`).
+    pub fn require(&self, roles: &[Role], action: &str) -> Result<Actor, ApiError> {
+        let actor = self.actor()?;
+        if roles.contains(&actor.role) { Ok(actor) } else { Err(ApiError::Forbidden(action.into())) }
+    }
+}
+
+/// The bearer token in `Authorization`, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Resolves the caller from the request headers. A token that does not resolve is an error, not an
+/// anonymous caller, so a typo in a token is not mistaken for signing out.
+pub async fn caller(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    match bearer_token(headers) {
+        None => Ok(Caller(None)),
+        Some(token) => match store.authenticate(token).await {
+            Ok(Some(principal)) => Ok(Caller(Some(principal))),
+            Ok(None) => Err(ApiError::Unauthenticated),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// A keyed limiter: one bucket per token (by its hash) or per anonymous client address.
+pub struct RateLimiter {
+    inner: DefaultKeyedRateLimiter<String>,
+}
+
+impl RateLimiter {
+    /// Allows `per_minute` requests a minute per key, with bursts up to that many.
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        RateLimiter { inner: governor::RateLimiter::keyed(Quota::per_minute(per_minute)) }
+    }
+
+    /// Whether a request under `key` may go ahead now.
+    pub fn check(&self, key: &str) -> bool {
+        let allowed = self.inner.check_key(&key.to_owned()).is_ok();
+        if self.inner.len() > 100_000 {
+            self.inner.retain_recent();
+        }
+        allowed
+    }
+
+    /// The key for a request: a hash of its token, never the token itself.
+    pub fn key_for(headers: &HeaderMap, fallback: &str) -> String {
+        match bearer_token(headers) {
+            Some(token) => format!("t:{}", hex::encode(&Sha256::digest(token.as_bytes())[..12])),
+            None => format!("a:{fallback}"),
+        }
+    }
+}

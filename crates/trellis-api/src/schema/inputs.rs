@@ -1,0 +1,348 @@
+//! GraphQL inputs, named `<Verb><Noun>Input`, and their parsing into domain values.
+
+use async_graphql::{ID, InputObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use trellis_domain::values::{self as v, ValueError};
+use trellis_domain::{OfferId, OrganisationId, ReferralId, ServiceId, UserId};
+use trellis_store::referrals::PersonDetails;
+
+use super::types::{
+    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, ReferralStatus, Role, Urgency,
+};
+
+/// Parses an id argument, naming the field when it is not one.
+pub fn parse_id<T: From<uuid::Uuid>>(field: &'static str, id: &ID) -> Result<T, ValueError> {
+    uuid::Uuid::parse_str(id.as_str()).map(T::from).map_err(|_| ValueError::new(field, id.as_str(), "is not an id"))
+}
+
+/// Shorthands for the ids the inputs carry.
+pub fn referral_id(id: &ID) -> Result<ReferralId, ValueError> {
+    parse_id("referralId", id)
+}
+/// An offer id.
+pub fn offer_id(id: &ID) -> Result<OfferId, ValueError> {
+    parse_id("offerId", id)
+}
+/// A service id.
+pub fn service_id(id: &ID) -> Result<ServiceId, ValueError> {
+    parse_id("serviceId", id)
+}
+/// A user id.
+pub fn user_id(field: &'static str, id: &ID) -> Result<UserId, ValueError> {
+    parse_id(field, id)
+}
+/// An organisation id.
+pub fn organisation_id(field: &'static str, id: &ID) -> Result<OrganisationId, ValueError> {
+    parse_id(field, id)
+}
+
+/// The person being referred.
+#[derive(InputObject, Serialize, Clone)]
+pub struct PersonInput {
+    /// NHS number (spaces allowed).
+    pub nhs_number: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    /// UK phone number.
+    pub phone: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Home postcode.
+    pub postcode: Option<String>,
+    /// How they like to be contacted.
+    pub preferred_contact: ContactMethod,
+}
+
+impl PersonInput {
+    /// Parses every field, reporting the first that is wrong.
+    pub fn parse(&self, today: NaiveDate) -> Result<PersonDetails, ValueError> {
+        let opt = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        let details = PersonDetails {
+            nhs_number: v::NhsNumber::parse(&self.nhs_number)?,
+            given_name: name("givenName", &self.given_name)?,
+            family_name: name("familyName", &self.family_name)?,
+            date_of_birth: v::DateOfBirth::parse_iso(&self.date_of_birth, today)?.date(),
+            phone: opt(&self.phone).map(|p| v::PhoneNumber::parse(&p)).transpose()?,
+            email: opt(&self.email).map(|e| v::EmailAddress::parse(&e)).transpose()?,
+            postcode: opt(&self.postcode).map(|p| v::Postcode::parse(&p)).transpose()?,
+            preferred_contact: self.preferred_contact.into(),
+        };
+        let reachable = match details.preferred_contact {
+            v::ContactMethod::Phone | v::ContactMethod::Text => details.phone.is_some(),
+            v::ContactMethod::Email => details.email.is_some(),
+            v::ContactMethod::Letter => details.postcode.is_some(),
+        };
+        if !reachable {
+            return Err(ValueError::new(
+                "preferredContact",
+                self.preferred_contact.as_str(),
+                "needs the matching phone, email or postcode",
+            ));
+        }
+        Ok(details)
+    }
+}
+
+impl ContactMethod {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        v::ContactMethod::from(self).as_str()
+    }
+}
+
+fn name(field: &'static str, value: &str) -> Result<String, ValueError> {
+    v::required_text(field, value, 100)
+}
+
+/// The person's consent to share their referral with the network.
+#[derive(InputObject, Serialize, Clone)]
+pub struct ConsentInput {
+    /// Whether they consented. A referral cannot be made without it.
+    pub given: bool,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A referral to submit.
+#[derive(InputObject, Serialize, Clone)]
+pub struct SubmitReferralInput {
+    /// A key unique to this submission; a retry with the same key and input returns the same referral.
+    #[serde(skip)]
+    pub idempotency_key: String,
+    /// The person.
+    pub person: PersonInput,
+    /// What matters to them (at least one).
+    pub needs: Vec<Need>,
+    /// Why they are referred, in the referrer's words.
+    pub reason: String,
+    /// How soon.
+    #[graphql(default_with = "Urgency::Routine")]
+    pub urgency: Urgency,
+    /// Consent to share with the network.
+    pub consent: ConsentInput,
+}
+
+/// Withdraw a referral the practice made, while it is still `REFERRED`.
+#[derive(InputObject)]
+pub struct WithdrawReferralInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// Assign a referral to a link worker of its service.
+#[derive(InputObject)]
+pub struct AssignReferralInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// The link worker.
+    pub link_worker_id: ID,
+}
+
+/// A note on a referral, for the mutations that take nothing else.
+#[derive(InputObject)]
+pub struct RecordContactAttemptInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// What was tried.
+    pub note: Option<String>,
+}
+
+/// The first real conversation with the person.
+#[derive(InputObject)]
+pub struct RecordContactInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// What matters to them; the start of their plan.
+    pub note: Option<String>,
+}
+
+/// The person attends an activity.
+#[derive(InputObject)]
+pub struct RecordAttendanceInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Any note.
+    pub note: Option<String>,
+}
+
+/// The activity ended early; the person needs another connection.
+#[derive(InputObject)]
+pub struct EndActivityInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// Close a referral.
+#[derive(InputObject)]
+pub struct CloseReferralInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Why.
+    pub reason: ClosureReason,
+    /// Any note (for the record; not sent to the practice).
+    pub note: Option<String>,
+}
+
+/// Offer a referral to a service in the directory.
+#[derive(InputObject)]
+pub struct OfferReferralInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The referral's version the caller saw.
+    pub expected_version: u32,
+    /// The service.
+    pub service_id: ID,
+    /// What the provider should know (shown to it before it accepts: no contact details here).
+    pub note_for_provider: Option<String>,
+}
+
+/// How a provider answers an offer.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OfferResponse {
+    /// Take the person.
+    Accept,
+    /// Cannot take the person (give a reason).
+    Decline,
+    /// Take the person when a place frees up.
+    Waitlist,
+}
+
+/// A provider's answer to an offer.
+#[derive(InputObject)]
+pub struct RespondToOfferInput {
+    /// The offer.
+    pub offer_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// The answer.
+    pub response: OfferResponse,
+    /// Why, when declining.
+    pub decline_reason: Option<DeclineReason>,
+    /// Any note.
+    pub note: Option<String>,
+}
+
+/// What happened with an accepted offer, or its withdrawal.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OfferUpdate {
+    /// The person attended.
+    Start,
+    /// The activity finished.
+    Finish,
+    /// The activity ended early.
+    EndEarly,
+    /// The link worker takes the offer back.
+    Withdraw,
+}
+
+/// Record an offer's progress.
+#[derive(InputObject)]
+pub struct UpdateOfferInput {
+    /// The offer.
+    pub offer_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// What happened.
+    pub update: OfferUpdate,
+    /// Any note.
+    pub note: Option<String>,
+}
+
+/// Propose an onward offer from an accepted one to another service (a provider).
+#[derive(InputObject)]
+pub struct ProposeOnwardOfferInput {
+    /// The accepted offer it comes from.
+    pub from_offer_id: ID,
+    /// The service to offer.
+    pub service_id: ID,
+    /// Why.
+    pub note_for_provider: Option<String>,
+}
+
+/// Add an organisation.
+#[derive(InputObject)]
+pub struct CreateOrganisationInput {
+    /// What it is.
+    pub kind: OrganisationKind,
+    /// Its name.
+    pub name: String,
+    /// ODS code (GP practices).
+    pub ods_code: Option<String>,
+    /// Where it receives email.
+    pub email: Option<String>,
+    /// For a GP practice, the link worker service that receives its referrals.
+    pub link_worker_service_id: Option<ID>,
+}
+
+/// Add a user; the payload carries their API token, shown once.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// The organisation.
+    pub organisation_id: ID,
+    /// The role (must fit the organisation).
+    pub role: Role,
+    /// Email address.
+    pub email: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Revoke an API key.
+#[derive(InputObject)]
+pub struct RevokeApiKeyInput {
+    /// The key.
+    pub api_key_id: ID,
+}
+
+/// Filters for the caseload.
+#[derive(InputObject, Default)]
+pub struct ReferralFilterInput {
+    /// Only these statuses.
+    pub statuses: Option<Vec<ReferralStatus>>,
+    /// Only with this need.
+    pub need: Option<Need>,
+    /// Only assigned to this link worker.
+    pub assigned_to_id: Option<ID>,
+    /// Only those whose first contact is overdue.
+    pub overdue: Option<bool>,
+    /// A name or NHS number.
+    pub search: Option<String>,
+}
+
+/// Filters for the audit log.
+#[derive(InputObject, Default)]
+pub struct AuditLogFilterInput {
+    /// Only this referral.
+    pub referral_id: Option<ID>,
+    /// Only this user.
+    pub actor_user_id: Option<ID>,
+    /// From (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Until (exclusive).
+    pub until: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,99 @@
+//! The GraphQL schema, built apart from the web framework so its SDL can be produced with no database.
+
+mod inputs;
+mod mutation;
+mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::{EmptySubscription, Response, Schema, SchemaBuilder};
+use async_graphql_axum::GraphQLRequest;
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use trellis_store::Store;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+use crate::auth::{self, RateLimiter};
+use crate::{ApiSettings, AppState};
+
+/// The Trellis schema.
+pub type TrellisSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Depth and complexity limits: tight enough to refuse abusive queries, loose enough for standard
+/// clients' introspection queries (which need depth ~15 and complexity in the hundreds).
+pub const MAX_DEPTH: usize = 15;
+/// See [`MAX_DEPTH`].
+pub const MAX_COMPLEXITY: usize = 1000;
+
+/// The schema with its limits and error-code extension, and no data: enough to print the SDL.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(ErrorCodes)
+}
+
+/// The schema as SDL, as checked in at `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// The schema with its data.
+pub fn build_schema(store: Store, settings: Arc<ApiSettings>) -> TrellisSchema {
+    let builder = schema_builder().data(store).data(settings.clone());
+    if settings.introspection { builder.finish() } else { builder.disable_introspection().finish() }
+}
+
+/// `POST /graphql`: rate limit, authenticate, execute. Batched requests are refused by the extractor.
+pub async fn graphql_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> HttpResponse {
+    let key = RateLimiter::key_for(&headers, &peer.ip().to_string());
+    if !state.limiter.check(&key) {
+        return error_response(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry", "RATE_LIMITED");
+    }
+    let caller = match auth::caller(&state.store, &headers).await {
+        Ok(caller) => caller,
+        Err(e) => return error_response(StatusCode::UNAUTHORIZED, &e.to_string(), e.code()),
+    };
+    let response = state.schema.execute(request.into_inner().data(caller)).await;
+    async_graphql_axum::GraphQLResponse::from(response).into_response()
+}
+
+fn error_response(status: StatusCode, message: &str, code: &str) -> HttpResponse {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, Json(body)).into_response()
+}
+
+/// Gives every error a code: resolver errors carry their own; anything else was refused before
+/// execution (a parse error, an unknown field, a wrong input type, a query too deep) and is `VALIDATION`.
+struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", "VALIDATION");
+            }
+        }
+        response
+    }
+}

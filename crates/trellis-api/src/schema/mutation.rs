@@ -1,0 +1,427 @@
+//! Mutations: every change a journey needs. Each state-changing mutation takes `expectedVersion`; a stale
+//! one is `CONFLICT`.
+
+use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+use trellis_domain::offer::OfferCommand;
+use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::values::{self as v, ValueError};
+use trellis_domain::{Role, calendar};
+use trellis_store::Store;
+use trellis_store::accounts::{NewOrganisation, NewUser};
+use trellis_store::offers::OfferTimers;
+use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral};
+
+use super::inputs::*;
+use super::types::{ApiKey, Offer, Organisation, Referral, User};
+use crate::ApiSettings;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, OrApiError};
+
+/// The root of every change.
+pub struct Mutation;
+
+macro_rules! referral_payload {
+    ($($(#[$doc:meta])* $name:ident),+ $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// The referral after the change.
+            pub referral: Referral,
+        }
+    )+};
+}
+
+referral_payload!(
+    /// The withdrawn referral.
+    WithdrawReferralPayload,
+    /// The assigned referral.
+    AssignReferralPayload,
+    /// The referral with the attempt logged.
+    RecordContactAttemptPayload,
+    /// The contacted referral.
+    RecordContactPayload,
+    /// The attending referral.
+    RecordAttendancePayload,
+    /// The referral back to contacted.
+    EndActivityPayload,
+    /// The closed referral.
+    CloseReferralPayload,
+);
+
+/// The outcome of a submission.
+#[derive(SimpleObject)]
+pub struct SubmitReferralPayload {
+    /// The referral: new, or the first one when this was a retry.
+    pub referral: Referral,
+    /// Whether this was a retry of an earlier submission with the same key.
+    pub replayed: bool,
+    /// Other open referrals for the same NHS number in the caller's scope.
+    pub other_open_referral_ids: Vec<ID>,
+}
+
+/// The offer made.
+#[derive(SimpleObject)]
+pub struct OfferReferralPayload {
+    /// The new offer.
+    pub offer: Offer,
+}
+
+/// The answered offer.
+#[derive(SimpleObject)]
+pub struct RespondToOfferPayload {
+    /// The offer after the answer.
+    pub offer: Offer,
+}
+
+/// The updated offer.
+#[derive(SimpleObject)]
+pub struct UpdateOfferPayload {
+    /// The offer after the update.
+    pub offer: Offer,
+}
+
+/// The onward offer.
+#[derive(SimpleObject)]
+pub struct ProposeOnwardOfferPayload {
+    /// The new offer (its `partOfId` is the offer it came from).
+    pub offer: Offer,
+}
+
+/// The new organisation.
+#[derive(SimpleObject)]
+pub struct CreateOrganisationPayload {
+    /// It.
+    pub organisation: Organisation,
+}
+
+/// The new user and their API token.
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    /// The user.
+    pub user: User,
+    /// Their bearer token. Shown once: only its hash is stored.
+    pub api_token: String,
+}
+
+/// The revoked key.
+#[derive(SimpleObject)]
+pub struct RevokeApiKeyPayload {
+    /// The key, with its revocation time.
+    pub api_key: ApiKey,
+}
+
+fn request_hash(input: &SubmitReferralInput) -> ApiResult<String> {
+    let canonical = serde_json::to_vec(input).map_err(|_| ApiError::Internal.extend())?;
+    Ok(hex::encode(Sha256::digest(canonical)))
+}
+
+async fn transition(
+    ctx: &Context<'_>,
+    referral: &ID,
+    expected_version: u32,
+    command: ReferralCommand,
+) -> ApiResult<Referral> {
+    let actor = ctx.data::<Caller>()?.actor().api()?;
+    let id = referral_id(referral).api()?;
+    let record =
+        ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
+    Ok(Referral(record))
+}
+
+fn offer_timers(settings: &ApiSettings) -> OfferTimers {
+    let now = Utc::now();
+    let expires_at = now + Duration::days(settings.offer_expiry_days);
+    let remind_at = now + Duration::days(settings.offer_reminder_days);
+    OfferTimers { expires_at, remind_at: (remind_at < expires_at).then_some(remind_at) }
+}
+
+#[Object]
+impl Mutation {
+    /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
+    /// `idempotencyKey`.
+    async fn submit_referral(&self, ctx: &Context<'_>, input: SubmitReferralInput) -> ApiResult<SubmitReferralPayload> {
+        let caller = ctx.data::<Caller>()?;
+        let actor = caller.require(&[Role::GpPractice, Role::LinkWorker], "submit referrals").api()?;
+        let organisation = &caller.principal().api()?.organisation;
+        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let now = Utc::now();
+        let key = v::required_text("idempotencyKey", &input.idempotency_key, 200).api()?;
+        if !input.consent.given {
+            return Err(ApiError::Validation(ValueError::new(
+                "consent",
+                "false",
+                "must be given to share the referral with the network",
+            ))
+            .extend());
+        }
+        let person = input.person.parse(now.date_naive()).api()?;
+        let needs = v::Need::parse_list(input.needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
+        let reason = v::required_text("reason", &input.reason, 4000).api()?;
+        let recorded_by = v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?;
+        if input.consent.recorded_at > now + Duration::minutes(5) {
+            return Err(ApiError::Validation(ValueError::new(
+                "consent.recordedAt",
+                input.consent.recorded_at.to_rfc3339(),
+                "is in the future",
+            ))
+            .extend());
+        }
+        let link_worker_service = match actor.role {
+            Role::GpPractice => organisation.link_worker_service.ok_or_else(|| {
+                ApiError::Validation(ValueError::new(
+                    "organisation",
+                    organisation.name.clone(),
+                    "has no link worker service to refer to",
+                ))
+            }),
+            _ => Ok(organisation.id),
+        }
+        .api()?;
+        let urgency: v::Urgency = input.urgency.into();
+        let working_days = if urgency == v::Urgency::Urgent { 1 } else { settings.first_contact_working_days };
+        let new = NewReferral {
+            person,
+            needs,
+            reason,
+            urgency,
+            consent: Consent { recorded_by, recorded_at: input.consent.recorded_at },
+            referring_organisation: organisation.id,
+            link_worker_service,
+            contact_due_at: calendar::add_working_days(now, working_days),
+        };
+        let key = IdempotencyKey { key, request_hash: request_hash(&input)? };
+        let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
+        Ok(SubmitReferralPayload {
+            referral: Referral(submission.referral),
+            replayed: submission.replayed,
+            other_open_referral_ids: submission.other_open_referrals.into_iter().map(|r| ID(r.to_string())).collect(),
+        })
+    }
+
+    /// Withdraw the practice's own referral while it is still `REFERRED`.
+    async fn withdraw_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawReferralInput,
+    ) -> ApiResult<WithdrawReferralPayload> {
+        let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: input.note };
+        Ok(WithdrawReferralPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Assign a referral to a link worker of its service.
+    async fn assign_referral(&self, ctx: &Context<'_>, input: AssignReferralInput) -> ApiResult<AssignReferralPayload> {
+        let to = user_id("linkWorkerId", &input.link_worker_id).api()?;
+        let command = ReferralCommand::Assign { to };
+        Ok(AssignReferralPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Log an attempt to reach the person that did not succeed.
+    async fn record_contact_attempt(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordContactAttemptInput,
+    ) -> ApiResult<RecordContactAttemptPayload> {
+        let command = ReferralCommand::RecordContactAttempt { note: input.note };
+        Ok(RecordContactAttemptPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Record the first real conversation with the person.
+    async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
+        let command = ReferralCommand::RecordContact { note: input.note };
+        Ok(RecordContactPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Record that the person attends an activity.
+    async fn record_attendance(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordAttendanceInput,
+    ) -> ApiResult<RecordAttendancePayload> {
+        let command = ReferralCommand::RecordAttendance { evidence: None, note: input.note };
+        Ok(RecordAttendancePayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Record that the activity ended early and the person needs another connection.
+    async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
+        let command = ReferralCommand::EndActivity { note: input.note };
+        Ok(EndActivityPayload { referral: transition(ctx, &input.referral_id, input.expected_version, command).await? })
+    }
+
+    /// Close a referral with a reason; the referring practice is told by reference.
+    async fn close_referral(&self, ctx: &Context<'_>, input: CloseReferralInput) -> ApiResult<CloseReferralPayload> {
+        let command = ReferralCommand::Close { reason: input.reason.into(), note: input.note };
+        Ok(CloseReferralPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Offer a referral to a service; the provider is emailed a link.
+    async fn offer_referral(&self, ctx: &Context<'_>, input: OfferReferralInput) -> ApiResult<OfferReferralPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::LinkWorker], "make offers").api()?;
+        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let referral = referral_id(&input.referral_id).api()?;
+        let service = service_id(&input.service_id).api()?;
+        let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
+        let offer = ctx
+            .data::<Store>()?
+            .make_offer(
+                referral,
+                Some(input.expected_version),
+                service,
+                note,
+                None,
+                offer_timers(settings),
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .api()?;
+        Ok(OfferReferralPayload { offer: Offer(offer) })
+    }
+
+    /// A provider's answer to an offer made to it.
+    async fn respond_to_offer(
+        &self,
+        ctx: &Context<'_>,
+        input: RespondToOfferInput,
+    ) -> ApiResult<RespondToOfferPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::Provider], "answer offers").api()?;
+        let id = offer_id(&input.offer_id).api()?;
+        let command = match (input.response, input.decline_reason) {
+            (OfferResponse::Accept, _) => OfferCommand::Accept,
+            (OfferResponse::Waitlist, _) => OfferCommand::Waitlist,
+            (OfferResponse::Decline, Some(reason)) => OfferCommand::Decline { reason: reason.into(), note: input.note },
+            (OfferResponse::Decline, None) => {
+                return Err(
+                    ApiError::Validation(ValueError::new("declineReason", "", "is required to decline")).extend()
+                );
+            }
+        };
+        let offer = ctx
+            .data::<Store>()?
+            .transition_offer(id, input.expected_version, command, &actor, Utc::now())
+            .await
+            .api()?;
+        Ok(RespondToOfferPayload { offer: Offer(offer) })
+    }
+
+    /// Record an offer's progress (attended, finished, ended early) or withdraw it.
+    async fn update_offer(&self, ctx: &Context<'_>, input: UpdateOfferInput) -> ApiResult<UpdateOfferPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::LinkWorker, Role::Provider], "update offers").api()?;
+        let id = offer_id(&input.offer_id).api()?;
+        let command = match input.update {
+            OfferUpdate::Start => OfferCommand::Start,
+            OfferUpdate::Finish => OfferCommand::Finish,
+            OfferUpdate::EndEarly => OfferCommand::EndEarly { note: input.note },
+            OfferUpdate::Withdraw => OfferCommand::Withdraw { note: input.note },
+        };
+        let offer = ctx
+            .data::<Store>()?
+            .transition_offer(id, input.expected_version, command, &actor, Utc::now())
+            .await
+            .api()?;
+        Ok(UpdateOfferPayload { offer: Offer(offer) })
+    }
+
+    /// A provider that accepted an offer proposes an onward offer to another service in the network.
+    async fn propose_onward_offer(
+        &self,
+        ctx: &Context<'_>,
+        input: ProposeOnwardOfferInput,
+    ) -> ApiResult<ProposeOnwardOfferPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::Provider], "propose onward offers").api()?;
+        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let store = ctx.data::<Store>()?;
+        let from = offer_id(&input.from_offer_id).api()?;
+        let service = service_id(&input.service_id).api()?;
+        let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
+        let parent = store.offer(&actor, from).await.api()?;
+        let offer = store
+            .make_offer(
+                parent.state.referral,
+                None,
+                service,
+                note,
+                Some(from),
+                offer_timers(settings),
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .api()?;
+        Ok(ProposeOnwardOfferPayload { offer: Offer(offer) })
+    }
+
+    /// Add an organisation (network lead, admin).
+    async fn create_organisation(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganisationInput,
+    ) -> ApiResult<CreateOrganisationPayload> {
+        ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage organisations").api()?;
+        let kind: trellis_domain::organisation::OrganisationKind = input.kind.into();
+        let ods_code = input.ods_code.as_deref().map(trellis_domain::organisation::parse_ods_code).transpose().api()?;
+        if kind == trellis_domain::organisation::OrganisationKind::GpPractice && ods_code.is_none() {
+            return Err(ApiError::Validation(ValueError::new("odsCode", "", "is required for a GP practice")).extend());
+        }
+        let new = NewOrganisation {
+            kind,
+            name: v::required_text("name", &input.name, 200).api()?,
+            ods_code,
+            email: input.email.as_deref().map(v::EmailAddress::parse).transpose().api()?,
+            link_worker_service: input
+                .link_worker_service_id
+                .as_ref()
+                .map(|id| organisation_id("linkWorkerServiceId", id))
+                .transpose()
+                .api()?,
+        };
+        let organisation = ctx.data::<Store>()?.create_organisation(new, Utc::now()).await.api()?;
+        Ok(CreateOrganisationPayload { organisation: organisation.into() })
+    }
+
+    /// Add a user and issue their API token (admin; a network lead may add anyone but admins).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<CreateUserPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage users").api()?;
+        let role: Role = input.role.into();
+        if role == Role::System || (role == Role::Admin && actor.role != Role::Admin) {
+            return Err(ApiError::Forbidden(format!("create {} users", role.as_str())).extend());
+        }
+        let new = NewUser {
+            organisation: organisation_id("organisationId", &input.organisation_id).api()?,
+            role,
+            email: v::EmailAddress::parse(&input.email).api()?,
+            name: v::required_text("name", &input.name, 200).api()?,
+        };
+        let store = ctx.data::<Store>()?;
+        let now = Utc::now();
+        let user = store.create_user(new, now).await.api()?;
+        let key = store.issue_api_key(user.id, "issued at creation", now).await.api()?;
+        Ok(CreateUserPayload { user: user.into(), api_token: key.token })
+    }
+
+    /// Revoke an API key (an admin any key; anyone their own).
+    async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> ApiResult<RevokeApiKeyPayload> {
+        let p = ctx.data::<Caller>()?.principal().api()?;
+        let id = parse_id::<uuid::Uuid>("apiKeyId", &input.api_key_id).api()?;
+        let store = ctx.data::<Store>()?;
+        let key = store.api_key(id).await.api()?;
+        if p.user.role != Role::Admin && key.user != p.user.id {
+            return Err(ApiError::NotFound.extend());
+        }
+        let key = store.revoke_api_key(id, Utc::now()).await.api()?;
+        Ok(RevokeApiKeyPayload { api_key: key.into() })
+    }
+}

@@ -1,0 +1,43 @@
+//! Settings the binary passes in; this crate never reads the environment.
+
+/// What a deployment can tune.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// The address people reach Trellis at, for links in emails (`https://trellis.example.nhs.uk`).
+    pub public_base_url: String,
+    /// Whether GraphQL introspection is allowed.
+    pub introspection: bool,
+    /// Whether the explorer page is served at `GET /graphql`.
+    pub explorer: bool,
+    /// Requests per minute allowed for one token (or one anonymous address).
+    pub rate_limit_per_minute: u32,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// A request taking longer than this is cut off.
+    pub request_timeout_secs: u64,
+    /// How long a provider has to answer an offer before it expires.
+    pub offer_expiry_days: i64,
+    /// When an unanswered offer gets its one reminder.
+    pub offer_reminder_days: i64,
+    /// Working days within which a new referral should be contacted.
+    pub first_contact_working_days: u32,
+    /// Largest page a connection returns.
+    pub max_page_size: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            introspection: true,
+            explorer: true,
+            rate_limit_per_minute: 600,
+            body_limit_bytes: 256 * 1024,
+            request_timeout_secs: 30,
+            offer_expiry_days: 14,
+            offer_reminder_days: 5,
+            first_contact_working_days: 5,
+            max_page_size: 100,
+        }
+    }
+}

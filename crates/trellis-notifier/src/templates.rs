@@ -1,0 +1,460 @@
+//! One askama template pair (plain text and HTML) per kind of email, under `templates/`.
+//!
+//! Templates see only [`Letter`]s, which are built from the store's notices, so no personal data can
+//! reach them: there is nowhere to put it. Everything is formatted here, in Rust, so templates only place
+//! words.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use trellis_domain::offer::{DeclineReason, OfferStatus};
+use trellis_domain::referral::ClosureReason;
+use trellis_domain::values::Need;
+use trellis_store::notices::{OfferNotice, ReferralNotice};
+use trellis_store::outbox::EmailKind;
+
+use crate::NotifierError;
+
+/// The words of one email.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+    /// The name to send as, when it is not the configured one.
+    pub sender_name: Option<String>,
+}
+
+/// What one email is about, with what its template needs.
+#[derive(Clone, Debug)]
+pub enum Letter<'a> {
+    /// To the provider: a new offer and its link.
+    OfferMade {
+        /// The offer.
+        notice: &'a OfferNotice,
+        /// The provider's link.
+        link: &'a str,
+        /// When the link stops working.
+        link_expires_at: DateTime<Utc>,
+    },
+    /// To the provider: the offer still waits for an answer.
+    OfferReminder {
+        /// The offer.
+        notice: &'a OfferNotice,
+        /// The provider's link.
+        link: &'a str,
+        /// When the link stops working.
+        link_expires_at: DateTime<Utc>,
+    },
+    /// To the link worker: the provider answered.
+    OfferAnswered {
+        /// The offer.
+        notice: &'a OfferNotice,
+        /// The answer (accepted, waitlisted or declined) as it was when the email was queued.
+        answer: OfferStatus,
+    },
+    /// To the link worker: the offer expired unanswered.
+    OfferExpired {
+        /// The offer.
+        notice: &'a OfferNotice,
+    },
+    /// To the link worker: a provider passed the person on to another service.
+    OnwardOfferProposed {
+        /// The onward offer.
+        notice: &'a OfferNotice,
+    },
+    /// To the referring practice: its referral closed.
+    ReferralClosed {
+        /// The referral.
+        notice: &'a ReferralNotice,
+    },
+    /// To the link worker: an email could not be delivered.
+    DeliveryFailed {
+        /// What the undelivered email was.
+        failed_kind: EmailKind,
+        /// Where it was going (an organisation's or user's address, never the person's).
+        failed_recipient: &'a str,
+        /// How many times it was tried.
+        attempts: u32,
+        /// The offer it was about, if any.
+        offer: Option<&'a OfferNotice>,
+        /// The reference of the referral it was about, if any.
+        referral_reference: Option<String>,
+    },
+}
+
+/// An offer's facts as the templates show them.
+struct OfferFacts {
+    reference: String,
+    referral_reference: String,
+    service: String,
+    provider: String,
+    sender: String,
+    needs: Vec<&'static str>,
+    offered_on: String,
+    answer_by: String,
+    onward_from: Option<String>,
+    proposed_by: String,
+}
+
+impl OfferFacts {
+    fn of(n: &OfferNotice) -> Self {
+        OfferFacts {
+            reference: n.reference.clone(),
+            referral_reference: n.referral_reference.clone(),
+            service: n.service_name.clone(),
+            provider: n.provider_name.clone(),
+            sender: n.link_worker_service_name.clone(),
+            needs: n.needs.iter().map(|n| need_label(*n)).collect(),
+            offered_on: day(n.offered_at),
+            answer_by: day(n.expires_at),
+            onward_from: n.onward_from.clone(),
+            proposed_by: n.proposed_by.clone().unwrap_or_else(|| "A provider".into()),
+        }
+    }
+}
+
+struct ProviderOffer<'a> {
+    subject: String,
+    f: OfferFacts,
+    link: &'a str,
+    link_expires: String,
+}
+
+struct LinkWorkerOffer {
+    subject: String,
+    f: OfferFacts,
+    outcome: String,
+    sign_in: String,
+}
+
+struct ClosedReferral {
+    subject: String,
+    reference: String,
+    reason: &'static str,
+    sign_in: String,
+}
+
+struct FailedDelivery {
+    subject: String,
+    what: String,
+    recipient: String,
+    attempts: u32,
+    referral_reference: Option<String>,
+    f: Option<OfferFacts>,
+    sign_in: String,
+}
+
+macro_rules! template_pair {
+    ($text:ident, $html:ident, $ctx:ty, $text_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            m: &'a $ctx,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            m: &'a $ctx,
+        }
+    };
+}
+
+template_pair!(OfferMadeText, OfferMadeHtml, ProviderOffer<'a>, "offer_made.txt", "offer_made.html");
+template_pair!(OfferReminderText, OfferReminderHtml, ProviderOffer<'a>, "offer_reminder.txt", "offer_reminder.html");
+template_pair!(OfferAnsweredText, OfferAnsweredHtml, LinkWorkerOffer, "offer_answered.txt", "offer_answered.html");
+template_pair!(OfferExpiredText, OfferExpiredHtml, LinkWorkerOffer, "offer_expired.txt", "offer_expired.html");
+template_pair!(
+    OnwardOfferProposedText,
+    OnwardOfferProposedHtml,
+    LinkWorkerOffer,
+    "onward_offer_proposed.txt",
+    "onward_offer_proposed.html"
+);
+template_pair!(ReferralClosedText, ReferralClosedHtml, ClosedReferral, "referral_closed.txt", "referral_closed.html");
+template_pair!(DeliveryFailedText, DeliveryFailedHtml, FailedDelivery, "delivery_failed.txt", "delivery_failed.html");
+
+fn day(at: DateTime<Utc>) -> String {
+    // UTC dates: Trellis serves one locality in England, where this is at most an hour off local time.
+    at.format("%A %-d %B %Y").to_string()
+}
+
+fn pair(text: impl Template, html: impl Template) -> Result<(String, String), NotifierError> {
+    Ok((text.render()?, html.render()?))
+}
+
+impl Letter<'_> {
+    /// The kind of email this is.
+    pub fn kind(&self) -> EmailKind {
+        match self {
+            Self::OfferMade { .. } => EmailKind::OfferMade,
+            Self::OfferReminder { .. } => EmailKind::OfferReminder,
+            Self::OfferAnswered { .. } => EmailKind::OfferAnswered,
+            Self::OfferExpired { .. } => EmailKind::OfferExpired,
+            Self::OnwardOfferProposed { .. } => EmailKind::OnwardOfferProposed,
+            Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
+            Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
+        }
+    }
+
+    /// Renders the subject and both parts. `sign_in` is where link workers and practices sign in.
+    pub fn render(&self, sign_in: &str) -> Result<Rendered, NotifierError> {
+        let sign_in = sign_in.to_string();
+        let mut sender_name = None;
+        let (subject, (text, html)) = match *self {
+            Self::OfferMade { notice, link, link_expires_at } => {
+                let m = ProviderOffer {
+                    subject: format!("Referral offer {} for {}", notice.reference, notice.service_name),
+                    f: OfferFacts::of(notice),
+                    link,
+                    link_expires: day(link_expires_at),
+                };
+                sender_name = Some(notice.link_worker_service_name.clone());
+                (m.subject.clone(), pair(OfferMadeText { m: &m }, OfferMadeHtml { m: &m })?)
+            }
+            Self::OfferReminder { notice, link, link_expires_at } => {
+                let m = ProviderOffer {
+                    subject: format!("Reminder: referral offer {} is waiting for your answer", notice.reference),
+                    f: OfferFacts::of(notice),
+                    link,
+                    link_expires: day(link_expires_at),
+                };
+                sender_name = Some(notice.link_worker_service_name.clone());
+                (m.subject.clone(), pair(OfferReminderText { m: &m }, OfferReminderHtml { m: &m })?)
+            }
+            Self::OfferAnswered { notice, answer } => {
+                let outcome = answer_label(answer, notice.decline_reason);
+                let m = LinkWorkerOffer {
+                    subject: format!("Offer {} {}: {}", notice.reference, short_answer(answer), notice.service_name),
+                    f: OfferFacts::of(notice),
+                    outcome,
+                    sign_in,
+                };
+                (m.subject.clone(), pair(OfferAnsweredText { m: &m }, OfferAnsweredHtml { m: &m })?)
+            }
+            Self::OfferExpired { notice } => {
+                let m = LinkWorkerOffer {
+                    subject: format!("Offer {} expired with no answer: {}", notice.reference, notice.service_name),
+                    f: OfferFacts::of(notice),
+                    outcome: "expired with no answer".into(),
+                    sign_in,
+                };
+                (m.subject.clone(), pair(OfferExpiredText { m: &m }, OfferExpiredHtml { m: &m })?)
+            }
+            Self::OnwardOfferProposed { notice } => {
+                let m = LinkWorkerOffer {
+                    subject: format!(
+                        "Onward offer {}: {} passed the person on to {}",
+                        notice.reference,
+                        notice.proposed_by.as_deref().unwrap_or("a provider"),
+                        notice.service_name
+                    ),
+                    f: OfferFacts::of(notice),
+                    outcome: "proposed as an onward offer".into(),
+                    sign_in,
+                };
+                (m.subject.clone(), pair(OnwardOfferProposedText { m: &m }, OnwardOfferProposedHtml { m: &m })?)
+            }
+            Self::ReferralClosed { notice } => {
+                let reason = notice.closure_reason.map(closure_label).unwrap_or("closed");
+                let m = ClosedReferral {
+                    subject: format!("Referral {} closed: {reason}", notice.reference),
+                    reference: notice.reference.clone(),
+                    reason,
+                    sign_in,
+                };
+                (m.subject.clone(), pair(ReferralClosedText { m: &m }, ReferralClosedHtml { m: &m })?)
+            }
+            Self::DeliveryFailed { failed_kind, failed_recipient, attempts, offer, ref referral_reference } => {
+                let about = offer
+                    .map(|o| o.reference.clone())
+                    .or_else(|| referral_reference.clone())
+                    .unwrap_or_else(|| "a referral".into());
+                let m = FailedDelivery {
+                    subject: format!("Email about {about} could not be delivered"),
+                    what: what_failed(failed_kind, offer),
+                    recipient: failed_recipient.to_string(),
+                    attempts,
+                    referral_reference: referral_reference.clone(),
+                    f: offer.map(OfferFacts::of),
+                    sign_in,
+                };
+                (m.subject.clone(), pair(DeliveryFailedText { m: &m }, DeliveryFailedHtml { m: &m })?)
+            }
+        };
+        Ok(Rendered { subject, text, html, sender_name })
+    }
+}
+
+/// How a need reads in an email.
+pub fn need_label(need: Need) -> &'static str {
+    match need {
+        Need::Loneliness => "Loneliness or isolation",
+        Need::LowMood => "Low mood, stress or anxiety",
+        Need::PhysicalActivity => "Being more active",
+        Need::Debt => "Debt or money worries",
+        Need::Benefits => "Benefits advice",
+        Need::Housing => "Housing",
+        Need::CarerSupport => "Support as a carer",
+        Need::LongTermCondition => "Living with a long-term condition",
+        Need::Bereavement => "Bereavement",
+        Need::EmploymentAndLearning => "Work, learning or volunteering",
+        Need::Food => "Food",
+        Need::NewToTheArea => "New to the area",
+    }
+}
+
+fn decline_label(reason: DeclineReason) -> &'static str {
+    match reason {
+        DeclineReason::AtCapacity => "no places at the moment",
+        DeclineReason::NotEligible => "not eligible for the service",
+        DeclineReason::NotSuitable => "the service is not suitable",
+        DeclineReason::Other => "another reason",
+    }
+}
+
+fn short_answer(answer: OfferStatus) -> &'static str {
+    match answer {
+        OfferStatus::Accepted => "accepted",
+        OfferStatus::Waitlisted => "waitlisted",
+        OfferStatus::Declined => "declined",
+        _ => "answered",
+    }
+}
+
+fn answer_label(answer: OfferStatus, reason: Option<DeclineReason>) -> String {
+    match (answer, reason) {
+        (OfferStatus::Accepted, _) => "accepted".into(),
+        (OfferStatus::Waitlisted, _) => "put on the waiting list (accepted, but no place yet)".into(),
+        (OfferStatus::Declined, Some(reason)) => format!("declined ({})", decline_label(reason)),
+        (OfferStatus::Declined, None) => "declined".into(),
+        (other, _) => other.as_str().replace('_', " "),
+    }
+}
+
+fn closure_label(reason: ClosureReason) -> &'static str {
+    match reason {
+        ClosureReason::Completed => "completed",
+        ClosureReason::DeclinedByPerson => "declined by the person",
+        ClosureReason::UnableToContact => "unable to contact",
+        ClosureReason::NotAppropriate => "not appropriate",
+        ClosureReason::WithdrawnByReferrer => "withdrawn by the referrer",
+        ClosureReason::MovedAway => "moved away",
+        ClosureReason::Died => "died",
+        ClosureReason::EnteredInError => "entered in error",
+    }
+}
+
+fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
+    let reference = offer.map(|o| o.reference.as_str()).unwrap_or("an offer");
+    match kind {
+        EmailKind::OfferMade => format!("the email offering {reference} to the provider"),
+        EmailKind::OfferReminder => format!("the reminder to the provider about offer {reference}"),
+        EmailKind::OfferAnswered => format!("the email telling you the answer to offer {reference}"),
+        EmailKind::OfferExpired => format!("the email telling you that offer {reference} expired"),
+        EmailKind::OnwardOfferProposed => format!("the email telling you about onward offer {reference}"),
+        EmailKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
+        EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use trellis_domain::{OfferId, ReferralId};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn notice() -> OfferNotice {
+        let id = Uuid::parse_str("0190f3a2-7b1c-7d4e-8f00-1c2b3f9a4d5e").unwrap();
+        OfferNotice {
+            offer: OfferId(id),
+            reference: "OF-3F9A-4D5E".into(),
+            referral: ReferralId(id),
+            referral_reference: "RF-3F9A-4D5E".into(),
+            service_name: "Tea & Talk <Wednesdays>".into(),
+            provider_name: "Green Spring Network".into(),
+            link_worker_service_name: "Erewash PCN Link Workers".into(),
+            needs: vec![Need::Loneliness, Need::LowMood],
+            status: OfferStatus::Declined,
+            decline_reason: Some(DeclineReason::AtCapacity),
+            offered_at: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            expires_at: Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap(),
+            onward_from: None,
+            proposed_by: None,
+        }
+    }
+
+    fn every_letter<'a>(n: &'a OfferNotice, r: &'a ReferralNotice) -> Vec<Letter<'a>> {
+        let link = "https://trellis.example/offers/tro_abc";
+        let link_expires_at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        vec![
+            Letter::OfferMade { notice: n, link, link_expires_at },
+            Letter::OfferReminder { notice: n, link, link_expires_at },
+            Letter::OfferAnswered { notice: n, answer: OfferStatus::Declined },
+            Letter::OfferExpired { notice: n },
+            Letter::OnwardOfferProposed { notice: n },
+            Letter::ReferralClosed { notice: r },
+            Letter::DeliveryFailed {
+                failed_kind: EmailKind::OfferMade,
+                failed_recipient: "walks@greenspring.example",
+                attempts: 8,
+                offer: Some(n),
+                referral_reference: Some("RF-3F9A-4D5E".into()),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_renders_text_and_html_with_its_reference() {
+        let n = notice();
+        let r = ReferralNotice {
+            referral: n.referral,
+            reference: "RF-3F9A-4D5E".into(),
+            status: trellis_domain::referral::ReferralStatus::Closed,
+            closure_reason: Some(ClosureReason::Completed),
+        };
+        let letters = every_letter(&n, &r);
+        let kinds: Vec<EmailKind> = letters.iter().map(Letter::kind).collect();
+        assert_eq!(kinds, EmailKind::ALL.to_vec(), "one letter per kind");
+        for letter in letters {
+            let out = letter.render("https://trellis.example").unwrap();
+            let reference = if letter.kind() == EmailKind::ReferralClosed { "RF-3F9A-4D5E" } else { "OF-3F9A-4D5E" };
+            assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
+            assert!(out.text.contains(reference), "{:?}: {}", letter.kind(), out.text);
+            assert!(out.html.contains(reference), "{:?}: {}", letter.kind(), out.html);
+            assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", letter.kind());
+            assert!(!out.text.contains("{{") && !out.html.contains("{%"), "{:?}", letter.kind());
+        }
+    }
+
+    #[test]
+    fn an_offer_email_carries_the_link_the_needs_and_the_answer_by_date_and_comes_from_the_link_workers() {
+        let n = notice();
+        let link_expires_at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        let out = Letter::OfferMade { notice: &n, link: "https://trellis.example/offers/tro_abc", link_expires_at }
+            .render("https://trellis.example")
+            .unwrap();
+        assert_eq!(out.sender_name.as_deref(), Some("Erewash PCN Link Workers"));
+        for part in [&out.text, &out.html] {
+            assert!(part.contains("https://trellis.example/offers/tro_abc"));
+            assert!(part.contains("Monday 7 December 2026"));
+            assert!(part.contains("Loneliness or isolation"));
+            assert!(part.contains("Low mood, stress or anxiety"));
+        }
+        assert!(out.text.contains("Tea & Talk <Wednesdays>"), "text is not escaped");
+        assert!(out.html.contains("Tea &#38; Talk &#60;Wednesdays&#62;"), "html is escaped: {}", out.html);
+    }
+
+    #[test]
+    fn a_decline_tells_the_link_worker_the_reason_category() {
+        let n = notice();
+        let out = Letter::OfferAnswered { notice: &n, answer: OfferStatus::Declined }.render("https://t.example").unwrap();
+        assert!(out.text.contains("declined (no places at the moment)"), "{}", out.text);
+        assert!(out.text.contains("https://t.example"), "tells them where to sign in");
+    }
+}

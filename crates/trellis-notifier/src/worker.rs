@@ -1,0 +1,336 @@
+//! The outbox worker: runs the offer timers, then claims due outbox rows, renders and sends them, and
+//! records the outcome.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use trellis_domain::offer::OfferStatus;
+use trellis_store::Store;
+use trellis_store::outbox::{EmailKind, OutboxEmail};
+
+use crate::mailer::{Mailer, OutgoingEmail};
+use crate::templates::Letter;
+use crate::NotifierError;
+
+/// How a worker paces itself.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Names this worker on the rows it claims; unique per running worker (host and process id do).
+    pub worker_id: String,
+    /// How long to wait after a pass that found nothing more to do.
+    pub poll_interval: Duration,
+    /// Rows claimed per pass; also the most offers reminded or expired per pass.
+    pub batch: u32,
+    /// How long a claim holds. It must outlast sending a whole batch; a row whose lease lapses (its
+    /// worker died) is due again.
+    pub lease: Duration,
+    /// Attempts before a row is given up (dead) and the link worker told. At least 1.
+    pub max_attempts: u32,
+    /// The wait after the first failure; each further failure doubles it, plus up to half again at random
+    /// so that rows failing together do not retry together.
+    pub base_backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// Where Trellis is reached from outside, without a trailing slash (`https://trellis.example`):
+    /// provider links are `{public_base_url}/offers/{token}`.
+    pub public_base_url: String,
+    /// How long a provider link minted for an email keeps working.
+    pub offer_link_ttl: Duration,
+}
+
+impl WorkerSettings {
+    /// The defaults: poll every 5 s, 20 rows a pass, 5 min lease, 8 attempts from 1 min apart doubling up
+    /// to 6 h (about 2 h from first to last attempt), links good for 14 days.
+    pub fn new(worker_id: impl Into<String>, public_base_url: impl Into<String>) -> Self {
+        WorkerSettings {
+            worker_id: worker_id.into(),
+            poll_interval: Duration::from_secs(5),
+            batch: 20,
+            lease: Duration::from_secs(5 * 60),
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(6 * 60 * 60),
+            public_base_url: public_base_url.into(),
+            offer_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Reminders queued for unanswered offers.
+    pub reminders_queued: usize,
+    /// Offers expired unanswered.
+    pub offers_expired: usize,
+    /// Rows claimed for sending.
+    pub claimed: usize,
+    /// Rows the mail server accepted.
+    pub sent: usize,
+    /// Rows that failed and will be tried again.
+    pub retrying: usize,
+    /// Rows that failed their last attempt and were given up.
+    pub dead: usize,
+    /// Rows whose claim lapsed before the outcome was recorded (another worker may have them).
+    pub lost_claims: usize,
+    /// Store failures (logged), after which the pass went on with its next step.
+    pub errors: usize,
+}
+
+/// Drains the outbox. Several workers may run against one database: each row is claimed by one at a time.
+#[derive(Debug)]
+pub struct Worker {
+    store: Store,
+    mailer: Mailer,
+    settings: WorkerSettings,
+}
+
+/// `at + d`, saturating instead of overflowing.
+fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(d).ok().and_then(|d| at.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The wait after failed attempt number `attempt` (1-based): `base · 2^(attempt-1)`, capped at `max`,
+/// plus a random fraction of up to half of that.
+pub fn backoff(base: Duration, max: Duration, attempt: u32, rng: &mut impl Rng) -> Duration {
+    let doubling = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+    let delay = base.saturating_mul(doubling).min(max);
+    delay + delay.mul_f64(rng.random_range(0.0..0.5))
+}
+
+impl Worker {
+    /// A worker over `store` sending through `mailer`.
+    pub fn new(store: Store, mailer: Mailer, mut settings: WorkerSettings) -> Self {
+        settings.max_attempts = settings.max_attempts.max(1);
+        settings.batch = settings.batch.max(1);
+        settings.public_base_url = settings.public_base_url.trim_end_matches('/').to_string();
+        Worker { store, mailer, settings }
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &WorkerSettings {
+        &self.settings
+    }
+
+    /// Runs passes until `shutdown` completes: straight on while a pass fills its batch, else after
+    /// `poll_interval`. A pass under way is finished first, so no claimed row is left mid-send.
+    pub async fn run_until(self, shutdown: impl Future) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        tracing::info!(worker = %self.settings.worker_id, mailer = ?self.mailer, "outbox worker started");
+        loop {
+            let report = self.tick(Utc::now()).await;
+            let busy = report.claimed >= self.settings.batch as usize && report.errors == 0;
+            let pause = if busy { Duration::ZERO } else { self.settings.poll_interval };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!(worker = %self.settings.worker_id, "outbox worker stopped");
+    }
+
+    /// One pass at `now`: queue due reminders, expire overdue offers, then send what is due. A failing
+    /// step is logged and counted, and the pass goes on, so a stuck timer never stops mail.
+    pub async fn tick(&self, now: DateTime<Utc>) -> TickReport {
+        let started = Instant::now();
+        // Time moves on during a pass (SMTP is slow); outcomes are stamped with `now` plus that.
+        let clock = || later(now, started.elapsed());
+        let worker = self.settings.worker_id.as_str();
+        let limit = u64::from(self.settings.batch);
+        let mut report = TickReport::default();
+
+        match self.store.send_due_reminders(now, limit).await {
+            Ok(n) => report.reminders_queued = n,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "queueing offer reminders failed");
+                report.errors += 1;
+            }
+        }
+        match self.store.expire_due_offers(now, limit).await {
+            Ok(n) => report.offers_expired = n,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "expiring offers failed");
+                report.errors += 1;
+            }
+        }
+        let claimed = match self
+            .store
+            .claim_due_emails(worker, now, later(now, self.settings.lease), self.settings.batch)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "claiming due emails failed");
+                report.errors += 1;
+                return report;
+            }
+        };
+        report.claimed = claimed.len();
+        for row in claimed {
+            let outcome = self.deliver(&row, clock()).await;
+            if let Err(e) = self.record(&row, outcome, clock(), &mut report).await {
+                // The claim lapses and the row is tried again.
+                tracing::warn!(worker, email = %row.id, error = %e, "recording an email's outcome failed");
+                report.errors += 1;
+            }
+        }
+        report
+    }
+
+    async fn record(
+        &self,
+        row: &OutboxEmail,
+        outcome: Result<String, NotifierError>,
+        at: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), NotifierError> {
+        let worker = self.settings.worker_id.as_str();
+        let kind = row.kind.as_str();
+        match outcome {
+            Ok(subject) => {
+                if self.store.mark_email_sent(row.id, worker, &subject, at).await? {
+                    tracing::debug!(worker, email = %row.id, kind, attempt = row.attempts, "email sent");
+                    report.sent += 1;
+                } else {
+                    tracing::warn!(worker, email = %row.id, kind, "email sent after its claim lapsed; it may be sent twice");
+                    report.lost_claims += 1;
+                }
+            }
+            Err(error) if row.attempts >= self.settings.max_attempts => {
+                let error = error.to_string();
+                if self.store.bury_email(row.id, worker, &error, at).await? {
+                    tracing::error!(worker, email = %row.id, kind, attempts = row.attempts, %error, "email given up; link worker told");
+                    report.dead += 1;
+                } else {
+                    report.lost_claims += 1;
+                }
+            }
+            Err(error) => {
+                let wait = backoff(self.settings.base_backoff, self.settings.max_backoff, row.attempts, &mut rand::rng());
+                let retry_at = later(at, wait);
+                let error = error.to_string();
+                if self.store.mark_email_failed(row.id, worker, &error, Some(retry_at)).await? {
+                    tracing::warn!(worker, email = %row.id, kind, attempt = row.attempts, %retry_at, %error, "email not sent; will retry");
+                    report.retrying += 1;
+                } else {
+                    report.lost_claims += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders and sends one row, returning its subject.
+    async fn deliver(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<String, NotifierError> {
+        let email = self.compose(row, now).await?;
+        self.mailer.send(&email).await?;
+        Ok(email.subject)
+    }
+
+    async fn compose(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<OutgoingEmail, NotifierError> {
+        let missing = |what| NotifierError::MissingReference { kind: row.kind, email: row.id, what };
+        let sign_in = self.settings.public_base_url.as_str();
+        let mut provider_link = None;
+        let rendered = match row.kind {
+            EmailKind::OfferMade | EmailKind::OfferReminder => {
+                let offer = row.offer.ok_or_else(|| missing("offer"))?;
+                let notice = self.store.offer_notice(offer).await?;
+                // Minted now, so the raw token exists only in this email. A retry mints another; the
+                // unsent one is harmless, being scoped to the same offer and expiring.
+                let link_expires_at = later(now, self.settings.offer_link_ttl);
+                let token = self.store.create_offer_link(offer, link_expires_at, now).await?;
+                let link = format!("{}/offers/{token}", self.settings.public_base_url);
+                let letter = if row.kind == EmailKind::OfferMade {
+                    Letter::OfferMade { notice: &notice, link: &link, link_expires_at }
+                } else {
+                    Letter::OfferReminder { notice: &notice, link: &link, link_expires_at }
+                };
+                let rendered = letter.render(sign_in)?;
+                provider_link = Some(link);
+                rendered
+            }
+            EmailKind::OfferAnswered => {
+                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+                // The answer as queued: the offer may have moved on (waitlisted, then accepted) since.
+                let answer = row
+                    .payload
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .and_then(|s| OfferStatus::parse(s).ok())
+                    .unwrap_or(notice.status);
+                Letter::OfferAnswered { notice: &notice, answer }.render(sign_in)?
+            }
+            EmailKind::OfferExpired => {
+                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+                Letter::OfferExpired { notice: &notice }.render(sign_in)?
+            }
+            EmailKind::OnwardOfferProposed => {
+                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+                Letter::OnwardOfferProposed { notice: &notice }.render(sign_in)?
+            }
+            EmailKind::ReferralClosed => {
+                let notice = self.store.referral_notice(row.referral.ok_or_else(|| missing("referral"))?).await?;
+                Letter::ReferralClosed { notice: &notice }.render(sign_in)?
+            }
+            EmailKind::DeliveryFailed => {
+                let failed_id = row
+                    .payload
+                    .get("failed_email")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                    .ok_or_else(|| missing("failed_email"))?;
+                let failed = self.store.outbox_email(failed_id).await?;
+                let offer = match failed.offer {
+                    Some(id) => Some(self.store.offer_notice(id).await?),
+                    None => None,
+                };
+                Letter::DeliveryFailed {
+                    failed_kind: failed.kind,
+                    failed_recipient: &failed.recipient,
+                    attempts: failed.attempts,
+                    offer: offer.as_ref(),
+                    referral_reference: failed.referral.map(trellis_store::notices::referral_reference),
+                }
+                .render(sign_in)?
+            }
+        };
+        Ok(OutgoingEmail {
+            message_id: row.message_id.clone(),
+            to: row.recipient.clone(),
+            sender_name: rendered.sender_name,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            provider_link,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_with_up_to_half_again_of_jitter_and_stops_at_the_cap() {
+        let base = Duration::from_secs(60);
+        let max = Duration::from_secs(3600);
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            for (attempt, floor) in [(1, 60), (2, 120), (3, 240), (7, 3600), (40, 3600), (u32::MAX, 3600)] {
+                let wait = backoff(base, max, attempt, &mut rng);
+                let floor = Duration::from_secs(floor);
+                assert!(wait >= floor && wait < floor.mul_f64(1.5), "attempt {attempt}: {wait:?}");
+            }
+        }
+        assert_eq!(backoff(base, max, 0, &mut rng).as_secs() / 60, 1, "attempt 0 is treated as the first");
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_instead_of_panicking() {
+        assert_eq!(later(DateTime::<Utc>::MAX_UTC, Duration::from_secs(1)), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(later(DateTime::<Utc>::MIN_UTC, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+    }
+}

@@ -1,0 +1,241 @@
+//! Settings: defaults, overridden by `TRELLIS_*` environment variables, overridden by flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Trellis: a social prescribing referral network.
+#[derive(Parser, Debug)]
+#[command(name = "trellis", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// The database: an SQLite file (created if missing) or a PostgreSQL URL.
+    #[arg(long, env = "TRELLIS_DATABASE_URL", default_value = "sqlite://trellis.db?mode=rwc", global = true)]
+    pub database_url: String,
+    /// PostgreSQL connection pool size (SQLite always uses one connection).
+    #[arg(long, env = "TRELLIS_DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub database_max_connections: u32,
+    /// Log format.
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (GraphQL API, provider pages, health checks) and the email worker.
+    Serve(ServeArgs),
+    /// Run only the email worker (outbox delivery, reminders, expiries).
+    Worker(WorkerArgs),
+    /// Apply or roll back database migrations.
+    Migrate {
+        /// What to do.
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load data into the database.
+    Seed {
+        /// A demo locality: a PCN, three GP practices, link workers, a dozen providers, referrals in every state.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Administration: bootstrap users and tokens.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Print the GraphQL schema (SDL), or write it to a file.
+    ExportSchema {
+        /// Where to write it; `-` for standard output.
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+    },
+}
+
+/// Migration actions.
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last migration, or all with `--all`.
+    Down {
+        /// Roll back every migration.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Administration actions.
+#[derive(Subcommand, Debug)]
+pub enum AdminAction {
+    /// Create a user and print their API token once.
+    CreateUser {
+        /// Their role: admin, network_lead, link_worker, gp_practice or provider.
+        #[arg(long)]
+        role: String,
+        /// Their email address.
+        #[arg(long)]
+        email: String,
+        /// Their name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Their organisation's id; for an admin or network lead with none given, the locality
+        /// organisation is used (and created if there is none).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
+}
+
+/// HTTP server settings.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Load the demo locality (if absent) and print demo tokens.
+    #[arg(long, env = "TRELLIS_DEMO")]
+    pub demo: bool,
+    /// Do not run the email worker inside the server (run `trellis worker` separately).
+    #[arg(long, env = "TRELLIS_NO_WORKER")]
+    pub no_worker: bool,
+    /// API behaviour.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Email delivery.
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// Email worker settings.
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Email delivery.
+    #[command(flatten)]
+    pub mail: MailArgs,
+    /// The address people reach Trellis at, for links in emails.
+    #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// How long a provider has to answer an offer, in days.
+    #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
+    pub offer_expiry_days: i64,
+}
+
+/// API behaviour.
+#[derive(Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// The address people reach Trellis at, for links in emails.
+    #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// Allow GraphQL introspection.
+    #[arg(long, env = "TRELLIS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+    /// Serve the GraphQL explorer at GET /graphql.
+    #[arg(long, env = "TRELLIS_EXPLORER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub explorer: bool,
+    /// Requests per minute per token (or per anonymous address).
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TRELLIS_BODY_LIMIT_BYTES", default_value_t = 262_144)]
+    pub body_limit_bytes: usize,
+    /// Request timeout, in seconds.
+    #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// How long a provider has to answer an offer, in days.
+    #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
+    pub offer_expiry_days: i64,
+    /// When an unanswered offer gets its one reminder, in days.
+    #[arg(long, env = "TRELLIS_OFFER_REMINDER_DAYS", default_value_t = 5)]
+    pub offer_reminder_days: i64,
+    /// Working days within which a new referral should be contacted.
+    #[arg(long, env = "TRELLIS_FIRST_CONTACT_WORKING_DAYS", default_value_t = 5)]
+    pub first_contact_working_days: u32,
+}
+
+impl ApiArgs {
+    /// The API crate's settings.
+    pub fn settings(&self) -> trellis_api::ApiSettings {
+        trellis_api::ApiSettings {
+            public_base_url: self.public_base_url.trim_end_matches('/').to_owned(),
+            introspection: self.introspection,
+            explorer: self.explorer,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            body_limit_bytes: self.body_limit_bytes,
+            request_timeout_secs: self.request_timeout_secs,
+            offer_expiry_days: self.offer_expiry_days,
+            offer_reminder_days: self.offer_reminder_days,
+            first_contact_working_days: self.first_contact_working_days,
+            ..trellis_api::ApiSettings::default()
+        }
+    }
+}
+
+/// Email delivery: SMTP when a host is set, otherwise `.eml` files in a folder.
+#[derive(Args, Debug, Clone)]
+pub struct MailArgs {
+    /// SMTP server host; without it, emails are written as .eml files to --outbox-dir.
+    #[arg(long, env = "TRELLIS_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP server port.
+    #[arg(long, env = "TRELLIS_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// SMTP connection security.
+    #[arg(long, env = "TRELLIS_SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls)]
+    pub smtp_security: SmtpSecurity,
+    /// SMTP user name.
+    #[arg(long, env = "TRELLIS_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password (never logged).
+    #[arg(long, env = "TRELLIS_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The From address of every email.
+    #[arg(long, env = "TRELLIS_MAIL_FROM", default_value = "Trellis <no-reply@trellis.localhost>")]
+    pub mail_from: String,
+    /// Where .eml files go when no SMTP host is set.
+    #[arg(long, env = "TRELLIS_OUTBOX_DIR", default_value = "outbox")]
+    pub outbox_dir: PathBuf,
+}
+
+/// SMTP connection security.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection (loopback test servers only).
+    None,
+    /// Upgrade with STARTTLS.
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+}
+
+/// Starts logging. `RUST_LOG` overrides the default filter.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
