@@ -351,11 +351,11 @@ fn closure_label(reason: ClosureReason) -> &'static str {
 fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
     let reference = offer.map(|o| o.reference.as_str()).unwrap_or("an offer");
     match kind {
-        EmailKind::OfferMade => format!("the email offering {reference} to the provider"),
-        EmailKind::OfferReminder => format!("the reminder to the provider about offer {reference}"),
-        EmailKind::OfferAnswered => format!("the email telling you the answer to offer {reference}"),
-        EmailKind::OfferExpired => format!("the email telling you that offer {reference} expired"),
-        EmailKind::OnwardOfferProposed => format!("the email telling you about onward offer {reference}"),
+        EmailKind::OfferMade => format!("the offer email for {reference}"),
+        EmailKind::OfferReminder => format!("the reminder email for offer {reference}"),
+        EmailKind::OfferAnswered => format!("the email about the answer to offer {reference}"),
+        EmailKind::OfferExpired => format!("the email about the expiry of offer {reference}"),
+        EmailKind::OnwardOfferProposed => format!("the email about onward offer {reference}"),
         EmailKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
         EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
     }
@@ -453,7 +453,8 @@ mod tests {
     #[test]
     fn a_decline_tells_the_link_worker_the_reason_category() {
         let n = notice();
-        let out = Letter::OfferAnswered { notice: &n, answer: OfferStatus::Declined }.render("https://t.example").unwrap();
+        let out =
+            Letter::OfferAnswered { notice: &n, answer: OfferStatus::Declined }.render("https://t.example").unwrap();
         assert!(out.text.contains("declined (no places at the moment)"), "{}", out.text);
         assert!(out.text.contains("https://t.example"), "tells them where to sign in");
     }

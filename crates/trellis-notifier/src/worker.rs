@@ -10,9 +10,9 @@ use trellis_domain::offer::OfferStatus;
 use trellis_store::Store;
 use trellis_store::outbox::{EmailKind, OutboxEmail};
 
+use crate::NotifierError;
 use crate::mailer::{Mailer, OutgoingEmail};
 use crate::templates::Letter;
-use crate::NotifierError;
 
 /// How a worker paces itself.
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 pub fn backoff(base: Duration, max: Duration, attempt: u32, rng: &mut impl Rng) -> Duration {
     let doubling = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
     let delay = base.saturating_mul(doubling).min(max);
-    delay + delay.mul_f64(rng.random_range(0.0..0.5))
+    delay.saturating_add(delay.mul_f64(rng.random_range(0.0..0.5)))
 }
 
 impl Worker {
@@ -209,7 +209,8 @@ impl Worker {
                 }
             }
             Err(error) => {
-                let wait = backoff(self.settings.base_backoff, self.settings.max_backoff, row.attempts, &mut rand::rng());
+                let wait =
+                    backoff(self.settings.base_backoff, self.settings.max_backoff, row.attempts, &mut rand::rng());
                 let retry_at = later(at, wait);
                 let error = error.to_string();
                 if self.store.mark_email_failed(row.id, worker, &error, Some(retry_at)).await? {
