@@ -1,0 +1,156 @@
+//! Bad input gets a clear, typed error and stores nothing; abusive requests are refused cleanly.
+
+use serde_json::{Value, json};
+use trellis_api::ApiSettings;
+use trellis_tests::{Backend, TestApp, on_both_databases};
+
+const SUBMIT: &str =
+    "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id version } } }";
+
+fn input(key: &str, person: Value) -> Value {
+    let mut p = json!({ "nhsNumber": "9434765919", "givenName": "Ann", "familyName": "Lee", "dateOfBirth": "1960-01-01", "phone": "01332 123456", "preferredContact": "PHONE" });
+    if let (Some(p), Some(changes)) = (p.as_object_mut(), person.as_object()) {
+        for (k, v) in changes {
+            p.insert(k.clone(), v.clone());
+        }
+    }
+    json!({ "input": { "idempotencyKey": key, "person": p, "needs": ["LONELINESS"], "reason": "Isolated",
+        "consent": { "given": true, "recordedBy": "Dr Patel", "recordedAt": "2026-01-01T00:00:00Z" } } })
+}
+
+async fn referral_count(app: &TestApp) -> usize {
+    app.ok(&app.tokens.gp, "{ referrals(first: 100) { edges { cursor } } }", json!({})).await["referrals"]["edges"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+on_both_databases!(
+    each_bad_field_is_refused_with_validation_and_its_name_and_nothing_is_stored,
+    |app: TestApp| async move {
+        let gp = app.tokens.gp.clone();
+        let cases = [
+            (json!({ "nhsNumber": "9434765918" }), "nhsNumber"),
+            (json!({ "nhsNumber": "12345" }), "nhsNumber"),
+            (json!({ "postcode": "NOT A POSTCODE" }), "postcode"),
+            (json!({ "dateOfBirth": "2999-01-01" }), "dateOfBirth"),
+            (json!({ "dateOfBirth": "01/02/1960" }), "dateOfBirth"),
+            (json!({ "email": "ann@" }), "email"),
+            (json!({ "phone": "12" }), "phone"),
+            (json!({ "givenName": "   " }), "givenName"),
+            (json!({ "phone": null, "preferredContact": "PHONE" }), "preferredContact"),
+        ];
+        for (i, (person, field)) in cases.into_iter().enumerate() {
+            let r = app.graphql(Some(&gp), SUBMIT, input(&format!("bad-{i}"), person.clone())).await;
+            assert_eq!((r.code(), r.field()), (Some("VALIDATION"), Some(field)), "{person}: {:?}", r.errors);
+        }
+        let mut no_needs = input("no-needs", json!({}));
+        no_needs["input"]["needs"] = json!([]);
+        assert_eq!(app.graphql(Some(&gp), SUBMIT, no_needs).await.field(), Some("needs"));
+        let mut no_consent = input("no-consent", json!({}));
+        no_consent["input"]["consent"]["given"] = json!(false);
+        assert_eq!(app.graphql(Some(&gp), SUBMIT, no_consent).await.field(), Some("consent"));
+        let mut wrong_type = input("wrong-type", json!({}));
+        wrong_type["input"]["needs"] = json!(["BOREDOM"]);
+        assert_eq!(app.graphql(Some(&gp), SUBMIT, wrong_type).await.code(), Some("VALIDATION"));
+        assert_eq!(referral_count(&app).await, 0, "nothing stored after refused requests");
+    }
+);
+
+on_both_databases!(a_stale_version_is_a_conflict_that_names_both_versions, |app: TestApp| async move {
+    let gp = app.tokens.gp.clone();
+    let id = app.ok(&gp, SUBMIT, input("k", json!({}))).await["submitReferral"]["referral"]["id"].clone();
+    let contact = "mutation($id: ID!, $v: Int!) { recordContact(input: { referralId: $id, expectedVersion: $v }) { referral { version } } }";
+    app.ok(&app.tokens.link_worker, contact, json!({ "id": id, "v": 1 })).await;
+    let stale = app.graphql(Some(&app.tokens.link_worker), contact, json!({ "id": id, "v": 1 })).await;
+    assert_eq!(stale.code(), Some("CONFLICT"));
+    assert_eq!(stale.errors[0]["extensions"]["expectedVersion"], json!(1));
+    assert_eq!(stale.errors[0]["extensions"]["currentVersion"], json!(2));
+});
+
+on_both_databases!(an_idempotency_key_reused_for_a_different_request_is_refused, |app: TestApp| async move {
+    let gp = app.tokens.gp.clone();
+    app.ok(&gp, SUBMIT, input("same", json!({}))).await;
+    let reused = app.graphql(Some(&gp), SUBMIT, input("same", json!({ "givenName": "Annie" }))).await;
+    assert_eq!(reused.code(), Some("IDEMPOTENCY_KEY_REUSED"));
+    assert_eq!(referral_count(&app).await, 1);
+});
+
+on_both_databases!(unknown_tokens_and_anonymous_callers_are_unauthenticated, |app: TestApp| async move {
+    let bad = app.graphql(Some("trellis_0000"), "{ me { user { name } } }", json!({})).await;
+    assert_eq!((bad.status, bad.code()), (401, Some("UNAUTHENTICATED")));
+    let anonymous = app.graphql(None, "{ me { user { name } } }", json!({})).await;
+    assert_eq!(anonymous.code(), Some("UNAUTHENTICATED"));
+});
+
+on_both_databases!(malformed_oversized_batched_and_too_deep_requests_get_clean_errors, |app: TestApp| async move {
+    let url = format!("{}/graphql", app.base_url);
+    let client = app.client();
+    let malformed =
+        client.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert_eq!(malformed.status().as_u16(), 400);
+    let wrong_type = client.post(&url).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    assert!(wrong_type.status().is_client_error(), "{}", wrong_type.status());
+    let huge = "x".repeat(app.settings.body_limit_bytes + 1);
+    let oversized = client
+        .post(&url)
+        .json(&json!({ "query": format!("{{ me {{ user {{ name }} }} }} #{huge}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status().as_u16(), 413);
+    let batch = client
+        .post(&url)
+        .json(&json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap();
+    assert!(batch.status().is_client_error(), "batches are refused: {}", batch.status());
+    let deep = format!("{{ {}__typename{} }}", "__schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ".repeat(1), "} ".repeat(15));
+    let too_deep = app.graphql(Some(&app.tokens.gp), &deep, json!({})).await;
+    assert_eq!(too_deep.code(), Some("VALIDATION"), "{:?}", too_deep.errors);
+    // The server is unharmed.
+    app.ok(&app.tokens.gp, "{ me { user { name } } }", json!({})).await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_over_its_rate_limit_is_refused_while_others_carry_on() {
+    let settings = ApiSettings { rate_limit_per_minute: 5, ..ApiSettings::default() };
+    let app = TestApp::spawn_with(Backend::Sqlite, settings).await;
+    let mut codes = vec![];
+    for _ in 0..7 {
+        let r = app.graphql(Some(&app.tokens.gp), "{ me { user { name } } }", json!({})).await;
+        codes.push((r.status, r.code().map(str::to_owned)));
+    }
+    assert_eq!(codes[4], (200, None));
+    assert_eq!(codes[6], (429, Some("RATE_LIMITED".into())));
+    app.ok(&app.tokens.link_worker, "{ me { user { name } } }", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_needs_no_internet_and_both_it_and_introspection_can_be_switched_off() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let page = app.client().get(format!("{}/graphql", app.base_url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Trellis GraphQL explorer"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "no external assets");
+    let introspect = app.graphql(Some(&app.tokens.gp), "{ __schema { queryType { name } } }", json!({})).await;
+    assert!(introspect.errors.is_empty());
+
+    let locked = TestApp::spawn_with(
+        Backend::Sqlite,
+        ApiSettings { explorer: false, introspection: false, ..ApiSettings::default() },
+    )
+    .await;
+    let status = locked.client().get(format!("{}/graphql", locked.base_url)).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 404);
+    let refused = locked.graphql(Some(&locked.tokens.gp), "{ __schema { queryType { name } } }", json!({})).await;
+    assert!(refused.data["__schema"].is_null(), "introspection is off and reveals nothing: {:?}", refused.data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_the_database() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let ready = app.client().get(format!("{}/readyz", app.base_url)).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let live = app.client().get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}

@@ -1,0 +1,624 @@
+//! Email delivery end to end: the store's outbox, the notifier's worker, lettre over SMTP, and a real SMTP
+//! server (maildev, started on loopback by each test) read back through its HTTP API. Every test runs on
+//! SQLite and on PostgreSQL.
+//!
+//! Time is passed to `Worker::tick`, so retries are driven by moving `now` forward, never by sleeping;
+//! nothing here asserts how fast anything is.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use trellis_domain::offer::OfferCommand;
+use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::{OfferId, ReferralId};
+use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_store::notices::{DELIVERY_FAILED_FLAG, offer_reference};
+use trellis_store::offers::OfferTimers;
+use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxEmail};
+use trellis_store::{DatabaseSettings, Store};
+use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, repo_root};
+
+/// Runs `async fn $body(backend: Backend)` once on each database.
+macro_rules! on_both_databases {
+    ($body:ident) => {
+        mod $body {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$body(trellis_tests::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$body(trellis_tests::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+const NHS: &str = "9434765919";
+const PUBLIC_BASE_URL: &str = "http://trellis.test";
+const NOTE_FOR_PROVIDER: &str = "Keen on birdwatching; ring her after 2pm on the landline";
+const CONTACT_NOTE: &str = "Talked about the canal walks she used to do";
+
+/// Everything about the fixture's person, and the free text written about her, that no email may carry.
+const PERSONAL_DATA: &[&str] = &[
+    "Margaret",
+    "Hughes",
+    NHS,
+    "943 476 5919",
+    "1948-05-17",
+    "17/05/1948",
+    "17 May 1948",
+    "0115 496 0123",
+    "01154960123",
+    "margaret.hughes@example.org",
+    "NG10 1AB",
+    "NG101AB",
+    "birdwatching",
+    "canal walks",
+    "Widowed",
+];
+
+// ---------------------------------------------------------------------------------------------------------
+// A real SMTP server.
+
+/// A port nothing listens on at the moment.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// maildev on loopback, killed (the node process itself) when dropped.
+struct MailDev {
+    child: Option<Child>,
+    smtp_port: u16,
+    web_port: u16,
+    dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl MailDev {
+    /// Starts maildev on fresh ports.
+    async fn start() -> MailDev {
+        MailDev::start_on(free_port(), free_port()).await
+    }
+
+    /// Starts maildev on the given ports (to bring a server back where a mailer already points).
+    async fn start_on(smtp_port: u16, web_port: u16) -> MailDev {
+        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
+        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
+        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
+        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
+        let child = Command::new(&bin)
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
+            .args(["-w", &web_port.to_string(), "--mail-directory"])
+            .arg(dir.join("mail"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("maildev log"))
+            .stderr(log)
+            .spawn()
+            .expect("start maildev");
+        let mut maildev = MailDev { child: Some(child), smtp_port, web_port, dir, http: reqwest::Client::new() };
+        maildev.wait_until_ready().await;
+        maildev
+    }
+
+    async fn wait_until_ready(&mut self) {
+        for _ in 0..300 {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("maildev exited with {status}:\n{}", self.log());
+            }
+            let healthy = self
+                .http
+                .get(format!("http://127.0.0.1:{}/api/healthz", self.web_port))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if healthy && TcpStream::connect(("127.0.0.1", self.smtp_port)).is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("maildev did not become ready:\n{}", self.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
+    }
+
+    /// Every message received, in arrival order.
+    async fn emails(&self) -> Vec<Value> {
+        let url = format!("http://127.0.0.1:{}/api/email", self.web_port);
+        let response = self.http.get(url).send().await.expect("maildev API");
+        response.json::<Vec<Value>>().await.expect("maildev emails")
+    }
+
+    /// Waits until at least `n` messages have arrived, then returns all of them.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let emails = self.emails().await;
+            if emails.len() >= n {
+                return emails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails at the SMTP server, got {}", self.emails().await.len());
+    }
+
+    /// The raw message as received, transfer encodings undone.
+    async fn source(&self, email: &Value) -> String {
+        let id = email["id"].as_str().expect("maildev email id");
+        let url = format!("http://127.0.0.1:{}/api/email/{id}/source", self.web_port);
+        let raw = self.http.get(url).send().await.expect("maildev source").text().await.expect("source text");
+        decode_quoted_printable(&raw)
+    }
+
+    /// Stops the server (the mailer's next attempts fail to connect).
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MailDev {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Undoes quoted-printable (soft line breaks and `=XX`), enough to search ASCII text in a raw message.
+fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The system under test.
+
+fn smtp_mailer(port: u16) -> Mailer {
+    Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Smtp(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::None,
+            credentials: None,
+            timeout: Duration::from_secs(10),
+        }),
+    })
+    .expect("smtp mailer")
+}
+
+fn settings(worker_id: &str) -> WorkerSettings {
+    WorkerSettings {
+        poll_interval: Duration::from_millis(50),
+        batch: 5,
+        lease: Duration::from_secs(60),
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+        ..WorkerSettings::new(worker_id, PUBLIC_BASE_URL)
+    }
+}
+
+/// A migrated database, its store, and the fixture locality.
+async fn locality(backend: Backend) -> (TestDb, Store, Fixture) {
+    init_test_logging();
+    let (db, store) = TestDb::migrated(backend).await;
+    let fixture = Fixture::create(&store).await;
+    (db, store, fixture)
+}
+
+/// A referral assigned to the fixture's link worker, who has spoken to the person.
+async fn contacted_referral(store: &Store, f: &Fixture) -> ReferralId {
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let submitted = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.expect("submit");
+    let id = submitted.referral.state.id;
+    let assign = ReferralCommand::Assign { to: f.link_worker.id };
+    store.transition_referral(id, 1, assign, &lw, Utc::now()).await.expect("assign");
+    let contact = ReferralCommand::RecordContact { note: Some(CONTACT_NOTE.into()) };
+    store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
+    id
+}
+
+fn timers() -> OfferTimers {
+    OfferTimers { expires_at: Utc::now() + TimeDelta::days(14), remind_at: Some(Utc::now() + TimeDelta::days(5)) }
+}
+
+async fn offer(store: &Store, f: &Fixture, referral: ReferralId) -> OfferId {
+    let lw = Fixture::actor(&f.link_worker);
+    let note = Some(NOTE_FOR_PROVIDER.into());
+    let made = store.make_offer(referral, None, f.walking_group.id, note, None, timers(), &lw, Utc::now()).await;
+    made.expect("make offer").state.id
+}
+
+/// Passes at `now` until one claims nothing and queues nothing.
+async fn drain(worker: &Worker, now: DateTime<Utc>) {
+    for _ in 0..50 {
+        let report = worker.tick(now).await;
+        assert_eq!(report.errors, 0, "{report:?}");
+        if report.claimed == 0 && report.reminders_queued == 0 && report.offers_expired == 0 {
+            return;
+        }
+    }
+    panic!("the outbox did not drain");
+}
+
+fn header<'a>(email: &'a Value, name: &str) -> &'a str {
+    email["headers"][name].as_str().unwrap_or_default()
+}
+
+fn assert_no_personal_data(what: &str, content: &str) {
+    let lower = content.to_lowercase();
+    for needle in PERSONAL_DATA {
+        assert!(!lower.contains(&needle.to_lowercase()), "{what} carries personal data {needle:?}:\n{content}");
+    }
+}
+
+/// Checks the raw message and both decoded parts.
+async fn assert_email_has_no_personal_data(maildev: &MailDev, email: &Value) {
+    let subject = email["subject"].as_str().unwrap_or_default();
+    assert_no_personal_data(&format!("raw message {subject:?}"), &maildev.source(email).await);
+    assert_no_personal_data(&format!("text of {subject:?}"), email["text"].as_str().unwrap_or_default());
+    assert_no_personal_data(&format!("html of {subject:?}"), email["html"].as_str().unwrap_or_default());
+}
+
+/// The token in a provider link found in `text`.
+fn link_token(text: &str) -> String {
+    let start = text.find(&format!("{PUBLIC_BASE_URL}/offers/")).expect("a provider link") + PUBLIC_BASE_URL.len() + 8;
+    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+fn of_kind(rows: &[OutboxEmail], kind: EmailKind) -> Vec<&OutboxEmail> {
+    rows.iter().filter(|r| r.kind == kind).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (a) The offer email: the link, and nothing personal.
+
+async fn an_offer_email_arrives_with_its_link_and_no_personal_data(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let maildev = MailDev::start().await;
+    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), settings("w1"));
+    let referral = contacted_referral(&store, &f).await;
+    let offer_id = offer(&store, &f, referral).await;
+
+    drain(&worker, Utc::now()).await;
+
+    let emails = maildev.wait_for(1).await;
+    assert_eq!(emails.len(), 1);
+    let email = &emails[0];
+    let row = &store.emails_for_offer(offer_id).await.expect("rows")[0];
+    assert_eq!(row.status, DeliveryStatus::Sent);
+    assert_eq!(row.attempts, 1);
+    assert_eq!(header(email, "message-id"), row.message_id, "the row's stable Message-ID");
+    assert_eq!(email["to"][0]["address"], "walks@greenspring.example");
+    assert_eq!(email["from"][0]["name"], "Erewash PCN Link Workers", "sent in the link workers' name");
+    let subject = email["subject"].as_str().expect("subject");
+    assert!(subject.contains(&offer_reference(offer_id)), "{subject}");
+    assert_eq!(row.subject.as_deref(), Some(subject));
+    assert!(header(email, "content-type").starts_with("multipart/alternative"), "{email}");
+
+    let text = email["text"].as_str().expect("text part");
+    let html = email["html"].as_str().expect("html part");
+    for part in [text, html] {
+        assert!(part.contains("Long Eaton Walking Group"), "names the service");
+        assert!(part.contains("Loneliness or isolation") && part.contains("Being more active"), "names the needs");
+        assert!(part.contains(&offer_reference(offer_id)), "carries the reference");
+    }
+    assert_email_has_no_personal_data(&maildev, email).await;
+
+    // The link works: it opens this offer for this provider.
+    let token = link_token(text);
+    assert!(html.contains(&format!("{PUBLIC_BASE_URL}/offers/{token}")), "the html part has the same link");
+    let opened = store.open_offer_link(&token, Utc::now()).await.expect("the link opens");
+    assert_eq!(opened.view.offer.state.id, offer_id);
+    assert_eq!(opened.provider, f.provider.id);
+}
+on_both_databases!(an_offer_email_arrives_with_its_link_and_no_personal_data);
+
+/// Every kind of email, each arriving at the SMTP server, none carrying personal data.
+async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let maildev = MailDev::start().await;
+    let referral = contacted_referral(&store, &f).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let provider = Fixture::actor(&f.provider_user);
+    let now = Utc::now();
+
+    // An offer whose email cannot be delivered: the link worker is told.
+    let undeliverable = offer(&store, &f, referral).await;
+    let failing = WorkerSettings { max_attempts: 1, ..settings("failing") };
+    let failing = Worker::new(store.clone(), smtp_mailer(free_port()), failing);
+    assert_eq!(failing.tick(now).await.dead, 1);
+
+    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), settings("w1"));
+    // An offer, its reminder, and the provider's answer.
+    let first = offer(&store, &f, referral).await;
+    drain(&worker, now + TimeDelta::days(6)).await;
+    store.transition_offer(first, 1, OfferCommand::Accept, &provider, Utc::now()).await.expect("accept");
+    // The provider passes the person on, and another offer lapses unanswered.
+    let onward_timers = timers();
+    store
+        .make_offer(referral, None, f.walking_group.id, None, Some(first), onward_timers, &provider, Utc::now())
+        .await
+        .expect("onward offer");
+    let lapsing = OfferTimers { expires_at: Utc::now() + TimeDelta::minutes(1), remind_at: None };
+    store.make_offer(referral, None, f.walking_group.id, None, None, lapsing, &lw, Utc::now()).await.expect("offer");
+    drain(&worker, now + TimeDelta::days(6)).await;
+    // The referral closes: the practice hears.
+    let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
+    let close = ReferralCommand::Close { reason: ClosureReason::Completed, note: Some("Walking weekly now".into()) };
+    store.transition_referral(referral, version, close, &lw, Utc::now()).await.expect("close");
+    drain(&worker, now + TimeDelta::days(6)).await;
+
+    let rows = store.outbox().await.expect("outbox");
+    for kind in EmailKind::ALL {
+        assert!(
+            of_kind(&rows, kind).iter().any(|r| r.status == DeliveryStatus::Sent),
+            "no {kind:?} email was sent: {rows:#?}"
+        );
+    }
+    assert_eq!(of_kind(&rows, EmailKind::DeliveryFailed)[0].recipient, "sam@erewash.example", "to the assignee");
+    assert_eq!(of_kind(&rows, EmailKind::ReferralClosed)[0].recipient, "practice@longeaton.example");
+    let dead: Vec<_> = rows.iter().filter(|r| r.status == DeliveryStatus::Dead).collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].offer, Some(undeliverable));
+
+    let sent = rows.iter().filter(|r| r.status == DeliveryStatus::Sent).count();
+    let emails = maildev.wait_for(sent).await;
+    assert_eq!(emails.len(), sent, "one message per sent row");
+    for email in &emails {
+        assert_email_has_no_personal_data(&maildev, email).await;
+    }
+    let closed =
+        emails.iter().find(|e| e["subject"].as_str().is_some_and(|s| s.starts_with("Referral RF-"))).expect("closure");
+    assert!(closed["text"].as_str().is_some_and(|t| t.contains("Reason: completed")), "{closed}");
+    assert!(!closed["text"].as_str().unwrap_or_default().contains("Walking weekly"), "no closure note");
+}
+on_both_databases!(every_kind_of_email_arrives_without_personal_data);
+
+// ---------------------------------------------------------------------------------------------------------
+// (b) The SMTP server down, then up: retried, then each row delivered once.
+
+async fn rows_are_retried_while_the_mail_server_is_down_then_each_is_delivered_once(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let (smtp_port, web_port) = (free_port(), free_port());
+    let worker = Worker::new(store.clone(), smtp_mailer(smtp_port), settings("w1"));
+    let referral = contacted_referral(&store, &f).await;
+    for _ in 0..3 {
+        offer(&store, &f, referral).await;
+    }
+
+    // Not started yet: every pass fails, and every row waits for another try.
+    let mut now = Utc::now();
+    for pass in 1..=3u32 {
+        let report = worker.tick(now).await;
+        assert_eq!((report.claimed, report.retrying, report.sent, report.dead), (3, 3, 0, 0), "pass {pass}");
+        now += TimeDelta::hours(1);
+    }
+    for row in store.outbox().await.expect("outbox") {
+        assert_eq!((row.status, row.attempts), (DeliveryStatus::Pending, 3));
+        assert!(row.last_error.is_some() && row.next_attempt_at > row.created_at, "{row:?}");
+    }
+
+    // Started: each row is delivered, once.
+    let mut maildev = MailDev::start_on(smtp_port, web_port).await;
+    drain(&worker, now).await;
+    let rows = store.outbox().await.expect("outbox");
+    assert!(rows.iter().all(|r| r.status == DeliveryStatus::Sent && r.attempts == 4), "{rows:#?}");
+    let first_server = maildev.wait_for(3).await;
+    drain(&worker, now + TimeDelta::hours(1)).await;
+    assert_eq!(maildev.emails().await.len(), 3, "nothing sent twice");
+
+    // Stopped again: new rows wait (the pooled connection to the dead server is not trusted) ...
+    maildev.stop();
+    for _ in 0..2 {
+        offer(&store, &f, referral).await;
+    }
+    now += TimeDelta::hours(2);
+    let report = worker.tick(now).await;
+    assert_eq!((report.claimed, report.retrying, report.sent), (2, 2, 0), "{report:?}");
+    // ... and go when it is back.
+    let maildev = MailDev::start_on(smtp_port, web_port).await;
+    drain(&worker, now + TimeDelta::hours(1)).await;
+    let second_server = maildev.wait_for(2).await;
+
+    let rows = store.outbox().await.expect("outbox");
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r.status == DeliveryStatus::Sent), "{rows:#?}");
+    let mut received: Vec<&str> = first_server.iter().chain(&second_server).map(|e| header(e, "message-id")).collect();
+    received.sort_unstable();
+    let mut expected: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(received, expected, "each row arrived exactly once");
+}
+on_both_databases!(rows_are_retried_while_the_mail_server_is_down_then_each_is_delivered_once);
+
+// ---------------------------------------------------------------------------------------------------------
+// (c) Two workers on one database.
+
+async fn two_workers_side_by_side_send_each_row_exactly_once(backend: Backend) {
+    let (db, store, f) = locality(backend).await;
+    let maildev = MailDev::start().await;
+    let referral = contacted_referral(&store, &f).await;
+    for _ in 0..20 {
+        offer(&store, &f, referral).await;
+    }
+    // Each worker has its own connection pool, as two processes would.
+    let other_store =
+        Store::connect(&DatabaseSettings { url: db.url.clone(), max_connections: 4 }).await.expect("second store");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for (id, store) in [("worker-a", store.clone()), ("worker-b", other_store)] {
+        let worker = Worker::new(store, smtp_mailer(maildev.smtp_port), WorkerSettings { batch: 3, ..settings(id) });
+        let mut stopped = stopped.clone();
+        workers.push(tokio::spawn(worker.run_until(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })));
+    }
+
+    let mut rows = Vec::new();
+    for _ in 0..600 {
+        rows = store.outbox().await.expect("outbox");
+        if rows.iter().all(|r| r.status != DeliveryStatus::Pending) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).expect("stop the workers");
+    for worker in workers {
+        worker.await.expect("worker stopped cleanly");
+    }
+
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r.status == DeliveryStatus::Sent && r.attempts == 1), "{rows:#?}");
+    let emails = maildev.wait_for(20).await;
+    assert_eq!(emails.len(), 20, "one message per row");
+    let mut received: Vec<&str> = emails.iter().map(|e| header(e, "message-id")).collect();
+    received.sort_unstable();
+    received.dedup();
+    assert_eq!(received.len(), 20, "no Message-ID twice");
+}
+on_both_databases!(two_workers_side_by_side_send_each_row_exactly_once);
+
+// ---------------------------------------------------------------------------------------------------------
+// (d) Giving up.
+
+async fn a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let failing =
+        Worker::new(store.clone(), smtp_mailer(free_port()), WorkerSettings { max_attempts: 3, ..settings("w1") });
+    let referral = contacted_referral(&store, &f).await;
+    let offer_id = offer(&store, &f, referral).await;
+
+    let mut now = Utc::now();
+    for attempt in 1..=3u32 {
+        let report = failing.tick(now).await;
+        let expected = if attempt < 3 { (1, 0) } else { (0, 1) };
+        assert_eq!((report.retrying, report.dead), expected, "attempt {attempt}: {report:?}");
+        now += TimeDelta::hours(1);
+    }
+
+    let rows = store.outbox().await.expect("outbox");
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let dead = &rows[0];
+    assert_eq!((dead.kind, dead.status, dead.attempts), (EmailKind::OfferMade, DeliveryStatus::Dead, 3));
+    assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("smtp")), "{dead:?}");
+    let notice = &rows[1];
+    assert_eq!((notice.kind, notice.status), (EmailKind::DeliveryFailed, DeliveryStatus::Pending));
+    assert_eq!(notice.recipient, "sam@erewash.example", "the assigned link worker");
+    assert_eq!((notice.offer, notice.referral), (Some(offer_id), Some(referral)));
+    let lw = Fixture::actor(&f.link_worker);
+    let flagged = store.referral(&lw, referral, Utc::now()).await.expect("referral");
+    assert_eq!(flagged.flag.as_deref(), Some(DELIVERY_FAILED_FLAG));
+
+    // The notice reaches the link worker once mail works, and says what failed.
+    let maildev = MailDev::start().await;
+    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), settings("w2"));
+    drain(&worker, now).await;
+    let emails = maildev.wait_for(1).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0]["to"][0]["address"], "sam@erewash.example");
+    let text = emails[0]["text"].as_str().expect("text");
+    assert!(text.contains(&offer_reference(offer_id)) && text.contains("walks@greenspring.example"), "{text}");
+    assert_email_has_no_personal_data(&maildev, &emails[0]).await;
+    assert_eq!(store.outbox().await.expect("outbox").len(), 2, "nothing more queued");
+}
+on_both_databases!(a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told);
+
+async fn a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_another(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let failing =
+        Worker::new(store.clone(), smtp_mailer(free_port()), WorkerSettings { max_attempts: 2, ..settings("w1") });
+    let referral = contacted_referral(&store, &f).await;
+    offer(&store, &f, referral).await;
+
+    let mut now = Utc::now();
+    for _ in 0..10 {
+        failing.tick(now).await;
+        now += TimeDelta::hours(1);
+    }
+    let rows = store.outbox().await.expect("outbox");
+    let kinds: Vec<_> = rows.iter().map(|r| (r.kind, r.status)).collect();
+    assert_eq!(
+        kinds,
+        [(EmailKind::OfferMade, DeliveryStatus::Dead), (EmailKind::DeliveryFailed, DeliveryStatus::Dead)],
+        "the failed notice is given up quietly"
+    );
+}
+on_both_databases!(a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_another);
+
+// ---------------------------------------------------------------------------------------------------------
+// (e) No SMTP server: files.
+
+async fn the_files_transport_writes_a_readable_eml_with_a_working_link(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let dir = std::env::temp_dir().join(format!("trellis-eml-{}", uuid::Uuid::new_v4().simple()));
+    let mailer = Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Files { dir: dir.clone() },
+    })
+    .expect("files mailer");
+    let worker = Worker::new(store.clone(), mailer, settings("w1"));
+    let referral = contacted_referral(&store, &f).await;
+    let offer_id = offer(&store, &f, referral).await;
+
+    drain(&worker, Utc::now()).await;
+
+    let files = eml_files(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let row = &store.emails_for_offer(offer_id).await.expect("rows")[0];
+    assert_eq!(row.status, DeliveryStatus::Sent);
+    let raw = std::fs::read_to_string(&files[0]).expect("read the .eml");
+    let _ = std::fs::remove_dir_all(&dir);
+    let eml = decode_quoted_printable(&raw);
+    for expected in [
+        format!("Message-ID: {}", row.message_id),
+        "To: walks@greenspring.example".to_string(),
+        format!("Subject: Referral offer {} for Long Eaton Walking Group", offer_reference(offer_id)),
+        "multipart/alternative".to_string(),
+        "Content-Type: text/plain; charset=utf-8".to_string(),
+        "Content-Type: text/html; charset=utf-8".to_string(),
+        "Hello Green Spring Network,".to_string(),
+    ] {
+        assert!(eml.contains(&expected), "{expected:?} is not in\n{eml}");
+    }
+    assert_no_personal_data("the .eml", &eml);
+    let token = link_token(&eml);
+    let opened = store.open_offer_link(&token, Utc::now()).await.expect("the link in the file opens");
+    assert_eq!(opened.view.offer.state.id, offer_id);
+}
+on_both_databases!(the_files_transport_writes_a_readable_eml_with_a_working_link);
+
+fn eml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    files
+}
