@@ -1,3 +1,5 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test support: a broken harness must fail the test loudly")]
+
 //! Support for end-to-end tests: the real server, spawned on `127.0.0.1:0` with a database of its own
 //! (a fresh SQLite file or a fresh PostgreSQL database), and a small GraphQL client.
 //!

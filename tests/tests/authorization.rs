@@ -2,6 +2,8 @@
 //! as DOMAIN.md says, and a denial for another organisation's data reveals nothing (`NOT_FOUND`, the
 //! same answer as for an id that does not exist).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_domain::referral::ReferralCommand;

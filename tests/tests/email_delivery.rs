@@ -5,6 +5,8 @@
 //! Time is passed to `Worker::tick`, so retries are driven by moving `now` forward, never by sleeping;
 //! nothing here asserts how fast anything is.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

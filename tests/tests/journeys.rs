@@ -1,6 +1,8 @@
 //! The three journeys end to end against the real server, on SQLite and PostgreSQL, using the exact
 //! operations printed in the user guides under `docs/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use serde_json::{Value, json};
 use trellis_tests::{TestApp, doc_operation, on_both_databases};
 

@@ -1,6 +1,8 @@
 //! The GraphQL contract: the checked-in SDL matches the code, an independent implementation accepts it,
 //! and a third-party client can drive the running server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use trellis_tests::{Backend, TestApp, repo_root, run_node};
 
 #[test]

@@ -170,10 +170,10 @@ impl Store {
                 None
             }
         };
-        if let Some(expected) = expected_version {
-            if expected != referral.version {
-                return Err(StoreError::Conflict { expected, current: referral.version });
-            }
+        if let Some(expected) = expected_version
+            && expected != referral.version
+        {
+            return Err(StoreError::Conflict { expected, current: referral.version });
         }
         let svc = service::Entity::find_by_id(service_id.0)
             .one(&txn)
@@ -226,8 +226,10 @@ impl Store {
         }
         .write(&txn, now)
         .await?;
-        if part_of.is_some() {
-            if let Some(recipient) = link_worker_recipient(&txn, &referral_row).await? {
+        if part_of.is_some()
+            && let Some(recipient) = link_worker_recipient(&txn, &referral_row).await?
+        {
+            {
                 NewEmail {
                     kind: EmailKind::OnwardOfferProposed,
                     recipient,
@@ -501,10 +503,10 @@ pub(crate) async fn link_worker_recipient(
     conn: &impl sea_orm::ConnectionTrait,
     referral_row: &referral::Model,
 ) -> Result<Option<String>, StoreError> {
-    if let Some(assignee) = referral_row.assigned_to_user_id {
-        if let Some(u) = user::Entity::find_by_id(assignee).one(conn).await? {
-            return Ok(Some(u.email));
-        }
+    if let Some(assignee) = referral_row.assigned_to_user_id
+        && let Some(u) = user::Entity::find_by_id(assignee).one(conn).await?
+    {
+        return Ok(Some(u.email));
     }
     Ok(organisation::Entity::find_by_id(referral_row.link_worker_service_id).one(conn).await?.and_then(|o| o.email))
 }

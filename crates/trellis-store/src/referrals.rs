@@ -281,8 +281,10 @@ impl Store {
             .ok_or(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" })?;
         let txn = self.db.begin().await?;
 
-        if let Some(key) = &key {
-            if let Some(existing) = self.replayed_submission(&txn, key, actor).await? {
+        if let Some(key) = &key
+            && let Some(existing) = self.replayed_submission(&txn, key, actor).await?
+        {
+            {
                 Audit { actor, action: "referral.submission_replayed", referral: Some(existing), offer: None, at: now }
                     .write(&txn)
                     .await?;

@@ -1,3 +1,5 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test support: a broken fixture must fail the test loudly")]
+
 //! A fresh database per test: an SQLite file in a temporary folder, or a PostgreSQL database created for
 //! the test and dropped after it, even when the test panics.
 //!

@@ -1,5 +1,7 @@
 //! The store on SQLite and PostgreSQL: submissions, scoping, optimistic concurrency, offers and the outbox.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use chrono::{Duration, Utc};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};

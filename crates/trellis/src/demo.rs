@@ -56,6 +56,26 @@ pub async fn print_tokens(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A demo provider: name, email, service, description, taxonomy, place, postcode, latitude, longitude,
+/// places available, places in all, capacity status.
+type ProviderRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    i32,
+    i32,
+    &'static str,
+);
+
+/// A demo person: given name, family name, date of birth, needs, the referrer's words, postcode.
+type PersonRow = (&'static str, &'static str, &'static str, &'static [Need], &'static str, &'static str);
+
 struct Locality {
     gp: Actor,
     other_gps: Vec<Actor>,
@@ -150,7 +170,7 @@ async fn load(store: &Store) -> anyhow::Result<()> {
     user(store, &locality, Role::Admin, DEMO_USERS[4].1, "Trellis Admin").await?;
 
     // (provider, provider email, service, description, taxonomy, place, postcode, lat, lon, available, maximum, status)
-    let providers: &[(&str, &str, &str, &str, &[&str], &str, &str, f64, f64, i32, i32, &str)] = &[
+    let providers: &[ProviderRow] = &[
         (
             "Canal Walkers",
             "hello@canalwalkers.example",
@@ -378,7 +398,7 @@ fn nhs_number(seed: u32) -> anyhow::Result<NhsNumber> {
 }
 
 async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
-    let people: &[(&str, &str, &str, &[Need], &str, &str)] = &[
+    let people: &[PersonRow] = &[
         (
             "Margaret",
             "Hughes",
