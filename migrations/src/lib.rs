@@ -6,6 +6,8 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_core;
+mod m20261123_000002_add_directory_external_ids;
+mod m20261123_000003_create_capacity_checks;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -13,6 +15,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_core::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_core::Migration),
+            Box::new(m20261123_000002_add_directory_external_ids::Migration),
+            Box::new(m20261123_000003_create_capacity_checks::Migration),
+        ]
     }
 }

@@ -263,7 +263,11 @@ async fn drain(worker: &Worker, now: DateTime<Utc>) {
     for _ in 0..50 {
         let report = worker.tick(now).await;
         assert_eq!(report.errors, 0, "{report:?}");
-        if report.claimed == 0 && report.reminders_queued == 0 && report.offers_expired == 0 {
+        if report.claimed == 0
+            && report.reminders_queued == 0
+            && report.offers_expired == 0
+            && report.capacity_checks_queued == 0
+        {
             return;
         }
     }
@@ -377,6 +381,9 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let close = ReferralCommand::Close { reason: ClosureReason::Completed, note: Some("Walking weekly now".into()) };
     store.transition_referral(referral, version, close, &lw, Utc::now()).await.expect("close");
     drain(&worker, now + TimeDelta::days(6)).await;
+    // The walking group's provider is asked to confirm its capacity.
+    let checking = WorkerSettings { capacity_check_every: Duration::from_secs(86_400), ..settings("w2") };
+    drain(&Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), checking), now + TimeDelta::days(6)).await;
 
     let rows = store.outbox().await.expect("outbox");
     for kind in EmailKind::ALL {
@@ -616,6 +623,29 @@ async fn the_files_transport_writes_a_readable_eml_with_a_working_link(backend: 
     assert_eq!(opened.view.offer.state.id, offer_id);
 }
 on_both_databases!(the_files_transport_writes_a_readable_eml_with_a_working_link);
+
+async fn an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let dir = std::env::temp_dir().join(format!("trellis-eml-{}", uuid::Uuid::new_v4().simple()));
+    let mailer = Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Files { dir: dir.clone() },
+    })
+    .expect("files mailer");
+    let worker = Worker::new(store.clone(), mailer, settings("w1"));
+    let referral = contacted_referral(&store, &f).await;
+    let offer_id = offer(&store, &f, referral).await;
+    let withdraw = OfferCommand::Withdraw { note: Some("Found a closer group".into()) };
+    store.transition_offer(offer_id, 1, withdraw, &Fixture::actor(&f.link_worker), Utc::now()).await.expect("withdraw");
+
+    drain(&worker, Utc::now()).await;
+
+    let rows = store.emails_for_offer(offer_id).await.expect("rows");
+    assert_eq!(rows.iter().map(|r| r.status).collect::<Vec<_>>(), vec![DeliveryStatus::Skipped]);
+    assert!(eml_files(&dir).is_empty(), "nothing was written for the provider");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+on_both_databases!(an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider);
 
 fn eml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -11,12 +11,17 @@
 //! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
 //! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`network_page`]: the network drawn for network leads and link workers.
+//! - [`oruk`]: the directory as a public Open Referral UK API.
 //! - [`provider_pages`]: the provider's accept/decline page behind an email link.
 
 pub mod auth;
+pub mod capacity_page;
 pub mod error;
 pub mod explorer;
 pub mod health;
+pub mod network_page;
+pub mod oruk;
 pub mod provider_pages;
 pub mod schema;
 pub mod settings;
@@ -65,6 +70,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .merge(provider_pages::routes())
+        .merge(capacity_page::routes())
+        .merge(oruk::routes())
+        .merge(network_page::routes())
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))

@@ -1,10 +1,301 @@
-//! The provider's offer page behind an email link (being built: see issue 4).
+//! The provider's offer page behind an email link.
+//!
+//! A provider has no account: the link in the offer email (`/offers/{token}`) is its only key, to that
+//! one offer. Mail scanners and link previewers open such links, and some run scripts, so opening the
+//! page (`GET`) changes nothing but the audit log. The page shows the offer's summary (first name, age
+//! band, needs, the link worker's note, the service) and real buttons in forms; acting is a `POST` to the
+//! same address, answered with a redirect back to the page (POST/redirect/GET) that says what was done.
+//! Once the provider has accepted, the page shows the person's contact details and a button to confirm
+//! their first attendance, which moves the referral to attending.
+//!
+//! Every `POST` is checked for forgery before anything else (see [`csrf`]). A link that is unknown,
+//! altered or expired gets one plain page, the same in every case, so the page leaks nothing about
+//! whether an offer exists. The token is never logged here; only the link's id is. The request span of
+//! the HTTP trace layer would log the path, token and all: [`RedactedSpan`] makes that span with the
+//! token hidden.
+//!
+//! # Layout
+//! - `csrf`: the double-submit token and the `Sec-Fetch-Site` / `Origin` checks.
+//! - `view`: the page models and how dates, needs and reasons are worded.
+//! - `templates/provider_*.html`: askama templates, plain HTML with inline CSS and no script.
+//!
+//! The capacity page ([`crate::capacity_page`]) shares the forgery checks, the headers and the plain
+//! pages.
 
-use axum::Router;
+pub(crate) mod csrf;
+pub(crate) mod view;
+
+use axum::extract::rejection::{FormRejection, PathRejection};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, SET_COOKIE, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::MakeSpan;
+use trellis_domain::offer::{DeclineReason, OfferCommand};
+use trellis_domain::referral::MAX_NOTE_CHARS;
+use trellis_store::links::{LinkAction, LinkError};
 
 use crate::AppState;
+use view::{Done, FormError, InvalidLinkPage, OfferPage, ProblemPage, RefusedPage};
 
-/// The provider page routes.
+/// The page's policy: nothing may load but its own inline styles, forms post only to Trellis, and no
+/// other site may frame it.
+pub(crate) const CONTENT_SECURITY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/// The provider page routes: `GET` and `POST` `/offers/{token}`.
 pub fn routes() -> Router<AppState> {
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
     Router::new()
+        .route("/offers/{token}", get(show).post(act))
+        .layer(header(CACHE_CONTROL, "no-store"))
+        .layer(header(REFERRER_POLICY, "no-referrer"))
+        .layer(header(HeaderName::from_static("x-robots-tag"), "noindex"))
+        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY))
+        .layer(header(X_FRAME_OPTIONS, "DENY"))
+        .layer(header(HeaderName::from_static("x-content-type-options"), "nosniff"))
+}
+
+/// The fields of the page's forms.
+#[derive(Debug, Default, Deserialize)]
+struct ActForm {
+    csrf: Option<String>,
+    action: Option<String>,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// `GET /offers/{token}`: the offer as the provider may see it. Changes nothing but the audit log.
+async fn show(
+    State(state): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Path(token)) = token else { return invalid_link() };
+    match state.store.open_offer_link(&token, Utc::now()).await {
+        Ok(linked) => {
+            tracing::debug!(link = %linked.link, "provider link opened");
+            let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
+            let done = Done::from_query(query.as_deref());
+            let page = OfferPage::new(&linked, done, None, None, String::new(), csrf.clone());
+            offer_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
+        }
+        Err(LinkError::Invalid) => invalid_link(),
+        Err(LinkError::Store(e)) => failure(&e),
+    }
+}
+
+/// `POST /offers/{token}`: the provider's answer, checked for forgery first.
+async fn act(
+    State(state): State<AppState>,
+    token: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    form: Result<Form<ActForm>, FormRejection>,
+) -> Response {
+    if let Err(refusal) = csrf::check_headers(&headers, &state.settings.public_base_url) {
+        return refused(refusal);
+    }
+    let Ok(Form(form)) = form else { return refused(csrf::Refusal::MissingField) };
+    let csrf = match csrf::check_token(&headers, form.csrf.as_deref()) {
+        Ok(csrf) => csrf,
+        Err(refusal) => return refused(refusal),
+    };
+    let Ok(Path(token)) = token else { return invalid_link() };
+    let command = match command(&form) {
+        Ok(command) => command,
+        Err(Unusable::UnknownAction) => {
+            return problem(StatusCode::BAD_REQUEST, "This answer was not understood", BAD_REQUEST_MESSAGE);
+        }
+        Err(Unusable::Fix { error, reason, note }) => {
+            return redisplay(&state, &token, error, reason, note, csrf).await;
+        }
+    };
+    match state.store.act_on_offer_link(&token, command, Utc::now()).await {
+        Ok(LinkAction::Applied(linked)) => {
+            tracing::info!(link = %linked.link, status = linked.view.offer.state.status.as_str(), "provider answered");
+            let done = Done::of_status(linked.view.offer.state.status).unwrap_or(Done::Unchanged);
+            see_page(&token, done)
+        }
+        Ok(LinkAction::AlreadyDecided(linked)) => {
+            tracing::info!(link = %linked.link, "provider answer changed nothing: already decided");
+            see_page(&token, Done::Unchanged)
+        }
+        Err(LinkError::Invalid) => invalid_link(),
+        Err(LinkError::Store(e)) => failure(&e),
+    }
+}
+
+/// Why a form cannot be acted on.
+enum Unusable {
+    /// Not one of the page's actions: only a hand-made request sends this.
+    UnknownAction,
+    /// Something the provider can put right on the page.
+    Fix { error: FormError, reason: Option<DeclineReason>, note: String },
+}
+
+/// The command a form asks for, with its free text made acceptable to the domain first, so that a
+/// refusal there can only mean the offer has moved on.
+fn command(form: &ActForm) -> Result<OfferCommand, Unusable> {
+    match form.action.as_deref().map(str::trim) {
+        Some("accept") => Ok(OfferCommand::Accept),
+        Some("waitlist") => Ok(OfferCommand::Waitlist),
+        Some("attended") => Ok(OfferCommand::Start),
+        Some("decline") => {
+            // Browsers send a textarea's line breaks as CRLF; the domain keeps text to printable
+            // characters and `\n`.
+            let note = form.note.as_deref().unwrap_or("").replace("\r\n", "\n").replace(['\r', '\t'], " ");
+            let reason = form.reason.as_deref().and_then(|r| DeclineReason::parse(r.trim()).ok());
+            let fix = |message: &str, target| Unusable::Fix {
+                error: FormError { message: message.into(), target },
+                reason,
+                note: note.clone(),
+            };
+            let Some(reason) = reason else {
+                return Err(fix("Choose why you cannot offer a place.", "reason-at_capacity"));
+            };
+            if note.trim().chars().count() > MAX_NOTE_CHARS {
+                return Err(fix(&format!("Keep the note to {MAX_NOTE_CHARS} characters or fewer."), "note"));
+            }
+            let note = trellis_domain::values::optional_text("note", Some(&note), MAX_NOTE_CHARS)
+                .map_err(|_| fix("The note has characters that cannot be saved: please retype it.", "note"))?;
+            Ok(OfferCommand::Decline { reason, note })
+        }
+        _ => Err(Unusable::UnknownAction),
+    }
+}
+
+/// The page again, with what to put right (`422`), keeping what the provider wrote.
+async fn redisplay(
+    state: &AppState,
+    token: &str,
+    error: FormError,
+    reason: Option<DeclineReason>,
+    note: String,
+    csrf: String,
+) -> Response {
+    match state.store.open_offer_link(token, Utc::now()).await {
+        Ok(linked) => {
+            let page = OfferPage::new(&linked, None, Some(error), reason, note, csrf.clone());
+            offer_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
+        }
+        Err(LinkError::Invalid) => invalid_link(),
+        Err(LinkError::Store(e)) => failure(&e),
+    }
+}
+
+fn offer_page(status: StatusCode, page: &OfferPage, csrf: &str, public_base_url: &str) -> Response {
+    let mut response = render(status, page);
+    if let Ok(cookie) = HeaderValue::from_str(&csrf::set_cookie(csrf, public_base_url)) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `303 See Other` back to the page, saying what was done.
+fn see_page(token: &str, done: Done) -> Response {
+    // The token was just accepted by the store, so it is the prefix and hex digits only.
+    match HeaderValue::from_str(&format!("/offers/{token}?done={}", done.as_str())) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
+        Err(_) => invalid_link(),
+    }
+}
+
+/// The one page for every link that cannot be used. `404` whatever the reason, so that an expired
+/// link cannot be told from one that never existed.
+pub(crate) fn invalid_link() -> Response {
+    render(StatusCode::NOT_FOUND, &InvalidLinkPage)
+}
+
+fn refused(refusal: csrf::Refusal) -> Response {
+    tracing::warn!(reason = refusal.as_str(), "provider page refused a POST that may be forged");
+    render(StatusCode::FORBIDDEN, &RefusedPage)
+}
+
+const BAD_REQUEST_MESSAGE: &str =
+    "Nothing was changed. Please go back to the offer page, reload it, and choose one of its buttons.";
+
+/// A plain page saying what went wrong and what to do.
+pub(crate) fn problem(status: StatusCode, heading: &'static str, message: &'static str) -> Response {
+    render(status, &ProblemPage { heading, message })
+}
+
+/// The store failed: logged here (never the token), and a plain page for the provider.
+pub(crate) fn failure(e: &trellis_store::StoreError) -> Response {
+    tracing::error!(error = %e, "provider page: the store failed");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sorry, something went wrong",
+        "Your answer may not have been saved. Please try again in a few minutes: opening the link again \
+         shows what was saved.",
+    )
+}
+
+/// Renders a page with `status`, or a bare `500` if the template fails.
+pub(crate) fn render(status: StatusCode, page: &impl askama::Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "provider page: a template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, something went wrong.").into_response()
+        }
+    }
+}
+
+/// Makes the request span of [`tower_http::trace::TraceLayer`] like its default does (method, URI,
+/// version, at `DEBUG`), but with a provider link's token replaced by `[redacted]`, so that no log holds
+/// a live link: `TraceLayer::new_for_http().make_span_with(RedactedSpan)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedactedSpan;
+
+impl<B> MakeSpan<B> for RedactedSpan {
+    fn make_span(&mut self, request: &Request<B>) -> tracing::Span {
+        tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            uri = %redacted_uri(request.uri()),
+            version = ?request.version(),
+        )
+    }
+}
+
+/// A request URI as it may be logged: the token of an `/offers/{token}` (or capacity link's
+/// `/capacity/{token}`) path replaced by `[redacted]`.
+pub fn redacted_uri(uri: &Uri) -> String {
+    let path = uri.path();
+    let shown = ["/offers/", "/capacity/"]
+        .into_iter()
+        .find_map(|prefix| {
+            let rest = path.strip_prefix(prefix).filter(|rest| !rest.is_empty())?;
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            Some(format!("{prefix}[redacted]{tail}"))
+        })
+        .unwrap_or_else(|| path.to_owned());
+    match uri.query() {
+        Some(query) => format!("{shown}?{query}"),
+        None => shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_uri_never_holds_a_link_token() {
+        let uri: Uri = "http://t.example/offers/tro_abc123?done=accepted".parse().unwrap();
+        assert_eq!(redacted_uri(&uri), "/offers/[redacted]?done=accepted");
+        assert_eq!(redacted_uri(&"/offers/tro_abc/x".parse().unwrap()), "/offers/[redacted]/x");
+        assert_eq!(redacted_uri(&"/graphql?x=1".parse().unwrap()), "/graphql?x=1");
+        assert_eq!(redacted_uri(&"/offers/".parse().unwrap()), "/offers/");
+    }
 }

@@ -23,6 +23,9 @@ pub struct ApiSettings {
     pub first_contact_working_days: u32,
     /// Largest page a connection returns.
     pub max_page_size: usize,
+    /// Capacity a provider last confirmed longer ago than this many days is reported stale, and matching
+    /// stops counting on it.
+    pub capacity_stale_after_days: i64,
 }
 
 impl Default for ApiSettings {
@@ -38,6 +41,7 @@ impl Default for ApiSettings {
             offer_reminder_days: 5,
             first_contact_working_days: 5,
             max_page_size: 100,
+            capacity_stale_after_days: 14,
         }
     }
 }

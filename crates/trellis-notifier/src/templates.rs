@@ -6,9 +6,11 @@
 
 use askama::Template;
 use chrono::{DateTime, Utc};
+use trellis_domain::directory::CapacityStatus;
 use trellis_domain::offer::{DeclineReason, OfferStatus};
 use trellis_domain::referral::ClosureReason;
 use trellis_domain::values::Need;
+use trellis_store::capacity_checks::CapacityNotice;
 use trellis_store::notices::{OfferNotice, ReferralNotice};
 use trellis_store::outbox::EmailKind;
 
@@ -83,6 +85,15 @@ pub enum Letter<'a> {
         /// The reference of the referral it was about, if any.
         referral_reference: Option<String>,
     },
+    /// To the provider: please confirm a service's capacity, through the link.
+    CapacityCheck {
+        /// The service and its capacity as recorded.
+        notice: &'a CapacityNotice,
+        /// The capacity link.
+        link: &'a str,
+        /// When the link stops working.
+        link_expires_at: DateTime<Utc>,
+    },
 }
 
 /// An offer's facts as the templates show them.
@@ -147,6 +158,22 @@ struct FailedDelivery {
     sign_in: String,
 }
 
+/// A service's capacity as a capacity check shows it.
+struct RecordedCapacity {
+    status: &'static str,
+    places: String,
+    updated_on: String,
+}
+
+struct CapacityCheckMail<'a> {
+    subject: String,
+    provider: String,
+    service: String,
+    recorded: Option<RecordedCapacity>,
+    link: &'a str,
+    link_expires: String,
+}
+
 macro_rules! template_pair {
     ($text:ident, $html:ident, $ctx:ty, $text_path:literal, $html_path:literal) => {
         #[derive(Template)]
@@ -176,6 +203,13 @@ template_pair!(
 );
 template_pair!(ReferralClosedText, ReferralClosedHtml, ClosedReferral, "referral_closed.txt", "referral_closed.html");
 template_pair!(DeliveryFailedText, DeliveryFailedHtml, FailedDelivery, "delivery_failed.txt", "delivery_failed.html");
+template_pair!(
+    CapacityCheckText,
+    CapacityCheckHtml,
+    CapacityCheckMail<'a>,
+    "capacity_check.txt",
+    "capacity_check.html"
+);
 
 fn day(at: DateTime<Utc>) -> String {
     // UTC dates: Trellis serves one locality in England, where this is at most an hour off local time.
@@ -197,6 +231,7 @@ impl Letter<'_> {
             Self::OnwardOfferProposed { .. } => EmailKind::OnwardOfferProposed,
             Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
             Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
+            Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
         }
     }
 
@@ -284,6 +319,21 @@ impl Letter<'_> {
                 };
                 (m.subject.clone(), pair(DeliveryFailedText { m: &m }, DeliveryFailedHtml { m: &m })?)
             }
+            Self::CapacityCheck { notice, link, link_expires_at } => {
+                let m = CapacityCheckMail {
+                    subject: format!("Are the places at {} up to date?", notice.service_name),
+                    provider: notice.provider_name.clone(),
+                    service: notice.service_name.clone(),
+                    recorded: notice.capacity.as_ref().map(|c| RecordedCapacity {
+                        status: capacity_status_label(c.status),
+                        places: format!("{} of {} {} free", c.available, c.maximum, c.unit),
+                        updated_on: day(c.updated_at),
+                    }),
+                    link,
+                    link_expires: day(link_expires_at),
+                };
+                (m.subject.clone(), pair(CapacityCheckText { m: &m }, CapacityCheckHtml { m: &m })?)
+            }
         };
         Ok(Rendered { subject, text, html, sender_name })
     }
@@ -304,6 +354,15 @@ pub fn need_label(need: Need) -> &'static str {
         Need::EmploymentAndLearning => "Work, learning or volunteering",
         Need::Food => "Food",
         Need::NewToTheArea => "New to the area",
+    }
+}
+
+/// How a service's capacity status reads in an email.
+fn capacity_status_label(status: CapacityStatus) -> &'static str {
+    match status {
+        CapacityStatus::Open => "Yes, taking people now",
+        CapacityStatus::Waitlist => "Taking names for a waiting list",
+        CapacityStatus::Closed => "Not taking anyone at the moment",
     }
 }
 
@@ -358,6 +417,7 @@ fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
         EmailKind::OnwardOfferProposed => format!("the email about onward offer {reference}"),
         EmailKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
         EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
+        EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
     }
 }
 
@@ -389,7 +449,24 @@ mod tests {
         }
     }
 
-    fn every_letter<'a>(n: &'a OfferNotice, r: &'a ReferralNotice) -> Vec<Letter<'a>> {
+    fn capacity_notice() -> CapacityNotice {
+        let id = Uuid::parse_str("0190f3a2-7b1c-7d4e-8f00-1c2b3f9a4d5e").unwrap();
+        CapacityNotice {
+            service: trellis_domain::ServiceId(id),
+            service_name: "Tea & Talk <Wednesdays>".into(),
+            provider_name: "Green Spring Network".into(),
+            active: true,
+            capacity: Some(trellis_store::capacity_checks::CurrentCapacity {
+                available: 5,
+                maximum: 20,
+                unit: "places".into(),
+                status: CapacityStatus::Waitlist,
+                updated_at: Utc.with_ymd_and_hms(2026, 10, 26, 9, 0, 0).unwrap(),
+            }),
+        }
+    }
+
+    fn every_letter<'a>(n: &'a OfferNotice, r: &'a ReferralNotice, c: &'a CapacityNotice) -> Vec<Letter<'a>> {
         let link = "https://trellis.example/offers/tro_abc";
         let link_expires_at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
         vec![
@@ -406,6 +483,7 @@ mod tests {
                 offer: Some(n),
                 referral_reference: Some("RF-3F9A-4D5E".into()),
             },
+            Letter::CapacityCheck { notice: c, link: "https://trellis.example/capacity/trc_abc", link_expires_at },
         ]
     }
 
@@ -418,15 +496,20 @@ mod tests {
             status: trellis_domain::referral::ReferralStatus::Closed,
             closure_reason: Some(ClosureReason::Completed),
         };
-        let letters = every_letter(&n, &r);
+        let c = capacity_notice();
+        let letters = every_letter(&n, &r, &c);
         let kinds: Vec<EmailKind> = letters.iter().map(Letter::kind).collect();
         assert_eq!(kinds, EmailKind::ALL.to_vec(), "one letter per kind");
         for letter in letters {
             let out = letter.render("https://trellis.example").unwrap();
-            let reference = if letter.kind() == EmailKind::ReferralClosed { "RF-3F9A-4D5E" } else { "OF-3F9A-4D5E" };
+            let (reference, in_html) = match letter.kind() {
+                EmailKind::ReferralClosed => ("RF-3F9A-4D5E", "RF-3F9A-4D5E"),
+                EmailKind::CapacityCheck => ("Tea & Talk <Wednesdays>", "Tea &#38; Talk &#60;Wednesdays&#62;"),
+                _ => ("OF-3F9A-4D5E", "OF-3F9A-4D5E"),
+            };
             assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
             assert!(out.text.contains(reference), "{:?}: {}", letter.kind(), out.text);
-            assert!(out.html.contains(reference), "{:?}: {}", letter.kind(), out.html);
+            assert!(out.html.contains(in_html), "{:?}: {}", letter.kind(), out.html);
             assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", letter.kind());
             assert!(!out.text.contains("{{") && !out.html.contains("{%"), "{:?}", letter.kind());
         }
@@ -448,6 +531,32 @@ mod tests {
         }
         assert!(out.text.contains("Tea & Talk <Wednesdays>"), "text is not escaped");
         assert!(out.html.contains("Tea &#38; Talk &#60;Wednesdays&#62;"), "html is escaped: {}", out.html);
+    }
+
+    #[test]
+    fn a_capacity_check_shows_the_capacity_as_recorded_the_link_and_its_expiry() {
+        let c = capacity_notice();
+        let link_expires_at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        let letter =
+            Letter::CapacityCheck { notice: &c, link: "https://trellis.example/capacity/trc_abc", link_expires_at };
+        let out = letter.render("https://trellis.example").unwrap();
+        assert_eq!(out.sender_name, None, "sent as Trellis itself");
+        for part in [&out.text, &out.html] {
+            assert!(part.contains("https://trellis.example/capacity/trc_abc"), "{part}");
+            assert!(part.contains("5 of 20 places free"), "{part}");
+            assert!(part.contains("Taking names for a waiting list"), "{part}");
+            assert!(part.contains("Monday 26 October 2026"), "when it was last confirmed: {part}");
+            assert!(part.contains("Monday 7 December 2026"), "when the link stops working: {part}");
+            assert!(part.contains("Green Spring Network"), "{part}");
+        }
+
+        let unrecorded = CapacityNotice { capacity: None, ..capacity_notice() };
+        let out =
+            Letter::CapacityCheck { notice: &unrecorded, link: "https://t.example/capacity/trc_x", link_expires_at }
+                .render("https://t.example")
+                .unwrap();
+        assert!(out.text.contains("Nothing yet: no places have been recorded."), "{}", out.text);
+        assert!(out.html.contains("Nothing yet: no places have been recorded."), "{}", out.html);
     }
 
     #[test]

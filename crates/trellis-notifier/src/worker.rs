@@ -1,11 +1,12 @@
-//! The outbox worker: runs the offer timers, then claims due outbox rows, renders and sends them, and
-//! records the outcome.
+//! The outbox worker: runs the offer timers and the capacity checks, then claims due outbox rows,
+//! renders and sends them, and records the outcome.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
+use trellis_domain::ServiceId;
 use trellis_domain::offer::OfferStatus;
 use trellis_store::Store;
 use trellis_store::outbox::{EmailKind, OutboxEmail};
@@ -23,8 +24,8 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Rows claimed per pass; also the most offers reminded or expired per pass.
     pub batch: u32,
-    /// How long a claim holds. It must outlast sending a whole batch; a row whose lease lapses (its
-    /// worker died) is due again.
+    /// How long a claim holds; a row whose lease lapses (its worker died) is due again. A pass stops
+    /// sending at half the lease, so keep it well above `batch` times the SMTP timeout.
     pub lease: Duration,
     /// Attempts before a row is given up (dead) and the link worker told. At least 1.
     pub max_attempts: u32,
@@ -38,11 +39,17 @@ pub struct WorkerSettings {
     pub public_base_url: String,
     /// How long a provider link minted for an email keeps working.
     pub offer_link_ttl: Duration,
+    /// How often each active service's provider is asked to confirm its capacity. A new service is first
+    /// asked this long after it was created; one whose capacity was confirmed meanwhile, this long after
+    /// that.
+    pub capacity_check_every: Duration,
+    /// How long the capacity link in a capacity-check email keeps working.
+    pub capacity_link_ttl: Duration,
 }
 
 impl WorkerSettings {
     /// The defaults: poll every 5 s, 20 rows a pass, 5 min lease, 8 attempts from 1 min apart doubling up
-    /// to 6 h (about 2 h from first to last attempt), links good for 14 days.
+    /// to 6 h (about 2 h from first to last attempt), links good for 14 days, capacity checked every 28 days.
     pub fn new(worker_id: impl Into<String>, public_base_url: impl Into<String>) -> Self {
         WorkerSettings {
             worker_id: worker_id.into(),
@@ -54,6 +61,8 @@ impl WorkerSettings {
             max_backoff: Duration::from_secs(6 * 60 * 60),
             public_base_url: public_base_url.into(),
             offer_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
+            capacity_check_every: Duration::from_secs(28 * 24 * 60 * 60),
+            capacity_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
         }
     }
 }
@@ -65,6 +74,8 @@ pub struct TickReport {
     pub reminders_queued: usize,
     /// Offers expired unanswered.
     pub offers_expired: usize,
+    /// Capacity-check emails queued for services whose check was due.
+    pub capacity_checks_queued: usize,
     /// Rows claimed for sending.
     pub claimed: usize,
     /// Rows the mail server accepted.
@@ -75,6 +86,10 @@ pub struct TickReport {
     pub dead: usize,
     /// Rows whose claim lapsed before the outcome was recorded (another worker may have them).
     pub lost_claims: usize,
+    /// Claimed rows left unsent because the pass ran past half the lease; due again when it lapses.
+    pub deferred: usize,
+    /// Provider emails not sent because their offer had moved on, or their service left the directory.
+    pub skipped: usize,
     /// Store failures (logged), after which the pass went on with its next step.
     pub errors: usize,
 }
@@ -132,7 +147,8 @@ impl Worker {
         tracing::info!(worker = %self.settings.worker_id, "outbox worker stopped");
     }
 
-    /// One pass at `now`: queue due reminders, expire overdue offers, then send what is due. A failing
+    /// One pass at `now`: queue due reminders, expire overdue offers, queue due capacity checks, then send
+    /// what is due. A failing
     /// step is logged and counted, and the pass goes on, so a stuck timer never stops mail.
     pub async fn tick(&self, now: DateTime<Utc>) -> TickReport {
         let started = Instant::now();
@@ -156,6 +172,14 @@ impl Worker {
                 report.errors += 1;
             }
         }
+        let every = TimeDelta::from_std(self.settings.capacity_check_every).unwrap_or(TimeDelta::MAX);
+        match self.store.queue_due_capacity_checks(now, every, limit).await {
+            Ok(n) => report.capacity_checks_queued = n,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "queueing capacity checks failed");
+                report.errors += 1;
+            }
+        }
         let claimed = match self
             .store
             .claim_due_emails(worker, now, later(now, self.settings.lease), self.settings.batch)
@@ -170,12 +194,36 @@ impl Worker {
         };
         report.claimed = claimed.len();
         for row in claimed {
+            // Past half the lease, leave the rest to lapse and be claimed again, rather than risk sending a
+            // row that another worker has claimed meanwhile.
+            if started.elapsed() >= self.settings.lease / 2 {
+                report.deferred += 1;
+                continue;
+            }
+            if let Some(why) = self.obsolete(&row).await {
+                match self.store.mark_email_skipped(row.id, worker, why).await {
+                    Ok(true) => report.skipped += 1,
+                    Ok(false) => report.lost_claims += 1,
+                    Err(e) => {
+                        tracing::warn!(worker, email = %row.id, error = %e, "recording a skipped email failed");
+                        report.errors += 1;
+                    }
+                }
+                continue;
+            }
             let outcome = self.deliver(&row, clock()).await;
             if let Err(e) = self.record(&row, outcome, clock(), &mut report).await {
                 // The claim lapses and the row is tried again.
                 tracing::warn!(worker, email = %row.id, error = %e, "recording an email's outcome failed");
                 report.errors += 1;
             }
+        }
+        if report.deferred > 0 {
+            tracing::warn!(
+                worker,
+                deferred = report.deferred,
+                "sending ran past half the lease; the rest wait for it to lapse"
+            );
         }
         report
     }
@@ -202,7 +250,7 @@ impl Worker {
             Err(error) if row.attempts >= self.settings.max_attempts => {
                 let error = error.to_string();
                 if self.store.bury_email(row.id, worker, &error, at).await? {
-                    tracing::error!(worker, email = %row.id, kind, attempts = row.attempts, %error, "email given up; link worker told");
+                    tracing::error!(worker, email = %row.id, kind, attempts = row.attempts, %error, "email given up after its last attempt");
                     report.dead += 1;
                 } else {
                     report.lost_claims += 1;
@@ -222,6 +270,23 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Why a provider's offer email or reminder no longer applies: the offer was answered, withdrawn or
+    /// expired after the email was queued (an SMTP outage can make that gap long). Likewise a capacity
+    /// check for a service taken out of the directory meanwhile.
+    async fn obsolete(&self, row: &OutboxEmail) -> Option<&'static str> {
+        match row.kind {
+            EmailKind::OfferMade | EmailKind::OfferReminder => {
+                let notice = self.store.offer_notice(row.offer?).await.ok()?;
+                (!notice.status.awaits_provider()).then_some("the offer no longer awaits the provider's answer")
+            }
+            EmailKind::CapacityCheck => {
+                let notice = self.store.capacity_notice(capacity_service(row)?).await.ok()?;
+                (!notice.active).then_some("the service is no longer in the directory")
+            }
+            _ => None,
+        }
     }
 
     /// Renders and sends one row, returning its subject.
@@ -297,6 +362,18 @@ impl Worker {
                 }
                 .render(sign_in)?
             }
+            EmailKind::CapacityCheck => {
+                let service = capacity_service(row).ok_or_else(|| missing("service"))?;
+                let notice = self.store.capacity_notice(service).await?;
+                // Minted now, like an offer link: the raw token exists only in this email.
+                let link_expires_at = later(now, self.settings.capacity_link_ttl);
+                let token = self.store.create_service_link(service, link_expires_at, now).await?;
+                let link = format!("{}/capacity/{token}", self.settings.public_base_url);
+                let rendered =
+                    Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?;
+                provider_link = Some(link);
+                rendered
+            }
         };
         Ok(OutgoingEmail {
             message_id: row.message_id.clone(),
@@ -308,6 +385,11 @@ impl Worker {
             provider_link,
         })
     }
+}
+
+/// The service a capacity-check row is about.
+fn capacity_service(row: &OutboxEmail) -> Option<ServiceId> {
+    row.payload.get("service").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]

@@ -1,15 +1,36 @@
 //! The directory: services run by provider organisations, where they happen, what they help with, and
 //! their live capacity. Shaped after Open Referral UK / HSDS so it can be imported and served.
+//!
+//! A network lead manages every provider's services, a provider its own ([`Store::add_service`],
+//! [`Store::update_service`], [`Store::update_service_capacity`]). Capacity also moves with offers:
+//! accepting one takes a place, and finishing or ending early gives it back, in the offer's own
+//! transaction ([`adjust_capacity_for`]). [`Store::find_services`] filters candidates in SQL and scores
+//! only those with the domain's [`assess`](trellis_domain::directory::assess).
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use trellis_domain::directory::{
+    self as rules, Candidate, CapacityStatus, CapacityView, Coordinates, MatchRequest, ServiceStatus,
+};
+use trellis_domain::offer::OfferStatus;
 use trellis_domain::organisation::OrganisationKind;
-use trellis_domain::values::{EmailAddress, Postcode};
-use trellis_domain::{OrganisationId, ServiceId};
+use trellis_domain::values::{EmailAddress, Need, Postcode, ValueError};
+use trellis_domain::{Actor, DomainError, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::entity::{location, service, service_at_location, service_capacity, service_taxonomy, taxonomy_term};
 use crate::{Store, StoreError};
+
+pub use trellis_domain::directory::TAXONOMY;
+
+/// How many ids go into one `IN (…)` list: well under every backend's limit on bound parameters.
+const CHUNK: usize = 500;
 
 /// A place where a service happens.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +60,7 @@ pub struct Capacity {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A service to add.
+/// A service to add, for seeding and tests; people add services with [`Store::add_service`].
 #[derive(Clone, Debug)]
 pub struct NewService {
     /// The provider organisation that runs it.
@@ -79,6 +100,8 @@ pub struct Service {
     pub description: String,
     /// Where offers go.
     pub email: Option<String>,
+    /// Its web page.
+    pub url: Option<String>,
     /// `active` or `inactive`.
     pub status: String,
     /// Taxonomy term codes.
@@ -97,198 +120,913 @@ pub struct Service {
     pub capacity: Option<Capacity>,
 }
 
-/// The taxonomy Trellis starts with: the kinds of community support link workers connect people to.
-pub const TAXONOMY: &[(&str, &str)] = &[
-    ("physical_activity", "Physical activity"),
-    ("arts_and_culture", "Arts and culture"),
-    ("nature_and_green", "Nature and green"),
-    ("befriending", "Befriending"),
-    ("advice_debt", "Advice: debt"),
-    ("advice_benefits", "Advice: benefits"),
-    ("advice_housing", "Advice: housing"),
-    ("mental_health_peer_support", "Mental health peer support"),
-    ("learning", "Learning"),
-    ("volunteering", "Volunteering"),
-    ("carers", "Carers"),
-    ("welcome_and_integration", "Welcome and integration"),
-];
+/// A service as a network lead or provider describes it.
+#[derive(Clone, Debug)]
+pub struct ServiceDetails {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Where offers go; the organisation's address when absent.
+    pub email: Option<EmailAddress>,
+    /// Its web page.
+    pub url: Option<String>,
+    /// Whether it is listed.
+    pub status: ServiceStatus,
+    /// Taxonomy term codes, each already known to the directory.
+    pub taxonomy: Vec<String>,
+    /// Youngest age it takes.
+    pub min_age: Option<i32>,
+    /// Oldest age it takes.
+    pub max_age: Option<i32>,
+    /// Eligibility in words.
+    pub eligibility: Option<String>,
+    /// When it runs, in words.
+    pub schedule: Option<String>,
+    /// Where it happens.
+    pub places: Vec<Place>,
+}
 
-impl Store {
-    /// Adds a service, with its place, taxonomy and capacity, in one transaction.
-    pub async fn create_service(&self, new: NewService, now: DateTime<Utc>) -> Result<Service, StoreError> {
-        let org =
-            self.organisation(new.organisation).await.map_err(|_| StoreError::UnknownReference("organisation"))?;
-        if org.kind != OrganisationKind::Provider {
-            return Err(StoreError::UnknownReference("organisation"));
+/// Changes to a service: each `Some` replaces what is there (`Some(None)` clears an optional field);
+/// `None` leaves it alone.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceChanges {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new email, or none.
+    pub email: Option<Option<EmailAddress>>,
+    /// A new web page, or none.
+    pub url: Option<Option<String>>,
+    /// Listed or not.
+    pub status: Option<ServiceStatus>,
+    /// The whole new set of taxonomy term codes.
+    pub taxonomy: Option<Vec<String>>,
+    /// A new youngest age, or none.
+    pub min_age: Option<Option<i32>>,
+    /// A new oldest age, or none.
+    pub max_age: Option<Option<i32>>,
+    /// New eligibility words, or none.
+    pub eligibility: Option<Option<String>>,
+    /// A new schedule, or none.
+    pub schedule: Option<Option<String>>,
+    /// The whole new set of places.
+    pub places: Option<Vec<Place>>,
+}
+
+/// What a provider says about its capacity now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityUpdate {
+    /// Places free now.
+    pub available: i32,
+    /// Places in all.
+    pub maximum: i32,
+    /// What a place is (`places`, `appointments`).
+    pub unit: String,
+    /// Whether it takes people.
+    pub status: CapacityStatus,
+}
+
+/// A search of the directory for one person.
+#[derive(Clone, Debug)]
+pub struct ServiceSearch {
+    /// Needs, radius, age and whether only services with places will do.
+    pub request: MatchRequest,
+    /// Where the person is, if known.
+    pub near: Option<Coordinates>,
+    /// Capacity confirmed before this is stale.
+    pub stale_before: DateTime<Utc>,
+    /// Now, for how old capacity is.
+    pub now: DateTime<Utc>,
+    /// How many matches to return at most.
+    pub limit: usize,
+}
+
+/// A service that fits, with how well and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceMatch {
+    /// The service.
+    pub service: Service,
+    /// From 0 to 1; higher fits better.
+    pub score: f64,
+    /// From the person to its nearest location, when both are known.
+    pub distance_km: Option<f64>,
+    /// The person's needs it meets.
+    pub needs_met: Vec<Need>,
+    /// Why it matched, in words.
+    pub reasons: Vec<String>,
+}
+
+/// The columns of a service row that its writers set.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceRow {
+    pub organisation: Uuid,
+    pub name: String,
+    pub description: String,
+    pub email: Option<String>,
+    pub url: Option<String>,
+    pub status: ServiceStatus,
+    pub min_age: Option<i32>,
+    pub max_age: Option<i32>,
+    pub eligibility: Option<String>,
+    pub schedule: Option<String>,
+}
+
+/// A taxonomy term to tag a service with, created if the directory does not know its code.
+#[derive(Clone, Debug)]
+pub(crate) struct TermSpec {
+    /// The id to give it if it is new.
+    pub id: Option<Uuid>,
+    pub code: String,
+    pub name: String,
+    pub vocabulary: String,
+}
+
+impl TermSpec {
+    /// One of Trellis's own terms (or an already-known code) by its code.
+    pub fn code(code: &str) -> TermSpec {
+        TermSpec {
+            id: None,
+            code: code.to_owned(),
+            name: rules::term_name(code).unwrap_or(code).to_owned(),
+            vocabulary: "trellis".into(),
         }
-        let txn = self.db.begin().await?;
-        let id = ServiceId::new_at(now);
-        service::Entity::insert(
-            service::Model {
-                id: id.0,
-                organisation_id: org.id.0,
-                name: new.name,
-                description: new.description,
-                email: new.email.map(String::from),
-                url: None,
-                status: "active".into(),
-                min_age: new.min_age,
-                max_age: new.max_age,
-                eligibility_description: new.eligibility,
-                schedule_description: new.schedule,
-                created_at: now,
-                updated_at: now,
+    }
+}
+
+/// A location to put a service at; an existing row with its id is updated, otherwise one is added.
+#[derive(Clone, Debug)]
+pub(crate) struct LocationRow {
+    pub id: Uuid,
+    /// The id to give its service-at-location link, if free.
+    pub link_id: Option<Uuid>,
+    pub name: String,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl LocationRow {
+    fn from_place(place: Place) -> LocationRow {
+        LocationRow {
+            id: Uuid::now_v7(),
+            link_id: None,
+            name: place.name,
+            address: None,
+            postcode: place.postcode.map(String::from),
+            latitude: place.latitude,
+            longitude: place.longitude,
+        }
+    }
+}
+
+/// A capacity to store.
+#[derive(Clone, Debug)]
+pub(crate) struct CapacityRow {
+    pub available: i32,
+    pub maximum: i32,
+    pub unit: String,
+    pub status: CapacityStatus,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn invalid(e: ValueError) -> StoreError {
+    StoreError::Domain(DomainError::Invalid(e))
+}
+
+fn forbidden(actor: &Actor, action: &'static str) -> StoreError {
+    StoreError::Domain(DomainError::Forbidden { role: actor.role, action })
+}
+
+/// Checks a place's coordinates: both or neither, and on the globe.
+fn check_place(place: &Place) -> Result<(), StoreError> {
+    match (place.latitude, place.longitude) {
+        (Some(lat), Some(lon)) => Coordinates::parse(lat, lon).map(|_| ()).map_err(invalid),
+        (None, None) => Ok(()),
+        _ => Err(invalid(ValueError::new("locations", place.name.clone(), "needs both latitude and longitude"))),
+    }
+}
+
+/// Inserts the service row.
+pub(crate) async fn insert_service_row(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    row: &ServiceRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    service::Entity::insert(
+        service::Model {
+            id,
+            organisation_id: row.organisation,
+            name: row.name.clone(),
+            description: row.description.clone(),
+            email: row.email.clone(),
+            url: row.url.clone(),
+            status: row.status.as_str().into(),
+            min_age: row.min_age,
+            max_age: row.max_age,
+            eligibility_description: row.eligibility.clone(),
+            schedule_description: row.schedule.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+        .into_active_model(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Overwrites the service row's columns.
+pub(crate) async fn update_service_row(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    row: &ServiceRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    service::Entity::update_many()
+        .col_expr(service::Column::OrganisationId, Expr::value(row.organisation))
+        .col_expr(service::Column::Name, Expr::value(row.name.clone()))
+        .col_expr(service::Column::Description, Expr::value(row.description.clone()))
+        .col_expr(service::Column::Email, Expr::value(row.email.clone()))
+        .col_expr(service::Column::Url, Expr::value(row.url.clone()))
+        .col_expr(service::Column::Status, Expr::value(row.status.as_str()))
+        .col_expr(service::Column::MinAge, Expr::value(row.min_age))
+        .col_expr(service::Column::MaxAge, Expr::value(row.max_age))
+        .col_expr(service::Column::EligibilityDescription, Expr::value(row.eligibility.clone()))
+        .col_expr(service::Column::ScheduleDescription, Expr::value(row.schedule.clone()))
+        .col_expr(service::Column::UpdatedAt, Expr::value(now))
+        .filter(service::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a service's taxonomy with `terms`, adding terms the directory does not know yet.
+pub(crate) async fn set_taxonomy(
+    conn: &impl ConnectionTrait,
+    service_id: Uuid,
+    terms: &[TermSpec],
+) -> Result<(), StoreError> {
+    service_taxonomy::Entity::delete_many()
+        .filter(service_taxonomy::Column::ServiceId.eq(service_id))
+        .exec(conn)
+        .await?;
+    let mut linked = HashSet::new();
+    for spec in terms {
+        let term = match taxonomy_term::Entity::find()
+            .filter(taxonomy_term::Column::Code.eq(spec.code.as_str()))
+            .one(conn)
+            .await?
+        {
+            Some(t) => t.id,
+            None => {
+                let id = match spec.id {
+                    Some(id) if taxonomy_term::Entity::find_by_id(id).one(conn).await?.is_none() => id,
+                    _ => Uuid::now_v7(),
+                };
+                taxonomy_term::Entity::insert(
+                    taxonomy_term::Model {
+                        id,
+                        code: spec.code.clone(),
+                        name: spec.name.clone(),
+                        vocabulary: spec.vocabulary.clone(),
+                    }
+                    .into_active_model(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+                id
+            }
+        };
+        if linked.insert(term) {
+            service_taxonomy::Entity::insert(
+                service_taxonomy::Model { service_id, taxonomy_term_id: term }.into_active_model(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts a service at exactly `locations`: rows with a known id are updated, others added, and the
+/// service's former locations that no service uses any more are removed.
+pub(crate) async fn set_locations(
+    conn: &impl ConnectionTrait,
+    service_id: Uuid,
+    organisation: Uuid,
+    locations: &[LocationRow],
+) -> Result<(), StoreError> {
+    let former: Vec<Uuid> = service_at_location::Entity::find()
+        .filter(service_at_location::Column::ServiceId.eq(service_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|l| l.location_id)
+        .collect();
+    service_at_location::Entity::delete_many()
+        .filter(service_at_location::Column::ServiceId.eq(service_id))
+        .exec(conn)
+        .await?;
+    let mut placed = HashSet::new();
+    for l in locations {
+        if !placed.insert(l.id) {
+            continue;
+        }
+        let model = location::Model {
+            id: l.id,
+            organisation_id: organisation,
+            name: l.name.clone(),
+            address: l.address.clone(),
+            postcode: l.postcode.clone(),
+            latitude: l.latitude,
+            longitude: l.longitude,
+        };
+        if location::Entity::find_by_id(l.id).one(conn).await?.is_some() {
+            location::Entity::update(model.into_active_model().reset_all()).exec(conn).await?;
+        } else {
+            location::Entity::insert(model.into_active_model()).exec_without_returning(conn).await?;
+        }
+        let link_id = match l.link_id {
+            Some(id) if service_at_location::Entity::find_by_id(id).one(conn).await?.is_none() => id,
+            _ => Uuid::now_v7(),
+        };
+        service_at_location::Entity::insert(
+            service_at_location::Model { id: link_id, service_id, location_id: l.id }.into_active_model(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    }
+    for old in former.into_iter().filter(|id| !placed.contains(id)) {
+        let still_used = service_at_location::Entity::find()
+            .filter(service_at_location::Column::LocationId.eq(old))
+            .count(conn)
+            .await?;
+        if still_used == 0 {
+            location::Entity::delete_by_id(old).exec(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets (or, with `None`, removes) a service's capacity.
+pub(crate) async fn set_capacity(
+    conn: &impl ConnectionTrait,
+    service_id: Uuid,
+    capacity: Option<&CapacityRow>,
+) -> Result<(), StoreError> {
+    service_capacity::Entity::delete_many()
+        .filter(service_capacity::Column::ServiceId.eq(service_id))
+        .exec(conn)
+        .await?;
+    if let Some(c) = capacity {
+        service_capacity::Entity::insert(
+            service_capacity::Model {
+                service_id,
+                available: c.available,
+                maximum: c.maximum,
+                unit: c.unit.clone(),
+                status: c.status.as_str().into(),
+                updated_at: c.updated_at,
             }
             .into_active_model(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(conn)
         .await?;
-        for code in &new.taxonomy {
-            let term = match taxonomy_term::Entity::find()
-                .filter(taxonomy_term::Column::Code.eq(code.as_str()))
-                .one(&txn)
-                .await?
-            {
-                Some(t) => t.id,
-                None => {
-                    let name = TAXONOMY.iter().find(|(c, _)| c == code).map(|(_, n)| *n).unwrap_or(code.as_str());
-                    let term_id = Uuid::now_v7();
-                    taxonomy_term::Entity::insert(
-                        taxonomy_term::Model {
-                            id: term_id,
-                            code: code.clone(),
-                            name: name.into(),
-                            vocabulary: "trellis".into(),
-                        }
-                        .into_active_model(),
-                    )
-                    .exec_without_returning(&txn)
-                    .await?;
-                    term_id
-                }
-            };
-            service_taxonomy::Entity::insert(
-                service_taxonomy::Model { service_id: id.0, taxonomy_term_id: term }.into_active_model(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+    }
+    Ok(())
+}
+
+/// Moves a service's free places with an offer: accepting one takes a place (never below none);
+/// finishing, ending early, or withdrawing an accepted offer gives it back (never above the maximum).
+///
+/// It runs inside the offer's transition, so the offer and the count change together or not at all, and
+/// it changes the count in one `UPDATE` so concurrent answers cannot lose a place. `updated_at` is left
+/// alone: it says when a person last confirmed the numbers, which is what staleness is about.
+pub(crate) async fn adjust_capacity_for(
+    txn: &DatabaseTransaction,
+    service_id: ServiceId,
+    from: OfferStatus,
+    to: OfferStatus,
+) -> Result<(), StoreError> {
+    let change = match (from, to) {
+        (OfferStatus::Offered | OfferStatus::Waitlisted, OfferStatus::Accepted) => {
+            "CASE WHEN available > 0 THEN available - 1 ELSE 0 END"
         }
-        if let Some(place) = new.place {
-            let location_id = Uuid::now_v7();
-            location::Entity::insert(
-                location::Model {
-                    id: location_id,
-                    organisation_id: org.id.0,
-                    name: place.name,
-                    address: None,
-                    postcode: place.postcode.map(String::from),
-                    latitude: place.latitude,
-                    longitude: place.longitude,
-                }
-                .into_active_model(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-            service_at_location::Entity::insert(
-                service_at_location::Model { id: Uuid::now_v7(), service_id: id.0, location_id }.into_active_model(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+        (OfferStatus::Started, OfferStatus::Finished | OfferStatus::EndedEarly)
+        | (OfferStatus::Accepted, OfferStatus::Withdrawn) => {
+            "CASE WHEN available < maximum THEN available + 1 ELSE available END"
         }
-        if let Some(c) = new.capacity {
-            service_capacity::Entity::insert(
-                service_capacity::Model {
-                    service_id: id.0,
+        _ => return Ok(()),
+    };
+    service_capacity::Entity::update_many()
+        .col_expr(service_capacity::Column::Available, Expr::cust(change))
+        .filter(service_capacity::Column::ServiceId.eq(service_id.0))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Validates a new or changed service's own fields.
+fn check_details(
+    name: &str,
+    description: &str,
+    min_age: Option<i32>,
+    max_age: Option<i32>,
+    places: &[Place],
+) -> Result<(), StoreError> {
+    trellis_domain::values::required_text("name", name, 200).map_err(invalid)?;
+    trellis_domain::values::required_text("description", description, 4000).map_err(invalid)?;
+    rules::check_ages(min_age, max_age).map_err(invalid)?;
+    places.iter().try_for_each(check_place)
+}
+
+impl Store {
+    /// Adds a service, with its place, taxonomy and capacity, in one transaction. For seeding and tests:
+    /// it checks no caller (people go through [`Store::add_service`]).
+    pub async fn create_service(&self, new: NewService, now: DateTime<Utc>) -> Result<Service, StoreError> {
+        let capacity = match new.capacity {
+            Some(c) => Some(CapacityRow {
+                status: CapacityStatus::parse(&c.status).map_err(invalid)?,
+                available: c.available,
+                maximum: c.maximum,
+                unit: c.unit,
+                updated_at: c.updated_at,
+            }),
+            None => None,
+        };
+        let details = ServiceDetails {
+            name: new.name,
+            description: new.description,
+            email: new.email,
+            url: None,
+            status: ServiceStatus::Active,
+            taxonomy: new.taxonomy,
+            min_age: new.min_age,
+            max_age: new.max_age,
+            eligibility: new.eligibility,
+            schedule: new.schedule,
+            places: new.place.into_iter().collect(),
+        };
+        self.insert_service(new.organisation, details, capacity, false, now).await
+    }
+
+    /// Adds a service for a provider organisation: the network lead for any provider, a provider for
+    /// itself. Taxonomy codes must be known to the directory.
+    pub async fn add_service(
+        &self,
+        actor: &Actor,
+        organisation: OrganisationId,
+        details: ServiceDetails,
+        capacity: Option<CapacityUpdate>,
+        now: DateTime<Utc>,
+    ) -> Result<Service, StoreError> {
+        if !rules::may_manage_services(actor, organisation) {
+            return Err(forbidden(actor, "manage this organisation's services"));
+        }
+        let capacity = match capacity {
+            Some(c) => {
+                rules::check_capacity(c.available, c.maximum).map_err(invalid)?;
+                Some(CapacityRow {
                     available: c.available,
                     maximum: c.maximum,
                     unit: c.unit,
                     status: c.status,
-                    updated_at: c.updated_at,
-                }
-                .into_active_model(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+                    updated_at: now,
+                })
+            }
+            None => None,
+        };
+        self.insert_service(organisation, details, capacity, true, now).await
+    }
+
+    async fn insert_service(
+        &self,
+        organisation: OrganisationId,
+        details: ServiceDetails,
+        capacity: Option<CapacityRow>,
+        known_terms_only: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Service, StoreError> {
+        check_details(&details.name, &details.description, details.min_age, details.max_age, &details.places)?;
+        let org = self.organisation(organisation).await.map_err(|_| StoreError::UnknownReference("organisation"))?;
+        if org.kind != OrganisationKind::Provider {
+            return Err(StoreError::UnknownReference("organisation"));
+        }
+        let terms = self.term_specs(&details.taxonomy, known_terms_only).await?;
+        let txn = self.db.begin().await?;
+        let id = ServiceId::new_at(now);
+        let row = ServiceRow {
+            organisation: org.id.0,
+            name: details.name,
+            description: details.description,
+            email: details.email.map(String::from),
+            url: details.url,
+            status: details.status,
+            min_age: details.min_age,
+            max_age: details.max_age,
+            eligibility: details.eligibility,
+            schedule: details.schedule,
+        };
+        insert_service_row(&txn, id.0, &row, now).await?;
+        set_taxonomy(&txn, id.0, &terms).await?;
+        let locations: Vec<LocationRow> = details.places.into_iter().map(LocationRow::from_place).collect();
+        set_locations(&txn, id.0, org.id.0, &locations).await?;
+        set_capacity(&txn, id.0, capacity.as_ref()).await?;
+        txn.commit().await?;
+        self.service(id).await
+    }
+
+    /// The terms for some codes; with `known_only`, a code that is neither Trellis's own nor already in
+    /// the directory is refused.
+    async fn term_specs(&self, codes: &[String], known_only: bool) -> Result<Vec<TermSpec>, StoreError> {
+        let mut specs = Vec::with_capacity(codes.len());
+        for code in codes {
+            let code = code.trim();
+            let known = rules::term_name(code).is_some()
+                || taxonomy_term::Entity::find()
+                    .filter(taxonomy_term::Column::Code.eq(code))
+                    .one(&self.db)
+                    .await?
+                    .is_some();
+            if known_only && !known {
+                return Err(invalid(ValueError::new("taxonomy", code, "is not a known taxonomy term")));
+            }
+            specs.push(TermSpec::code(code));
+        }
+        Ok(specs)
+    }
+
+    /// The service if `actor` may manage it.
+    async fn managed_service(&self, actor: &Actor, id: ServiceId) -> Result<service::Model, StoreError> {
+        let row = service::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if !rules::may_manage_services(actor, OrganisationId(row.organisation_id)) {
+            return Err(forbidden(actor, "manage another organisation's services"));
+        }
+        Ok(row)
+    }
+
+    /// Changes a service (the network lead, or the provider that runs it).
+    pub async fn update_service(
+        &self,
+        actor: &Actor,
+        id: ServiceId,
+        changes: ServiceChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Service, StoreError> {
+        let current = self.managed_service(actor, id).await?;
+        let status = match changes.status {
+            Some(s) => s,
+            None => ServiceStatus::parse(&current.status)
+                .map_err(|_| StoreError::Corrupt(format!("unreadable service status {}", current.status)))?,
+        };
+        let row = ServiceRow {
+            organisation: current.organisation_id,
+            name: changes.name.unwrap_or(current.name),
+            description: changes.description.unwrap_or(current.description),
+            email: changes.email.map(|e| e.map(String::from)).unwrap_or(current.email),
+            url: changes.url.unwrap_or(current.url),
+            status,
+            min_age: changes.min_age.unwrap_or(current.min_age),
+            max_age: changes.max_age.unwrap_or(current.max_age),
+            eligibility: changes.eligibility.unwrap_or(current.eligibility_description),
+            schedule: changes.schedule.unwrap_or(current.schedule_description),
+        };
+        check_details(&row.name, &row.description, row.min_age, row.max_age, changes.places.as_deref().unwrap_or(&[]))?;
+        let terms = match &changes.taxonomy {
+            Some(codes) => Some(self.term_specs(codes, true).await?),
+            None => None,
+        };
+        let txn = self.db.begin().await?;
+        update_service_row(&txn, id.0, &row, now).await?;
+        if let Some(terms) = terms {
+            set_taxonomy(&txn, id.0, &terms).await?;
+        }
+        if let Some(places) = changes.places {
+            let locations: Vec<LocationRow> = places.into_iter().map(LocationRow::from_place).collect();
+            set_locations(&txn, id.0, row.organisation, &locations).await?;
         }
         txn.commit().await?;
         self.service(id).await
     }
 
-    /// One service.
+    /// Records what a provider (or the network lead) says about a service's capacity now.
+    pub async fn update_service_capacity(
+        &self,
+        actor: &Actor,
+        id: ServiceId,
+        update: CapacityUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Service, StoreError> {
+        self.managed_service(actor, id).await?;
+        rules::check_capacity(update.available, update.maximum).map_err(invalid)?;
+        let unit = trellis_domain::values::required_text("unit", &update.unit, 50).map_err(invalid)?;
+        let txn = self.db.begin().await?;
+        set_capacity(
+            &txn,
+            id.0,
+            Some(&CapacityRow {
+                available: update.available,
+                maximum: update.maximum,
+                unit,
+                status: update.status,
+                updated_at: now,
+            }),
+        )
+        .await?;
+        txn.commit().await?;
+        self.service(id).await
+    }
+
+    /// One service, whatever its status.
     pub async fn service(&self, id: ServiceId) -> Result<Service, StoreError> {
         let row = service::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        Ok(self.with_details(vec![row]).await?.remove(0))
+        self.with_details(vec![row]).await?.pop().ok_or(StoreError::NotFound)
     }
 
     /// Every active service, by name.
     pub async fn services(&self) -> Result<Vec<Service>, StoreError> {
         let rows = service::Entity::find()
-            .filter(service::Column::Status.eq("active"))
+            .filter(service::Column::Status.eq(ServiceStatus::Active.as_str()))
             .order_by_asc(service::Column::Name)
             .all(&self.db)
             .await?;
         self.with_details(rows).await
     }
 
-    async fn with_details(&self, rows: Vec<service::Model>) -> Result<Vec<Service>, StoreError> {
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let terms: std::collections::HashMap<Uuid, String> =
-            taxonomy_term::Entity::find().all(&self.db).await?.into_iter().map(|t| (t.id, t.code)).collect();
-        let tags = service_taxonomy::Entity::find()
-            .filter(service_taxonomy::Column::ServiceId.is_in(ids.clone()))
+    /// Every service of one organisation, active or not, by name.
+    pub async fn services_of(&self, organisation: OrganisationId) -> Result<Vec<Service>, StoreError> {
+        let rows = service::Entity::find()
+            .filter(service::Column::OrganisationId.eq(organisation.0))
+            .order_by_asc(service::Column::Name)
             .all(&self.db)
             .await?;
-        let capacities = service_capacity::Entity::find()
-            .filter(service_capacity::Column::ServiceId.is_in(ids.clone()))
+        self.with_details(rows).await
+    }
+
+    /// Where a postcode is, as far as the directory knows: the mean of its locations with that
+    /// postcode, else of those in the same outward code (`NG10`), else nothing.
+    pub async fn locate_postcode(&self, postcode: &Postcode) -> Result<Option<Coordinates>, StoreError> {
+        let located = |rows: Vec<location::Model>| {
+            let points: Vec<Coordinates> = rows
+                .into_iter()
+                .filter_map(|l| Some(Coordinates { latitude: l.latitude?, longitude: l.longitude? }))
+                .collect();
+            Coordinates::centroid(&points)
+        };
+        let exact = location::Entity::find()
+            .filter(location::Column::Postcode.eq(postcode.as_str()))
+            .filter(location::Column::Latitude.is_not_null())
+            .filter(location::Column::Longitude.is_not_null())
             .all(&self.db)
             .await?;
-        let links = service_at_location::Entity::find()
-            .filter(service_at_location::Column::ServiceId.is_in(ids))
+        if let Some(point) = located(exact) {
+            return Ok(Some(point));
+        }
+        let district = location::Entity::find()
+            .filter(location::Column::Postcode.starts_with(format!("{} ", postcode.outward())))
+            .filter(location::Column::Latitude.is_not_null())
+            .filter(location::Column::Longitude.is_not_null())
             .all(&self.db)
             .await?;
-        let locations: std::collections::HashMap<Uuid, location::Model> = location::Entity::find()
-            .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
+        Ok(located(district))
+    }
+
+    /// Active services ranked by how well they fit a person, best first, each with its reasons.
+    ///
+    /// SQL narrows the candidates (status, the needs' taxonomy terms, age, a latitude/longitude box
+    /// around the radius, open capacity when asked), so only those are loaded and scored.
+    pub async fn find_services(&self, search: &ServiceSearch) -> Result<Vec<ServiceMatch>, StoreError> {
+        let request = &search.request;
+        let codes: Vec<&str> = request.needs.iter().flat_map(|n| rules::terms_for(*n).iter().copied()).collect();
+        let terms: HashMap<Uuid, String> = taxonomy_term::Entity::find()
+            .filter(taxonomy_term::Column::Code.is_in(codes))
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|l| (l.id, l))
+            .map(|t| (t.id, t.code))
             .collect();
-        Ok(rows
+        if terms.is_empty() {
+            return Ok(vec![]);
+        }
+        let tagged = Query::select()
+            .column(service_taxonomy::Column::ServiceId)
+            .from(service_taxonomy::Entity)
+            .and_where(service_taxonomy::Column::TaxonomyTermId.is_in(terms.keys().copied()))
+            .to_owned();
+        let mut query = service::Entity::find()
+            .filter(service::Column::Status.eq(ServiceStatus::Active.as_str()))
+            .filter(service::Column::Id.in_subquery(tagged));
+        if let Some(age) = request.age {
+            query = query
+                .filter(Condition::any().add(service::Column::MinAge.is_null()).add(service::Column::MinAge.lte(age)))
+                .filter(Condition::any().add(service::Column::MaxAge.is_null()).add(service::Column::MaxAge.gte(age)));
+        }
+        let bounds = match (search.near, request.radius_km) {
+            (Some(near), Some(radius)) => Some(near.bounding_box(radius)),
+            _ => None,
+        };
+        if let Some(b) = bounds {
+            let nearby = Query::select()
+                .column((service_at_location::Entity, service_at_location::Column::ServiceId))
+                .from(service_at_location::Entity)
+                .inner_join(
+                    location::Entity,
+                    Expr::col((location::Entity, location::Column::Id))
+                        .equals((service_at_location::Entity, service_at_location::Column::LocationId)),
+                )
+                .and_where(location::Column::Latitude.between(b.min_latitude, b.max_latitude))
+                .and_where(location::Column::Longitude.between(b.min_longitude, b.max_longitude))
+                .to_owned();
+            query = query.filter(service::Column::Id.in_subquery(nearby));
+        }
+        if request.only_with_capacity {
+            let open = Query::select()
+                .column(service_capacity::Column::ServiceId)
+                .from(service_capacity::Entity)
+                .and_where(service_capacity::Column::Status.eq(CapacityStatus::Open.as_str()))
+                .and_where(service_capacity::Column::Available.gt(0))
+                .and_where(service_capacity::Column::UpdatedAt.gte(search.stale_before))
+                .to_owned();
+            query = query.filter(service::Column::Id.in_subquery(open));
+        }
+        let rows = query.all(&self.db).await?;
+
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut capacities: HashMap<Uuid, service_capacity::Model> = HashMap::new();
+        let mut points: HashMap<Uuid, Vec<Coordinates>> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            for t in service_taxonomy::Entity::find()
+                .filter(service_taxonomy::Column::ServiceId.is_in(chunk.iter().copied()))
+                .filter(service_taxonomy::Column::TaxonomyTermId.is_in(terms.keys().copied()))
+                .all(&self.db)
+                .await?
+            {
+                if let Some(code) = terms.get(&t.taxonomy_term_id) {
+                    tags.entry(t.service_id).or_default().push(code.clone());
+                }
+            }
+            for c in service_capacity::Entity::find()
+                .filter(service_capacity::Column::ServiceId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?
+            {
+                capacities.insert(c.service_id, c);
+            }
+            if search.near.is_some() {
+                let links = service_at_location::Entity::find()
+                    .filter(service_at_location::Column::ServiceId.is_in(chunk.iter().copied()))
+                    .all(&self.db)
+                    .await?;
+                let mut located: HashMap<Uuid, Coordinates> = HashMap::new();
+                for ls in links.chunks(CHUNK) {
+                    for l in location::Entity::find()
+                        .filter(location::Column::Id.is_in(ls.iter().map(|l| l.location_id)))
+                        .all(&self.db)
+                        .await?
+                    {
+                        if let (Some(latitude), Some(longitude)) = (l.latitude, l.longitude) {
+                            located.insert(l.id, Coordinates { latitude, longitude });
+                        }
+                    }
+                }
+                for link in links {
+                    if let Some(p) = located.get(&link.location_id) {
+                        points.entry(link.service_id).or_default().push(*p);
+                    }
+                }
+            }
+        }
+
+        let mut fits = Vec::new();
+        for row in rows {
+            let distance_km = search.near.and_then(|near| {
+                points.get(&row.id)?.iter().map(|p| near.distance_km(p)).min_by(|a, b| a.total_cmp(b))
+            });
+            let capacity = capacities.get(&row.id).and_then(|c| {
+                Some(CapacityView {
+                    available: c.available,
+                    unit: c.unit.clone(),
+                    status: CapacityStatus::parse(&c.status).ok()?,
+                    age_days: Ord::max((search.now - c.updated_at).num_days(), 0),
+                    stale: c.updated_at < search.stale_before,
+                })
+            });
+            let candidate = Candidate {
+                taxonomy: tags.remove(&row.id).unwrap_or_default(),
+                distance_km,
+                min_age: row.min_age,
+                max_age: row.max_age,
+                capacity,
+            };
+            if let Some(fit) = rules::assess(request, &candidate) {
+                fits.push((row, distance_km, fit));
+            }
+        }
+        fits.sort_by(|(a, da, fa), (b, db, fb)| {
+            fb.score
+                .total_cmp(&fa.score)
+                .then_with(|| da.unwrap_or(f64::INFINITY).total_cmp(&db.unwrap_or(f64::INFINITY)))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        fits.truncate(search.limit);
+        let (rows, rest): (Vec<_>, Vec<_>) = fits.into_iter().map(|(row, d, fit)| (row, (d, fit))).unzip();
+        let services = self.with_details(rows).await?;
+        Ok(services
             .into_iter()
-            .map(|r| Service {
-                id: ServiceId(r.id),
-                organisation: OrganisationId(r.organisation_id),
-                taxonomy: tags
-                    .iter()
-                    .filter(|t| t.service_id == r.id)
-                    .filter_map(|t| terms.get(&t.taxonomy_term_id).cloned())
-                    .collect(),
-                places: links
-                    .iter()
-                    .filter(|l| l.service_id == r.id)
-                    .filter_map(|l| locations.get(&l.location_id))
-                    .map(|l| Place {
+            .zip(rest)
+            .map(|(service, (distance_km, fit))| ServiceMatch {
+                service,
+                score: fit.score,
+                distance_km: distance_km.map(|d| (d * 100.0).round() / 100.0),
+                needs_met: fit.needs_met,
+                reasons: fit.reasons,
+            })
+            .collect())
+    }
+
+    /// Loads taxonomy, places and capacity for some service rows, keeping their order.
+    pub(crate) async fn with_details(&self, rows: Vec<service::Model>) -> Result<Vec<Service>, StoreError> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let terms: HashMap<Uuid, String> =
+            taxonomy_term::Entity::find().all(&self.db).await?.into_iter().map(|t| (t.id, t.code)).collect();
+        let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut capacities: HashMap<Uuid, Capacity> = HashMap::new();
+        let mut places: HashMap<Uuid, Vec<Place>> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            for t in service_taxonomy::Entity::find()
+                .filter(service_taxonomy::Column::ServiceId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?
+            {
+                if let Some(code) = terms.get(&t.taxonomy_term_id) {
+                    tags.entry(t.service_id).or_default().push(code.clone());
+                }
+            }
+            for c in service_capacity::Entity::find()
+                .filter(service_capacity::Column::ServiceId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?
+            {
+                capacities.insert(
+                    c.service_id,
+                    Capacity {
+                        available: c.available,
+                        maximum: c.maximum,
+                        unit: c.unit,
+                        status: c.status,
+                        updated_at: c.updated_at,
+                    },
+                );
+            }
+            let links = service_at_location::Entity::find()
+                .filter(service_at_location::Column::ServiceId.is_in(chunk.iter().copied()))
+                .order_by_asc(service_at_location::Column::Id)
+                .all(&self.db)
+                .await?;
+            let locations: HashMap<Uuid, location::Model> = location::Entity::find()
+                .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|l| (l.id, l))
+                .collect();
+            for link in links {
+                if let Some(l) = locations.get(&link.location_id) {
+                    places.entry(link.service_id).or_default().push(Place {
                         name: l.name.clone(),
                         postcode: l.postcode.as_deref().and_then(|p| Postcode::parse(p).ok()),
                         latitude: l.latitude,
                         longitude: l.longitude,
-                    })
-                    .collect(),
-                capacity: capacities.iter().find(|c| c.service_id == r.id).map(|c| Capacity {
-                    available: c.available,
-                    maximum: c.maximum,
-                    unit: c.unit.clone(),
-                    status: c.status.clone(),
-                    updated_at: c.updated_at,
-                }),
-                name: r.name,
-                description: r.description,
-                email: r.email,
-                status: r.status,
-                min_age: r.min_age,
-                max_age: r.max_age,
-                eligibility: r.eligibility_description,
-                schedule: r.schedule_description,
+                    });
+                }
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut taxonomy = tags.remove(&r.id).unwrap_or_default();
+                taxonomy.sort();
+                Service {
+                    id: ServiceId(r.id),
+                    organisation: OrganisationId(r.organisation_id),
+                    taxonomy,
+                    places: places.remove(&r.id).unwrap_or_default(),
+                    capacity: capacities.remove(&r.id),
+                    name: r.name,
+                    description: r.description,
+                    email: r.email,
+                    url: r.url,
+                    status: r.status,
+                    min_age: r.min_age,
+                    max_age: r.max_age,
+                    eligibility: r.eligibility_description,
+                    schedule: r.schedule_description,
+                }
             })
             .collect())
     }

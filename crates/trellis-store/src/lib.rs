@@ -10,22 +10,28 @@
 //! - [`accounts`]: organisations, users, API keys and authentication.
 //! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
 //! - [`offers`]: making and transitioning offers, and the provider's view of them.
-//! - [`directory`]: services, locations, taxonomy and capacity.
+//! - [`directory`]: services, locations, taxonomy and capacity; managing them and matching people to them.
+//! - [`oruk`]: the directory as Open Referral UK: import (idempotent, record by record) and export.
+//! - [`network`]: the locality as a graph of organisations, services and offer flows.
 //! - [`audit`]: the audit log.
 //! - [`links`]: provider links from offer emails.
 //! - [`timers`]: reminders and expiry of unanswered offers.
+//! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
 
 pub mod accounts;
 pub mod audit;
+pub mod capacity_checks;
 mod convert;
 pub mod directory;
 mod entity;
 mod error;
 pub mod links;
+pub mod network;
 pub mod notices;
 pub mod offers;
+pub mod oruk;
 pub mod outbox;
 pub mod referrals;
 #[cfg(feature = "testing")]

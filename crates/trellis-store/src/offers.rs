@@ -445,6 +445,7 @@ impl Store {
                 e.into()
             }
         })?;
+        crate::directory::adjust_capacity_for(txn, state.service, state.status, next.status).await?;
         let action = format!("offer.{}", next.status.as_str());
         Audit { actor, action: &action, referral: Some(state.referral), offer: Some(id), at: now }.write(txn).await?;
 

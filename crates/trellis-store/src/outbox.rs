@@ -34,11 +34,13 @@ pub enum EmailKind {
     ReferralClosed,
     /// The link worker hears that an email could not be delivered.
     DeliveryFailed,
+    /// A provider is asked to confirm a service's capacity (with the capacity link).
+    CapacityCheck,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 7] = [
+    pub const ALL: [EmailKind; 8] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -46,6 +48,7 @@ impl EmailKind {
         Self::OnwardOfferProposed,
         Self::ReferralClosed,
         Self::DeliveryFailed,
+        Self::CapacityCheck,
     ];
 
     /// The stored name.
@@ -58,6 +61,7 @@ impl EmailKind {
             Self::OnwardOfferProposed => "onward_offer_proposed",
             Self::ReferralClosed => "referral_closed",
             Self::DeliveryFailed => "delivery_failed",
+            Self::CapacityCheck => "capacity_check",
         }
     }
 
@@ -76,6 +80,8 @@ pub enum DeliveryStatus {
     Sent,
     /// Given up after the maximum number of attempts.
     Dead,
+    /// Not sent because it no longer applied (an offer answered or withdrawn before its email went).
+    Skipped,
 }
 
 impl DeliveryStatus {
@@ -85,6 +91,7 @@ impl DeliveryStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Dead => "dead",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -93,6 +100,7 @@ impl DeliveryStatus {
             "pending" => Ok(Self::Pending),
             "sent" => Ok(Self::Sent),
             "dead" => Ok(Self::Dead),
+            "skipped" => Ok(Self::Skipped),
             other => Err(StoreError::Corrupt(format!("outbox status {other}"))),
         }
     }
@@ -247,6 +255,21 @@ impl Store {
             .col_expr(email_outbox::Column::SentAt, Expr::value(now))
             .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::LockedBy.eq(worker))
+            .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Records that a claimed row was not sent because it no longer applies. Returns false if the claim
+    /// was lost.
+    pub async fn mark_email_skipped(&self, id: Uuid, worker: &str, why: &str) -> Result<bool, StoreError> {
+        let result = email_outbox::Entity::update_many()
+            .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Skipped.as_str()))
+            .col_expr(email_outbox::Column::LastError, Expr::value(why))
+            .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .filter(email_outbox::Column::Id.eq(id))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))

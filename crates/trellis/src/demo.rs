@@ -687,5 +687,113 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         )
         .await?;
     // Tariq, Joan and George stay referred (Joan overdue, Tariq assigned to Tom).
+    history(store, l).await
+}
+
+/// Earlier months of work, so the network view has flows worth looking at: more people from all three
+/// practices offered across the network, with every kind of answer, and providers passing people on.
+async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
+    // (service name prefix, what happened) for each earlier person, cycling through the practices.
+    let plan: &[(&str, Outcome)] = &[
+        ("Canal Walkers", Outcome::Finished),
+        ("Canal Walkers", Outcome::Finished),
+        ("Canal Walkers", Outcome::Declined(DeclineReason::AtCapacity)),
+        ("Towpath Voices", Outcome::Finished),
+        ("Towpath Voices", Outcome::Started),
+        ("Woodland Wellbeing", Outcome::Finished),
+        ("Woodland Wellbeing", Outcome::Declined(DeclineReason::NotSuitable)),
+        ("Community Allotment", Outcome::Declined(DeclineReason::AtCapacity)),
+        ("Community Allotment", Outcome::Declined(DeclineReason::AtCapacity)),
+        ("Telephone and Home", Outcome::Finished),
+        ("Telephone and Home", Outcome::Finished),
+        ("Telephone and Home", Outcome::Started),
+        ("Debt and Benefits", Outcome::Finished),
+        ("Debt and Benefits", Outcome::Onward("Telephone and Home")),
+        ("Refugee Welcome Walk", Outcome::Onward("Digital Skills")),
+        ("Refugee Welcome Walk", Outcome::Finished),
+        ("Carers' Cuppa", Outcome::Finished),
+        ("Open Studio", Outcome::Declined(DeclineReason::NotEligible)),
+        ("Open Studio", Outcome::Started),
+        ("Men's Shed", Outcome::Onward("Towpath Voices")),
+        ("Chair-Based Exercise", Outcome::Declined(DeclineReason::AtCapacity)),
+        ("Chair-Based Exercise", Outcome::Expired),
+        ("Digital Skills", Outcome::Finished),
+        ("Canal Walkers", Outcome::Onward("Woodland Wellbeing")),
+    ];
+    let now = Utc::now();
+    let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
+    let lw = &l.link_worker;
+    let gps: Vec<&Actor> = std::iter::once(&l.gp).chain(l.other_gps.iter()).collect();
+    let service = |name: &str| l.services.iter().find(|s| s.name.starts_with(name)).context("demo service");
+    for (i, (name, outcome)) in plan.iter().enumerate() {
+        // Spread over the last three months; providers take from a few hours to a few days to answer.
+        let referred_at = now - Duration::days(85 - 3 * i as i64);
+        let offered_at = referred_at + Duration::days(2);
+        let answered_at = offered_at + Duration::hours([3, 20, 6, 48, 30, 96][i % 6]);
+        let gp = gps[i % gps.len()];
+        let practice = l.practices.iter().find(|p| Some(p.id) == gp.organisation).context("practice")?;
+        let new = NewReferral {
+            person: PersonDetails {
+                nhs_number: nhs_number(100 + i as u32)?,
+                given_name: ["Alan", "Beryl", "Colin", "Doreen", "Errol", "Fatima", "Gordon", "Hazel"][i % 8].into(),
+                family_name: ["Archer", "Bennett", "Clarke", "Dixon", "Evans", "Foster"][i % 6].into(),
+                date_of_birth: NaiveDate::from_ymd_opt(1940 + (i as i32 * 3) % 60, 1 + (i as u32 % 12), 1 + (i as u32 % 28)).context("date")?,
+                phone: PhoneNumber::parse(&format!("0115 496 {:04}", 300 + i)).ok(),
+                email: None,
+                postcode: None,
+                preferred_contact: ContactMethod::Phone,
+            },
+            needs: vec![[Need::Loneliness, Need::LowMood, Need::PhysicalActivity, Need::Debt][i % 4]],
+            reason: "Earlier referral in the demo history.".into(),
+            urgency: Urgency::Routine,
+            consent: Consent { recorded_by: "Referring GP".into(), recorded_at: referred_at },
+            referring_organisation: practice.id,
+            link_worker_service: practice.link_worker_service.context("practice without a link worker service")?,
+            contact_due_at: referred_at + Duration::days(7),
+        };
+        let id = store.submit_referral(new, None, gp, referred_at).await?.referral.state.id;
+        let contacted_at = referred_at + Duration::days(1);
+        store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, contacted_at).await?;
+        let svc = service(name)?;
+        let offer = store.make_offer(id, Some(2), svc.id, None, None, timers, lw, offered_at).await?;
+        let provider = Actor::provider_link(offer.state.provider_organisation);
+        let (offer_id, mut v) = (offer.state.id, 1);
+        let mut step = |command: OfferCommand, actor: Actor| {
+            let (current, at) = (v, answered_at + Duration::days(i64::from(v) - 1));
+            v += 1;
+            async move { store.transition_offer(offer_id, current, command, &actor, at).await }
+        };
+        match outcome {
+            Outcome::Declined(reason) => {
+                step(OfferCommand::Decline { reason: *reason, note: None }, provider).await?;
+            }
+            Outcome::Expired => {
+                step(OfferCommand::Expire, Actor::system()).await?;
+            }
+            Outcome::Started | Outcome::Finished | Outcome::Onward(_) => {
+                step(OfferCommand::Accept, provider).await?;
+                step(OfferCommand::Start, provider).await?;
+                if matches!(outcome, Outcome::Finished) {
+                    step(OfferCommand::Finish, provider).await?;
+                }
+                if let Outcome::Onward(next) = outcome {
+                    let next = service(next)?;
+                    let passed_on_at = answered_at + Duration::days(7);
+                    store.make_offer(id, None, next.id, Some("Would enjoy this too.".into()), Some(offer_id), timers, &provider, passed_on_at).await?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// What happened to an earlier demo offer.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Declined(DeclineReason),
+    Expired,
+    Started,
+    Finished,
+    /// Accepted, attended, and passed on to another service.
+    Onward(&'static str),
 }

@@ -1,14 +1,16 @@
 //! The GraphQL schema, built apart from the web framework so its SDL can be produced with no database.
 
+mod directory;
 mod inputs;
 mod mutation;
+pub mod network;
 mod query;
 pub mod types;
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
-use async_graphql::{EmptySubscription, Response, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Response, Schema, SchemaBuilder};
 use async_graphql_axum::GraphQLRequest;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -16,14 +18,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use trellis_store::Store;
 
-pub use mutation::Mutation;
-pub use query::Query;
+/// Every query: the journeys' ([`query::Query`]) and the directory's and network's ([`directory`]).
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQuery);
+
+/// Every mutation: the journeys' and the directory's.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation);
 
 use crate::auth::{self, RateLimiter};
 use crate::{ApiSettings, AppState};
 
 /// The Trellis schema.
-pub type TrellisSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type TrellisSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Depth and complexity limits: tight enough to refuse abusive queries, loose enough for standard
 /// clients' introspection queries (which need depth ~15 and complexity in the hundreds).
@@ -32,8 +41,8 @@ pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 1000;
 
 /// The schema with its limits and error-code extension, and no data: enough to print the SDL.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(ErrorCodes)

@@ -20,6 +20,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
 
 /// The root of every change.
+#[derive(Default)]
 pub struct Mutation;
 
 macro_rules! referral_payload {
@@ -137,7 +138,7 @@ fn offer_timers(settings: &ApiSettings) -> OfferTimers {
     OfferTimers { expires_at, remind_at: (remind_at < expires_at).then_some(remind_at) }
 }
 
-#[Object]
+#[Object(name = "JourneyMutation")]
 impl Mutation {
     /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
     /// `idempotencyKey`.

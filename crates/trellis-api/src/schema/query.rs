@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
 
 /// The root of every read.
+#[derive(Default)]
 pub struct Query;
 
 fn page_size(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
@@ -32,7 +33,7 @@ fn page_size(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
     }
 }
 
-#[Object]
+#[Object(name = "JourneyQuery")]
 impl Query {
     /// The caller: user, role and organisation.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<Me> {

@@ -492,6 +492,12 @@ pub struct Service {
     pub name: String,
     /// What it is.
     pub description: String,
+    /// Where offers go (the organisation's address when absent).
+    pub email: Option<String>,
+    /// Its web page.
+    pub url: Option<String>,
+    /// `active` (listed and open to offers) or `inactive`.
+    pub status: String,
     /// Taxonomy term codes.
     pub taxonomy: Vec<String>,
     /// Youngest age it takes.
@@ -523,6 +529,7 @@ pub struct Place {
 
 /// A service's capacity (HSDS 3.1 `service_capacity`).
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Capacity {
     /// Places free.
     pub available: i32,
@@ -536,6 +543,16 @@ pub struct Capacity {
     pub updated_at: DateTime<Utc>,
 }
 
+#[ComplexObject]
+impl Capacity {
+    /// Whether the provider last confirmed it longer ago than this deployment trusts (14 days unless
+    /// configured otherwise): the numbers may no longer be true.
+    async fn stale(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let days = ctx.data::<std::sync::Arc<crate::ApiSettings>>()?.capacity_stale_after_days;
+        Ok(self.updated_at < Utc::now() - chrono::Duration::days(days))
+    }
+}
+
 impl From<directory::Service> for Service {
     fn from(s: directory::Service) -> Self {
         Service {
@@ -543,6 +560,9 @@ impl From<directory::Service> for Service {
             organisation_id: ID(s.organisation.to_string()),
             name: s.name,
             description: s.description,
+            email: s.email,
+            url: s.url,
+            status: s.status,
             taxonomy: s.taxonomy,
             min_age: s.min_age,
             max_age: s.max_age,

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod capacity_check;
 pub mod email_outbox;
 pub mod idempotency_key;
 pub mod location;
@@ -15,6 +16,7 @@ pub mod referral_event;
 pub mod service;
 pub mod service_at_location;
 pub mod service_capacity;
+pub mod service_link;
 pub mod service_taxonomy;
 pub mod taxonomy_term;
 pub mod user;

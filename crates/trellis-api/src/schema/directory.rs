@@ -1,0 +1,449 @@
+//! The directory: reading and managing services, live capacity, and matching a person's needs to
+//! services. The network lead manages any provider's services; a provider its own.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{Duration, Utc};
+use trellis_domain::directory::{self as rules, Coordinates, MatchRequest};
+use trellis_domain::values::{self as v, ValueError};
+use trellis_domain::{OrganisationId, Role};
+use trellis_store::Store;
+use trellis_store::directory::{CapacityUpdate, Place, ServiceChanges, ServiceDetails, ServiceSearch};
+
+use super::inputs::{organisation_id, service_id};
+use super::types::{Need, Service};
+use crate::ApiSettings;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, OrApiError};
+
+/// Whether a service is listed.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceStatus {
+    /// Listed and open to offers.
+    Active,
+    /// Kept for its history, not offered.
+    Inactive,
+}
+
+impl From<ServiceStatus> for rules::ServiceStatus {
+    fn from(s: ServiceStatus) -> Self {
+        match s {
+            ServiceStatus::Active => rules::ServiceStatus::Active,
+            ServiceStatus::Inactive => rules::ServiceStatus::Inactive,
+        }
+    }
+}
+
+/// Whether a service takes people now.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapacityStatus {
+    /// Taking people.
+    Open,
+    /// Taking names for a waiting list.
+    Waitlist,
+    /// Not taking anyone.
+    Closed,
+}
+
+impl From<CapacityStatus> for rules::CapacityStatus {
+    fn from(s: CapacityStatus) -> Self {
+        match s {
+            CapacityStatus::Open => rules::CapacityStatus::Open,
+            CapacityStatus::Waitlist => rules::CapacityStatus::Waitlist,
+            CapacityStatus::Closed => rules::CapacityStatus::Closed,
+        }
+    }
+}
+
+/// A place where a service happens.
+#[derive(InputObject)]
+pub struct LocationInput {
+    /// Its name (`West Park pavilion`).
+    pub name: String,
+    /// Its postcode.
+    pub postcode: Option<String>,
+    /// Latitude (WGS84); give both or neither.
+    pub latitude: Option<f64>,
+    /// Longitude (WGS84); give both or neither.
+    pub longitude: Option<f64>,
+}
+
+/// A service's capacity (HSDS 3.1 `service_capacity`) as its provider states it.
+#[derive(InputObject)]
+pub struct CapacityInput {
+    /// Places free now.
+    pub available: i32,
+    /// Places in all.
+    pub maximum: i32,
+    /// What a place is (`places` unless said).
+    pub unit: Option<String>,
+    /// Whether it takes people.
+    pub status: CapacityStatus,
+}
+
+/// A service to add.
+#[derive(InputObject)]
+pub struct CreateServiceInput {
+    /// The provider organisation that runs it: required for the network lead; a provider adds to its
+    /// own.
+    pub organisation_id: Option<ID>,
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Where offers go (the organisation's address when absent).
+    pub email: Option<String>,
+    /// Its web page (`https://…`).
+    pub url: Option<String>,
+    /// Listed or not (listed unless said).
+    pub status: Option<ServiceStatus>,
+    /// Taxonomy term codes (see `taxonomyTerms`).
+    pub taxonomy: Vec<String>,
+    /// Youngest age it takes.
+    pub min_age: Option<i32>,
+    /// Oldest age it takes.
+    pub max_age: Option<i32>,
+    /// Eligibility in words.
+    pub eligibility: Option<String>,
+    /// When it runs, in words.
+    pub schedule: Option<String>,
+    /// Where it happens.
+    pub locations: Option<Vec<LocationInput>>,
+    /// Its capacity now.
+    pub capacity: Option<CapacityInput>,
+}
+
+/// Changes to a service: fields left out stay as they are; `null` clears an optional one.
+#[derive(InputObject)]
+pub struct UpdateServiceInput {
+    /// The service.
+    pub service_id: ID,
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new email, or `null` for the organisation's.
+    pub email: MaybeUndefined<String>,
+    /// A new web page, or `null` for none.
+    pub url: MaybeUndefined<String>,
+    /// Listed or not.
+    pub status: Option<ServiceStatus>,
+    /// The whole new set of taxonomy term codes.
+    pub taxonomy: Option<Vec<String>>,
+    /// A new youngest age, or `null` for none.
+    pub min_age: MaybeUndefined<i32>,
+    /// A new oldest age, or `null` for none.
+    pub max_age: MaybeUndefined<i32>,
+    /// New eligibility words, or `null`.
+    pub eligibility: MaybeUndefined<String>,
+    /// A new schedule, or `null`.
+    pub schedule: MaybeUndefined<String>,
+    /// The whole new set of places.
+    pub locations: Option<Vec<LocationInput>>,
+}
+
+/// A service's capacity now.
+#[derive(InputObject)]
+pub struct UpdateServiceCapacityInput {
+    /// The service.
+    pub service_id: ID,
+    /// Places free now.
+    pub available: i32,
+    /// Places in all.
+    pub maximum: i32,
+    /// What a place is (`places` unless said).
+    pub unit: Option<String>,
+    /// Whether it takes people.
+    pub status: CapacityStatus,
+}
+
+/// Where the person is: a postcode, or a latitude and longitude.
+#[derive(InputObject)]
+pub struct NearInput {
+    /// A UK postcode; it is placed by the directory's own locations (the same postcode, else the same
+    /// outward code).
+    pub postcode: Option<String>,
+    /// Latitude (WGS84).
+    pub latitude: Option<f64>,
+    /// Longitude (WGS84).
+    pub longitude: Option<f64>,
+}
+
+/// The new service.
+#[derive(SimpleObject)]
+pub struct CreateServicePayload {
+    /// It.
+    pub service: Service,
+}
+
+/// The changed service.
+#[derive(SimpleObject)]
+pub struct UpdateServicePayload {
+    /// It, after the change.
+    pub service: Service,
+}
+
+/// The service with its new capacity.
+#[derive(SimpleObject)]
+pub struct UpdateServiceCapacityPayload {
+    /// It, with `capacity.updatedAt` now.
+    pub service: Service,
+}
+
+/// A service that fits a person, with how well and why.
+#[derive(SimpleObject)]
+pub struct ServiceMatch {
+    /// The service; offer the person to it with `offerReferral`.
+    pub service: Service,
+    /// From 0 to 1: needs met (half), nearness (three tenths), places free (a fifth).
+    pub score: f64,
+    /// From the person to its nearest location, when both are known.
+    pub distance_km: Option<f64>,
+    /// The person's needs it meets.
+    pub needs_met: Vec<Need>,
+    /// Why it matched (`meets loneliness via befriending`, `2.1 km away`, `8 places free`).
+    pub reasons: Vec<String>,
+}
+
+fn validation(field: &'static str, value: impl Into<String>, reason: &'static str) -> async_graphql::Error {
+    ApiError::Validation(ValueError::new(field, value, reason)).extend()
+}
+
+fn place(input: LocationInput) -> Result<Place, ValueError> {
+    let postcode = v::optional_text("postcode", input.postcode.as_deref(), 20)?;
+    Ok(Place {
+        name: v::required_text("locations.name", &input.name, 200)?,
+        postcode: postcode.as_deref().map(v::Postcode::parse).transpose()?,
+        latitude: input.latitude,
+        longitude: input.longitude,
+    })
+}
+
+fn places(input: Option<Vec<LocationInput>>) -> Result<Option<Vec<Place>>, ValueError> {
+    input.map(|ls| ls.into_iter().map(place).collect()).transpose()
+}
+
+fn email(value: Option<&str>) -> Result<Option<v::EmailAddress>, ValueError> {
+    v::optional_text("email", value, 320)?.as_deref().map(v::EmailAddress::parse).transpose()
+}
+
+fn url(value: Option<&str>) -> Result<Option<String>, ValueError> {
+    v::optional_text("url", value, 2000)?.as_deref().map(rules::check_url).transpose()
+}
+
+fn unit(value: Option<&str>) -> Result<String, ValueError> {
+    Ok(v::optional_text("unit", value, 50)?.unwrap_or_else(|| "places".into()))
+}
+
+fn maybe<T, U>(
+    value: MaybeUndefined<T>,
+    parse: impl FnOnce(T) -> Result<U, ValueError>,
+) -> Result<Option<Option<U>>, ValueError> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Ok(Some(None)),
+        MaybeUndefined::Value(t) => parse(t).map(|u| Some(Some(u))),
+    }
+}
+
+/// Directory queries.
+#[derive(Default)]
+pub struct DirectoryQuery;
+
+#[Object]
+impl DirectoryQuery {
+    /// The taxonomy terms services are tagged with.
+    async fn taxonomy_terms(&self) -> Vec<String> {
+        trellis_store::directory::TAXONOMY.iter().map(|(code, _)| (*code).to_owned()).collect()
+    }
+
+    /// One service, listed or not.
+    async fn service(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Service> {
+        ctx.data::<Caller>()?.actor().api()?;
+        let id = service_id(&id).api()?;
+        Ok(ctx.data::<Store>()?.service(id).await.api()?.into())
+    }
+
+    /// Every service of an organisation, listed or not (the caller's own unless one is named).
+    async fn organisation_services(&self, ctx: &Context<'_>, organisation_id: Option<ID>) -> ApiResult<Vec<Service>> {
+        let p = ctx.data::<Caller>()?.principal().api()?;
+        let org = match organisation_id {
+            Some(id) => self::organisation_id("organisationId", &id).api()?,
+            None => p.organisation.id,
+        };
+        Ok(ctx.data::<Store>()?.services_of(org).await.api()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Active services ranked by how well they fit a person: their needs (each need is met by some
+    /// taxonomy terms, the most direct counting most), how near (great-circle distance from the
+    /// service's nearest location), the ages it takes and its live capacity (open > waiting list >
+    /// closed or stale). Each match says why.
+    #[allow(clippy::too_many_arguments)]
+    async fn find_services(
+        &self,
+        ctx: &Context<'_>,
+        needs: Vec<Need>,
+        near: Option<NearInput>,
+        radius_km: Option<f64>,
+        age: Option<i32>,
+        #[graphql(desc = "Only services open with places free, confirmed recently (false unless said).")]
+        only_with_capacity: Option<bool>,
+        first: Option<i32>,
+    ) -> ApiResult<Vec<ServiceMatch>> {
+        ctx.data::<Caller>()?.actor().api()?;
+        let settings = ctx.data::<Arc<ApiSettings>>()?;
+        let store = ctx.data::<Store>()?;
+        let needs = v::Need::parse_list(needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
+        let limit = match first {
+            None => 20,
+            Some(n) if n >= 1 && (n as usize) <= settings.max_page_size => n as usize,
+            Some(n) => return Err(validation("first", n.to_string(), "must be between 1 and the maximum page size")),
+        };
+        if let Some(r) = radius_km
+            && !(r.is_finite() && r > 0.0 && r <= 500.0)
+        {
+            return Err(validation("radiusKm", r.to_string(), "must be more than 0 and at most 500"));
+        }
+        if let Some(a) = age
+            && !(0..=120).contains(&a)
+        {
+            return Err(validation("age", a.to_string(), "must be between 0 and 120"));
+        }
+        let near = match near {
+            None if radius_km.is_some() => {
+                return Err(validation("radiusKm", "", "needs near: a place to measure from"));
+            }
+            None => None,
+            Some(n) => Some(locate(store, n).await?),
+        };
+        let now = Utc::now();
+        let search = ServiceSearch {
+            request: MatchRequest { needs, radius_km, age, only_with_capacity: only_with_capacity.unwrap_or(false) },
+            near,
+            stale_before: now - Duration::days(settings.capacity_stale_after_days),
+            now,
+            limit,
+        };
+        let matches = store.find_services(&search).await.api()?;
+        Ok(matches
+            .into_iter()
+            .map(|m| ServiceMatch {
+                service: m.service.into(),
+                score: m.score,
+                distance_km: m.distance_km,
+                needs_met: m.needs_met.into_iter().map(Into::into).collect(),
+                reasons: m.reasons,
+            })
+            .collect())
+    }
+}
+
+/// Where `near` points: its coordinates, or its postcode placed by the directory's own locations.
+async fn locate(store: &Store, near: NearInput) -> ApiResult<Coordinates> {
+    match (near.postcode.as_deref().map(str::trim).filter(|p| !p.is_empty()), near.latitude, near.longitude) {
+        (None, Some(lat), Some(lon)) => Coordinates::parse(lat, lon).api(),
+        (Some(p), None, None) => {
+            let postcode = v::Postcode::parse(p).api()?;
+            store.locate_postcode(&postcode).await.api()?.ok_or_else(|| {
+                validation(
+                    "near",
+                    postcode.as_str(),
+                    "cannot be located: no place in the directory shares its postcode or outward code",
+                )
+            })
+        }
+        _ => Err(validation("near", "", "give either a postcode or both latitude and longitude")),
+    }
+}
+
+/// Directory mutations.
+#[derive(Default)]
+pub struct DirectoryMutation;
+
+#[Object]
+impl DirectoryMutation {
+    /// Add a service (the network lead for any provider; a provider for itself).
+    async fn create_service(&self, ctx: &Context<'_>, input: CreateServiceInput) -> ApiResult<CreateServicePayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Provider], "manage services").api()?;
+        let organisation: OrganisationId = match (&input.organisation_id, actor.role) {
+            (Some(id), _) => organisation_id("organisationId", id).api()?,
+            (None, Role::Provider) => actor.organisation.ok_or(ApiError::Forbidden("manage services".into())).api()?,
+            (None, _) => return Err(validation("organisationId", "", "is required")),
+        };
+        let details = ServiceDetails {
+            name: v::required_text("name", &input.name, 200).api()?,
+            description: v::required_text("description", &input.description, 4000).api()?,
+            email: email(input.email.as_deref()).api()?,
+            url: url(input.url.as_deref()).api()?,
+            status: input.status.unwrap_or(ServiceStatus::Active).into(),
+            taxonomy: input.taxonomy,
+            min_age: input.min_age,
+            max_age: input.max_age,
+            eligibility: v::optional_text("eligibility", input.eligibility.as_deref(), 2000).api()?,
+            schedule: v::optional_text("schedule", input.schedule.as_deref(), 2000).api()?,
+            places: places(input.locations).api()?.unwrap_or_default(),
+        };
+        let capacity = match input.capacity {
+            Some(c) => Some(CapacityUpdate {
+                available: c.available,
+                maximum: c.maximum,
+                unit: unit(c.unit.as_deref()).api()?,
+                status: c.status.into(),
+            }),
+            None => None,
+        };
+        let service =
+            ctx.data::<Store>()?.add_service(&actor, organisation, details, capacity, Utc::now()).await.api()?;
+        Ok(CreateServicePayload { service: service.into() })
+    }
+
+    /// Change a service (the network lead, or the provider that runs it).
+    async fn update_service(&self, ctx: &Context<'_>, input: UpdateServiceInput) -> ApiResult<UpdateServicePayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Provider], "manage services").api()?;
+        let id = service_id(&input.service_id).api()?;
+        let changes = ServiceChanges {
+            name: input.name.as_deref().map(|n| v::required_text("name", n, 200)).transpose().api()?,
+            description: input
+                .description
+                .as_deref()
+                .map(|d| v::required_text("description", d, 4000))
+                .transpose()
+                .api()?,
+            email: maybe(input.email, |e| email(Some(&e))).api()?.map(Option::flatten),
+            url: maybe(input.url, |u| url(Some(&u))).api()?.map(Option::flatten),
+            status: input.status.map(Into::into),
+            taxonomy: input.taxonomy,
+            min_age: maybe(input.min_age, Ok).api()?,
+            max_age: maybe(input.max_age, Ok).api()?,
+            eligibility: maybe(input.eligibility, |e| v::optional_text("eligibility", Some(&e), 2000))
+                .api()?
+                .map(Option::flatten),
+            schedule: maybe(input.schedule, |s| v::optional_text("schedule", Some(&s), 2000))
+                .api()?
+                .map(Option::flatten),
+            places: places(input.locations).api()?,
+        };
+        let service = ctx.data::<Store>()?.update_service(&actor, id, changes, Utc::now()).await.api()?;
+        Ok(UpdateServicePayload { service: service.into() })
+    }
+
+    /// Say how many places a service has now (the provider that runs it, or the network lead). This
+    /// also confirms the numbers, so they are no longer stale.
+    async fn update_service_capacity(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateServiceCapacityInput,
+    ) -> ApiResult<UpdateServiceCapacityPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Provider], "update capacity").api()?;
+        let id = service_id(&input.service_id).api()?;
+        let update = CapacityUpdate {
+            available: input.available,
+            maximum: input.maximum,
+            unit: unit(input.unit.as_deref()).api()?,
+            status: input.status.into(),
+        };
+        let service = ctx.data::<Store>()?.update_service_capacity(&actor, id, update, Utc::now()).await.api()?;
+        Ok(UpdateServiceCapacityPayload { service: service.into() })
+    }
+}

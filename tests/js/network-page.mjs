@@ -1,0 +1,38 @@
+// Opens the /network page in headless Chromium: a GP's token is refused, a network lead signs in with
+// theirs and sees the SVG graph and the capacity table. Saves a screenshot. Prints a JSON report.
+import { chromium } from "playwright-core";
+
+const [url, leadToken, gpToken, outDir] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+const fail = async (message) => { console.error(message); await browser.close(); process.exit(1); };
+try {
+  const gpPage = await (await browser.newContext()).newPage();
+  await gpPage.goto(url);
+  await gpPage.getByLabel("API token").fill(gpToken);
+  await gpPage.getByRole("button", { name: "Sign in" }).click();
+  const gpRefused = (await gpPage.textContent("body")).includes("for network leads and link workers");
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByLabel("API token").fill(leadToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForSelector("svg[role=img]");
+  const report = {
+    gpRefused,
+    nodes: await page.locator("svg g.node").count(),
+    flows: await page.locator("svg path.flow").count(),
+    tableRows: await page.locator("table tbody tr").count(),
+    title: await page.title(),
+  };
+  await page.screenshot({ path: `${outDir}/network.png`, fullPage: true });
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "trellis_network");
+  if (!session || !session.httpOnly || session.sameSite !== "Strict") await fail(`weak session cookie ${JSON.stringify(session)}`);
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,797 @@
+//! The periodic capacity check, end to end on SQLite and PostgreSQL: the durable timer queues one email
+//! per due service and never two (across passes and across workers), the email reaches a real SMTP
+//! server (maildev) with a link that works, and the capacity page behind the link changes nothing when
+//! opened, refuses forged and impossible updates, saves real ones (with their time and an audit entry),
+//! and shows the offer page's one "not valid" page for every link that cannot be used. The last test
+//! drives the page in headless Chromium from the email as received.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+use trellis_domain::ServiceId;
+use trellis_domain::directory::{CapacityStatus, ServiceStatus};
+use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_store::audit::AuditFilter;
+use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, CurrentCapacity};
+use trellis_store::directory::{NewService, ServiceChanges};
+use trellis_store::links::LinkError;
+use trellis_store::outbox::{DeliveryStatus, EmailKind};
+use trellis_store::{DatabaseSettings, Store};
+use trellis_tests::{Backend, Fixture, TestApp, TestDb, init_test_logging, on_both_databases, repo_root, run_node};
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+const EVERY: TimeDelta = TimeDelta::days(28);
+
+/// Runs `async fn $body(backend: Backend)` once on each database, for tests that need the database's
+/// address (to connect a second worker) rather than a running server.
+macro_rules! on_both_backends {
+    ($body:ident) => {
+        mod $body {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$body(trellis_tests::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$body(trellis_tests::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// Two instants the database stores as the same (PostgreSQL keeps microseconds).
+fn same_instant(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> bool {
+    a.is_some_and(|a| (a - b).abs() < TimeDelta::milliseconds(1))
+}
+
+/// Another service of the fixture's provider, with no address of its own and no capacity recorded.
+async fn allotment(store: &Store, f: &Fixture, now: DateTime<Utc>) -> ServiceId {
+    let new = NewService {
+        organisation: f.provider.id,
+        name: "Green Spring Allotment".into(),
+        description: "Growing vegetables together on Tuesdays.".into(),
+        email: None,
+        taxonomy: vec!["nature_and_green".into()],
+        min_age: None,
+        max_age: None,
+        eligibility: None,
+        schedule: None,
+        place: None,
+        capacity: None,
+    };
+    store.create_service(new, now).await.expect("allotment").id
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The timer.
+
+async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Backend) {
+    init_test_logging();
+    let (db, store) = TestDb::migrated(backend).await;
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let walking = f.walking_group.id;
+    let allotment = allotment(&store, &f, now).await;
+    // A service taken out of the directory is never asked.
+    let choir = {
+        let new_choir = NewService {
+            organisation: f.provider.id,
+            name: "Community Choir".into(),
+            description: "Singing for everyone.".into(),
+            email: None,
+            taxonomy: vec!["arts_and_culture".into()],
+            min_age: None,
+            max_age: None,
+            eligibility: None,
+            schedule: None,
+            place: None,
+            capacity: None,
+        };
+        store.create_service(new_choir, now).await.expect("choir").id
+    };
+    let lead = Fixture::actor(&f.network_lead);
+    let retire = ServiceChanges { status: Some(ServiceStatus::Inactive), ..Default::default() };
+    store.update_service(&lead, choir, retire, now).await.expect("retire the choir");
+
+    // New services are first asked `every` after they were created.
+    assert_eq!(store.queue_due_capacity_checks(now, EVERY, 100).await.expect("queue"), 0);
+    let first_due = store.next_capacity_check(walking).await.expect("timer").expect("scheduled");
+    assert!(first_due > now + TimeDelta::days(27) && first_due <= now + EVERY, "{first_due}");
+    assert!(store.next_capacity_check(allotment).await.expect("timer").is_some());
+    assert_eq!(store.next_capacity_check(choir).await.expect("timer"), None, "an inactive service is not scheduled");
+    assert_eq!(store.queue_due_capacity_checks(now + TimeDelta::days(27), EVERY, 100).await.expect("queue"), 0);
+
+    // Due: two workers, each with its own connection pool as two processes would have, run at once.
+    let other = Store::connect(&DatabaseSettings { url: db.url.clone(), max_connections: 4 }).await.expect("store");
+    let due = now + TimeDelta::days(29);
+    let (a, b) = tokio::join!(
+        store.queue_due_capacity_checks(due, EVERY, 100),
+        other.queue_due_capacity_checks(due, EVERY, 100)
+    );
+    assert_eq!(a.expect("worker a") + b.expect("worker b"), 2, "one check for each due service, between them");
+    let (a, b) = tokio::join!(
+        store.queue_due_capacity_checks(due, EVERY, 100),
+        other.queue_due_capacity_checks(due + TimeDelta::hours(1), EVERY, 100)
+    );
+    assert_eq!((a.expect("a"), b.expect("b")), (0, 0), "none twice");
+
+    let checks = |rows: Vec<trellis_store::outbox::OutboxEmail>| -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = rows
+            .into_iter()
+            .filter(|r| r.kind == EmailKind::CapacityCheck)
+            .map(|r| (r.recipient, r.payload["service"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        found.sort();
+        found
+    };
+    let queued = checks(store.outbox().await.expect("outbox"));
+    let mut expected = vec![
+        ("hello@greenspring.example".to_owned(), allotment.to_string()),
+        ("walks@greenspring.example".to_owned(), walking.to_string()),
+    ];
+    expected.sort();
+    assert_eq!(queued, expected, "to the service's address, else its organisation's");
+    let rows = store.outbox().await.expect("outbox");
+    assert!(rows.iter().all(|r| r.status == DeliveryStatus::Pending && r.offer.is_none() && r.referral.is_none()));
+    assert!(same_instant(store.next_capacity_check(walking).await.expect("timer"), due + EVERY), "next one scheduled");
+
+    // The next round, `every` later.
+    assert_eq!(store.queue_due_capacity_checks(due + TimeDelta::days(27), EVERY, 100).await.expect("queue"), 0);
+    let second = due + TimeDelta::days(29);
+    assert_eq!(other.queue_due_capacity_checks(second, EVERY, 100).await.expect("queue"), 2);
+
+    // A provider that confirms its capacity meanwhile (here through the directory) is not asked again
+    // until `every` after that.
+    let confirmed_at = second + TimeDelta::days(20);
+    let provider = Fixture::actor(&f.provider_user);
+    let capacity = trellis_store::directory::CapacityUpdate {
+        available: 3,
+        maximum: 20,
+        unit: "places".into(),
+        status: CapacityStatus::Open,
+    };
+    store.update_service_capacity(&provider, walking, capacity, confirmed_at).await.expect("confirm capacity");
+    let third = second + TimeDelta::days(29);
+    assert_eq!(store.queue_due_capacity_checks(third, EVERY, 100).await.expect("queue"), 1, "only the allotment");
+    assert!(same_instant(store.next_capacity_check(walking).await.expect("timer"), confirmed_at + EVERY));
+    assert_eq!(checks(store.outbox().await.expect("outbox")).len(), 5);
+    other.close().await.expect("close");
+}
+on_both_backends!(the_timer_queues_one_check_per_due_service_and_none_twice);
+
+// ---------------------------------------------------------------------------------------------------------
+// A real SMTP server.
+
+/// A port nothing listens on at the moment.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// maildev on loopback, killed when dropped (as in the provider page's tests).
+struct MailDev {
+    child: Child,
+    smtp_port: u16,
+    web_url: String,
+    dir: PathBuf,
+}
+
+impl MailDev {
+    async fn start() -> MailDev {
+        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
+        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
+        let (smtp_port, web_port) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
+        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
+        let child = Command::new(&bin)
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
+            .args(["-w", &web_port.to_string(), "--mail-directory"])
+            .arg(dir.join("mail"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("maildev log"))
+            .stderr(log)
+            .spawn()
+            .expect("start maildev");
+        let mut maildev = MailDev { child, smtp_port, web_url: format!("http://127.0.0.1:{web_port}"), dir };
+        for _ in 0..300 {
+            if let Ok(Some(status)) = maildev.child.try_wait() {
+                panic!("maildev exited with {status}:\n{}", maildev.log());
+            }
+            let healthy =
+                reqwest::get(format!("{}/api/healthz", maildev.web_url)).await.is_ok_and(|r| r.status().is_success());
+            if healthy && TcpStream::connect(("127.0.0.1", smtp_port)).is_ok() {
+                return maildev;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("maildev did not become ready:\n{}", maildev.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
+    }
+
+    async fn emails(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/api/email", self.web_url)).await.expect("maildev API").json().await.expect("emails")
+    }
+
+    /// Waits for `n` messages and returns them.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let emails = self.emails().await;
+            if emails.len() >= n {
+                return emails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails at the SMTP server:\n{}", self.log());
+    }
+}
+
+impl Drop for MailDev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn worker(app: &TestApp, maildev: &MailDev, id: &str) -> Worker {
+    let mailer = Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Smtp(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: maildev.smtp_port,
+            security: SmtpSecurity::None,
+            credentials: None,
+            timeout: Duration::from_secs(10),
+        }),
+    })
+    .expect("smtp mailer");
+    Worker::new(app.store.clone(), mailer, WorkerSettings::new(id, &app.base_url))
+}
+
+/// Passes at `now` until one queues and claims nothing; returns how many checks were queued.
+async fn drain(worker: &Worker, now: DateTime<Utc>) -> usize {
+    let mut queued = 0;
+    for _ in 0..20 {
+        let report = worker.tick(now).await;
+        assert_eq!(report.errors, 0, "{report:?}");
+        queued += report.capacity_checks_queued;
+        if report.claimed == 0 && report.capacity_checks_queued == 0 {
+            return queued;
+        }
+    }
+    panic!("the outbox did not drain");
+}
+
+/// The capacity link in an email's text (checked to be the HTML part's too).
+fn link_in(email: &Value, base_url: &str) -> String {
+    let text = email["text"].as_str().expect("a text part");
+    let start = text.find(&format!("{base_url}/capacity/")).expect("a capacity link in the email");
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let html = email["html"].as_str().expect("an HTML part");
+    assert!(html.contains(&format!("href=\"{link}\"")), "the HTML part links to the same page");
+    link
+}
+
+on_both_databases!(a_capacity_check_email_arrives_with_a_working_link, |app: TestApp| async move {
+    let maildev = MailDev::start().await;
+    let due = Utc::now() + TimeDelta::days(29);
+    let (first, second) = (worker(&app, &maildev, "w1"), worker(&app, &maildev, "w2"));
+    assert_eq!(drain(&first, Utc::now()).await, 0, "not due yet");
+    assert_eq!(drain(&first, due).await, 1);
+    assert_eq!(drain(&second, due).await, 0, "another worker finds nothing more to ask");
+
+    let emails = maildev.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(maildev.emails().await.len(), 1, "one email");
+    let email = &emails[0];
+    assert_eq!(email["to"][0]["address"], "walks@greenspring.example");
+    assert_eq!(email["subject"], "Are the places at Long Eaton Walking Group up to date?");
+    let row = store_row(&app).await;
+    assert_eq!((row.status, row.attempts), (DeliveryStatus::Sent, 1));
+    assert_eq!(email["headers"]["message-id"].as_str(), Some(row.message_id.as_str()));
+    let text = email["text"].as_str().expect("text");
+    let html = email["html"].as_str().expect("html");
+    for part in [text, html] {
+        assert!(part.contains("Long Eaton Walking Group") && part.contains("Green Spring Network"), "{part}");
+        assert!(part.contains("5 of 20 places free"), "the capacity as recorded: {part}");
+        assert!(part.contains("Yes, taking people now"), "{part}");
+        let expiry = (due + TimeDelta::days(14)).format("%A %-d %B %Y").to_string();
+        assert!(part.contains(&expiry), "the link's expiry, {expiry}: {part}");
+    }
+
+    let link = link_in(email, &app.base_url);
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    assert!(token.starts_with("trc_") && token.len() == 4 + 64, "256 random bits: {token}");
+    let opened = client().get(&link).send().await.expect("GET");
+    assert_eq!(opened.status(), StatusCode::OK);
+    let body = opened.text().await.expect("body");
+    assert!(body.contains("<h1>Places at Long Eaton Walking Group</h1>"), "{body}");
+    let linked = app.store.open_service_link(&token, Utc::now(), TimeDelta::days(14)).await.expect("the link opens");
+    assert_eq!((linked.service, linked.provider), (app.fixture.walking_group.id, app.fixture.provider.id));
+});
+
+async fn store_row(app: &TestApp) -> trellis_store::outbox::OutboxEmail {
+    let rows = app.store.outbox().await.expect("outbox");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    rows.into_iter().next().expect("a row")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The page: a browser-like client that keeps its cookie by hand and does not follow redirects.
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    fn cookie(&self) -> String {
+        let set = self.header("set-cookie");
+        assert!(set.starts_with("trellis_offer_csrf="), "no anti-forgery cookie: {set:?}");
+        set.split(';').next().unwrap_or_default().to_owned()
+    }
+
+    fn csrf_field(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a csrf field") + marker.len();
+        self.body[start..].chars().take_while(|c| *c != '"').collect()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+async fn page(response: reqwest::Response) -> Page {
+    let status = response.status();
+    let headers = response.headers().clone();
+    Page { status, headers, body: response.text().await.expect("body") }
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let mut request = client().get(format!("{}{path}", app.base_url));
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    page(request.send().await.expect("GET")).await
+}
+
+fn same_origin(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![("origin", app.base_url.clone()), ("sec-fetch-site", "same-origin".into())]
+}
+
+async fn post(
+    app: &TestApp,
+    token: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+    headers: &[(&'static str, String)],
+) -> Page {
+    let mut request = client().post(format!("{}/capacity/{token}", app.base_url)).form(form);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    page(request.send().await.expect("POST")).await
+}
+
+/// A provider's session on the page: its cookie and form token, as a browser would hold them.
+struct Session {
+    token: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    async fn open(app: &TestApp, token: &str) -> Session {
+        let shown = get(app, &format!("/capacity/{token}"), None).await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+        Session { token: token.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field() }
+    }
+
+    async fn post(&self, app: &TestApp, fields: &[(&str, &str)]) -> Page {
+        let mut form = vec![("csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        post(app, &self.token, Some(&self.cookie), &form, &same_origin(app)).await
+    }
+
+    async fn get(&self, app: &TestApp, path: &str) -> Page {
+        get(app, path, Some(&self.cookie)).await
+    }
+}
+
+/// A live link to the fixture's walking group, minted as the email would mint it.
+async fn walking_link(app: &TestApp) -> String {
+    let now = Utc::now();
+    app.store.create_service_link(app.fixture.walking_group.id, now + TimeDelta::days(14), now).await.expect("link")
+}
+
+/// Everything opening or a refused update could change by mistake.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    capacity: Option<CurrentCapacity>,
+    link_used_at: Option<DateTime<Utc>>,
+    next_check: Option<DateTime<Utc>>,
+    outbox: usize,
+    audit: usize,
+}
+
+async fn snapshot(app: &TestApp, token: &str) -> Snapshot {
+    let service = app.fixture.walking_group.id;
+    let linked = app.store.open_service_link(token, Utc::now(), TimeDelta::days(14)).await.expect("live link");
+    Snapshot {
+        capacity: app.store.capacity_notice(service).await.expect("notice").capacity,
+        link_used_at: linked.last_used_at,
+        next_check: app.store.next_capacity_check(service).await.expect("timer"),
+        outbox: app.store.outbox().await.expect("outbox").len(),
+        audit: app.store.audit_log(&AuditFilter { limit: 10_000, ..Default::default() }).await.expect("audit").len(),
+    }
+}
+
+async fn capacity(app: &TestApp) -> CurrentCapacity {
+    let notice = app.store.capacity_notice(app.fixture.walking_group.id).await.expect("notice");
+    notice.capacity.expect("a capacity")
+}
+
+fn assert_page_headers(page: &Page) {
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
+    assert_eq!(page.header("x-robots-tag"), "noindex");
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
+    assert_eq!(page.header("content-security-policy"), CSP);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Opening the link.
+
+on_both_databases!(opening_the_link_shows_the_capacity_and_changes_nothing, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let before = snapshot(&app, &token).await;
+
+    let shown = get(&app, &format!("/capacity/{token}"), None).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_page_headers(&shown);
+    assert_eq!(shown.header("content-type"), "text/html; charset=utf-8");
+    let cookie = shown.header("set-cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/capacity"] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "cookie lacks {attribute}: {cookie}");
+    }
+    let body = &shown.body;
+    for expected in [
+        "<html lang=\"en-GB\">",
+        "name=\"viewport\"",
+        "<title>Places at Long Eaton Walking Group – Trellis</title>",
+        "<h1>Places at Long Eaton Walking Group</h1>",
+        "5 of 20 places free",
+        "Yes, we are taking people now",
+        "<label class=\"block\" for=\"available\">Places free now</label>",
+        "<label class=\"block\" for=\"maximum\">Places in all</label>",
+        "id=\"available\" name=\"available\"",
+        "value=\"5\"",
+        "value=\"20\"",
+        "<legend>Are you taking people now?</legend>",
+        "<input type=\"radio\" id=\"status-open\" name=\"status\" value=\"open\" checked>",
+        "<label for=\"status-waitlist\">",
+        "<label for=\"status-closed\">",
+        "Save places",
+        "This page is for Green Spring Network only",
+    ] {
+        assert!(body.contains(expected), "the page lacks {expected:?}:\n{body}");
+    }
+    assert!(!body.contains("<script"), "no script");
+    assert!(!body.contains("Thank you"), "nothing was saved");
+
+    // Mail scanners opening it again, with and without the cookie, with a hand-made flag, and HEAD.
+    get(&app, &format!("/capacity/{token}"), None).await;
+    let flagged = get(&app, &format!("/capacity/{token}?done=updated"), Some(&shown.cookie())).await;
+    assert!(!flagged.body.contains("Thank you"), "a confirmation is only shown when something was saved");
+    let head = client().head(format!("{}/capacity/{token}", app.base_url)).send().await.expect("HEAD");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(snapshot(&app, &token).await, before, "opening the link changed nothing");
+
+    let again = get(&app, &format!("/capacity/{token}"), Some(&shown.cookie())).await;
+    assert_eq!(again.csrf_field(), shown.csrf_field(), "an open page keeps its token, so two tabs both work");
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Forgery.
+
+/// A sensible update, with the anti-forgery field when given.
+fn update_form(csrf: Option<&str>) -> Vec<(&str, &str)> {
+    let mut form: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+    form.extend([("available", "1"), ("maximum", "9"), ("status", "open")]);
+    form
+}
+
+on_both_databases!(a_post_without_a_matching_token_or_from_another_site_is_refused, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let session = Session::open(&app, &token).await;
+    let before = snapshot(&app, &token).await;
+    let other = "0".repeat(64);
+    let own = same_origin(&app);
+    let cookie = Some(session.cookie.as_str());
+    let csrf = Some(session.csrf.as_str());
+    let attempts: Vec<(&str, Option<&str>, Vec<(&str, &str)>, Vec<(&'static str, String)>)> = vec![
+        ("no cookie", None, update_form(csrf), own.clone()),
+        ("no field", cookie, update_form(None), own.clone()),
+        ("another token", cookie, update_form(Some(&other)), own.clone()),
+        ("empty field", cookie, update_form(Some("")), own.clone()),
+        ("cross-site", cookie, update_form(csrf), vec![("sec-fetch-site", "cross-site".into())]),
+        ("foreign origin", cookie, update_form(csrf), vec![("origin", "https://evil.example".into())]),
+        ("lookalike origin", cookie, update_form(csrf), vec![("origin", format!("{}.evil.example", app.base_url))]),
+        ("null origin, unattested", cookie, update_form(csrf), vec![("origin", "null".into())]),
+    ];
+    for (what, cookie, form, headers) in attempts {
+        let refused = post(&app, &token, cookie, &form, &headers).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{what}");
+        assert_page_headers(&refused);
+        assert!(refused.body.contains("Your update was not saved"), "{what}: {}", refused.body);
+        assert!(!refused.body.contains("Walking Group"), "{what}: a refusal shows nothing of the service");
+    }
+    // Not a form at all, as a cross-site `fetch` with text/plain could send.
+    let text = client()
+        .post(format!("{}/capacity/{token}", app.base_url))
+        .header(header::COOKIE, &session.cookie)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(format!("csrf={}&available=1&maximum=9&status=open", session.csrf))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(text.status(), StatusCode::FORBIDDEN);
+    assert_eq!(snapshot(&app, &token).await, before, "no refused POST changed anything");
+
+    let sent = session.post(&app, &[("available", "1"), ("maximum", "9"), ("status", "open")]).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "the same update sent properly goes through: {}", sent.body);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Updating.
+
+on_both_databases!(an_update_saves_the_capacity_and_its_time_and_shows_a_confirmation, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let session = Session::open(&app, &token).await;
+    let recorded = capacity(&app).await;
+    let before = Utc::now();
+
+    let saved = session.post(&app, &[("available", " 2 "), ("maximum", "12"), ("status", "waitlist")]).await;
+    let after = Utc::now();
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_page_headers(&saved);
+    assert_eq!(saved.header("location"), format!("/capacity/{token}?done=updated"));
+    let now = capacity(&app).await;
+    assert_eq!(
+        (now.available, now.maximum, now.status, now.unit.as_str()),
+        (2, 12, CapacityStatus::Waitlist, "places"),
+        "saved, keeping its unit"
+    );
+    assert!(now.updated_at > recorded.updated_at, "updated_at moves on");
+    assert!(
+        now.updated_at >= before - TimeDelta::milliseconds(1) && now.updated_at <= after,
+        "stamped when saved: {}",
+        now.updated_at
+    );
+
+    let audit = app
+        .store
+        .audit_log(&AuditFilter { from: Some(before - TimeDelta::seconds(1)), limit: 100, ..Default::default() })
+        .await
+        .expect("audit");
+    let entry = audit.iter().find(|e| e.action == "service.capacity_updated").expect("an audit entry");
+    assert_eq!(entry.actor, trellis_domain::Actor::provider_link(app.fixture.provider.id), "by the provider's link");
+    let detail: Value = serde_json::from_str(entry.detail.as_deref().expect("detail")).expect("JSON detail");
+    assert_eq!(
+        detail,
+        json!({ "service": app.fixture.walking_group.id, "available": 2, "maximum": 12, "status": "waitlist" })
+    );
+
+    let shown = session.get(&app, saved.header("location")).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    for expected in [
+        "Thank you: the places at Long Eaton Walking Group are saved. Link workers see them now.",
+        "role=\"status\"",
+        "2 of 12 places free",
+        "We are taking names for a waiting list",
+        "<input type=\"radio\" id=\"status-waitlist\" name=\"status\" value=\"waitlist\" checked>",
+    ] {
+        assert!(shown.body.contains(expected), "the page lacks {expected:?}:\n{}", shown.body);
+    }
+
+    // A slip put right straight away: the link keeps working until it expires.
+    let corrected = session.post(&app, &[("available", "0"), ("maximum", "12"), ("status", "closed")]).await;
+    assert_eq!(corrected.status, StatusCode::SEE_OTHER);
+    let now = capacity(&app).await;
+    assert_eq!((now.available, now.maximum, now.status), (0, 12, CapacityStatus::Closed));
+});
+
+on_both_databases!(impossible_numbers_are_refused_with_a_clear_message_and_change_nothing, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let session = Session::open(&app, &token).await;
+    let before = snapshot(&app, &token).await;
+    let cases: [(&str, &str, Option<&str>, &[(&str, &str)]); 10] = [
+        ("12", "10", Some("open"), &[("available", "Places free (12) cannot be more than places in all (10)")]),
+        ("-1", "10", Some("open"), &[("available", "Places free cannot be less than 0")]),
+        ("5", "10001", Some("open"), &[("maximum", "Places in all must be a number from 0 to 10,000")]),
+        ("5", "99999999999", Some("open"), &[("maximum", "Places in all must be a number from 0 to 10,000")]),
+        ("five", "10", Some("open"), &[("available", "Enter how many places are free, as a whole number like 5")]),
+        ("1.5", "10", Some("open"), &[("available", "Enter how many places are free, as a whole number like 5")]),
+        (
+            "",
+            "",
+            Some("open"),
+            &[
+                ("available", "Enter how many places are free, as a whole number like 5"),
+                ("maximum", "Enter how many places there are in all, as a whole number like 20"),
+            ],
+        ),
+        ("3", "10", None, &[("status-open", "Choose whether you are taking people now")]),
+        ("3", "10", Some("maybe"), &[("status-open", "Choose whether you are taking people now")]),
+        ("3", "10", Some(""), &[("status-open", "Choose whether you are taking people now")]),
+    ];
+    for (available, maximum, status, errors) in cases {
+        let mut form = vec![("available", available), ("maximum", maximum)];
+        if let Some(status) = status {
+            form.push(("status", status));
+        }
+        let what = format!("{form:?}");
+        let refused = session.post(&app, &form).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", refused.body);
+        assert_page_headers(&refused);
+        let body = &refused.body;
+        assert!(body.contains("<title>Error: Places at Long Eaton Walking Group"), "{what}");
+        assert!(body.contains("There is a problem"), "{what}");
+        for (target, message) in errors {
+            assert!(
+                body.contains(&format!("<a href=\"#{target}\">{message}</a>")),
+                "{what}: summary lacks {message:?}"
+            );
+            assert!(body.contains(&format!("<span class=\"visually-hidden\">Error:</span> {message}.")), "{what}");
+        }
+        assert!(
+            body.contains(&format!("id=\"available\" name=\"available\" type=\"text\" inputmode=\"numeric\" spellcheck=\"false\" autocomplete=\"off\" value=\"{}\"", available.trim())),
+            "{what}: what was typed is kept"
+        );
+        assert!(!body.contains("Thank you"), "{what}");
+    }
+    assert_eq!(snapshot(&app, &token).await, before, "no impossible update changed anything");
+
+    // The store refuses them too, whoever calls it.
+    let update = CapacityUpdate { available: 12, maximum: 10, status: CapacityStatus::Open };
+    match app.store.update_capacity_via_link(&token, update, Utc::now()).await {
+        Err(CapacityUpdateError::Rejected(problems)) => {
+            assert_eq!(problems, vec![CapacityProblem::AvailableAboveMaximum { available: 12, maximum: 10 }]);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(snapshot(&app, &token).await, before);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Links that cannot be used.
+
+on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invalid_page, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let now = Utc::now();
+    let service = app.fixture.walking_group.id;
+    let expired = app
+        .store
+        .create_service_link(service, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .await
+        .expect("link");
+    let last = token.chars().last().expect("token");
+    let tampered = format!("{}{}", &token[..token.len() - 1], if last == '0' { '1' } else { '0' });
+    let cases = [
+        ("expired", expired.clone()),
+        ("tampered", tampered),
+        ("unknown", format!("trc_{}", "ab".repeat(32))),
+        ("truncated", token[..20].to_owned()),
+        ("an offer link's prefix", token.replacen("trc_", "tro_", 1)),
+        ("nonsense", "%F0%9F%92%A9".to_owned()),
+        ("overlong", format!("trc_{}", "a".repeat(500))),
+    ];
+    let session = Session::open(&app, &token).await;
+    let before = snapshot(&app, &token).await;
+    // The offer page's page for a link that cannot be used.
+    let offer_invalid = get(&app, &format!("/offers/tro_{}", "cd".repeat(32)), None).await;
+    assert_eq!(offer_invalid.status, StatusCode::NOT_FOUND);
+
+    for (what, bad) in &cases {
+        let shown = get(&app, &format!("/capacity/{bad}"), None).await;
+        assert_eq!(shown.status, StatusCode::NOT_FOUND, "{what}");
+        assert_page_headers(&shown);
+        assert!(shown.headers.get("set-cookie").is_none(), "{what}: no cookie for a dead link");
+        assert_eq!(shown.body, offer_invalid.body, "{what}: the same page as the offer page's");
+        assert!(!shown.body.contains("Walking"), "{what} leaks the service");
+        let acted = post(
+            &app,
+            bad,
+            Some(&session.cookie),
+            &[("csrf", &session.csrf), ("available", "1"), ("maximum", "2"), ("status", "open")],
+            &same_origin(&app),
+        )
+        .await;
+        assert_eq!(acted.status, StatusCode::NOT_FOUND, "{what}");
+        assert_eq!(acted.body, offer_invalid.body, "{what}");
+    }
+    // Nor does a capacity link open an offer page.
+    assert_eq!(get(&app, &format!("/offers/{token}"), None).await.status, StatusCode::NOT_FOUND);
+    let update = CapacityUpdate { available: 1, maximum: 2, status: CapacityStatus::Open };
+    assert!(matches!(
+        app.store.update_capacity_via_link(&expired, update, Utc::now()).await,
+        Err(CapacityUpdateError::Link(LinkError::Invalid))
+    ));
+    assert_eq!(snapshot(&app, &token).await, before);
+
+    // The link itself expires: the live one, once past its time.
+    let later = Utc::now() + TimeDelta::days(15);
+    assert!(matches!(app.store.open_service_link(&token, later, TimeDelta::days(14)).await, Err(LinkError::Invalid)));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// A real browser, from a real email.
+
+fn screenshot_dir(backend: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("test-output/capacity-page").join(backend);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| async move {
+    let backend = match app.store.connection().get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "postgres",
+        _ => "sqlite",
+    };
+    let maildev = MailDev::start().await;
+    assert_eq!(drain(&worker(&app, &maildev, "w1"), Utc::now() + TimeDelta::days(29)).await, 1);
+    let emails = maildev.wait_for(1).await;
+    let email = &emails[0];
+    let link = link_in(email, &app.base_url);
+    let id = email["id"].as_str().expect("maildev id");
+
+    let now = Utc::now();
+    let expired = app
+        .store
+        .create_service_link(app.fixture.walking_group.id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .await
+        .expect("link");
+    let dir = screenshot_dir(backend);
+    let config = json!({
+        "baseUrl": app.base_url,
+        "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url),
+        "link": link,
+        "expiredUrl": format!("{}/capacity/{expired}", app.base_url),
+        "screenshots": dir,
+        "label": backend,
+    });
+    let output =
+        tokio::task::spawn_blocking(move || run_node("capacity-page.mjs", &[&config.to_string()])).await.expect("node");
+    println!("{output}");
+
+    let saved = capacity(&app).await;
+    assert_eq!(
+        (saved.available, saved.maximum, saved.status),
+        (3, 15, CapacityStatus::Waitlist),
+        "as typed in the browser"
+    );
+    for shot in ["01-capacity", "02-problem", "03-saved", "04-invalid"] {
+        assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
+    }
+});

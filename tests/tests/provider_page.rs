@@ -1,0 +1,830 @@
+//! The provider's offer page behind an email link, through the real server on SQLite and PostgreSQL:
+//! opening changes nothing, answers are forms protected against forgery, contact details appear only
+//! after accepting, and every link that cannot be used gets the same page. The last test drives the page
+//! in headless Chromium from the link in an email delivered to a real SMTP server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+use trellis_domain::offer::{DeclineReason, OfferStatus};
+use trellis_domain::referral::{ReferralCommand, ReferralStatus};
+use trellis_domain::{OfferId, ReferralId};
+use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_store::notices::offer_reference;
+use trellis_store::offers::OfferTimers;
+use trellis_tests::{Fixture, TestApp, on_both_databases, repo_root, run_node};
+
+const NHS: [&str; 3] = ["9434765919", "4010232137", "9990001200"];
+const NOTE_FOR_PROVIDER: &str = "Keen on birdwatching; ring her after 2pm on the landline";
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+/// What only a provider that accepted may see.
+const CONTACT_DETAILS: &[&str] = &["Hughes", "01154960123", "0115 496 0123", "margaret.hughes@example.org"];
+
+// ---------------------------------------------------------------------------------------------------------
+// Offers, links and what the database says about them.
+
+/// An offer made to the fixture's walking group, with a live link.
+struct LinkedOffer {
+    id: OfferId,
+    referral: ReferralId,
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A contacted referral for the person with NHS number `nhs`.
+async fn contacted_referral(app: &TestApp, nhs: &str) -> ReferralId {
+    let f = &app.fixture;
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let submitted = app.store.submit_referral(f.referral(nhs), None, &gp, Utc::now()).await.expect("submit");
+    let id = submitted.referral.state.id;
+    let contact = ReferralCommand::RecordContact { note: Some("Talked about walking".into()) };
+    app.store.transition_referral(id, 1, contact, &lw, Utc::now()).await.expect("contact");
+    id
+}
+
+/// Offers a new contacted referral to the walking group; the offer's email stays in the outbox.
+async fn make_offer(app: &TestApp, nhs: &str) -> (OfferId, ReferralId, DateTime<Utc>) {
+    let referral = contacted_referral(app, nhs).await;
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let expires_at = Utc::now() + TimeDelta::days(14);
+    let timers = OfferTimers { expires_at, remind_at: Some(Utc::now() + TimeDelta::days(5)) };
+    let note = Some(NOTE_FOR_PROVIDER.into());
+    let offer = app
+        .store
+        .make_offer(referral, None, app.fixture.walking_group.id, note, None, timers, &lw, Utc::now())
+        .await
+        .expect("make offer");
+    (offer.state.id, referral, expires_at)
+}
+
+/// An offer with a link minted as the email would mint it.
+async fn offer_with_link(app: &TestApp) -> LinkedOffer {
+    let (id, referral, expires_at) = make_offer(app, NHS[0]).await;
+    let token = app.store.create_offer_link(id, expires_at, Utc::now()).await.expect("link");
+    LinkedOffer { id, referral, token, expires_at }
+}
+
+/// Everything a page view could change by mistake.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    offer: (OfferStatus, u32, Option<DeclineReason>),
+    referral: (ReferralStatus, u32),
+    history: usize,
+    emails: usize,
+}
+
+async fn snapshot(app: &TestApp, offer: OfferId, referral: ReferralId) -> Snapshot {
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let o = app.store.offer(&lw, offer).await.expect("offer");
+    let r = app.store.referral(&lw, referral, Utc::now()).await.expect("referral");
+    Snapshot {
+        offer: (o.state.status, o.state.version, o.state.decline_reason),
+        referral: (r.state.status, r.state.version),
+        history: app.store.offer_history(&lw, offer).await.expect("history").len(),
+        emails: app.store.emails_for_offer(offer).await.expect("outbox").len(),
+    }
+}
+
+async fn status_of(app: &TestApp, offer: OfferId) -> OfferStatus {
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    app.store.offer(&lw, offer).await.expect("offer").state.status
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A browser-like HTTP client that does not follow redirects and keeps its cookie by hand.
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// `name=value` of the anti-forgery cookie the page set.
+    fn cookie(&self) -> String {
+        let set = self.header("set-cookie");
+        assert!(set.starts_with("trellis_offer_csrf="), "no anti-forgery cookie: {set:?}");
+        set.split(';').next().unwrap_or_default().to_owned()
+    }
+
+    /// The anti-forgery field of the page's forms.
+    fn csrf_field(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a csrf field") + marker.len();
+        self.body[start..].chars().take_while(|c| *c != '"').collect()
+    }
+
+    fn location(&self) -> &str {
+        self.header("location")
+    }
+
+    /// The body with the HTML escapes of its text undone, for reading sentences with apostrophes.
+    fn text(&self) -> String {
+        [("&#39;", "'"), ("&#x27;", "'"), ("&quot;", "\""), ("&#34;", "\""), ("&lt;", "<"), ("&gt;", ">")]
+            .iter()
+            .fold(self.body.clone(), |text, (escaped, plain)| text.replace(escaped, plain))
+            .replace("&amp;", "&")
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+async fn page(response: reqwest::Response) -> Page {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    Page { status, headers, body }
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let mut request = client().get(format!("{}{path}", app.base_url));
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    page(request.send().await.expect("GET")).await
+}
+
+/// A session on one offer's page: its cookie and form token, as a browser would hold them.
+struct Session {
+    token: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    async fn open(app: &TestApp, token: &str) -> Session {
+        let shown = get(app, &format!("/offers/{token}"), None).await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+        Session { token: token.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field() }
+    }
+
+    /// Posts the page's form with `fields`, as the page itself would (same origin).
+    async fn post(&self, app: &TestApp, fields: &[(&str, &str)]) -> Page {
+        let mut form = vec![("csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        post(app, &self.token, Some(&self.cookie), &form, &same_origin(app)).await
+    }
+
+    async fn get(&self, app: &TestApp, path: &str) -> Page {
+        get(app, path, Some(&self.cookie)).await
+    }
+}
+
+fn same_origin(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![("origin", app.base_url.clone()), ("sec-fetch-site", "same-origin".into())]
+}
+
+async fn post(
+    app: &TestApp,
+    token: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+    headers: &[(&'static str, String)],
+) -> Page {
+    let mut request = client().post(format!("{}/offers/{token}", app.base_url)).form(form);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    page(request.send().await.expect("POST")).await
+}
+
+fn assert_page_headers(page: &Page) {
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
+    assert_eq!(page.header("x-robots-tag"), "noindex");
+    assert_eq!(page.header("content-security-policy"), CSP);
+    assert_eq!(page.header("x-frame-options"), "DENY");
+}
+
+fn assert_no_contact_details(body: &str) {
+    for detail in CONTACT_DETAILS {
+        assert!(!body.contains(detail), "contact detail {detail:?} shown before accepting");
+    }
+}
+
+/// UK style, as the page writes dates.
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%A %-d %B %Y").to_string()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Opening the link.
+
+on_both_databases!(opening_the_link_shows_the_summary_and_changes_nothing, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let before = snapshot(&app, offer.id, offer.referral).await;
+
+    let shown = get(&app, &format!("/offers/{}", offer.token), None).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_page_headers(&shown);
+    assert_eq!(shown.header("content-type"), "text/html; charset=utf-8");
+    let cookie = shown.header("set-cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/offers"] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "cookie lacks {attribute}: {cookie}");
+    }
+    let body = &shown.body;
+    assert!(body.contains("<html lang=\"en-GB\">"));
+    assert!(body.contains("name=\"viewport\""));
+    for expected in [
+        "Margaret",
+        "75-84",
+        "Loneliness or isolation",
+        "Being more active",
+        "Keen on birdwatching; ring her after 2pm on the landline",
+        "Long Eaton Walking Group",
+        &offer_reference(offer.id),
+        "Status: Waiting for your answer",
+        &format!("Please answer by {}.", day(offer.expires_at)),
+        "value=\"accept\"",
+        "value=\"waitlist\"",
+        "value=\"decline\"",
+        "<legend>Why can you not offer a place?</legend>",
+    ] {
+        assert!(body.contains(expected), "the page lacks {expected:?}:\n{body}");
+    }
+    for reason in DeclineReason::ALL {
+        let id = format!("reason-{}", reason.as_str());
+        assert!(body.contains(&format!("id=\"{id}\"")) && body.contains(&format!("<label for=\"{id}\">")), "{id}");
+    }
+    assert!(body.contains("<label class=\"block\" for=\"note\">"));
+    assert!(!body.contains("<script"), "no script");
+    assert!(!body.contains("Confirm first attendance"));
+    assert_no_contact_details(body);
+
+    // A mail scanner opening it again, with and without the cookie, and HEAD.
+    get(&app, &format!("/offers/{}", offer.token), None).await;
+    get(&app, &format!("/offers/{}?done=accepted", offer.token), Some(&shown.cookie())).await;
+    let head = client().head(format!("{}/offers/{}", app.base_url, offer.token)).send().await.expect("HEAD");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(snapshot(&app, offer.id, offer.referral).await, before, "opening the link changed nothing");
+
+    let again = get(&app, &format!("/offers/{}", offer.token), Some(&shown.cookie())).await;
+    assert_eq!(again.csrf_field(), shown.csrf_field(), "an open page keeps its token, so two tabs both work");
+    assert!(!again.body.contains("Thank you"), "a confirmation is only shown when it is true");
+
+    let audit = app
+        .store
+        .audit_log(&trellis_store::audit::AuditFilter {
+            referral: Some(offer.referral),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(audit.iter().filter(|e| e.action == "offer.link_opened").count() >= 4, "each opening is audited");
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Forgery.
+
+/// A POST that must be refused.
+struct Forgery<'a> {
+    what: &'static str,
+    cookie: Option<&'a str>,
+    form: Vec<(&'static str, &'a str)>,
+    headers: Vec<(&'static str, String)>,
+}
+
+on_both_databases!(
+    a_post_without_a_matching_token_or_from_another_site_is_refused_and_changes_nothing,
+    |app: TestApp| async move {
+        let offer = offer_with_link(&app).await;
+        let session = Session::open(&app, &offer.token).await;
+        let before = snapshot(&app, offer.id, offer.referral).await;
+        let other_token = "0".repeat(64);
+        let own = same_origin(&app);
+        let cookie = Some(session.cookie.as_str());
+        let csrf = session.csrf.as_str();
+        let accept = vec![("csrf", csrf), ("action", "accept")];
+        let headers = |name: &'static str, value: &str| vec![(name, value.to_owned())];
+        let attempts = [
+            Forgery { what: "no cookie", cookie: None, form: accept.clone(), headers: own.clone() },
+            Forgery { what: "no field", cookie, form: vec![("action", "accept")], headers: own.clone() },
+            Forgery {
+                what: "another token",
+                cookie,
+                form: vec![("csrf", &other_token), ("action", "accept")],
+                headers: own.clone(),
+            },
+            Forgery {
+                what: "empty field",
+                cookie,
+                form: vec![("csrf", ""), ("action", "accept")],
+                headers: own.clone(),
+            },
+            Forgery {
+                what: "cross-site, cookie and field right",
+                cookie,
+                form: accept.clone(),
+                headers: headers("sec-fetch-site", "cross-site"),
+            },
+            Forgery {
+                what: "foreign origin",
+                cookie,
+                form: accept.clone(),
+                headers: headers("origin", "https://evil.example"),
+            },
+            Forgery {
+                what: "lookalike origin",
+                cookie,
+                form: accept.clone(),
+                headers: headers("origin", &format!("{}.evil.example", app.base_url)),
+            },
+            Forgery {
+                what: "null origin, not attested same-origin",
+                cookie,
+                form: vec![("csrf", csrf), ("action", "decline"), ("reason", "other")],
+                headers: headers("origin", "null"),
+            },
+        ];
+        for Forgery { what, cookie, form, headers } in attempts {
+            let refused = post(&app, &offer.token, cookie, &form, &headers).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{what}");
+            assert_page_headers(&refused);
+            assert!(refused.body.contains("Your answer was not saved"), "{what}: {}", refused.body);
+            assert!(!refused.body.contains("Margaret"), "{what}: a refusal shows nothing of the offer");
+        }
+        // Not a form at all, as a cross-site `fetch` with text/plain could send.
+        let text = client()
+            .post(format!("{}/offers/{}", app.base_url, offer.token))
+            .header(header::COOKIE, &session.cookie)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(format!("csrf={csrf}&action=accept"))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(text.status(), StatusCode::FORBIDDEN);
+        assert_eq!(snapshot(&app, offer.id, offer.referral).await, before, "no refused POST changed anything");
+
+        // The same answer sent properly goes through.
+        let sent = session.post(&app, &[("action", "accept")]).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+        assert_eq!(status_of(&app, offer.id).await, OfferStatus::Accepted);
+    }
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// Answers.
+
+on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attendance, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+
+    let accepted = session.post(&app, &[("action", "accept")]).await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+    assert_page_headers(&accepted);
+    assert_eq!(accepted.location(), format!("/offers/{}?done=accepted", offer.token));
+    let after = snapshot(&app, offer.id, offer.referral).await;
+    assert_eq!(after.offer, (OfferStatus::Accepted, 2, None));
+    assert_eq!(after.referral, (ReferralStatus::Contacted, 2), "accepting alone does not move the referral");
+
+    let shown = session.get(&app, accepted.location()).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    for expected in [
+        "Thank you: you accepted this offer.",
+        "Status: Accepted",
+        "How to contact Margaret",
+        "Margaret Hughes",
+        "<a href=\"tel:01154960123\">0115 496 0123</a>",
+        "margaret.hughes@example.org",
+        "A phone call",
+        "Confirm first attendance",
+        "value=\"attended\"",
+    ] {
+        assert!(shown.body.contains(expected), "the page lacks {expected:?}:\n{}", shown.body);
+    }
+    for gone in ["value=\"accept\"", "value=\"waitlist\"", "value=\"decline\""] {
+        assert!(!shown.body.contains(gone), "{gone} is no longer a choice");
+    }
+});
+
+on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+    assert_eq!(
+        session.post(&app, &[("action", "accept")]).await.location(),
+        format!("/offers/{}?done=accepted", offer.token)
+    );
+    let decided = snapshot(&app, offer.id, offer.referral).await;
+
+    for form in [
+        vec![("action", "accept")],
+        vec![("action", "decline"), ("reason", "at_capacity")],
+        vec![("action", "waitlist")],
+    ] {
+        let again = session.post(&app, &form).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "{form:?}: {}", again.body);
+        assert_eq!(again.location(), format!("/offers/{}?done=unchanged", offer.token), "{form:?}");
+    }
+    assert_eq!(snapshot(&app, offer.id, offer.referral).await, decided, "nothing changed");
+
+    let shown = session.get(&app, &format!("/offers/{}?done=unchanged", offer.token)).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("Nothing was changed: this offer had already moved on before your answer arrived."));
+    assert!(shown.body.contains("Status: Accepted"));
+    assert!(shown.body.contains("Margaret Hughes"), "what was decided includes the contact details");
+});
+
+on_both_databases!(declining_records_the_reason_and_the_note, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+    let before = snapshot(&app, offer.id, offer.referral).await;
+
+    // No reason: the page again, saying what to put right and keeping the note.
+    let unreasoned = session.post(&app, &[("action", "decline"), ("note", "Full until <March>")]).await;
+    assert_eq!(unreasoned.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_page_headers(&unreasoned);
+    assert!(unreasoned.body.contains("<title>Error: Offer"));
+    assert!(unreasoned.body.contains("<a href=\"#reason-at_capacity\">Choose why you cannot offer a place.</a>"));
+    assert!(
+        unreasoned.body.contains(">Full until &#60;March&#62;</textarea>")
+            || unreasoned.body.contains(">Full until &lt;March&gt;</textarea>"),
+        "{}",
+        unreasoned.body
+    );
+    let bogus = session.post(&app, &[("action", "decline"), ("reason", "bored")]).await;
+    assert_eq!(bogus.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = "x".repeat(4001);
+    let too_long = session.post(&app, &[("action", "decline"), ("reason", "other"), ("note", &long)]).await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_long.body.contains("Keep the note to 4000 characters or fewer."));
+    let unknown = session.post(&app, &[("action", "delete")]).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(snapshot(&app, offer.id, offer.referral).await, before);
+
+    // As a browser sends a textarea: CRLF line breaks.
+    let note = "The group is for over-65s only.\r\nTry the Tuesday walk instead.";
+    let declined = session.post(&app, &[("action", "decline"), ("reason", "not_eligible"), ("note", note)]).await;
+    assert_eq!(declined.status, StatusCode::SEE_OTHER, "{}", declined.body);
+    assert_eq!(declined.location(), format!("/offers/{}?done=declined", offer.token));
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let after = snapshot(&app, offer.id, offer.referral).await;
+    assert_eq!(after.offer, (OfferStatus::Declined, 2, Some(DeclineReason::NotEligible)));
+    let history = app.store.offer_history(&lw, offer.id).await.expect("history");
+    assert_eq!(
+        history.last().and_then(|e| e.note.as_deref()),
+        Some("The group is for over-65s only.\nTry the Tuesday walk instead.")
+    );
+
+    let shown = session.get(&app, declined.location()).await;
+    assert!(shown.body.contains("You declined this offer. The link worker has been told"));
+    assert!(shown.body.contains("Status: Declined"));
+    assert!(shown.body.contains("Reason: they are not eligible for this service."));
+    assert!(!shown.body.contains("<form"), "nothing left to do");
+    assert_no_contact_details(&shown.body);
+});
+
+on_both_databases!(waitlisting_keeps_the_offer_open_to_accept_later, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+
+    let waitlisted = session.post(&app, &[("action", "waitlist")]).await;
+    assert_eq!(waitlisted.location(), format!("/offers/{}?done=waitlisted", offer.token));
+    assert_eq!(status_of(&app, offer.id).await, OfferStatus::Waitlisted);
+    let shown = session.get(&app, waitlisted.location()).await;
+    assert!(shown.body.contains("Margaret is on your waiting list"));
+    assert!(shown.body.contains("Status: On your waiting list"));
+    assert!(shown.body.contains("value=\"accept\"") && shown.body.contains("value=\"decline\""));
+    assert!(!shown.body.contains("value=\"waitlist\""));
+    assert_no_contact_details(&shown.body);
+
+    let accepted = session.post(&app, &[("action", "accept")]).await;
+    assert_eq!(accepted.location(), format!("/offers/{}?done=accepted", offer.token));
+    assert!(session.get(&app, accepted.location()).await.body.contains("Margaret Hughes"));
+});
+
+on_both_databases!(confirming_first_attendance_moves_the_referral_to_attending, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+
+    let early = session.post(&app, &[("action", "attended")]).await;
+    assert_eq!(early.location(), format!("/offers/{}?done=unchanged", offer.token), "not before accepting");
+    assert_eq!(status_of(&app, offer.id).await, OfferStatus::Offered);
+
+    session.post(&app, &[("action", "accept")]).await;
+    let attended = session.post(&app, &[("action", "attended")]).await;
+    assert_eq!(attended.location(), format!("/offers/{}?done=attended", offer.token));
+    let after = snapshot(&app, offer.id, offer.referral).await;
+    assert_eq!(after.offer.0, OfferStatus::Started);
+    assert_eq!(after.referral, (ReferralStatus::Attending, 3), "moved in the same transaction");
+
+    let shown = session.get(&app, attended.location()).await;
+    assert!(shown.body.contains("Thank you: first attendance confirmed."));
+    assert!(shown.body.contains("Status: Attending"));
+    assert!(shown.text().contains(&format!("You confirmed Margaret's first attendance on {}.", day(Utc::now()))));
+    assert!(!shown.body.contains("value=\"attended\""));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Links that cannot be used.
+
+on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page, |app: TestApp| async move {
+    let offer = offer_with_link(&app).await;
+    let now = Utc::now();
+    let expired = app
+        .store
+        .create_offer_link(offer.id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .await
+        .expect("link");
+    let last = offer.token.chars().last().expect("token");
+    let tampered = format!("{}{}", &offer.token[..offer.token.len() - 1], if last == '0' { '1' } else { '0' });
+    let unknown = format!("tro_{}", "ab".repeat(32));
+    let cases = [
+        ("expired", expired.clone()),
+        ("tampered", tampered),
+        ("unknown", unknown),
+        ("truncated", offer.token[..20].to_owned()),
+        ("another prefix", offer.token.replacen("tro_", "trl_", 1)),
+        ("nonsense", "%F0%9F%92%A9".to_owned()),
+        ("overlong", format!("tro_{}", "a".repeat(500))),
+    ];
+    let session = Session::open(&app, &offer.token).await;
+    let before = snapshot(&app, offer.id, offer.referral).await;
+
+    let mut bodies = vec![];
+    for (what, token) in &cases {
+        let shown = get(&app, &format!("/offers/{token}"), None).await;
+        assert_eq!(shown.status, StatusCode::NOT_FOUND, "{what}");
+        assert_page_headers(&shown);
+        assert!(shown.headers.get("set-cookie").is_none(), "{what}: no cookie for a dead link");
+        assert!(shown.body.contains("This link is not valid"), "{what}");
+        assert!(!shown.body.contains("Margaret") && !shown.body.contains("Walking"), "{what} leaks the offer");
+        bodies.push(shown.body);
+        // Acting through it, with a genuine cookie and token from a live page.
+        let acted = post(
+            &app,
+            token,
+            Some(&session.cookie),
+            &[("csrf", &session.csrf), ("action", "accept")],
+            &same_origin(&app),
+        )
+        .await;
+        assert_eq!(acted.status, StatusCode::NOT_FOUND, "{what}");
+        bodies.push(acted.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "one page for every reason");
+    assert_eq!(snapshot(&app, offer.id, offer.referral).await, before);
+
+    // The offer itself is fine: its live link still works.
+    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Logs.
+
+/// Collects what is logged.
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything this test process logs from now on: the production default (`info`) for all, and every
+/// level for the API and the store. `None` when `TEST_LOG` already sent the logs elsewhere.
+fn captured_logs() -> Option<Capture> {
+    use tracing_subscriber::util::SubscriberInitExt;
+    static LOGS: OnceLock<Option<Capture>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let capture = Capture(Arc::new(Mutex::new(Vec::new())));
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info,trellis_api=trace,trellis_store=trace")
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .try_init()
+            .ok()
+            .map(|()| capture)
+    })
+    .clone()
+}
+
+on_both_databases!(the_link_token_is_never_logged, |app: TestApp| async move {
+    let Some(logs) = captured_logs() else {
+        eprintln!("TEST_LOG is set, so the logs go to the test output and cannot be searched here: not checked");
+        return;
+    };
+    let offer = offer_with_link(&app).await;
+    let session = Session::open(&app, &offer.token).await;
+    assert_eq!(session.post(&app, &[("action", "decline")]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(post(&app, &offer.token, None, &[("action", "accept")], &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(get(&app, &format!("/offers/{}0", offer.token), None).await.status, StatusCode::NOT_FOUND);
+
+    let logged = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    assert!(logged.contains("provider answered"), "the capture works:\n{logged}");
+    assert!(logged.contains("refused a POST that may be forged"));
+    let secret = offer.token.trim_start_matches("tro_");
+    assert!(!logged.contains(secret), "the token was logged:\n{logged}");
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// A real browser, from a real email.
+
+/// A port nothing listens on at the moment.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// maildev on loopback, killed when dropped.
+struct MailDev {
+    child: Child,
+    smtp_port: u16,
+    web_url: String,
+    dir: PathBuf,
+}
+
+impl MailDev {
+    async fn start() -> MailDev {
+        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
+        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
+        let (smtp_port, web_port) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
+        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
+        let child = Command::new(&bin)
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
+            .args(["-w", &web_port.to_string(), "--mail-directory"])
+            .arg(dir.join("mail"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("maildev log"))
+            .stderr(log)
+            .spawn()
+            .expect("start maildev");
+        let mut maildev = MailDev { child, smtp_port, web_url: format!("http://127.0.0.1:{web_port}"), dir };
+        for _ in 0..300 {
+            if let Ok(Some(status)) = maildev.child.try_wait() {
+                panic!("maildev exited with {status}:\n{}", maildev.log());
+            }
+            let healthy =
+                reqwest::get(format!("{}/api/healthz", maildev.web_url)).await.is_ok_and(|r| r.status().is_success());
+            if healthy && TcpStream::connect(("127.0.0.1", smtp_port)).is_ok() {
+                return maildev;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("maildev did not become ready:\n{}", maildev.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
+    }
+
+    /// Waits for `n` messages and returns them.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let emails: Vec<Value> = reqwest::get(format!("{}/api/email", self.web_url))
+                .await
+                .expect("maildev API")
+                .json()
+                .await
+                .expect("maildev emails");
+            if emails.len() >= n {
+                return emails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails at the SMTP server:\n{}", self.log());
+    }
+}
+
+impl Drop for MailDev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends the outbox through the notifier's worker to `maildev`, as production does.
+async fn deliver_outbox(app: &TestApp, maildev: &MailDev) {
+    let mailer = Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Smtp(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: maildev.smtp_port,
+            security: SmtpSecurity::None,
+            credentials: None,
+            timeout: Duration::from_secs(10),
+        }),
+    })
+    .expect("smtp mailer");
+    let worker = Worker::new(app.store.clone(), mailer, WorkerSettings::new("provider-page-test", &app.base_url));
+    for _ in 0..20 {
+        let report = worker.tick(Utc::now()).await;
+        assert_eq!(report.errors, 0, "{report:?}");
+        if report.claimed == 0 {
+            return;
+        }
+    }
+    panic!("the outbox did not drain");
+}
+
+/// The provider link in an email's text, and the email's id at maildev.
+fn link_in(email: &Value, base_url: &str) -> (String, String) {
+    let text = email["text"].as_str().expect("a text part");
+    let start = text.find(&format!("{base_url}/offers/")).expect("a provider link in the email");
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != ')').collect();
+    let html = email["html"].as_str().expect("an HTML part");
+    assert!(html.contains(&format!("href=\"{link}\"")), "the HTML part links to the same page");
+    (email["id"].as_str().expect("maildev id").to_owned(), link)
+}
+
+fn screenshot_dir(backend: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("test-output/provider-page").join(backend);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| async move {
+    let backend = match app.store.connection().get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "postgres",
+        _ => "sqlite",
+    };
+    let maildev = MailDev::start().await;
+    // Three offers: one to accept and confirm, one to decline, one only opened (as a mail scanner would).
+    let (accept_id, accept_referral, _) = make_offer(&app, NHS[0]).await;
+    let (decline_id, decline_referral, _) = make_offer(&app, NHS[1]).await;
+    let (opened_id, opened_referral, _) = make_offer(&app, NHS[2]).await;
+    deliver_outbox(&app, &maildev).await;
+
+    let emails = maildev.wait_for(3).await;
+    let email_for = |offer: OfferId| {
+        let reference = offer_reference(offer);
+        let email = emails
+            .iter()
+            .find(|e| e["subject"].as_str().is_some_and(|s| s.contains(&reference)))
+            .unwrap_or_else(|| panic!("no email for {reference}"));
+        let (id, link) = link_in(email, &app.base_url);
+        json!({ "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url), "link": link })
+    };
+    let (accept, decline, opened) = (email_for(accept_id), email_for(decline_id), email_for(opened_id));
+
+    let now = Utc::now();
+    let expired = app
+        .store
+        .create_offer_link(decline_id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .await
+        .expect("link");
+    let link = accept["link"].as_str().expect("link");
+    let tampered = format!("{}{}", &link[..link.len() - 1], if link.ends_with('0') { '1' } else { '0' });
+    let opened_before = snapshot(&app, opened_id, opened_referral).await;
+
+    let dir = screenshot_dir(backend);
+    let config = json!({
+        "baseUrl": app.base_url,
+        "accept": accept,
+        "decline": decline,
+        "opened": opened,
+        "expiredUrl": format!("{}/offers/{expired}", app.base_url),
+        "tamperedUrl": tampered,
+        "screenshots": dir,
+        "label": backend,
+    });
+    let output =
+        tokio::task::spawn_blocking(move || run_node("provider-page.mjs", &[&config.to_string()])).await.expect("node");
+    println!("{output}");
+
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let accepted = snapshot(&app, accept_id, accept_referral).await;
+    assert_eq!(accepted.offer.0, OfferStatus::Started, "accepted, then first attendance confirmed");
+    assert_eq!(accepted.referral.0, ReferralStatus::Attending);
+    let declined = snapshot(&app, decline_id, decline_referral).await;
+    assert_eq!(declined.offer, (OfferStatus::Declined, 2, Some(DeclineReason::AtCapacity)));
+    let note = app.store.offer_history(&lw, decline_id).await.expect("history").pop().and_then(|e| e.note);
+    assert_eq!(note.as_deref(), Some("Full until March.\nTry us again then."), "typed in the browser, two lines");
+    assert_eq!(snapshot(&app, opened_id, opened_referral).await, opened_before, "opening in a browser changed nothing");
+    for shot in ["01-offer", "02-accepted", "03-attended", "04-decline-chosen", "05-declined", "06-invalid"] {
+        assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
+    }
+});
