@@ -5,6 +5,8 @@
 //! and shows the offer page's one "not valid" page for every link that cannot be used. The last test
 //! drives the page in headless Chromium from the email as received.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -513,6 +515,12 @@ on_both_databases!(opening_the_link_shows_the_capacity_and_changes_nothing, |app
 // ---------------------------------------------------------------------------------------------------------
 // Forgery.
 
+/// A forged POST: what it is, the cookie it carries, its form, and its request headers.
+type Attempt<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>, Vec<(&'static str, String)>);
+
+/// An impossible update: places free, places in all, status, and the (control, message) pairs it gets.
+type Impossible = (&'static str, &'static str, Option<&'static str>, &'static [(&'static str, &'static str)]);
+
 /// A sensible update, with the anti-forgery field when given.
 fn update_form(csrf: Option<&str>) -> Vec<(&str, &str)> {
     let mut form: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
@@ -528,7 +536,7 @@ on_both_databases!(a_post_without_a_matching_token_or_from_another_site_is_refus
     let own = same_origin(&app);
     let cookie = Some(session.cookie.as_str());
     let csrf = Some(session.csrf.as_str());
-    let attempts: Vec<(&str, Option<&str>, Vec<(&str, &str)>, Vec<(&'static str, String)>)> = vec![
+    let attempts: Vec<Attempt> = vec![
         ("no cookie", None, update_form(csrf), own.clone()),
         ("no field", cookie, update_form(None), own.clone()),
         ("another token", cookie, update_form(Some(&other)), own.clone()),
@@ -624,7 +632,7 @@ on_both_databases!(impossible_numbers_are_refused_with_a_clear_message_and_chang
     let token = walking_link(&app).await;
     let session = Session::open(&app, &token).await;
     let before = snapshot(&app, &token).await;
-    let cases: [(&str, &str, Option<&str>, &[(&str, &str)]); 10] = [
+    let cases: [Impossible; 10] = [
         ("12", "10", Some("open"), &[("available", "Places free (12) cannot be more than places in all (10)")]),
         ("-1", "10", Some("open"), &[("available", "Places free cannot be less than 0")]),
         ("5", "10001", Some("open"), &[("maximum", "Places in all must be a number from 0 to 10,000")]),

@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(provider_pages::RedactedSpan))
 }
 
 /// Serves the router on `listener` until `shutdown` resolves, then finishes in-flight requests.
@@ -88,3 +88,4 @@ pub async fn serve(
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
+

@@ -1031,3 +1031,114 @@ impl Store {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::testing::Fixture;
+
+    /// Services on a grid a kilometre and a half apart, 60 by 60 (about 90 km square), added in one
+    /// transaction; every other one befriends, the rest give debt advice. Returns each befriending
+    /// service's id and coordinates.
+    async fn grid(store: &Store, f: &Fixture, centre: Coordinates) -> Vec<(Uuid, Coordinates)> {
+        let now = Utc::now();
+        let step = 1.5 / 111.195;
+        let txn = store.db.begin().await.unwrap();
+        let mut befriending = vec![];
+        for i in -30..30 {
+            for j in -30..30 {
+                let at = Coordinates {
+                    latitude: centre.latitude + f64::from(i) * step,
+                    longitude: centre.longitude + f64::from(j) * step / centre.latitude.to_radians().cos(),
+                };
+                let id = Uuid::now_v7();
+                let row = ServiceRow {
+                    organisation: f.provider.id.0,
+                    name: format!("Grid {i} {j}"),
+                    description: "On the grid.".into(),
+                    email: None,
+                    url: None,
+                    status: ServiceStatus::Active,
+                    min_age: None,
+                    max_age: None,
+                    eligibility: None,
+                    schedule: None,
+                };
+                insert_service_row(&txn, id, &row, now).await.unwrap();
+                let term = if (i + j) % 2 == 0 { "befriending" } else { "advice_debt" };
+                set_taxonomy(&txn, id, &[TermSpec::code(term)]).await.unwrap();
+                let place = Place {
+                    name: row.name,
+                    postcode: None,
+                    latitude: Some(at.latitude),
+                    longitude: Some(at.longitude),
+                };
+                set_locations(&txn, id, f.provider.id.0, &[LocationRow::from_place(place)]).await.unwrap();
+                let capacity = CapacityRow {
+                    available: 3,
+                    maximum: 10,
+                    unit: "places".into(),
+                    status: CapacityStatus::Open,
+                    updated_at: now,
+                };
+                set_capacity(&txn, id, Some(&capacity)).await.unwrap();
+                if term == "befriending" {
+                    befriending.push((id, at));
+                }
+            }
+        }
+        txn.commit().await.unwrap();
+        befriending
+    }
+
+    crate::both_databases!(
+        matching_finds_exactly_the_services_within_the_radius_among_thousands,
+        |store: Store| async move {
+            let f = Fixture::create(&store).await;
+            let centre = Coordinates { latitude: 52.9, longitude: -1.3 };
+            let befriending = grid(&store, &f, centre).await;
+            let now = Utc::now();
+            let search = |radius_km: f64| ServiceSearch {
+                request: MatchRequest {
+                    needs: vec![Need::Loneliness],
+                    radius_km: Some(radius_km),
+                    age: None,
+                    only_with_capacity: false,
+                },
+                near: Some(centre),
+                stale_before: now - Duration::days(14),
+                now,
+                limit: 10_000,
+            };
+            for radius in [0.5, 4.0, 10.0] {
+                let started = std::time::Instant::now();
+                let found = store.find_services(&search(radius)).await.unwrap();
+                let took = started.elapsed();
+                let mut expected: Vec<Uuid> =
+                    befriending.iter().filter(|(_, at)| centre.distance_km(at) <= radius).map(|(id, _)| *id).collect();
+                // The fixture's walking group, at Long Eaton, is within 10 km and meets loneliness too.
+                if f.walking_group.places.iter().any(|p| {
+                    centre.distance_km(&Coordinates { latitude: p.latitude.unwrap(), longitude: p.longitude.unwrap() })
+                        <= radius
+                }) {
+                    expected.push(f.walking_group.id.0);
+                }
+                let mut got: Vec<Uuid> = found.iter().map(|m| m.service.id.0).collect();
+                let distances: Vec<f64> = found
+                    .iter()
+                    .filter(|m| m.service.id != f.walking_group.id)
+                    .map(|m| m.distance_km.unwrap())
+                    .collect();
+                assert!(distances.windows(2).all(|w| w[0] <= w[1]), "equal fits rank nearest first: {distances:?}");
+                got.sort();
+                expected.sort();
+                assert_eq!(got, expected, "within {radius} km");
+                eprintln!("{radius} km: {} of {} services in {took:?}", found.len(), befriending.len() * 2);
+            }
+        }
+    );
+}
