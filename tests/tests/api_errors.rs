@@ -107,7 +107,11 @@ on_both_databases!(malformed_oversized_batched_and_too_deep_requests_get_clean_e
         .await
         .unwrap();
     assert!(batch.status().is_client_error(), "batches are refused: {}", batch.status());
-    let deep = format!("{{ __schema {{ types {{ fields {{ type {}{{ name }}{} }} }} }} }}", "{ ofType ".repeat(16), " }".repeat(16));
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {}{{ name }}{} }} }} }} }}",
+        "{ ofType ".repeat(16),
+        " }".repeat(16)
+    );
     let too_deep = app.graphql(Some(&app.tokens.gp), &deep, json!({})).await;
     assert_eq!(too_deep.code(), Some("VALIDATION"), "{:?}", too_deep.errors);
     // The server is unharmed.

@@ -262,6 +262,24 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
     );
     let read = app.ok(&t.link_worker, SERVICE, json!({ "id": id })).await;
     assert_eq!(read["service"]["name"], "Tea Dance");
+
+    // Every change is audited, with who made it.
+    let audit =
+        app.ok(&t.network_lead, "{ auditLog(first: 100) { edges { node { action actorRole } } } }", json!({})).await;
+    let entries: Vec<(String, String)> = audit["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["node"]["action"].as_str().unwrap().into(), e["node"]["actorRole"].as_str().unwrap().into()))
+        .collect();
+    for expected in [
+        ("service.created", "PROVIDER"),
+        ("service.created", "NETWORK_LEAD"),
+        ("service.updated", "PROVIDER"),
+        ("service.updated", "NETWORK_LEAD"),
+    ] {
+        assert!(entries.contains(&(expected.0.into(), expected.1.into())), "{expected:?} in {entries:?}");
+    }
 });
 
 on_both_databases!(
@@ -277,6 +295,14 @@ on_both_databases!(
             (&json!(3), &json!(10), &json!("places"), &json!("waitlist"), &json!(false))
         );
         app.ok(&t.network_lead, CAPACITY, update(4, 10, "OPEN")).await;
+        let audit = app.ok(&t.network_lead, "{ auditLog { edges { node { action } } } }", json!({})).await;
+        let updates = audit["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["node"]["action"] == "service.capacity_updated")
+            .count();
+        assert_eq!(updates, 2, "each update is audited");
 
         let (_, other) = other_provider(&app).await;
         assert_eq!(app.graphql(Some(&other), CAPACITY, update(1, 10, "OPEN")).await.code(), Some("FORBIDDEN"));

@@ -31,8 +31,24 @@ fn nhs(i: u32) -> String {
 
 async fn contacted(app: &TestApp, i: u32) -> ReferralId {
     let f = &app.fixture;
-    let id = app.store.submit_referral(f.referral(&nhs(i)), None, &Fixture::actor(&f.gp), Utc::now()).await.unwrap().referral.state.id;
-    app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &Fixture::actor(&f.link_worker), Utc::now()).await.unwrap();
+    let id = app
+        .store
+        .submit_referral(f.referral(&nhs(i)), None, &Fixture::actor(&f.gp), Utc::now())
+        .await
+        .unwrap()
+        .referral
+        .state
+        .id;
+    app.store
+        .transition_referral(
+            id,
+            1,
+            ReferralCommand::RecordContact { note: None },
+            &Fixture::actor(&f.link_worker),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     id
 }
 
@@ -46,7 +62,13 @@ async fn traffic(app: &TestApp) -> (String, String) {
     let choir_org = app
         .store
         .create_organisation(
-            NewOrganisation { kind: OrganisationKind::Provider, name: "Towpath Voices".into(), ods_code: None, email: Some(EmailAddress::parse("sing@towpath.example").unwrap()), link_worker_service: None },
+            NewOrganisation {
+                kind: OrganisationKind::Provider,
+                name: "Towpath Voices".into(),
+                ods_code: None,
+                email: Some(EmailAddress::parse("sing@towpath.example").unwrap()),
+                link_worker_service: None,
+            },
             now,
         )
         .await
@@ -65,7 +87,13 @@ async fn traffic(app: &TestApp) -> (String, String) {
                 eligibility: None,
                 schedule: None,
                 place: None,
-                capacity: Some(Capacity { available: 0, maximum: 30, unit: "places".into(), status: "waitlist".into(), updated_at: now }),
+                capacity: Some(Capacity {
+                    available: 0,
+                    maximum: 30,
+                    unit: "places".into(),
+                    status: "waitlist".into(),
+                    updated_at: now,
+                }),
             },
             now,
         )
@@ -75,17 +103,36 @@ async fn traffic(app: &TestApp) -> (String, String) {
     let mut offers = vec![];
     for i in 0..3 {
         let referral = contacted(app, i).await;
-        offers.push(app.store.make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap());
+        offers.push(
+            app.store.make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap(),
+        );
     }
     app.store.transition_offer(offers[0].state.id, 1, OfferCommand::Accept, &provider, now).await.unwrap();
     let decline = OfferCommand::Decline { reason: DeclineReason::AtCapacity, note: None };
     app.store.transition_offer(offers[1].state.id, 1, decline, &provider, now).await.unwrap();
-    app.store.make_offer(offers[0].state.referral, None, choir.id, Some("Loves singing".into()), Some(offers[0].state.id), timers, &provider, now).await.unwrap();
+    app.store
+        .make_offer(
+            offers[0].state.referral,
+            None,
+            choir.id,
+            Some("Loves singing".into()),
+            Some(offers[0].state.id),
+            timers,
+            &provider,
+            now,
+        )
+        .await
+        .unwrap();
     (f.provider.id.to_string(), choir_org.id.to_string())
 }
 
 fn service<'a>(network: &'a Value, name: &str) -> &'a Value {
-    network["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} missing"))
+    network["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
 }
 
 on_both_databases!(the_network_counts_offers_flows_and_capacity_per_service, |app: TestApp| async move {
@@ -94,7 +141,14 @@ on_both_databases!(the_network_counts_offers_flows_and_capacity_per_service, |ap
     let network = &data["network"];
     let walking = service(network, "Long Eaton Walking Group");
     assert_eq!(walking["offers"]["offered"], json!(3));
-    assert_eq!((walking["offers"]["accepted"].clone(), walking["offers"]["declined"].clone(), walking["offers"]["open"].clone()), (json!(1), json!(1), json!(1)));
+    assert_eq!(
+        (
+            walking["offers"]["accepted"].clone(),
+            walking["offers"]["declined"].clone(),
+            walking["offers"]["open"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
     assert_eq!(walking["offers"]["acceptanceRate"], json!(0.5));
     assert_eq!(walking["offers"]["declineReasons"], json!([{ "reason": "at_capacity", "count": 1 }]));
     assert!(walking["offers"]["medianResponseHours"].as_f64().is_some_and(|h| (0.0..1.0).contains(&h)), "{walking}");
@@ -105,11 +159,18 @@ on_both_databases!(the_network_counts_offers_flows_and_capacity_per_service, |ap
 
     let service_org = app.fixture.service.id.to_string();
     let flows = network["flows"].as_array().unwrap();
-    assert!(flows.contains(&json!({ "fromId": service_org, "toId": walking_provider, "kind": "referral", "count": 3 })), "{flows:?}");
-    assert!(flows.contains(&json!({ "fromId": walking_provider, "toId": choir_provider, "kind": "onward", "count": 1 })), "{flows:?}");
+    assert!(
+        flows.contains(&json!({ "fromId": service_org, "toId": walking_provider, "kind": "referral", "count": 3 })),
+        "{flows:?}"
+    );
+    assert!(
+        flows.contains(&json!({ "fromId": walking_provider, "toId": choir_provider, "kind": "onward", "count": 1 })),
+        "{flows:?}"
+    );
 
     let arts = app.ok(&app.tokens.link_worker, NETWORK, json!({ "category": "arts_and_culture" })).await;
-    let names: Vec<&str> = arts["network"]["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        arts["network"]["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Men's Choir"]);
     assert_eq!(arts["network"]["flows"].as_array().unwrap().len(), 1, "only the onward flow into the choir");
 
@@ -126,7 +187,8 @@ async fn the_network_page_draws_the_graph_in_a_real_browser() {
     std::fs::create_dir_all(&out_dir).unwrap();
     let (url, lead, gp) = (format!("{}/network", app.base_url), app.tokens.network_lead.clone(), app.tokens.gp.clone());
     let dir = out_dir.to_str().unwrap().to_owned();
-    let out = tokio::task::spawn_blocking(move || run_node("network-page.mjs", &[&url, &lead, &gp, &dir])).await.unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || run_node("network-page.mjs", &[&url, &lead, &gp, &dir])).await.unwrap();
     let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(report["flows"], json!(2), "{report}");
     assert!(report["nodes"].as_u64().unwrap() >= 3, "{report}");

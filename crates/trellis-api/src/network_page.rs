@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use axum::Form;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use trellis_domain::Role;
@@ -63,7 +63,9 @@ fn html(status: StatusCode, body: String) -> Response {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     response
 }
@@ -103,7 +105,10 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     match principal {
         Some(p) if matches!(p.user.role, Role::NetworkLead | Role::LinkWorker | Role::Admin) => redirect(
             "/network",
-            format!("{COOKIE_NAME}={token}; Path=/network; HttpOnly; SameSite=Strict; Max-Age=28800{}", secure_flag(&state)),
+            format!(
+                "{COOKIE_NAME}={token}; Path=/network; HttpOnly; SameSite=Strict; Max-Age=28800{}",
+                secure_flag(&state)
+            ),
         ),
         Some(_) => html(StatusCode::FORBIDDEN, sign_in_page("The network view is for network leads and link workers.")),
         None => html(StatusCode::UNAUTHORIZED, sign_in_page("That token was not recognised.")),
@@ -111,7 +116,10 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
 }
 
 async fn sign_out(State(state): State<AppState>) -> Response {
-    redirect("/network", format!("{COOKIE_NAME}=; Path=/network; HttpOnly; SameSite=Strict; Max-Age=0{}", secure_flag(&state)))
+    redirect(
+        "/network",
+        format!("{COOKIE_NAME}=; Path=/network; HttpOnly; SameSite=Strict; Max-Age=0{}", secure_flag(&state)),
+    )
 }
 
 async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
@@ -123,7 +131,10 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
         Ok(None) => return html(StatusCode::UNAUTHORIZED, sign_in_page("Your sign-in has expired or was revoked.")),
         Err(e) => {
             tracing::error!(error = %e, "network page: authentication failed");
-            return html(StatusCode::SERVICE_UNAVAILABLE, shell("Unavailable", "<p>Trellis cannot reach its database.</p>"));
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                shell("Unavailable", "<p>Trellis cannot reach its database.</p>"),
+            );
         }
     };
     if !matches!(principal.user.role, Role::NetworkLead | Role::LinkWorker | Role::Admin) {
@@ -141,7 +152,10 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
         }
         Err(e) => {
             tracing::error!(error = %e, "network page: query failed");
-            html(StatusCode::INTERNAL_SERVER_ERROR, shell("Something went wrong", "<p>The network could not be drawn.</p>"))
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                shell("Something went wrong", "<p>The network could not be drawn.</p>"),
+            )
         }
     }
 }
@@ -168,7 +182,11 @@ fn shell(title: &str, body: &str) -> String {
 }
 
 fn sign_in_page(message: &str) -> String {
-    let note = if message.is_empty() { String::new() } else { format!("<p role=\"alert\"><strong>{}</strong></p>", escape(message)) };
+    let note = if message.is_empty() {
+        String::new()
+    } else {
+        format!("<p role=\"alert\"><strong>{}</strong></p>", escape(message))
+    };
     shell(
         "Sign in to the network view",
         &format!(
@@ -217,24 +235,45 @@ fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>
          <text x=\"260\" y=\"24\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"14\">Link worker services</text>\
          <text x=\"620\" y=\"24\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"14\">Providers</text>"
     );
-    let name_of = |id: &str| network.organisations.iter().find(|o| o.id.as_str() == id).map(|o| o.name.as_str()).unwrap_or("?");
+    let name_of =
+        |id: &str| network.organisations.iter().find(|o| o.id.as_str() == id).map(|o| o.name.as_str()).unwrap_or("?");
     for flow in &network.flows {
         let (Some(a), Some(b)) = (at.get(flow.from_id.as_str()), at.get(flow.to_id.as_str())) else { continue };
         let stroke = 1.5 + (flow.count as f64).sqrt() * 2.0;
-        let title = format!("{} → {}: {} offer{}", name_of(&flow.from_id), name_of(&flow.to_id), flow.count, if flow.count == 1 { "" } else { "s" });
+        let title = format!(
+            "{} → {}: {} offer{}",
+            name_of(&flow.from_id),
+            name_of(&flow.to_id),
+            flow.count,
+            if flow.count == 1 { "" } else { "s" }
+        );
         if flow.kind == "onward" {
             // Onward arcs bow to the left of the providers, clear of their labels.
             let bulge = a.x - 60.0 - (a.y - b.y).abs() * 0.35;
             let _ = write!(
                 svg,
                 "<path class=\"flow onward\" d=\"M {} {} C {bulge} {} {bulge} {} {} {}\" fill=\"none\" stroke=\"#7c2855\" stroke-dasharray=\"6 4\" stroke-width=\"{stroke:.1}\"><title>{}</title></path>",
-                a.x - 14.0, a.y, a.y, b.y, b.x - 14.0, b.y, escape(&title)
+                a.x - 14.0,
+                a.y,
+                a.y,
+                b.y,
+                b.x - 14.0,
+                b.y,
+                escape(&title)
             );
         } else {
             let _ = write!(
                 svg,
                 "<path class=\"flow referral\" d=\"M {} {} C {} {} {} {} {} {}\" fill=\"none\" stroke=\"#005eb8\" stroke-opacity=\"0.6\" stroke-width=\"{stroke:.1}\"><title>{}</title></path>",
-                a.x + 14.0, a.y, (a.x + b.x) / 2.0, a.y, (a.x + b.x) / 2.0, b.y, b.x - 14.0, b.y, escape(&title)
+                a.x + 14.0,
+                a.y,
+                (a.x + b.x) / 2.0,
+                a.y,
+                (a.x + b.x) / 2.0,
+                b.y,
+                b.x - 14.0,
+                b.y,
+                escape(&title)
             );
         }
     }
@@ -243,26 +282,39 @@ fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>
         let _ = write!(
             svg,
             "<g class=\"node source\"><circle cx=\"{}\" cy=\"{}\" r=\"14\" fill=\"#005eb8\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\">{}</text></g>",
-            p.x, p.y, p.x - 20.0, p.y + 4.0, escape(&o.name)
+            p.x,
+            p.y,
+            p.x - 20.0,
+            p.y + 4.0,
+            escape(&o.name)
         );
     }
     for o in &providers {
         let p = &at[o.id.as_str()];
         let services = services_by_org.get(o.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-        let (free, total): (i32, i32) = services.iter().fold((0, 0), |(f, t), s| (f + s.available.unwrap_or(0), t + s.maximum.unwrap_or(0)));
-        let status = if services.iter().any(|s| s.capacity_status.as_deref() == Some("open") && s.available.unwrap_or(0) > 0) {
-            ("#007f3b", "open")
-        } else if services.iter().any(|s| matches!(s.capacity_status.as_deref(), Some("open" | "waitlist"))) {
-            ("#ffb81c", "waitlist")
-        } else {
-            ("#d5281b", "closed")
-        };
+        let (free, total): (i32, i32) =
+            services.iter().fold((0, 0), |(f, t), s| (f + s.available.unwrap_or(0), t + s.maximum.unwrap_or(0)));
+        let status =
+            if services.iter().any(|s| s.capacity_status.as_deref() == Some("open") && s.available.unwrap_or(0) > 0) {
+                ("#007f3b", "open")
+            } else if services.iter().any(|s| matches!(s.capacity_status.as_deref(), Some("open" | "waitlist"))) {
+                ("#ffb81c", "waitlist")
+            } else {
+                ("#d5281b", "closed")
+            };
         let open_offers: i64 = services.iter().map(|s| s.offers.open).sum();
         let _ = write!(
             svg,
             "<g class=\"node provider\"><circle cx=\"{}\" cy=\"{}\" r=\"14\" fill=\"{}\"><title>{}: {free} of {total} places free ({}), {open_offers} open offers</title></circle>\
              <text x=\"{}\" y=\"{}\" font-size=\"12\">{} ({free}/{total})</text></g>",
-            p.x, p.y, status.0, escape(&o.name), status.1, p.x + 20.0, p.y + 4.0, escape(&o.name)
+            p.x,
+            p.y,
+            status.0,
+            escape(&o.name),
+            status.1,
+            p.x + 20.0,
+            p.y + 4.0,
+            escape(&o.name)
         );
     }
     svg.push_str("</svg>");
@@ -275,20 +327,32 @@ fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>
     );
     for s in &network.services {
         let status = s.capacity_status.as_deref().unwrap_or("unknown");
-        let reasons = s.offers.decline_reasons.iter().map(|d| format!("{} ×{}", d.reason.replace('_', " "), d.count)).collect::<Vec<_>>().join(", ");
+        let reasons = s
+            .offers
+            .decline_reasons
+            .iter()
+            .map(|d| format!("{} ×{}", d.reason.replace('_', " "), d.count))
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = write!(
             table,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&s.name),
             escape(name_of(&s.organisation_id)),
-            match (s.available, s.maximum) { (Some(a), Some(m)) => format!("{a} of {m}"), _ => "not given".into() },
+            match (s.available, s.maximum) {
+                (Some(a), Some(m)) => format!("{a} of {m}"),
+                _ => "not given".into(),
+            },
             escape(status),
             escape(status),
             s.offers.open,
             s.offers.accepted,
             s.offers.declined,
             s.offers.acceptance_rate.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "–".into()),
-            s.offers.median_response_hours.map(|h| if h < 48.0 { format!("{h:.1} h") } else { format!("{:.1} days", h / 24.0) }).unwrap_or_else(|| "–".into()),
+            s.offers
+                .median_response_hours
+                .map(|h| if h < 48.0 { format!("{h:.1} h") } else { format!("{:.1} days", h / 24.0) })
+                .unwrap_or_else(|| "–".into()),
             escape(&reasons),
         );
     }
@@ -300,7 +364,13 @@ fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>
         .collect::<String>();
     let category_options = std::iter::once(("", "All kinds of service"))
         .chain(trellis_store::directory::TAXONOMY.iter().copied())
-        .map(|(code, label)| format!("<option value=\"{code}\"{}>{}</option>", if Some(code) == category { " selected" } else { "" }, escape(label)))
+        .map(|(code, label)| {
+            format!(
+                "<option value=\"{code}\"{}>{}</option>",
+                if Some(code) == category { " selected" } else { "" },
+                escape(label)
+            )
+        })
         .collect::<String>();
     let total_offers: i64 = network.flows.iter().map(|f| f.count).sum();
     shell(

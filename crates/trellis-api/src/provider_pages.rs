@@ -225,7 +225,7 @@ const BAD_REQUEST_MESSAGE: &str =
     "Nothing was changed. Please go back to the offer page, reload it, and choose one of its buttons.";
 
 /// A plain page saying what went wrong and what to do.
-pub(crate) fn problem(status: StatusCode, heading: &'static str, message: &'static str) -> Response {
+fn problem(status: StatusCode, heading: &'static str, message: &'static str) -> Response {
     render(status, &ProblemPage { heading, message })
 }
 

@@ -339,22 +339,9 @@ impl Letter<'_> {
     }
 }
 
-/// How a need reads in an email.
+/// How a need reads in an email (the domain's label).
 pub fn need_label(need: Need) -> &'static str {
-    match need {
-        Need::Loneliness => "Loneliness or isolation",
-        Need::LowMood => "Low mood, stress or anxiety",
-        Need::PhysicalActivity => "Being more active",
-        Need::Debt => "Debt or money worries",
-        Need::Benefits => "Benefits advice",
-        Need::Housing => "Housing",
-        Need::CarerSupport => "Support as a carer",
-        Need::LongTermCondition => "Living with a long-term condition",
-        Need::Bereavement => "Bereavement",
-        Need::EmploymentAndLearning => "Work, learning or volunteering",
-        Need::Food => "Food",
-        Need::NewToTheArea => "New to the area",
-    }
+    need.label()
 }
 
 /// How a service's capacity status reads in an email.

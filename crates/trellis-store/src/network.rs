@@ -245,7 +245,12 @@ impl Store {
         let mut flows = Vec::new();
         for (rows, kind) in [(&referral_flows, "referral"), (&onward_flows, "onward")] {
             for row in rows {
-                flows.push(Flow { from: uuid(row, "source")?, to: uuid(row, "target")?, kind, count: row.try_get("", "n")? });
+                flows.push(Flow {
+                    from: uuid(row, "source")?,
+                    to: uuid(row, "target")?,
+                    kind,
+                    count: row.try_get("", "n")?,
+                });
             }
         }
 

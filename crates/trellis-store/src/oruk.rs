@@ -72,7 +72,7 @@ pub struct OrukService {
     #[serde(default, deserialize_with = "lenient_id")]
     pub id: String,
     /// Its name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// What it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,28 +99,28 @@ pub struct OrukService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrukOrganization>,
     /// Where it happens.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub service_at_locations: Vec<OrukServiceAtLocation>,
     /// What it helps with.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub taxonomy_terms: Vec<OrukTaxonomyTerm>,
     /// What it helps with, as ORUK 1 links it (read only).
-    #[serde(default, skip_serializing)]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
     pub service_taxonomys: Vec<OrukServiceTaxonomy>,
     /// What it helps with, as HSDS 3 attributes (read only).
-    #[serde(default, skip_serializing)]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
     pub attributes: Vec<OrukAttribute>,
     /// Who it is for (ORUK 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub eligibilitys: Vec<OrukEligibility>,
     /// When it runs (ORUK 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub regular_schedules: Vec<OrukSchedule>,
     /// When it runs (HSDS 3, read only).
-    #[serde(default, skip_serializing)]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
     pub schedules: Vec<OrukSchedule>,
     /// Its capacity (HSDS 3.1 `service_capacity`).
-    #[serde(default, alias = "service_capacities")]
+    #[serde(default, alias = "service_capacities", deserialize_with = "null_as_default")]
     pub capacities: Vec<OrukCapacity>,
 }
 
@@ -131,10 +131,10 @@ pub struct OrukOrganization {
     #[serde(default, deserialize_with = "lenient_id")]
     pub id: String,
     /// Its name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// What it is.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub description: String,
     /// Its contact email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +151,7 @@ pub struct OrukServiceAtLocation {
     #[serde(default, deserialize_with = "lenient_id")]
     pub id: String,
     /// The location.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub location: OrukLocation,
 }
 
@@ -174,10 +174,10 @@ pub struct OrukLocation {
     #[serde(default, deserialize_with = "lenient_f64", skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
     /// Its addresses (ORUK 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub physical_addresses: Vec<OrukAddress>,
     /// Its addresses (HSDS 3, read only).
-    #[serde(default, skip_serializing)]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
     pub addresses: Vec<OrukAddress>,
 }
 
@@ -208,7 +208,7 @@ pub struct OrukTaxonomyTerm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Its name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// The vocabulary it comes from.
     #[serde(default, alias = "taxonomy", skip_serializing_if = "Option::is_none")]
@@ -292,7 +292,7 @@ pub struct OrukUnit {
     #[serde(default, deserialize_with = "lenient_id")]
     pub id: String,
     /// Its name (`places`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 }
 
@@ -334,6 +334,11 @@ fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(other) => Err(D::Error::custom(format!("an id must be a string, not {other}"))),
     }
+}
+
+/// A value where `null` means the same as leaving it out, as many feeds write it.
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// A number, whether written as a number or a numeric string; empty is none.

@@ -13,7 +13,7 @@ use trellis_store::accounts::{NewOrganisation, NewUser};
 use trellis_store::{DatabaseSettings, Store};
 
 use crate::demo;
-use crate::settings::{AdminAction, Cli, Command, GlobalArgs, MigrateAction, ServeArgs};
+use crate::settings::{AdminAction, Cli, Command, GlobalArgs, ImportSource, MigrateAction, ServeArgs};
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -30,6 +30,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { action } => admin(&cli.global, action).await,
+        Command::Import { source: ImportSource::Oruk { source } } => {
+            let store = open(&cli.global).await?;
+            let report = crate::import::import_oruk(&store, &source).await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Serve(args) => serve(&cli.global, args).await,
         Command::Worker(args) => crate::worker::run(&cli.global, args, shutdown_signal()).await,
     }
@@ -137,6 +143,8 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             mail: args.mail.clone(),
             public_base_url: settings.public_base_url.clone(),
             offer_expiry_days: settings.offer_expiry_days,
+            capacity_check_every_days: args.capacity_check_every_days,
+            capacity_link_days: args.capacity_link_days,
         };
         let mut stop = stop_rx.clone();
         let global = global.clone();

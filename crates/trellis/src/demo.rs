@@ -737,7 +737,12 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                 nhs_number: nhs_number(100 + i as u32)?,
                 given_name: ["Alan", "Beryl", "Colin", "Doreen", "Errol", "Fatima", "Gordon", "Hazel"][i % 8].into(),
                 family_name: ["Archer", "Bennett", "Clarke", "Dixon", "Evans", "Foster"][i % 6].into(),
-                date_of_birth: NaiveDate::from_ymd_opt(1940 + (i as i32 * 3) % 60, 1 + (i as u32 % 12), 1 + (i as u32 % 28)).context("date")?,
+                date_of_birth: NaiveDate::from_ymd_opt(
+                    1940 + (i as i32 * 3) % 60,
+                    1 + (i as u32 % 12),
+                    1 + (i as u32 % 28),
+                )
+                .context("date")?,
                 phone: PhoneNumber::parse(&format!("0115 496 {:04}", 300 + i)).ok(),
                 email: None,
                 postcode: None,
@@ -779,7 +784,18 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                 if let Outcome::Onward(next) = outcome {
                     let next = service(next)?;
                     let passed_on_at = answered_at + Duration::days(7);
-                    store.make_offer(id, None, next.id, Some("Would enjoy this too.".into()), Some(offer_id), timers, &provider, passed_on_at).await?;
+                    store
+                        .make_offer(
+                            id,
+                            None,
+                            next.id,
+                            Some("Would enjoy this too.".into()),
+                            Some(offer_id),
+                            timers,
+                            &provider,
+                            passed_on_at,
+                        )
+                        .await?;
                 }
             }
         }

@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //! - [`settings`]: every flag and its `TRELLIS_*` environment variable (documented in `.env.example`).
+//! - [`import`]: Open Referral UK import.
 //! - [`demo`]: a believable locality for `seed --demo` and `serve --demo`.
 //! - [`commands`]: what each subcommand does.
 
 mod commands;
 mod demo;
+mod import;
 mod settings;
 mod worker;
 

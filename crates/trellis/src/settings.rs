@@ -64,6 +64,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Import data into the directory.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Print the GraphQL schema (SDL), or write it to a file.
     ExportSchema {
         /// Where to write it; `-` for standard output.
@@ -85,6 +91,17 @@ pub enum MigrateAction {
     },
     /// List migrations and whether each is applied.
     Status,
+}
+
+/// Importable sources.
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// An Open Referral UK `/services` response: a JSON file, or the http(s) address of a page (every
+    /// following page is fetched too). Re-importing updates rather than duplicates.
+    Oruk {
+        /// A file path or an http(s) URL.
+        source: String,
+    },
 }
 
 /// Administration actions.
@@ -120,6 +137,12 @@ pub struct ServeArgs {
     /// Do not run the email worker inside the server (run `trellis worker` separately).
     #[arg(long, env = "TRELLIS_NO_WORKER")]
     pub no_worker: bool,
+    /// Days between the emails asking a provider to confirm a service's capacity.
+    #[arg(long, env = "TRELLIS_CAPACITY_CHECK_EVERY_DAYS", default_value_t = 28)]
+    pub capacity_check_every_days: u64,
+    /// How long a capacity-check link works, in days.
+    #[arg(long, env = "TRELLIS_CAPACITY_LINK_DAYS", default_value_t = 14)]
+    pub capacity_link_days: u64,
     /// API behaviour.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -140,6 +163,12 @@ pub struct WorkerArgs {
     /// How long a provider has to answer an offer, in days.
     #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
     pub offer_expiry_days: i64,
+    /// Days between the emails asking a provider to confirm a service's capacity.
+    #[arg(long, env = "TRELLIS_CAPACITY_CHECK_EVERY_DAYS", default_value_t = 28)]
+    pub capacity_check_every_days: u64,
+    /// How long a capacity-check link works, in days.
+    #[arg(long, env = "TRELLIS_CAPACITY_LINK_DAYS", default_value_t = 14)]
+    pub capacity_link_days: u64,
 }
 
 /// API behaviour.
@@ -172,6 +201,9 @@ pub struct ApiArgs {
     /// Working days within which a new referral should be contacted.
     #[arg(long, env = "TRELLIS_FIRST_CONTACT_WORKING_DAYS", default_value_t = 5)]
     pub first_contact_working_days: u32,
+    /// Capacity a provider has not confirmed for this many days is shown as stale.
+    #[arg(long, env = "TRELLIS_CAPACITY_STALE_AFTER_DAYS", default_value_t = 14)]
+    pub capacity_stale_after_days: i64,
 }
 
 impl ApiArgs {
@@ -187,6 +219,7 @@ impl ApiArgs {
             offer_expiry_days: self.offer_expiry_days,
             offer_reminder_days: self.offer_reminder_days,
             first_contact_working_days: self.first_contact_working_days,
+            capacity_stale_after_days: self.capacity_stale_after_days,
             ..trellis_api::ApiSettings::default()
         }
     }

@@ -42,9 +42,13 @@ pub async fn run(
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
     let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
     settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
+    settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
+    settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     match &args.mail.smtp_host {
         Some(host) => tracing::info!(%host, port = args.mail.smtp_port, "email worker sending over SMTP"),
-        None => tracing::info!(dir = %args.mail.outbox_dir.display(), "no SMTP host set: email worker writes .eml files"),
+        None => {
+            tracing::info!(dir = %args.mail.outbox_dir.display(), "no SMTP host set: email worker writes .eml files")
+        }
     }
     Worker::new(store, mailer, settings).run_until(shutdown).await;
     Ok(())

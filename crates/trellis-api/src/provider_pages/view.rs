@@ -165,24 +165,6 @@ pub(crate) fn day(at: DateTime<Utc>) -> String {
     at.format("%A %-d %B %Y").to_string()
 }
 
-/// The words for a need (the same as the offer email's).
-pub(crate) fn need_label(need: Need) -> &'static str {
-    match need {
-        Need::Loneliness => "Loneliness or isolation",
-        Need::LowMood => "Low mood, stress or anxiety",
-        Need::PhysicalActivity => "Being more active",
-        Need::Debt => "Debt or money worries",
-        Need::Benefits => "Benefits advice",
-        Need::Housing => "Housing",
-        Need::CarerSupport => "Support as a carer",
-        Need::LongTermCondition => "Living with a long-term condition",
-        Need::Bereavement => "Bereavement",
-        Need::EmploymentAndLearning => "Work, learning or volunteering",
-        Need::Food => "Food",
-        Need::NewToTheArea => "New to the area",
-    }
-}
-
 /// The words for a decline reason.
 pub(crate) fn reason_label(reason: DeclineReason) -> &'static str {
     match reason {
@@ -305,7 +287,7 @@ impl OfferPage {
             provider: record.provider_name.clone(),
             first_name: view.first_name.clone(),
             age_band: view.age_band,
-            needs: view.needs.iter().copied().map(need_label).collect(),
+            needs: view.needs.iter().copied().map(Need::label).collect(),
             note: record.note_for_provider.clone().filter(|n| !n.trim().is_empty()),
             status: status_label,
             status_detail,

@@ -114,7 +114,11 @@ impl From<OfferStats> for NetworkOfferStats {
             declined: s.declined,
             expired: s.expired,
             median_response_hours: s.median_response_hours,
-            decline_reasons: s.decline_reasons.into_iter().map(|(reason, count)| DeclineCount { reason, count }).collect(),
+            decline_reasons: s
+                .decline_reasons
+                .into_iter()
+                .map(|(reason, count)| DeclineCount { reason, count })
+                .collect(),
         }
     }
 }
@@ -146,13 +150,21 @@ pub fn network_from(graph: NetworkGraph, from: DateTime<Utc>, until: DateTime<Ut
         flows: graph
             .flows
             .into_iter()
-            .map(|f| NetworkFlow { from_id: ID(f.from.to_string()), to_id: ID(f.to.to_string()), kind: f.kind.into(), count: f.count })
+            .map(|f| NetworkFlow {
+                from_id: ID(f.from.to_string()),
+                to_id: ID(f.to.to_string()),
+                kind: f.kind.into(),
+                count: f.count,
+            })
             .collect(),
     }
 }
 
 /// The period asked for: `from`/`until`, defaulting to the last 90 days.
-pub fn period(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+pub fn period(
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let until = until.unwrap_or_else(|| Utc::now() + Duration::seconds(1));
     let from = from.unwrap_or(until - Duration::days(90));
     if from >= until {

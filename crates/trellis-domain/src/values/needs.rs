@@ -74,6 +74,24 @@ named_enum!(
 );
 
 impl Need {
+    /// How the need reads to a person (in emails and on pages).
+    pub fn label(self) -> &'static str {
+        match self {
+            Need::Loneliness => "Loneliness or isolation",
+            Need::LowMood => "Low mood, stress or anxiety",
+            Need::PhysicalActivity => "Being more active",
+            Need::Debt => "Debt or money worries",
+            Need::Benefits => "Benefits advice",
+            Need::Housing => "Housing",
+            Need::CarerSupport => "Support as a carer",
+            Need::LongTermCondition => "Living with a long-term condition",
+            Need::Bereavement => "Bereavement",
+            Need::EmploymentAndLearning => "Work, learning or volunteering",
+            Need::Food => "Food",
+            Need::NewToTheArea => "New to the area",
+        }
+    }
+
     /// Parses a list of needs, refusing an empty list and collapsing repeats.
     pub fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<Need>, ValueError> {
         let mut needs = items.into_iter().map(Need::parse).collect::<Result<Vec<_>, _>>()?;
