@@ -240,3 +240,54 @@ on_both_databases!(
 fn created_user_id(created: &Value) -> trellis_domain::UserId {
     str_at(created, "/createUser/user/id").parse().unwrap()
 }
+
+on_both_databases!(
+    a_network_lead_adds_a_service_and_a_link_worker_finds_it_and_sees_the_network,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let created = app
+        .ok(
+            &t.network_lead,
+            &doc_operation(LEAD, "CreateService"),
+            json!({ "input": {
+                "organisationId": app.fixture.provider.id.to_string(),
+                "name": "Tuesday Befriending Cafe",
+                "description": "A warm drink and a chat with volunteers.",
+                "taxonomy": ["befriending"],
+                "minAge": 18,
+                "locations": [{ "name": "Market Place", "postcode": "NG10 1AA", "latitude": 52.8990, "longitude": -1.2720 }],
+                "capacity": { "available": 6, "maximum": 12, "status": "OPEN" }
+            } }),
+        )
+        .await;
+        let service_id = str_at(&created, "/createService/service/id").to_owned();
+        let updated = app
+            .ok(
+                &t.network_lead,
+                &doc_operation(LEAD, "UpdateServiceCapacity"),
+                json!({ "input": { "serviceId": service_id, "available": 3, "maximum": 12, "status": "OPEN" } }),
+            )
+            .await;
+        assert_eq!(updated.pointer("/updateServiceCapacity/service/capacity/available"), Some(&json!(3)));
+        assert_eq!(updated.pointer("/updateServiceCapacity/service/capacity/stale"), Some(&json!(false)));
+
+        let found = app
+        .ok(
+            &t.link_worker,
+            &doc_operation(LW, "FindServices"),
+            json!({ "needs": ["LONELINESS"], "near": { "postcode": "NG10 1AA" }, "radiusKm": 10, "age": 78, "onlyWithCapacity": true }),
+        )
+        .await;
+        let first = &found["findServices"][0];
+        assert_eq!(str_at(first, "/service/id"), service_id);
+        assert!(first["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{first}");
+
+        let network = app.ok(&t.network_lead, &doc_operation(LEAD, "Network"), json!({})).await;
+        let names: Vec<&str> =
+            network["network"]["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"Tuesday Befriending Cafe"), "{names:?}");
+        let lw_view =
+            app.ok(&t.link_worker, &doc_operation(LEAD, "Network"), json!({ "category": "befriending" })).await;
+        assert_eq!(lw_view["network"]["services"].as_array().unwrap().len(), 1);
+    }
+);
