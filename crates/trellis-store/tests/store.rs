@@ -312,3 +312,52 @@ both_databases!(migrations_roll_down_and_up_again, |store: Store| async move {
     Migrator::up(store.connection(), None).await.unwrap();
     Fixture::create(&store).await;
 });
+
+both_databases!(concurrent_answers_to_one_offer_produce_exactly_one_winner, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = contacted_referral(&store, &f).await;
+    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let provider = trellis_domain::Actor::provider_link(f.provider.id);
+    let answers = (0..6).map(|i| {
+        let store = store.clone();
+        let command = if i % 2 == 0 { OfferCommand::Accept } else { OfferCommand::Waitlist };
+        tokio::spawn(async move { store.transition_offer(offer.state.id, 1, command, &provider, Utc::now()).await })
+    });
+    let results = futures_join(answers).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(StoreError::Conflict { .. }))),
+        "{results:?}"
+    );
+    let history = store.offer_history(&lw, offer.state.id).await.unwrap();
+    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2], "no gaps, no doubles");
+});
+
+both_databases!(
+    emails_claimed_by_a_worker_that_died_are_claimed_again_when_its_lease_lapses,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        let id = contacted_referral(&store, &f).await;
+        store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+        let now = Utc::now();
+        let claimed = store.claim_due_emails("crashed", now, now + Duration::seconds(30), 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        // While the lease holds, nobody else may take the row.
+        assert!(
+            store
+                .claim_due_emails("other", now + Duration::seconds(10), now + Duration::seconds(40), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The first worker never reports back; once its lease lapses another worker takes the row.
+        let later = now + Duration::seconds(31);
+        let reclaimed = store.claim_due_emails("other", later, later + Duration::seconds(30), 10).await.unwrap();
+        assert_eq!((reclaimed.len(), reclaimed[0].id, reclaimed[0].attempts), (1, claimed[0].id, 2));
+        // And the dead worker's late report is refused: the row is not marked sent twice.
+        assert!(!store.mark_email_sent(claimed[0].id, "crashed", "subject", later).await.unwrap());
+        assert!(store.mark_email_sent(claimed[0].id, "other", "subject", later).await.unwrap());
+    }
+);
