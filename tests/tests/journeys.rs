@@ -291,3 +291,59 @@ on_both_databases!(
         assert_eq!(lw_view["network"]["services"].as_array().unwrap().len(), 1);
     }
 );
+
+on_both_databases!(
+    a_provider_passes_an_accepted_person_on_to_another_service_and_the_link_worker_is_told,
+    |app: TestApp| async move {
+        use trellis_store::outbox::EmailKind;
+
+        let t = app.tokens.clone();
+        let submitted =
+            app.ok(&t.gp, &doc_operation(GP, "SubmitReferral"), submit_input("onward-1", "943 476 5919")).await;
+        let id = str_at(&submitted, "/submitReferral/referral/id").to_owned();
+        app.ok(
+            &t.link_worker,
+            &doc_operation(LW, "RecordContact"),
+            json!({ "input": { "referralId": id, "expectedVersion": 1 } }),
+        )
+        .await;
+        let walking = app.fixture.walking_group.id.to_string();
+        let offered = app
+            .ok(
+                &t.link_worker,
+                &doc_operation(LW, "OfferReferral"),
+                json!({ "input": { "referralId": id, "expectedVersion": 2, "serviceId": walking } }),
+            )
+            .await;
+        let offer_id = str_at(&offered, "/offerReferral/offer/id").to_owned();
+        let cafe = app
+        .ok(&t.provider, &doc_operation(LEAD, "CreateService"), json!({ "input": { "name": "Friday Cafe", "description": "Tea and company", "taxonomy": ["befriending"] } }))
+        .await;
+        let cafe_id = str_at(&cafe, "/createService/service/id").to_owned();
+        let onward = "mutation($input: ProposeOnwardOfferInput!) { proposeOnwardOffer(input: $input) { offer { id partOfId status serviceName } } }";
+
+        // Not before the provider has accepted the person.
+        let early = app.graphql(Some(&t.provider), onward, json!({ "input": { "fromOfferId": offer_id, "serviceId": cafe_id, "noteForProvider": "Would enjoy the cafe" } })).await;
+        assert_eq!(early.code(), Some("FORBIDDEN"));
+        let accept = "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: ACCEPT }) { offer { status } } }";
+        app.ok(&t.provider, accept, json!({ "id": offer_id })).await;
+        let proposed = app.ok(&t.provider, onward, json!({ "input": { "fromOfferId": offer_id, "serviceId": cafe_id, "noteForProvider": "Would enjoy the cafe" } })).await;
+        assert_eq!(str_at(&proposed, "/proposeOnwardOffer/offer/partOfId"), offer_id);
+        assert_eq!(str_at(&proposed, "/proposeOnwardOffer/offer/status"), "OFFERED");
+
+        // The link worker sees both offers on the referral and is emailed about the onward one.
+        let detail = app.ok(&t.link_worker, &doc_operation(LW, "ReferralDetail"), json!({ "id": id })).await;
+        assert_eq!(detail["referral"]["offers"].as_array().unwrap().len(), 2);
+        let kinds: Vec<EmailKind> = app.store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&EmailKind::OnwardOfferProposed), "{kinds:?}");
+        // Another organisation's provider cannot pass on an offer that is not its own.
+        let stranger = app
+            .graphql(
+                Some(&t.link_worker),
+                onward,
+                json!({ "input": { "fromOfferId": offer_id, "serviceId": cafe_id } }),
+            )
+            .await;
+        assert_eq!(stranger.code(), Some("FORBIDDEN"));
+    }
+);
