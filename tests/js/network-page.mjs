@@ -1,12 +1,10 @@
 // Opens the /network page in headless Chromium: a GP's token is refused, a network lead signs in with
 // theirs and sees the SVG graph and the capacity table. Saves a screenshot. Prints a JSON report.
 import { chromium } from "playwright-core";
+import { CHROMIUM } from "./browser.mjs";
 
 const [url, leadToken, gpToken, outDir] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
+const browser = await chromium.launch(CHROMIUM);
 const fail = async (message) => { console.error(message); await browser.close(); process.exit(1); };
 try {
   const gpPage = await (await browser.newContext()).newPage();

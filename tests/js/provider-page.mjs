@@ -9,10 +9,8 @@
 // config: { baseUrl, accept: { emailHtml, link }, decline: { emailHtml, link }, opened: { emailHtml, link },
 //           expiredUrl, tamperedUrl, screenshots, label }
 // Exits non-zero, saying why, on the first failed check. The Rust test then checks the database.
-import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { bodyText, checkPage as checkPageOf, checker, focusOrder as focusOrderOf, launchPhone, screenshot } from "./browser.mjs";
 
 const config = JSON.parse(process.argv[2] ?? process.env.PROVIDER_PAGE_CONFIG ?? "null");
 if (!config) {
@@ -20,34 +18,11 @@ if (!config) {
   process.exit(2);
 }
 const appOrigin = new URL(config.baseUrl).origin;
-const PHONE_WIDTH = 375;
 const CONTACT_DETAILS = ["Hughes", "01154960123", "0115 496 0123", "margaret.hughes@example.org"];
 mkdirSync(config.screenshots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(`${config.label ?? ""}: ${message}`);
-}
-
-const userDataDir = mkdtempSync(join(tmpdir(), "trellis-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-  ],
-  viewport: { width: PHONE_WIDTH, height: 740 },
-  deviceScaleFactor: 2,
-  isMobile: true,
-  hasTouch: true,
-  locale: "en-GB",
-});
+const check = checker(config.label);
+const { context, close } = await launchPhone();
 
 const problems = []; // console errors, page errors, CSP violations, anything an app page loads
 const posts = []; // what the browser sent with each form POST to the app
@@ -91,91 +66,10 @@ async function openFromEmail(offer) {
   check(page.url() === offer.link, `the click landed on ${page.url()}`);
 }
 
-async function text() {
-  return page.locator("body").innerText();
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(config.screenshots, `${name}.png`), fullPage: true });
-}
-
-/// The checks every page gets, at phone width.
-async function checkPage(name) {
-  const found = await page.evaluate((phoneWidth) => {
-    const out = { issues: [] };
-    const doc = document.documentElement;
-    if (doc.lang !== "en-GB") out.issues.push(`lang is ${JSON.stringify(doc.lang)}`);
-    if (window.innerWidth !== phoneWidth) out.issues.push(`layout width ${window.innerWidth}: no working viewport meta`);
-    if (doc.scrollWidth > doc.clientWidth) out.issues.push(`horizontal scroll: ${doc.scrollWidth} > ${doc.clientWidth}`);
-    if (document.querySelectorAll("script").length) out.issues.push("the page has a script");
-
-    // Every control has an accessible label.
-    for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea, button")) {
-      let name = "";
-      if (el.tagName === "BUTTON") name = el.innerText.trim();
-      else name = [...(el.labels ?? [])].map((l) => l.innerText.trim()).join(" ") || el.getAttribute("aria-label") || "";
-      if (!name) out.issues.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name ?? ""}`);
-      if (el.type === "radio" && !el.closest("fieldset")?.querySelector("legend")?.innerText.trim()) {
-        out.issues.push(`radio ${el.value} is not in a fieldset with a legend`);
-      }
-    }
-    // Tap targets of at least 44 by 44 CSS pixels: buttons, and each radio's whole row.
-    for (const el of document.querySelectorAll("button, .choice")) {
-      const r = el.getBoundingClientRect();
-      if (r.height < 44 || r.width < 44) out.issues.push(`small tap target "${el.innerText.trim()}" ${r.width}x${r.height}`);
-    }
-    // Colour contrast of every piece of text against the background it sits on.
-    const rgb = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
-    const lum = ([r, g, b]) =>
-      [r, g, b]
-        .map((v) => v / 255)
-        .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
-        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-    const background = (el) => {
-      for (let e = el; e; e = e.parentElement) {
-        const c = rgb(getComputedStyle(e).backgroundColor);
-        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
-      }
-      return [255, 255, 255];
-    };
-    out.minContrast = 21;
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const el = node.parentElement;
-      if (!node.textContent.trim() || !el.getClientRects().length) continue;
-      const style = getComputedStyle(el);
-      if (style.visibility === "hidden") continue;
-      const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
-      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-      out.minContrast = Math.min(out.minContrast, ratio);
-      if (ratio < 4.5) out.issues.push(`contrast ${ratio.toFixed(2)} for "${node.textContent.trim().slice(0, 40)}"`);
-    }
-    return out;
-  }, PHONE_WIDTH);
-  check(found.issues.length === 0, `${name}: ${found.issues.join("; ")}`);
-  report.checks.push({ page: name, minContrast: Number(found.minContrast.toFixed(2)) });
-}
-
-/// Tabs through the page from the top: the order of controls, and that each shows where focus is.
-async function focusOrder() {
-  await page.evaluate(() => document.activeElement?.blur());
-  const order = [];
-  for (let i = 0; i < 20; i++) {
-    await page.keyboard.press("Tab");
-    const focused = await page.evaluate(() => {
-      const el = document.activeElement;
-      if (!el || el === document.body) return null;
-      const style = getComputedStyle(el);
-      const visible = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) || style.boxShadow !== "none";
-      const name = el.tagName === "BUTTON" ? el.innerText.trim() : [...(el.labels ?? [])].map((l) => l.innerText.trim()).join(" ");
-      return { what: `${el.type ?? el.tagName.toLowerCase()}: ${name}`, visible };
-    });
-    if (!focused || order.some((o) => o.what === focused.what)) break;
-    order.push(focused);
-  }
-  for (const f of order) check(f.visible, `no visible focus on ${f.what}`);
-  return order.map((f) => f.what);
-}
+const text = () => bodyText(page);
+const shot = (name) => screenshot(page, config.screenshots, name);
+const checkPage = (name) => checkPageOf(page, name, check, report);
+const focusOrder = () => focusOrderOf(page, check);
 
 try {
   // A provider (or a mail scanner) only opens one offer: the Rust test checks that nothing changed.
@@ -265,6 +159,5 @@ try {
   check(problems.length === 0, `problems in the browser:\n${problems.join("\n")}`);
   console.log(JSON.stringify(report, null, 2));
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }

@@ -1,10 +1,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "test support: a broken harness must fail the test loudly")]
 
 //! Support for end-to-end tests: the real server, spawned on `127.0.0.1:0` with a database of its own
-//! (a fresh SQLite file or a fresh PostgreSQL database), and a small GraphQL client.
+//! (a fresh SQLite file or a fresh PostgreSQL database), and a small GraphQL client; a real SMTP server
+//! ([`maildev`]), and a browser-like client for the pages behind an email link ([`link_pages`]).
 //!
 //! Logs are silent unless `TEST_LOG=1`.
 
+pub mod link_pages;
+pub mod maildev;
 mod node;
 
 use std::net::SocketAddr;
@@ -183,6 +186,16 @@ impl Drop for TestApp {
     }
 }
 
+/// A fresh, empty folder for a browser test's screenshots: `test-output/<page>/<backend>` in the target
+/// folder.
+pub fn screenshot_dir(page: &str, backend: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("test-output").join(page).join(backend);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
 /// Reads a named GraphQL operation from a fenced ```graphql block in a document under `docs/`, so that
 /// the examples people read are the ones the tests run.
 pub fn doc_operation(doc: &str, name: &str) -> String {
@@ -218,6 +231,25 @@ macro_rules! on_both_databases {
             async fn on_postgres() {
                 let app = $crate::TestApp::spawn($crate::Backend::Postgres).await;
                 ($body)(app).await;
+            }
+        }
+    };
+}
+
+/// Runs `async fn $body(backend: Backend)` once on SQLite and once on PostgreSQL, for tests that want a
+/// database (and its address) rather than a running server.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($body:ident) => {
+        mod $body {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$body($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$body($crate::Backend::Postgres).await
             }
         }
     };

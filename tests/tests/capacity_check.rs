@@ -7,60 +7,53 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use serde_json::{Value, json};
 use trellis_domain::ServiceId;
 use trellis_domain::directory::{CapacityStatus, ServiceStatus};
-use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::audit::AuditFilter;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, CurrentCapacity};
 use trellis_store::directory::{NewService, ServiceChanges};
 use trellis_store::links::LinkError;
 use trellis_store::outbox::{DeliveryStatus, EmailKind};
 use trellis_store::{DatabaseSettings, Store};
-use trellis_tests::{Backend, Fixture, TestApp, TestDb, init_test_logging, on_both_databases, repo_root, run_node};
+use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
+use trellis_tests::maildev::MailDev;
+use trellis_tests::{
+    Backend, Fixture, TestApp, TestDb, init_test_logging, on_both_backends, on_both_databases, run_node, screenshot_dir,
+};
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+/// The capacity page behind each link, through a browser-like HTTP client.
+const CAPACITY_PAGE: LinkPages = LinkPages("/capacity");
 const EVERY: TimeDelta = TimeDelta::days(28);
-
-/// Runs `async fn $body(backend: Backend)` once on each database, for tests that need the database's
-/// address (to connect a second worker) rather than a running server.
-macro_rules! on_both_backends {
-    ($body:ident) => {
-        mod $body {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$body(trellis_tests::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$body(trellis_tests::Backend::Postgres).await
-            }
-        }
-    };
-}
 
 /// Two instants the database stores as the same (PostgreSQL keeps microseconds).
 fn same_instant(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> bool {
     a.is_some_and(|a| (a - b).abs() < TimeDelta::milliseconds(1))
 }
 
-/// Another service of the fixture's provider, with no address of its own and no capacity recorded.
-async fn allotment(store: &Store, f: &Fixture, now: DateTime<Utc>) -> ServiceId {
+/// Another service of the fixture's provider, under one taxonomy term, with no address of its own and no
+/// capacity recorded.
+async fn plain_service(
+    store: &Store,
+    f: &Fixture,
+    name: &str,
+    description: &str,
+    term: &str,
+    now: DateTime<Utc>,
+) -> ServiceId {
     let new = NewService {
         organisation: f.provider.id,
-        name: "Green Spring Allotment".into(),
-        description: "Growing vegetables together on Tuesdays.".into(),
+        name: name.into(),
+        description: description.into(),
         email: None,
-        taxonomy: vec!["nature_and_green".into()],
+        taxonomy: vec![term.into()],
         min_age: None,
         max_age: None,
         eligibility: None,
@@ -68,7 +61,7 @@ async fn allotment(store: &Store, f: &Fixture, now: DateTime<Utc>) -> ServiceId 
         place: None,
         capacity: None,
     };
-    store.create_service(new, now).await.expect("allotment").id
+    store.create_service(new, now).await.expect(name).id
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -80,24 +73,17 @@ async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Back
     let f = Fixture::create(&store).await;
     let now = Utc::now();
     let walking = f.walking_group.id;
-    let allotment = allotment(&store, &f, now).await;
+    let allotment = plain_service(
+        &store,
+        &f,
+        "Green Spring Allotment",
+        "Growing vegetables together on Tuesdays.",
+        "nature_and_green",
+        now,
+    )
+    .await;
     // A service taken out of the directory is never asked.
-    let choir = {
-        let new_choir = NewService {
-            organisation: f.provider.id,
-            name: "Community Choir".into(),
-            description: "Singing for everyone.".into(),
-            email: None,
-            taxonomy: vec!["arts_and_culture".into()],
-            min_age: None,
-            max_age: None,
-            eligibility: None,
-            schedule: None,
-            place: None,
-            capacity: None,
-        };
-        store.create_service(new_choir, now).await.expect("choir").id
-    };
+    let choir = plain_service(&store, &f, "Community Choir", "Singing for everyone.", "arts_and_culture", now).await;
     let lead = Fixture::actor(&f.network_lead);
     let retire = ServiceChanges { status: Some(ServiceStatus::Inactive), ..Default::default() };
     store.update_service(&lead, choir, retire, now).await.expect("retire the choir");
@@ -169,95 +155,10 @@ async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Back
 on_both_backends!(the_timer_queues_one_check_per_due_service_and_none_twice);
 
 // ---------------------------------------------------------------------------------------------------------
-// A real SMTP server.
-
-/// A port nothing listens on at the moment.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
-/// maildev on loopback, killed when dropped (as in the provider page's tests).
-struct MailDev {
-    child: Child,
-    smtp_port: u16,
-    web_url: String,
-    dir: PathBuf,
-}
-
-impl MailDev {
-    async fn start() -> MailDev {
-        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
-        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
-        let (smtp_port, web_port) = (free_port(), free_port());
-        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
-        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
-        let child = Command::new(&bin)
-            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
-            .args(["-w", &web_port.to_string(), "--mail-directory"])
-            .arg(dir.join("mail"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("maildev log"))
-            .stderr(log)
-            .spawn()
-            .expect("start maildev");
-        let mut maildev = MailDev { child, smtp_port, web_url: format!("http://127.0.0.1:{web_port}"), dir };
-        for _ in 0..300 {
-            if let Ok(Some(status)) = maildev.child.try_wait() {
-                panic!("maildev exited with {status}:\n{}", maildev.log());
-            }
-            let healthy =
-                reqwest::get(format!("{}/api/healthz", maildev.web_url)).await.is_ok_and(|r| r.status().is_success());
-            if healthy && TcpStream::connect(("127.0.0.1", smtp_port)).is_ok() {
-                return maildev;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("maildev did not become ready:\n{}", maildev.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
-    }
-
-    async fn emails(&self) -> Vec<Value> {
-        reqwest::get(format!("{}/api/email", self.web_url)).await.expect("maildev API").json().await.expect("emails")
-    }
-
-    /// Waits for `n` messages and returns them.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..300 {
-            let emails = self.emails().await;
-            if emails.len() >= n {
-                return emails;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("expected {n} emails at the SMTP server:\n{}", self.log());
-    }
-}
-
-impl Drop for MailDev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+// A real SMTP server (maildev).
 
 fn worker(app: &TestApp, maildev: &MailDev, id: &str) -> Worker {
-    let mailer = Mailer::from_settings(&MailerSettings {
-        from: "Trellis <noreply@trellis.test>".into(),
-        transport: TransportSettings::Smtp(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: maildev.smtp_port,
-            security: SmtpSecurity::None,
-            credentials: None,
-            timeout: Duration::from_secs(10),
-        }),
-    })
-    .expect("smtp mailer");
-    Worker::new(app.store.clone(), mailer, WorkerSettings::new(id, &app.base_url))
+    Worker::new(app.store.clone(), maildev.mailer(), WorkerSettings::new(id, &app.base_url))
 }
 
 /// Passes at `now` until one queues and claims nothing; returns how many checks were queued.
@@ -329,95 +230,8 @@ async fn store_row(app: &TestApp) -> trellis_store::outbox::OutboxEmail {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The page: a browser-like client that keeps its cookie by hand and does not follow redirects.
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn cookie(&self) -> String {
-        let set = self.header("set-cookie");
-        assert!(set.starts_with("trellis_offer_csrf="), "no anti-forgery cookie: {set:?}");
-        set.split(';').next().unwrap_or_default().to_owned()
-    }
-
-    fn csrf_field(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.body.find(marker).expect("a csrf field") + marker.len();
-        self.body[start..].chars().take_while(|c| *c != '"').collect()
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-async fn page(response: reqwest::Response) -> Page {
-    let status = response.status();
-    let headers = response.headers().clone();
-    Page { status, headers, body: response.text().await.expect("body") }
-}
-
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
-    let mut request = client().get(format!("{}{path}", app.base_url));
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    page(request.send().await.expect("GET")).await
-}
-
-fn same_origin(app: &TestApp) -> Vec<(&'static str, String)> {
-    vec![("origin", app.base_url.clone()), ("sec-fetch-site", "same-origin".into())]
-}
-
-async fn post(
-    app: &TestApp,
-    token: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-    headers: &[(&'static str, String)],
-) -> Page {
-    let mut request = client().post(format!("{}/capacity/{token}", app.base_url)).form(form);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    page(request.send().await.expect("POST")).await
-}
-
-/// A provider's session on the page: its cookie and form token, as a browser would hold them.
-struct Session {
-    token: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    async fn open(app: &TestApp, token: &str) -> Session {
-        let shown = get(app, &format!("/capacity/{token}"), None).await;
-        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
-        Session { token: token.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field() }
-    }
-
-    async fn post(&self, app: &TestApp, fields: &[(&str, &str)]) -> Page {
-        let mut form = vec![("csrf", self.csrf.as_str())];
-        form.extend_from_slice(fields);
-        post(app, &self.token, Some(&self.cookie), &form, &same_origin(app)).await
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> Page {
-        get(app, path, Some(&self.cookie)).await
-    }
-}
+// The page (through `CAPACITY_PAGE`, a browser-like client that keeps its cookie by hand and does not
+// follow redirects).
 
 /// A live link to the fixture's walking group, minted as the email would mint it.
 async fn walking_link(app: &TestApp) -> String {
@@ -530,7 +344,7 @@ fn update_form(csrf: Option<&str>) -> Vec<(&str, &str)> {
 
 on_both_databases!(a_post_without_a_matching_token_or_from_another_site_is_refused, |app: TestApp| async move {
     let token = walking_link(&app).await;
-    let session = Session::open(&app, &token).await;
+    let session = CAPACITY_PAGE.open(&app, &token).await;
     let before = snapshot(&app, &token).await;
     let other = "0".repeat(64);
     let own = same_origin(&app);
@@ -547,7 +361,7 @@ on_both_databases!(a_post_without_a_matching_token_or_from_another_site_is_refus
         ("null origin, unattested", cookie, update_form(csrf), vec![("origin", "null".into())]),
     ];
     for (what, cookie, form, headers) in attempts {
-        let refused = post(&app, &token, cookie, &form, &headers).await;
+        let refused = CAPACITY_PAGE.post(&app, &token, cookie, &form, &headers).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{what}");
         assert_page_headers(&refused);
         assert!(refused.body.contains("Your update was not saved"), "{what}: {}", refused.body);
@@ -574,7 +388,7 @@ on_both_databases!(a_post_without_a_matching_token_or_from_another_site_is_refus
 
 on_both_databases!(an_update_saves_the_capacity_and_its_time_and_shows_a_confirmation, |app: TestApp| async move {
     let token = walking_link(&app).await;
-    let session = Session::open(&app, &token).await;
+    let session = CAPACITY_PAGE.open(&app, &token).await;
     let recorded = capacity(&app).await;
     let before = Utc::now();
 
@@ -630,7 +444,7 @@ on_both_databases!(an_update_saves_the_capacity_and_its_time_and_shows_a_confirm
 
 on_both_databases!(impossible_numbers_are_refused_with_a_clear_message_and_change_nothing, |app: TestApp| async move {
     let token = walking_link(&app).await;
-    let session = Session::open(&app, &token).await;
+    let session = CAPACITY_PAGE.open(&app, &token).await;
     let before = snapshot(&app, &token).await;
     let cases: [Impossible; 10] = [
         ("12", "10", Some("open"), &[("available", "Places free (12) cannot be more than places in all (10)")]),
@@ -713,7 +527,7 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
         ("nonsense", "%F0%9F%92%A9".to_owned()),
         ("overlong", format!("trc_{}", "a".repeat(500))),
     ];
-    let session = Session::open(&app, &token).await;
+    let session = CAPACITY_PAGE.open(&app, &token).await;
     let before = snapshot(&app, &token).await;
     // The offer page's page for a link that cannot be used.
     let offer_invalid = get(&app, &format!("/offers/tro_{}", "cd".repeat(32)), None).await;
@@ -726,14 +540,15 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
         assert!(shown.headers.get("set-cookie").is_none(), "{what}: no cookie for a dead link");
         assert_eq!(shown.body, offer_invalid.body, "{what}: the same page as the offer page's");
         assert!(!shown.body.contains("Walking"), "{what} leaks the service");
-        let acted = post(
-            &app,
-            bad,
-            Some(&session.cookie),
-            &[("csrf", &session.csrf), ("available", "1"), ("maximum", "2"), ("status", "open")],
-            &same_origin(&app),
-        )
-        .await;
+        let acted = CAPACITY_PAGE
+            .post(
+                &app,
+                bad,
+                Some(&session.cookie),
+                &[("csrf", &session.csrf), ("available", "1"), ("maximum", "2"), ("status", "open")],
+                &same_origin(&app),
+            )
+            .await;
         assert_eq!(acted.status, StatusCode::NOT_FOUND, "{what}");
         assert_eq!(acted.body, offer_invalid.body, "{what}");
     }
@@ -754,14 +569,6 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
 // ---------------------------------------------------------------------------------------------------------
 // A real browser, from a real email.
 
-fn screenshot_dir(backend: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
-    let dir = target.join("test-output/capacity-page").join(backend);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("screenshot folder");
-    dir
-}
-
 on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| async move {
     let backend = match app.store.connection().get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => "postgres",
@@ -780,10 +587,10 @@ on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| asy
         .create_service_link(app.fixture.walking_group.id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
         .await
         .expect("link");
-    let dir = screenshot_dir(backend);
+    let dir = screenshot_dir("capacity-page", backend);
     let config = json!({
         "baseUrl": app.base_url,
-        "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url),
+        "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url()),
         "link": link,
         "expiredUrl": format!("{}/capacity/{expired}", app.base_url),
         "screenshots": dir,

@@ -7,9 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,29 +15,13 @@ use serde_json::Value;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::{OfferId, ReferralId};
-use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, WorkerSettings};
 use trellis_store::notices::{DELIVERY_FAILED_FLAG, offer_reference};
 use trellis_store::offers::OfferTimers;
 use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxEmail};
 use trellis_store::{DatabaseSettings, Store};
-use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, repo_root};
-
-/// Runs `async fn $body(backend: Backend)` once on each database.
-macro_rules! on_both_databases {
-    ($body:ident) => {
-        mod $body {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$body(trellis_tests::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$body(trellis_tests::Backend::Postgres).await
-            }
-        }
-    };
-}
+use trellis_tests::maildev::{MailDev, decode_quoted_printable, free_port, smtp_mailer};
+use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backends};
 
 const NHS: &str = "9434765919";
 const PUBLIC_BASE_URL: &str = "http://trellis.test";
@@ -66,154 +48,7 @@ const PERSONAL_DATA: &[&str] = &[
 ];
 
 // ---------------------------------------------------------------------------------------------------------
-// A real SMTP server.
-
-/// A port nothing listens on at the moment.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// maildev on loopback, killed (the node process itself) when dropped.
-struct MailDev {
-    child: Option<Child>,
-    smtp_port: u16,
-    web_port: u16,
-    dir: PathBuf,
-    http: reqwest::Client,
-}
-
-impl MailDev {
-    /// Starts maildev on fresh ports.
-    async fn start() -> MailDev {
-        MailDev::start_on(free_port(), free_port()).await
-    }
-
-    /// Starts maildev on the given ports (to bring a server back where a mailer already points).
-    async fn start_on(smtp_port: u16, web_port: u16) -> MailDev {
-        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
-        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
-        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
-        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
-        let child = Command::new(&bin)
-            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
-            .args(["-w", &web_port.to_string(), "--mail-directory"])
-            .arg(dir.join("mail"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("maildev log"))
-            .stderr(log)
-            .spawn()
-            .expect("start maildev");
-        let mut maildev = MailDev { child: Some(child), smtp_port, web_port, dir, http: reqwest::Client::new() };
-        maildev.wait_until_ready().await;
-        maildev
-    }
-
-    async fn wait_until_ready(&mut self) {
-        for _ in 0..300 {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("maildev exited with {status}:\n{}", self.log());
-            }
-            let healthy = self
-                .http
-                .get(format!("http://127.0.0.1:{}/api/healthz", self.web_port))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if healthy && TcpStream::connect(("127.0.0.1", self.smtp_port)).is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("maildev did not become ready:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
-    }
-
-    /// Every message received, in arrival order.
-    async fn emails(&self) -> Vec<Value> {
-        let url = format!("http://127.0.0.1:{}/api/email", self.web_port);
-        let response = self.http.get(url).send().await.expect("maildev API");
-        response.json::<Vec<Value>>().await.expect("maildev emails")
-    }
-
-    /// Waits until at least `n` messages have arrived, then returns all of them.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..300 {
-            let emails = self.emails().await;
-            if emails.len() >= n {
-                return emails;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("expected {n} emails at the SMTP server, got {}", self.emails().await.len());
-    }
-
-    /// The raw message as received, transfer encodings undone.
-    async fn source(&self, email: &Value) -> String {
-        let id = email["id"].as_str().expect("maildev email id");
-        let url = format!("http://127.0.0.1:{}/api/email/{id}/source", self.web_port);
-        let raw = self.http.get(url).send().await.expect("maildev source").text().await.expect("source text");
-        decode_quoted_printable(&raw)
-    }
-
-    /// Stops the server (the mailer's next attempts fail to connect).
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for MailDev {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Undoes quoted-printable (soft line breaks and `=XX`), enough to search ASCII text in a raw message.
-fn decode_quoted_printable(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'=', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // The system under test.
-
-fn smtp_mailer(port: u16) -> Mailer {
-    Mailer::from_settings(&MailerSettings {
-        from: "Trellis <noreply@trellis.test>".into(),
-        transport: TransportSettings::Smtp(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port,
-            security: SmtpSecurity::None,
-            credentials: None,
-            timeout: Duration::from_secs(10),
-        }),
-    })
-    .expect("smtp mailer")
-}
 
 fn settings(worker_id: &str) -> WorkerSettings {
     WorkerSettings {
@@ -309,7 +144,7 @@ fn of_kind(rows: &[OutboxEmail], kind: EmailKind) -> Vec<&OutboxEmail> {
 async fn an_offer_email_arrives_with_its_link_and_no_personal_data(backend: Backend) {
     let (_db, store, f) = locality(backend).await;
     let maildev = MailDev::start().await;
-    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), settings("w1"));
+    let worker = Worker::new(store.clone(), maildev.mailer(), settings("w1"));
     let referral = contacted_referral(&store, &f).await;
     let offer_id = offer(&store, &f, referral).await;
 
@@ -345,7 +180,7 @@ async fn an_offer_email_arrives_with_its_link_and_no_personal_data(backend: Back
     assert_eq!(opened.view.offer.state.id, offer_id);
     assert_eq!(opened.provider, f.provider.id);
 }
-on_both_databases!(an_offer_email_arrives_with_its_link_and_no_personal_data);
+on_both_backends!(an_offer_email_arrives_with_its_link_and_no_personal_data);
 
 /// Every kind of email, each arriving at the SMTP server, none carrying personal data.
 async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
@@ -364,7 +199,7 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let failing = Worker::new(store.clone(), smtp_mailer(free_port()), failing);
     assert_eq!(failing.tick(Utc::now()).await.dead, 1);
 
-    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), daily("w1"));
+    let worker = Worker::new(store.clone(), maildev.mailer(), daily("w1"));
     // An offer, its reminder, and the provider's answer.
     let first = offer(&store, &f, referral).await;
     drain(&worker, now + TimeDelta::days(6)).await;
@@ -408,7 +243,7 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     assert!(closed["text"].as_str().is_some_and(|t| t.contains("Reason: completed")), "{closed}");
     assert!(!closed["text"].as_str().unwrap_or_default().contains("Walking weekly"), "no closure note");
 }
-on_both_databases!(every_kind_of_email_arrives_without_personal_data);
+on_both_backends!(every_kind_of_email_arrives_without_personal_data);
 
 // ---------------------------------------------------------------------------------------------------------
 // (b) The SMTP server down, then up: retried, then each row delivered once.
@@ -465,7 +300,7 @@ async fn rows_are_retried_while_the_mail_server_is_down_then_each_is_delivered_o
     expected.sort_unstable();
     assert_eq!(received, expected, "each row arrived exactly once");
 }
-on_both_databases!(rows_are_retried_while_the_mail_server_is_down_then_each_is_delivered_once);
+on_both_backends!(rows_are_retried_while_the_mail_server_is_down_then_each_is_delivered_once);
 
 // ---------------------------------------------------------------------------------------------------------
 // (c) Two workers on one database.
@@ -483,7 +318,7 @@ async fn two_workers_side_by_side_send_each_row_exactly_once(backend: Backend) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for (id, store) in [("worker-a", store.clone()), ("worker-b", other_store)] {
-        let worker = Worker::new(store, smtp_mailer(maildev.smtp_port), WorkerSettings { batch: 3, ..settings(id) });
+        let worker = Worker::new(store, maildev.mailer(), WorkerSettings { batch: 3, ..settings(id) });
         let mut stopped = stopped.clone();
         workers.push(tokio::spawn(worker.run_until(async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -512,7 +347,7 @@ async fn two_workers_side_by_side_send_each_row_exactly_once(backend: Backend) {
     received.dedup();
     assert_eq!(received.len(), 20, "no Message-ID twice");
 }
-on_both_databases!(two_workers_side_by_side_send_each_row_exactly_once);
+on_both_backends!(two_workers_side_by_side_send_each_row_exactly_once);
 
 // ---------------------------------------------------------------------------------------------------------
 // (d) Giving up.
@@ -547,7 +382,7 @@ async fn a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told(b
 
     // The notice reaches the link worker once mail works, and says what failed.
     let maildev = MailDev::start().await;
-    let worker = Worker::new(store.clone(), smtp_mailer(maildev.smtp_port), settings("w2"));
+    let worker = Worker::new(store.clone(), maildev.mailer(), settings("w2"));
     drain(&worker, now).await;
     let emails = maildev.wait_for(1).await;
     assert_eq!(emails.len(), 1);
@@ -557,7 +392,7 @@ async fn a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told(b
     assert_email_has_no_personal_data(&maildev, &emails[0]).await;
     assert_eq!(store.outbox().await.expect("outbox").len(), 2, "nothing more queued");
 }
-on_both_databases!(a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told);
+on_both_backends!(a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told);
 
 async fn a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_another(backend: Backend) {
     let (_db, store, f) = locality(backend).await;
@@ -579,19 +414,14 @@ async fn a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_a
         "the failed notice is given up quietly"
     );
 }
-on_both_databases!(a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_another);
+on_both_backends!(a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_another);
 
 // ---------------------------------------------------------------------------------------------------------
 // (e) No SMTP server: files.
 
 async fn the_files_transport_writes_a_readable_eml_with_a_working_link(backend: Backend) {
     let (_db, store, f) = locality(backend).await;
-    let dir = std::env::temp_dir().join(format!("trellis-eml-{}", uuid::Uuid::new_v4().simple()));
-    let mailer = Mailer::from_settings(&MailerSettings {
-        from: "Trellis <noreply@trellis.test>".into(),
-        transport: TransportSettings::Files { dir: dir.clone() },
-    })
-    .expect("files mailer");
+    let (dir, mailer) = files_mailer();
     let worker = Worker::new(store.clone(), mailer, settings("w1"));
     let referral = contacted_referral(&store, &f).await;
     let offer_id = offer(&store, &f, referral).await;
@@ -621,16 +451,11 @@ async fn the_files_transport_writes_a_readable_eml_with_a_working_link(backend: 
     let opened = store.open_offer_link(&token, Utc::now()).await.expect("the link in the file opens");
     assert_eq!(opened.view.offer.state.id, offer_id);
 }
-on_both_databases!(the_files_transport_writes_a_readable_eml_with_a_working_link);
+on_both_backends!(the_files_transport_writes_a_readable_eml_with_a_working_link);
 
 async fn an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider(backend: Backend) {
     let (_db, store, f) = locality(backend).await;
-    let dir = std::env::temp_dir().join(format!("trellis-eml-{}", uuid::Uuid::new_v4().simple()));
-    let mailer = Mailer::from_settings(&MailerSettings {
-        from: "Trellis <noreply@trellis.test>".into(),
-        transport: TransportSettings::Files { dir: dir.clone() },
-    })
-    .expect("files mailer");
+    let (dir, mailer) = files_mailer();
     let worker = Worker::new(store.clone(), mailer, settings("w1"));
     let referral = contacted_referral(&store, &f).await;
     let offer_id = offer(&store, &f, referral).await;
@@ -644,7 +469,18 @@ async fn an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider(ba
     assert!(eml_files(&dir).is_empty(), "nothing was written for the provider");
     let _ = std::fs::remove_dir_all(&dir);
 }
-on_both_databases!(an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider);
+on_both_backends!(an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider);
+
+/// A mailer that writes `.eml` files, and the fresh folder it writes them in.
+fn files_mailer() -> (PathBuf, Mailer) {
+    let dir = std::env::temp_dir().join(format!("trellis-eml-{}", uuid::Uuid::new_v4().simple()));
+    let mailer = Mailer::from_settings(&MailerSettings {
+        from: "Trellis <noreply@trellis.test>".into(),
+        transport: TransportSettings::Files { dir: dir.clone() },
+    })
+    .expect("files mailer");
+    (dir, mailer)
+}
 
 fn eml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -5,27 +5,27 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use serde_json::{Value, json};
 use trellis_domain::offer::{DeclineReason, OfferStatus};
 use trellis_domain::referral::{ReferralCommand, ReferralStatus};
 use trellis_domain::{OfferId, ReferralId};
-use trellis_notifier::{Mailer, MailerSettings, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::OfferTimers;
-use trellis_tests::{Fixture, TestApp, on_both_databases, repo_root, run_node};
+use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
+use trellis_tests::maildev::MailDev;
+use trellis_tests::{Fixture, TestApp, on_both_databases, run_node, screenshot_dir};
 
 const NHS: [&str; 3] = ["9434765919", "4010232137", "9990001200"];
 const NOTE_FOR_PROVIDER: &str = "Keen on birdwatching; ring her after 2pm on the landline";
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+/// The offer page behind each link, through a browser-like HTTP client.
+const OFFER_PAGE: LinkPages = LinkPages("/offers");
 /// What only a provider that accepted may see.
 const CONTACT_DETAILS: &[&str] = &["Hughes", "01154960123", "0115 496 0123", "margaret.hughes@example.org"];
 
@@ -101,111 +101,7 @@ async fn status_of(app: &TestApp, offer: OfferId) -> OfferStatus {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// A browser-like HTTP client that does not follow redirects and keeps its cookie by hand.
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    /// `name=value` of the anti-forgery cookie the page set.
-    fn cookie(&self) -> String {
-        let set = self.header("set-cookie");
-        assert!(set.starts_with("trellis_offer_csrf="), "no anti-forgery cookie: {set:?}");
-        set.split(';').next().unwrap_or_default().to_owned()
-    }
-
-    /// The anti-forgery field of the page's forms.
-    fn csrf_field(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.body.find(marker).expect("a csrf field") + marker.len();
-        self.body[start..].chars().take_while(|c| *c != '"').collect()
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-    }
-
-    /// The body with the HTML escapes of its text undone, for reading sentences with apostrophes.
-    fn text(&self) -> String {
-        [("&#39;", "'"), ("&#x27;", "'"), ("&quot;", "\""), ("&#34;", "\""), ("&lt;", "<"), ("&gt;", ">")]
-            .iter()
-            .fold(self.body.clone(), |text, (escaped, plain)| text.replace(escaped, plain))
-            .replace("&amp;", "&")
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-async fn page(response: reqwest::Response) -> Page {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.text().await.expect("body");
-    Page { status, headers, body }
-}
-
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
-    let mut request = client().get(format!("{}{path}", app.base_url));
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    page(request.send().await.expect("GET")).await
-}
-
-/// A session on one offer's page: its cookie and form token, as a browser would hold them.
-struct Session {
-    token: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    async fn open(app: &TestApp, token: &str) -> Session {
-        let shown = get(app, &format!("/offers/{token}"), None).await;
-        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
-        Session { token: token.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field() }
-    }
-
-    /// Posts the page's form with `fields`, as the page itself would (same origin).
-    async fn post(&self, app: &TestApp, fields: &[(&str, &str)]) -> Page {
-        let mut form = vec![("csrf", self.csrf.as_str())];
-        form.extend_from_slice(fields);
-        post(app, &self.token, Some(&self.cookie), &form, &same_origin(app)).await
-    }
-
-    async fn get(&self, app: &TestApp, path: &str) -> Page {
-        get(app, path, Some(&self.cookie)).await
-    }
-}
-
-fn same_origin(app: &TestApp) -> Vec<(&'static str, String)> {
-    vec![("origin", app.base_url.clone()), ("sec-fetch-site", "same-origin".into())]
-}
-
-async fn post(
-    app: &TestApp,
-    token: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-    headers: &[(&'static str, String)],
-) -> Page {
-    let mut request = client().post(format!("{}/offers/{token}", app.base_url)).form(form);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    page(request.send().await.expect("POST")).await
-}
+// What every page must carry.
 
 fn assert_page_headers(page: &Page) {
     assert_eq!(page.header("cache-control"), "no-store");
@@ -308,7 +204,7 @@ on_both_databases!(
     a_post_without_a_matching_token_or_from_another_site_is_refused_and_changes_nothing,
     |app: TestApp| async move {
         let offer = offer_with_link(&app).await;
-        let session = Session::open(&app, &offer.token).await;
+        let session = OFFER_PAGE.open(&app, &offer.token).await;
         let before = snapshot(&app, offer.id, offer.referral).await;
         let other_token = "0".repeat(64);
         let own = same_origin(&app);
@@ -357,7 +253,7 @@ on_both_databases!(
             },
         ];
         for Forgery { what, cookie, form, headers } in attempts {
-            let refused = post(&app, &offer.token, cookie, &form, &headers).await;
+            let refused = OFFER_PAGE.post(&app, &offer.token, cookie, &form, &headers).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "{what}");
             assert_page_headers(&refused);
             assert!(refused.body.contains("Your answer was not saved"), "{what}: {}", refused.body);
@@ -387,7 +283,7 @@ on_both_databases!(
 
 on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attendance, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
 
     let accepted = session.post(&app, &[("action", "accept")]).await;
     assert_eq!(accepted.status, StatusCode::SEE_OTHER);
@@ -419,7 +315,7 @@ on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attend
 
 on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
     assert_eq!(
         session.post(&app, &[("action", "accept")]).await.location(),
         format!("/offers/{}?done=accepted", offer.token)
@@ -446,7 +342,7 @@ on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| a
 
 on_both_databases!(declining_records_the_reason_and_the_note, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
     let before = snapshot(&app, offer.id, offer.referral).await;
 
     // No reason: the page again, saying what to put right and keeping the note.
@@ -495,7 +391,7 @@ on_both_databases!(declining_records_the_reason_and_the_note, |app: TestApp| asy
 
 on_both_databases!(waitlisting_keeps_the_offer_open_to_accept_later, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
 
     let waitlisted = session.post(&app, &[("action", "waitlist")]).await;
     assert_eq!(waitlisted.location(), format!("/offers/{}?done=waitlisted", offer.token));
@@ -514,7 +410,7 @@ on_both_databases!(waitlisting_keeps_the_offer_open_to_accept_later, |app: TestA
 
 on_both_databases!(confirming_first_attendance_moves_the_referral_to_attending, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
 
     let early = session.post(&app, &[("action", "attended")]).await;
     assert_eq!(early.location(), format!("/offers/{}?done=unchanged", offer.token), "not before accepting");
@@ -557,7 +453,7 @@ on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page
         ("nonsense", "%F0%9F%92%A9".to_owned()),
         ("overlong", format!("tro_{}", "a".repeat(500))),
     ];
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
     let before = snapshot(&app, offer.id, offer.referral).await;
 
     let mut bodies = vec![];
@@ -570,14 +466,15 @@ on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page
         assert!(!shown.body.contains("Margaret") && !shown.body.contains("Walking"), "{what} leaks the offer");
         bodies.push(shown.body);
         // Acting through it, with a genuine cookie and token from a live page.
-        let acted = post(
-            &app,
-            token,
-            Some(&session.cookie),
-            &[("csrf", &session.csrf), ("action", "accept")],
-            &same_origin(&app),
-        )
-        .await;
+        let acted = OFFER_PAGE
+            .post(
+                &app,
+                token,
+                Some(&session.cookie),
+                &[("csrf", &session.csrf), ("action", "accept")],
+                &same_origin(&app),
+            )
+            .await;
         assert_eq!(acted.status, StatusCode::NOT_FOUND, "{what}");
         bodies.push(acted.body);
     }
@@ -632,9 +529,12 @@ on_both_databases!(the_link_token_is_never_logged, |app: TestApp| async move {
         return;
     };
     let offer = offer_with_link(&app).await;
-    let session = Session::open(&app, &offer.token).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
     assert_eq!(session.post(&app, &[("action", "decline")]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(post(&app, &offer.token, None, &[("action", "accept")], &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        OFFER_PAGE.post(&app, &offer.token, None, &[("action", "accept")], &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(get(&app, &format!("/offers/{}0", offer.token), None).await.status, StatusCode::NOT_FOUND);
@@ -649,95 +549,10 @@ on_both_databases!(the_link_token_is_never_logged, |app: TestApp| async move {
 // ---------------------------------------------------------------------------------------------------------
 // A real browser, from a real email.
 
-/// A port nothing listens on at the moment.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
-/// maildev on loopback, killed when dropped.
-struct MailDev {
-    child: Child,
-    smtp_port: u16,
-    web_url: String,
-    dir: PathBuf,
-}
-
-impl MailDev {
-    async fn start() -> MailDev {
-        let bin = repo_root().join("tests/js/node_modules/.bin/maildev");
-        assert!(bin.exists(), "{} is missing: run scripts/ensure-prereqs, or `cd tests/js && npm ci`", bin.display());
-        let (smtp_port, web_port) = (free_port(), free_port());
-        let dir = std::env::temp_dir().join(format!("trellis-maildev-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(dir.join("mail")).expect("maildev folder");
-        let log = std::fs::File::create(dir.join("maildev.log")).expect("maildev log");
-        let child = Command::new(&bin)
-            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "-s", &smtp_port.to_string()])
-            .args(["-w", &web_port.to_string(), "--mail-directory"])
-            .arg(dir.join("mail"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("maildev log"))
-            .stderr(log)
-            .spawn()
-            .expect("start maildev");
-        let mut maildev = MailDev { child, smtp_port, web_url: format!("http://127.0.0.1:{web_port}"), dir };
-        for _ in 0..300 {
-            if let Ok(Some(status)) = maildev.child.try_wait() {
-                panic!("maildev exited with {status}:\n{}", maildev.log());
-            }
-            let healthy =
-                reqwest::get(format!("{}/api/healthz", maildev.web_url)).await.is_ok_and(|r| r.status().is_success());
-            if healthy && TcpStream::connect(("127.0.0.1", smtp_port)).is_ok() {
-                return maildev;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("maildev did not become ready:\n{}", maildev.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("maildev.log")).unwrap_or_default()
-    }
-
-    /// Waits for `n` messages and returns them.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..300 {
-            let emails: Vec<Value> = reqwest::get(format!("{}/api/email", self.web_url))
-                .await
-                .expect("maildev API")
-                .json()
-                .await
-                .expect("maildev emails");
-            if emails.len() >= n {
-                return emails;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("expected {n} emails at the SMTP server:\n{}", self.log());
-    }
-}
-
-impl Drop for MailDev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Sends the outbox through the notifier's worker to `maildev`, as production does.
 async fn deliver_outbox(app: &TestApp, maildev: &MailDev) {
-    let mailer = Mailer::from_settings(&MailerSettings {
-        from: "Trellis <noreply@trellis.test>".into(),
-        transport: TransportSettings::Smtp(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: maildev.smtp_port,
-            security: SmtpSecurity::None,
-            credentials: None,
-            timeout: Duration::from_secs(10),
-        }),
-    })
-    .expect("smtp mailer");
-    let worker = Worker::new(app.store.clone(), mailer, WorkerSettings::new("provider-page-test", &app.base_url));
+    let worker =
+        Worker::new(app.store.clone(), maildev.mailer(), WorkerSettings::new("provider-page-test", &app.base_url));
     for _ in 0..20 {
         let report = worker.tick(Utc::now()).await;
         assert_eq!(report.errors, 0, "{report:?}");
@@ -756,14 +571,6 @@ fn link_in(email: &Value, base_url: &str) -> (String, String) {
     let html = email["html"].as_str().expect("an HTML part");
     assert!(html.contains(&format!("href=\"{link}\"")), "the HTML part links to the same page");
     (email["id"].as_str().expect("maildev id").to_owned(), link)
-}
-
-fn screenshot_dir(backend: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
-    let dir = target.join("test-output/provider-page").join(backend);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("screenshot folder");
-    dir
 }
 
 on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| async move {
@@ -786,7 +593,7 @@ on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| asy
             .find(|e| e["subject"].as_str().is_some_and(|s| s.contains(&reference)))
             .unwrap_or_else(|| panic!("no email for {reference}"));
         let (id, link) = link_in(email, &app.base_url);
-        json!({ "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url), "link": link })
+        json!({ "emailHtml": format!("{}/api/email/{id}/html", maildev.web_url()), "link": link })
     };
     let (accept, decline, opened) = (email_for(accept_id), email_for(decline_id), email_for(opened_id));
 
@@ -800,7 +607,7 @@ on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| asy
     let tampered = format!("{}{}", &link[..link.len() - 1], if link.ends_with('0') { '1' } else { '0' });
     let opened_before = snapshot(&app, opened_id, opened_referral).await;
 
-    let dir = screenshot_dir(backend);
+    let dir = screenshot_dir("provider-page", backend);
     let config = json!({
         "baseUrl": app.base_url,
         "accept": accept,

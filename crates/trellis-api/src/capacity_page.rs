@@ -12,37 +12,27 @@
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use chrono::{TimeDelta, Utc};
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
 use trellis_domain::directory::CapacityStatus;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, LinkedService, MAX_PLACES};
-use trellis_store::links::LinkError;
 
 use crate::AppState;
 use crate::provider_pages::view::day;
-use crate::provider_pages::{CONTENT_SECURITY, csrf, failure, invalid_link, render};
+use crate::provider_pages::{
+    csrf, invalid_link, link_failed, render, render_with_cookie, see_other, with_page_headers,
+};
 
 /// Where the page lives; also the anti-forgery cookie's path.
 const PATH_PREFIX: &str = "/capacity";
 
 /// The capacity page routes: `GET` and `POST` `/capacity/{token}`, with the offer page's headers.
 pub fn routes() -> Router<AppState> {
-    let header = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    Router::new()
-        .route("/capacity/{token}", get(show).post(update))
-        .layer(header(CACHE_CONTROL, "no-store"))
-        .layer(header(REFERRER_POLICY, "no-referrer"))
-        .layer(header(HeaderName::from_static("x-robots-tag"), "noindex"))
-        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY))
-        .layer(header(HeaderName::from_static("x-content-type-options"), "nosniff"))
+    with_page_headers(Router::new().route("/capacity/{token}", get(show).post(update)))
 }
 
 /// The fields of the page's form.
@@ -71,8 +61,7 @@ async fn show(
             let page = CapacityPage::new(&linked, Entered::recorded(&linked), vec![], saved, &state, csrf.clone());
             capacity_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
         }
-        Err(LinkError::Invalid) => invalid_link(),
-        Err(LinkError::Store(e)) => failure(&e),
+        Err(e) => link_failed(e),
     }
 }
 
@@ -83,12 +72,8 @@ async fn update(
     headers: HeaderMap,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Response {
-    if let Err(refusal) = csrf::check_headers(&headers, &state.settings.public_base_url) {
-        return refused(refusal);
-    }
-    let Ok(Form(form)) = form else { return refused(csrf::Refusal::MissingField) };
-    let csrf = match csrf::check_token(&headers, form.csrf.as_deref()) {
-        Ok(csrf) => csrf,
+    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+        Ok(checked) => checked,
         Err(refusal) => return refused(refusal),
     };
     let Ok(Path(token)) = token else { return invalid_link() };
@@ -111,8 +96,7 @@ async fn update(
             let errors = problems.iter().map(FieldError::of_problem).collect();
             redisplay(&state, &token, entered, errors, csrf).await
         }
-        Err(CapacityUpdateError::Link(LinkError::Invalid)) => invalid_link(),
-        Err(CapacityUpdateError::Link(LinkError::Store(e))) => failure(&e),
+        Err(CapacityUpdateError::Link(e)) => link_failed(e),
     }
 }
 
@@ -123,8 +107,7 @@ async fn redisplay(state: &AppState, token: &str, entered: Entered, errors: Vec<
             let page = CapacityPage::new(&linked, entered, errors, false, state, csrf.clone());
             capacity_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
         }
-        Err(LinkError::Invalid) => invalid_link(),
-        Err(LinkError::Store(e)) => failure(&e),
+        Err(e) => link_failed(e),
     }
 }
 
@@ -135,26 +118,17 @@ fn stale_after(state: &AppState) -> TimeDelta {
 }
 
 fn capacity_page(status: StatusCode, page: &CapacityPage, csrf: &str, public_base_url: &str) -> Response {
-    let mut response = render(status, page);
-    if let Ok(cookie) = HeaderValue::from_str(&set_cookie(csrf, public_base_url)) {
-        response.headers_mut().insert(SET_COOKIE, cookie);
-    }
-    response
+    render_with_cookie(status, page, &set_cookie(csrf, public_base_url))
 }
 
 /// The anti-forgery cookie, as the offer page sets it but sent only to `/capacity`.
 fn set_cookie(token: &str, public_base_url: &str) -> String {
-    let secure = if public_base_url.to_ascii_lowercase().starts_with("https://") { "; Secure" } else { "" };
-    format!("{}={token}; Path={PATH_PREFIX}; HttpOnly; SameSite=Strict{secure}", csrf::COOKIE_NAME)
+    csrf::cookie_for_path(token, PATH_PREFIX, public_base_url)
 }
 
 /// `303 See Other` back to the page, confirming the update.
 fn see_page(token: &str) -> Response {
-    // The token was just accepted by the store, so it is the prefix and hex digits only.
-    match HeaderValue::from_str(&format!("{PATH_PREFIX}/{token}?done=updated")) {
-        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
-        Err(_) => invalid_link(),
-    }
+    see_other(&format!("{PATH_PREFIX}/{token}?done=updated"))
 }
 
 fn refused(refusal: csrf::Refusal) -> Response {

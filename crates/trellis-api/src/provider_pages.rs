@@ -52,15 +52,21 @@ pub(crate) const CONTENT_SECURITY: &str =
 
 /// The provider page routes: `GET` and `POST` `/offers/{token}`.
 pub fn routes() -> Router<AppState> {
+    with_page_headers(Router::new().route("/offers/{token}", get(show).post(act)))
+}
+
+/// Adds the headers of a page behind a link: never cached, no referrer, not indexed, the
+/// [`CONTENT_SECURITY`] policy, no framing and no type sniffing.
+pub(crate) fn with_page_headers(router: Router<AppState>) -> Router<AppState> {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
-    Router::new()
-        .route("/offers/{token}", get(show).post(act))
+    let router = router
         .layer(header(CACHE_CONTROL, "no-store"))
         .layer(header(REFERRER_POLICY, "no-referrer"))
         .layer(header(HeaderName::from_static("x-robots-tag"), "noindex"))
-        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY))
+        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY));
+    router
         .layer(header(X_FRAME_OPTIONS, "DENY"))
         .layer(header(HeaderName::from_static("x-content-type-options"), "nosniff"))
 }
@@ -90,8 +96,7 @@ async fn show(
             let page = OfferPage::new(&linked, done, None, None, String::new(), csrf.clone());
             offer_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
         }
-        Err(LinkError::Invalid) => invalid_link(),
-        Err(LinkError::Store(e)) => failure(&e),
+        Err(e) => link_failed(e),
     }
 }
 
@@ -102,12 +107,8 @@ async fn act(
     headers: HeaderMap,
     form: Result<Form<ActForm>, FormRejection>,
 ) -> Response {
-    if let Err(refusal) = csrf::check_headers(&headers, &state.settings.public_base_url) {
-        return refused(refusal);
-    }
-    let Ok(Form(form)) = form else { return refused(csrf::Refusal::MissingField) };
-    let csrf = match csrf::check_token(&headers, form.csrf.as_deref()) {
-        Ok(csrf) => csrf,
+    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+        Ok(checked) => checked,
         Err(refusal) => return refused(refusal),
     };
     let Ok(Path(token)) = token else { return invalid_link() };
@@ -130,8 +131,7 @@ async fn act(
             tracing::info!(link = %linked.link, "provider answer changed nothing: already decided");
             see_page(&token, Done::Unchanged)
         }
-        Err(LinkError::Invalid) => invalid_link(),
-        Err(LinkError::Store(e)) => failure(&e),
+        Err(e) => link_failed(e),
     }
 }
 
@@ -188,14 +188,18 @@ async fn redisplay(
             let page = OfferPage::new(&linked, None, Some(error), reason, note, csrf.clone());
             offer_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
         }
-        Err(LinkError::Invalid) => invalid_link(),
-        Err(LinkError::Store(e)) => failure(&e),
+        Err(e) => link_failed(e),
     }
 }
 
 fn offer_page(status: StatusCode, page: &OfferPage, csrf: &str, public_base_url: &str) -> Response {
+    render_with_cookie(status, page, &csrf::set_cookie(csrf, public_base_url))
+}
+
+/// Renders a page (see [`render`]) that sets the anti-forgery cookie: `set_cookie` is the header's value.
+pub(crate) fn render_with_cookie(status: StatusCode, page: &impl askama::Template, set_cookie: &str) -> Response {
     let mut response = render(status, page);
-    if let Ok(cookie) = HeaderValue::from_str(&csrf::set_cookie(csrf, public_base_url)) {
+    if let Ok(cookie) = HeaderValue::from_str(set_cookie) {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
@@ -203,10 +207,24 @@ fn offer_page(status: StatusCode, page: &OfferPage, csrf: &str, public_base_url:
 
 /// `303 See Other` back to the page, saying what was done.
 fn see_page(token: &str, done: Done) -> Response {
-    // The token was just accepted by the store, so it is the prefix and hex digits only.
-    match HeaderValue::from_str(&format!("/offers/{token}?done={}", done.as_str())) {
+    see_other(&format!("/offers/{token}?done={}", done.as_str()))
+}
+
+/// `303 See Other` to `location`, a page's own path with a token the store just accepted (so the prefix
+/// and hex digits only); the plain "not valid" page should it not make a header.
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
         Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
         Err(_) => invalid_link(),
+    }
+}
+
+/// What a link that cannot be used gets ([`invalid_link`]), or a store failure while using one
+/// ([`failure`]).
+pub(crate) fn link_failed(e: LinkError) -> Response {
+    match e {
+        LinkError::Invalid => invalid_link(),
+        LinkError::Store(e) => failure(&e),
     }
 }
 

@@ -76,6 +76,16 @@ impl Audit<'_> {
         Ok(())
     }
 
+    /// Writes the entry with `detail` (never personal data) on `conn`.
+    pub(crate) async fn write_detail(
+        &self,
+        conn: &impl ConnectionTrait,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        audit_log::Entity::insert(self.model(Some(detail.to_string()))).exec_without_returning(conn).await?;
+        Ok(())
+    }
+
     /// Writes one entry per referral, for a listing that shows several people.
     pub(crate) async fn write_each(
         &self,

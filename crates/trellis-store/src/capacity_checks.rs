@@ -23,7 +23,7 @@ use trellis_domain::{Actor, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::convert::stored;
-use crate::entity::{audit_log, capacity_check, organisation, service, service_capacity, service_link};
+use crate::entity::{capacity_check, organisation, service, service_capacity, service_link};
 use crate::links::LinkError;
 use crate::outbox::{EmailKind, NewEmail};
 use crate::tokens::{hash_secret, new_secret};
@@ -476,23 +476,7 @@ impl Store {
             "maximum": update.maximum,
             "status": update.status.as_str(),
         });
-        audit_log::Entity::insert(
-            audit_log::Model {
-                id: Uuid::now_v7(),
-                occurred_at: now,
-                actor_role: actor.role.as_str().into(),
-                actor_organisation_id: actor.organisation.map(|o| o.0),
-                actor_user_id: None,
-                action: "service.capacity_updated".into(),
-                referral_id: None,
-                offer_id: None,
-                detail: Some(detail.to_string()),
-            }
-            .into_active_model(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(StoreError::from)?;
+        crate::directory::audit(&txn, &actor, "service.capacity_updated", detail, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(CurrentCapacity::try_from(row)?)
     }

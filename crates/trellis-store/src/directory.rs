@@ -24,9 +24,8 @@ use trellis_domain::values::{EmailAddress, Need, Postcode, ValueError};
 use trellis_domain::{Actor, DomainError, OrganisationId, ServiceId};
 use uuid::Uuid;
 
-use crate::entity::{
-    audit_log, location, service, service_at_location, service_capacity, service_taxonomy, taxonomy_term,
-};
+use crate::audit::Audit;
+use crate::entity::{location, service, service_at_location, service_capacity, service_taxonomy, taxonomy_term};
 use crate::{Store, StoreError};
 
 pub use trellis_domain::directory::TAXONOMY;
@@ -533,30 +532,14 @@ pub(crate) async fn adjust_capacity_for(
 }
 
 /// Records who changed a service and how (service id and capacity only: never personal data).
-async fn audit(
+pub(crate) async fn audit(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     action: &str,
     detail: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    audit_log::Entity::insert(
-        audit_log::Model {
-            id: Uuid::now_v7(),
-            occurred_at: now,
-            actor_role: actor.role.as_str().into(),
-            actor_organisation_id: actor.organisation.map(|o| o.0),
-            actor_user_id: actor.user.map(|u| u.0),
-            action: action.into(),
-            referral_id: None,
-            offer_id: None,
-            detail: Some(detail.to_string()),
-        }
-        .into_active_model(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    Audit { actor, action, referral: None, offer: None, at: now }.write_detail(conn, &detail).await
 }
 
 /// Validates a new or changed service's own fields.
@@ -990,6 +973,26 @@ impl Store {
             .collect())
     }
 
+    /// Where some services happen: their links to locations, oldest first, and those locations by id.
+    pub(crate) async fn service_locations(
+        &self,
+        services: impl IntoIterator<Item = Uuid>,
+    ) -> Result<(Vec<service_at_location::Model>, HashMap<Uuid, location::Model>), StoreError> {
+        let links = service_at_location::Entity::find()
+            .filter(service_at_location::Column::ServiceId.is_in(services))
+            .order_by_asc(service_at_location::Column::Id)
+            .all(&self.db)
+            .await?;
+        let locations = location::Entity::find()
+            .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        Ok((links, locations))
+    }
+
     /// Loads taxonomy, places and capacity for some service rows, keeping their order.
     pub(crate) async fn with_details(&self, rows: Vec<service::Model>) -> Result<Vec<Service>, StoreError> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -1024,18 +1027,7 @@ impl Store {
                     },
                 );
             }
-            let links = service_at_location::Entity::find()
-                .filter(service_at_location::Column::ServiceId.is_in(chunk.iter().copied()))
-                .order_by_asc(service_at_location::Column::Id)
-                .all(&self.db)
-                .await?;
-            let locations: HashMap<Uuid, location::Model> = location::Entity::find()
-                .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|l| (l.id, l))
-                .collect();
+            let (links, locations) = self.service_locations(chunk.iter().copied()).await?;
             for link in links {
                 if let Some(l) = locations.get(&link.location_id) {
                     places.entry(link.service_id).or_default().push(Place {

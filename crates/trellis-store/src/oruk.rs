@@ -28,9 +28,7 @@ use crate::directory::{
     CapacityRow, LocationRow, ServiceRow, TermSpec, insert_service_row, set_capacity, set_locations, set_taxonomy,
     update_service_row,
 };
-use crate::entity::{
-    location, organisation, service, service_at_location, service_capacity, service_taxonomy, taxonomy_term,
-};
+use crate::entity::{organisation, service, service_capacity, service_taxonomy, taxonomy_term};
 use crate::{Store, StoreError};
 
 /// The largest page the export serves.
@@ -838,18 +836,7 @@ impl Store {
             .into_iter()
             .map(|c| (c.service_id, c))
             .collect();
-        let links = service_at_location::Entity::find()
-            .filter(service_at_location::Column::ServiceId.is_in(ids))
-            .order_by_asc(service_at_location::Column::Id)
-            .all(&self.db)
-            .await?;
-        let locations: HashMap<Uuid, location::Model> = location::Entity::find()
-            .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l))
-            .collect();
+        let (links, locations) = self.service_locations(ids).await?;
 
         Ok(rows
             .into_iter()

@@ -7,6 +7,8 @@
 //! browser itself says it comes from another site (`Sec-Fetch-Site: cross-site`) or names an `Origin`
 //! other than Trellis's own.
 
+use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, ORIGIN};
 use rand::RngCore;
@@ -72,10 +74,17 @@ pub(crate) fn from_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The `Set-Cookie` value carrying `token`. `Secure` when Trellis is served over HTTPS.
+/// The `Set-Cookie` value carrying `token` for the offer page (`/offers`). `Secure` when Trellis is served
+/// over HTTPS.
 pub(crate) fn set_cookie(token: &str, public_base_url: &str) -> String {
+    cookie_for_path(token, "/offers", public_base_url)
+}
+
+/// The `Set-Cookie` value carrying `token`, sent only to pages under `path`. `Secure` when Trellis is
+/// served over HTTPS.
+pub(crate) fn cookie_for_path(token: &str, path: &str, public_base_url: &str) -> String {
     let secure = if public_base_url.to_ascii_lowercase().starts_with("https://") { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={token}; Path=/offers; HttpOnly; SameSite=Strict{secure}")
+    format!("{COOKIE_NAME}={token}; Path={path}; HttpOnly; SameSite=Strict{secure}")
 }
 
 /// Checks what the browser says about where a POST comes from, before the body is read.
@@ -107,6 +116,21 @@ pub(crate) fn check_token(headers: &HeaderMap, field: Option<&str>) -> Result<St
     } else {
         Err(Refusal::Mismatch)
     }
+}
+
+/// Checks a `POST` for forgery, in order: what the browser says about where it comes from, then that
+/// its body is the page's form, then that the form's token (its anti-forgery `field`) is the cookie's.
+/// Returns the form and the token.
+pub(crate) fn check_form<F>(
+    headers: &HeaderMap,
+    public_base_url: &str,
+    form: Result<Form<F>, FormRejection>,
+    field: impl FnOnce(&F) -> Option<&str>,
+) -> Result<(F, String), Refusal> {
+    check_headers(headers, public_base_url)?;
+    let Ok(Form(form)) = form else { return Err(Refusal::MissingField) };
+    let token = check_token(headers, field(&form))?;
+    Ok((form, token))
 }
 
 /// `scheme://host[:port]` of a base URL, lower-cased, without a default port: what a browser sends as
