@@ -313,6 +313,77 @@ on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attend
     }
 });
 
+on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepting, |app: TestApp| async move {
+    use trellis_store::outbox::EmailKind;
+
+    let offer = offer_with_link(&app).await;
+    let session = OFFER_PAGE.open(&app, &offer.token).await;
+    assert!(
+        !session.get(&app, &OFFER_PAGE.path(&offer.token)).await.body.contains("value=\"onward\""),
+        "not before accepting"
+    );
+    let early = session.post(&app, &[("action", "onward"), ("service", "x"), ("onward_note", "x")]).await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY, "no service chosen");
+
+    let now = Utc::now();
+    let choir_org = app
+        .store
+        .create_organisation(
+            trellis_store::accounts::NewOrganisation {
+                kind: trellis_domain::organisation::OrganisationKind::Provider,
+                name: "Towpath Voices".into(),
+                ods_code: None,
+                email: trellis_domain::values::EmailAddress::parse("sing@towpath.example").ok(),
+                link_worker_service: None,
+            },
+            now,
+        )
+        .await
+        .expect("choir organisation");
+    let choir = app
+        .store
+        .create_service(
+            trellis_store::directory::NewService {
+                organisation: choir_org.id,
+                name: "Men's Choir".into(),
+                description: "Singing under the bridge".into(),
+                email: None,
+                taxonomy: vec!["arts_and_culture".into()],
+                min_age: None,
+                max_age: None,
+                eligibility: None,
+                schedule: None,
+                place: None,
+                capacity: None,
+            },
+            now,
+        )
+        .await
+        .expect("choir");
+    session.post(&app, &[("action", "accept")]).await;
+    let page = session.get(&app, &OFFER_PAGE.path(&offer.token)).await;
+    assert!(page.body.contains("Know a group that would suit Margaret too?"), "{}", page.body);
+    assert!(page.body.contains("Men&#39;s Choir (Towpath Voices)"), "{}", page.body);
+    let without_reason =
+        session.post(&app, &[("action", "onward"), ("service", &choir.id.to_string()), ("onward_note", " ")]).await;
+    assert_eq!(without_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let passed = session
+        .post(&app, &[("action", "onward"), ("service", &choir.id.to_string()), ("onward_note", "Loves to sing")])
+        .await;
+    assert_eq!(passed.status, StatusCode::SEE_OTHER);
+    assert_eq!(passed.location(), format!("/offers/{}?done=passed-on", offer.token));
+    assert!(session.get(&app, passed.location()).await.body.contains("the group you suggested has been asked"));
+
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let offers = app.store.offers_for_referral(&lw, offer.referral).await.expect("offers");
+    assert_eq!(offers.len(), 2);
+    assert_eq!((offers[1].state.part_of, offers[1].state.service), (Some(offer.id), choir.id));
+    assert_eq!(offers[1].note_for_provider.as_deref(), Some("Loves to sing"));
+    let kinds: Vec<EmailKind> = app.store.outbox().await.expect("outbox").into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EmailKind::OnwardOfferProposed), "{kinds:?}");
+});
+
 on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
     let session = OFFER_PAGE.open(&app, &offer.token).await;

@@ -78,6 +78,8 @@ struct ActForm {
     action: Option<String>,
     reason: Option<String>,
     note: Option<String>,
+    service: Option<String>,
+    onward_note: Option<String>,
 }
 
 /// `GET /offers/{token}`: the offer as the provider may see it. Changes nothing but the audit log.
@@ -93,7 +95,8 @@ async fn show(
             tracing::debug!(link = %linked.link, "provider link opened");
             let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
             let done = Done::from_query(query.as_deref());
-            let page = OfferPage::new(&linked, done, None, None, String::new(), csrf.clone());
+            let mut page = OfferPage::new(&linked, done, None, None, String::new(), csrf.clone());
+            page.onward_services = onward_choices(&state, &linked, None).await;
             offer_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
         }
         Err(e) => link_failed(e),
@@ -112,6 +115,9 @@ async fn act(
         Err(refusal) => return refused(refusal),
     };
     let Ok(Path(token)) = token else { return invalid_link() };
+    if form.action.as_deref().map(str::trim) == Some("onward") {
+        return pass_on(&state, &token, &form, csrf).await;
+    }
     let command = match command(&form) {
         Ok(command) => command,
         Err(Unusable::UnknownAction) => {
@@ -133,6 +139,75 @@ async fn act(
         }
         Err(e) => link_failed(e),
     }
+}
+
+/// Suggests another group for the person: an onward offer from this one, which the link worker hears of.
+async fn pass_on(state: &AppState, token: &str, form: &ActForm, csrf: String) -> Response {
+    let note = form.onward_note.as_deref().unwrap_or("").replace("\r\n", "\n").replace(['\r', '\t'], " ");
+    let service = form.service.as_deref().and_then(|s| s.trim().parse::<trellis_domain::ServiceId>().ok());
+    let fix = |message: &str, target: &'static str| FormError { message: message.into(), target };
+    let note_ok = trellis_domain::values::required_text("onward_note", &note, MAX_NOTE_CHARS);
+    let problem_with = match (service, &note_ok) {
+        (None, _) => Some(fix("Choose the group you suggest.", "onward-service")),
+        (_, Err(_)) => Some(fix("Say why the group would suit them (in at most 4000 characters).", "onward-note")),
+        _ => None,
+    };
+    if let (Some(service), Ok(note), None) = (service, note_ok.clone(), problem_with.clone()) {
+        let now = Utc::now();
+        let days = |d: i64| now + chrono::Duration::days(d);
+        let timers = trellis_store::offers::OfferTimers {
+            expires_at: days(state.settings.offer_expiry_days),
+            remind_at: Some(days(state.settings.offer_reminder_days)).filter(|r| *r < days(state.settings.offer_expiry_days)),
+        };
+        return match state.store.propose_onward_via_link(token, service, Some(note), timers, now).await {
+            Ok(Some(_)) => see_page(token, Done::PassedOn),
+            Ok(None) => see_page(token, Done::Unchanged),
+            Err(trellis_store::links::LinkError::Store(trellis_store::StoreError::UnknownReference(_))) => {
+                redisplay_onward(state, token, fix("That group is not taking offers: choose another.", "onward-service"), form, csrf).await
+            }
+            Err(e) => link_failed(e),
+        };
+    }
+    let error = problem_with.unwrap_or_else(|| fix("Choose the group you suggest.", "onward-service"));
+    redisplay_onward(state, token, error, form, csrf).await
+}
+
+/// The page again after a problem with the onward form (`422`), keeping what the provider chose.
+async fn redisplay_onward(state: &AppState, token: &str, error: FormError, form: &ActForm, csrf: String) -> Response {
+    match state.store.open_offer_link(token, Utc::now()).await {
+        Ok(linked) => {
+            let mut page = OfferPage::new(&linked, None, Some(error), None, String::new(), csrf.clone());
+            page.onward_services = onward_choices(state, &linked, form.service.as_deref()).await;
+            page.onward_note = form.onward_note.clone().unwrap_or_default();
+            offer_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
+        }
+        Err(e) => link_failed(e),
+    }
+}
+
+/// The other active services in the network, for the onward form (only once the provider has accepted).
+async fn onward_choices(
+    state: &AppState,
+    linked: &trellis_store::links::LinkedOffer,
+    chosen: Option<&str>,
+) -> Vec<view::ServiceChoice> {
+    use trellis_domain::offer::OfferStatus;
+    if !matches!(linked.view.offer.state.status, OfferStatus::Accepted | OfferStatus::Started) {
+        return Vec::new();
+    }
+    let (services, organisations) = match (state.store.services().await, state.store.organisations().await) {
+        (Ok(s), Ok(o)) => (s, o),
+        _ => return Vec::new(),
+    };
+    services
+        .into_iter()
+        .filter(|s| s.id != linked.view.offer.state.service)
+        .map(|s| {
+            let provider = organisations.iter().find(|o| o.id == s.organisation).map(|o| o.name.as_str()).unwrap_or("");
+            let value = s.id.to_string();
+            view::ServiceChoice { selected: chosen == Some(value.as_str()), label: format!("{} ({provider})", s.name), value }
+        })
+        .collect()
 }
 
 /// Why a form cannot be acted on.

@@ -164,4 +164,26 @@ impl Store {
         let linked = LinkedOffer { link: link.id, provider, view, expires_at: link.expires_at };
         Ok(if applied { LinkAction::Applied(linked) } else { LinkAction::AlreadyDecided(linked) })
     }
+
+    /// Proposes, through a link, an onward offer from the linked offer to another service (FHIR
+    /// `Task.partOf`), as the provider may once it has accepted. `Ok(None)` when the offer's state no
+    /// longer allows it (nothing changes); the link worker is told in the same transaction.
+    pub async fn propose_onward_via_link(
+        &self,
+        token: &str,
+        service: trellis_domain::ServiceId,
+        note: Option<String>,
+        timers: crate::offers::OfferTimers,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
+        let (link, provider) = self.live_link(token, now).await?;
+        let actor = Actor::provider_link(provider);
+        let parent = offer::Entity::find_by_id(link.offer_id).one(&self.db).await.map_err(StoreError::from)?.ok_or(LinkError::Invalid)?;
+        let referral = trellis_domain::ReferralId(parent.referral_id);
+        match self.make_offer(referral, None, service, note, Some(OfferId(parent.id)), timers, &actor, now).await {
+            Ok(record) => Ok(Some(record)),
+            Err(StoreError::Domain(_) | StoreError::Conflict { .. }) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
 }

@@ -18,12 +18,15 @@ pub(crate) enum Done {
     Declined,
     /// The provider confirmed first attendance.
     Attended,
+    /// The provider suggested another group (an onward offer).
+    PassedOn,
     /// The offer had already moved on; nothing changed.
     Unchanged,
 }
 
 impl Done {
-    const ALL: [Done; 5] = [Self::Accepted, Self::Waitlisted, Self::Declined, Self::Attended, Self::Unchanged];
+    const ALL: [Done; 6] =
+        [Self::Accepted, Self::Waitlisted, Self::Declined, Self::Attended, Self::PassedOn, Self::Unchanged];
 
     /// The query flag's value.
     pub(crate) fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Done {
             Self::Waitlisted => "waitlisted",
             Self::Declined => "declined",
             Self::Attended => "attended",
+            Self::PassedOn => "passed-on",
             Self::Unchanged => "unchanged",
         }
     }
@@ -55,7 +59,8 @@ impl Done {
 
     /// The confirmation, if it still describes the offer (a hand-edited flag shows nothing).
     fn message(self, status: OfferStatus, first_name: &str) -> Option<String> {
-        if self != Self::Unchanged && Self::of_status(status) != Some(self) {
+        let passed_on_fits = self == Self::PassedOn && matches!(status, OfferStatus::Accepted | OfferStatus::Started);
+        if self != Self::Unchanged && !passed_on_fits && Self::of_status(status) != Some(self) {
             return None;
         }
         Some(match self {
@@ -71,6 +76,10 @@ impl Done {
                                another option."
                 .to_owned(),
             Self::Attended => "Thank you: first attendance confirmed. Their link worker can see it now.".to_owned(),
+            Self::PassedOn => format!(
+                "Thank you: the group you suggested has been asked to take {first_name} too, and their link worker \
+                 has been told."
+            ),
             Self::Unchanged => "Nothing was changed: this offer had already moved on before your answer arrived. \
                                 Where it stands now is shown below."
                 .to_owned(),
@@ -85,6 +94,17 @@ pub(crate) struct FormError {
     pub message: String,
     /// The id of the control to fix.
     pub target: &'static str,
+}
+
+/// Another service in the network the provider may suggest, as an option in a list.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceChoice {
+    /// The service's id, the form value.
+    pub value: String,
+    /// "Service (provider)".
+    pub label: String,
+    /// Whether it is chosen.
+    pub selected: bool,
 }
 
 /// One decline reason as a radio button.
@@ -131,6 +151,9 @@ pub(crate) struct OfferPage {
     pub can_waitlist: bool,
     pub can_decline: bool,
     pub can_confirm_attendance: bool,
+    pub can_pass_on: bool,
+    pub onward_services: Vec<ServiceChoice>,
+    pub onward_note: String,
     pub contact: Option<ContactView>,
     pub reasons: Vec<ReasonChoice>,
     pub decline_note: String,
@@ -298,6 +321,9 @@ impl OfferPage {
             can_waitlist: can.waitlist,
             can_decline: can.decline,
             can_confirm_attendance: can.confirm_attendance,
+            can_pass_on: matches!(status, OfferStatus::Accepted | OfferStatus::Started),
+            onward_services: Vec::new(),
+            onward_note: String::new(),
             contact: view.contact.as_ref().map(|c| ContactView {
                 name: c.name.clone(),
                 phone: c
