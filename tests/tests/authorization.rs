@@ -1,127 +1,736 @@
-//! Least privilege: each role, acting for its own or another organisation, is allowed or denied exactly
-//! as DOMAIN.md says, and a denial for another organisation's data reveals nothing (`NOT_FOUND`, the
-//! same answer as for an id that does not exist).
+//! Least privilege, through the real server on SQLite and PostgreSQL.
+//!
+//! **The matrix**: every query and mutation of the schema × every caller (each role, for its own
+//! organisation and for another; anonymous; and a provider's email link presented as a bearer token) →
+//! the outcome DOMAIN.md's roles table gives, written out as a literal table. Each cell acts on data made
+//! for it alone, so a caller that is allowed to change something never changes what the next caller
+//! sees. A denial changes nothing, and a denial of data the caller may not read reveals nothing: its
+//! answer (status, code and message) is the one an id that does not exist gets.
+//!
+//! **Provider links**: a link acts on its own offer and no other, is refused once expired (however it
+//! was used before), and guessing at links is limited per client address and audited, without a valid
+//! link ever being locked out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use chrono::{Duration, Utc};
-use serde_json::{Value, json};
-use trellis_domain::referral::ReferralCommand;
-use trellis_store::offers::OfferTimers;
-use trellis_store::testing::Fixture;
-use trellis_tests::{TestApp, on_both_databases};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration as StdDuration;
 
-/// A contacted referral from the fixture's practice with an offer to the walking group.
-async fn referral_with_offer(app: &TestApp) -> (String, String) {
-    let store = &app.store;
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use trellis_domain::offer::{OfferCommand, OfferStatus};
+use trellis_domain::organisation::OrganisationKind;
+use trellis_domain::referral::ReferralCommand;
+use trellis_domain::values::EmailAddress;
+use trellis_domain::{OfferId, ReferralId, Role};
+use trellis_store::accounts::{NewOrganisation, NewUser};
+use trellis_store::audit::AuditFilter;
+use trellis_store::directory::NewService;
+use trellis_store::notices::offer_reference;
+use trellis_store::offers::OfferTimers;
+use trellis_tests::link_pages::{LinkPages, Page, get, post, same_origin};
+use trellis_tests::{Fixture, GqlResponse, TestApp, on_both_databases};
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------------------
+// Who calls.
+
+/// Every caller, in the order of each row's expectations.
+const CALLERS: [&str; 10] = [
+    "gp",
+    "other_gp",
+    "link_worker",
+    "other_link_worker",
+    "provider",
+    "other_provider",
+    "network_lead",
+    "admin",
+    "anonymous",
+    "email_link",
+];
+
+/// Allowed; for a list, the subject is in it.
+const OK: &str = "ok";
+/// Allowed, but the subject (another organisation's) is not in the list.
+const NONE: &str = "ok, without it";
+/// As if it did not exist: the same answer as for an id that does not.
+const NF: &str = "NOT_FOUND";
+/// The role may not do this: the same answer whatever the id.
+const DENY: &str = "FORBIDDEN";
+/// The caller may read the subject but not do this to it, so it may know it exists: `FORBIDDEN`.
+const SEEN: &str = "FORBIDDEN (visible to it)";
+/// No valid bearer token.
+const ANON: &str = "UNAUTHENTICATED";
+
+/// The code a cell's expectation stands for.
+fn expected_code(expect: &str) -> &str {
+    if expect == SEEN { DENY } else { expect }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What a cell acts on.
+
+/// How far a referral has gone.
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    Referred,
+    Contacted,
+    Attending,
+}
+
+/// The data a row's caller acts on, made afresh for each cell; `$id` in the row's document is its id.
+#[derive(Clone, Copy, Debug)]
+enum Subject {
+    /// Nobody's data in particular.
+    Nothing,
+    /// A referral from the fixture's practice to its link worker service.
+    Referral(Stage),
+    /// A contacted referral with an offer to the fixture's provider: the referral's id.
+    ReferralWithOffer,
+    /// An offer from the fixture's link worker service to the fixture's provider, answered or not.
+    Offer { accepted: bool },
+    /// The fixture's provider organisation.
+    Provider,
+    /// A new service of the fixture's provider.
+    Service,
+    /// The fixture's walking group.
+    WalkingGroup,
+    /// A new API key of the fixture's GP (not the one the GP calls with).
+    GpKey,
+}
+
+/// One operation tried by every caller.
+struct Row {
+    /// The field of `Query` or `Mutation`.
+    op: &'static str,
+    /// What is tried, where an operation has more than one row.
+    case: &'static str,
+    subject: Subject,
+    document: &'static str,
+    /// The variables, from the world, the subject's id and a number unique to the cell.
+    variables: fn(&World, &str, usize) -> Value,
+    /// One per caller, in [`CALLERS`] order.
+    expect: [&'static str; 10],
+}
+
+fn id_only(_: &World, id: &str, _: usize) -> Value {
+    json!({ "id": id })
+}
+
+fn nothing(_: &World, _: &str, _: usize) -> Value {
+    json!({})
+}
+
+/// The table. Callers: gp, other_gp, link_worker, other_link_worker, provider, other_provider,
+/// network_lead, admin, anonymous, email_link.
+fn rows() -> Vec<Row> {
+    use Subject::*;
+    vec![
+        // ----- Queries -----------------------------------------------------------------------------------
+        Row {
+            op: "me",
+            case: "",
+            subject: Nothing,
+            document: "{ me { user { id role } organisation { id } } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "referrals",
+            case: "a practice's referral in the caseload",
+            subject: Referral(Stage::Referred),
+            document: "{ referrals(first: 5) { edges { node { id } } } }",
+            variables: nothing,
+            expect: [OK, NONE, OK, NONE, DENY, DENY, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "referral",
+            case: "one with an offer to the provider",
+            subject: ReferralWithOffer,
+            document: "query($id: ID!) { referral(id: $id) { id person { nhsNumber } } }",
+            variables: id_only,
+            expect: [OK, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "offer",
+            case: "",
+            subject: Offer { accepted: false },
+            document: "query($id: ID!) { offer(id: $id) { id status } }",
+            variables: id_only,
+            expect: [NF, NF, OK, NF, OK, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "providerOffers",
+            case: "",
+            subject: Offer { accepted: false },
+            document: "{ providerOffers { firstName offer { id } } }",
+            variables: nothing,
+            expect: [DENY, DENY, DENY, DENY, OK, NONE, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "services",
+            case: "the directory",
+            subject: Service,
+            document: "{ services { id } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "organisations",
+            case: "the provider among them",
+            subject: Provider,
+            document: "{ organisations { id } }",
+            variables: nothing,
+            expect: [NONE, NONE, NONE, NONE, OK, NONE, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "users",
+            case: "of the caller's own organisation",
+            subject: Nothing,
+            document: "{ users { id } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "users",
+            case: "of the provider",
+            subject: Provider,
+            document: "query($id: ID!) { users(organisationId: $id) { id organisationId } }",
+            variables: id_only,
+            expect: [NF, NF, NF, NF, OK, NF, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "auditLog",
+            case: "",
+            subject: Nothing,
+            document: "{ auditLog(first: 1) { edges { node { action } } } }",
+            variables: nothing,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, OK, OK, ANON, ANON],
+        },
+        Row {
+            // The directory's public vocabulary (the Open Referral UK API serves it with no token); a bearer
+            // token that does not resolve is still refused, never taken for anonymous.
+            op: "taxonomyTerms",
+            case: "",
+            subject: Nothing,
+            document: "{ taxonomyTerms }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, OK, ANON],
+        },
+        Row {
+            op: "service",
+            case: "",
+            subject: Service,
+            document: "query($id: ID!) { service(id: $id) { id } }",
+            variables: id_only,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "organisationServices",
+            case: "the provider's",
+            subject: Provider,
+            document: "query($id: ID!) { organisationServices(organisationId: $id) { id organisationId } }",
+            variables: id_only,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "findServices",
+            case: "",
+            subject: WalkingGroup,
+            document: "{ findServices(needs: [PHYSICAL_ACTIVITY], first: 100) { service { id } } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
+        },
+        Row {
+            // DOMAIN.md: network leads and link workers see the network; the admin manages accounts.
+            op: "network",
+            case: "",
+            subject: Provider,
+            document: "{ network { organisations { id } } }",
+            variables: nothing,
+            expect: [DENY, DENY, OK, OK, DENY, DENY, OK, DENY, ANON, ANON],
+        },
+        // ----- Mutations: referrals ---------------------------------------------------------------------
+        Row {
+            op: "submitReferral",
+            case: "to the caller's own service",
+            subject: Nothing,
+            document: "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id } } }",
+            variables: |_, _, n| submit_input(n),
+            expect: [OK, OK, OK, OK, DENY, DENY, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            // A link worker may close with any reason, the referrer's withdrawal among them.
+            op: "withdrawReferral",
+            case: "",
+            subject: Referral(Stage::Referred),
+            document: "mutation($id: ID!) { withdrawReferral(input: { referralId: $id, expectedVersion: 1 }) { referral { id status } } }",
+            variables: id_only,
+            expect: [OK, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "assignReferral",
+            case: "",
+            subject: Referral(Stage::Referred),
+            document: "mutation($id: ID!, $lw: ID!) { assignReferral(input: { referralId: $id, expectedVersion: 1, linkWorkerId: $lw }) { referral { id assignedToId } } }",
+            variables: |w, id, _| json!({ "id": id, "lw": w.link_worker }),
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "recordContactAttempt",
+            case: "",
+            subject: Referral(Stage::Referred),
+            document: "mutation($id: ID!) { recordContactAttempt(input: { referralId: $id, expectedVersion: 1, note: \"No answer\" }) { referral { id version } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "recordContact",
+            case: "",
+            subject: Referral(Stage::Referred),
+            document: "mutation($id: ID!) { recordContact(input: { referralId: $id, expectedVersion: 1 }) { referral { id status } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            // A provider confirms attendance through its offer (`updateOffer`), not the referral.
+            op: "recordAttendance",
+            case: "",
+            subject: Referral(Stage::Contacted),
+            document: "mutation($id: ID!) { recordAttendance(input: { referralId: $id, expectedVersion: 2 }) { referral { id status } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "endActivity",
+            case: "",
+            subject: Referral(Stage::Attending),
+            document: "mutation($id: ID!) { endActivity(input: { referralId: $id, expectedVersion: 3 }) { referral { id status } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "closeReferral",
+            case: "completed",
+            subject: Referral(Stage::Contacted),
+            document: "mutation($id: ID!) { closeReferral(input: { referralId: $id, expectedVersion: 2, reason: COMPLETED }) { referral { id status } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        // ----- Mutations: offers ------------------------------------------------------------------------
+        Row {
+            op: "offerReferral",
+            case: "to the walking group",
+            subject: Referral(Stage::Contacted),
+            document: "mutation($id: ID!, $service: ID!) { offerReferral(input: { referralId: $id, expectedVersion: 2, serviceId: $service }) { offer { referralId } } }",
+            variables: |w, id, _| json!({ "id": id, "service": w.walking_group }),
+            expect: [DENY, DENY, OK, NF, DENY, DENY, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "respondToOffer",
+            case: "waitlist",
+            subject: Offer { accepted: false },
+            document: "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: WAITLIST }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, OK, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "the person attended",
+            subject: Offer { accepted: true },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 2, update: START }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, OK, NF, OK, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "withdraw",
+            subject: Offer { accepted: false },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 1, update: WITHDRAW }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, OK, NF, SEEN, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "proposeOnwardOffer",
+            case: "to another provider's service",
+            subject: Offer { accepted: true },
+            document: "mutation($id: ID!, $service: ID!) { proposeOnwardOffer(input: { fromOfferId: $id, serviceId: $service }) { offer { partOfId } } }",
+            variables: |w, id, _| json!({ "id": id, "service": w.other_provider_service }),
+            expect: [DENY, DENY, DENY, DENY, OK, NF, DENY, DENY, ANON, ANON],
+        },
+        // ----- Mutations: organisations, users and keys ---------------------------------------------------
+        Row {
+            op: "createOrganisation",
+            case: "a provider (the directory)",
+            subject: Nothing,
+            document: "mutation($name: String!) { createOrganisation(input: { kind: PROVIDER, name: $name }) { organisation { id } } }",
+            variables: |_, _, n| json!({ "name": format!("Community group {n}") }),
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, OK, OK, ANON, ANON],
+        },
+        Row {
+            op: "createOrganisation",
+            case: "a link worker service",
+            subject: Nothing,
+            document: "mutation($name: String!) { createOrganisation(input: { kind: LINK_WORKER_SERVICE, name: $name }) { organisation { id } } }",
+            variables: |_, _, n| json!({ "name": format!("PCN link workers {n}") }),
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
+        Row {
+            // Only the admin: a token for a role reads what that role reads.
+            op: "createUser",
+            case: "a provider user",
+            subject: Provider,
+            document: "mutation($id: ID!, $email: String!) { createUser(input: { organisationId: $id, role: PROVIDER, email: $email, name: \"New\" }) { user { organisationId } } }",
+            variables: |_, id, n| json!({ "id": id, "email": format!("user{n}@greenspring.example") }),
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
+        Row {
+            op: "createUser",
+            case: "an administrator",
+            subject: Nothing,
+            document: "mutation($org: ID!, $email: String!) { createUser(input: { organisationId: $org, role: ADMIN, email: $email, name: \"New\" }) { user { id } } }",
+            variables: |w, _, n| json!({ "org": w.locality, "email": format!("admin{n}@derbyshire.example") }),
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
+        Row {
+            op: "revokeApiKey",
+            case: "the GP's",
+            subject: GpKey,
+            document: "mutation($id: ID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { id revokedAt } } }",
+            variables: id_only,
+            expect: [OK, NF, NF, NF, NF, NF, NF, OK, ANON, ANON],
+        },
+        // ----- Mutations: the directory -----------------------------------------------------------------
+        Row {
+            op: "createService",
+            case: "for the provider",
+            subject: Provider,
+            document: "mutation($id: ID!, $name: String!) { createService(input: { organisationId: $id, name: $name, description: \"Weekly\", taxonomy: [] }) { service { organisationId } } }",
+            variables: |_, id, n| json!({ "id": id, "name": format!("Group {n}") }),
+            expect: [DENY, DENY, DENY, DENY, OK, DENY, OK, DENY, ANON, ANON],
+        },
+        Row {
+            // Services are directory data every signed-in caller reads: another provider is told it may not.
+            op: "updateService",
+            case: "",
+            subject: Service,
+            document: "mutation($id: ID!, $name: String!) { updateService(input: { serviceId: $id, name: $name }) { service { id name } } }",
+            variables: |_, id, n| json!({ "id": id, "name": format!("Renamed {n}") }),
+            expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateServiceCapacity",
+            case: "",
+            subject: Service,
+            document: "mutation($id: ID!) { updateServiceCapacity(input: { serviceId: $id, available: 3, maximum: 10, status: OPEN }) { service { id } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, DENY, ANON, ANON],
+        },
+    ]
+}
+
+fn submit_input(n: usize) -> Value {
+    json!({ "input": {
+        "idempotencyKey": format!("matrix-{n}"),
+        "person": {
+            "nhsNumber": "943 476 5919", "givenName": "Margaret", "familyName": "Hughes", "dateOfBirth": "1948-05-17",
+            "preferredContact": "PHONE", "phone": "0115 496 0123"
+        },
+        "needs": ["LONELINESS"],
+        "reason": "Rarely goes out.",
+        "consent": { "given": true, "recordedBy": "Dr Patel", "recordedAt": (Utc::now() - Duration::hours(1)).to_rfc3339() }
+    }})
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The world the matrix runs in.
+
+/// The running app, a second provider, and a token for every caller.
+struct World {
+    app: TestApp,
+    callers: Vec<Option<String>>,
+    link_worker: String,
+    locality: String,
+    walking_group: String,
+    other_provider_service: String,
+}
+
+const NHS: &str = "9434765919";
+
+async fn referral(app: &TestApp, stage: Stage) -> ReferralId {
     let f = &app.fixture;
     let now = Utc::now();
-    let id = store
-        .submit_referral(f.referral("9434765919"), None, &Fixture::actor(&f.gp), now)
-        .await
-        .unwrap()
-        .referral
-        .state
-        .id;
+    let id =
+        app.store.submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), now).await.unwrap().referral.state.id;
     let lw = Fixture::actor(&f.link_worker);
-    store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
+    if matches!(stage, Stage::Contacted | Stage::Attending) {
+        app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
+    }
+    if matches!(stage, Stage::Attending) {
+        let attended = ReferralCommand::RecordAttendance { evidence: None, note: None };
+        app.store.transition_referral(id, 2, attended, &lw, now).await.unwrap();
+    }
+    id
+}
+
+/// An offer of a new contacted referral to the walking group, accepted by its provider or not.
+async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
+    let f = &app.fixture;
+    let referral = referral(app, Stage::Contacted).await;
+    let now = Utc::now();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    let offer =
-        store.make_offer(id, Some(2), f.walking_group.id, Some("note".into()), None, timers, &lw, now).await.unwrap();
-    (id.to_string(), offer.state.id.to_string())
+    let lw = Fixture::actor(&f.link_worker);
+    let made = app
+        .store
+        .make_offer(referral, Some(2), f.walking_group.id, Some("Keen walker".into()), None, timers, &lw, now)
+        .await
+        .unwrap();
+    let id = made.state.id;
+    if accepted {
+        let provider = Fixture::actor(&f.provider_user);
+        app.store.transition_offer(id, 1, OfferCommand::Accept, &provider, now).await.unwrap();
+    }
+    (referral, id)
 }
 
-const READ_REFERRAL: &str = "query($id: ID!) { referral(id: $id) { id person { nhsNumber } } }";
-const READ_OFFER: &str = "query($id: ID!) { offer(id: $id) { id status } }";
-const CASELOAD: &str = "{ referrals { edges { node { id } } } }";
-const CONTACT_ATTEMPT: &str = "mutation($id: ID!) { recordContactAttempt(input: { referralId: $id, expectedVersion: 2 }) { referral { version } } }";
-const RESPOND: &str = "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: WAITLIST }) { offer { status } } }";
-const AUDIT: &str = "{ auditLog { edges { node { action } } } }";
-const CREATE_ADMIN: &str = "mutation($org: ID!) { createUser(input: { organisationId: $org, role: ADMIN, email: \"new.admin@example.org\", name: \"New\" }) { apiToken } }";
-
-/// The outcome of one request: `ok`, or the error code.
-fn outcome(r: &trellis_tests::GqlResponse) -> String {
-    r.code().map(str::to_owned).unwrap_or_else(|| "ok".into())
+/// A new service of `organisation`.
+async fn service(app: &TestApp, organisation: trellis_domain::OrganisationId, name: &str) -> String {
+    let new = NewService {
+        organisation,
+        name: name.into(),
+        description: "Weekly, with tea after.".into(),
+        email: EmailAddress::parse("groups@services.example").ok(),
+        taxonomy: vec!["arts_and_culture".into()],
+        min_age: None,
+        max_age: None,
+        eligibility: None,
+        schedule: None,
+        place: None,
+        capacity: None,
+    };
+    app.store.create_service(new, Utc::now()).await.unwrap().id.to_string()
 }
 
-on_both_databases!(every_role_sees_and_changes_only_what_is_its_own, |app: TestApp| async move {
-    let (referral, offer) = referral_with_offer(&app).await;
+/// The fixture, a second provider with a user and a service, and a live provider link.
+async fn world(app: TestApp) -> World {
+    let now = Utc::now();
+    let f = app.fixture.clone();
+    let other_provider = app
+        .store
+        .create_organisation(
+            NewOrganisation {
+                kind: OrganisationKind::Provider,
+                name: "Riverside Arts Collective".into(),
+                ods_code: None,
+                email: EmailAddress::parse("hello@riverside.example").ok(),
+                link_worker_service: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let other_provider_user = app
+        .store
+        .create_user(
+            NewUser {
+                organisation: other_provider.id,
+                role: Role::Provider,
+                email: EmailAddress::parse("rita@riverside.example").unwrap(),
+                name: "Rita".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let other_provider_token = app.store.issue_api_key(other_provider_user.id, "test", now).await.unwrap().token;
+    let other_provider_service = service(&app, other_provider.id, "Riverside Pottery").await;
+    // A provider's email link, as it would be pasted into an `Authorization` header.
+    let (_, linked) = offer(&app, false).await;
+    let link = app.store.create_offer_link(linked, now + Duration::days(14), now).await.unwrap();
     let t = app.tokens.clone();
-    let locality = app.fixture.locality.id.to_string();
-    let who: [(&str, Option<&str>); 8] = [
-        ("gp", Some(&t.gp)),
-        ("other_gp", Some(&t.other_gp)),
-        ("link_worker", Some(&t.link_worker)),
-        ("other_link_worker", Some(&t.other_link_worker)),
-        ("provider", Some(&t.provider)),
-        ("network_lead", Some(&t.network_lead)),
-        ("admin", Some(&t.admin)),
-        ("anonymous", None),
+    let callers = vec![
+        Some(t.gp),
+        Some(t.other_gp),
+        Some(t.link_worker),
+        Some(t.other_link_worker),
+        Some(t.provider),
+        Some(other_provider_token),
+        Some(t.network_lead),
+        Some(t.admin),
+        None,
+        Some(link),
     ];
-    // (operation, variables, expected outcome per caller in the order above)
-    let table: Vec<(&str, Value, [&str; 8])> = vec![
-        (
-            "read referral",
-            json!({ "id": referral }),
-            ["ok", "NOT_FOUND", "ok", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "UNAUTHENTICATED"],
-        ),
-        (
-            "read offer",
-            json!({ "id": offer }),
-            ["NOT_FOUND", "NOT_FOUND", "ok", "NOT_FOUND", "ok", "NOT_FOUND", "NOT_FOUND", "UNAUTHENTICATED"],
-        ),
-        ("caseload", json!({}), ["ok", "ok", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "UNAUTHENTICATED"]),
-        (
-            "audit log",
-            json!({}),
-            ["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok", "ok", "UNAUTHENTICATED"],
-        ),
-        (
-            "create an admin",
-            json!({ "org": locality }),
-            ["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok", "UNAUTHENTICATED"],
-        ),
-        (
-            "answer an offer",
-            json!({ "id": offer }),
-            ["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok", "FORBIDDEN", "FORBIDDEN", "UNAUTHENTICATED"],
-        ),
-        // Last, as it changes the referral: only its link worker service may log an attempt.
-        (
-            "log a contact attempt",
-            json!({ "id": referral }),
-            ["FORBIDDEN", "NOT_FOUND", "ok", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "UNAUTHENTICATED"],
-        ),
+    World {
+        callers,
+        link_worker: f.link_worker.id.to_string(),
+        locality: f.locality.id.to_string(),
+        walking_group: f.walking_group.id.to_string(),
+        other_provider_service,
+        app,
+    }
+}
+
+/// Makes a cell's subject, returning its id (`""` for [`Subject::Nothing`]).
+async fn make(world: &World, subject: Subject, n: usize) -> String {
+    let app = &world.app;
+    let f = &app.fixture;
+    match subject {
+        Subject::Nothing => String::new(),
+        Subject::Referral(stage) => referral(app, stage).await.to_string(),
+        Subject::ReferralWithOffer => offer(app, false).await.0.to_string(),
+        Subject::Offer { accepted } => offer(app, accepted).await.1.to_string(),
+        Subject::Provider => f.provider.id.to_string(),
+        Subject::Service => service(app, f.provider.id, &format!("Choir {n}")).await,
+        Subject::WalkingGroup => world.walking_group.clone(),
+        Subject::GpKey => app.store.issue_api_key(f.gp.id, "second device", Utc::now()).await.unwrap().id.to_string(),
+    }
+}
+
+/// Everything a refused request could have changed: the number of rows in each table a request could add
+/// to, and the subject's own state.
+async fn fingerprint(world: &World, subject: Subject, id: &str) -> String {
+    let app = &world.app;
+    let db = app.store.connection();
+    let tables = [
+        "referrals",
+        "referral_events",
+        "offers",
+        "offer_events",
+        "organisations",
+        "users",
+        "api_keys",
+        "services",
+        "service_capacities",
+        "email_outbox",
+        "idempotency_keys",
     ];
+    let sql = format!(
+        "SELECT {}",
+        tables.iter().map(|t| format!("(SELECT COUNT(*) FROM {t})")).collect::<Vec<_>>().join(", ")
+    );
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    let counts: Vec<i64> = (0..tables.len()).map(|i| row.try_get_by_index::<i64>(i).unwrap()).collect();
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let state = match subject {
+        Subject::Referral(_) | Subject::ReferralWithOffer => {
+            let r = app.store.referral(&lw, id.parse().unwrap(), Utc::now()).await.unwrap();
+            format!("{:?} v{} {:?}", r.state.status, r.state.version, r.state.assigned_to)
+        }
+        Subject::Offer { .. } => {
+            let o = app.store.offer(&lw, id.parse().unwrap()).await.unwrap();
+            format!("{:?} v{}", o.state.status, o.state.version)
+        }
+        Subject::Service | Subject::WalkingGroup => {
+            format!("{:?}", app.store.service(id.parse().unwrap()).await.unwrap())
+        }
+        Subject::GpKey => format!("{:?}", app.store.api_key(id.parse().unwrap()).await.unwrap().revoked_at),
+        Subject::Nothing | Subject::Provider => String::new(),
+    };
+    format!("{counts:?} {state}")
+}
+
+/// What came back, as the table writes it.
+fn outcome(response: &GqlResponse, subject: &str) -> String {
+    match (response.errors.first(), response.code()) {
+        (Some(_), Some(code)) => code.to_owned(),
+        (Some(error), None) => format!("an error with no code: {error}"),
+        (None, _) if !subject.is_empty() && !response.data.to_string().contains(subject) => NONE.into(),
+        (None, _) => OK.into(),
+    }
+}
+
+/// What a refusal says: its status, code and message.
+fn refusal(response: &GqlResponse) -> (u16, Option<String>, Option<String>) {
+    let message = response.errors.first().and_then(|e| e["message"].as_str()).map(str::to_owned);
+    (response.status, response.code().map(str::to_owned), message)
+}
+
+on_both_databases!(every_operation_allows_or_denies_every_caller_as_the_domain_says, |app: TestApp| async move {
+    let world = world(app).await;
+    let rows = rows();
     let mut mismatches = vec![];
-    for (operation, variables, expected) in &table {
-        let query = match *operation {
-            "read referral" => READ_REFERRAL,
-            "read offer" => READ_OFFER,
-            "caseload" => CASELOAD,
-            "audit log" => AUDIT,
-            "create an admin" => CREATE_ADMIN,
-            "answer an offer" => RESPOND,
-            _ => CONTACT_ATTEMPT,
-        };
-        for ((caller, token), want) in who.iter().zip(expected) {
-            // Mutations that succeed change state: run the allowed caller last so the others act on the
-            // same version.
-            let got = outcome(&app.graphql(*token, query, variables.clone()).await);
-            if got != *want {
-                mismatches.push(format!("{caller} {operation}: expected {want}, got {got}"));
+    let mut cells = 0;
+    for row in &rows {
+        for (c, (caller, token)) in CALLERS.iter().zip(&world.callers).enumerate() {
+            cells += 1;
+            let n = cells;
+            let want = row.expect[c];
+            let subject = make(&world, row.subject, n).await;
+            let variables = (row.variables)(&world, &subject, n);
+            let denied = ![OK, NONE].contains(&want);
+            let before = if denied { Some(fingerprint(&world, row.subject, &subject).await) } else { None };
+            let response = world.app.graphql(token.as_deref(), row.document, variables).await;
+            let got = outcome(&response, &subject);
+            let cell = format!("{caller} × {} ({})", row.op, row.case);
+            if got != expected_code(want) {
+                mismatches.push(format!("{cell}: expected {want}, got {got}: {:?}", response.errors));
+                continue;
+            }
+            // A refusal of data the caller may not see says what a made-up id gets.
+            if denied && want != SEEN && row.document.contains("$id") {
+                let made_up = Uuid::now_v7().to_string();
+                let probe =
+                    world.app.graphql(token.as_deref(), row.document, (row.variables)(&world, &made_up, n)).await;
+                if refusal(&probe) != refusal(&response) {
+                    mismatches.push(format!(
+                        "{cell}: the refusal tells a real id from a made-up one: {:?} against {:?}",
+                        refusal(&response),
+                        refusal(&probe)
+                    ));
+                }
+            }
+            if let Some(before) = before {
+                let after = fingerprint(&world, row.subject, &subject).await;
+                if after != before {
+                    mismatches.push(format!("{cell}: refused, yet changed something: {before} → {after}"));
+                }
             }
         }
     }
-    assert!(mismatches.is_empty(), "{mismatches:#?}");
-
-    // Another practice's caseload is empty, not an error: it simply holds none of these.
-    let other = app.ok(&t.other_gp, CASELOAD, json!({})).await;
-    assert_eq!(other["referrals"]["edges"].as_array().unwrap().len(), 0);
+    println!("authorization matrix: {} rows × {} callers = {cells} cells", rows.len(), CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ from the table:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 });
 
+#[tokio::test]
+async fn the_matrix_has_a_row_for_every_query_and_mutation() {
+    let schema = trellis_api::schema::schema_builder().finish();
+    let response =
+        schema.execute("{ __schema { queryType { fields { name } } mutationType { fields { name } } } }").await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    let fields = |root: &str| -> BTreeSet<String> {
+        data["__schema"][root]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let in_schema: BTreeSet<String> = fields("queryType").union(&fields("mutationType")).cloned().collect();
+    let in_table: BTreeSet<String> = rows().iter().map(|r| r.op.to_owned()).collect();
+    assert_eq!(
+        in_schema.difference(&in_table).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "operations with no row in the matrix"
+    );
+    assert_eq!(
+        in_table.difference(&in_schema).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "rows for operations the schema no longer has"
+    );
+    assert_eq!(in_schema.len(), 32, "14 queries and 18 mutations: update this count with the table");
+}
+
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {
-    let (_, offer) = referral_with_offer(&app).await;
+    let (_, offer) = offer(&app, false).await;
     let t = app.tokens.clone();
     let query =
         "{ providerOffers { firstName ageBand needs contact { name phone } offer { id status noteForProvider } } }";
@@ -131,7 +740,225 @@ on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_detail
     let person_fields = app.graphql(Some(&t.provider), "{ providerOffers { person { nhsNumber } } }", json!({})).await;
     assert_eq!(person_fields.code(), Some("VALIDATION"), "the schema gives providers no person field");
     let accept = "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: ACCEPT }) { offer { status } } }";
-    app.ok(&t.provider, accept, json!({ "id": offer })).await;
+    app.ok(&t.provider, accept, json!({ "id": offer.to_string() })).await;
     let after = app.ok(&t.provider, query, json!({})).await;
     assert_eq!(after.pointer("/providerOffers/0/contact/phone"), Some(&json!("01154960123")));
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Provider links.
+
+const OFFER_PAGE: LinkPages = LinkPages("/offers");
+
+/// A link for `offer`, live for `ttl`.
+async fn link(app: &TestApp, offer: OfferId, ttl: Duration) -> String {
+    let now = Utc::now();
+    app.store.create_offer_link(offer, now + ttl, now).await.unwrap()
+}
+
+/// An offer's status and version, as its link worker sees them.
+async fn state(app: &TestApp, offer: OfferId) -> (OfferStatus, u32) {
+    let o = app.store.offer(&Fixture::actor(&app.fixture.link_worker), offer).await.unwrap();
+    (o.state.status, o.state.version)
+}
+
+/// A token shaped like a real one of `prefix`, that no link has.
+fn made_up(prefix: &str) -> String {
+    format!("{prefix}{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+on_both_databases!(a_link_acts_on_its_own_offer_and_on_no_other, |app: TestApp| async move {
+    let (referral_a, a) = offer(&app, false).await;
+    let (referral_b, b) = offer(&app, false).await;
+    let (token_a, token_b) = (link(&app, a, Duration::days(14)).await, link(&app, b, Duration::days(14)).await);
+
+    // Whatever else the request names, a link shows and acts on its own offer.
+    let session = OFFER_PAGE.open(&app, &token_a).await;
+    let shown = session.get(&app, &format!("/offers/{token_a}?offer={b}&offerId={b}")).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains(&offer_reference(a)) && !shown.body.contains(&offer_reference(b)));
+    let b_before = state(&app, b).await;
+    let b_id = b.to_string();
+    let acted =
+        session.post(&app, &[("action", "accept"), ("offer", &b_id), ("offerId", &b_id), ("token", &token_b)]).await;
+    assert_eq!(acted.status, StatusCode::SEE_OTHER, "{}", acted.body);
+    assert_eq!(state(&app, a).await, (OfferStatus::Accepted, 2));
+    assert_eq!(state(&app, b).await, b_before, "the other offer is untouched");
+
+    // Reused after the action, it changes nothing, not even to another answer.
+    let again = session.post(&app, &[("action", "decline"), ("reason", "at_capacity")]).await;
+    assert_eq!(again.location(), format!("/offers/{token_a}?done=unchanged"));
+    assert_eq!(state(&app, a).await, (OfferStatus::Accepted, 2));
+
+    // Suggesting another group passes on its own offer's person, whatever other offer the form names.
+    let choir = service(&app, app.fixture.provider.id, "Community Choir").await;
+    let passed = session
+        .post(&app, &[("action", "onward"), ("service", &choir), ("onward_note", "Loves singing"), ("offer", &b_id)])
+        .await;
+    assert_eq!(passed.status, StatusCode::SEE_OTHER, "{}", passed.body);
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let children = |offers: Vec<trellis_store::offers::OfferRecord>| -> Vec<Option<OfferId>> {
+        offers.iter().map(|o| o.state.part_of).collect()
+    };
+    let of_a = children(app.store.offers_for_referral(&lw, referral_a).await.unwrap());
+    assert_eq!(of_a, [None, Some(a)], "one onward offer, from the link's own offer");
+    let of_b = children(app.store.offers_for_referral(&lw, referral_b).await.unwrap());
+    assert_eq!(of_b, [None], "nothing came from the other offer");
+
+    // An offer link is not a capacity link, nor a bearer token.
+    let unknown = get(&app, &format!("/offers/{}", made_up("tro_")), None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let as_capacity = get(&app, &format!("/capacity/{token_b}"), None).await;
+    assert_eq!((as_capacity.status, &as_capacity.body), (StatusCode::NOT_FOUND, &unknown.body));
+    let bearer = app.graphql(Some(&token_b), "{ providerOffers { offer { id } } }", json!({})).await;
+    assert_eq!((bearer.status, bearer.code()), (401, Some("UNAUTHENTICATED")));
+
+    // The other offer's own link still works, for that offer alone.
+    let other = OFFER_PAGE.open(&app, &token_b).await;
+    assert_eq!(other.post(&app, &[("action", "waitlist")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&app, b).await, (OfferStatus::Waitlisted, 2));
+    assert_eq!(state(&app, a).await, (OfferStatus::Accepted, 2));
+});
+
+on_both_databases!(a_link_replayed_after_it_expires_is_refused_however_it_was_used, |app: TestApp| async move {
+    let (_, used) = offer(&app, false).await;
+    let (_, unused) = offer(&app, false).await;
+    let ttl = Duration::seconds(3);
+    let (used_token, unused_token) = (link(&app, used, ttl).await, link(&app, unused, ttl).await);
+    let used_session = OFFER_PAGE.open(&app, &used_token).await;
+    let unused_session = OFFER_PAGE.open(&app, &unused_token).await;
+    assert_eq!(used_session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    let before = (state(&app, used).await, state(&app, unused).await);
+
+    tokio::time::sleep(StdDuration::from_millis(3500)).await;
+    let unknown = get(&app, &format!("/offers/{}", made_up("tro_")), None).await;
+    for (session, token) in [(&used_session, &used_token), (&unused_session, &unused_token)] {
+        let shown = session.get(&app, &format!("/offers/{token}")).await;
+        assert_eq!((shown.status, &shown.body), (StatusCode::NOT_FOUND, &unknown.body), "an expired link is unknown");
+        for form in [vec![("action", "accept")], vec![("action", "decline"), ("reason", "other")]] {
+            let replayed = session.post(&app, &form).await;
+            assert_eq!((replayed.status, &replayed.body), (StatusCode::NOT_FOUND, &unknown.body), "{form:?}");
+        }
+    }
+    assert_eq!((state(&app, used).await, state(&app, unused).await), before, "nothing changed");
+});
+
+/// An HTTP client whose requests come from `address` (any of 127.0.0.0/8 is this machine).
+fn client_from(address: Ipv4Addr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(IpAddr::V4(address))
+        .build()
+        .unwrap()
+}
+
+/// A link that cannot be used, the `i`th: each page, `GET` and `POST` in turn, from `session`'s browser.
+async fn bad_attempt(app: &TestApp, i: usize, session_cookie: &str, csrf: &str) -> (Page, String) {
+    let (path, token) = if i.is_multiple_of(2) { ("/offers", made_up("tro_")) } else { ("/capacity", made_up("trc_")) };
+    let page = if i.is_multiple_of(3) {
+        let form = [("csrf", csrf), ("action", "accept"), ("available", "1"), ("maximum", "2"), ("status", "open")];
+        post(app, &format!("{path}/{token}"), Some(session_cookie), &form, &same_origin(app)).await
+    } else {
+        get(app, &format!("{path}/{token}"), None).await
+    };
+    (page, token)
+}
+
+on_both_databases!(
+    failed_link_attempts_are_limited_per_address_and_audited_and_never_lock_out_a_live_link,
+    |app: TestApp| async move {
+        const LIMIT: usize = 20;
+        let (_, offer_id) = offer(&app, false).await;
+        let token = link(&app, offer_id, Duration::days(14)).await;
+        let now = Utc::now();
+        let capacity_token =
+            app.store.create_service_link(app.fixture.walking_group.id, now + Duration::days(14), now).await.unwrap();
+        let expired = link(&app, offer_id, Duration::seconds(-60)).await;
+        let session = OFFER_PAGE.open(&app, &token).await;
+        // The first failure: the "not valid" page every other one is compared with.
+        let first = made_up("tro_");
+        let invalid = get(&app, &format!("/offers/{first}"), None).await;
+        assert_eq!(invalid.status, StatusCode::NOT_FOUND);
+        let mut tried = vec![first];
+
+        // Up to the limit, each failure gets the "not valid" page; live links in between are not counted.
+        for i in 1..LIMIT {
+            let (page, bad) = bad_attempt(&app, i, &session.cookie, &session.csrf).await;
+            assert_eq!((page.status, &page.body), (StatusCode::NOT_FOUND, &invalid.body), "attempt {i}");
+            tried.push(bad);
+            if i.is_multiple_of(5) {
+                assert_eq!(get(&app, &format!("/offers/{token}"), Some(&session.cookie)).await.status, StatusCode::OK);
+                assert_eq!(get(&app, &format!("/capacity/{capacity_token}"), None).await.status, StatusCode::OK);
+            }
+        }
+
+        // Past it: one plain page, the same for GET and POST, unknown or expired links, and either page.
+        let limited_get = get(&app, &format!("/offers/{}", made_up("tro_")), None).await;
+        let limited_post = OFFER_PAGE
+            .post(
+                &app,
+                &made_up("tro_"),
+                Some(&session.cookie),
+                &[("csrf", &session.csrf), ("action", "accept")],
+                &same_origin(&app),
+            )
+            .await;
+        let limited_expired = get(&app, &format!("/offers/{expired}"), None).await;
+        let limited_capacity = get(&app, &format!("/capacity/{}", made_up("trc_")), None).await;
+        for (what, page) in [
+            ("GET", &limited_get),
+            ("POST", &limited_post),
+            ("expired", &limited_expired),
+            ("capacity", &limited_capacity),
+        ] {
+            assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{what}: {}", page.body);
+            assert_eq!(page.body, limited_get.body, "{what}: one page for every refusal");
+            assert!(page.header("retry-after").parse::<u64>().is_ok_and(|s| (1..=30).contains(&s)), "{what}");
+            assert_eq!(page.header("cache-control"), "no-store", "{what}");
+            assert!(page.header("content-security-policy").starts_with("default-src 'none'"), "{what}");
+            assert!(page.headers.get("set-cookie").is_none(), "{what}");
+            assert!(!page.body.contains("Walking") && !page.body.contains("Margaret"), "{what}");
+        }
+        assert!(limited_get.body.contains("Too many attempts"));
+
+        // A live link from the same address still opens and acts.
+        let shown = get(&app, &format!("/offers/{token}"), Some(&session.cookie)).await;
+        assert_eq!(shown.status, StatusCode::OK);
+        assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(state(&app, offer_id).await, (OfferStatus::Accepted, 2));
+        assert_eq!(get(&app, &format!("/capacity/{capacity_token}"), None).await.status, StatusCode::OK);
+
+        // Another address has an allowance of its own.
+        let elsewhere = client_from(Ipv4Addr::new(127, 0, 0, 2));
+        let response = elsewhere.get(format!("{}/offers/{}", app.base_url, made_up("tro_"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+        // Audited: every counted failure, and the address going over the limit once, never a token or
+        // an address.
+        let audit = app.store.audit_log(&AuditFilter { limit: 1000, ..Default::default() }).await.unwrap();
+        let rejected: Vec<_> =
+            audit.iter().filter(|e| e.action == "offer.link_rejected" || e.action == "service.link_rejected").collect();
+        let limited: Vec<_> = audit.iter().filter(|e| e.action.ends_with(".link_rate_limited")).collect();
+        assert_eq!(rejected.len(), LIMIT + 1, "{LIMIT} from here and 1 from elsewhere");
+        assert_eq!(rejected.iter().filter(|e| e.action == "service.link_rejected").count(), 10);
+        assert_eq!(limited.len(), 1, "one entry when the address went over, not one per refusal");
+        assert_eq!(limited[0].action, "offer.link_rate_limited");
+        let detail = |e: &trellis_store::audit::AuditEntry| -> Value {
+            serde_json::from_str(e.detail.as_deref().expect("a detail")).unwrap()
+        };
+        let clients: BTreeSet<String> =
+            rejected.iter().chain(&limited).map(|e| detail(e)["client"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(clients.len(), 2, "one pseudonym per address");
+        assert_eq!(rejected.iter().filter(|e| detail(e)["method"] == "POST").count(), 6);
+        for entry in rejected.iter().chain(&limited) {
+            assert_eq!(entry.actor.role, Role::System);
+            assert_eq!((entry.referral, entry.offer), (None, None));
+            let text = entry.detail.clone().unwrap_or_default();
+            assert!(!text.contains("127.0.0"), "an address in the audit log: {text}");
+            for bad in tried.iter().chain([&token, &expired, &capacity_token]) {
+                let secret = bad.trim_start_matches("tro_").trim_start_matches("trc_");
+                assert!(!text.contains(secret), "a token in the audit log: {text}");
+            }
+        }
+    }
+);

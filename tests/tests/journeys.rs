@@ -194,22 +194,22 @@ on_both_databases!(a_practice_withdraws_a_referral_only_before_contact, |app: Te
 });
 
 on_both_databases!(
-    a_network_lead_adds_a_practice_and_a_user_whose_token_works_until_revoked,
+    an_administrator_adds_a_practice_and_a_user_whose_token_works_until_revoked,
     |app: TestApp| async move {
         let t = app.tokens.clone();
         let orgs = app.ok(&t.network_lead, &doc_operation(LEAD, "Organisations"), json!({})).await;
         assert!(orgs["organisations"].as_array().unwrap().len() >= 6);
         let service = app
-        .ok(&t.network_lead, &doc_operation(LEAD, "CreateOrganisation"), json!({ "input": { "kind": "LINK_WORKER_SERVICE", "name": "Ilkeston PCN Link Workers", "email": "lw@ilkeston.example" } }))
+        .ok(&t.admin, &doc_operation(LEAD, "CreateOrganisation"), json!({ "input": { "kind": "LINK_WORKER_SERVICE", "name": "Ilkeston PCN Link Workers", "email": "lw@ilkeston.example" } }))
         .await;
         let service_id = str_at(&service, "/createOrganisation/organisation/id").to_owned();
         let practice = app
-        .ok(&t.network_lead, &doc_operation(LEAD, "CreateOrganisation"), json!({ "input": { "kind": "GP_PRACTICE", "name": "Ilkeston Health Centre", "odsCode": "c81099", "linkWorkerServiceId": service_id } }))
+        .ok(&t.admin, &doc_operation(LEAD, "CreateOrganisation"), json!({ "input": { "kind": "GP_PRACTICE", "name": "Ilkeston Health Centre", "odsCode": "c81099", "linkWorkerServiceId": service_id } }))
         .await;
         assert_eq!(str_at(&practice, "/createOrganisation/organisation/odsCode"), "C81099");
         let practice_id = str_at(&practice, "/createOrganisation/organisation/id").to_owned();
         let created = app
-        .ok(&t.network_lead, &doc_operation(LEAD, "CreateUser"), json!({ "input": { "organisationId": practice_id, "role": "GP_PRACTICE", "email": "dr.new@ilkeston.example", "name": "Dr New" } }))
+        .ok(&t.admin, &doc_operation(LEAD, "CreateUser"), json!({ "input": { "organisationId": practice_id, "role": "GP_PRACTICE", "email": "dr.new@ilkeston.example", "name": "Dr New" } }))
         .await;
         let token = str_at(&created, "/createUser/apiToken").to_owned();
         let me = app.ok(&token, "{ me { user { name role } organisation { name } } }", json!({})).await;

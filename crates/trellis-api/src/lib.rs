@@ -14,12 +14,15 @@
 //! - [`network_page`]: the network drawn for network leads and link workers.
 //! - [`oruk`]: the directory as a public Open Referral UK API.
 //! - [`provider_pages`]: the provider's accept/decline page behind an email link.
+//! - [`capacity_page`]: the provider's capacity page behind a capacity-check email's link.
+//! - [`link_guard`]: failed attempts at those links, counted per client address, audited and limited.
 
 pub mod auth;
 pub mod capacity_page;
 pub mod error;
 pub mod explorer;
 pub mod health;
+pub mod link_guard;
 pub mod network_page;
 pub mod oruk;
 pub mod provider_pages;
@@ -49,6 +52,9 @@ pub struct AppState {
     pub schema: schema::TrellisSchema,
     /// Per-token request limiter.
     pub limiter: Arc<auth::RateLimiter>,
+    /// Failed provider-link attempts per client address. Shared state, like [`AppState::limiter`], so
+    /// every clone of the state counts into the same buckets.
+    pub link_guard: Arc<link_guard::LinkGuard>,
 }
 
 impl AppState {
@@ -57,7 +63,7 @@ impl AppState {
         let settings = Arc::new(settings);
         let schema = schema::build_schema(store.clone(), settings.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
-        AppState { store, settings, schema, limiter }
+        AppState { store, settings, schema, limiter, link_guard: Arc::new(link_guard::LinkGuard::new()) }
     }
 }
 
@@ -65,12 +71,14 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
+    let link_pages = provider_pages::routes()
+        .merge(capacity_page::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), link_guard::guard));
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .merge(provider_pages::routes())
-        .merge(capacity_page::routes())
+        .merge(link_pages)
         .merge(oruk::routes())
         .merge(network_page::routes())
         .with_state(state)

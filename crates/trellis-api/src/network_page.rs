@@ -103,7 +103,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     let token = form.token.trim();
     let principal = state.store.authenticate(token).await.ok().flatten();
     match principal {
-        Some(p) if matches!(p.user.role, Role::NetworkLead | Role::LinkWorker | Role::Admin) => redirect(
+        Some(p) if matches!(p.user.role, Role::NetworkLead | Role::LinkWorker) => redirect(
             "/network",
             format!(
                 "{COOKIE_NAME}={token}; Path=/network; HttpOnly; SameSite=Strict; Max-Age=28800{}",
@@ -137,7 +137,7 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
             );
         }
     };
-    if !matches!(principal.user.role, Role::NetworkLead | Role::LinkWorker | Role::Admin) {
+    if !matches!(principal.user.role, Role::NetworkLead | Role::LinkWorker) {
         return html(StatusCode::FORBIDDEN, sign_in_page("The network view is for network leads and link workers."));
     }
     let days = query.days.unwrap_or(90).clamp(1, 3650);

@@ -304,9 +304,12 @@ pub(crate) fn link_failed(e: LinkError) -> Response {
 }
 
 /// The one page for every link that cannot be used. `404` whatever the reason, so that an expired
-/// link cannot be told from one that never existed.
+/// link cannot be told from one that never existed. Marked for [`crate::link_guard`], which counts
+/// and audits failed attempts per client address.
 pub(crate) fn invalid_link() -> Response {
-    render(StatusCode::NOT_FOUND, &InvalidLinkPage)
+    let mut response = render(StatusCode::NOT_FOUND, &InvalidLinkPage);
+    response.extensions_mut().insert(crate::link_guard::InvalidLink);
+    response
 }
 
 fn refused(refusal: csrf::Refusal) -> Response {

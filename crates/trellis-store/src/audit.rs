@@ -113,6 +113,18 @@ impl Store {
         Audit { actor, action, referral, offer, at }.write(&self.db).await
     }
 
+    /// Records an entry about no referral or offer, with `detail` (never personal data, never a secret):
+    /// a provider link refused, say, with a pseudonym of the address it came from.
+    pub async fn record_audit_detail(
+        &self,
+        actor: &Actor,
+        action: &str,
+        detail: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Audit { actor, action, referral: None, offer: None, at }.write_detail(&self.db, detail).await
+    }
+
     /// Lists entries, newest first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         let mut query = audit_log::Entity::find();

@@ -365,14 +365,19 @@ impl Mutation {
         Ok(ProposeOnwardOfferPayload { offer: Offer(offer) })
     }
 
-    /// Add an organisation (network lead, admin).
+    /// Add an organisation (admin; a network lead may add providers, as part of the directory).
     async fn create_organisation(
         &self,
         ctx: &Context<'_>,
         input: CreateOrganisationInput,
     ) -> ApiResult<CreateOrganisationPayload> {
-        ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage organisations").api()?;
+        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage organisations").api()?;
         let kind: trellis_domain::organisation::OrganisationKind = input.kind.into();
+        // DOMAIN.md: the admin manages organisations; the network lead manages the directory, whose
+        // organisations (Open Referral UK's `organization`) are the providers.
+        if actor.role != Role::Admin && kind != trellis_domain::organisation::OrganisationKind::Provider {
+            return Err(ApiError::Forbidden(format!("add {} organisations", kind.as_str())).extend());
+        }
         let ods_code = input.ods_code.as_deref().map(trellis_domain::organisation::parse_ods_code).transpose().api()?;
         if kind == trellis_domain::organisation::OrganisationKind::GpPractice && ods_code.is_none() {
             return Err(ApiError::Validation(ValueError::new("odsCode", "", "is required for a GP practice")).extend());
@@ -393,11 +398,13 @@ impl Mutation {
         Ok(CreateOrganisationPayload { organisation: organisation.into() })
     }
 
-    /// Add a user and issue their API token (admin; a network lead may add anyone but admins).
+    /// Add a user and issue their API token (admin).
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<CreateUserPayload> {
-        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage users").api()?;
+        // Only the admin: whoever may mint a GP, link worker or provider token may read what that role
+        // reads, and the network lead sees the network, not people (DOMAIN.md).
+        ctx.data::<Caller>()?.require(&[Role::Admin], "manage users").api()?;
         let role: Role = input.role.into();
-        if role == Role::System || (role == Role::Admin && actor.role != Role::Admin) {
+        if role == Role::System {
             return Err(ApiError::Forbidden(format!("create {} users", role.as_str())).extend());
         }
         let new = NewUser {

@@ -186,7 +186,7 @@ impl NetworkQuery {
         until: Option<DateTime<Utc>>,
         category: Option<String>,
     ) -> ApiResult<Network> {
-        ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker, Role::Admin], "see the network").api()?;
+        ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker], "see the network").api()?;
         let (from, until) = period(from, until).map_err(|e| e.extend())?;
         let filter = NetworkFilter { from, until, category: category.filter(|c| !c.trim().is_empty()) };
         let graph = ctx.data::<Store>()?.network(&filter).await.api()?;
