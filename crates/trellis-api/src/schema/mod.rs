@@ -72,7 +72,12 @@ pub async fn graphql_handler(
     }
     let caller = match auth::caller(&state.store, &headers).await {
         Ok(caller) => caller,
-        Err(e) => return error_response(StatusCode::UNAUTHORIZED, &e.to_string(), e.code()),
+        // Only a token that resolves to nobody is the caller's fault. A database that cannot be asked is
+        // ours, and temporary: a 401 would tell a client its token is bad and not to retry.
+        Err(e @ crate::error::ApiError::Unauthenticated) => {
+            return error_response(StatusCode::UNAUTHORIZED, &e.to_string(), e.code());
+        }
+        Err(e) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), e.code()),
     };
     let response = state.schema.execute(request.into_inner().data(caller)).await;
     async_graphql_axum::GraphQLResponse::from(response).into_response()
