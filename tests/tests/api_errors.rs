@@ -160,3 +160,63 @@ async fn readiness_reports_the_database() {
     let live = app.client().get(format!("{}/healthz", app.base_url)).send().await.unwrap();
     assert_eq!(live.status().as_u16(), 200);
 }
+
+on_both_databases!(clients_racing_over_http_on_one_version_get_one_success_and_conflicts, |app: TestApp| async move {
+    let id = app.ok(&app.tokens.gp, SUBMIT, input("race", json!({}))).await["submitReferral"]["referral"]["id"].clone();
+    let attempt = "mutation($id: ID!) { recordContactAttempt(input: { referralId: $id, expectedVersion: 1, note: \"racing\" }) { referral { version } } }";
+    let app = std::sync::Arc::new(app);
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let app = app.clone();
+            let id = id.clone();
+            tokio::spawn(async move { app.graphql(Some(&app.tokens.link_worker), attempt, json!({ "id": id })).await })
+        })
+        .collect();
+    let mut outcomes = vec![];
+    for racer in racers {
+        let r = racer.await.unwrap();
+        outcomes.push(r.code().unwrap_or("ok").to_owned());
+    }
+    assert_eq!(outcomes.iter().filter(|c| *c == "ok").count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().filter(|c| *c != "ok").all(|c| c == "CONFLICT"), "{outcomes:?}");
+    let history = app
+        .ok(
+            &app.tokens.link_worker,
+            "query($id: ID!) { referral(id: $id) { history { version } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let versions: Vec<u64> =
+        history["referral"]["history"].as_array().unwrap().iter().map(|e| e["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [1, 2], "no gaps, no doubles");
+});
+
+on_both_databases!(an_overly_complex_query_is_refused_while_other_clients_carry_on, |app: TestApp| async move {
+    // Within the depth limit but far over the complexity budget: many aliased copies of a listing.
+    let wide: String = (0..250)
+        .map(|i| format!("a{i}: referrals(first: 100) {{ edges {{ node {{ id status reason }} }} }} "))
+        .collect();
+    let app = std::sync::Arc::new(app);
+    let abuse: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, wide) = (app.clone(), wide.clone());
+            tokio::spawn(async move {
+                app.graphql(Some(&app.tokens.other_link_worker), &format!("{{ {wide} }}"), json!({})).await
+            })
+        })
+        .collect();
+    // A normal client, meanwhile, is served as usual.
+    for _ in 0..10 {
+        let me = app.graphql(Some(&app.tokens.gp), "{ me { user { name } } }", json!({})).await;
+        assert!(me.errors.is_empty() && me.status == 200, "{:?}", me.errors);
+    }
+    for a in abuse {
+        let refused = a.await.unwrap();
+        assert_eq!(refused.code(), Some("VALIDATION"), "{:?}", refused.errors);
+        assert!(
+            refused.errors[0]["message"].as_str().unwrap_or("").to_lowercase().contains("complex"),
+            "{:?}",
+            refused.errors
+        );
+    }
+});
