@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_core;
 mod m20261123_000002_add_directory_external_ids;
 mod m20261123_000003_create_capacity_checks;
+mod m20261123_000004_add_keyset_and_period_indexes;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_core::Migration),
             Box::new(m20261123_000002_add_directory_external_ids::Migration),
             Box::new(m20261123_000003_create_capacity_checks::Migration),
+            Box::new(m20261123_000004_add_keyset_and_period_indexes::Migration),
         ]
     }
 }

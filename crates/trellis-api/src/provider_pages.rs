@@ -157,13 +157,21 @@ async fn pass_on(state: &AppState, token: &str, form: &ActForm, csrf: String) ->
         let days = |d: i64| now + chrono::Duration::days(d);
         let timers = trellis_store::offers::OfferTimers {
             expires_at: days(state.settings.offer_expiry_days),
-            remind_at: Some(days(state.settings.offer_reminder_days)).filter(|r| *r < days(state.settings.offer_expiry_days)),
+            remind_at: Some(days(state.settings.offer_reminder_days))
+                .filter(|r| *r < days(state.settings.offer_expiry_days)),
         };
         return match state.store.propose_onward_via_link(token, service, Some(note), timers, now).await {
             Ok(Some(_)) => see_page(token, Done::PassedOn),
             Ok(None) => see_page(token, Done::Unchanged),
             Err(trellis_store::links::LinkError::Store(trellis_store::StoreError::UnknownReference(_))) => {
-                redisplay_onward(state, token, fix("That group is not taking offers: choose another.", "onward-service"), form, csrf).await
+                redisplay_onward(
+                    state,
+                    token,
+                    fix("That group is not taking offers: choose another.", "onward-service"),
+                    form,
+                    csrf,
+                )
+                .await
             }
             Err(e) => link_failed(e),
         };
@@ -205,7 +213,11 @@ async fn onward_choices(
         .map(|s| {
             let provider = organisations.iter().find(|o| o.id == s.organisation).map(|o| o.name.as_str()).unwrap_or("");
             let value = s.id.to_string();
-            view::ServiceChoice { selected: chosen == Some(value.as_str()), label: format!("{} ({provider})", s.name), value }
+            view::ServiceChoice {
+                selected: chosen == Some(value.as_str()),
+                label: format!("{} ({provider})", s.name),
+                value,
+            }
         })
         .collect()
 }

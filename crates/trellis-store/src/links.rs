@@ -178,7 +178,11 @@ impl Store {
     ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
         let (link, provider) = self.live_link(token, now).await?;
         let actor = Actor::provider_link(provider);
-        let parent = offer::Entity::find_by_id(link.offer_id).one(&self.db).await.map_err(StoreError::from)?.ok_or(LinkError::Invalid)?;
+        let parent = offer::Entity::find_by_id(link.offer_id)
+            .one(&self.db)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(LinkError::Invalid)?;
         let referral = trellis_domain::ReferralId(parent.referral_id);
         match self.make_offer(referral, None, service, note, Some(OfferId(parent.id)), timers, &actor, now).await {
             Ok(record) => Ok(Some(record)),

@@ -1,0 +1,138 @@
+//! The raw-SQL baseline: the same database work as the service's operations, with plain statements on a
+//! pool of the same size and no HTTP, GraphQL, authentication, domain rules or audit of reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
+use trellis_domain::OrganisationId;
+use trellis_domain::referral::ReferralEventKind;
+use uuid::Uuid;
+
+use crate::load::Operation;
+use crate::mix;
+use crate::seed::{Seeded, nhs_exact};
+
+fn sql(backend: DatabaseBackend, text: &str, values: Vec<Value>) -> Statement {
+    // Statements below are written with `$n` placeholders; SQLite takes `?` in the same order.
+    let text = if backend == DatabaseBackend::Postgres {
+        text.to_owned()
+    } else {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    Statement::from_sql_and_values(backend, text, values)
+}
+
+fn v<T: Into<Value>>(x: T) -> Value {
+    x.into()
+}
+
+/// A submission's writes in one transaction: the person, the referral, its first event, the idempotency
+/// key and the audit entry.
+pub fn submit(db: &DatabaseConnection, seeded: &Seeded, nhs_from: u64) -> Operation {
+    let db = db.clone();
+    let gps: Arc<Vec<(Uuid, Uuid)>> = Arc::new(seeded.gps.iter().map(|(p, u, _)| (*p, *u)).collect());
+    let lws = seeded.lws;
+    let counter = Arc::new(AtomicU64::new(nhs_from));
+    Arc::new(move |client, _| {
+        let db = db.clone();
+        let (practice, user) = gps[client % gps.len()];
+        let nhs = loop {
+            if let Some(n) = nhs_exact(counter.fetch_add(1, Ordering::Relaxed)) {
+                break n;
+            }
+        };
+        Box::pin(async move {
+            let b = db.get_database_backend();
+            let now = Utc::now();
+            let person = Uuid::now_v7();
+            let id = Uuid::now_v7();
+            let opened = ReferralEventKind::Opened {
+                referring_organisation: OrganisationId(practice),
+                link_worker_service: OrganisationId(lws),
+            };
+            let txn = db.begin().await?;
+            txn.execute_raw(sql(b, "INSERT INTO people (id, nhs_number, given_name, family_name, date_of_birth, phone, email, postcode, preferred_contact, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", vec![v(person), v(nhs), v("Bench"), v("Person"), v(chrono::NaiveDate::from_ymd_opt(1970, 5, 1)), v(Option::<String>::None), v(Option::<String>::None), v(Some("NG1 1AA".to_owned())), v("letter"), v(now), v(now)])).await?;
+            txn.execute_raw(sql(b, "INSERT INTO referrals (id, person_id, referring_organisation_id, referred_by_user_id, link_worker_service_id, assigned_to_user_id, status, closure_reason, needs, reason, urgency, consent_to_share, consent_recorded_by, consent_recorded_at, version, contact_due_at, flag, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)", vec![v(id), v(person), v(practice), v(Some(user)), v(lws), v(Option::<Uuid>::None), v("referred"), v(Option::<String>::None), v("[\"loneliness\"]"), v("Isolated since a bereavement; would like company."), v("routine"), v(true), v("Dr Bench"), v(now), v(1i64), v(now), v(Option::<String>::None), v(now), v(now)])).await?;
+            txn.execute_raw(sql(b, "INSERT INTO referral_events (id, referral_id, version, kind, from_status, to_status, actor_role, actor_organisation_id, actor_user_id, note, data, occurred_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", vec![v(Uuid::now_v7()), v(id), v(1i64), v("opened"), v(Option::<String>::None), v("referred"), v("gp_practice"), v(Some(practice)), v(Some(user)), v(Option::<String>::None), v(serde_json::to_string(&opened)?), v(now)])).await?;
+            txn.execute_raw(sql(b, "INSERT INTO idempotency_keys (organisation_id, key, request_hash, referral_id, created_at) VALUES ($1,$2,$3,$4,$5)", vec![v(practice), v(Uuid::new_v4().to_string()), v(format!("{:064x}", mix(id.as_u128() as u64))), v(id), v(now)])).await?;
+            txn.execute_raw(sql(b, "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_id, offer_id, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)", vec![v(Uuid::now_v7()), v(now), v("gp_practice"), v(Some(practice)), v(Some(user)), v("referral.submitted"), v(Some(id)), v(Option::<Uuid>::None), v(Option::<String>::None)])).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+    })
+}
+
+/// The caseload keyset scan: 50 referrals of the link worker service older than the cursor, newest first,
+/// and their people; each client walks on like the HTTP clients.
+pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize) -> Operation {
+    let db = db.clone();
+    let lws = seeded.lws;
+    let cursors: Arc<Vec<Mutex<Option<Uuid>>>> = Arc::new((0..clients).map(|_| Mutex::new(None)).collect());
+    Arc::new(move |client, _| {
+        let db = db.clone();
+        let cursors = cursors.clone();
+        Box::pin(async move {
+            let b = db.get_database_backend();
+            let after = *cursors[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            let rows = match after {
+                Some(c) => db.query_all_raw(sql(b, "SELECT * FROM referrals WHERE link_worker_service_id = $1 AND id < $2 ORDER BY id DESC LIMIT 50", vec![v(lws), v(c)])).await?,
+                None => db.query_all_raw(sql(b, "SELECT * FROM referrals WHERE link_worker_service_id = $1 ORDER BY id DESC LIMIT 50", vec![v(lws)])).await?,
+            };
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut people = Vec::with_capacity(rows.len());
+            for r in &rows {
+                ids.push(r.try_get::<Uuid>("", "id")?);
+                people.push(v(r.try_get::<Uuid>("", "person_id")?));
+            }
+            if !people.is_empty() {
+                let marks: Vec<String> = (1..=people.len()).map(|i| format!("${i}")).collect();
+                db.query_all_raw(sql(b, &format!("SELECT * FROM people WHERE id IN ({})", marks.join(",")), people))
+                    .await?;
+            }
+            *cursors[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))? =
+                if ids.len() == 50 { ids.last().copied() } else { None };
+            Ok(true)
+        })
+    })
+}
+
+/// One referral with its person, history and offers: four primary-key or index lookups.
+pub fn referral(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
+    let db = db.clone();
+    let ids = Arc::new(seeded.caseload.clone());
+    Arc::new(move |client, i| {
+        let db = db.clone();
+        let id = ids[(mix(client as u64 * 1_000_003 + i) % ids.len().max(1) as u64) as usize];
+        Box::pin(async move {
+            let b = db.get_database_backend();
+            let row = db
+                .query_one_raw(sql(b, "SELECT * FROM referrals WHERE id = $1", vec![v(id)]))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("referral {id} missing"))?;
+            let person: Uuid = row.try_get("", "person_id")?;
+            db.query_one_raw(sql(b, "SELECT * FROM people WHERE id = $1", vec![v(person)])).await?;
+            db.query_all_raw(sql(
+                b,
+                "SELECT * FROM referral_events WHERE referral_id = $1 ORDER BY version",
+                vec![v(id)],
+            ))
+            .await?;
+            db.query_all_raw(sql(b, "SELECT * FROM offers WHERE referral_id = $1", vec![v(id)])).await?;
+            Ok(true)
+        })
+    })
+}

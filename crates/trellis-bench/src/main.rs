@@ -1,0 +1,316 @@
+//! `trellis-bench`: measured throughput and latency of the real Trellis server against the database's own
+//! rate for the same work.
+//!
+//! One run seeds a fresh database (PostgreSQL or SQLite) at a chosen size, starts the release `trellis`
+//! binary on it (`serve --no-worker`, on a free port, with the rate limit lifted), drives it over HTTP with
+//! concurrent clients for each operation in turn, and — in the same run, right after each service
+//! measurement — runs a raw-SQL baseline of the same database work on a pool of the same size. The ratio of
+//! the two is the figure that holds on a noisy shared machine; the absolute numbers are not.
+//!
+//! Build the server first: `cargo build --release -p trellis`. See `docs/benchmarks.md`.
+//!
+//! # Layout
+//! - [`seed`]: a fresh database at a chosen size, written with multi-row `INSERT`s.
+//! - [`http`]: the server child process and the operations sent to it.
+//! - [`baseline`]: the raw-SQL baselines.
+//! - [`load`]: concurrent closed-loop clients and latency percentiles.
+
+mod baseline;
+mod http;
+mod load;
+mod seed;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+use trellis_domain::OfferId;
+use trellis_store::{DatabaseSettings, Store};
+
+use crate::load::Measured;
+
+/// Seeds a database, starts the release server on it and measures it against raw SQL.
+#[derive(Parser, Debug)]
+#[command(name = "trellis-bench", version, about)]
+struct Args {
+    /// Run on PostgreSQL: a URL the bench can create databases with (it creates `trellis_bench_<referrals>`,
+    /// dropping any earlier one of that name). Without it, SQLite is used.
+    #[arg(long, env = "TRELLIS_BENCH_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// The SQLite file to create (replaced if it exists), when no PostgreSQL URL is given.
+    #[arg(long, default_value = "target/bench/trellis-bench.db")]
+    sqlite: PathBuf,
+    /// Referrals to seed.
+    #[arg(long, default_value_t = 10_000)]
+    referrals: u64,
+    /// Directory services to seed.
+    #[arg(long, default_value_t = 1_000)]
+    services: u64,
+    /// Concurrent clients per operation.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds each operation (and each baseline) runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Connection pool size, for the server and the baseline alike (SQLite always uses one).
+    #[arg(long, default_value_t = 16)]
+    pool: u32,
+    /// The release server binary.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release/trellis"))]
+    server_binary: PathBuf,
+    /// Where to write the markdown report (it is printed too).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Keep the PostgreSQL database afterwards.
+    #[arg(long)]
+    keep_database: bool,
+    /// Seconds of the single-client latency pass for the read operations (0 to skip it).
+    #[arg(long, default_value_t = 3)]
+    latency_seconds: u64,
+    /// Most offer links minted for the provider-accept operation.
+    #[arg(long, default_value_t = 4_000)]
+    accept_links: usize,
+}
+
+/// SplitMix64: a cheap, well-spread hash for choosing rows without a random number generator.
+pub(crate) fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The URL of database `name` on the same server as `url`.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").context("not a URL")? + 3;
+    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:")).map(|v| v.trim().to_owned()))
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown".into());
+    format!("{cores} cores, {memory} memory")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !args.server_binary.exists() {
+        bail!("no server binary at {}: run `cargo build --release -p trellis` first", args.server_binary.display());
+    }
+    let (url, backend, pg_admin) = match &args.postgres_url {
+        Some(admin_url) => {
+            let name = format!("trellis_bench_{}", args.referrals);
+            let admin = Database::connect(admin_url.as_str()).await.context("connecting to PostgreSQL")?;
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            (with_database(admin_url, &name)?, "PostgreSQL", Some((admin, name)))
+        }
+        None => {
+            if let Some(dir) = args.sqlite.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", args.sqlite.display()));
+            }
+            (format!("sqlite://{}?mode=rwc", args.sqlite.display()), "SQLite", None)
+        }
+    };
+    let pool = if pg_admin.is_some() { args.pool } else { 1 };
+
+    let store = Store::connect(&DatabaseSettings { url: url.clone(), max_connections: pool }).await?;
+    store.migrate().await?;
+    eprintln!("seeding {} referrals, {} services on {backend}…", args.referrals, args.services);
+    let seeded = seed::seed(&store, seed::SeedSize { referrals: args.referrals, services: args.services }).await?;
+    eprintln!("seeded in {:.1} s", seeded.seconds);
+
+    // Offer links for the provider accept, minted as the outbox email would.
+    let now = Utc::now();
+    let expires = now + chrono::Duration::days(14);
+    let mut links = Vec::new();
+    for chunk in seeded.open_offers.iter().take(args.accept_links).collect::<Vec<_>>().chunks(256) {
+        let minted = chunk.iter().map(|id| {
+            let store = store.clone();
+            let id = OfferId(**id);
+            async move { store.create_offer_link(id, expires, now).await }
+        });
+        let mut handles = Vec::new();
+        for f in minted {
+            handles.push(tokio::spawn(f));
+        }
+        for h in handles {
+            links.push(h.await??);
+        }
+    }
+
+    let log = std::env::temp_dir().join(format!("trellis-bench-server-{}.log", std::process::id()));
+    let server = http::Server::start(&args.server_binary, &url, pool, &log).await?;
+    eprintln!("server at {} (log: {})", server.base, log.display());
+    let api = http::Api::new(&server.base)?;
+    let d = Duration::from_secs(args.seconds);
+    let c = args.clients;
+    let db = store.connection();
+
+    let mut rows: Vec<(Measured, Option<Measured>)> = Vec::new();
+    let mut measure = async |name: &str, service: load::Operation, raw: Option<load::Operation>| {
+        eprintln!("{name}…");
+        let s = load::run(name, c, d, service).await;
+        let r = match raw {
+            Some(raw) => Some(load::run(name, c, d, raw).await),
+            None => None,
+        };
+        eprintln!(
+            "  {:.0} req/s{}",
+            s.rate(),
+            r.as_ref().map(|r| format!(" (raw SQL {:.0} req/s)", r.rate())).unwrap_or_default()
+        );
+        rows.push((s, r));
+    };
+    measure(
+        "submitReferral",
+        http::submit(&api, &seeded, 700_000_000),
+        Some(baseline::submit(db, &seeded, 800_000_000)),
+    )
+    .await;
+    measure(
+        "referrals (caseload page, 50)",
+        http::caseload(&api, &seeded, c),
+        Some(baseline::caseload(db, &seeded, c)),
+    )
+    .await;
+    measure("referral(id) with history", http::referral(&api, &seeded), Some(baseline::referral(db, &seeded))).await;
+    measure("offerReferral", http::offer(&api, &seeded), None).await;
+    measure("provider accept (GET page + POST)", http::accept(&api, links), None).await;
+    measure("findServices", http::find_services(&api, &seeded), None).await;
+    measure("network", http::network(&api, &seeded), None).await;
+
+    // The same reads one at a time: latency without queueing behind 31 other clients on two cores.
+    let mut single = Vec::new();
+    if args.latency_seconds > 0 {
+        let d1 = Duration::from_secs(args.latency_seconds);
+        let reads = [
+            ("referrals (caseload page, 50)", http::caseload(&api, &seeded, 1)),
+            ("referral(id) with history", http::referral(&api, &seeded)),
+            ("findServices", http::find_services(&api, &seeded)),
+            ("network", http::network(&api, &seeded)),
+        ];
+        for (name, op) in reads {
+            eprintln!("{name}, one client…");
+            single.push(load::run(name, 1, d1, op).await);
+        }
+    }
+
+    let rss = server.peak_rss_mib()?;
+    server.stop().await?;
+    store.close().await?;
+    if let Some((admin, name)) = pg_admin
+        && !args.keep_database
+    {
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    }
+
+    let report = report(&args, backend, &seeded, &rows, &single, rss);
+    println!("{report}");
+    if let Some(path) = &args.report {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn report(
+    args: &Args,
+    backend: &str,
+    seeded: &seed::Seeded,
+    rows: &[(Measured, Option<Measured>)],
+    single: &[Measured],
+    rss: f64,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### {backend}, {} referrals, {} services\n", args.referrals, args.services);
+    let _ = writeln!(
+        out,
+        "{} · {} · {} clients · {} s per operation · pool {} · release server, `serve --no-worker`\n",
+        Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        machine(),
+        args.clients,
+        args.seconds,
+        if backend == "SQLite" { 1 } else { args.pool },
+    );
+    let counts: Vec<String> = seeded.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let _ = writeln!(out, "Seeded in {:.1} s: {}.\n", seeded.seconds, counts.join(", "));
+    let _ = writeln!(
+        out,
+        "| operation | ok | errors | req/s | p50 ms | p95 ms | p99 ms | raw SQL req/s | raw p99 ms | service / raw |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (s, r) in rows {
+        let (raw_rate, raw_p99, ratio) = match r {
+            Some(r) if r.rate() > 0.0 => {
+                (format!("{:.0}", r.rate()), format!("{:.1}", r.p99), format!("{:.0} %", 100.0 * s.rate() / r.rate()))
+            }
+            Some(_) => ("0".into(), "–".into(), "–".into()),
+            None => ("–".into(), "–".into(), "–".into()),
+        };
+        let exhausted = if s.exhausted { " (pool spent)" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {}{exhausted} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {raw_rate} | {raw_p99} | {ratio} |",
+            s.name,
+            s.ok,
+            s.errors,
+            s.rate(),
+            s.p50,
+            s.p95,
+            s.p99
+        );
+    }
+    if !single.is_empty() {
+        let _ = writeln!(out, "\nOne client at a time, {} s each:\n", args.latency_seconds);
+        let _ = writeln!(out, "| operation | ok | errors | req/s | p50 ms | p95 ms | p99 ms |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        for m in single {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} |",
+                m.name,
+                m.ok,
+                m.errors,
+                m.rate(),
+                m.p50,
+                m.p95,
+                m.p99
+            );
+        }
+    }
+    let _ = writeln!(out, "\nServer peak resident memory (VmHWM): {rss:.0} MiB.");
+    for (s, r) in rows {
+        for m in std::iter::once(s).chain(r.iter()).chain(single.iter().filter(|m| m.name == s.name)) {
+            if let Some(e) = &m.first_error {
+                let _ = writeln!(out, "\nFirst error in {} ({} errors): `{}`", m.name, m.errors, e.replace('`', "'"));
+            }
+        }
+    }
+    out
+}
