@@ -122,19 +122,47 @@ impl Store {
         conn: &impl sea_orm::ConnectionTrait,
         m: offer::Model,
     ) -> Result<OfferRecord, StoreError> {
-        let svc = service::Entity::find_by_id(m.service_id)
-            .one(conn)
+        let mut records = self.offer_records(conn, vec![m]).await?;
+        records.pop().ok_or(StoreError::NotFound)
+    }
+
+    /// Offers with their service and provider names, loaded with one query each for all the offers.
+    async fn offer_records(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        rows: Vec<offer::Model>,
+    ) -> Result<Vec<OfferRecord>, StoreError> {
+        if rows.is_empty() {
+            return Ok(vec![]);
+        }
+        let services: std::collections::HashMap<Uuid, String> = service::Entity::find()
+            .filter(service::Column::Id.is_in(rows.iter().map(|r| r.service_id)))
+            .all(conn)
             .await?
-            .ok_or(StoreError::Corrupt("offer without service".into()))?;
-        let provider = organisation::Entity::find_by_id(m.provider_organisation_id).one(conn).await?;
-        Ok(OfferRecord {
-            state: state_of(&m)?,
-            service_name: svc.name,
-            provider_name: provider.map(|p| p.name).unwrap_or_default(),
-            note_for_provider: m.note_for_provider,
-            expires_at: m.expires_at,
-            remind_at: m.remind_at,
-        })
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        let providers: std::collections::HashMap<Uuid, String> = organisation::Entity::find()
+            .filter(organisation::Column::Id.is_in(rows.iter().map(|r| r.provider_organisation_id)))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+        rows.into_iter()
+            .map(|m| {
+                let service_name =
+                    services.get(&m.service_id).cloned().ok_or(StoreError::Corrupt("offer without service".into()))?;
+                Ok(OfferRecord {
+                    state: state_of(&m)?,
+                    service_name,
+                    provider_name: providers.get(&m.provider_organisation_id).cloned().unwrap_or_default(),
+                    note_for_provider: m.note_for_provider,
+                    expires_at: m.expires_at,
+                    remind_at: m.remind_at,
+                })
+            })
+            .collect()
     }
 
     /// Offers a referral to a service. A link worker acts against the referral's `expected_version`; a
@@ -272,11 +300,7 @@ impl Store {
             .order_by_asc(offer::Column::Id)
             .all(&self.db)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.offer_record(&self.db, r).await?);
-        }
-        Ok(out)
+        self.offer_records(&self.db, rows).await
     }
 
     /// The offers made to a provider organisation, newest first.
