@@ -254,21 +254,8 @@ impl Store {
         }
         .write(&txn, now)
         .await?;
-        if part_of.is_some()
-            && let Some(recipient) = link_worker_recipient(&txn, &referral_row).await?
-        {
-            {
-                NewEmail {
-                    kind: EmailKind::OnwardOfferProposed,
-                    recipient,
-                    payload,
-                    offer: Some(state.id),
-                    referral: Some(referral.id),
-                    due_at: now,
-                }
-                .write(&txn, now)
-                .await?;
-            }
+        if part_of.is_some() {
+            tell_link_worker(&txn, &referral_row, EmailKind::OnwardOfferProposed, payload, state.id, now).await?;
         }
         let record = self.offer_record(&txn, model).await?;
         txn.commit().await?;
@@ -477,35 +464,13 @@ impl Store {
             referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
         match next.status {
             OfferStatus::Accepted | OfferStatus::Declined | OfferStatus::Waitlisted => {
-                if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
-                    let payload = serde_json::json!({ "offer": id, "status": next.status.as_str() });
-                    NewEmail {
-                        kind: EmailKind::OfferAnswered,
-                        recipient,
-                        payload,
-                        offer: Some(id),
-                        referral: Some(state.referral),
-                        due_at: now,
-                    }
-                    .write(txn, now)
-                    .await?;
-                }
+                let payload = serde_json::json!({ "offer": id, "status": next.status.as_str() });
+                tell_link_worker(txn, &referral_row, EmailKind::OfferAnswered, payload, id, now).await?;
             }
             OfferStatus::Expired => {
                 Self::flag_referral(txn, state.referral, "offer_expired").await?;
-                if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
-                    let payload = serde_json::json!({ "offer": id });
-                    NewEmail {
-                        kind: EmailKind::OfferExpired,
-                        recipient,
-                        payload,
-                        offer: Some(id),
-                        referral: Some(state.referral),
-                        due_at: now,
-                    }
-                    .write(txn, now)
-                    .await?;
-                }
+                let payload = serde_json::json!({ "offer": id });
+                tell_link_worker(txn, &referral_row, EmailKind::OfferExpired, payload, id, now).await?;
             }
             OfferStatus::Started if referral_row.status == ReferralStatus::Contacted.as_str() => {
                 let evidence = AttendanceEvidence {
@@ -521,6 +486,23 @@ impl Store {
         }
         offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)
     }
+}
+
+/// Queues an email about `offer` to the referral's link worker (see [`link_worker_recipient`]), in the
+/// caller's transaction; nothing when the service has no address.
+async fn tell_link_worker(
+    conn: &impl sea_orm::ConnectionTrait,
+    referral_row: &referral::Model,
+    kind: EmailKind,
+    payload: serde_json::Value,
+    offer: OfferId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if let Some(recipient) = link_worker_recipient(conn, referral_row).await? {
+        let referral = Some(ReferralId(referral_row.id));
+        NewEmail { kind, recipient, payload, offer: Some(offer), referral, due_at: now }.write(conn, now).await?;
+    }
+    Ok(())
 }
 
 /// Where to tell the link worker: the assigned link worker, else the service's shared address.
