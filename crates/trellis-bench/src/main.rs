@@ -74,6 +74,15 @@ struct Args {
     /// Most offer links minted for the provider-accept operation.
     #[arg(long, default_value_t = 4_000)]
     accept_links: usize,
+    /// Run only these operations (comma-separated: submit, caseload, referral, offer, accept, find, network).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn runs(&self, operation: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == operation)
+    }
 }
 
 /// SplitMix64: a cheap, well-spread hash for choosing rows without a random number generator.
@@ -185,35 +194,42 @@ async fn main() -> anyhow::Result<()> {
         );
         rows.push((s, r));
     };
-    measure(
-        "submitReferral",
-        http::submit(&api, &seeded, 700_000_000),
-        Some(baseline::submit(db, &seeded, 800_000_000)),
-    )
-    .await;
-    measure(
-        "referrals (caseload page, 50)",
-        http::caseload(&api, &seeded, c),
-        Some(baseline::caseload(db, &seeded, c)),
-    )
-    .await;
-    measure("referral(id) with history", http::referral(&api, &seeded), Some(baseline::referral(db, &seeded))).await;
-    measure("offerReferral", http::offer(&api, &seeded), None).await;
-    measure("provider accept (GET page + POST)", http::accept(&api, links), None).await;
-    measure("findServices", http::find_services(&api, &seeded), None).await;
-    measure("network", http::network(&api, &seeded), None).await;
+    if args.runs("submit") {
+        let (service, raw) = (http::submit(&api, &seeded, 700_000_000), baseline::submit(db, &seeded, 800_000_000));
+        measure("submitReferral", service, Some(raw)).await;
+    }
+    if args.runs("caseload") {
+        let (service, raw) = (http::caseload(&api, &seeded, c), baseline::caseload(db, &seeded, c));
+        measure("referrals (caseload page, 50)", service, Some(raw)).await;
+    }
+    if args.runs("referral") {
+        let (service, raw) = (http::referral(&api, &seeded), baseline::referral(db, &seeded));
+        measure("referral(id) with history", service, Some(raw)).await;
+    }
+    if args.runs("offer") {
+        measure("offerReferral", http::offer(&api, &seeded), None).await;
+    }
+    if args.runs("accept") {
+        measure("provider accept (GET page + POST)", http::accept(&api, links), None).await;
+    }
+    if args.runs("find") {
+        measure("findServices", http::find_services(&api, &seeded), None).await;
+    }
+    if args.runs("network") {
+        measure("network", http::network(&api, &seeded), None).await;
+    }
 
     // The same reads one at a time: latency without queueing behind 31 other clients on two cores.
     let mut single = Vec::new();
     if args.latency_seconds > 0 {
         let d1 = Duration::from_secs(args.latency_seconds);
         let reads = [
-            ("referrals (caseload page, 50)", http::caseload(&api, &seeded, 1)),
-            ("referral(id) with history", http::referral(&api, &seeded)),
-            ("findServices", http::find_services(&api, &seeded)),
-            ("network", http::network(&api, &seeded)),
+            ("caseload", "referrals (caseload page, 50)", http::caseload(&api, &seeded, 1)),
+            ("referral", "referral(id) with history", http::referral(&api, &seeded)),
+            ("find", "findServices", http::find_services(&api, &seeded)),
+            ("network", "network", http::network(&api, &seeded)),
         ];
-        for (name, op) in reads {
+        for (_, name, op) in reads.into_iter().filter(|(key, _, _)| args.runs(key)) {
             eprintln!("{name}, one client…");
             single.push(load::run(name, 1, d1, op).await);
         }
