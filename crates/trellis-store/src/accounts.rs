@@ -309,22 +309,22 @@ impl Store {
         if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
-        let Some(key) = api_key::Entity::find()
+        // One round trip: the key with its user and the user's organisation.
+        let found = api_key::Entity::find()
+            .find_also_related(user::Entity)
+            .and_also_related(organisation::Entity)
             .filter(api_key::Column::TokenHash.eq(hash_secret(token)))
             .filter(api_key::Column::RevokedAt.is_null())
             .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Some(user_row) = user::Entity::find_by_id(key.user_id).one(&self.db).await? else {
+            .await?;
+        let Some((key, Some(user_row), Some(organisation_row))) = found else {
             return Ok(None);
         };
         if user_row.disabled_at.is_some() {
             return Ok(None);
         }
         let user = User::try_from(user_row)?;
-        let organisation = self.organisation(user.organisation).await?;
+        let organisation = Organisation::try_from(organisation_row)?;
         Ok(Some(Principal { user, organisation, api_key: key.id }))
     }
 }
