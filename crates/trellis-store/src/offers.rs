@@ -16,7 +16,7 @@ use crate::audit::Audit;
 use crate::convert::{stored, version};
 use crate::entity::{offer, offer_event, organisation, person, referral, service, user};
 use crate::outbox::{EmailKind, NewEmail};
-use crate::referrals::state_from;
+use crate::referrals::{ReferralRecord, state_from};
 use crate::{Store, StoreError};
 
 /// An offer with the names a reader needs.
@@ -282,6 +282,16 @@ impl Store {
         if !scope.covers(&state_from(&row)?) {
             return Err(StoreError::NotFound);
         }
+        self.offers_in(referral).await
+    }
+
+    /// The offers of a referral already read in scope (through [`Store::referral`] or
+    /// [`Store::referrals`]), oldest first, without checking the scope again.
+    pub async fn offers_of(&self, record: &ReferralRecord) -> Result<Vec<OfferRecord>, StoreError> {
+        self.offers_in(record.state.id).await
+    }
+
+    async fn offers_in(&self, referral: ReferralId) -> Result<Vec<OfferRecord>, StoreError> {
         let rows = offer::Entity::find()
             .filter(offer::Column::ReferralId.eq(referral.0))
             .order_by_asc(offer::Column::Id)

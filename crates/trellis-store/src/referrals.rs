@@ -1,7 +1,7 @@
 //! Referrals: submitting them once (idempotently), reading and listing them within the reader's scope,
 //! and moving them through their lifecycle with optimistic concurrency.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
@@ -275,6 +275,8 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Submission, StoreError> {
+        // The submission answers with what it wrote, not a fresh read: instants at the databases' precision.
+        let now = now.trunc_subsecs(6);
         let id = ReferralId::new_at(now);
         let (state, event) = Referral::open(id, new.referring_organisation, new.link_worker_service, actor, now)?;
         let scope = ReferralScope::of(actor)
@@ -298,7 +300,8 @@ impl Store {
         if service.is_none_or(|s| s.kind != "link_worker_service") {
             return Err(StoreError::UnknownReference("linkWorkerService"));
         }
-        let person_id = self.upsert_person(&txn, &new.person, now).await?;
+        let person = self.upsert_person(&txn, &new.person, now).await?;
+        let person_id = PersonId(person.id);
         let other_open_referrals: Vec<ReferralId> = referral::Entity::find()
             .select_only()
             .column(referral::Column::Id)
@@ -326,14 +329,14 @@ impl Store {
             urgency: new.urgency.as_str().into(),
             consent_to_share: true,
             consent_recorded_by: new.consent.recorded_by,
-            consent_recorded_at: new.consent.recorded_at,
+            consent_recorded_at: new.consent.recorded_at.trunc_subsecs(6),
             version: i64::from(state.version),
-            contact_due_at: new.contact_due_at,
+            contact_due_at: new.contact_due_at.trunc_subsecs(6),
             flag: None,
             created_at: now,
             updated_at: now,
         };
-        referral::Entity::insert(model.into_active_model()).exec_without_returning(&txn).await?;
+        referral::Entity::insert(model.clone().into_active_model()).exec_without_returning(&txn).await?;
         referral_event::Entity::insert(event_model(&event)?).exec_without_returning(&txn).await?;
         if let Some(key) = key {
             let key_again = key.clone();
@@ -370,8 +373,7 @@ impl Store {
         }
         Audit { actor, action: "referral.submitted", referral: Some(id), offer: None, at: now }.write(&txn).await?;
         txn.commit().await?;
-        let referral = self.referral_unaudited(actor, id).await?;
-        Ok(Submission { referral, replayed: false, other_open_referrals })
+        Ok(Submission { referral: record_from(model, person)?, replayed: false, other_open_referrals })
     }
 
     async fn replayed_submission(
@@ -393,7 +395,7 @@ impl Store {
         txn: &DatabaseTransaction,
         details: &PersonDetails,
         now: DateTime<Utc>,
-    ) -> Result<PersonId, StoreError> {
+    ) -> Result<person::Model, StoreError> {
         let existing =
             person::Entity::find().filter(person::Column::NhsNumber.eq(details.nhs_number.as_str())).one(txn).await?;
         let id = existing.as_ref().map(|p| p.id).unwrap_or_else(|| PersonId::new_at(now).0);
@@ -412,11 +414,11 @@ impl Store {
         };
         if existing.is_some() {
             // The newest referral carries the newest contact details.
-            person::Entity::update(model.into_active_model().reset_all()).exec(txn).await?;
+            person::Entity::update(model.clone().into_active_model().reset_all()).exec(txn).await?;
         } else {
-            person::Entity::insert(model.into_active_model()).exec_without_returning(txn).await?;
+            person::Entity::insert(model.clone().into_active_model()).exec_without_returning(txn).await?;
         }
-        Ok(PersonId(id))
+        Ok(model)
     }
 
     /// Reads one referral, if `actor` may; otherwise [`StoreError::NotFound`], so that guessing an id
@@ -434,13 +436,13 @@ impl Store {
 
     async fn referral_unaudited(&self, actor: &Actor, id: ReferralId) -> Result<ReferralRecord, StoreError> {
         let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
-        let row = referral::Entity::find_by_id(id.0)
+        let (row, person) = referral::Entity::find_by_id(id.0)
             .filter(scope_condition(scope))
+            .find_also_related(person::Entity)
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let person = person::Entity::find_by_id(row.person_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        record_from(row, person)
+        record_from(row, person.ok_or(StoreError::Corrupt("referral without person".into()))?)
     }
 
     /// A referral's whole history, oldest first, if `actor` may read it.
@@ -451,6 +453,16 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)?;
+        self.events_of(id).await
+    }
+
+    /// The history of a referral already read in scope (through [`Store::referral`] or
+    /// [`Store::referrals`]), oldest first, without checking the scope again.
+    pub async fn history_of(&self, record: &ReferralRecord) -> Result<Vec<ReferralEvent>, StoreError> {
+        self.events_of(record.state.id).await
+    }
+
+    async fn events_of(&self, id: ReferralId) -> Result<Vec<ReferralEvent>, StoreError> {
         let rows = referral_event::Entity::find()
             .filter(referral_event::Column::ReferralId.eq(id.0))
             .order_by_asc(referral_event::Column::Version)
@@ -510,26 +522,15 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let rows = query.order_by_desc(referral::Column::Id).limit(filter.limit).all(&self.db).await?;
-        let person_ids: Vec<Uuid> = rows.iter().map(|r| r.person_id).collect();
-        let people: std::collections::HashMap<Uuid, person::Model> = if person_ids.is_empty() {
-            Default::default()
-        } else {
-            person::Entity::find()
-                .filter(person::Column::Id.is_in(person_ids))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|p| (p.id, p))
-                .collect()
-        };
+        let rows = query
+            .find_also_related(person::Entity)
+            .order_by_desc(referral::Column::Id)
+            .limit(filter.limit)
+            .all(&self.db)
+            .await?;
         let records = rows
             .into_iter()
-            .map(|r| {
-                let person =
-                    people.get(&r.person_id).cloned().ok_or(StoreError::Corrupt("referral without person".into()))?;
-                record_from(r, person)
-            })
+            .map(|(r, person)| record_from(r, person.ok_or(StoreError::Corrupt("referral without person".into()))?))
             .collect::<Result<Vec<_>, _>>()?;
         Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
             .write_each(&self.db, records.iter().map(|r| r.state.id))

@@ -12,7 +12,6 @@ use trellis_store::directory;
 use trellis_store::offers::{OfferRecord, ProviderOfferView};
 use trellis_store::referrals::ReferralRecord;
 
-use crate::auth::Caller;
 use crate::error::{ApiResult, OrApiError};
 
 macro_rules! mirror_enum {
@@ -267,16 +266,16 @@ impl Referral {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.state.updated_at
     }
+    // A `Referral` is only ever built from a read or write that checked the caller's scope, so its history
+    // and offers are loaded without checking it again.
     /// Its whole history, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<ReferralEvent>> {
-        let actor = ctx.data::<Caller>()?.actor().api()?;
-        let events = ctx.data::<Store>()?.referral_history(&actor, self.0.state.id).await.api()?;
+        let events = ctx.data::<Store>()?.history_of(&self.0).await.api()?;
         Ok(events.into_iter().map(ReferralEvent).collect())
     }
     /// Its offers, oldest first.
     async fn offers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Offer>> {
-        let actor = ctx.data::<Caller>()?.actor().api()?;
-        let offers = ctx.data::<Store>()?.offers_for_referral(&actor, self.0.state.id).await.api()?;
+        let offers = ctx.data::<Store>()?.offers_of(&self.0).await.api()?;
         Ok(offers.into_iter().map(Offer).collect())
     }
 }
