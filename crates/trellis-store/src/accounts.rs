@@ -301,19 +301,26 @@ impl Store {
             .filter(api_key::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        self.principals.forget_key(id);
         self.api_key(id).await
     }
 
-    /// The principal behind a bearer token, if the token is live and its user enabled.
+    /// The principal behind a bearer token, if the token is live and its user enabled. A principal found
+    /// is trusted for [`crate::PRINCIPAL_TTL`] without asking the database again; revoking its key through
+    /// this store ends that at once.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
+        }
+        let token_hash = hash_secret(token);
+        if let Some(principal) = self.principals.get(&token_hash) {
+            return Ok(Some(principal));
         }
         // One round trip: the key with its user and the user's organisation.
         let found = api_key::Entity::find()
             .find_also_related(user::Entity)
             .and_also_related(organisation::Entity)
-            .filter(api_key::Column::TokenHash.eq(hash_secret(token)))
+            .filter(api_key::Column::TokenHash.eq(token_hash.as_str()))
             .filter(api_key::Column::RevokedAt.is_null())
             .one(&self.db)
             .await?;
@@ -325,6 +332,8 @@ impl Store {
         }
         let user = User::try_from(user_row)?;
         let organisation = Organisation::try_from(organisation_row)?;
-        Ok(Some(Principal { user, organisation, api_key: key.id }))
+        let principal = Principal { user, organisation, api_key: key.id };
+        self.principals.put(token_hash, principal.clone());
+        Ok(Some(principal))
     }
 }

@@ -33,18 +33,21 @@ pub mod notices;
 pub mod offers;
 pub mod oruk;
 pub mod outbox;
+mod principals;
 pub mod referrals;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;
 pub mod tokens;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 use trellis_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
+pub use principals::PRINCIPAL_TTL;
 
 /// How to reach the database.
 #[derive(Clone, Debug)]
@@ -60,6 +63,7 @@ pub struct DatabaseSettings {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    principals: Arc<principals::PrincipalCache>,
 }
 
 impl Store {
@@ -77,7 +81,7 @@ impl Store {
         if sqlite {
             db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
         }
-        Ok(Store { db })
+        Ok(Store { db, principals: Default::default() })
     }
 
     /// Applies every pending migration.

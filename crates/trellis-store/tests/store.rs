@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, Timelike, Utc};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralStatus};
@@ -361,3 +361,25 @@ both_databases!(
         assert!(store.mark_email_sent(claimed[0].id, "other", "subject", later).await.unwrap());
     }
 );
+
+both_databases!(a_submission_answers_with_exactly_what_a_later_read_returns, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    // An instant with nanoseconds, finer than either database keeps.
+    let now = Utc::now().with_nanosecond(123_456_789).unwrap();
+    let mut new = f.referral(NHS);
+    new.consent.recorded_at = now - Duration::minutes(5);
+    let submitted = store.submit_referral(new, None, &gp, now).await.unwrap();
+    let read = store.referral(&gp, submitted.referral.state.id, Utc::now()).await.unwrap();
+    assert_eq!(submitted.referral, read);
+});
+
+both_databases!(a_revoked_key_is_refused_at_once_though_it_was_just_used, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let key = store.issue_api_key(f.gp.id, "practice system", Utc::now()).await.unwrap();
+    let signed_in = store.authenticate(&key.token).await.unwrap().expect("a live key signs in");
+    assert_eq!(signed_in.user.id, f.gp.id);
+    assert_eq!(store.authenticate(&key.token).await.unwrap(), Some(signed_in));
+    store.revoke_api_key(key.id, Utc::now()).await.unwrap();
+    assert_eq!(store.authenticate(&key.token).await.unwrap(), None);
+});
