@@ -27,6 +27,7 @@ mod convert;
 pub mod directory;
 mod entity;
 mod error;
+mod known;
 pub mod links;
 pub mod network;
 pub mod notices;
@@ -64,6 +65,7 @@ pub struct DatabaseSettings {
 pub struct Store {
     db: DatabaseConnection,
     principals: Arc<principals::PrincipalCache>,
+    known: Arc<known::KnownOrganisations>,
 }
 
 impl Store {
@@ -76,12 +78,16 @@ impl Store {
             .min_connections(if sqlite { 1 } else { 0 })
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a connection on every release, and by default on every acquire too: a round
+            // trip per statement. Pinging on acquire only after a second idle still catches connections
+            // a database restart left dead, without the extra trip when the pool is busy.
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
         let db = Database::connect(options).await?;
         if sqlite {
             db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
         }
-        Ok(Store { db, principals: Default::default() })
+        Ok(Store { db, principals: Default::default(), known: Default::default() })
     }
 
     /// Applies every pending migration.

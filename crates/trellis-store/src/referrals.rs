@@ -2,10 +2,10 @@
 //! and moving them through their lifecycle with optimistic concurrency.
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{
@@ -281,25 +281,12 @@ impl Store {
         let (state, event) = Referral::open(id, new.referring_organisation, new.link_worker_service, actor, now)?;
         let scope = ReferralScope::of(actor)
             .ok_or(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" })?;
-        let txn = self.db.begin().await?;
-
-        if let Some(key) = &key
-            && let Some(existing) = self.replayed_submission(&txn, key, actor).await?
-        {
-            {
-                Audit { actor, action: "referral.submission_replayed", referral: Some(existing), offer: None, at: now }
-                    .write(&txn)
-                    .await?;
-                txn.commit().await?;
-                let referral = self.referral_unaudited(actor, existing).await?;
-                return Ok(Submission { referral, replayed: true, other_open_referrals: vec![] });
-            }
-        }
-
-        let service = organisation::Entity::find_by_id(new.link_worker_service.0).one(&txn).await?;
-        if service.is_none_or(|s| s.kind != "link_worker_service") {
+        if !self.is_link_worker_service(new.link_worker_service).await? {
             return Err(StoreError::UnknownReference("linkWorkerService"));
         }
+        // A retry with the same idempotency key is caught by the key's unique index below, where the
+        // transaction is rolled back and the first referral returned: no lookup before every submission.
+        let txn = self.db.begin().await?;
         let person = self.upsert_person(&txn, &new.person, now).await?;
         let person_id = PersonId(person.id);
         let other_open_referrals: Vec<ReferralId> = referral::Entity::find()
@@ -390,17 +377,16 @@ impl Store {
         }
     }
 
+    /// Inserts the person, or updates the one with the same NHS number (the newest referral carries the
+    /// newest contact details), in one statement.
     async fn upsert_person(
         &self,
         txn: &DatabaseTransaction,
         details: &PersonDetails,
         now: DateTime<Utc>,
     ) -> Result<person::Model, StoreError> {
-        let existing =
-            person::Entity::find().filter(person::Column::NhsNumber.eq(details.nhs_number.as_str())).one(txn).await?;
-        let id = existing.as_ref().map(|p| p.id).unwrap_or_else(|| PersonId::new_at(now).0);
-        let model = person::Model {
-            id,
+        let mut model = person::Model {
+            id: PersonId::new_at(now).0,
             nhs_number: details.nhs_number.as_str().into(),
             given_name: details.given_name.clone(),
             family_name: details.family_name.clone(),
@@ -409,15 +395,33 @@ impl Store {
             email: details.email.as_ref().map(|e| e.as_str().into()),
             postcode: details.postcode.as_ref().map(|p| p.as_str().into()),
             preferred_contact: details.preferred_contact.as_str().into(),
-            created_at: existing.as_ref().map(|p| p.created_at).unwrap_or(now),
+            created_at: now,
             updated_at: now,
         };
-        if existing.is_some() {
-            // The newest referral carries the newest contact details.
-            person::Entity::update(model.clone().into_active_model().reset_all()).exec(txn).await?;
-        } else {
-            person::Entity::insert(model.clone().into_active_model()).exec_without_returning(txn).await?;
-        }
+        use person::Column as P;
+        let mut upsert = person::Entity::insert(model.clone().into_active_model())
+            .on_conflict(
+                OnConflict::column(P::NhsNumber)
+                    .update_columns([
+                        P::GivenName,
+                        P::FamilyName,
+                        P::DateOfBirth,
+                        P::Phone,
+                        P::Email,
+                        P::Postcode,
+                        P::PreferredContact,
+                        P::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .into_query();
+        upsert.returning(Query::returning().columns([P::Id, P::CreatedAt]));
+        let row = txn
+            .query_one_raw(txn.get_database_backend().build(&upsert))
+            .await?
+            .ok_or(StoreError::Corrupt("person upsert returned nothing".into()))?;
+        model.id = row.try_get("", "id")?;
+        model.created_at = row.try_get("", "created_at")?;
         Ok(model)
     }
 
