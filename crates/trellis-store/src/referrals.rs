@@ -101,6 +101,15 @@ pub struct Submission {
     pub other_open_referrals: Vec<ReferralId>,
 }
 
+/// A page of referrals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferralPage {
+    /// The referrals on the page, newest first.
+    pub records: Vec<ReferralRecord>,
+    /// Whether more match beyond the page.
+    pub has_next: bool,
+}
+
 /// A referral with everything a reader in scope may see.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReferralRecord {
@@ -482,6 +491,17 @@ impl Store {
         filter: &ReferralFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<ReferralRecord>, StoreError> {
+        Ok(self.referral_page(actor, filter, now).await?.records)
+    }
+
+    /// One page of [`Store::referrals`] (at most `filter.limit`), and whether more follow. Only the
+    /// people on the page are audited, not the one read to learn that more follow.
+    pub async fn referral_page(
+        &self,
+        actor: &Actor,
+        filter: &ReferralFilter,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralPage, StoreError> {
         let mut query = referral::Entity::find().filter(scope_condition(filter.scope));
         if !filter.statuses.is_empty() {
             query = query.filter(referral::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
@@ -529,17 +549,19 @@ impl Store {
         let rows = query
             .find_also_related(person::Entity)
             .order_by_desc(referral::Column::Id)
-            .limit(filter.limit)
+            .limit(filter.limit.saturating_add(1))
             .all(&self.db)
             .await?;
+        let has_next = rows.len() as u64 > filter.limit;
         let records = rows
             .into_iter()
+            .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
             .map(|(r, person)| record_from(r, person.ok_or(StoreError::Corrupt("referral without person".into()))?))
             .collect::<Result<Vec<_>, _>>()?;
         Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
             .write_each(&self.db, records.iter().map(|r| r.state.id))
             .await?;
-        Ok(records)
+        Ok(ReferralPage { records, has_next })
     }
 
     /// Applies a command to a referral made against `expected_version`. A stale version is a conflict and

@@ -68,13 +68,11 @@ impl Query {
             overdue_at: filter.overdue.unwrap_or(false).then_some(now),
             search: filter.search,
             before: after.map(|c| inputs::parse_id("after", &ID(c))).transpose().api()?,
-            limit: limit + 1,
+            limit,
         };
-        let mut rows = ctx.data::<Store>()?.referrals(&actor, &query, now).await.api()?;
-        let has_next = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut connection = Connection::new(query.before.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|r| Edge::new(r.state.id.to_string(), Referral(r))));
+        let page = ctx.data::<Store>()?.referral_page(&actor, &query, now).await.api()?;
+        let mut connection = Connection::new(query.before.is_some(), page.has_next);
+        connection.edges.extend(page.records.into_iter().map(|r| Edge::new(r.state.id.to_string(), Referral(r))));
         Ok(connection)
     }
 
