@@ -1,5 +1,7 @@
 //! The raw-SQL baseline: the same database work as the service's operations, with plain statements on a
-//! pool of the same size and no HTTP, GraphQL, authentication, domain rules or audit of reads.
+//! pool of the same size and no HTTP, GraphQL, authentication or domain rules. The reads come twice: bare
+//! (the index scans the issue names) and `audited`, with the audit entries the service must write for
+//! every person shown.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,10 +79,12 @@ pub fn submit(db: &DatabaseConnection, seeded: &Seeded, nhs_from: u64) -> Operat
 }
 
 /// The caseload keyset scan: 50 referrals of the link worker service older than the cursor, newest first,
-/// and their people; each client walks on like the HTTP clients.
-pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize) -> Operation {
+/// and their people; each client walks on like the HTTP clients. `audited`: then one audit entry per
+/// referral shown, in one multi-row `INSERT`.
+pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize, audited: bool) -> Operation {
     let db = db.clone();
     let lws = seeded.lws;
+    let reader = seeded.link_worker.0;
     let cursors: Arc<Vec<Mutex<Option<Uuid>>>> = Arc::new((0..clients).map(|_| Mutex::new(None)).collect());
     Arc::new(move |client, _| {
         let db = db.clone();
@@ -103,6 +107,9 @@ pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize) -> Ope
                 db.query_all_raw(sql(b, &format!("SELECT * FROM people WHERE id IN ({})", marks.join(",")), people))
                     .await?;
             }
+            if audited {
+                audit_reads(&db, lws, reader, "referral.listed", &ids).await?;
+            }
             *cursors[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))? =
                 if ids.len() == 50 { ids.last().copied() } else { None };
             Ok(true)
@@ -110,9 +117,11 @@ pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize) -> Ope
     })
 }
 
-/// One referral with its person, history and offers: four primary-key or index lookups.
-pub fn referral(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
+/// One referral with its person, history and offers: four primary-key or index lookups. `audited`: then
+/// its audit entry.
+pub fn referral(db: &DatabaseConnection, seeded: &Seeded, audited: bool) -> Operation {
     let db = db.clone();
+    let (lws, reader) = (seeded.lws, seeded.link_worker.0);
     let ids = Arc::new(seeded.caseload.clone());
     Arc::new(move |client, i| {
         let db = db.clone();
@@ -132,7 +141,45 @@ pub fn referral(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
             ))
             .await?;
             db.query_all_raw(sql(b, "SELECT * FROM offers WHERE referral_id = $1", vec![v(id)])).await?;
+            if audited {
+                audit_reads(&db, lws, reader, "referral.read", &[id]).await?;
+            }
             Ok(true)
         })
     })
+}
+
+/// One audit entry per referral read by the link worker `reader`, in one statement.
+async fn audit_reads(
+    db: &DatabaseConnection,
+    service: Uuid,
+    reader: Uuid,
+    action: &str,
+    referrals: &[Uuid],
+) -> anyhow::Result<()> {
+    if referrals.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(referrals.len());
+    let mut values = Vec::with_capacity(referrals.len() * 7);
+    for (i, referral) in referrals.iter().enumerate() {
+        let n = i * 7;
+        rows.push(format!("(${},${},${},${},${},${},${},NULL,NULL)", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7));
+        values.extend([
+            v(Uuid::now_v7()),
+            v(now),
+            v("link_worker"),
+            v(Some(service)),
+            v(Some(reader)),
+            v(action),
+            v(Some(*referral)),
+        ]);
+    }
+    let text = format!(
+        "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_id, offer_id, detail) VALUES {}",
+        rows.join(",")
+    );
+    db.execute_raw(sql(db.get_database_backend(), &text, values)).await?;
+    Ok(())
 }

@@ -179,44 +179,42 @@ async fn main() -> anyhow::Result<()> {
     let c = args.clients;
     let db = store.connection();
 
-    let mut rows: Vec<(Measured, Option<Measured>)> = Vec::new();
-    let mut measure = async |name: &str, service: load::Operation, raw: Option<load::Operation>| {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut measure = async |name: &str, service: load::Operation, raw: Vec<load::Operation>| {
         eprintln!("{name}…");
-        let s = load::run(name, c, d, service).await;
-        let r = match raw {
-            Some(raw) => Some(load::run(name, c, d, raw).await),
-            None => None,
-        };
-        eprintln!(
-            "  {:.0} req/s{}",
-            s.rate(),
-            r.as_ref().map(|r| format!(" (raw SQL {:.0} req/s)", r.rate())).unwrap_or_default()
-        );
-        rows.push((s, r));
+        let service = load::run(name, c, d, service).await;
+        let mut baselines = Vec::new();
+        for raw in raw {
+            baselines.push(load::run(name, c, d, raw).await);
+        }
+        let rates: Vec<String> = baselines.iter().map(|r| format!("{:.0}", r.rate())).collect();
+        eprintln!("  {:.0} req/s (raw SQL: {})", service.rate(), rates.join(", "));
+        let mut baselines = baselines.into_iter();
+        rows.push(Row { service, raw: baselines.next(), raw_audited: baselines.next() });
     };
     if args.runs("submit") {
         let (service, raw) = (http::submit(&api, &seeded, 700_000_000), baseline::submit(db, &seeded, 800_000_000));
-        measure("submitReferral", service, Some(raw)).await;
+        measure("submitReferral", service, vec![raw]).await;
     }
     if args.runs("caseload") {
-        let (service, raw) = (http::caseload(&api, &seeded, c), baseline::caseload(db, &seeded, c));
-        measure("referrals (caseload page, 50)", service, Some(raw)).await;
+        let raw = vec![baseline::caseload(db, &seeded, c, false), baseline::caseload(db, &seeded, c, true)];
+        measure("referrals (caseload page, 50)", http::caseload(&api, &seeded, c), raw).await;
     }
     if args.runs("referral") {
-        let (service, raw) = (http::referral(&api, &seeded), baseline::referral(db, &seeded));
-        measure("referral(id) with history", service, Some(raw)).await;
+        let raw = vec![baseline::referral(db, &seeded, false), baseline::referral(db, &seeded, true)];
+        measure("referral(id) with history", http::referral(&api, &seeded), raw).await;
     }
     if args.runs("offer") {
-        measure("offerReferral", http::offer(&api, &seeded), None).await;
+        measure("offerReferral", http::offer(&api, &seeded), vec![]).await;
     }
     if args.runs("accept") {
-        measure("provider accept (GET page + POST)", http::accept(&api, links), None).await;
+        measure("provider accept (GET page + POST)", http::accept(&api, links), vec![]).await;
     }
     if args.runs("find") {
-        measure("findServices", http::find_services(&api, &seeded), None).await;
+        measure("findServices", http::find_services(&api, &seeded), vec![]).await;
     }
     if args.runs("network") {
-        measure("network", http::network(&api, &seeded), None).await;
+        measure("network", http::network(&api, &seeded), vec![]).await;
     }
 
     // The same reads one at a time: latency without queueing behind 31 other clients on two cores.
@@ -255,14 +253,26 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(
-    args: &Args,
-    backend: &str,
-    seeded: &seed::Seeded,
-    rows: &[(Measured, Option<Measured>)],
-    single: &[Measured],
-    rss: f64,
-) -> String {
+/// One operation's measurements: the service, its bare raw-SQL baseline and, for reads, the baseline with
+/// the audit entries the service writes.
+struct Row {
+    service: Measured,
+    raw: Option<Measured>,
+    raw_audited: Option<Measured>,
+}
+
+/// Rate and ratio cells for a baseline: `raw req/s`, `service / raw`.
+fn versus(service: &Measured, raw: Option<&Measured>) -> (String, String) {
+    match raw {
+        Some(r) if r.rate() > 0.0 => {
+            (format!("{:.0}", r.rate()), format!("{:.0} %", 100.0 * service.rate() / r.rate()))
+        }
+        Some(_) => ("0".into(), "–".into()),
+        None => ("–".into(), "–".into()),
+    }
+}
+
+fn report(args: &Args, backend: &str, seeded: &seed::Seeded, rows: &[Row], single: &[Measured], rss: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### {backend}, {} referrals, {} services\n", args.referrals, args.services);
     let _ = writeln!(
@@ -278,21 +288,17 @@ fn report(
     let _ = writeln!(out, "Seeded in {:.1} s: {}.\n", seeded.seconds, counts.join(", "));
     let _ = writeln!(
         out,
-        "| operation | ok | errors | req/s | p50 ms | p95 ms | p99 ms | raw SQL req/s | raw p99 ms | service / raw |"
+        "| operation | ok | errors | req/s | p50 ms | p95 ms | p99 ms | raw SQL req/s | raw p99 ms | service / raw | raw + audit req/s | service / (raw + audit) |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (s, r) in rows {
-        let (raw_rate, raw_p99, ratio) = match r {
-            Some(r) if r.rate() > 0.0 => {
-                (format!("{:.0}", r.rate()), format!("{:.1}", r.p99), format!("{:.0} %", 100.0 * s.rate() / r.rate()))
-            }
-            Some(_) => ("0".into(), "–".into(), "–".into()),
-            None => ("–".into(), "–".into(), "–".into()),
-        };
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for Row { service: s, raw, raw_audited } in rows {
+        let (raw_rate, ratio) = versus(s, raw.as_ref());
+        let raw_p99 = raw.as_ref().map(|r| format!("{:.1}", r.p99)).unwrap_or_else(|| "–".into());
+        let (audited_rate, audited_ratio) = versus(s, raw_audited.as_ref());
         let exhausted = if s.exhausted { " (pool spent)" } else { "" };
         let _ = writeln!(
             out,
-            "| {}{exhausted} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {raw_rate} | {raw_p99} | {ratio} |",
+            "| {}{exhausted} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {raw_rate} | {raw_p99} | {ratio} | {audited_rate} | {audited_ratio} |",
             s.name,
             s.ok,
             s.errors,
@@ -321,8 +327,9 @@ fn report(
         }
     }
     let _ = writeln!(out, "\nServer peak resident memory (VmHWM): {rss:.0} MiB.");
-    for (s, r) in rows {
-        for m in std::iter::once(s).chain(r.iter()).chain(single.iter().filter(|m| m.name == s.name)) {
+    for Row { service: s, raw, raw_audited } in rows {
+        let measured = std::iter::once(s).chain(raw.iter()).chain(raw_audited.iter());
+        for m in measured.chain(single.iter().filter(|m| m.name == s.name)) {
             if let Some(e) = &m.first_error {
                 let _ = writeln!(out, "\nFirst error in {} ({} errors): `{}`", m.name, m.errors, e.replace('`', "'"));
             }
