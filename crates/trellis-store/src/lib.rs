@@ -36,6 +36,7 @@ pub mod oruk;
 pub mod outbox;
 mod principals;
 pub mod referrals;
+mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -19,6 +19,7 @@ use crate::audit::Audit;
 use crate::convert::{stored, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_event, user};
 use crate::outbox::{EmailKind, NewEmail};
+use crate::rows::with_person;
 use crate::{Store, StoreError};
 
 /// The person a referral is for, as the referrer gives them.
@@ -449,13 +450,11 @@ impl Store {
 
     async fn referral_unaudited(&self, actor: &Actor, id: ReferralId) -> Result<ReferralRecord, StoreError> {
         let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
-        let (row, person) = referral::Entity::find_by_id(id.0)
-            .filter(scope_condition(scope))
-            .find_also_related(person::Entity)
+        let row = with_person(referral::Entity::find_by_id(id.0).filter(scope_condition(scope)))
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)?;
-        record_from(row, person.ok_or(StoreError::Corrupt("referral without person".into()))?)
+        record_from(row.referral, row.person)
     }
 
     /// A referral's whole history, oldest first, if `actor` may read it.
@@ -546,17 +545,14 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let rows = query
-            .find_also_related(person::Entity)
-            .order_by_desc(referral::Column::Id)
-            .limit(filter.limit.saturating_add(1))
+        let rows = with_person(query.order_by_desc(referral::Column::Id).limit(filter.limit.saturating_add(1)))
             .all(&self.db)
             .await?;
         let has_next = rows.len() as u64 > filter.limit;
         let records = rows
             .into_iter()
             .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
-            .map(|(r, person)| record_from(r, person.ok_or(StoreError::Corrupt("referral without person".into()))?))
+            .map(|row| record_from(row.referral, row.person))
             .collect::<Result<Vec<_>, _>>()?;
         Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
             .write_each(&self.db, records.iter().map(|r| r.state.id))
