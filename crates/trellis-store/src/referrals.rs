@@ -297,20 +297,26 @@ impl Store {
         // A retry with the same idempotency key is caught by the key's unique index below, where the
         // transaction is rolled back and the first referral returned: no lookup before every submission.
         let txn = self.db.begin().await?;
-        let person = self.upsert_person(&txn, &new.person, now).await?;
+        let new_person_id = PersonId::new_at(now);
+        let person = self.upsert_person(&txn, new_person_id, &new.person, now).await?;
         let person_id = PersonId(person.id);
-        let other_open_referrals: Vec<ReferralId> = referral::Entity::find()
-            .select_only()
-            .column(referral::Column::Id)
-            .filter(referral::Column::PersonId.eq(person_id.0))
-            .filter(referral::Column::Status.ne(ReferralStatus::Closed.as_str()))
-            .filter(scope_condition(scope))
-            .into_tuple::<Uuid>()
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(ReferralId)
-            .collect();
+        // A person first written by this transaction has no other referrals yet.
+        let other_open_referrals: Vec<ReferralId> = if person_id == new_person_id {
+            vec![]
+        } else {
+            referral::Entity::find()
+                .select_only()
+                .column(referral::Column::Id)
+                .filter(referral::Column::PersonId.eq(person_id.0))
+                .filter(referral::Column::Status.ne(ReferralStatus::Closed.as_str()))
+                .filter(scope_condition(scope))
+                .into_tuple::<Uuid>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(ReferralId)
+                .collect()
+        };
 
         let model = referral::Model {
             id: id.0,
@@ -387,16 +393,17 @@ impl Store {
         }
     }
 
-    /// Inserts the person, or updates the one with the same NHS number (the newest referral carries the
-    /// newest contact details), in one statement.
+    /// Inserts the person as `id`, or updates the one with the same NHS number (the newest referral carries
+    /// the newest contact details), in one statement. The row written carries its id: `id` only if new.
     async fn upsert_person(
         &self,
         txn: &DatabaseTransaction,
+        id: PersonId,
         details: &PersonDetails,
         now: DateTime<Utc>,
     ) -> Result<person::Model, StoreError> {
         let mut model = person::Model {
-            id: PersonId::new_at(now).0,
+            id: id.0,
             nhs_number: details.nhs_number.as_str().into(),
             given_name: details.given_name.clone(),
             family_name: details.family_name.clone(),
