@@ -119,7 +119,7 @@ impl Store {
 
     /// The network graph for a period, optionally for one category of service.
     ///
-    /// Six independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
+    /// Five independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
     /// they queue for its one). The offer queries read only the period's slice of the covering index
     /// `ix_offers_period_network` (with each offer's `first_answered_at`, kept by a trigger, instead of a join
     /// to its events) and never join `services` unless a category is asked for (every offer's service
@@ -146,20 +146,10 @@ impl Store {
              WHERE s.status = 'active'{service_clause} ORDER BY s.name"
         );
         let counts_sql = format!(
-            "SELECT o.service_id AS service_id, COUNT(*) AS offered, \
-             COUNT(CASE WHEN o.status IN ('offered', 'waitlisted') THEN 1 END) AS open, \
-             COUNT(CASE WHEN o.status IN ('accepted', 'started', 'finished', 'ended_early') THEN 1 END) AS accepted, \
-             COUNT(CASE WHEN o.status = 'declined' THEN 1 END) AS declined, \
-             COUNT(CASE WHEN o.status = 'expired' THEN 1 END) AS expired \
+            "SELECT o.service_id AS service_id, o.status AS status, o.decline_reason AS reason, COUNT(*) AS n \
              FROM offers o \
              WHERE o.created_at >= ? AND o.created_at < ?{offer_clause} \
-             GROUP BY o.service_id"
-        );
-        let declines_sql = format!(
-            "SELECT o.service_id AS service_id, o.decline_reason AS reason, COUNT(*) AS n \
-             FROM offers o \
-             WHERE o.status = 'declined' AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
-             GROUP BY o.service_id, o.decline_reason"
+             GROUP BY o.service_id, o.status, o.decline_reason"
         );
         // The median of each service's seconds from offer to first answer: the middle one, or the mean of
         // the middle two. PostgreSQL takes them with ordered-set aggregates (the lower middle ascending,
@@ -201,10 +191,9 @@ impl Store {
              WHERE o.part_of_offer_id IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
              GROUP BY p.provider_organisation_id, o.provider_organisation_id"
         );
-        let [services, counts, declines, medians, referral_flows, onward_flows] = all([
+        let [services, counts, medians, referral_flows, onward_flows] = all([
             Box::pin(self.rows(&services_sql, with_category(vec![]))),
             Box::pin(self.rows(&counts_sql, with_category(period()))),
-            Box::pin(self.rows(&declines_sql, with_category(period()))),
             Box::pin(self.rows(&medians_sql, with_category(period()))),
             Box::pin(self.rows(&referral_flows_sql, with_category(period()))),
             Box::pin(self.rows(&onward_flows_sql, with_category(period()))),
@@ -214,21 +203,22 @@ impl Store {
         let mut stats: HashMap<Uuid, OfferStats> = HashMap::with_capacity(services.len());
         for row in &counts {
             let entry = stats.entry(uuid(row, "service_id")?).or_default();
-            entry.offered = row.try_get("", "offered")?;
-            entry.open = row.try_get("", "open")?;
-            entry.accepted = row.try_get("", "accepted")?;
-            entry.declined = row.try_get("", "declined")?;
-            entry.expired = row.try_get("", "expired")?;
+            let n: i64 = row.try_get("", "n")?;
+            let status: String = row.try_get("", "status")?;
+            entry.offered += n;
+            match status.as_str() {
+                "offered" | "waitlisted" => entry.open += n,
+                "accepted" | "started" | "finished" | "ended_early" => entry.accepted += n,
+                "declined" => {
+                    entry.declined += n;
+                    let reason: Option<String> = row.try_get("", "reason")?;
+                    entry.decline_reasons.push((reason.unwrap_or_else(|| "other".into()), n));
+                }
+                "expired" => entry.expired += n,
+                _ => {}
+            }
         }
-        for row in &declines {
-            let reason: Option<String> = row.try_get("", "reason")?;
-            stats
-                .entry(uuid(row, "service_id")?)
-                .or_default()
-                .decline_reasons
-                .push((reason.unwrap_or_else(|| "other".into()), row.try_get("", "n")?));
-        }
-        drop((counts, declines));
+        drop(counts);
         for row in &medians {
             let median: Option<f64> = row.try_get("", "median")?;
             stats.entry(uuid(row, "service_id")?).or_default().median_response_hours = median.map(|s| s / 3600.0);
