@@ -280,10 +280,11 @@ pub fn accept(api: &Api, links: Vec<String>) -> Operation {
 
 const FIND: &str = "query($needs: [Need!]!, $lat: Float!, $lon: Float!) { findServices(needs: $needs, near: { latitude: $lat, longitude: $lon }, radiusKm: 15, first: 20) { score distanceKm needsMet reasons service { id name capacity { status } } } }";
 
-/// `findServices` for a few needs near points across the seeded area.
+/// `findServices` for a few needs near points across the seeded towns (within 10 km of a town's centre).
 pub fn find_services(api: &Api, seeded: &Seeded) -> Operation {
     let api = api.clone();
     let token = seeded.link_worker.1.clone();
+    let towns = Arc::new(seeded.towns.clone());
     const NEEDS: [&[&str]; 4] =
         [&["LONELINESS"], &["LOW_MOOD", "PHYSICAL_ACTIVITY"], &["DEBT", "HOUSING"], &["BEREAVEMENT", "FOOD"]];
     op(move |client, i| {
@@ -291,8 +292,8 @@ pub fn find_services(api: &Api, seeded: &Seeded) -> Operation {
         let token = token.clone();
         let h = mix(client as u64 * 13 + i);
         let needs = NEEDS[(h % 4) as usize];
-        let lat = 52.8 + ((h >> 8) % 4000) as f64 / 10_000.0;
-        let lon = -1.35 + ((h >> 20) % 6000) as f64 / 10_000.0;
+        let town = towns[((h >> 40) % towns.len() as u64) as usize];
+        let (lat, lon) = crate::seed::near(town, 10.0, h >> 8);
         async move {
             api.gql(&token, FIND, json!({ "needs": needs, "lat": lat, "lon": lon })).await?;
             Ok(true)

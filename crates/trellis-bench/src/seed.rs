@@ -57,6 +57,8 @@ pub struct Seeded {
     pub offerable: Vec<(Uuid, i64)>,
     /// Active service ids.
     pub services: Vec<Uuid>,
+    /// The centres of the towns the directory is spread over.
+    pub towns: Vec<(f64, f64)>,
     /// Seeded offers still `offered`, not expired: the provider-accept pool.
     pub open_offers: Vec<Uuid>,
 }
@@ -162,6 +164,75 @@ pub fn nhs_number(start: u64) -> (String, u64) {
 
 const NEEDS: &[&str] = &["loneliness", "low_mood", "physical_activity", "debt", "housing", "bereavement", "food"];
 
+/// Town and city centres across England (latitude, longitude), one locality each.
+const TOWNS: &[(f64, f64)] = &[
+    (52.954, -1.158), // Nottingham
+    (51.507, -0.128), // London
+    (52.486, -1.890), // Birmingham
+    (53.481, -2.243), // Manchester
+    (53.801, -1.549), // Leeds
+    (53.408, -2.991), // Liverpool
+    (54.978, -1.618), // Newcastle
+    (53.381, -1.470), // Sheffield
+    (51.455, -2.588), // Bristol
+    (52.637, -1.139), // Leicester
+    (52.407, -1.512), // Coventry
+    (53.796, -1.759), // Bradford
+    (53.003, -2.180), // Stoke-on-Trent
+    (52.587, -2.129), // Wolverhampton
+    (50.376, -4.143), // Plymouth
+    (50.910, -1.404), // Southampton
+    (51.455, -0.978), // Reading
+    (52.923, -1.477), // Derby
+    (50.820, -1.088), // Portsmouth
+    (52.630, 1.297),  // Norwich
+    (53.745, -0.336), // Hull
+    (53.960, -1.082), // York
+    (50.726, -3.527), // Exeter
+    (52.205, 0.122),  // Cambridge
+    (51.752, -1.258), // Oxford
+    (52.056, 1.148),  // Ipswich
+    (53.230, -0.540), // Lincoln
+    (54.893, -2.936), // Carlisle
+    (53.763, -2.703), // Preston
+    (53.817, -3.036), // Blackpool
+    (54.574, -1.235), // Middlesbrough
+    (54.906, -1.381), // Sunderland
+    (52.573, -0.241), // Peterborough
+    (52.240, -0.902), // Northampton
+    (52.041, -0.759), // Milton Keynes
+    (51.865, -2.238), // Gloucester
+    (52.192, -2.220), // Worcester
+    (52.707, -2.754), // Shrewsbury
+    (53.193, -2.893), // Chester
+    (54.047, -2.801), // Lancaster
+    (50.822, -0.137), // Brighton
+    (51.280, 1.079),  // Canterbury
+    (50.720, -1.880), // Bournemouth
+    (51.558, -1.782), // Swindon
+    (51.380, -2.360), // Bath
+    (50.263, -5.051), // Truro
+    (51.896, 0.892),  // Colchester
+    (51.879, -0.418), // Luton
+    (53.523, -1.128), // Doncaster
+    (52.056, -2.716), // Hereford
+];
+
+/// Services per locality: a town's directory holds hundreds of services, not thousands.
+const SERVICES_PER_TOWN: u64 = 250;
+
+/// Services of a town lie within this distance of its centre.
+pub const TOWN_RADIUS_KM: f64 = 12.0;
+
+/// A point `h` puts uniformly within `radius_km` of `centre`.
+pub fn near(centre: (f64, f64), radius_km: f64, h: u64) -> (f64, f64) {
+    let r = radius_km * ((h & 0xffff) as f64 / 65_535.0).sqrt();
+    let theta = ((h >> 16) & 0xffff) as f64 / 65_536.0 * std::f64::consts::TAU;
+    let lat = centre.0 + r * theta.cos() / 111.195;
+    let lon = centre.1 + r * theta.sin() / (111.195 * centre.0.to_radians().cos());
+    (lat, lon)
+}
+
 /// Seeds `store` (already migrated, empty) at `size`.
 pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
@@ -170,6 +241,10 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
     let n_practices = (size.referrals / 500).max(3);
     let n_lws = (size.referrals / 5000).max(1);
     let n_providers = (size.services / 4).max(3);
+    // The directory is spread over towns across England, a few hundred services each; a provider works
+    // in one town, and a link worker service offers to the services of its own town.
+    let n_towns = size.services.div_ceil(SERVICES_PER_TOWN).clamp(1, TOWNS.len() as u64);
+    let town_of_provider = |p: u64| (p % n_towns) as usize;
 
     // Organisations.
     let mut orgs = Rows::new(
@@ -306,9 +381,12 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
     let mut tags = Rows::new("service_taxonomies", &["service_id", "taxonomy_term_id"]);
     let mut active_services = Vec::new();
     let mut service_provider = Vec::new();
+    // Active services by town: indexes into `active_services`.
+    let mut town_services: Vec<Vec<usize>> = vec![Vec::new(); n_towns as usize];
     for i in 0..size.services {
         let id = Uuid::now_v7();
         let provider = providers[(i % n_providers) as usize];
+        let town = town_of_provider(i % n_providers);
         let active = i % 20 != 19;
         let h = mix(i);
         services
@@ -343,8 +421,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             )
             .await?;
         let location = Uuid::now_v7();
-        let lat = 52.8 + ((h >> 8) % 4000) as f64 / 10_000.0;
-        let lon = -1.35 + ((h >> 20) % 6000) as f64 / 10_000.0;
+        let (lat, lon) = near(TOWNS[town], TOWN_RADIUS_KM, h >> 8);
         locations
             .push(
                 &txn,
@@ -367,6 +444,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             tags.push(&txn, vec![v(id), v(term_ids[b])]).await?;
         }
         if active {
+            town_services[town].push(active_services.len());
             active_services.push(id);
             service_provider.push(provider);
         }
@@ -382,6 +460,13 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
     }
     txn.commit().await?;
     anyhow::ensure!(!active_services.is_empty(), "--services must be at least 1");
+    // Where each link worker service offers: the active services of its town, or of the whole directory
+    // if its town has none.
+    let all_services: Vec<usize> = (0..active_services.len()).collect();
+    let local_services = |lws: usize| -> &Vec<usize> {
+        let town = &town_services[lws % n_towns as usize];
+        if town.is_empty() { &all_services } else { town }
+    };
 
     // People, referrals, events, offers.
     let mut people = Rows::new(
@@ -486,6 +571,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
     for i in 0..size.referrals {
         let h = mix(i ^ 0x5eed);
         let (practice, service) = practices[(i % n_practices) as usize];
+        let local = local_services(((i % n_practices) % n_lws) as usize);
         let lw = link_workers.iter().find(|(s, _)| *s == service).map(|(_, u)| *u);
         let created = now - Duration::seconds((h % (365 * 86_400)) as i64);
         let person = Uuid::now_v7();
@@ -631,7 +717,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         };
         for k in 0..n_offers {
             let oh = mix(h ^ k);
-            let idx = (oh % active_services.len() as u64) as usize;
+            let idx = local[(oh % local.len() as u64) as usize];
             let (svc, provider) = (active_services[idx], service_provider[idx]);
             let at = created + Duration::days(1) + Duration::hours(k as i64);
             let chain: &[OfferStatus] = if status == ReferralStatus::Closed {
@@ -699,7 +785,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             }
             // A few accepted offers are passed on to another service (FHIR `Task.partOf`).
             if last == OfferStatus::Accepted && oh % 100 < 10 {
-                let j = ((oh >> 16) % active_services.len() as u64) as usize;
+                let j = local[((oh >> 16) % local.len() as u64) as usize];
                 let onward = OfferId::new_at(at).0;
                 offers
                     .push(
@@ -754,8 +840,12 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         rows.flush(&txn).await?;
     }
     txn.commit().await?;
-    // Fresh statistics, as autovacuum would give a long-lived database.
-    db.execute_unprepared("ANALYZE").await?;
+    // Fresh statistics and visibility maps, as autovacuum would give a long-lived database (without the
+    // visibility map PostgreSQL cannot answer from an index alone).
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => db.execute_unprepared("VACUUM (ANALYZE)").await?,
+        _ => db.execute_unprepared("ANALYZE").await?,
+    };
 
     let counts = vec![
         ("organisations", orgs.written),
@@ -763,6 +853,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         ("link worker services", n_lws),
         ("link workers", link_workers.len() as u64),
         ("providers", n_providers),
+        ("towns", n_towns),
         ("services", services.written),
         ("people", people.written),
         ("referrals", referrals.written),
@@ -780,6 +871,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         caseload,
         offerable,
         services: active_services,
+        towns: TOWNS[..n_towns as usize].to_vec(),
         open_offers,
     })
 }

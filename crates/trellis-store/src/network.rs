@@ -3,10 +3,14 @@
 //! respond; edges are referral flows (link worker service → provider) and onward flows (provider →
 //! provider), weighted by the number of offers.
 //!
-//! Everything is aggregated in SQL (GROUP BY and window functions), so the cost grows with the number of
-//! services and organisations, not with the number of offers.
+//! Everything is aggregated in SQL (GROUP BY and window functions), so what comes back grows with the
+//! number of services and organisations, not with the number of offers; the database still reads every
+//! offer of the period, from a covering index.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
@@ -114,11 +118,19 @@ impl Store {
     }
 
     /// The network graph for a period, optionally for one category of service.
+    ///
+    /// Five independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
+    /// they queue for its one). The offer queries read only the period's slice of the covering index
+    /// `ix_offers_period_network` (with each offer's `first_answered_at`, kept by a trigger, instead of a join
+    /// to its events) and never join `services` unless a category is asked for (every offer's service
+    /// exists: `offers.service_id` is a foreign key).
     pub async fn network(&self, filter: &NetworkFilter) -> Result<NetworkGraph, StoreError> {
-        let category_clause = if filter.category.is_some() {
-            " AND s.id IN (SELECT st.service_id FROM service_taxonomies st JOIN taxonomy_terms t ON t.id = st.taxonomy_term_id WHERE t.code = ?)"
+        const IN_CATEGORY: &str = " IN (SELECT st.service_id FROM service_taxonomies st \
+             JOIN taxonomy_terms t ON t.id = st.taxonomy_term_id WHERE t.code = ?)";
+        let (service_clause, offer_clause) = if filter.category.is_some() {
+            (format!(" AND s.id{IN_CATEGORY}"), format!(" AND o.service_id{IN_CATEGORY}"))
         } else {
-            ""
+            (String::new(), String::new())
         };
         let with_category = |mut v: Vec<Value>| {
             if let Some(c) = &filter.category {
@@ -127,77 +139,68 @@ impl Store {
             v
         };
         let period = || vec![Value::from(filter.from), Value::from(filter.until)];
-
-        let services = self
-            .rows(
-                &format!(
-                    "SELECT s.id AS id, s.organisation_id AS organisation_id, s.name AS name, \
-                     c.available AS available, c.maximum AS maximum, c.status AS cap_status, c.updated_at AS cap_updated \
-                     FROM services s LEFT JOIN service_capacities c ON c.service_id = s.id \
-                     WHERE s.status = 'active'{category_clause} ORDER BY s.name"
-                ),
-                with_category(vec![]),
-            )
-            .await?;
-
-        let counts = self
-            .rows(
-                &format!(
-                    "SELECT o.service_id AS service_id, o.status AS status, o.decline_reason AS reason, COUNT(*) AS n \
-                     FROM offers o JOIN services s ON s.id = o.service_id \
-                     WHERE o.created_at >= ? AND o.created_at < ?{category_clause} \
-                     GROUP BY o.service_id, o.status, o.decline_reason"
-                ),
-                with_category(period()),
-            )
-            .await?;
-
-        let seconds = match self.db.get_database_backend() {
-            DatabaseBackend::Postgres => "EXTRACT(EPOCH FROM (e.occurred_at - o.created_at))",
-            _ => "(julianday(e.occurred_at) - julianday(o.created_at)) * 86400.0",
+        let services_sql = format!(
+            "SELECT s.id AS id, s.organisation_id AS organisation_id, s.name AS name, \
+             c.available AS available, c.maximum AS maximum, c.status AS cap_status, c.updated_at AS cap_updated \
+             FROM services s LEFT JOIN service_capacities c ON c.service_id = s.id \
+             WHERE s.status = 'active'{service_clause} ORDER BY s.name"
+        );
+        let counts_sql = format!(
+            "SELECT o.service_id AS service_id, o.status AS status, o.decline_reason AS reason, COUNT(*) AS n \
+             FROM offers o \
+             WHERE o.created_at >= ? AND o.created_at < ?{offer_clause} \
+             GROUP BY o.service_id, o.status, o.decline_reason"
+        );
+        // The median of each service's seconds from offer to first answer: the middle one, or the mean of
+        // the middle two. PostgreSQL takes them with ordered-set aggregates (the lower middle ascending,
+        // the upper descending; the same one when the count is odd); SQLite, which has none, numbers the
+        // rows. Each takes the mean of the two as before.
+        let medians_sql = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => format!(
+                "SELECT service_id, CAST((lo + hi) / 2 AS DOUBLE PRECISION) AS median FROM ( \
+                   SELECT o.service_id AS service_id, \
+                   EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP \
+                     (ORDER BY o.first_answered_at - o.created_at)) AS lo, \
+                   EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP \
+                     (ORDER BY o.first_answered_at - o.created_at DESC)) AS hi \
+                   FROM offers o \
+                   WHERE o.first_answered_at IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
+                   GROUP BY o.service_id) m"
+            ),
+            _ => format!(
+                "WITH r AS (SELECT o.service_id AS service_id, \
+                   (julianday(o.first_answered_at) - julianday(o.created_at)) * 86400.0 AS secs \
+                   FROM offers o \
+                   WHERE o.first_answered_at IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause}), \
+                 ranked AS (SELECT service_id, secs, \
+                   ROW_NUMBER() OVER (PARTITION BY service_id ORDER BY secs) AS rn, \
+                   COUNT(*) OVER (PARTITION BY service_id) AS n FROM r) \
+                 SELECT service_id, CAST(AVG(secs) AS DOUBLE PRECISION) AS median FROM ranked \
+                 WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY service_id"
+            ),
         };
-        let medians = self
-            .rows(
-                &format!(
-                    "WITH r AS (SELECT o.service_id AS service_id, {seconds} AS secs \
-                       FROM offers o JOIN offer_events e ON e.offer_id = o.id AND e.version = 2 \
-                       JOIN services s ON s.id = o.service_id \
-                       WHERE e.to_status IN ('accepted', 'declined', 'waitlisted') \
-                       AND o.created_at >= ? AND o.created_at < ?{category_clause}), \
-                     ranked AS (SELECT service_id, secs, \
-                       ROW_NUMBER() OVER (PARTITION BY service_id ORDER BY secs) AS rn, \
-                       COUNT(*) OVER (PARTITION BY service_id) AS n FROM r) \
-                     SELECT service_id, CAST(AVG(secs) AS DOUBLE PRECISION) AS median FROM ranked \
-                     WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY service_id"
-                ),
-                with_category(period()),
-            )
-            .await?;
+        let referral_flows_sql = format!(
+            "SELECT o.link_worker_service_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
+             FROM offers o \
+             WHERE o.part_of_offer_id IS NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
+             GROUP BY o.link_worker_service_id, o.provider_organisation_id"
+        );
+        let onward_flows_sql = format!(
+            "SELECT p.provider_organisation_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
+             FROM offers o JOIN offers p ON p.id = o.part_of_offer_id \
+             WHERE o.part_of_offer_id IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
+             GROUP BY p.provider_organisation_id, o.provider_organisation_id"
+        );
+        let [services, counts, medians, referral_flows, onward_flows] = all([
+            Box::pin(self.rows(&services_sql, with_category(vec![]))),
+            Box::pin(self.rows(&counts_sql, with_category(period()))),
+            Box::pin(self.rows(&medians_sql, with_category(period()))),
+            Box::pin(self.rows(&referral_flows_sql, with_category(period()))),
+            Box::pin(self.rows(&onward_flows_sql, with_category(period()))),
+        ])
+        .await?;
 
-        let referral_flows = self
-            .rows(
-                &format!(
-                    "SELECT o.link_worker_service_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
-                     FROM offers o JOIN services s ON s.id = o.service_id \
-                     WHERE o.part_of_offer_id IS NULL AND o.created_at >= ? AND o.created_at < ?{category_clause} \
-                     GROUP BY o.link_worker_service_id, o.provider_organisation_id"
-                ),
-                with_category(period()),
-            )
-            .await?;
-        let onward_flows = self
-            .rows(
-                &format!(
-                    "SELECT p.provider_organisation_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
-                     FROM offers o JOIN offers p ON p.id = o.part_of_offer_id JOIN services s ON s.id = o.service_id \
-                     WHERE o.created_at >= ? AND o.created_at < ?{category_clause} \
-                     GROUP BY p.provider_organisation_id, o.provider_organisation_id"
-                ),
-                with_category(period()),
-            )
-            .await?;
-
-        let mut stats: HashMap<Uuid, OfferStats> = HashMap::new();
+        let mut stats: HashMap<Uuid, OfferStats> = HashMap::with_capacity(services.len());
         for row in &counts {
             let entry = stats.entry(uuid(row, "service_id")?).or_default();
             let n: i64 = row.try_get("", "n")?;
@@ -215,10 +218,12 @@ impl Store {
                 _ => {}
             }
         }
+        drop(counts);
         for row in &medians {
             let median: Option<f64> = row.try_get("", "median")?;
             stats.entry(uuid(row, "service_id")?).or_default().median_response_hours = median.map(|s| s / 3600.0);
         }
+        drop(medians);
 
         let mut service_nodes = Vec::with_capacity(services.len());
         for row in &services {
@@ -241,8 +246,9 @@ impl Store {
                 stats: stats.remove(&id).unwrap_or_default(),
             });
         }
+        drop(services);
 
-        let mut flows = Vec::new();
+        let mut flows = Vec::with_capacity(referral_flows.len() + onward_flows.len());
         for (rows, kind) in [(&referral_flows, "referral"), (&onward_flows, "onward")] {
             for row in rows {
                 flows.push(Flow {
@@ -254,10 +260,8 @@ impl Store {
             }
         }
 
-        let mut wanted: Vec<Uuid> = service_nodes.iter().map(|s| s.organisation).collect();
+        let mut wanted: HashSet<Uuid> = service_nodes.iter().map(|s| s.organisation).collect();
         wanted.extend(flows.iter().flat_map(|f| [f.from, f.to]));
-        wanted.sort();
-        wanted.dedup();
         let organisations = self
             .organisations()
             .await?
@@ -267,6 +271,28 @@ impl Store {
             .collect();
         Ok(NetworkGraph { organisations, services: service_nodes, flows })
     }
+}
+
+type RowsFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<QueryResult>, StoreError>> + Send + 'a>>;
+
+/// Runs the queries concurrently; the first error wins.
+async fn all<const N: usize>(mut queries: [RowsFuture<'_>; N]) -> Result<[Vec<QueryResult>; N], StoreError> {
+    let mut done: [Option<Vec<QueryResult>>; N] = std::array::from_fn(|_| None);
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (query, slot) in queries.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match query.as_mut().poll(cx) {
+                    Poll::Ready(Ok(rows)) => *slot = Some(rows),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(Ok(())) }
+    })
+    .await?;
+    Ok(done.map(Option::unwrap_or_default))
 }
 
 /// Rewrites `?` placeholders as PostgreSQL's `$1, $2, …`.
@@ -282,4 +308,106 @@ fn numbered(sql: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+    use chrono::{Duration, DurationRound};
+    use trellis_domain::offer::{DeclineReason, OfferCommand};
+    use trellis_domain::referral::ReferralCommand;
+    use trellis_domain::values::NhsNumber;
+    use trellis_domain::{Actor, OfferId};
+
+    use super::*;
+    use crate::offers::OfferTimers;
+    use crate::testing::Fixture;
+
+    fn nhs(i: u32) -> String {
+        (i * 10..i * 10 + 10)
+            .flat_map(|stem| (0..10).map(move |c| format!("9992{stem:05}{c}")))
+            .find(|n| NhsNumber::parse(n).is_ok())
+            .unwrap()
+    }
+
+    /// `offers.first_answered_at`, as the trigger kept it.
+    async fn first_answered(store: &Store, id: OfferId) -> Option<DateTime<Utc>> {
+        let rows = store
+            .rows("SELECT first_answered_at AS at FROM offers WHERE id = ?", vec![Value::from(id.0)])
+            .await
+            .unwrap();
+        rows[0].try_get("", "at").unwrap()
+    }
+
+    crate::both_databases!(
+        the_median_time_to_respond_counts_each_offers_first_answer_only,
+        |store: Store| async move {
+            let f = Fixture::create(&store).await;
+            // Whole seconds: PostgreSQL keeps microseconds.
+            let now = (Utc::now() - Duration::days(1)).duration_trunc(Duration::seconds(1)).unwrap();
+            let lw = Fixture::actor(&f.link_worker);
+            let provider = Actor::provider_link(f.provider.id);
+            let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
+            let mut offers = vec![];
+            for i in 0..6 {
+                let referral = store
+                    .submit_referral(f.referral(&nhs(i)), None, &Fixture::actor(&f.gp), now)
+                    .await
+                    .unwrap()
+                    .referral
+                    .state
+                    .id;
+                store
+                    .transition_referral(referral, 1, ReferralCommand::RecordContact { note: None }, &lw, now)
+                    .await
+                    .unwrap();
+                let offer = store
+                    .make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now)
+                    .await
+                    .unwrap();
+                offers.push(offer.state.id);
+            }
+            let hours = |h: i64| now + Duration::hours(h);
+            let decline = OfferCommand::Decline { reason: DeclineReason::AtCapacity, note: None };
+            // Answers after 1, 4, 2 and 8 hours; a withdrawal is no answer; one offer stays open.
+            store.transition_offer(offers[0], 1, OfferCommand::Accept, &provider, hours(1)).await.unwrap();
+            store.transition_offer(offers[1], 1, decline, &provider, hours(4)).await.unwrap();
+            store.transition_offer(offers[2], 1, OfferCommand::Waitlist, &provider, hours(2)).await.unwrap();
+            store.transition_offer(offers[3], 1, OfferCommand::Accept, &provider, hours(8)).await.unwrap();
+            store.transition_offer(offers[4], 1, OfferCommand::Withdraw { note: None }, &lw, hours(3)).await.unwrap();
+            // Later events do not move the first answer.
+            store.transition_offer(offers[0], 2, OfferCommand::Start, &provider, hours(30)).await.unwrap();
+            store.transition_offer(offers[2], 2, OfferCommand::Accept, &provider, hours(40)).await.unwrap();
+
+            let expected = [Some(1), Some(4), Some(2), Some(8), None, None];
+            for (offer, h) in offers.iter().zip(expected) {
+                let at = first_answered(&store, *offer).await;
+                assert_eq!(at.map(|a| (a - now).num_seconds()), h.map(|h| h * 3600), "{offer:?}");
+            }
+
+            let filter =
+                NetworkFilter { from: now - Duration::hours(1), until: now + Duration::hours(1), category: None };
+            let graph = store.network(&filter).await.unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            // The middle two of 1, 2, 4, 8 hours (SQLite's julianday arithmetic is good to a millisecond).
+            assert!((walking.stats.median_response_hours.unwrap() - 3.0).abs() < 1e-6, "{:?}", walking.stats);
+            assert_eq!(
+                (walking.stats.offered, walking.stats.open, walking.stats.accepted, walking.stats.declined),
+                (6, 1, 3, 1)
+            );
+            assert_eq!(walking.stats.decline_reasons, vec![("at_capacity".to_owned(), 1)]);
+
+            // An odd count: the middle one.
+            store.transition_offer(offers[5], 1, OfferCommand::Accept, &provider, hours(16)).await.unwrap();
+            let graph = store.network(&filter).await.unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            assert!((walking.stats.median_response_hours.unwrap() - 4.0).abs() < 1e-6, "{:?}", walking.stats);
+            // Offers made outside the period are not counted.
+            let before = NetworkFilter { from: now - Duration::days(9), until: now, category: None };
+            let graph = store.network(&before).await.unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            assert_eq!(walking.stats, OfferStats::default());
+        }
+    );
 }

@@ -1,7 +1,10 @@
 //! The network graph query: the locality as nodes and flows, for network leads and link workers.
 
+use std::sync::OnceLock;
+
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use trellis_domain::Role;
 use trellis_domain::values::ValueError;
 use trellis_store::Store;
@@ -17,6 +20,9 @@ pub struct NetworkQuery;
 /// The locality as a graph.
 #[derive(SimpleObject)]
 pub struct Network {
+    /// Held until the graph has been resolved into the response (see [`computing`]).
+    #[graphql(skip)]
+    pub permit: Option<SemaphorePermit<'static>>,
     /// Start of the period counted.
     pub from: DateTime<Utc>,
     /// End of the period counted.
@@ -126,6 +132,7 @@ impl From<OfferStats> for NetworkOfferStats {
 /// Converts the store's graph for the API.
 pub fn network_from(graph: NetworkGraph, from: DateTime<Utc>, until: DateTime<Utc>) -> Network {
     Network {
+        permit: None,
         from,
         until,
         organisations: graph
@@ -160,6 +167,14 @@ pub fn network_from(graph: NetworkGraph, from: DateTime<Utc>, until: DateTime<Ut
     }
 }
 
+/// How many network graphs are computed and resolved at once: one per core. A graph of a large network
+/// is tens of megabytes while it is built and resolved, and its work is mostly the database's on the
+/// same cores, so more at once only adds memory, not speed; the rest wait their turn.
+fn computing() -> &'static Semaphore {
+    static GATE: OnceLock<Semaphore> = OnceLock::new();
+    GATE.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)))
+}
+
 /// The period asked for: `from`/`until`, defaulting to the last 90 days.
 pub fn period(
     from: Option<DateTime<Utc>>,
@@ -189,7 +204,8 @@ impl NetworkQuery {
         ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker], "see the network").api()?;
         let (from, until) = period(from, until).map_err(|e| e.extend())?;
         let filter = NetworkFilter { from, until, category: category.filter(|c| !c.trim().is_empty()) };
+        let permit = computing().acquire().await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
         let graph = ctx.data::<Store>()?.network(&filter).await.api()?;
-        Ok(network_from(graph, from, until))
+        Ok(Network { permit: Some(permit), ..network_from(graph, from, until) })
     }
 }
