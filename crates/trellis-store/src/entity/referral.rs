@@ -35,10 +35,4 @@ pub enum Relation {
     Person,
 }
 
-impl Related<super::person::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Person.def()
-    }
-}
-
 impl ActiveModelBehavior for ActiveModel {}
