@@ -31,6 +31,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::directory::NewService;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::OfferTimers;
+use trellis_store::testing::plain_service;
 use trellis_tests::link_pages::{LinkPages, Page, get, post, same_origin};
 use trellis_tests::{Fixture, GqlResponse, TestApp, on_both_databases};
 use uuid::Uuid;
@@ -499,17 +500,8 @@ async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
 /// A new service of `organisation`.
 async fn service(app: &TestApp, organisation: trellis_domain::OrganisationId, name: &str) -> String {
     let new = NewService {
-        organisation,
-        name: name.into(),
-        description: "Weekly, with tea after.".into(),
         email: EmailAddress::parse("groups@services.example").ok(),
-        taxonomy: vec!["arts_and_culture".into()],
-        min_age: None,
-        max_age: None,
-        eligibility: None,
-        schedule: None,
-        place: None,
-        capacity: None,
+        ..plain_service(organisation, name, "Weekly, with tea after.", "arts_and_culture")
     };
     app.store.create_service(new, Utc::now()).await.unwrap().id.to_string()
 }

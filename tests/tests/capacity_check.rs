@@ -18,9 +18,10 @@ use trellis_domain::directory::{CapacityStatus, ServiceStatus};
 use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::audit::AuditFilter;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, CurrentCapacity};
-use trellis_store::directory::{NewService, ServiceChanges};
+use trellis_store::directory::ServiceChanges;
 use trellis_store::links::LinkError;
 use trellis_store::outbox::{DeliveryStatus, EmailKind};
+use trellis_store::testing;
 use trellis_store::{DatabaseSettings, Store};
 use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
 use trellis_tests::maildev::MailDev;
@@ -48,20 +49,7 @@ async fn plain_service(
     term: &str,
     now: DateTime<Utc>,
 ) -> ServiceId {
-    let new = NewService {
-        organisation: f.provider.id,
-        name: name.into(),
-        description: description.into(),
-        email: None,
-        taxonomy: vec![term.into()],
-        min_age: None,
-        max_age: None,
-        eligibility: None,
-        schedule: None,
-        place: None,
-        capacity: None,
-    };
-    store.create_service(new, now).await.expect(name).id
+    store.create_service(testing::plain_service(f.provider.id, name, description, term), now).await.expect(name).id
 }
 
 // ---------------------------------------------------------------------------------------------------------

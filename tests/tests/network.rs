@@ -13,7 +13,7 @@ use trellis_domain::{Actor, ReferralId};
 use trellis_store::accounts::NewOrganisation;
 use trellis_store::directory::{Capacity, NewService};
 use trellis_store::offers::OfferTimers;
-use trellis_store::testing::Fixture;
+use trellis_store::testing::{Fixture, plain_service};
 use trellis_tests::{Backend, TestApp, on_both_databases, repo_root, run_node};
 
 const NETWORK: &str = "query($category: String) { network(category: $category) {
@@ -77,16 +77,6 @@ async fn traffic(app: &TestApp) -> (String, String) {
         .store
         .create_service(
             NewService {
-                organisation: choir_org.id,
-                name: "Men's Choir".into(),
-                description: "Singing under the bridge".into(),
-                email: None,
-                taxonomy: vec!["arts_and_culture".into()],
-                min_age: None,
-                max_age: None,
-                eligibility: None,
-                schedule: None,
-                place: None,
                 capacity: Some(Capacity {
                     available: 0,
                     maximum: 30,
@@ -94,6 +84,7 @@ async fn traffic(app: &TestApp) -> (String, String) {
                     status: "waitlist".into(),
                     updated_at: now,
                 }),
+                ..plain_service(choir_org.id, "Men's Choir", "Singing under the bridge", "arts_and_culture")
             },
             now,
         )

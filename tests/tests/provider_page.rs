@@ -343,19 +343,12 @@ on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepti
     let choir = app
         .store
         .create_service(
-            trellis_store::directory::NewService {
-                organisation: choir_org.id,
-                name: "Men's Choir".into(),
-                description: "Singing under the bridge".into(),
-                email: None,
-                taxonomy: vec!["arts_and_culture".into()],
-                min_age: None,
-                max_age: None,
-                eligibility: None,
-                schedule: None,
-                place: None,
-                capacity: None,
-            },
+            trellis_store::testing::plain_service(
+                choir_org.id,
+                "Men's Choir",
+                "Singing under the bridge",
+                "arts_and_culture",
+            ),
             now,
         )
         .await

@@ -370,3 +370,26 @@ impl Fixture {
         }
     }
 }
+
+/// A service of `organisation` under one taxonomy term, with no email, ages, eligibility, schedule,
+/// place or capacity: set what a test needs with struct update syntax.
+pub fn plain_service(
+    organisation: trellis_domain::OrganisationId,
+    name: &str,
+    description: &str,
+    term: &str,
+) -> crate::directory::NewService {
+    crate::directory::NewService {
+        organisation,
+        name: name.into(),
+        description: description.into(),
+        email: None,
+        taxonomy: vec![term.into()],
+        min_age: None,
+        max_age: None,
+        eligibility: None,
+        schedule: None,
+        place: None,
+        capacity: None,
+    }
+}
