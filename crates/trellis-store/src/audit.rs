@@ -8,6 +8,10 @@ use uuid::Uuid;
 use crate::entity::audit_log;
 use crate::{Store, StoreError};
 
+mod group_commit;
+
+pub(crate) use group_commit::GroupCommit;
+
 /// One audit entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
@@ -55,7 +59,7 @@ pub(crate) struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    fn model(&self, detail: Option<String>) -> audit_log::ActiveModel {
+    fn model(&self, detail: Option<String>) -> audit_log::Model {
         audit_log::Model {
             id: Uuid::now_v7(),
             occurred_at: self.at,
@@ -67,12 +71,11 @@ impl Audit<'_> {
             offer_id: self.offer.map(|o| o.0),
             detail,
         }
-        .into_active_model()
     }
 
     /// Writes the entry on `conn` (a transaction, when it records a change).
     pub(crate) async fn write(&self, conn: &impl ConnectionTrait) -> Result<(), StoreError> {
-        audit_log::Entity::insert(self.model(None)).exec_without_returning(conn).await?;
+        audit_log::Entity::insert(self.model(None).into_active_model()).exec_without_returning(conn).await?;
         Ok(())
     }
 
@@ -82,7 +85,9 @@ impl Audit<'_> {
         conn: &impl ConnectionTrait,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        audit_log::Entity::insert(self.model(Some(detail.to_string()))).exec_without_returning(conn).await?;
+        audit_log::Entity::insert(self.model(Some(detail.to_string())).into_active_model())
+            .exec_without_returning(conn)
+            .await?;
         Ok(())
     }
 
@@ -92,11 +97,20 @@ impl Audit<'_> {
         conn: &impl ConnectionTrait,
         referrals: impl IntoIterator<Item = ReferralId>,
     ) -> Result<(), StoreError> {
-        let rows: Vec<_> = referrals.into_iter().map(|r| Audit { referral: Some(r), ..*self }.model(None)).collect();
+        let rows: Vec<_> = referrals
+            .into_iter()
+            .map(|r| Audit { referral: Some(r), ..*self }.model(None).into_active_model())
+            .collect();
         if !rows.is_empty() {
             audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
         }
         Ok(())
+    }
+
+    /// Commits the entry of a single read together with the entries of other reads waiting at the
+    /// same time ([`GroupCommit`]); returns once it is committed.
+    pub(crate) async fn commit(&self, store: &Store) -> Result<(), StoreError> {
+        store.audits.write(&store.db, self.model(None)).await
     }
 }
 
@@ -110,7 +124,7 @@ impl Store {
         offer: Option<OfferId>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        Audit { actor, action, referral, offer, at }.write(&self.db).await
+        Audit { actor, action, referral, offer, at }.commit(self).await
     }
 
     /// Records an entry about no referral or offer, with `detail` (never personal data, never a secret):

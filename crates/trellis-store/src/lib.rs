@@ -67,6 +67,7 @@ pub struct Store {
     db: DatabaseConnection,
     principals: Arc<principals::PrincipalCache>,
     known: Arc<known::KnownOrganisations>,
+    audits: Arc<audit::GroupCommit>,
 }
 
 impl Store {
@@ -88,7 +89,7 @@ impl Store {
         if sqlite {
             db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
         }
-        Ok(Store { db, principals: Default::default(), known: Default::default() })
+        Ok(Store { db, principals: Default::default(), known: Default::default(), audits: Default::default() })
     }
 
     /// Applies every pending migration.

@@ -118,7 +118,7 @@ impl Store {
             offer: Some(view.offer.state.id),
             at: now,
         }
-        .write(&self.db)
+        .commit(self)
         .await
         .map_err(LinkError::Store)?;
         Ok(LinkedOffer { link: link.id, provider, view, expires_at: link.expires_at })

@@ -357,7 +357,7 @@ impl Store {
                 offer: Some(record.state.id),
                 at: now,
             }
-            .write(&self.db)
+            .commit(self)
             .await?;
             Some(ContactDetails {
                 name: format!("{} {}", p.given_name, p.family_name),

@@ -451,7 +451,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ReferralRecord, StoreError> {
         let record = self.referral_unaudited(actor, id).await?;
-        Audit { actor, action: "referral.read", referral: Some(id), offer: None, at: now }.write(&self.db).await?;
+        Audit { actor, action: "referral.read", referral: Some(id), offer: None, at: now }.commit(self).await?;
         Ok(record)
     }
 

@@ -406,3 +406,41 @@ both_databases!(a_page_audits_exactly_the_people_it_shows, |store: Store| async 
     let last = store.referral_page(&lw, &ReferralFilter { limit: 3, ..filter(scope) }, Utc::now()).await.unwrap();
     assert_eq!((last.records.len(), last.has_next), (3, false));
 });
+
+both_databases!(
+    concurrent_reads_each_answer_only_after_their_own_audit_entry_is_committed,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let id = contacted_referral(&store, &f).await;
+        let lw = Fixture::actor(&f.link_worker);
+        // Later than the referral's own entries, so that only the reads fall from `start` on.
+        let start = (Utc::now() + Duration::hours(1)).with_nanosecond(0).unwrap();
+        let mut reads = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let store = store.clone();
+            // Each read is told apart by its instant, one second apart.
+            let at = start + Duration::seconds(i);
+            reads.spawn(async move {
+                store.referral(&lw, id, at).await.unwrap();
+                let own = AuditFilter {
+                    referral: Some(id),
+                    from: Some(at),
+                    until: Some(at + Duration::seconds(1)),
+                    limit: 10,
+                    ..Default::default()
+                };
+                let entries = store.audit_log(&own).await.unwrap();
+                assert_eq!(
+                    entries.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+                    ["referral.read"],
+                    "read {i}"
+                );
+            });
+        }
+        while let Some(read) = reads.join_next().await {
+            read.unwrap();
+        }
+        let all = AuditFilter { referral: Some(id), from: Some(start), limit: 100, ..Default::default() };
+        assert_eq!(store.audit_log(&all).await.unwrap().len(), 40);
+    }
+);
