@@ -5,6 +5,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
+use trellis_api::ApiSettings;
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::ReferralCommand;
@@ -14,7 +15,7 @@ use trellis_store::accounts::NewOrganisation;
 use trellis_store::directory::{Capacity, NewService};
 use trellis_store::offers::OfferTimers;
 use trellis_store::testing::{Fixture, plain_service};
-use trellis_tests::{Backend, TestApp, on_both_databases, repo_root, run_node};
+use trellis_tests::{Backend, TestApp, on_both_backends, on_both_databases, repo_root, run_node};
 
 const NETWORK: &str = "query($category: String) { network(category: $category) {
   organisations { id kind name }
@@ -187,3 +188,51 @@ async fn the_network_page_draws_the_graph_in_a_real_browser() {
     assert_eq!(report["gpRefused"], json!(true));
     assert!(out_dir.join("network.png").exists());
 }
+
+const STATISTICS: &str = "{ network { statisticsAt services { name available offers { offered } } } }";
+
+/// A fourth offer to the walking group, accepted: one more offered, one place fewer.
+async fn another_accepted_offer(app: &TestApp) {
+    let f = &app.fixture;
+    let now = Utc::now();
+    let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
+    let referral = contacted(app, 7).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let offer =
+        app.store.make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+    let provider = Actor::provider_link(f.provider.id);
+    app.store.transition_offer(offer.state.id, 1, OfferCommand::Accept, &provider, now).await.unwrap();
+}
+
+async fn walking_group_now(app: &TestApp) -> (Value, Value, Value) {
+    let data = app.ok(&app.tokens.network_lead, STATISTICS, json!({})).await;
+    let walking = service(&data["network"], "Long Eaton Walking Group");
+    (data["network"]["statisticsAt"].clone(), walking["offers"]["offered"].clone(), walking["available"].clone())
+}
+
+async fn the_network_reuses_its_offer_statistics_within_their_time_to_live_while_capacity_stays_live(backend: Backend) {
+    let settings = ApiSettings { network_statistics_ttl_secs: 3600, ..ApiSettings::default() };
+    let app = TestApp::spawn_with(backend, settings).await;
+    traffic(&app).await;
+    let (computed_at, offered, available) = walking_group_now(&app).await;
+    assert_eq!((offered, available), (json!(3), json!(4)));
+    another_accepted_offer(&app).await;
+    let (again_at, offered, available) = walking_group_now(&app).await;
+    assert_eq!(again_at, computed_at, "the statistics were reused");
+    assert_eq!((offered, available), (json!(3), json!(3)), "the count is as computed, the capacity is live");
+}
+on_both_backends!(the_network_reuses_its_offer_statistics_within_their_time_to_live_while_capacity_stays_live);
+
+async fn the_network_computes_its_offer_statistics_again_once_they_are_older_than_their_time_to_live(backend: Backend) {
+    let settings = ApiSettings { network_statistics_ttl_secs: 1, ..ApiSettings::default() };
+    let app = TestApp::spawn_with(backend, settings).await;
+    traffic(&app).await;
+    let (computed_at, offered, _) = walking_group_now(&app).await;
+    assert_eq!(offered, json!(3));
+    another_accepted_offer(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let (again_at, offered, available) = walking_group_now(&app).await;
+    assert!(again_at.as_str().unwrap() > computed_at.as_str().unwrap(), "{again_at} after {computed_at}");
+    assert_eq!((offered, available), (json!(4), json!(3)));
+}
+on_both_backends!(the_network_computes_its_offer_statistics_again_once_they_are_older_than_their_time_to_live);

@@ -11,6 +11,8 @@
 //! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
 //! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
+//! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
 //! - [`network_page`]: the network drawn for network leads and link workers.
 //! - [`oruk`]: the directory as a public Open Referral UK API.
 //! - [`provider_pages`]: the provider's accept/decline page behind an email link.
@@ -22,7 +24,9 @@ pub mod capacity_page;
 pub mod error;
 pub mod explorer;
 pub mod health;
+pub mod held_until_sent;
 pub mod link_guard;
+pub mod network_cache;
 pub mod network_page;
 pub mod oruk;
 pub mod provider_pages;
@@ -55,15 +59,19 @@ pub struct AppState {
     /// Failed provider-link attempts per client address. Shared state, like [`AppState::limiter`], so
     /// every clone of the state counts into the same buckets.
     pub link_guard: Arc<link_guard::LinkGuard>,
+    /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
+    pub network: Arc<network_cache::NetworkCache>,
 }
 
 impl AppState {
     /// Builds the state for a store and settings.
     pub fn new(store: Store, settings: ApiSettings) -> Self {
         let settings = Arc::new(settings);
-        let schema = schema::build_schema(store.clone(), settings.clone());
+        let network = Arc::new(network_cache::NetworkCache::new(settings.network_statistics_ttl_secs));
+        let schema = schema::build_schema(store.clone(), settings.clone(), network.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
-        AppState { store, settings, schema, limiter, link_guard: Arc::new(link_guard::LinkGuard::new()) }
+        let link_guard = Arc::new(link_guard::LinkGuard::new());
+        AppState { store, settings, schema, limiter, link_guard, network }
     }
 }
 

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::network_cache::Period;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -15,10 +16,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, HOST, L
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Duration, Utc};
 use serde::Deserialize;
 use trellis_domain::Role;
-use trellis_store::network::NetworkFilter;
 
 use crate::AppState;
 use crate::schema::network::{Network, network_from};
@@ -141,13 +140,10 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
         return html(StatusCode::FORBIDDEN, sign_in_page("The network view is for network leads and link workers."));
     }
     let days = query.days.unwrap_or(90).clamp(1, 3650);
-    let until = Utc::now() + Duration::seconds(1);
-    let from = until - Duration::days(days);
     let category = query.category.filter(|c| !c.trim().is_empty());
-    let filter = NetworkFilter { from, until, category: category.clone() };
-    match state.store.network(&filter).await {
-        Ok(graph) => {
-            let network = network_from(graph, from, until);
+    match state.network.graph(&state.store, Period::LastDays(days), category.clone()).await {
+        Ok((graph, statistics)) => {
+            let network = network_from(graph, &statistics);
             html(StatusCode::OK, network_page(&network, &principal.user.name, days, category.as_deref()))
         }
         Err(e) => {

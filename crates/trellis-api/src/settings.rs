@@ -26,6 +26,9 @@ pub struct ApiSettings {
     /// Capacity a provider last confirmed longer ago than this many days is reported stale, and matching
     /// stops counting on it.
     pub capacity_stale_after_days: i64,
+    /// How long the network graph's offer statistics are reused before they are computed again
+    /// (seconds; 0 computes them for every graph). Capacity is always read live.
+    pub network_statistics_ttl_secs: u64,
 }
 
 impl Default for ApiSettings {
@@ -42,6 +45,7 @@ impl Default for ApiSettings {
             first_contact_working_days: 5,
             max_page_size: 100,
             capacity_stale_after_days: 14,
+            network_statistics_ttl_secs: 30,
         }
     }
 }

@@ -301,17 +301,25 @@ pub fn find_services(api: &Api, seeded: &Seeded) -> Operation {
     })
 }
 
-const NETWORK: &str = "query { network { from until organisations { id kind name } services { id organisationId name available maximum capacityStatus } flows { fromId toId kind count } } }";
+/// The whole graph as the network page draws it: every node with its capacity and offer statistics,
+/// every flow.
+const NETWORK: &str = "query($until: DateTime) { network(until: $until) { from until statisticsAt \
+    organisations { id kind name } \
+    services { id organisationId name available maximum capacityStatus capacityUpdatedAt \
+      offers { offered open accepted declined expired acceptanceRate medianResponseHours declineReasons { reason count } } } \
+    flows { fromId toId kind count } } }";
 
-/// `network` for the network lead (default period: the last 90 days).
-pub fn network(api: &Api, seeded: &Seeded) -> Operation {
+/// `network` for the network lead. With `fresh`, each request asks for the 90 days up to an instant of
+/// its own, so the server computes the statistics for every request instead of reusing them.
+pub fn network(api: &Api, seeded: &Seeded, fresh: bool) -> Operation {
     let api = api.clone();
     let token = seeded.lead_token.clone();
     op(move |_, _| {
         let api = api.clone();
         let token = token.clone();
         async move {
-            api.gql(&token, NETWORK, json!({})).await?;
+            let until = fresh.then(|| (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339());
+            api.gql(&token, NETWORK, json!({ "until": until })).await?;
             Ok(true)
         }
     })

@@ -5,7 +5,8 @@
 //!
 //! Everything is aggregated in SQL (GROUP BY and window functions), so what comes back grows with the
 //! number of services and organisations, not with the number of offers; the database still reads every
-//! offer of the period, from a covering index.
+//! offer of the period, from a covering index. The offer statistics ([`NetworkStatistics`]) are apart
+//! from the services and their live capacity, so that a caller may reuse them for a while.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -106,8 +107,62 @@ pub struct NetworkGraph {
     pub flows: Vec<Flow>,
 }
 
-fn uuid(row: &QueryResult, col: &str) -> Result<Uuid, StoreError> {
-    Ok(row.try_get::<Uuid>("", col)?)
+/// What a graph counts about offers for a period: each service's statistics and the flows. Unlike the
+/// services' capacity, which a graph always reads live, these can be computed once and reused for a
+/// while ([`NetworkGraph::assemble`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NetworkStatistics {
+    /// Offers made from this instant (inclusive).
+    pub from: DateTime<Utc>,
+    /// Offers made before this instant.
+    pub until: DateTime<Utc>,
+    /// Only services carrying this taxonomy code.
+    pub category: Option<String>,
+    /// When they were computed.
+    pub computed_at: DateTime<Utc>,
+    /// Offer statistics by service id (services with no offers in the period are absent).
+    pub services: HashMap<Uuid, OfferStats>,
+    /// Offer flows between organisations.
+    pub flows: Vec<Flow>,
+}
+
+impl NetworkGraph {
+    /// The graph of `services` (live capacity, no statistics yet) with `statistics` and those of
+    /// `organisations` that have a service or a flow in it.
+    pub fn assemble(
+        mut services: Vec<ServiceNode>,
+        organisations: Vec<crate::accounts::Organisation>,
+        statistics: &NetworkStatistics,
+    ) -> NetworkGraph {
+        for service in &mut services {
+            if let Some(stats) = statistics.services.get(&service.id) {
+                service.stats = stats.clone();
+            }
+        }
+        let flows = statistics.flows.clone();
+        let mut wanted: HashSet<Uuid> = services.iter().map(|s| s.organisation).collect();
+        wanted.extend(flows.iter().flat_map(|f| [f.from, f.to]));
+        let organisations = organisations
+            .into_iter()
+            .filter(|o| wanted.contains(&o.id.0))
+            .map(|o| OrganisationNode { id: o.id.0, kind: o.kind.as_str().into(), name: o.name })
+            .collect();
+        NetworkGraph { organisations, services, flows }
+    }
+}
+
+/// Services of a category: `AND <column> IN (…)` and its parameter, or nothing.
+fn in_category(column: &str, category: Option<&str>) -> (String, Vec<Value>) {
+    match category {
+        Some(code) => (
+            format!(
+                " AND {column} IN (SELECT st.service_id FROM service_taxonomies st \
+                 JOIN taxonomy_terms t ON t.id = st.taxonomy_term_id WHERE t.code = ?)"
+            ),
+            vec![code.into()],
+        ),
+        None => (String::new(), vec![]),
+    }
 }
 
 impl Store {
@@ -117,37 +172,67 @@ impl Store {
         Ok(self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?)
     }
 
-    /// The network graph for a period, optionally for one category of service.
-    ///
-    /// Five independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
-    /// they queue for its one). The offer queries read only the period's slice of the covering index
-    /// `ix_offers_period_network` (with each offer's `first_answered_at`, kept by a trigger, instead of a join
-    /// to its events) and never join `services` unless a category is asked for (every offer's service
-    /// exists: `offers.service_id` is a foreign key).
+    /// The network graph for a period, optionally for one category of service, all of it read now.
     pub async fn network(&self, filter: &NetworkFilter) -> Result<NetworkGraph, StoreError> {
-        const IN_CATEGORY: &str = " IN (SELECT st.service_id FROM service_taxonomies st \
-             JOIN taxonomy_terms t ON t.id = st.taxonomy_term_id WHERE t.code = ?)";
-        let (service_clause, offer_clause) = if filter.category.is_some() {
-            (format!(" AND s.id{IN_CATEGORY}"), format!(" AND o.service_id{IN_CATEGORY}"))
-        } else {
-            (String::new(), String::new())
-        };
-        let with_category = |mut v: Vec<Value>| {
-            if let Some(c) = &filter.category {
-                v.push(c.clone().into());
-            }
-            v
-        };
-        let period = || vec![Value::from(filter.from), Value::from(filter.until)];
-        let services_sql = format!(
-            "SELECT s.id AS id, s.organisation_id AS organisation_id, s.name AS name, \
-             c.available AS available, c.maximum AS maximum, c.status AS cap_status, c.updated_at AS cap_updated \
-             FROM services s LEFT JOIN service_capacities c ON c.service_id = s.id \
-             WHERE s.status = 'active'{service_clause} ORDER BY s.name"
+        let category = filter.category.as_deref();
+        let (services, organisations, statistics) = tokio::join!(
+            self.network_services(category),
+            self.organisations(),
+            self.network_statistics(filter, Utc::now()),
         );
+        Ok(NetworkGraph::assemble(services?, organisations?, &statistics?))
+    }
+
+    /// The active services (of a category), by name, with their live capacity and no statistics.
+    pub async fn network_services(&self, category: Option<&str>) -> Result<Vec<ServiceNode>, StoreError> {
+        let (clause, values) = in_category("s.id", category);
+        let sql = format!(
+            "SELECT s.id, s.organisation_id, s.name, c.available, c.maximum, c.status, c.updated_at \
+             FROM services s LEFT JOIN service_capacities c ON c.service_id = s.id \
+             WHERE s.status = 'active'{clause} ORDER BY s.name"
+        );
+        let rows = self.rows(&sql, values).await?;
+        rows.iter()
+            .map(|row| {
+                let available: Option<i32> = row.try_get_by_index(3)?;
+                let capacity = match available {
+                    Some(available) => {
+                        Some((available, row.try_get_by_index(4)?, row.try_get_by_index(5)?, row.try_get_by_index(6)?))
+                    }
+                    None => None,
+                };
+                Ok(ServiceNode {
+                    id: row.try_get_by_index(0)?,
+                    organisation: row.try_get_by_index(1)?,
+                    name: row.try_get_by_index(2)?,
+                    capacity,
+                    stats: OfferStats::default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Each service's offer statistics and the flows between organisations, for offers made in the
+    /// period, as of `now`.
+    ///
+    /// Four independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
+    /// they queue for its one). They read only the period's slice of the covering index
+    /// `ix_offers_period_network` (with each offer's `first_answered_at`, kept by a trigger, instead of a
+    /// join to its events) and never join `services` unless a category is asked for (every offer's
+    /// service exists: `offers.service_id` is a foreign key).
+    pub async fn network_statistics(
+        &self,
+        filter: &NetworkFilter,
+        now: DateTime<Utc>,
+    ) -> Result<NetworkStatistics, StoreError> {
+        let (offer_clause, category) = in_category("o.service_id", filter.category.as_deref());
+        let period = || {
+            let mut values = vec![Value::from(filter.from), Value::from(filter.until)];
+            values.extend(category.iter().cloned());
+            values
+        };
         let counts_sql = format!(
-            "SELECT o.service_id AS service_id, o.status AS status, o.decline_reason AS reason, COUNT(*) AS n \
-             FROM offers o \
+            "SELECT o.service_id, o.status, o.decline_reason, COUNT(*) FROM offers o \
              WHERE o.created_at >= ? AND o.created_at < ?{offer_clause} \
              GROUP BY o.service_id, o.status, o.decline_reason"
         );
@@ -157,7 +242,7 @@ impl Store {
         // rows. Each takes the mean of the two as before.
         let medians_sql = match self.db.get_database_backend() {
             DatabaseBackend::Postgres => format!(
-                "SELECT service_id, CAST((lo + hi) / 2 AS DOUBLE PRECISION) AS median FROM ( \
+                "SELECT service_id, CAST((lo + hi) / 2 AS DOUBLE PRECISION) FROM ( \
                    SELECT o.service_id AS service_id, \
                    EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP \
                      (ORDER BY o.first_answered_at - o.created_at)) AS lo, \
@@ -175,43 +260,41 @@ impl Store {
                  ranked AS (SELECT service_id, secs, \
                    ROW_NUMBER() OVER (PARTITION BY service_id ORDER BY secs) AS rn, \
                    COUNT(*) OVER (PARTITION BY service_id) AS n FROM r) \
-                 SELECT service_id, CAST(AVG(secs) AS DOUBLE PRECISION) AS median FROM ranked \
+                 SELECT service_id, CAST(AVG(secs) AS DOUBLE PRECISION) FROM ranked \
                  WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY service_id"
             ),
         };
         let referral_flows_sql = format!(
-            "SELECT o.link_worker_service_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
-             FROM offers o \
+            "SELECT o.link_worker_service_id, o.provider_organisation_id, COUNT(*) FROM offers o \
              WHERE o.part_of_offer_id IS NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
              GROUP BY o.link_worker_service_id, o.provider_organisation_id"
         );
         let onward_flows_sql = format!(
-            "SELECT p.provider_organisation_id AS source, o.provider_organisation_id AS target, COUNT(*) AS n \
+            "SELECT p.provider_organisation_id, o.provider_organisation_id, COUNT(*) \
              FROM offers o JOIN offers p ON p.id = o.part_of_offer_id \
              WHERE o.part_of_offer_id IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
              GROUP BY p.provider_organisation_id, o.provider_organisation_id"
         );
-        let [services, counts, medians, referral_flows, onward_flows] = all([
-            Box::pin(self.rows(&services_sql, with_category(vec![]))),
-            Box::pin(self.rows(&counts_sql, with_category(period()))),
-            Box::pin(self.rows(&medians_sql, with_category(period()))),
-            Box::pin(self.rows(&referral_flows_sql, with_category(period()))),
-            Box::pin(self.rows(&onward_flows_sql, with_category(period()))),
+        let [counts, medians, referral_flows, onward_flows] = all([
+            Box::pin(self.rows(&counts_sql, period())),
+            Box::pin(self.rows(&medians_sql, period())),
+            Box::pin(self.rows(&referral_flows_sql, period())),
+            Box::pin(self.rows(&onward_flows_sql, period())),
         ])
         .await?;
 
-        let mut stats: HashMap<Uuid, OfferStats> = HashMap::with_capacity(services.len());
+        let mut stats: HashMap<Uuid, OfferStats> = HashMap::new();
         for row in &counts {
-            let entry = stats.entry(uuid(row, "service_id")?).or_default();
-            let n: i64 = row.try_get("", "n")?;
-            let status: String = row.try_get("", "status")?;
+            let entry = stats.entry(row.try_get_by_index(0)?).or_default();
+            let status: String = row.try_get_by_index(1)?;
+            let n: i64 = row.try_get_by_index(3)?;
             entry.offered += n;
             match status.as_str() {
                 "offered" | "waitlisted" => entry.open += n,
                 "accepted" | "started" | "finished" | "ended_early" => entry.accepted += n,
                 "declined" => {
                     entry.declined += n;
-                    let reason: Option<String> = row.try_get("", "reason")?;
+                    let reason: Option<String> = row.try_get_by_index(2)?;
                     entry.decline_reasons.push((reason.unwrap_or_else(|| "other".into()), n));
                 }
                 "expired" => entry.expired += n,
@@ -220,56 +303,30 @@ impl Store {
         }
         drop(counts);
         for row in &medians {
-            let median: Option<f64> = row.try_get("", "median")?;
-            stats.entry(uuid(row, "service_id")?).or_default().median_response_hours = median.map(|s| s / 3600.0);
+            let median: Option<f64> = row.try_get_by_index(1)?;
+            stats.entry(row.try_get_by_index(0)?).or_default().median_response_hours = median.map(|s| s / 3600.0);
         }
         drop(medians);
-
-        let mut service_nodes = Vec::with_capacity(services.len());
-        for row in &services {
-            let id = uuid(row, "id")?;
-            let available: Option<i32> = row.try_get("", "available")?;
-            let capacity = match available {
-                Some(available) => Some((
-                    available,
-                    row.try_get::<i32>("", "maximum")?,
-                    row.try_get::<String>("", "cap_status")?,
-                    row.try_get::<DateTime<Utc>>("", "cap_updated")?,
-                )),
-                None => None,
-            };
-            service_nodes.push(ServiceNode {
-                id,
-                organisation: uuid(row, "organisation_id")?,
-                name: row.try_get("", "name")?,
-                capacity,
-                stats: stats.remove(&id).unwrap_or_default(),
-            });
-        }
-        drop(services);
 
         let mut flows = Vec::with_capacity(referral_flows.len() + onward_flows.len());
         for (rows, kind) in [(&referral_flows, "referral"), (&onward_flows, "onward")] {
             for row in rows {
                 flows.push(Flow {
-                    from: uuid(row, "source")?,
-                    to: uuid(row, "target")?,
+                    from: row.try_get_by_index(0)?,
+                    to: row.try_get_by_index(1)?,
                     kind,
-                    count: row.try_get("", "n")?,
+                    count: row.try_get_by_index(2)?,
                 });
             }
         }
-
-        let mut wanted: HashSet<Uuid> = service_nodes.iter().map(|s| s.organisation).collect();
-        wanted.extend(flows.iter().flat_map(|f| [f.from, f.to]));
-        let organisations = self
-            .organisations()
-            .await?
-            .into_iter()
-            .filter(|o| wanted.contains(&o.id.0))
-            .map(|o| OrganisationNode { id: o.id.0, kind: o.kind.as_str().into(), name: o.name })
-            .collect();
-        Ok(NetworkGraph { organisations, services: service_nodes, flows })
+        Ok(NetworkStatistics {
+            from: filter.from,
+            until: filter.until,
+            category: filter.category.clone(),
+            computed_at: now,
+            services: stats,
+            flows,
+        })
     }
 }
 

@@ -204,6 +204,10 @@ pub struct ApiArgs {
     /// Capacity a provider has not confirmed for this many days is shown as stale.
     #[arg(long, env = "TRELLIS_CAPACITY_STALE_AFTER_DAYS", default_value_t = 14)]
     pub capacity_stale_after_days: i64,
+    /// How long the network graph's offer statistics are reused, in seconds (0: computed for every
+    /// graph). Capacity is always read live.
+    #[arg(long, env = "TRELLIS_NETWORK_STATISTICS_TTL_SECS", default_value_t = 30)]
+    pub network_statistics_ttl_secs: u64,
 }
 
 impl ApiArgs {
@@ -220,6 +224,7 @@ impl ApiArgs {
             offer_reminder_days: self.offer_reminder_days,
             first_contact_working_days: self.first_contact_working_days,
             capacity_stale_after_days: self.capacity_stale_after_days,
+            network_statistics_ttl_secs: self.network_statistics_ttl_secs,
             ..trellis_api::ApiSettings::default()
         }
     }

@@ -1,6 +1,7 @@
 //! The GraphQL schema, built apart from the web framework so its SDL can be produced with no database.
 
 mod directory;
+pub mod in_turn;
 mod inputs;
 mod mutation;
 pub mod network;
@@ -28,6 +29,7 @@ pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQu
 pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation);
 
 use crate::auth::{self, RateLimiter};
+use crate::held_until_sent::{HeldUntilSent, hold_until_sent};
 use crate::{ApiSettings, AppState};
 
 /// The Trellis schema.
@@ -52,8 +54,12 @@ pub fn sdl() -> String {
 }
 
 /// The schema with its data.
-pub fn build_schema(store: Store, settings: Arc<ApiSettings>) -> TrellisSchema {
-    let builder = schema_builder().data(store).data(settings.clone());
+pub fn build_schema(
+    store: Store,
+    settings: Arc<ApiSettings>,
+    network: Arc<crate::network_cache::NetworkCache>,
+) -> TrellisSchema {
+    let builder = schema_builder().data(store).data(settings.clone()).data(network);
     if settings.introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 
@@ -77,8 +83,14 @@ pub async fn graphql_handler(
         }
         Err(e) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), e.code()),
     };
-    let response = with_error_codes(state.schema.execute(request.into_inner().data(caller)).await);
-    async_graphql_axum::GraphQLResponse::from(response).into_response()
+    let held = Arc::new(HeldUntilSent::default());
+    let request = request.into_inner().data(caller).data(Arc::clone(&held));
+    let response = with_error_codes(state.schema.execute(request).await);
+    let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
+    match held.take() {
+        Some(permit) => hold_until_sent(response, permit).await,
+        None => response,
+    }
 }
 
 fn error_response(status: StatusCode, message: &str, code: &str) -> HttpResponse {

@@ -1,17 +1,20 @@
 //! The network graph query: the locality as nodes and flows, for network leads and link workers.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trellis_domain::Role;
 use trellis_domain::values::ValueError;
 use trellis_store::Store;
-use trellis_store::network::{NetworkFilter, NetworkGraph, OfferStats};
+use trellis_store::network::{NetworkGraph, NetworkStatistics, OfferStats};
 
+use super::in_turn::InTurn;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
+use crate::held_until_sent::HeldUntilSent;
+use crate::network_cache::{NetworkCache, Period};
 
 /// The network query.
 #[derive(Default)]
@@ -20,19 +23,23 @@ pub struct NetworkQuery;
 /// The locality as a graph.
 #[derive(SimpleObject)]
 pub struct Network {
-    /// Held until the graph has been resolved into the response (see [`computing`]).
+    /// Held until the graph has been resolved into the response, when the handler does not hold it
+    /// until the response is sent (see [`computing`]).
     #[graphql(skip)]
-    pub permit: Option<SemaphorePermit<'static>>,
+    pub permit: Option<OwnedSemaphorePermit>,
     /// Start of the period counted.
     pub from: DateTime<Utc>,
     /// End of the period counted.
     pub until: DateTime<Utc>,
+    /// When the offer statistics and flows were computed. They are reused for a short while (30 s by
+    /// default) for everyone asking for the same period and category; services and capacity are live.
+    pub statistics_at: DateTime<Utc>,
     /// Link worker services and providers.
-    pub organisations: Vec<NetworkOrganisation>,
+    pub organisations: InTurn<NetworkOrganisation>,
     /// Services with capacity and offer statistics.
-    pub services: Vec<NetworkService>,
+    pub services: InTurn<NetworkService>,
     /// Offer flows between organisations, weighted by count.
-    pub flows: Vec<NetworkFlow>,
+    pub flows: InTurn<NetworkFlow>,
 }
 
 /// An organisation node.
@@ -130,62 +137,77 @@ impl From<OfferStats> for NetworkOfferStats {
 }
 
 /// Converts the store's graph for the API.
-pub fn network_from(graph: NetworkGraph, from: DateTime<Utc>, until: DateTime<Utc>) -> Network {
+pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Network {
     Network {
         permit: None,
-        from,
-        until,
-        organisations: graph
-            .organisations
-            .into_iter()
-            .map(|o| NetworkOrganisation { id: ID(o.id.to_string()), kind: o.kind, name: o.name })
-            .collect(),
-        services: graph
-            .services
-            .into_iter()
-            .map(|s| NetworkService {
-                id: ID(s.id.to_string()),
-                organisation_id: ID(s.organisation.to_string()),
-                name: s.name,
-                available: s.capacity.as_ref().map(|c| c.0),
-                maximum: s.capacity.as_ref().map(|c| c.1),
-                capacity_status: s.capacity.as_ref().map(|c| c.2.clone()),
-                capacity_updated_at: s.capacity.as_ref().map(|c| c.3),
-                offers: s.stats.into(),
-            })
-            .collect(),
-        flows: graph
-            .flows
-            .into_iter()
-            .map(|f| NetworkFlow {
-                from_id: ID(f.from.to_string()),
-                to_id: ID(f.to.to_string()),
-                kind: f.kind.into(),
-                count: f.count,
-            })
-            .collect(),
+        from: statistics.from,
+        until: statistics.until,
+        statistics_at: statistics.computed_at,
+        organisations: InTurn(
+            graph
+                .organisations
+                .into_iter()
+                .map(|o| NetworkOrganisation { id: ID(o.id.to_string()), kind: o.kind, name: o.name })
+                .collect(),
+        ),
+        services: InTurn(
+            graph
+                .services
+                .into_iter()
+                .map(|s| NetworkService {
+                    id: ID(s.id.to_string()),
+                    organisation_id: ID(s.organisation.to_string()),
+                    name: s.name,
+                    available: s.capacity.as_ref().map(|c| c.0),
+                    maximum: s.capacity.as_ref().map(|c| c.1),
+                    capacity_status: s.capacity.as_ref().map(|c| c.2.clone()),
+                    capacity_updated_at: s.capacity.as_ref().map(|c| c.3),
+                    offers: s.stats.into(),
+                })
+                .collect(),
+        ),
+        flows: InTurn(
+            graph
+                .flows
+                .into_iter()
+                .map(|f| NetworkFlow {
+                    from_id: ID(f.from.to_string()),
+                    to_id: ID(f.to.to_string()),
+                    kind: f.kind.into(),
+                    count: f.count,
+                })
+                .collect(),
+        ),
     }
 }
 
-/// How many network graphs are computed and resolved at once: one per core. A graph of a large network
-/// is tens of megabytes while it is built and resolved, and its work is mostly the database's on the
-/// same cores, so more at once only adds memory, not speed; the rest wait their turn.
-fn computing() -> &'static Semaphore {
-    static GATE: OnceLock<Semaphore> = OnceLock::new();
-    GATE.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)))
+/// How many network graphs are computed, resolved and sent at once: one per core. A graph of a large
+/// network is tens of megabytes while it is built and resolved and megabytes of JSON while it is sent,
+/// and its work is all on the same cores, so more at once only adds memory, not speed; the rest wait
+/// their turn. Through `POST /graphql` the permit is held until the body has been sent
+/// ([`crate::held_until_sent`]).
+fn computing() -> Arc<Semaphore> {
+    static GATE: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    Arc::clone(
+        GATE.get_or_init(|| {
+            Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)))
+        }),
+    )
 }
 
-/// The period asked for: `from`/`until`, defaulting to the last 90 days.
-pub fn period(
-    from: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let until = until.unwrap_or_else(|| Utc::now() + Duration::seconds(1));
-    let from = from.unwrap_or(until - Duration::days(90));
+/// The period asked for: `from`/`until`; without `until`, up to now; without either, the last 90 days.
+pub fn period(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Result<Period, ApiError> {
+    let (from, until) = match (from, until) {
+        (None, None) => return Ok(Period::LastDays(90)),
+        (from, until) => {
+            let until = until.unwrap_or_else(|| Utc::now() + Duration::seconds(1));
+            (from.unwrap_or(until - Duration::days(90)), until)
+        }
+    };
     if from >= until {
         return Err(ApiError::Validation(ValueError::new("from", from.to_rfc3339(), "must be before until")));
     }
-    Ok((from, until))
+    Ok(Period::Between(from, until))
 }
 
 #[Object]
@@ -202,10 +224,18 @@ impl NetworkQuery {
         category: Option<String>,
     ) -> ApiResult<Network> {
         ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker], "see the network").api()?;
-        let (from, until) = period(from, until).map_err(|e| e.extend())?;
-        let filter = NetworkFilter { from, until, category: category.filter(|c| !c.trim().is_empty()) };
-        let permit = computing().acquire().await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
-        let graph = ctx.data::<Store>()?.network(&filter).await.api()?;
-        Ok(Network { permit: Some(permit), ..network_from(graph, from, until) })
+        let period = period(from, until).map_err(|e| e.extend())?;
+        let category = category.filter(|c| !c.trim().is_empty());
+        let permit = computing().acquire_owned().await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        let (graph, statistics) =
+            ctx.data::<Arc<NetworkCache>>()?.graph(ctx.data::<Store>()?, period, category).await.api()?;
+        let permit = match ctx.data_opt::<Arc<HeldUntilSent>>() {
+            Some(held) => {
+                held.hold(permit);
+                None
+            }
+            None => Some(permit),
+        };
+        Ok(Network { permit, ..network_from(graph, &statistics) })
     }
 }
