@@ -181,18 +181,15 @@ pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Netw
     }
 }
 
-/// How many network graphs are computed, resolved and sent at once: one per core. A graph of a large
-/// network is tens of megabytes while it is built and resolved and megabytes of JSON while it is sent,
-/// and its work is all on the same cores, so more at once only adds memory, not speed; the rest wait
-/// their turn. Through `POST /graphql` the permit is held until the body has been sent
-/// ([`crate::held_until_sent`]).
+/// Network graphs are computed, resolved and sent one at a time. A graph of a large network is its
+/// share of the server's CPU and, at a million referrals and ten thousand services, about 70 MB while
+/// it is resolved (async-graphql builds the whole response as a value tree before writing it: measured
+/// with heaptrack, `docs/benchmarks.md`). More at once would add memory without adding cores; the rest
+/// wait their turn, and those asking for the same statistics reuse them ([`NetworkCache`]). Through
+/// `POST /graphql` the permit is held until the body has been sent ([`crate::held_until_sent`]).
 fn computing() -> Arc<Semaphore> {
     static GATE: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    Arc::clone(
-        GATE.get_or_init(|| {
-            Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)))
-        }),
-    )
+    Arc::clone(GATE.get_or_init(|| Arc::new(Semaphore::new(1))))
 }
 
 /// The period asked for: `from`/`until`; without `until`, up to now; without either, the last 90 days.
