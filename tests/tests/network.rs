@@ -6,6 +6,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::ApiSettings;
+use trellis_api::network_cache::{MAX_REMEMBERED, NetworkCache, Period};
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::ReferralCommand;
@@ -236,3 +237,16 @@ async fn the_network_computes_its_offer_statistics_again_once_they_are_older_tha
     assert_eq!((offered, available), (json!(4), json!(3)));
 }
 on_both_backends!(the_network_computes_its_offer_statistics_again_once_they_are_older_than_their_time_to_live);
+
+on_both_databases!(the_network_remembers_statistics_for_a_few_periods_only, |app: TestApp| async move {
+    traffic(&app).await;
+    let cache = NetworkCache::new(3600);
+    let now = Utc::now();
+    for days in 1..=10 {
+        let period = Period::Between(now - Duration::days(days), now + Duration::seconds(1));
+        let (graph, statistics) = cache.graph(&app.store, period, None).await.unwrap();
+        let walking = graph.services.iter().find(|s| s.id == app.fixture.walking_group.id.0).unwrap();
+        assert_eq!((walking.stats.offered, statistics.from), (3, now - Duration::days(days)));
+        assert!(cache.remembered() <= MAX_REMEMBERED, "{} remembered after {days}", cache.remembered());
+    }
+});

@@ -15,8 +15,9 @@ use chrono::{DateTime, Duration, Utc};
 use trellis_store::network::{NetworkFilter, NetworkGraph, NetworkStatistics};
 use trellis_store::{Store, StoreError};
 
-/// At most this many periods and categories are remembered; beyond it, those not being read are forgotten.
-const MAX_REMEMBERED: usize = 64;
+/// At most this many periods and categories are remembered (each is megabytes for a large network);
+/// a new one makes room by forgetting those not being read at that moment.
+pub const MAX_REMEMBERED: usize = 4;
 
 /// Which offers a graph counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,6 +73,11 @@ impl NetworkCache {
         Ok((NetworkGraph::assemble(services?, organisations?, &statistics), statistics))
     }
 
+    /// How many periods and categories have statistics remembered.
+    pub fn remembered(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
     async fn statistics(
         &self,
         store: &Store,
@@ -83,10 +89,11 @@ impl NetworkCache {
         }
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if slots.len() >= MAX_REMEMBERED {
+            let key = (period, category.clone());
+            if !slots.contains_key(&key) && slots.len() >= MAX_REMEMBERED {
                 slots.retain(|_, slot| Arc::strong_count(slot) > 1);
             }
-            Arc::clone(slots.entry((period, category.clone())).or_default())
+            Arc::clone(slots.entry(key).or_default())
         };
         // One computation per period and category at a time: the others wait here and reuse it.
         let mut cached = slot.lock().await;
