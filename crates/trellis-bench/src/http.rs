@@ -96,31 +96,16 @@ impl Api {
 
     /// Sends one query; an HTTP error or any GraphQL error is an error.
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await.with_context(|| format!("HTTP {status}"))?;
-        if let Some(errors) = body.get("errors").and_then(Value::as_array)
-            && !errors.is_empty()
-        {
-            bail!("HTTP {status}: {}", errors[0]);
-        }
-        if !status.is_success() {
-            bail!("HTTP {status}");
-        }
+        let (status, body) = self.post(token, query, variables).await?;
+        let body: Value = serde_json::from_slice(body.as_ref()).with_context(|| format!("HTTP {status}"))?;
+        let errors = body.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        checked(status, errors)?;
         Ok(body)
     }
-}
 
-impl Api {
-    /// Like [`Api::gql`] for a large response whose data the client does not use: the body is read
-    /// whole and checked for errors, but not built into a JSON tree, so that the load generator, which
-    /// shares the cores with the server, does not spend them on a value it throws away.
+    /// Like [`Api::gql`] for a large response whose data the client does not use: the body is checked
+    /// for errors but not built into a JSON tree, so that the load generator, which shares the cores
+    /// with the server, does not spend them on a value it throws away.
     pub async fn gql_unread(&self, token: &str, query: &str, variables: Value) -> anyhow::Result<()> {
         /// Only `errors` is kept; `data` is skipped without being built.
         #[derive(serde::Deserialize)]
@@ -128,6 +113,17 @@ impl Api {
             #[serde(default)]
             errors: Vec<Value>,
         }
+        let (status, body) = self.post(token, query, variables).await?;
+        let Errors { errors } = serde_json::from_slice(body.as_ref()).with_context(|| format!("HTTP {status}"))?;
+        checked(status, &errors)
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<(reqwest::StatusCode, impl AsRef<[u8]>)> {
         let response = self
             .http
             .post(format!("{}/graphql", self.base))
@@ -136,16 +132,19 @@ impl Api {
             .send()
             .await?;
         let status = response.status();
-        let body = response.bytes().await?;
-        let Errors { errors } = serde_json::from_slice(&body).with_context(|| format!("HTTP {status}"))?;
-        if let Some(first) = errors.first() {
-            bail!("HTTP {status}: {first}");
-        }
-        if !status.is_success() {
-            bail!("HTTP {status}");
-        }
-        Ok(())
+        Ok((status, response.bytes().await?))
     }
+}
+
+/// An HTTP error or any GraphQL error is an error.
+fn checked(status: reqwest::StatusCode, errors: &[Value]) -> anyhow::Result<()> {
+    if let Some(first) = errors.first() {
+        bail!("HTTP {status}: {first}");
+    }
+    if !status.is_success() {
+        bail!("HTTP {status}");
+    }
+    Ok(())
 }
 
 fn op<F, Fut>(f: F) -> Operation
