@@ -250,3 +250,15 @@ on_both_databases!(the_network_remembers_statistics_for_a_few_periods_only, |app
         assert!(cache.remembered() <= MAX_REMEMBERED, "{} remembered after {days}", cache.remembered());
     }
 });
+
+on_both_databases!(a_query_asking_for_the_network_twice_is_answered_once_each, |app: TestApp| async move {
+    traffic(&app).await;
+    let twice = "{ recent: network { statisticsAt services { name } } arts: network(category: \"arts_and_culture\") { services { name } } }";
+    // Both fields share the request's turn to build a graph: neither waits for the other's response.
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_secs(10), app.ok(&app.tokens.network_lead, twice, json!({})))
+            .await
+            .expect("answered, not deadlocked");
+    assert!(answer["recent"]["services"].as_array().unwrap().len() >= 2, "{answer}");
+    assert_eq!(answer["arts"]["services"], json!([{ "name": "Men's Choir" }]));
+});

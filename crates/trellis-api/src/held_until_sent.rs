@@ -1,53 +1,57 @@
-//! A permit held by a response until its body has been sent.
+//! A network graph's turn, held by its response until the body has been sent.
 //!
-//! A network graph of a large locality is megabytes of JSON. Limiting how many are resolved at once
-//! is not enough to bound memory: finished bodies would still pile up waiting for clients that read
-//! slowly. So the permit a resolver takes travels with the response ([`HeldUntilSent`], request data)
-//! and the body is handed to the connection in slices ([`hold_until_sent`]): the permit is released
-//! only when the last slice has been taken, by which point the rest is on its way to the client.
+//! A network graph of a large locality is tens of megabytes while async-graphql turns it into a value
+//! tree and then JSON. Releasing the turn when the resolver returns would let the next graph be built
+//! while this one is still being serialised and sent. So the turn is the request's
+//! ([`HeldUntilSent`], request data: every `network` field of one request shares it, so two of them
+//! cannot wait on each other) and travels with the response, whose body is handed to the connection
+//! in slices ([`hold_until_sent`]): the turn is released only when the last slice has been taken, by
+//! which point the rest is on its way to the client.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::OnceCell;
+
+use crate::network_cache::Turn;
 
 /// The body goes to the connection this much at a time.
 const SLICE: usize = 64 * 1024;
 
-/// Where a resolver leaves a permit for the handler to attach to the response.
+/// The request's turn, taken by its first `network` field and kept until the response is sent.
 #[derive(Debug, Default)]
-pub struct HeldUntilSent(Mutex<Option<OwnedSemaphorePermit>>);
+pub struct HeldUntilSent(OnceCell<Turn>);
 
 impl HeldUntilSent {
-    /// Keeps `permit` until the response is sent.
-    pub fn hold(&self, permit: OwnedSemaphorePermit) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(permit);
+    /// Waits for the request's turn: takes it with `take` the first time, shares it after.
+    pub async fn hold(&self, take: impl Future<Output = Turn>) {
+        self.0.get_or_init(|| take).await;
     }
 
-    /// The permit held, if a resolver left one.
-    pub fn take(&self) -> Option<OwnedSemaphorePermit> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    /// The turn held, once the request has been executed and nothing else refers to it.
+    pub fn into_turn(held: std::sync::Arc<Self>) -> Option<Turn> {
+        std::sync::Arc::into_inner(held).and_then(|held| held.0.into_inner())
     }
 }
 
-/// `response`, whose body now releases `permit` once it has all been taken by the connection.
-pub async fn hold_until_sent(response: Response, permit: OwnedSemaphorePermit) -> Response {
+/// `response`, whose body now releases `turn` once it has all been taken by the connection.
+pub async fn hold_until_sent(response: Response, turn: Turn) -> Response {
     let (mut parts, body) = response.into_parts();
     // The body is a finished string: collecting it cannot fail and does not copy.
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    Response::from_parts(parts, Body::new(Sliced { rest: bytes, permit: Some(permit) }))
+    Response::from_parts(parts, Body::new(Sliced { rest: bytes, turn: Some(turn) }))
 }
 
 struct Sliced {
     rest: Bytes,
-    permit: Option<OwnedSemaphorePermit>,
+    turn: Option<Turn>,
 }
 
 impl HttpBody for Sliced {
@@ -56,13 +60,13 @@ impl HttpBody for Sliced {
 
     fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.rest.is_empty() {
-            self.permit = None;
+            self.turn = None;
             return Poll::Ready(None);
         }
         let n = SLICE.min(self.rest.len());
         let slice = self.rest.split_to(n);
         if self.rest.is_empty() {
-            self.permit = None;
+            self.turn = None;
         }
         Poll::Ready(Some(Ok(Frame::data(slice))))
     }

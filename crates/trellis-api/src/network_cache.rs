@@ -7,11 +7,19 @@
 //! arrive while they are being computed wait for that one computation instead of starting their own.
 //! Services, capacity and organisation names are always read live. A graph says when its statistics
 //! were computed (`statisticsAt`); a period "the last N days" moves with that instant.
+//!
+//! Graphs are also built one at a time: a graph of a large network is its share of the server's CPU
+//! and, at a million referrals and ten thousand services, about 70 MB while it is resolved
+//! (async-graphql builds the whole response as a value tree before writing it: measured with heaptrack,
+//! `docs/benchmarks.md`). More at once would add memory without adding cores. A caller takes its
+//! [`NetworkCache::turn`] before [`NetworkCache::graph`] and keeps it until the response is on its way
+//! (through `POST /graphql`, until the body has been sent: [`crate::held_until_sent`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use trellis_store::network::{NetworkFilter, NetworkGraph, NetworkStatistics};
 use trellis_store::{Store, StoreError};
 
@@ -43,21 +51,30 @@ impl Period {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<NetworkStatistics>>>>;
 
-/// Statistics by period and category.
+/// The turn to build a graph: the next graph waits until it is dropped.
+pub type Turn = OwnedMutexGuard<()>;
+
+/// Statistics by period and category, and the turn to build a graph.
 pub struct NetworkCache {
     ttl: Duration,
-    slots: Mutex<HashMap<(Period, Option<String>), Slot>>,
+    slots: std::sync::Mutex<HashMap<(Period, Option<String>), Slot>>,
+    one_at_a_time: Arc<Mutex<()>>,
 }
 
 impl NetworkCache {
     /// Reuses statistics for `ttl_secs` seconds; 0 computes them for every graph.
     pub fn new(ttl_secs: u64) -> Self {
         let ttl = Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 1_000).min(i64::MAX / 1_000));
-        NetworkCache { ttl, slots: Mutex::default() }
+        NetworkCache { ttl, slots: std::sync::Mutex::default(), one_at_a_time: Arc::default() }
+    }
+
+    /// Waits for the turn to build a graph.
+    pub async fn turn(&self) -> Turn {
+        Arc::clone(&self.one_at_a_time).lock_owned().await
     }
 
     /// The graph for `period` and `category`: live services and organisations, and statistics at most
-    /// the time to live old.
+    /// the time to live old. Take the [`NetworkCache::turn`] first.
     pub async fn graph(
         &self,
         store: &Store,

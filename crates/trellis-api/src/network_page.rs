@@ -141,10 +141,14 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
     }
     let days = query.days.unwrap_or(90).clamp(1, 3650);
     let category = query.category.filter(|c| !c.trim().is_empty());
+    // The turn is kept until the page is rendered; the page is far smaller than the graph.
+    let turn = state.network.turn().await;
     match state.network.graph(&state.store, Period::LastDays(days), category.clone()).await {
         Ok((graph, statistics)) => {
             let network = network_from(graph, &statistics);
-            html(StatusCode::OK, network_page(&network, &principal.user.name, days, category.as_deref()))
+            let page = network_page(&network, &principal.user.name, days, category.as_deref());
+            drop(turn);
+            html(StatusCode::OK, page)
         }
         Err(e) => {
             tracing::error!(error = %e, "network page: query failed");

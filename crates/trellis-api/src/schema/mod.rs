@@ -87,8 +87,8 @@ pub async fn graphql_handler(
     let request = request.into_inner().data(caller).data(Arc::clone(&held));
     let response = with_error_codes(state.schema.execute(request).await);
     let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
-    match held.take() {
-        Some(permit) => hold_until_sent(response, permit).await,
+    match HeldUntilSent::into_turn(held) {
+        Some(turn) => hold_until_sent(response, turn).await,
         None => response,
     }
 }

@@ -1,10 +1,9 @@
 //! The network graph query: the locality as nodes and flows, for network leads and link workers.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use trellis_domain::Role;
 use trellis_domain::values::ValueError;
 use trellis_store::Store;
@@ -14,7 +13,7 @@ use super::in_turn::InTurn;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
 use crate::held_until_sent::HeldUntilSent;
-use crate::network_cache::{NetworkCache, Period};
+use crate::network_cache::{NetworkCache, Period, Turn};
 
 /// The network query.
 #[derive(Default)]
@@ -23,10 +22,10 @@ pub struct NetworkQuery;
 /// The locality as a graph.
 #[derive(SimpleObject)]
 pub struct Network {
-    /// Held until the graph has been resolved into the response, when the handler does not hold it
-    /// until the response is sent (see [`computing`]).
+    /// The turn to build a graph ([`NetworkCache::turn`]), held until the graph has been resolved into
+    /// the response when the request does not hold it until the response is sent.
     #[graphql(skip)]
-    pub permit: Option<OwnedSemaphorePermit>,
+    pub turn: Option<Turn>,
     /// Start of the period counted.
     pub from: DateTime<Utc>,
     /// End of the period counted.
@@ -139,7 +138,7 @@ impl From<OfferStats> for NetworkOfferStats {
 /// Converts the store's graph for the API.
 pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Network {
     Network {
-        permit: None,
+        turn: None,
         from: statistics.from,
         until: statistics.until,
         statistics_at: statistics.computed_at,
@@ -181,17 +180,6 @@ pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Netw
     }
 }
 
-/// Network graphs are computed, resolved and sent one at a time. A graph of a large network is its
-/// share of the server's CPU and, at a million referrals and ten thousand services, about 70 MB while
-/// it is resolved (async-graphql builds the whole response as a value tree before writing it: measured
-/// with heaptrack, `docs/benchmarks.md`). More at once would add memory without adding cores; the rest
-/// wait their turn, and those asking for the same statistics reuse them ([`NetworkCache`]). Through
-/// `POST /graphql` the permit is held until the body has been sent ([`crate::held_until_sent`]).
-fn computing() -> Arc<Semaphore> {
-    static GATE: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    Arc::clone(GATE.get_or_init(|| Arc::new(Semaphore::new(1))))
-}
-
 /// The period asked for: `from`/`until`; without `until`, up to now; without either, the last 90 days.
 pub fn period(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Result<Period, ApiError> {
     let (from, until) = match (from, until) {
@@ -223,16 +211,15 @@ impl NetworkQuery {
         ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker], "see the network").api()?;
         let period = period(from, until).map_err(|e| e.extend())?;
         let category = category.filter(|c| !c.trim().is_empty());
-        let permit = computing().acquire_owned().await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
-        let (graph, statistics) =
-            ctx.data::<Arc<NetworkCache>>()?.graph(ctx.data::<Store>()?, period, category).await.api()?;
-        let permit = match ctx.data_opt::<Arc<HeldUntilSent>>() {
+        let cache = ctx.data::<Arc<NetworkCache>>()?;
+        let turn = match ctx.data_opt::<Arc<HeldUntilSent>>() {
             Some(held) => {
-                held.hold(permit);
+                held.hold(cache.turn()).await;
                 None
             }
-            None => Some(permit),
+            None => Some(cache.turn().await),
         };
-        Ok(Network { permit, ..network_from(graph, &statistics) })
+        let (graph, statistics) = cache.graph(ctx.data::<Store>()?, period, category).await.api()?;
+        Ok(Network { turn, ..network_from(graph, &statistics) })
     }
 }
