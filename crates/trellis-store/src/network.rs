@@ -116,8 +116,6 @@ pub struct NetworkStatistics {
     pub from: DateTime<Utc>,
     /// Offers made before this instant.
     pub until: DateTime<Utc>,
-    /// Only services carrying this taxonomy code.
-    pub category: Option<String>,
     /// When they were computed.
     pub computed_at: DateTime<Utc>,
     /// Offer statistics by service id (services with no offers in the period are absent).
@@ -319,14 +317,7 @@ impl Store {
                 });
             }
         }
-        Ok(NetworkStatistics {
-            from: filter.from,
-            until: filter.until,
-            category: filter.category.clone(),
-            computed_at: now,
-            services: stats,
-            flows,
-        })
+        Ok(NetworkStatistics { from: filter.from, until: filter.until, computed_at: now, services: stats, flows })
     }
 }
 

@@ -74,15 +74,16 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Waiting>
                 Err(_) => break,
             }
         }
-        let entries = group.iter().map(|w| w.entry.clone().into_active_model());
+        let (entries, waiters): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|w| (w.entry.into_active_model(), w.written)).unzip();
         let result = audit_log::Entity::insert_many(entries)
             .exec_without_returning(&db)
             .await
             .map(drop)
             .map_err(|e| e.to_string());
-        for waiting in group {
+        for written in waiters {
             // A read that gave up waiting (its request was dropped) no longer needs telling.
-            let _ = waiting.written.send(result.clone());
+            let _ = written.send(result.clone());
         }
         head = queue.recv().await;
     }
