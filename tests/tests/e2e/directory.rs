@@ -6,7 +6,7 @@
 
 // The binary has no library target; its import entry point is compiled into this test as it is into
 // the binary, so the CLI's own code is what these tests run.
-#[path = "../../crates/trellis/src/import.rs"]
+#[path = "../../../crates/trellis/src/import.rs"]
 mod import;
 
 use chrono::{Duration, Utc};

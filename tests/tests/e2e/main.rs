@@ -1,0 +1,16 @@
+//! The end-to-end suite as one test binary (one link of the whole stack instead of one per file): the
+//! real server on SQLite and PostgreSQL, real SMTP, real clients and a real browser.
+//!
+//! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber, which must see only
+//! its own journey.
+
+mod api_errors;
+mod authorization;
+mod capacity_check;
+mod directory;
+mod email_delivery;
+mod hostile_input;
+mod journeys;
+mod network;
+mod provider_page;
+mod schema;
