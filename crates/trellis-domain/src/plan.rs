@@ -4,14 +4,13 @@
 //! is to them), actions per goal (what, who, by when, status, their confidence), a review date and, at each
 //! review, how far each goal was achieved. Every version records that the person agreed to it, who
 //! recorded that and when. [`PlanDraft::parse`] turns what a caller sent into a [`Plan`] or names the
-//! field that is wrong; [`may_change_plan`] says who may change it and when; the views say what each
-//! reader may see of it.
+//! field that is wrong; the views say what each reader may see of it. Who may change it, and when, is the
+//! referral lifecycle's rule (`ReferralCommand::UpdatePlan`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Role};
-use crate::error::DomainError;
 use crate::ids::{ServiceId, UserId};
 use crate::referral::{Referral, ReferralStatus};
 use crate::values::needs::named_enum;
@@ -229,21 +228,6 @@ impl PlanDraft {
     }
 }
 
-/// Whether `actor` may create or change the plan of `referral`: a link worker of the service that works
-/// it, from the first contact on, until it closes.
-pub fn may_change_plan(actor: &Actor, referral: &Referral) -> Result<(), DomainError> {
-    if !actor.is(Role::LinkWorker, referral.link_worker_service) || actor.user.is_none() {
-        return Err(DomainError::Forbidden { role: actor.role, action: "change the plan" });
-    }
-    match referral.status {
-        ReferralStatus::Contacted | ReferralStatus::Attending => Ok(()),
-        ReferralStatus::Referred => {
-            Err(DomainError::InvalidTransition { state: "referred", action: "change the plan before first contact" })
-        }
-        ReferralStatus::Closed => Err(DomainError::InvalidTransition { state: "closed", action: "change the plan" }),
-    }
-}
-
 /// What a provider that has accepted an offer sees of a plan: the actions that name its service, without
 /// the person's scores (importance, confidence).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -331,6 +315,30 @@ impl Plan {
                 })
                 .collect(),
         }
+    }
+}
+
+/// How much of a referral's plan and wellbeing measures a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanAccess {
+    /// The link worker service that works it: everything, every version.
+    Full,
+    /// The referring practice, once the referral has closed: the plan's summary and the measures (the
+    /// PRSB message back to the GP carries both).
+    Summary,
+    /// Anyone else, and the practice before closure.
+    Nothing,
+}
+
+/// What `actor` may see of the plan and measures of `referral`. Providers see only the actions naming
+/// their service, through an accepted offer ([`Plan::for_provider`]); network leads see aggregates only.
+pub fn plan_access(actor: &Actor, referral: &Referral) -> PlanAccess {
+    if actor.is(Role::LinkWorker, referral.link_worker_service) {
+        PlanAccess::Full
+    } else if actor.is(Role::GpPractice, referral.referring_organisation) && referral.status == ReferralStatus::Closed {
+        PlanAccess::Summary
+    } else {
+        PlanAccess::Nothing
     }
 }
 

@@ -221,6 +221,23 @@ impl Instrument {
         }
     }
 
+    /// Reads answers as a caller sends them (any integers), refusing one outside the response scale and
+    /// naming its item; then [`Instrument::score`] scores them.
+    pub fn parse_answers(&self, answers: &[Option<i64>]) -> Result<Vec<Option<u8>>, ValueError> {
+        answers
+            .iter()
+            .enumerate()
+            .map(|(i, answer)| match answer {
+                None => Ok(None),
+                Some(a) => {
+                    u8::try_from(*a).ok().filter(|a| (self.min..=self.max).contains(a)).map(Some).ok_or_else(|| {
+                        ValueError::new(answer_field(i), a.to_string(), "is out of the instrument's range")
+                    })
+                }
+            })
+            .collect()
+    }
+
     /// Scores a set of answers, one per item in order (`None` for an item left unanswered). Refuses a set
     /// of the wrong length, an answer out of range, or a missing answer where every item is needed.
     pub fn score(&'static self, answers: &[Option<u8>]) -> Result<Scores, ValueError> {
@@ -232,7 +249,7 @@ impl Instrument {
                 && !(self.min..=self.max).contains(a)
             {
                 return Err(ValueError::new(
-                    item_field(item.number),
+                    answer_field(usize::from(item.number) - 1),
                     a.to_string(),
                     "is out of the instrument's range",
                 ));
@@ -246,7 +263,9 @@ impl Instrument {
             Scoring::ConvertedSum { table, .. } => {
                 let mut raw = 0u32;
                 for (item, answer) in self.items.iter().zip(answers) {
-                    let a = answer.ok_or_else(|| ValueError::new(item_field(item.number), "", "must be answered"))?;
+                    let a = answer.ok_or_else(|| {
+                        ValueError::new(answer_field(usize::from(item.number) - 1), "", "must be answered")
+                    })?;
                     raw += u32::from(a);
                 }
                 let lowest = u32::from(self.min) * self.items.len() as u32;
@@ -275,11 +294,11 @@ impl Item {
     }
 }
 
-/// The field name an item's answer is reported under (`answers[2]` for the third item).
-fn item_field(number: u8) -> &'static str {
-    const FIELDS: [&str; 8] =
-        ["answers", "answers[0]", "answers[1]", "answers[2]", "answers[3]", "answers[4]", "answers[5]", "answers[6]"];
-    FIELDS.get(usize::from(number)).copied().unwrap_or("answers")
+/// The field an answer is reported under: `answers[2]` for the third item, as the API's list is indexed.
+fn answer_field(index: usize) -> &'static str {
+    const FIELDS: [&str; 7] =
+        ["answers[0]", "answers[1]", "answers[2]", "answers[3]", "answers[4]", "answers[5]", "answers[6]"];
+    FIELDS.get(index).copied().unwrap_or("answers")
 }
 
 /// One item's answer and band.
@@ -424,6 +443,10 @@ pub enum NoFollowUpReason {
 }
 
 impl NoFollowUpReason {
+    /// Every reason.
+    pub const ALL: [NoFollowUpReason; 3] =
+        [NoFollowUpReason::Declined, NoFollowUpReason::NotAble, NoFollowUpReason::NotOffered];
+
     /// The stable name used in storage and the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -431,6 +454,31 @@ impl NoFollowUpReason {
             NoFollowUpReason::NotAble => "not_able",
             NoFollowUpReason::NotOffered => "not_offered",
         }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| ValueError::new("noFollowUpReason", s, "is not a reason for a missing follow-up"))
+    }
+}
+
+/// What a closure as completed records about the follow-up measure: nothing when one was taken; the
+/// reason given when none was; and a refusal when none was taken and no reason given.
+pub fn reason_for_no_follow_up(
+    has_follow_up: bool,
+    given: Option<NoFollowUpReason>,
+) -> Result<Option<NoFollowUpReason>, ValueError> {
+    match (has_follow_up, given) {
+        (true, _) => Ok(None),
+        (false, Some(reason)) => Ok(Some(reason)),
+        (false, None) => Err(ValueError::new(
+            "noFollowUpReason",
+            "",
+            "is required to close as completed without a follow-up measure",
+        )),
     }
 }
 

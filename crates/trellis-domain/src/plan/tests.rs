@@ -5,7 +5,6 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::ids::{OrganisationId, ReferralId};
 
 fn date(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
@@ -53,20 +52,6 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap()
 }
 
-fn referral(status: ReferralStatus) -> Referral {
-    Referral {
-        id: ReferralId(Uuid::from_u128(3)),
-        status,
-        version: 2,
-        referring_organisation: OrganisationId(Uuid::from_u128(10)),
-        link_worker_service: OrganisationId(Uuid::from_u128(20)),
-        assigned_to: None,
-        closure_reason: None,
-        created_at: now(),
-        updated_at: now(),
-    }
-}
-
 #[test]
 fn a_plan_records_that_the_person_agreed_who_recorded_it_and_when() {
     let plan = draft().parse(recorder(), now()).unwrap();
@@ -106,29 +91,6 @@ fn each_bad_part_of_a_plan_is_refused_naming_its_field() {
 }
 
 #[test]
-fn only_the_link_worker_service_changes_the_plan_and_only_from_first_contact_until_closure() {
-    let lw = Actor::user(recorder(), Role::LinkWorker, OrganisationId(Uuid::from_u128(20)));
-    let other_lw = Actor::user(recorder(), Role::LinkWorker, OrganisationId(Uuid::from_u128(21)));
-    let gp = Actor::user(recorder(), Role::GpPractice, OrganisationId(Uuid::from_u128(10)));
-    assert!(may_change_plan(&lw, &referral(ReferralStatus::Contacted)).is_ok());
-    assert!(may_change_plan(&lw, &referral(ReferralStatus::Attending)).is_ok());
-    assert!(matches!(
-        may_change_plan(&lw, &referral(ReferralStatus::Referred)),
-        Err(DomainError::InvalidTransition { .. })
-    ));
-    assert!(matches!(
-        may_change_plan(&lw, &referral(ReferralStatus::Closed)),
-        Err(DomainError::InvalidTransition { .. })
-    ));
-    for actor in [other_lw, gp, Actor::provider_link(OrganisationId(Uuid::from_u128(20))), Actor::system()] {
-        assert!(matches!(
-            may_change_plan(&actor, &referral(ReferralStatus::Contacted)),
-            Err(DomainError::Forbidden { .. })
-        ));
-    }
-}
-
-#[test]
 fn a_provider_sees_only_the_actions_that_name_its_service_without_scores() {
     let plan = draft().parse(recorder(), now()).unwrap();
     let view = plan.for_provider(walking_group());
@@ -164,5 +126,39 @@ proptest! {
         d.goals[0].actions[0].confidence = confidence;
         let ok = (1..=10).contains(&importance) && (1..=10).contains(&confidence);
         prop_assert_eq!(d.parse(recorder(), now()).is_ok(), ok);
+    }
+}
+
+#[test]
+fn the_link_worker_sees_the_whole_plan_and_the_practice_a_summary_only_once_closed() {
+    use crate::ids::{OrganisationId, ReferralId};
+    let (practice, service) = (OrganisationId(Uuid::from_u128(10)), OrganisationId(Uuid::from_u128(20)));
+    let referral = |status| Referral {
+        id: ReferralId(Uuid::from_u128(3)),
+        status,
+        version: 4,
+        referring_organisation: practice,
+        link_worker_service: service,
+        assigned_to: None,
+        closure_reason: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let lw = Actor::user(recorder(), Role::LinkWorker, service);
+    let gp = Actor::user(recorder(), Role::GpPractice, practice);
+    let open = referral(ReferralStatus::Attending);
+    let closed = referral(ReferralStatus::Closed);
+    assert_eq!((plan_access(&lw, &open), plan_access(&lw, &closed)), (PlanAccess::Full, PlanAccess::Full));
+    assert_eq!((plan_access(&gp, &open), plan_access(&gp, &closed)), (PlanAccess::Nothing, PlanAccess::Summary));
+    let others = [
+        Actor::user(recorder(), Role::LinkWorker, practice),
+        Actor::user(recorder(), Role::GpPractice, service),
+        Actor::user(recorder(), Role::Provider, service),
+        Actor::user(recorder(), Role::NetworkLead, service),
+        Actor::user(recorder(), Role::Admin, service),
+        Actor::system(),
+    ];
+    for actor in others {
+        assert_eq!(plan_access(&actor, &closed), PlanAccess::Nothing, "{actor:?}");
     }
 }

@@ -77,6 +77,31 @@ fn answers_out_of_range_are_refused_naming_the_item_and_the_value() {
 }
 
 #[test]
+fn answers_sent_as_any_integer_are_read_or_refused_naming_the_item() {
+    assert_eq!(
+        ONS4_V1.parse_answers(&[Some(0), None, Some(10), Some(3)]).unwrap(),
+        vec![Some(0), None, Some(10), Some(3)]
+    );
+    let err = ONS4_V1.parse_answers(&[Some(1), Some(-1), None, None]).unwrap_err();
+    assert_eq!((err.field, err.value.as_str()), ("answers[1]", "-1"));
+    let err = SWEMWBS_V1.parse_answers(&[Some(3), Some(3), Some(3), Some(3), Some(3), Some(3), Some(300)]).unwrap_err();
+    assert_eq!((err.field, err.value.as_str()), ("answers[6]", "300"));
+}
+
+#[test]
+fn closing_as_completed_without_a_follow_up_needs_a_reason_and_records_it() {
+    assert_eq!(reason_for_no_follow_up(true, Some(NoFollowUpReason::Declined)).unwrap(), None);
+    assert_eq!(
+        reason_for_no_follow_up(false, Some(NoFollowUpReason::NotAble)).unwrap(),
+        Some(NoFollowUpReason::NotAble)
+    );
+    assert_eq!(reason_for_no_follow_up(false, None).unwrap_err().field, "noFollowUpReason");
+    for reason in NoFollowUpReason::ALL {
+        assert_eq!(NoFollowUpReason::parse(reason.as_str()).unwrap(), reason);
+    }
+}
+
+#[test]
 fn a_set_of_the_wrong_length_or_with_nothing_answered_is_refused() {
     assert_eq!(ONS4_V1.score(&[Some(5); 3]).unwrap_err().field, "answers");
     assert_eq!(SWEMWBS_V1.score(&[Some(3); 8]).unwrap_err().field, "answers");
