@@ -8,7 +8,8 @@ use trellis_domain::{OfferId, OrganisationId, ReferralId, ServiceId, UserId};
 use trellis_store::referrals::PersonDetails;
 
 use super::types::{
-    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, ReferralStatus, Role, Urgency,
+    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, PersonDetailsChoice, ReferralStatus, Role,
+    Urgency,
 };
 
 /// Parses an id argument, naming the field when it is not one.
@@ -205,6 +206,19 @@ pub struct CloseReferralInput {
     /// Why.
     pub reason: ClosureReason,
     /// Any note (for the record; not sent to the practice).
+    pub note: Option<String>,
+}
+
+/// Choose which of a flagged referral's person details stand (its flag is `details_differ`).
+#[derive(InputObject)]
+pub struct ResolvePersonDetailsInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Which details stand for this referral.
+    pub keep: PersonDetailsChoice,
+    /// Any note (for the record).
     pub note: Option<String>,
 }
 

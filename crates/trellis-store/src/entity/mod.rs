@@ -12,6 +12,7 @@ pub mod offer_link;
 pub mod organisation;
 pub mod person;
 pub mod referral;
+pub mod referral_demographics;
 pub mod referral_event;
 pub mod service;
 pub mod service_at_location;
