@@ -586,7 +586,8 @@ mod tests {
     #[test]
     fn the_provider_is_told_an_ended_offer_is_no_longer_needed_by_reference_without_the_needs() {
         let n = notice();
-        let out = Letter::OfferEnded { notice: &n, ended: OfferStatus::EndedEarly }.render("https://t.example").unwrap();
+        let out =
+            Letter::OfferEnded { notice: &n, ended: OfferStatus::EndedEarly }.render("https://t.example").unwrap();
         assert_eq!(out.sender_name.as_deref(), Some("Erewash PCN Link Workers"));
         for part in [&out.text, &out.html] {
             assert!(part.contains("no longer needed"), "{part}");

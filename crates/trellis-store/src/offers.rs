@@ -240,8 +240,7 @@ impl Store {
         let action = if part_of.is_some() { "offer.onward_proposed" } else { "offer.made" };
         Audit { actor, action, referral: Some(referral.id), offer: Some(state.id), at: now }.write(&txn).await?;
 
-        let recipient =
-            provider_recipient(&txn, &svc).await?.ok_or(StoreError::UnknownReference("service email"))?;
+        let recipient = provider_recipient(&txn, &svc).await?.ok_or(StoreError::UnknownReference("service email"))?;
         let payload = serde_json::json!({ "offer": state.id });
         NewEmail {
             kind: EmailKind::OfferMade,

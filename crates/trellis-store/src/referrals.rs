@@ -151,29 +151,29 @@ fn person_from(id: PersonId, m: referral_demographics::Model) -> Result<Person, 
 
 pub(crate) fn details_from(m: referral_demographics::Model) -> Result<PersonDetails, StoreError> {
     Ok(PersonDetails {
-            nhs_number: stored("nhs number", NhsNumber::parse(&m.nhs_number))?,
-            given_name: m.given_name,
-            family_name: m.family_name,
-            date_of_birth: m.date_of_birth,
-            phone: m
-                .phone
-                .as_deref()
-                .map(PhoneNumber::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            email: m
-                .email
-                .as_deref()
-                .map(EmailAddress::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            postcode: m
-                .postcode
-                .as_deref()
-                .map(Postcode::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
+        nhs_number: stored("nhs number", NhsNumber::parse(&m.nhs_number))?,
+        given_name: m.given_name,
+        family_name: m.family_name,
+        date_of_birth: m.date_of_birth,
+        phone: m
+            .phone
+            .as_deref()
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        email: m
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        postcode: m
+            .postcode
+            .as_deref()
+            .map(Postcode::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
     })
 }
 
@@ -565,9 +565,7 @@ impl Store {
                     Query::select()
                         .column(D::ReferralId)
                         .from(referral_demographics::Entity)
-                        .cond_where(
-                            Condition::any().add(name_matches(D::GivenName)).add(name_matches(D::FamilyName)),
-                        )
+                        .cond_where(Condition::any().add(name_matches(D::GivenName)).add(name_matches(D::FamilyName)))
                         .to_owned()
                 }
             };
