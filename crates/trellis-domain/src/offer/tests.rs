@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::ids::UserId;
-use crate::person::{PersonDetails, example as person};
+use crate::person::example as person;
 use crate::referral::Referral;
 
 const REFERRER: OrganisationId = OrganisationId(Uuid::from_u128(1));
