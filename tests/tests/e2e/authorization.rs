@@ -1264,18 +1264,20 @@ on_both_databases!(
         assert_eq!(second.pointer("/submitReferral/referral/flag"), Some(&json!("details_differ")));
         assert_eq!(second.pointer("/submitReferral/otherOpenReferralIds"), Some(&json!([first_id])));
         let id = second.pointer("/submitReferral/referral/id").unwrap().as_str().unwrap().to_owned();
-        let resolve = "mutation($id: ID!, $v: Int!) { resolvePersonDetails(input: { referralId: $id, expectedVersion: $v, keep: HELD }) { referral { version flag person { givenName phone } history { kind keptPersonDetails } } } }";
+        // The example in the link worker's guide, as people read it.
+        let resolve = trellis_tests::doc_operation("link-worker.md", "ResolvePersonDetails");
+        let input = |v: u32| json!({ "input": { "referralId": id, "expectedVersion": v, "keep": "HELD" } });
         for (who, token, code) in [
             ("the practice", &t.gp, "FORBIDDEN"),
             ("another service", &t.other_link_worker, "NOT_FOUND"),
             ("a provider", &t.provider, "NOT_FOUND"),
         ] {
-            let refused = app.graphql(Some(token), resolve, json!({ "id": id, "v": 1 })).await;
+            let refused = app.graphql(Some(token), &resolve, input(1)).await;
             assert_eq!(refused.code(), Some(code), "{who}: {:?}", refused.errors);
         }
-        let stale = app.graphql(Some(&t.link_worker), resolve, json!({ "id": id, "v": 7 })).await;
+        let stale = app.graphql(Some(&t.link_worker), &resolve, input(7)).await;
         assert_eq!(stale.code(), Some("CONFLICT"));
-        let done = app.ok(&t.link_worker, resolve, json!({ "id": id, "v": 1 })).await;
+        let done = app.ok(&t.link_worker, &resolve, input(1)).await;
         let r = done.pointer("/resolvePersonDetails/referral").unwrap();
         assert_eq!((&r["version"], &r["flag"]), (&json!(2), &Value::Null));
         assert_eq!((&r["person"]["givenName"], &r["person"]["phone"]), (&json!("Margaret"), &json!("01154960123")));
@@ -1283,7 +1285,7 @@ on_both_databases!(
             r.pointer("/history/1"),
             Some(&json!({ "kind": "person_details_resolved", "keptPersonDetails": "HELD" }))
         );
-        let again = app.graphql(Some(&t.link_worker), resolve, json!({ "id": id, "v": 2 })).await;
+        let again = app.graphql(Some(&t.link_worker), &resolve, input(2)).await;
         assert_eq!(again.code(), Some("INVALID_TRANSITION"), "nothing left to resolve");
         let audit = app
             .store
