@@ -369,7 +369,11 @@ impl Referral {
         next.updated_at = event.at;
         match &event.kind {
             ReferralEventKind::Assigned { to } => next.assigned_to = Some(*to),
-            ReferralEventKind::Closed { reason } => next.closure_reason = Some(*reason),
+            ReferralEventKind::Closed { reason } => {
+                next.closure_reason = Some(*reason);
+                // Nothing is left to choose about a closed referral's details.
+                next.details_differ = false;
+            }
             ReferralEventKind::PersonDetailsResolved { .. } => next.details_differ = false,
             _ => {}
         }

@@ -644,9 +644,10 @@ impl Store {
             .col_expr(referral::Column::AssignedToUserId, Expr::value(next.assigned_to.map(|u| u.0)))
             .col_expr(referral::Column::ClosureReason, Expr::value(next.closure_reason.map(|r| r.as_str())));
         // A change of status settles what a flag asked about, except differing details, which only the
-        // link worker's choice settles.
+        // link worker's choice (or closing, after which nothing is left to choose) settles.
         let resolved = matches!(event.kind, ReferralEventKind::PersonDetailsResolved { .. });
-        if resolved || (next.status != state.status && !state.details_differ) {
+        let moved = next.status != state.status;
+        if resolved || (moved && (!state.details_differ || next.status == ReferralStatus::Closed)) {
             update = update.col_expr(referral::Column::Flag, Expr::value(Option::<String>::None));
         }
         let result = update

@@ -236,6 +236,15 @@ both_databases!(
             store.referral(&lw, first.state.id, Utc::now()).await.unwrap().person.details,
             f.referral(NHS).person
         );
+
+        // Closing a flagged referral leaves nothing to choose.
+        let mut new_postcode = f.referral(NHS);
+        new_postcode.person.postcode = Postcode::parse("NG10 9ZZ").ok();
+        let flagged = store.submit_referral(new_postcode, None, &gp, Utc::now()).await.unwrap().referral;
+        assert_eq!(flagged.flag.as_deref(), Some("details_differ"));
+        let close = ReferralCommand::Close { reason: ClosureReason::EnteredInError, note: None };
+        let closed = store.transition_referral(flagged.state.id, 1, close, &lw, Utc::now()).await.unwrap();
+        assert_eq!(closed.flag, None);
     }
 );
 
