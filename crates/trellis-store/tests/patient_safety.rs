@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::person::DetailsChoice;
-use trellis_domain::referral::{ClosureReason, ReferralCommand, ReferralEventKind, ReferralStatus};
+use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralEventKind, ReferralStatus};
 use trellis_domain::values::{PhoneNumber, Postcode};
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
@@ -198,6 +198,7 @@ both_databases!(
         let again = store.referral(&lw, id, Utc::now()).await.unwrap();
         assert_eq!(again.person.details.phone, PhoneNumber::parse("0115 496 0123").ok());
         let history = store.referral_history(&lw, id).await.unwrap();
+        assert_eq!(Referral::replay(&history), Some(again.state.clone()), "the history reproduces the state");
         assert_eq!(
             history.last().unwrap().kind,
             ReferralEventKind::PersonDetailsResolved { kept: DetailsChoice::Held }
