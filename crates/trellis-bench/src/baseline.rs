@@ -62,13 +62,16 @@ pub fn submit(db: &DatabaseConnection, seeded: &Seeded, nhs_from: u64) -> Operat
             let now = Utc::now();
             let person = Uuid::now_v7();
             let id = Uuid::now_v7();
+            let nhs_again = nhs.clone();
             let opened = ReferralEventKind::Opened {
                 referring_organisation: OrganisationId(practice),
                 link_worker_service: OrganisationId(lws),
+                details_differ: false,
             };
             let txn = db.begin().await?;
             txn.execute_raw(sql(b, "INSERT INTO people (id, nhs_number, given_name, family_name, date_of_birth, phone, email, postcode, preferred_contact, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)", vec![v(person), v(nhs), v("Bench"), v("Person"), v(chrono::NaiveDate::from_ymd_opt(1970, 5, 1)), v(Option::<String>::None), v(Option::<String>::None), v(Some("NG1 1AA".to_owned())), v("letter"), v(now), v(now)])).await?;
             txn.execute_raw(sql(b, "INSERT INTO referrals (id, person_id, referring_organisation_id, referred_by_user_id, link_worker_service_id, assigned_to_user_id, status, closure_reason, needs, reason, urgency, consent_to_share, consent_recorded_by, consent_recorded_at, version, contact_due_at, flag, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)", vec![v(id), v(person), v(practice), v(Some(user)), v(lws), v(Option::<Uuid>::None), v("referred"), v(Option::<String>::None), v("[\"loneliness\"]"), v("Isolated since a bereavement; would like company."), v("routine"), v(true), v("Dr Bench"), v(now), v(1i64), v(now), v(Option::<String>::None), v(now), v(now)])).await?;
+            txn.execute_raw(sql(b, "INSERT INTO referral_demographics (referral_id, nhs_number, given_name, family_name, date_of_birth, phone, email, postcode, preferred_contact, recorded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", vec![v(id), v(nhs_again), v("Bench"), v("Person"), v(chrono::NaiveDate::from_ymd_opt(1970, 5, 1)), v(Option::<String>::None), v(Option::<String>::None), v(Some("NG1 1AA".to_owned())), v("letter"), v(now)])).await?;
             txn.execute_raw(sql(b, "INSERT INTO referral_events (id, referral_id, version, kind, from_status, to_status, actor_role, actor_organisation_id, actor_user_id, note, data, occurred_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)", vec![v(Uuid::now_v7()), v(id), v(1i64), v("opened"), v(Option::<String>::None), v("referred"), v("gp_practice"), v(Some(practice)), v(Some(user)), v(Option::<String>::None), v(serde_json::to_string(&opened)?), v(now)])).await?;
             txn.execute_raw(sql(b, "INSERT INTO idempotency_keys (organisation_id, key, request_hash, referral_id, created_at) VALUES ($1,$2,$3,$4,$5)", vec![v(practice), v(Uuid::new_v4().to_string()), v(format!("{:064x}", mix(id.as_u128() as u64))), v(id), v(now)])).await?;
             txn.execute_raw(sql(b, "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_id, offer_id, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)", vec![v(Uuid::now_v7()), v(now), v("gp_practice"), v(Some(practice)), v(Some(user)), v("referral.submitted"), v(Some(id)), v(Option::<Uuid>::None), v(Option::<String>::None)])).await?;

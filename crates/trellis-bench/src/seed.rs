@@ -485,6 +485,21 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             "updated_at",
         ],
     );
+    let mut demographics = Rows::new(
+        "referral_demographics",
+        &[
+            "referral_id",
+            "nhs_number",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "phone",
+            "email",
+            "postcode",
+            "preferred_contact",
+            "recorded_at",
+        ],
+    );
     let mut referrals = Rows::new(
         "referrals",
         &[
@@ -577,15 +592,18 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         let person = Uuid::now_v7();
         let (nhs, next) = nhs_number(nhs_next);
         nhs_next = next;
+        let given = format!("Given{i}");
+        let family = format!("Family{}", h % 997);
+        let born = dob + Duration::days((h % 20_000) as i64);
         people
             .push(
                 &txn,
                 vec![
                     v(person),
-                    v(nhs),
-                    v(format!("Given{i}")),
-                    v(format!("Family{}", h % 997)),
-                    v(dob + Duration::days((h % 20_000) as i64)),
+                    v(nhs.clone()),
+                    v(given.clone()),
+                    v(family.clone()),
+                    v(born),
                     none_string(),
                     none_string(),
                     v(Some("NG1 1AA".to_owned())),
@@ -637,9 +655,28 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
                 ],
             )
             .await?;
+        // Each referral's own demographics, after its referral row (the snapshot references it).
+        demographics
+            .push(
+                &txn,
+                vec![
+                    v(id),
+                    v(nhs),
+                    v(given),
+                    v(family),
+                    v(born),
+                    none_string(),
+                    none_string(),
+                    v(Some("NG1 1AA".to_owned())),
+                    v("letter"),
+                    v(created),
+                ],
+            )
+            .await?;
         let opened = ReferralEventKind::Opened {
             referring_organisation: OrganisationId(practice),
             link_worker_service: OrganisationId(service),
+            details_differ: false,
         };
         events
             .push(
@@ -829,14 +866,14 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             }
         }
         if i % 1000 == 999 {
-            for rows in [&mut people, &mut referrals, &mut events, &mut offers, &mut offer_events] {
+            for rows in [&mut people, &mut referrals, &mut demographics, &mut events, &mut offers, &mut offer_events] {
                 rows.flush(&txn).await?;
             }
             txn.commit().await?;
             txn = db.begin().await?;
         }
     }
-    for rows in [&mut people, &mut referrals, &mut events, &mut offers, &mut offer_events] {
+    for rows in [&mut people, &mut referrals, &mut demographics, &mut events, &mut offers, &mut offer_events] {
         rows.flush(&txn).await?;
     }
     txn.commit().await?;

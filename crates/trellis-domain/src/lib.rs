@@ -11,6 +11,7 @@
 //! - [`actor`]: roles and the acting party (a user, a provider acting through an email link, the system).
 //! - [`ids`]: typed identifiers over time-ordered UUIDs.
 //! - [`values`]: parse-don't-validate value types (NHS number, postcode, email, phone, date of birth, needs).
+//! - [`person`]: the person as one referral holds them, and when a submission's details differ.
 //! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
 //! - [`plan`]: the co-produced personal plan (PRSB care and support plan) and who sees what of it.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod ids;
 pub mod offer;
 pub mod organisation;
+pub mod person;
 pub mod plan;
 pub mod referral;
 pub mod values;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::{Actor, Role};
 use crate::error::DomainError;
 use crate::ids::{OfferId, OrganisationId, ReferralId, ServiceId};
-use crate::referral::{MAX_NOTE_CHARS, Referral, ReferralStatus};
+use crate::referral::{ClosureReason, MAX_NOTE_CHARS, Referral, ReferralStatus};
 use crate::values::needs::named_enum;
 
 named_enum!(
@@ -235,7 +235,15 @@ impl Offer {
     }
 
     /// Decides whether `actor` may carry out `command` now, and if so returns the event to append.
-    pub fn decide(&self, command: OfferCommand, actor: &Actor, at: DateTime<Utc>) -> Result<OfferEvent, DomainError> {
+    /// `referral` is the status of the offer's referral: once it is closed nobody may accept, waitlist or
+    /// start the offer (a provider must not take on, or be shown, a person whose episode has ended).
+    pub fn decide(
+        &self,
+        command: OfferCommand,
+        referral: ReferralStatus,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<OfferEvent, DomainError> {
         use OfferCommand as C;
         use OfferStatus as S;
 
@@ -259,6 +267,9 @@ impl Offer {
         if !from_ok.contains(&self.status) {
             return Err(DomainError::InvalidTransition { state: self.status.as_str(), action });
         }
+        if referral == ReferralStatus::Closed && matches!(to, S::Accepted | S::Waitlisted | S::Started) {
+            return Err(DomainError::InvalidTransition { state: "its referral is closed", action });
+        }
         let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;
         Ok(OfferEvent {
             offer: self.id,
@@ -269,6 +280,31 @@ impl Offer {
             actor: *actor,
             at,
             note,
+        })
+    }
+
+    /// How closing the offer's referral for `reason` ends the offer, as the event to append; `None` when
+    /// the offer has already ended. An offer not yet under way (offered, waitlisted or accepted) is
+    /// withdrawn (FHIR Task `cancelled`); a started one finishes when the referral completed and otherwise
+    /// ends early. The closure itself was decided by [`Referral::decide`], so `actor` (who closed the
+    /// referral) is not checked again here.
+    pub fn end_with_referral(&self, reason: ClosureReason, actor: &Actor, at: DateTime<Utc>) -> Option<OfferEvent> {
+        use OfferStatus as S;
+        let to = match self.status {
+            S::Offered | S::Waitlisted | S::Accepted => S::Withdrawn,
+            S::Started if reason == ClosureReason::Completed => S::Finished,
+            S::Started => S::EndedEarly,
+            S::Declined | S::Finished | S::EndedEarly | S::Withdrawn | S::Expired => return None,
+        };
+        Some(OfferEvent {
+            offer: self.id,
+            version: self.version + 1,
+            from: Some(self.status),
+            to,
+            decline_reason: None,
+            actor: *actor,
+            at,
+            note: Some(format!("The referral was closed: {}.", reason.as_str().replace('_', " "))),
         })
     }
 
@@ -287,10 +323,11 @@ impl Offer {
     pub fn handle(
         &self,
         command: OfferCommand,
+        referral: ReferralStatus,
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<(Offer, OfferEvent), DomainError> {
-        let event = self.decide(command, actor, at)?;
+        let event = self.decide(command, referral, actor, at)?;
         Ok((self.apply(&event), event))
     }
 }

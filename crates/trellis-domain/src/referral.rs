@@ -11,6 +11,7 @@ use crate::actor::{Actor, Role};
 use crate::error::DomainError;
 use crate::ids::{OfferId, OrganisationId, ReferralId, UserId};
 use crate::offer::OfferStatus;
+use crate::person::{DetailsChoice, PersonDetails};
 use crate::values::needs::named_enum;
 use crate::wellbeing::InstrumentCode;
 
@@ -79,6 +80,9 @@ pub struct Referral {
     pub assigned_to: Option<UserId>,
     /// Why it closed, once closed.
     pub closure_reason: Option<ClosureReason>,
+    /// Whether its person's details differ from those its link worker service already held for the NHS
+    /// number when it was submitted, until the link worker chooses which stand.
+    pub details_differ: bool,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
     /// When its last event happened.
@@ -145,6 +149,14 @@ pub enum ReferralCommand {
         /// The instrument answered.
         instrument: InstrumentCode,
     },
+    /// Choose which details stand for a referral flagged because its person's details differed from
+    /// those the link worker service already held.
+    ResolvePersonDetails {
+        /// Which details stand.
+        keep: DetailsChoice,
+        /// Any note.
+        note: Option<String>,
+    },
 }
 
 impl ReferralCommand {
@@ -160,6 +172,7 @@ impl ReferralCommand {
             Self::Close { .. } => "close",
             Self::UpdatePlan { .. } => "change the plan",
             Self::RecordMeasure { .. } => "record a wellbeing measure",
+            Self::ResolvePersonDetails { .. } => "resolve the person's details",
         }
     }
 }
@@ -174,6 +187,10 @@ pub enum ReferralEventKind {
         referring_organisation: OrganisationId,
         /// Who works it.
         link_worker_service: OrganisationId,
+        /// Whether the submitted details differed from those the service already held (absent in
+        /// events written before the flag existed, which never differed).
+        #[serde(default)]
+        details_differ: bool,
     },
     /// It was assigned to a link worker.
     Assigned {
@@ -206,6 +223,11 @@ pub enum ReferralEventKind {
         /// The instrument answered.
         instrument: InstrumentCode,
     },
+    /// The link worker chose which of the person's differing details stand.
+    PersonDetailsResolved {
+        /// Which.
+        kept: DetailsChoice,
+    },
 }
 
 impl ReferralEventKind {
@@ -221,6 +243,7 @@ impl ReferralEventKind {
             Self::Closed { .. } => "closed",
             Self::PlanUpdated { .. } => "plan_updated",
             Self::MeasureRecorded { .. } => "measure_recorded",
+            Self::PersonDetailsResolved { .. } => "person_details_resolved",
         }
     }
 }
@@ -251,11 +274,15 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 
 impl Referral {
     /// Opens a referral: a GP practice for itself, or a link worker service taking a self-referral or a
-    /// referral from another source.
+    /// referral from another source. `held` is what the link worker service already holds for the same
+    /// NHS number (its latest other referral's details), if anything: when `submitted` differs from it
+    /// the referral is still made, flagged for the link worker to choose which details stand.
     pub fn open(
         id: ReferralId,
         referring_organisation: OrganisationId,
         link_worker_service: OrganisationId,
+        submitted: &PersonDetails,
+        held: Option<&PersonDetails>,
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<(Referral, ReferralEvent), DomainError> {
@@ -267,7 +294,11 @@ impl Referral {
         let event = ReferralEvent {
             referral: id,
             version: 1,
-            kind: ReferralEventKind::Opened { referring_organisation, link_worker_service },
+            kind: ReferralEventKind::Opened {
+                referring_organisation,
+                link_worker_service,
+                details_differ: held.is_some_and(|h| submitted.differs_from(h)),
+            },
             from: None,
             to: ReferralStatus::Referred,
             actor: *actor,
@@ -344,6 +375,14 @@ impl Referral {
                 require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
                 (ReferralEventKind::MeasureRecorded { instrument }, self.status, None)
             }
+            C::ResolvePersonDetails { keep, note } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status != S::Closed, invalid.clone())?;
+                let nothing_to_resolve =
+                    DomainError::InvalidTransition { state: "its details were not flagged", action };
+                require(self.details_differ, nothing_to_resolve)?;
+                (ReferralEventKind::PersonDetailsResolved { kept: keep }, self.status, note)
+            }
         };
         let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;
         Ok(ReferralEvent {
@@ -366,7 +405,12 @@ impl Referral {
         next.updated_at = event.at;
         match &event.kind {
             ReferralEventKind::Assigned { to } => next.assigned_to = Some(*to),
-            ReferralEventKind::Closed { reason } => next.closure_reason = Some(*reason),
+            ReferralEventKind::Closed { reason } => {
+                next.closure_reason = Some(*reason);
+                // Nothing is left to choose about a closed referral's details.
+                next.details_differ = false;
+            }
+            ReferralEventKind::PersonDetailsResolved { .. } => next.details_differ = false,
             _ => {}
         }
         next
@@ -386,7 +430,8 @@ impl Referral {
     /// Rebuilds a referral from its whole history; `None` unless the history starts with its opening.
     pub fn replay(events: &[ReferralEvent]) -> Option<Referral> {
         let (first, rest) = events.split_first()?;
-        let ReferralEventKind::Opened { referring_organisation, link_worker_service } = first.kind else {
+        let ReferralEventKind::Opened { referring_organisation, link_worker_service, details_differ } = first.kind
+        else {
             return None;
         };
         let opened = Referral {
@@ -397,6 +442,7 @@ impl Referral {
             link_worker_service,
             assigned_to: None,
             closure_reason: None,
+            details_differ,
             created_at: first.at,
             updated_at: first.at,
         };

@@ -85,6 +85,13 @@ pub enum Letter<'a> {
         /// The reference of the referral it was about, if any.
         referral_reference: Option<String>,
     },
+    /// To the provider: the offer ended because its referral closed; the place is no longer needed.
+    OfferEnded {
+        /// The offer (only its reference, service and sender are shown).
+        notice: &'a OfferNotice,
+        /// How the offer ended (withdrawn, finished or ended early), as queued.
+        ended: OfferStatus,
+    },
     /// To the provider: please confirm a service's capacity, through the link.
     CapacityCheck {
         /// The service and its capacity as recorded.
@@ -148,6 +155,16 @@ struct ClosedReferral {
     sign_in: String,
 }
 
+/// An ended offer as its provider is told of it: references and organisations only, not even the needs.
+struct EndedOffer {
+    subject: String,
+    reference: String,
+    service: String,
+    provider: String,
+    sender: String,
+    ended: &'static str,
+}
+
 struct FailedDelivery {
     subject: String,
     what: String,
@@ -202,6 +219,7 @@ template_pair!(
     "onward_offer_proposed.html"
 );
 template_pair!(ReferralClosedText, ReferralClosedHtml, ClosedReferral, "referral_closed.txt", "referral_closed.html");
+template_pair!(OfferEndedText, OfferEndedHtml, EndedOffer, "offer_ended.txt", "offer_ended.html");
 template_pair!(DeliveryFailedText, DeliveryFailedHtml, FailedDelivery, "delivery_failed.txt", "delivery_failed.html");
 template_pair!(
     CapacityCheckText,
@@ -232,6 +250,7 @@ impl Letter<'_> {
             Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
             Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
             Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
+            Self::OfferEnded { .. } => EmailKind::OfferEnded,
         }
     }
 
@@ -334,6 +353,22 @@ impl Letter<'_> {
                 };
                 (m.subject.clone(), pair(CapacityCheckText { m: &m }, CapacityCheckHtml { m: &m })?)
             }
+            Self::OfferEnded { notice, ended } => {
+                let m = EndedOffer {
+                    subject: format!("Offer {} is no longer needed: {}", notice.reference, notice.service_name),
+                    reference: notice.reference.clone(),
+                    service: notice.service_name.clone(),
+                    provider: notice.provider_name.clone(),
+                    sender: notice.link_worker_service_name.clone(),
+                    ended: match ended {
+                        OfferStatus::Finished => "the activity is recorded as finished",
+                        OfferStatus::EndedEarly => "the activity is recorded as ended early",
+                        _ => "the offer has been withdrawn",
+                    },
+                };
+                sender_name = Some(notice.link_worker_service_name.clone());
+                (m.subject.clone(), pair(OfferEndedText { m: &m }, OfferEndedHtml { m: &m })?)
+            }
         };
         Ok(Rendered { subject, text, html, sender_name })
     }
@@ -405,6 +440,7 @@ fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
         EmailKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
         EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
         EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
+        EmailKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
     }
 }
 
@@ -471,6 +507,7 @@ mod tests {
                 referral_reference: Some("RF-3F9A-4D5E".into()),
             },
             Letter::CapacityCheck { notice: c, link: "https://trellis.example/capacity/trc_abc", link_expires_at },
+            Letter::OfferEnded { notice: n, ended: OfferStatus::Withdrawn },
         ]
     }
 
@@ -544,6 +581,21 @@ mod tests {
                 .unwrap();
         assert!(out.text.contains("Nothing yet: no places have been recorded."), "{}", out.text);
         assert!(out.html.contains("Nothing yet: no places have been recorded."), "{}", out.html);
+    }
+
+    #[test]
+    fn the_provider_is_told_an_ended_offer_is_no_longer_needed_by_reference_without_the_needs() {
+        let n = notice();
+        let out =
+            Letter::OfferEnded { notice: &n, ended: OfferStatus::EndedEarly }.render("https://t.example").unwrap();
+        assert_eq!(out.sender_name.as_deref(), Some("Erewash PCN Link Workers"));
+        for part in [&out.text, &out.html] {
+            assert!(part.contains("no longer needed"), "{part}");
+            assert!(part.contains("OF-3F9A-4D5E"), "{part}");
+            assert!(part.contains("ended early"), "{part}");
+            assert!(!part.contains("Loneliness") && !part.contains("RF-3F9A"), "only offer, service, sender: {part}");
+            assert!(!part.contains("/offers/"), "no link: {part}");
+        }
     }
 
     #[test]

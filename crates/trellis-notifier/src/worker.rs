@@ -362,6 +362,17 @@ impl Worker {
                 }
                 .render(sign_in)?
             }
+            EmailKind::OfferEnded => {
+                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+                // How it ended as queued, like an answer.
+                let ended = row
+                    .payload
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .and_then(|s| OfferStatus::parse(s).ok())
+                    .unwrap_or(notice.status);
+                Letter::OfferEnded { notice: &notice, ended }.render(sign_in)?
+            }
             EmailKind::CapacityCheck => {
                 let service = capacity_service(row).ok_or_else(|| missing("service"))?;
                 let notice = self.store.capacity_notice(service).await?;

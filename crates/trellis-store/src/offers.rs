@@ -7,14 +7,14 @@ use sea_orm::{
 };
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{DeclineReason, NewOffer, Offer, OfferCommand, OfferEvent, OfferStatus};
-use trellis_domain::referral::{AttendanceEvidence, ReferralCommand, ReferralStatus};
+use trellis_domain::referral::{AttendanceEvidence, ClosureReason, ReferralCommand, ReferralStatus};
 use trellis_domain::values::{DateOfBirth, Need};
 use trellis_domain::{Actor, OfferId, OrganisationId, ReferralId, Role, ServiceId};
 use uuid::Uuid;
 
 use crate::audit::Audit;
 use crate::convert::{stored, version};
-use crate::entity::{offer, offer_event, organisation, person, referral, service, user};
+use crate::entity::{offer, offer_event, organisation, referral, referral_demographics, service, user};
 use crate::outbox::{EmailKind, NewEmail};
 use crate::referrals::{ReferralRecord, state_from};
 use crate::{Store, StoreError};
@@ -47,8 +47,10 @@ pub struct ProviderOfferView {
     pub age_band: &'static str,
     /// What matters to them.
     pub needs: Vec<Need>,
-    /// Contact details, once the provider has accepted.
+    /// Contact details, once the provider has accepted, and only while the referral is open.
     pub contact: Option<ContactDetails>,
+    /// Whether the referral has closed, so the place is no longer needed.
+    pub referral_closed: bool,
 }
 
 /// How to reach the person, shown to a provider that accepted.
@@ -238,11 +240,7 @@ impl Store {
         let action = if part_of.is_some() { "offer.onward_proposed" } else { "offer.made" };
         Audit { actor, action, referral: Some(referral.id), offer: Some(state.id), at: now }.write(&txn).await?;
 
-        let provider_email = match svc.email.clone() {
-            Some(e) => Some(e),
-            None => organisation::Entity::find_by_id(svc.organisation_id).one(&txn).await?.and_then(|o| o.email),
-        };
-        let recipient = provider_email.ok_or(StoreError::UnknownReference("service email"))?;
+        let recipient = provider_recipient(&txn, &svc).await?.ok_or(StoreError::UnknownReference("service email"))?;
         let payload = serde_json::json!({ "offer": state.id });
         NewEmail {
             kind: EmailKind::OfferMade,
@@ -339,7 +337,12 @@ impl Store {
     ) -> Result<ProviderOfferView, StoreError> {
         let referral_row =
             referral::Entity::find_by_id(row.referral_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        let p = person::Entity::find_by_id(referral_row.person_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        // The person as this referral holds them, never as another organisation's submission said.
+        let p = referral_demographics::Entity::find_by_id(referral_row.id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::Corrupt("referral without demographics".into()))?;
+        let referral_closed = referral_row.status == ReferralStatus::Closed.as_str();
         let needs: Vec<String> =
             serde_json::from_str(&referral_row.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let record = self.offer_record(&self.db, row).await?;
@@ -349,7 +352,8 @@ impl Store {
         );
         let dob =
             DateOfBirth::parse(p.date_of_birth, now.date_naive()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let contact = if accepted {
+        // A closed referral's person is no longer the provider's to contact.
+        let contact = if accepted && !referral_closed {
             Audit {
                 actor,
                 action: "offer.contact_details_read",
@@ -374,6 +378,7 @@ impl Store {
             age_band: dob.age_band(now.date_naive()),
             needs: needs.iter().map(|n| stored("need", Need::parse(n))).collect::<Result<_, _>>()?,
             contact,
+            referral_closed,
         })
     }
 
@@ -446,7 +451,10 @@ impl Store {
         if state.version != expected_version {
             return Err(StoreError::Conflict { expected: expected_version, current: state.version });
         }
-        let (next, event) = state.handle(command, actor, now)?;
+        let referral_row =
+            referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        let referral_status = stored("referral status", ReferralStatus::parse(&referral_row.status))?;
+        let (next, event) = state.handle(command, referral_status, actor, now)?;
         let result = offer::Entity::update_many()
             .col_expr(offer::Column::Status, Expr::value(next.status.as_str()))
             .col_expr(offer::Column::Version, Expr::value(i64::from(next.version)))
@@ -470,8 +478,6 @@ impl Store {
         let action = format!("offer.{}", next.status.as_str());
         Audit { actor, action: &action, referral: Some(state.referral), offer: Some(id), at: now }.write(txn).await?;
 
-        let referral_row =
-            referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
         match next.status {
             OfferStatus::Accepted | OfferStatus::Declined | OfferStatus::Waitlisted => {
                 let payload = serde_json::json!({ "offer": id, "status": next.status.as_str() });
@@ -495,6 +501,80 @@ impl Store {
             _ => {}
         }
         offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)
+    }
+}
+
+impl Store {
+    /// Ends every open offer of a referral that `actor` has just closed for `reason`, in the closing
+    /// transaction: each gets the event [`Offer::end_with_referral`] decides, the places it held are given
+    /// back, and its provider is told by email (references only) that the place is no longer needed.
+    pub(crate) async fn end_offers_of_closed_referral(
+        &self,
+        txn: &DatabaseTransaction,
+        referral_row: &referral::Model,
+        reason: ClosureReason,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let open = [OfferStatus::Offered, OfferStatus::Waitlisted, OfferStatus::Accepted, OfferStatus::Started];
+        let rows = offer::Entity::find()
+            .filter(offer::Column::ReferralId.eq(referral_row.id))
+            .filter(offer::Column::Status.is_in(open.map(OfferStatus::as_str)))
+            .order_by_asc(offer::Column::Id)
+            .all(txn)
+            .await?;
+        for row in rows {
+            let state = state_of(&row)?;
+            let Some(event) = state.end_with_referral(reason, actor, now) else { continue };
+            let next = state.apply(&event);
+            let result = offer::Entity::update_many()
+                .col_expr(offer::Column::Status, Expr::value(next.status.as_str()))
+                .col_expr(offer::Column::Version, Expr::value(i64::from(next.version)))
+                .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+                .filter(offer::Column::Id.eq(row.id))
+                .filter(offer::Column::Version.eq(row.version))
+                .exec(txn)
+                .await?;
+            if result.rows_affected != 1 {
+                // A provider answered at the same moment: the closure is retried against what it did.
+                return Err(StoreError::Conflict { expected: state.version, current: state.version + 1 });
+            }
+            offer_event::Entity::insert(event_model(&event)).exec_without_returning(txn).await?;
+            crate::directory::adjust_capacity_for(txn, state.service, state.status, next.status).await?;
+            let action = format!("offer.{}", next.status.as_str());
+            Audit { actor, action: &action, referral: Some(state.referral), offer: Some(state.id), at: now }
+                .write(txn)
+                .await?;
+            let svc = service::Entity::find_by_id(row.service_id).one(txn).await?;
+            let recipient = match &svc {
+                Some(svc) => provider_recipient(txn, svc).await?,
+                None => None,
+            };
+            if let Some(recipient) = recipient {
+                NewEmail {
+                    kind: EmailKind::OfferEnded,
+                    recipient,
+                    payload: serde_json::json!({ "offer": state.id, "status": next.status.as_str() }),
+                    offer: Some(state.id),
+                    referral: Some(state.referral),
+                    due_at: now,
+                }
+                .write(txn, now)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where offers to `svc` go: the service's own address, else its organisation's.
+async fn provider_recipient(
+    conn: &impl sea_orm::ConnectionTrait,
+    svc: &service::Model,
+) -> Result<Option<String>, StoreError> {
+    match svc.email.clone() {
+        Some(e) => Ok(Some(e)),
+        None => Ok(organisation::Entity::find_by_id(svc.organisation_id).one(conn).await?.and_then(|o| o.email)),
     }
 }
 

@@ -36,11 +36,13 @@ pub enum EmailKind {
     DeliveryFailed,
     /// A provider is asked to confirm a service's capacity (with the capacity link).
     CapacityCheck,
+    /// A provider hears that an offer ended because its referral closed: the place is no longer needed.
+    OfferEnded,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -49,6 +51,7 @@ impl EmailKind {
         Self::ReferralClosed,
         Self::DeliveryFailed,
         Self::CapacityCheck,
+        Self::OfferEnded,
     ];
 
     /// The stored name.
@@ -62,7 +65,14 @@ impl EmailKind {
             Self::ReferralClosed => "referral_closed",
             Self::DeliveryFailed => "delivery_failed",
             Self::CapacityCheck => "capacity_check",
+            Self::OfferEnded => "offer_ended",
         }
+    }
+
+    /// Whether this kind of email about an offer goes to the offer's provider (the others about an offer go
+    /// to its link worker), so that a provider is shown the delivery of its own emails only.
+    pub fn is_to_provider(self) -> bool {
+        matches!(self, Self::OfferMade | Self::OfferReminder | Self::OfferEnded)
     }
 
     /// Parses the stored name.

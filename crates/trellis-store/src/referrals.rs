@@ -1,13 +1,14 @@
 //! Referrals: submitting them once (idempotently), reading and listing them within the reader's scope,
 //! and moving them through their lifecycle with optimistic concurrency.
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use trellis_domain::access::ReferralScope;
+use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
 use trellis_domain::referral::{
     ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus,
 };
@@ -17,38 +18,20 @@ use uuid::Uuid;
 
 use crate::audit::Audit;
 use crate::convert::{stored, version};
-use crate::entity::{idempotency_key, organisation, person, referral, referral_event, user};
+use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
 use crate::outbox::{EmailKind, NewEmail};
 use crate::rows::with_person;
 use crate::{Store, StoreError};
 
-/// The person a referral is for, as the referrer gives them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PersonDetails {
-    /// NHS number.
-    pub nhs_number: NhsNumber,
-    /// Given name.
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// Date of birth.
-    pub date_of_birth: NaiveDate,
-    /// Phone.
-    pub phone: Option<PhoneNumber>,
-    /// Email.
-    pub email: Option<EmailAddress>,
-    /// Home postcode.
-    pub postcode: Option<Postcode>,
-    /// How they like to be contacted.
-    pub preferred_contact: ContactMethod,
-}
+/// The person a referral is for, as the referrer gives them and as the referral keeps them.
+pub use trellis_domain::person::PersonDetails;
 
-/// A stored person.
+/// The person of one referral.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Person {
-    /// Their id.
+    /// What links the person's referrals (one per NHS number).
     pub id: PersonId,
-    /// Their details.
+    /// Their details as this referral holds them: as submitted, or as its link worker chose to keep.
     pub details: PersonDetails,
 }
 
@@ -162,35 +145,51 @@ pub struct ReferralFilter {
     pub limit: u64,
 }
 
-fn person_from(m: person::Model) -> Result<Person, StoreError> {
-    Ok(Person {
-        id: PersonId(m.id),
-        details: PersonDetails {
-            nhs_number: stored("nhs number", NhsNumber::parse(&m.nhs_number))?,
-            given_name: m.given_name,
-            family_name: m.family_name,
-            date_of_birth: m.date_of_birth,
-            phone: m
-                .phone
-                .as_deref()
-                .map(PhoneNumber::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            email: m
-                .email
-                .as_deref()
-                .map(EmailAddress::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            postcode: m
-                .postcode
-                .as_deref()
-                .map(Postcode::parse)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
-        },
+fn person_from(id: PersonId, m: referral_demographics::Model) -> Result<Person, StoreError> {
+    Ok(Person { id, details: details_from(m)? })
+}
+
+pub(crate) fn details_from(m: referral_demographics::Model) -> Result<PersonDetails, StoreError> {
+    Ok(PersonDetails {
+        nhs_number: stored("nhs number", NhsNumber::parse(&m.nhs_number))?,
+        given_name: m.given_name,
+        family_name: m.family_name,
+        date_of_birth: m.date_of_birth,
+        phone: m
+            .phone
+            .as_deref()
+            .map(PhoneNumber::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        email: m
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        postcode: m
+            .postcode
+            .as_deref()
+            .map(Postcode::parse)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
     })
+}
+
+fn demographics_model(referral: ReferralId, d: &PersonDetails, at: DateTime<Utc>) -> referral_demographics::Model {
+    referral_demographics::Model {
+        referral_id: referral.0,
+        nhs_number: d.nhs_number.as_str().into(),
+        given_name: d.given_name.clone(),
+        family_name: d.family_name.clone(),
+        date_of_birth: d.date_of_birth,
+        phone: d.phone.as_ref().map(|p| p.as_str().into()),
+        email: d.email.as_ref().map(|e| e.as_str().into()),
+        postcode: d.postcode.as_ref().map(|p| p.as_str().into()),
+        preferred_contact: d.preferred_contact.as_str().into(),
+        recorded_at: at,
+    }
 }
 
 pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
@@ -207,16 +206,17 @@ pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
             .map(ClosureReason::parse)
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        details_differ: m.flag.as_deref() == Some(DETAILS_DIFFER_FLAG),
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
 }
 
-fn record_from(m: referral::Model, person: person::Model) -> Result<ReferralRecord, StoreError> {
+fn record_from(m: referral::Model, person: referral_demographics::Model) -> Result<ReferralRecord, StoreError> {
     let needs: Vec<String> = serde_json::from_str(&m.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(ReferralRecord {
         state: state_from(&m)?,
-        person: person_from(person)?,
+        person: person_from(PersonId(m.person_id), person)?,
         needs: needs.iter().map(|n| stored("need", Need::parse(n))).collect::<Result<_, _>>()?,
         reason: m.reason,
         urgency: stored("urgency", Urgency::parse(&m.urgency))?,
@@ -288,7 +288,8 @@ impl Store {
         // The submission answers with what it wrote, not a fresh read: instants at the databases' precision.
         let now = now.trunc_subsecs(6);
         let id = ReferralId::new_at(now);
-        let (state, event) = Referral::open(id, new.referring_organisation, new.link_worker_service, actor, now)?;
+        // Checked before any write; decided again below with what the service already holds.
+        Referral::open(id, new.referring_organisation, new.link_worker_service, &new.person, None, actor, now)?;
         let scope = ReferralScope::of(actor)
             .ok_or(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" })?;
         if !self.is_link_worker_service(new.link_worker_service).await? {
@@ -298,8 +299,7 @@ impl Store {
         // transaction is rolled back and the first referral returned: no lookup before every submission.
         let txn = self.db.begin().await?;
         let new_person_id = PersonId::new_at(now);
-        let person = self.upsert_person(&txn, new_person_id, &new.person, now).await?;
-        let person_id = PersonId(person.id);
+        let person_id = self.upsert_person(&txn, new_person_id, &new.person, now).await?;
         // A person first written by this transaction has no other referrals yet.
         let other_open_referrals: Vec<ReferralId> = if person_id == new_person_id {
             vec![]
@@ -317,6 +317,21 @@ impl Store {
                 .map(ReferralId)
                 .collect()
         };
+        // What the link worker service already holds for this NHS number: its latest other referral's.
+        let held = if person_id == new_person_id {
+            None
+        } else {
+            Self::held_details(&txn, person_id, new.link_worker_service, id).await?
+        };
+        let (state, event) = Referral::open(
+            id,
+            new.referring_organisation,
+            new.link_worker_service,
+            &new.person,
+            held.as_ref(),
+            actor,
+            now,
+        )?;
 
         let model = referral::Model {
             id: id.0,
@@ -335,11 +350,13 @@ impl Store {
             consent_recorded_at: new.consent.recorded_at.trunc_subsecs(6),
             version: i64::from(state.version),
             contact_due_at: new.contact_due_at.trunc_subsecs(6),
-            flag: None,
+            flag: state.details_differ.then(|| DETAILS_DIFFER_FLAG.to_owned()),
             created_at: now,
             updated_at: now,
         };
+        let person = demographics_model(id, &new.person, now);
         referral::Entity::insert(model.clone().into_active_model()).exec_without_returning(&txn).await?;
+        referral_demographics::Entity::insert(person.clone().into_active_model()).exec_without_returning(&txn).await?;
         referral_event::Entity::insert(event_model(&event)?).exec_without_returning(&txn).await?;
         if let Some(key) = key {
             let key_again = key.clone();
@@ -393,16 +410,17 @@ impl Store {
         }
     }
 
-    /// Inserts the person as `id`, or updates the one with the same NHS number (the newest referral carries
-    /// the newest contact details), in one statement. The row written carries its id: `id` only if new.
+    /// The id of the person with this NHS number: `id` if this is the first referral for it. The row
+    /// only links referrals; a later submission changes nothing in it (each referral keeps its own
+    /// details), so the statement's update is a no-op that lets it return the existing id.
     async fn upsert_person(
         &self,
         txn: &DatabaseTransaction,
         id: PersonId,
         details: &PersonDetails,
         now: DateTime<Utc>,
-    ) -> Result<person::Model, StoreError> {
-        let mut model = person::Model {
+    ) -> Result<PersonId, StoreError> {
+        let model = person::Model {
             id: id.0,
             nhs_number: details.nhs_number.as_str().into(),
             given_name: details.given_name.clone(),
@@ -416,30 +434,36 @@ impl Store {
             updated_at: now,
         };
         use person::Column as P;
-        let mut upsert = person::Entity::insert(model.clone().into_active_model())
-            .on_conflict(
-                OnConflict::column(P::NhsNumber)
-                    .update_columns([
-                        P::GivenName,
-                        P::FamilyName,
-                        P::DateOfBirth,
-                        P::Phone,
-                        P::Email,
-                        P::Postcode,
-                        P::PreferredContact,
-                        P::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
+        let mut upsert = person::Entity::insert(model.into_active_model())
+            .on_conflict(OnConflict::column(P::NhsNumber).update_column(P::NhsNumber).to_owned())
             .into_query();
-        upsert.returning(Query::returning().columns([P::Id, P::CreatedAt]));
+        upsert.returning(Query::returning().columns([P::Id]));
         let row = txn
             .query_one_raw(txn.get_database_backend().build(&upsert))
             .await?
             .ok_or(StoreError::Corrupt("person upsert returned nothing".into()))?;
-        model.id = row.try_get("", "id")?;
-        model.created_at = row.try_get("", "created_at")?;
-        Ok(model)
+        Ok(PersonId(row.try_get("", "id")?))
+    }
+
+    /// The details `service` already holds for a person: those of its latest referral for them other
+    /// than `except`.
+    async fn held_details(
+        conn: &impl ConnectionTrait,
+        person: PersonId,
+        service: OrganisationId,
+        except: ReferralId,
+    ) -> Result<Option<PersonDetails>, StoreError> {
+        let latest = with_person(
+            referral::Entity::find()
+                .filter(referral::Column::PersonId.eq(person.0))
+                .filter(referral::Column::LinkWorkerServiceId.eq(service.0))
+                .filter(referral::Column::Id.ne(except.0))
+                .order_by_desc(referral::Column::Id)
+                .limit(1),
+        )
+        .one(conn)
+        .await?;
+        latest.map(|row| details_from(row.person)).transpose()
     }
 
     /// Reads one referral, if `actor` may; otherwise [`StoreError::NotFound`], so that guessing an id
@@ -524,30 +548,28 @@ impl Store {
                 .filter(referral::Column::ContactDueAt.lt(at));
         }
         if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            // Each referral is found by the details it holds, not by what another referral said.
+            use referral_demographics::Column as D;
             let people = match NhsNumber::parse(search) {
                 Ok(nhs) => Query::select()
-                    .column(person::Column::Id)
-                    .from(person::Entity)
-                    .and_where(person::Column::NhsNumber.eq(nhs.as_str()))
+                    .column(D::ReferralId)
+                    .from(referral_demographics::Entity)
+                    .and_where(D::NhsNumber.eq(nhs.as_str()))
                     .to_owned(),
                 Err(_) => {
                     let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-                    let name_matches = |col: person::Column| {
+                    let name_matches = |col: D| {
                         Expr::expr(Func::lower(Expr::col(col)))
                             .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
                     };
                     Query::select()
-                        .column(person::Column::Id)
-                        .from(person::Entity)
-                        .cond_where(
-                            Condition::any()
-                                .add(name_matches(person::Column::GivenName))
-                                .add(name_matches(person::Column::FamilyName)),
-                        )
+                        .column(D::ReferralId)
+                        .from(referral_demographics::Entity)
+                        .cond_where(Condition::any().add(name_matches(D::GivenName)).add(name_matches(D::FamilyName)))
                         .to_owned()
                 }
             };
-            query = query.filter(referral::Column::PersonId.in_subquery(people));
+            query = query.filter(referral::Column::Id.in_subquery(people));
         }
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
@@ -625,7 +647,11 @@ impl Store {
             .col_expr(referral::Column::UpdatedAt, Expr::value(now))
             .col_expr(referral::Column::AssignedToUserId, Expr::value(next.assigned_to.map(|u| u.0)))
             .col_expr(referral::Column::ClosureReason, Expr::value(next.closure_reason.map(|r| r.as_str())));
-        if next.status != state.status {
+        // A change of status settles what a flag asked about, except differing details, which only the
+        // link worker's choice (or closing, after which nothing is left to choose) settles.
+        let resolved = matches!(event.kind, ReferralEventKind::PersonDetailsResolved { .. });
+        let moved = next.status != state.status;
+        if resolved || (moved && (!state.details_differ || next.status == ReferralStatus::Closed)) {
             update = update.col_expr(referral::Column::Flag, Expr::value(Option::<String>::None));
         }
         let result = update
@@ -645,7 +671,16 @@ impl Store {
         })?;
         let action = format!("referral.{}", event.kind.name());
         Audit { actor, action: &action, referral: Some(id), offer: None, at: now }.write(txn).await?;
+        if let ReferralEventKind::PersonDetailsResolved { kept: DetailsChoice::Held } = event.kind {
+            let person = PersonId(row.person_id);
+            let held = Self::held_details(txn, person, state.link_worker_service, id)
+                .await?
+                .ok_or(StoreError::UnknownReference("heldDetails"))?;
+            let replaced = sea_orm::ActiveModelTrait::reset_all(demographics_model(id, &held, now).into_active_model());
+            referral_demographics::Entity::update(replaced).exec(txn).await?;
+        }
         if let ReferralEventKind::Closed { reason } = event.kind {
+            self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;
             let practice = organisation::Entity::find_by_id(row.referring_organisation_id).one(txn).await?;
             if let Some(email) = practice.and_then(|p| p.email) {
                 NewEmail {
@@ -663,7 +698,8 @@ impl Store {
         Ok(event)
     }
 
-    /// Marks a referral for the link worker's attention without changing its state.
+    /// Marks a referral for the link worker's attention without changing its state. Differing details
+    /// are never overwritten by another flag: only the link worker's choice clears them.
     pub(crate) async fn flag_referral(
         conn: &impl ConnectionTrait,
         id: ReferralId,
@@ -672,6 +708,11 @@ impl Store {
         referral::Entity::update_many()
             .col_expr(referral::Column::Flag, Expr::value(flag))
             .filter(referral::Column::Id.eq(id.0))
+            .filter(
+                Condition::any()
+                    .add(referral::Column::Flag.is_null())
+                    .add(referral::Column::Flag.ne(DETAILS_DIFFER_FLAG)),
+            )
             .exec(conn)
             .await?;
         Ok(())

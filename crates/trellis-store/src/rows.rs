@@ -1,4 +1,4 @@
-//! Referral rows joined with their people, read back by position.
+//! Referral rows joined with the demographics each holds, read back by position.
 //!
 //! sea-orm decodes a model by column name, formatting each name afresh for every column of every row: on
 //! a 50-row caseload page that was about a fifth of the server's CPU. These rows are selected in the
@@ -10,18 +10,18 @@ use sea_orm::{
     TryGetable,
 };
 
-use crate::entity::{person, referral};
+use crate::entity::{referral, referral_demographics};
 
-/// A referral and its person.
+/// A referral and its person, as the referral holds them.
 pub(crate) struct ReferralWithPerson {
     pub referral: referral::Model,
-    pub person: person::Model,
+    pub person: referral_demographics::Model,
 }
 
-/// `query` joined with each referral's person, decoded by position.
+/// `query` joined with each referral's own demographics, decoded by position.
 pub(crate) fn with_person(query: Select<referral::Entity>) -> Selector<SelectModel<ReferralWithPerson>> {
-    let mut query = query.join(JoinType::InnerJoin, referral::Relation::Person.def());
-    for column in person::Column::iter() {
+    let mut query = query.join(JoinType::InnerJoin, referral::Relation::Demographics.def());
+    for column in referral_demographics::Column::iter() {
         query = query.column(column);
     }
     query.into_model()
@@ -66,8 +66,8 @@ impl FromQueryResult for ReferralWithPerson {
             created_at: c.take()?,
             updated_at: c.take()?,
         };
-        let person = person::Model {
-            id: c.take()?,
+        let person = referral_demographics::Model {
+            referral_id: c.take()?,
             nhs_number: c.take()?,
             given_name: c.take()?,
             family_name: c.take()?,
@@ -76,8 +76,7 @@ impl FromQueryResult for ReferralWithPerson {
             email: c.take()?,
             postcode: c.take()?,
             preferred_contact: c.take()?,
-            created_at: c.take()?,
-            updated_at: c.take()?,
+            recorded_at: c.take()?,
         };
         Ok(ReferralWithPerson { referral, person })
     }

@@ -65,6 +65,9 @@ const DENY: &str = "FORBIDDEN";
 const SEEN: &str = "FORBIDDEN (visible to it)";
 /// No valid bearer token.
 const ANON: &str = "UNAUTHENTICATED";
+/// The caller may act on the subject, but not in the state it is in (its referral has closed):
+/// `INVALID_TRANSITION`, so it may know it exists.
+const BAD: &str = "INVALID_TRANSITION";
 
 /// The code a cell's expectation stands for.
 fn expected_code(expect: &str) -> &str {
@@ -101,6 +104,15 @@ enum Subject {
     WalkingGroup,
     /// A new API key of the fixture's GP (not the one the GP calls with).
     GpKey,
+    /// A contacted referral that the link worker has closed (version 3).
+    ClosedReferral,
+    /// An offer whose referral the link worker closed after the offer was made (and accepted or not),
+    /// which ended it. `left_open` puts it back the way closing left offers before it ended them
+    /// (offered or accepted), so that the rule about the closed referral is what refuses.
+    OfferOfClosedReferral { accepted: bool, left_open: bool },
+    /// A referral flagged because its person's details differ from those its link worker service already
+    /// held for the NHS number.
+    FlaggedReferral,
 }
 
 /// One operation tried by every caller.
@@ -403,6 +415,103 @@ fn rows() -> Vec<Row> {
             variables: |w, id, _| json!({ "id": id, "service": w.other_provider_service }),
             expect: [DENY, DENY, DENY, DENY, OK, NF, DENY, DENY, ANON, ANON],
         },
+        Row {
+            op: "resolvePersonDetails",
+            case: "keep the details the service held",
+            subject: FlaggedReferral,
+            document: "mutation($id: ID!) { resolvePersonDetails(input: { referralId: $id, expectedVersion: 1, keep: HELD }) { referral { id flag } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        // ----- State-dependent cells: every offer action once the offer's referral has closed -------------
+        Row {
+            op: "respondToOffer",
+            case: "accept, the referral closed (which withdrew the offer)",
+            subject: OfferOfClosedReferral { accepted: false, left_open: false },
+            document: "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 2, response: ACCEPT }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "respondToOffer",
+            case: "accept, the referral closed with the offer left open",
+            subject: OfferOfClosedReferral { accepted: false, left_open: true },
+            document: "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 2, response: ACCEPT }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "respondToOffer",
+            case: "waitlist, the referral closed with the offer left open",
+            subject: OfferOfClosedReferral { accepted: false, left_open: true },
+            document: "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 2, response: WAITLIST }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "respondToOffer",
+            case: "decline, the referral closed",
+            subject: OfferOfClosedReferral { accepted: false, left_open: false },
+            document: "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 2, response: DECLINE, declineReason: AT_CAPACITY }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "the person attended, the referral closed",
+            subject: OfferOfClosedReferral { accepted: true, left_open: false },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 3, update: START }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, BAD, NF, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "the person attended, the referral closed with the offer left accepted",
+            subject: OfferOfClosedReferral { accepted: true, left_open: true },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 3, update: START }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, BAD, NF, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "finish, the referral closed",
+            subject: OfferOfClosedReferral { accepted: true, left_open: false },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 3, update: FINISH }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, BAD, NF, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "end early, the referral closed",
+            subject: OfferOfClosedReferral { accepted: true, left_open: false },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 3, update: END_EARLY }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, BAD, NF, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateOffer",
+            case: "withdraw, the referral closed",
+            subject: OfferOfClosedReferral { accepted: false, left_open: false },
+            document: "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 2, update: WITHDRAW }) { offer { id status } } }",
+            variables: id_only,
+            expect: [DENY, DENY, BAD, NF, SEEN, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "proposeOnwardOffer",
+            case: "the referral closed with the offer left accepted",
+            subject: OfferOfClosedReferral { accepted: true, left_open: true },
+            document: "mutation($id: ID!, $service: ID!) { proposeOnwardOffer(input: { fromOfferId: $id, serviceId: $service }) { offer { partOfId } } }",
+            variables: |w, id, _| json!({ "id": id, "service": w.other_provider_service }),
+            expect: [DENY, DENY, DENY, DENY, BAD, NF, DENY, DENY, ANON, ANON],
+        },
+        Row {
+            op: "recordAttendance",
+            case: "the referral closed",
+            subject: ClosedReferral,
+            document: "mutation($id: ID!) { recordAttendance(input: { referralId: $id, expectedVersion: 3 }) { referral { id status } } }",
+            variables: id_only,
+            expect: [SEEN, NF, BAD, NF, NF, NF, NF, NF, ANON, ANON],
+        },
         // ----- Mutations: organisations, users and keys ---------------------------------------------------
         Row {
             op: "createOrganisation",
@@ -619,6 +728,47 @@ async fn make(world: &World, subject: Subject, n: usize) -> String {
         Subject::Service => service(app, f.provider.id, &format!("Choir {n}")).await,
         Subject::WalkingGroup => world.walking_group.clone(),
         Subject::GpKey => app.store.issue_api_key(f.gp.id, "second device", Utc::now()).await.unwrap().id.to_string(),
+        Subject::ClosedReferral => {
+            let id = referral(app, Stage::Contacted).await;
+            close(app, id, 2).await;
+            id.to_string()
+        }
+        Subject::OfferOfClosedReferral { accepted, left_open } => {
+            let (referral, offer) = offer(app, accepted).await;
+            close(app, referral, 2).await;
+            if left_open {
+                let status = if accepted { "accepted" } else { "offered" };
+                let db = app.store.connection();
+                let sql = format!("UPDATE offers SET status = '{status}' WHERE id = {}", uuid_literal(app, offer.0));
+                db.execute_unprepared(&sql).await.unwrap();
+            }
+            offer.to_string()
+        }
+        Subject::FlaggedReferral => {
+            let mut differing = f.referral(NHS);
+            // A phone the service has never held for the NHS number: earlier cells' referrals hold others.
+            differing.person.phone = trellis_domain::values::PhoneNumber::parse(&format!("07700 9{n:05}")).ok();
+            let gp = Fixture::actor(&f.gp);
+            let submitted = app.store.submit_referral(differing, None, &gp, Utc::now()).await.unwrap();
+            assert_eq!(submitted.referral.flag.as_deref(), Some("details_differ"));
+            submitted.referral.state.id.to_string()
+        }
+    }
+}
+
+/// Closes a referral as its link worker, against `version`.
+async fn close(app: &TestApp, id: ReferralId, version: u32) {
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let command =
+        ReferralCommand::Close { reason: trellis_domain::referral::ClosureReason::DeclinedByPerson, note: None };
+    app.store.transition_referral(id, version, command, &lw, Utc::now()).await.unwrap();
+}
+
+/// A uuid as a literal of the app's database (a 16-byte blob on SQLite).
+fn uuid_literal(app: &TestApp, id: Uuid) -> String {
+    match app.store.connection().get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => format!("'{id}'"),
+        _ => format!("X'{}'", id.simple()),
     }
 }
 
@@ -648,11 +798,11 @@ async fn fingerprint(world: &World, subject: Subject, id: &str) -> String {
     let counts: Vec<i64> = (0..tables.len()).map(|i| row.try_get_by_index::<i64>(i).unwrap()).collect();
     let lw = Fixture::actor(&app.fixture.link_worker);
     let state = match subject {
-        Subject::Referral(_) | Subject::ReferralWithOffer => {
+        Subject::Referral(_) | Subject::ReferralWithOffer | Subject::ClosedReferral | Subject::FlaggedReferral => {
             let r = app.store.referral(&lw, id.parse().unwrap(), Utc::now()).await.unwrap();
-            format!("{:?} v{} {:?}", r.state.status, r.state.version, r.state.assigned_to)
+            format!("{:?} v{} {:?} {:?}", r.state.status, r.state.version, r.state.assigned_to, r.flag)
         }
-        Subject::Offer { .. } => {
+        Subject::Offer { .. } | Subject::OfferOfClosedReferral { .. } => {
             let o = app.store.offer(&lw, id.parse().unwrap()).await.unwrap();
             format!("{:?} v{}", o.state.status, o.state.version)
         }
@@ -703,7 +853,7 @@ on_both_databases!(every_operation_allows_or_denies_every_caller_as_the_domain_s
                 continue;
             }
             // A refusal of data the caller may not see says what a made-up id gets.
-            if denied && want != SEEN && row.document.contains("$id") {
+            if denied && ![SEEN, BAD].contains(&want) && row.document.contains("$id") {
                 let made_up = Uuid::now_v7().to_string();
                 let probe =
                     world.app.graphql(token.as_deref(), row.document, (row.variables)(&world, &made_up, n)).await;
@@ -759,7 +909,7 @@ async fn the_matrix_has_a_row_for_every_query_and_mutation() {
         Vec::<&String>::new(),
         "rows for operations the schema no longer has"
     );
-    assert_eq!(in_schema.len(), 35, "15 queries and 20 mutations: update this count with the table");
+    assert_eq!(in_schema.len(), 36, "15 queries and 21 mutations: update this count with the table");
 }
 
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {
@@ -993,5 +1143,196 @@ on_both_databases!(
                 assert!(!text.contains(secret), "a token in the audit log: {text}");
             }
         }
+    }
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// Nested fields: which caller reaches which field below a root it may query.
+
+/// Every string under a `kind` key in `data`, sorted and without repeats, joined by commas; `ok` when
+/// there is none (a field reached that has no kinds, or an empty list).
+fn kinds(data: &Value) -> String {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("kind", Value::String(s)) => {
+                            out.insert(s.clone());
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(data, &mut out);
+    if out.is_empty() { OK.into() } else { out.into_iter().collect::<Vec<_>>().join(",") }
+}
+
+on_both_databases!(
+    nested_fields_reach_only_the_callers_the_domain_says_and_a_provider_sees_only_its_own_deliveries,
+    |app: TestApp| async move {
+        let world = world(app).await;
+        let app = &world.app;
+        // An accepted offer: the provider was emailed the offer, the link worker the answer; then a
+        // delivery to the link worker fails, with an error that must not reach the provider.
+        let (referral, offer) = offer(app, true).await;
+        let db = app.store.connection();
+        let failed = format!(
+            "UPDATE email_outbox SET status = 'dead', last_error = '550 no such mailbox: linkworkers@erewash.example' \
+             WHERE kind = 'offer_answered' AND offer_id = {}",
+            uuid_literal(app, offer.0)
+        );
+        db.execute_unprepared(&failed).await.unwrap();
+        let both = "offer_answered,offer_made";
+        let history = "contacted,opened";
+        // (field, document, one outcome per caller in CALLERS order)
+        let table: [(&str, &str, [&str; 10]); 6] = [
+            (
+                "Referral.history",
+                "query($referral: ID!) { referral(id: $referral) { history { kind } } }",
+                [history, NF, history, NF, NF, NF, NF, NF, ANON, ANON],
+            ),
+            (
+                "Referral.offers",
+                "query($referral: ID!) { referral(id: $referral) { offers { id status } } }",
+                [OK, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+            ),
+            (
+                "Referral.offers.deliveries",
+                "query($referral: ID!) { referral(id: $referral) { offers { deliveries { kind lastError } } } }",
+                [both, NF, both, NF, NF, NF, NF, NF, ANON, ANON],
+            ),
+            (
+                "Offer.deliveries",
+                "query($offer: ID!) { offer(id: $offer) { deliveries { kind status lastError } } }",
+                [NF, NF, both, NF, "offer_made", NF, NF, NF, ANON, ANON],
+            ),
+            (
+                "ProviderOffer.offer.deliveries",
+                "{ providerOffers { offer { id deliveries { kind status lastError } } } }",
+                [DENY, DENY, DENY, DENY, "offer_made", OK, DENY, DENY, ANON, ANON],
+            ),
+            (
+                "ProviderOffer.offer",
+                "{ providerOffers { offer { id status } } }",
+                [DENY, DENY, DENY, DENY, OK, OK, DENY, DENY, ANON, ANON],
+            ),
+        ];
+        let variables = json!({ "referral": referral.to_string(), "offer": offer.to_string() });
+        let mut mismatches = vec![];
+        for (field, document, expect) in table {
+            for ((caller, token), want) in CALLERS.iter().zip(&world.callers).zip(expect) {
+                let response = app.graphql(token.as_deref(), document, variables.clone()).await;
+                let got = match (response.errors.first(), response.code()) {
+                    (Some(_), Some(code)) => code.to_owned(),
+                    (Some(error), None) => format!("an error with no code: {error}"),
+                    (None, _) => kinds(&response.data),
+                };
+                if got != want {
+                    mismatches.push(format!("{caller} × {field}: expected {want}, got {got}: {}", response.data));
+                }
+                if *caller == "provider" && response.data.to_string().contains("550 no such mailbox") {
+                    mismatches.push(format!("{caller} × {field}: sees another party's delivery error"));
+                }
+            }
+        }
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// Writes across organisations through a shared NHS number.
+
+const PERSON_QUERY: &str =
+    "query($id: ID!) { referral(id: $id) { version flag person { givenName familyName phone postcode } } }";
+
+fn submission(given: &str, phone: &str, key: &str) -> Value {
+    json!({ "input": {
+        "idempotencyKey": key,
+        "person": {
+            "nhsNumber": "943 476 5919", "givenName": given, "familyName": "Hughes", "dateOfBirth": "1948-05-17",
+            "preferredContact": "PHONE", "phone": phone, "email": "margaret.hughes@example.org", "postcode": "NG10 1AB"
+        },
+        "needs": ["LONELINESS"],
+        "reason": "Rarely goes out.",
+        "consent": { "given": true, "recordedBy": "Dr Patel", "recordedAt": (Utc::now() - Duration::hours(1)).to_rfc3339() }
+    }})
+}
+
+const SUBMIT: &str = "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id flag person { givenName phone } } otherOpenReferralIds } }";
+
+on_both_databases!(
+    a_second_practices_submission_for_the_same_nhs_number_changes_nothing_the_first_practice_its_link_worker_or_the_provider_sees,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let (referral, offer) = offer(&app, true).await;
+        let id = json!({ "id": referral.to_string() });
+        let before_gp = app.ok(&t.gp, PERSON_QUERY, id.clone()).await;
+        let before_lw = app.ok(&t.link_worker, PERSON_QUERY, id.clone()).await;
+        let contact = "{ providerOffers { firstName contact { name phone } offer { id } } }";
+        let before_provider = app.ok(&t.provider, contact, json!({})).await;
+        assert!(before_provider.to_string().contains("01154960123"), "{before_provider}");
+
+        // Another practice, for the same (checksum-valid) NHS number, with another name and phone.
+        let other = app.ok(&t.other_gp, SUBMIT, submission("Eve", "07700 900999", "other-practice-1")).await;
+        assert_eq!(other.pointer("/submitReferral/otherOpenReferralIds"), Some(&json!([])), "within its own scope");
+        assert_eq!(other.pointer("/submitReferral/referral/flag"), Some(&Value::Null), "its service held nothing");
+        assert_eq!(other.pointer("/submitReferral/referral/person/givenName"), Some(&json!("Eve")));
+
+        assert_eq!(app.ok(&t.gp, PERSON_QUERY, id.clone()).await, before_gp, "the first practice sees what it sent");
+        assert_eq!(app.ok(&t.link_worker, PERSON_QUERY, id.clone()).await, before_lw, "so does its link worker");
+        assert_eq!(app.ok(&t.provider, contact, json!({})).await, before_provider, "and the accepted provider");
+        let found = app
+            .ok(&t.link_worker, "{ referrals(first: 10, filter: { search: \"Eve\" }) { edges { node { id } } } }", json!({}))
+            .await;
+        assert_eq!(found.pointer("/referrals/edges"), Some(&json!([])), "Eve is not in the first service's caseload");
+        assert!(!offer.to_string().is_empty());
+    }
+);
+
+on_both_databases!(
+    a_practices_second_submission_with_other_details_is_made_flagged_and_only_its_link_worker_resolves_it,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let first = app.ok(&t.gp, SUBMIT, submission("Margaret", "0115 496 0123", "first")).await;
+        let first_id = first.pointer("/submitReferral/referral/id").unwrap().clone();
+        let second = app.ok(&t.gp, SUBMIT, submission("Maggie", "07700 900555", "second")).await;
+        assert_eq!(second.pointer("/submitReferral/referral/flag"), Some(&json!("details_differ")));
+        assert_eq!(second.pointer("/submitReferral/otherOpenReferralIds"), Some(&json!([first_id])));
+        let id = second.pointer("/submitReferral/referral/id").unwrap().as_str().unwrap().to_owned();
+        // The example in the link worker's guide, as people read it.
+        let resolve = trellis_tests::doc_operation("link-worker.md", "ResolvePersonDetails");
+        let input = |v: u32| json!({ "input": { "referralId": id, "expectedVersion": v, "keep": "HELD" } });
+        for (who, token, code) in [
+            ("the practice", &t.gp, "FORBIDDEN"),
+            ("another service", &t.other_link_worker, "NOT_FOUND"),
+            ("a provider", &t.provider, "NOT_FOUND"),
+        ] {
+            let refused = app.graphql(Some(token), &resolve, input(1)).await;
+            assert_eq!(refused.code(), Some(code), "{who}: {:?}", refused.errors);
+        }
+        let stale = app.graphql(Some(&t.link_worker), &resolve, input(7)).await;
+        assert_eq!(stale.code(), Some("CONFLICT"));
+        let done = app.ok(&t.link_worker, &resolve, input(1)).await;
+        let r = done.pointer("/resolvePersonDetails/referral").unwrap();
+        assert_eq!((&r["version"], &r["flag"]), (&json!(2), &Value::Null));
+        assert_eq!((&r["person"]["givenName"], &r["person"]["phone"]), (&json!("Margaret"), &json!("01154960123")));
+        assert_eq!(
+            r.pointer("/history/1"),
+            Some(&json!({ "kind": "person_details_resolved", "keptPersonDetails": "HELD" }))
+        );
+        let again = app.graphql(Some(&t.link_worker), &resolve, input(2)).await;
+        assert_eq!(again.code(), Some("INVALID_TRANSITION"), "nothing left to resolve");
+        let audit = app
+            .store
+            .audit_log(&AuditFilter { referral: Some(id.parse().unwrap()), limit: 50, ..Default::default() })
+            .await
+            .unwrap();
+        assert!(audit.iter().any(|e| e.action == "referral.person_details_resolved"), "{audit:?}");
     }
 );

@@ -7,6 +7,7 @@
 mod api_errors;
 mod authorization;
 mod capacity_check;
+mod closing;
 mod directory;
 mod email_delivery;
 mod hostile_input;

@@ -253,6 +253,15 @@ fn status_words(linked: &LinkedOffer) -> (&'static str, String) {
     let record = &linked.view.offer;
     let name = &linked.view.first_name;
     let when = day(record.state.updated_at);
+    if linked.view.referral_closed {
+        return (
+            "No longer needed",
+            format!(
+                "{name}'s referral has closed, so this place is no longer needed. There is nothing more to do, \
+                 and their contact details are no longer shown."
+            ),
+        );
+    }
     match record.state.status {
         OfferStatus::Offered => {
             ("Waiting for your answer", format!("Please answer by {}.", day(record.expires_at.min(linked.expires_at))))
@@ -303,7 +312,8 @@ impl OfferPage {
         let record = &view.offer;
         let status = record.state.status;
         let (status_label, status_detail) = status_words(linked);
-        let can = choices(status);
+        // Nothing may be done for a person whose referral has closed: the place is no longer needed.
+        let can = if view.referral_closed { choices(OfferStatus::Withdrawn) } else { choices(status) };
         OfferPage {
             reference: offer_reference(record.state.id),
             service: record.service_name.clone(),
@@ -321,7 +331,7 @@ impl OfferPage {
             can_waitlist: can.waitlist,
             can_decline: can.decline,
             can_confirm_attendance: can.confirm_attendance,
-            can_pass_on: matches!(status, OfferStatus::Accepted | OfferStatus::Started),
+            can_pass_on: !view.referral_closed && matches!(status, OfferStatus::Accepted | OfferStatus::Started),
             onward_services: Vec::new(),
             onward_note: String::new(),
             contact: view.contact.as_ref().map(|c| ContactView {

@@ -8,7 +8,8 @@ use trellis_domain::{OfferId, OrganisationId, ReferralId, ServiceId, UserId};
 use trellis_store::referrals::PersonDetails;
 
 use super::types::{
-    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, ReferralStatus, Role, Urgency,
+    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, PersonDetailsChoice, ReferralStatus, Role,
+    Urgency,
 };
 
 /// Parses an id argument, naming the field when it is not one.
@@ -208,6 +209,19 @@ pub struct CloseReferralInput {
     pub note: Option<String>,
     /// Why no follow-up wellbeing measure was taken: required to close as `COMPLETED` without one.
     pub no_follow_up_reason: Option<super::wellbeing::NoFollowUpReason>,
+}
+
+/// Choose which of a flagged referral's person details stand (its flag is `details_differ`).
+#[derive(InputObject)]
+pub struct ResolvePersonDetailsInput {
+    /// The referral.
+    pub referral_id: ID,
+    /// The version the caller saw.
+    pub expected_version: u32,
+    /// Which details stand for this referral.
+    pub keep: PersonDetailsChoice,
+    /// Any note (for the record).
+    pub note: Option<String>,
 }
 
 /// Offer a referral to a service in the directory.

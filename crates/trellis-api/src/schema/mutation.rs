@@ -49,6 +49,8 @@ referral_payload!(
     EndActivityPayload,
     /// The closed referral.
     CloseReferralPayload,
+    /// The referral with the details that stand, its flag cleared.
+    ResolvePersonDetailsPayload,
 );
 
 /// The outcome of a submission.
@@ -260,7 +262,9 @@ impl Mutation {
         Ok(EndActivityPayload { referral: transition(ctx, &input.referral_id, input.expected_version, command).await? })
     }
 
-    /// Close a referral with a reason; the referring practice is told by reference.
+    /// Close a referral with a reason; the referring practice is told by reference. Every open offer ends
+    /// in the same change (withdrawn, or a started one finished or ended early as the reason implies) and
+    /// its provider is told the place is no longer needed.
     async fn close_referral(&self, ctx: &Context<'_>, input: CloseReferralInput) -> ApiResult<CloseReferralPayload> {
         let actor = ctx.data::<Caller>()?.actor().api()?;
         let id = referral_id(&input.referral_id).api()?;
@@ -279,6 +283,20 @@ impl Mutation {
             .await
             .api()?;
         Ok(CloseReferralPayload { referral: Referral(record) })
+    }
+
+    /// Choose which person details stand for a referral flagged `details_differ` (the submission's details
+    /// differed from those the link worker service already held for the NHS number). Only the referral's
+    /// link worker service may; it is an event in the referral's history and clears the flag.
+    async fn resolve_person_details(
+        &self,
+        ctx: &Context<'_>,
+        input: ResolvePersonDetailsInput,
+    ) -> ApiResult<ResolvePersonDetailsPayload> {
+        let command = ReferralCommand::ResolvePersonDetails { keep: input.keep.into(), note: input.note };
+        Ok(ResolvePersonDetailsPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
     }
 
     /// Offer a referral to a service; the provider is emailed a link.

@@ -71,6 +71,12 @@ mirror_enum!(
     DeclineReason => domain_offer::DeclineReason { AtCapacity, NotEligible, NotSuitable, Other }
 );
 mirror_enum!(
+    /// Which details stand when a referral's person details differ from those its link worker service
+    /// already held for the NHS number: `SUBMITTED` keeps this referral's as submitted; `HELD` replaces
+    /// them with the service's latest other referral's.
+    PersonDetailsChoice => trellis_domain::person::DetailsChoice { Submitted, Held }
+);
+mirror_enum!(
     /// What a party may do.
     Role => trellis_domain::Role { GpPractice, LinkWorker, Provider, NetworkLead, Admin, System }
 );
@@ -204,7 +210,8 @@ impl Referral {
     async fn snomed_code(&self) -> &'static str {
         domain_referral::SNOMED_REFERRAL_TO_SOCIAL_PRESCRIBING
     }
-    /// The person.
+    /// The person, as this referral holds them: the details it was submitted with (or those its link
+    /// worker chose to keep). Another organisation's submission for the same NHS number never changes them.
     async fn person(&self) -> Person {
         let d = &self.0.person.details;
         Person {
@@ -254,7 +261,9 @@ impl Referral {
     async fn overdue(&self) -> bool {
         self.0.is_overdue(Utc::now())
     }
-    /// Something for the link worker to look at (`offer_expired`, `delivery_failed`).
+    /// Something for the link worker to look at (`offer_expired`, `delivery_failed`, or `details_differ`:
+    /// the person's details differ from those the service already holds for the NHS number; settle it
+    /// with `resolvePersonDetails`).
     async fn flag(&self) -> Option<&str> {
         self.0.flag.as_deref()
     }
@@ -317,7 +326,7 @@ impl ReferralEvent {
         self.0.version
     }
     /// What happened (`opened`, `assigned`, `contact_attempted`, `contacted`, `attendance_recorded`,
-    /// `activity_ended`, `closed`, `plan_updated`, `measure_recorded`).
+    /// `activity_ended`, `closed`, `person_details_resolved`, `plan_updated`, `measure_recorded`).
     async fn kind(&self) -> &'static str {
         self.0.kind.name()
     }
@@ -333,6 +342,13 @@ impl ReferralEvent {
     async fn closure_reason(&self) -> Option<ClosureReason> {
         match self.0.kind {
             domain_referral::ReferralEventKind::Closed { reason } => Some(reason.into()),
+            _ => None,
+        }
+    }
+    /// Which details the link worker kept, for a `person_details_resolved` event.
+    async fn kept_person_details(&self) -> Option<PersonDetailsChoice> {
+        match self.0.kind {
+            domain_referral::ReferralEventKind::PersonDetailsResolved { kept } => Some(kept.into()),
             _ => None,
         }
     }
@@ -419,11 +435,15 @@ impl Offer {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.state.updated_at
     }
-    /// The emails about this offer and how their delivery went.
+    /// The emails about this offer and how their delivery went. A provider sees only the emails sent to
+    /// it, never those (or their errors) sent to the link worker or the practice.
     async fn deliveries(&self, ctx: &Context<'_>) -> ApiResult<Vec<Delivery>> {
         let emails = ctx.data::<Store>()?.emails_for_offer(self.0.state.id).await.api()?;
+        let actor = ctx.data::<crate::auth::Caller>()?.actor().api()?;
+        let only_providers = actor.role == trellis_domain::Role::Provider;
         Ok(emails
             .into_iter()
+            .filter(|e| !only_providers || e.kind.is_to_provider())
             .map(|e| Delivery {
                 kind: e.kind.as_str().into(),
                 status: e.status.as_str().into(),

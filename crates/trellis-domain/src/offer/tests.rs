@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::ids::UserId;
+use crate::person::example as person;
 use crate::referral::Referral;
 
 const REFERRER: OrganisationId = OrganisationId(Uuid::from_u128(1));
@@ -28,8 +29,16 @@ fn own(role: Role) -> Actor {
 }
 
 fn referral(status: ReferralStatus) -> Referral {
-    let (mut r, _) =
-        Referral::open(ReferralId(Uuid::from_u128(7)), REFERRER, SERVICE, &own(Role::GpPractice), t0()).unwrap();
+    let (mut r, _) = Referral::open(
+        ReferralId(Uuid::from_u128(7)),
+        REFERRER,
+        SERVICE,
+        &person(),
+        None,
+        &own(Role::GpPractice),
+        t0(),
+    )
+    .unwrap();
     r.status = status;
     r
 }
@@ -84,7 +93,7 @@ fn every_state_command_and_role_is_allowed_or_refused_exactly_as_the_domain_tabl
                 let Some((_, roles, from, to)) = ALLOWED.iter().find(|row| row.0 == label) else {
                     panic!("{label} missing from the table");
                 };
-                let result = offer_in(status).handle(command.clone(), &own(role), t0());
+                let result = offer_in(status).handle(command.clone(), OPEN, &own(role), t0());
                 if !roles.contains(&role) {
                     assert!(
                         matches!(result, Err(DomainError::Forbidden { .. })),
@@ -108,7 +117,7 @@ fn every_state_command_and_role_is_allowed_or_refused_exactly_as_the_domain_tabl
 fn another_providers_organisation_cannot_act_on_the_offer() {
     let stranger = Actor::provider_link(OTHER_PROVIDER);
     for (label, command) in commands() {
-        let result = offer_in(Offered).decide(command, &stranger, t0());
+        let result = offer_in(Offered).decide(command, OPEN, &stranger, t0());
         assert!(matches!(result, Err(DomainError::Forbidden { .. })), "{label}");
     }
 }
@@ -182,6 +191,7 @@ fn a_decline_keeps_its_reason() {
     let (offer, event) = offer_in(Offered)
         .handle(
             OfferCommand::Decline { reason: DeclineReason::NotEligible, note: Some("over 18s only".into()) },
+            OPEN,
             &own(Role::Provider),
             t0(),
         )
@@ -191,6 +201,53 @@ fn a_decline_keeps_its_reason() {
         (Some(DeclineReason::NotEligible), Some(DeclineReason::NotEligible))
     );
     assert_eq!(event.note.as_deref(), Some("over 18s only"));
+}
+
+/// The referral of an offer in the table tests: open, so only the offer's own state decides.
+const OPEN: ReferralStatus = ReferralStatus::Contacted;
+
+#[test]
+fn nobody_may_accept_waitlist_or_start_an_offer_whose_referral_is_closed() {
+    for (label, command, status, role) in [
+        ("accept", OfferCommand::Accept, Offered, Role::Provider),
+        ("accept", OfferCommand::Accept, Waitlisted, Role::Provider),
+        ("waitlist", OfferCommand::Waitlist, Offered, Role::Provider),
+        ("start", OfferCommand::Start, Accepted, Role::Provider),
+        ("start", OfferCommand::Start, Accepted, Role::LinkWorker),
+    ] {
+        let result = offer_in(status).decide(command.clone(), ReferralStatus::Closed, &own(role), t0());
+        assert!(
+            matches!(result, Err(DomainError::InvalidTransition { state: "its referral is closed", .. })),
+            "{label} from {status:?} by {role:?}: {result:?}"
+        );
+        assert!(offer_in(status).decide(command, OPEN, &own(role), t0()).is_ok(), "{label} while open");
+    }
+}
+
+#[test]
+fn closing_the_referral_withdraws_what_has_not_started_and_ends_what_has_as_the_reason_implies() {
+    let closer = own(Role::LinkWorker);
+    for (status, reason, ended) in [
+        (Offered, ClosureReason::Completed, Some(Withdrawn)),
+        (Waitlisted, ClosureReason::Died, Some(Withdrawn)),
+        (Accepted, ClosureReason::DeclinedByPerson, Some(Withdrawn)),
+        (Started, ClosureReason::Completed, Some(Finished)),
+        (Started, ClosureReason::MovedAway, Some(EndedEarly)),
+        (Started, ClosureReason::EnteredInError, Some(EndedEarly)),
+        (Declined, ClosureReason::Completed, None),
+        (Finished, ClosureReason::Completed, None),
+        (EndedEarly, ClosureReason::Died, None),
+        (Withdrawn, ClosureReason::Died, None),
+        (Expired, ClosureReason::Died, None),
+    ] {
+        let offer = offer_in(status);
+        let event = offer.end_with_referral(reason, &closer, t0());
+        assert_eq!(event.as_ref().map(|e| e.to), ended, "{status:?} closed {reason:?}");
+        if let Some(event) = event {
+            assert_eq!((event.from, event.version), (Some(status), offer.version + 1));
+            assert_eq!(offer.apply(&event).status.fhir_task_status() == "cancelled", ended == Some(Withdrawn));
+        }
+    }
 }
 
 fn any_command() -> impl Strategy<Value = OfferCommand> {
@@ -203,7 +260,7 @@ proptest! {
         let mut offer = offer_in(Offered);
         for (command, role) in steps {
             let before = offer.clone();
-            match offer.handle(command, &own(role), t0()) {
+            match offer.handle(command, OPEN, &own(role), t0()) {
                 Ok((next, _)) => {
                     prop_assert!(!before.status.is_final(), "{:?} is final", before.status);
                     prop_assert_eq!(next.version, before.version + 1);

@@ -141,6 +141,7 @@ fn the_link_worker_sees_the_whole_plan_and_the_practice_a_summary_only_once_clos
         link_worker_service: service,
         assigned_to: None,
         closure_reason: None,
+        details_differ: false,
         created_at: now(),
         updated_at: now(),
     };

@@ -3,6 +3,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::person::{DetailsChoice, PersonDetails, example as person};
 
 const REFERRER: OrganisationId = OrganisationId(Uuid::from_u128(1));
 const SERVICE: OrganisationId = OrganisationId(Uuid::from_u128(2));
@@ -28,8 +29,16 @@ fn own(role: Role) -> Actor {
 }
 
 fn referral_in(status: ReferralStatus) -> Referral {
-    let (mut r, _) =
-        Referral::open(ReferralId(Uuid::from_u128(7)), REFERRER, SERVICE, &own(Role::GpPractice), t0()).unwrap();
+    let (mut r, _) = Referral::open(
+        ReferralId(Uuid::from_u128(7)),
+        REFERRER,
+        SERVICE,
+        &person(),
+        None,
+        &own(Role::GpPractice),
+        t0(),
+    )
+    .unwrap();
     r.status = status;
     r.version = 5;
     r
@@ -57,6 +66,7 @@ fn commands() -> Vec<(&'static str, ReferralCommand)> {
         ("withdraw", ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: None }),
         ("plan", ReferralCommand::UpdatePlan { plan_version: 1 }),
         ("measure", ReferralCommand::RecordMeasure { instrument: crate::wellbeing::InstrumentCode::Ons4 }),
+        ("resolve", ReferralCommand::ResolvePersonDetails { keep: DetailsChoice::Held, note: None }),
     ]
 }
 
@@ -77,6 +87,8 @@ const ALLOWED: &[(&str, Role, &[ReferralStatus], Option<ReferralStatus>)] = &[
     ("withdraw", Role::GpPractice, &[R], Some(X)),
     ("plan", Role::LinkWorker, &[C, A], None),
     ("measure", Role::LinkWorker, &[C, A], None),
+    // Only a referral whose details were flagged as differing has anything to resolve.
+    ("resolve", Role::LinkWorker, &[], None),
 ];
 
 #[test]
@@ -108,7 +120,7 @@ fn every_state_command_and_role_is_allowed_or_refused_exactly_as_the_domain_tabl
             }
         }
     }
-    assert_eq!(checked, 4 * 10 * 6);
+    assert_eq!(checked, 4 * 11 * 6);
 }
 
 #[test]
@@ -170,12 +182,15 @@ fn a_gp_practice_may_withdraw_only_while_referred_and_may_not_close_for_other_re
 #[test]
 fn only_the_referring_practice_or_the_link_worker_service_may_open_a_referral() {
     let id = ReferralId(Uuid::from_u128(5));
-    assert!(Referral::open(id, REFERRER, SERVICE, &own(Role::GpPractice), t0()).is_ok());
-    assert!(Referral::open(id, REFERRER, SERVICE, &own(Role::LinkWorker), t0()).is_ok());
+    assert!(Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::GpPractice), t0()).is_ok());
+    assert!(Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::LinkWorker), t0()).is_ok());
     for actor in [own(Role::Provider), own(Role::NetworkLead), own(Role::Admin), Actor::system()] {
-        assert!(matches!(Referral::open(id, REFERRER, SERVICE, &actor, t0()), Err(DomainError::Forbidden { .. })));
+        assert!(matches!(
+            Referral::open(id, REFERRER, SERVICE, &person(), None, &actor, t0()),
+            Err(DomainError::Forbidden { .. })
+        ));
     }
-    let (r, e) = Referral::open(id, REFERRER, SERVICE, &own(Role::GpPractice), t0()).unwrap();
+    let (r, e) = Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::GpPractice), t0()).unwrap();
     assert_eq!((r.status, r.version, e.from, e.to), (R, 1, None, R));
 }
 
@@ -194,6 +209,45 @@ fn declining_social_prescribing_carries_its_snomed_code() {
 
 use crate::values::ValueError;
 
+#[test]
+fn a_submission_whose_details_differ_from_those_the_service_holds_opens_flagged_and_replays_so() {
+    let id = ReferralId(Uuid::from_u128(5));
+    let held = person();
+    let same = Referral::open(id, REFERRER, SERVICE, &person(), Some(&held), &own(Role::GpPractice), t0()).unwrap();
+    assert!(!same.0.details_differ);
+    let other = PersonDetails { given_name: "Eve".into(), ..person() };
+    let (r, e) = Referral::open(id, REFERRER, SERVICE, &other, Some(&held), &own(Role::GpPractice), t0()).unwrap();
+    assert!(r.details_differ);
+    assert_eq!(Referral::replay(&[e]), Some(r));
+}
+
+#[test]
+fn the_link_worker_resolves_differing_details_once_and_as_an_event_while_open() {
+    let flagged = |status| Referral { details_differ: true, ..referral_in(status) };
+    let resolve = |keep| ReferralCommand::ResolvePersonDetails { keep, note: None };
+    for status in [R, C, A] {
+        let (next, event) =
+            flagged(status).handle(resolve(DetailsChoice::Submitted), &own(Role::LinkWorker), t0()).unwrap();
+        assert!(!next.details_differ);
+        assert_eq!((next.status, next.version), (status, 6));
+        assert_eq!(event.kind, ReferralEventKind::PersonDetailsResolved { kept: DetailsChoice::Submitted });
+        assert!(matches!(
+            next.decide(resolve(DetailsChoice::Held), &own(Role::LinkWorker), t0()),
+            Err(DomainError::InvalidTransition { .. })
+        ));
+    }
+    assert!(matches!(
+        flagged(X).decide(resolve(DetailsChoice::Held), &own(Role::LinkWorker), t0()),
+        Err(DomainError::InvalidTransition { state: "closed", .. })
+    ));
+    for role in [Role::GpPractice, Role::Provider, Role::NetworkLead, Role::Admin, Role::System] {
+        assert!(matches!(
+            flagged(R).decide(resolve(DetailsChoice::Held), &own(role), t0()),
+            Err(DomainError::Forbidden { .. })
+        ));
+    }
+}
+
 fn any_command() -> impl Strategy<Value = ReferralCommand> {
     prop_oneof![
         Just(ReferralCommand::Assign { to: WORKER }),
@@ -203,6 +257,8 @@ fn any_command() -> impl Strategy<Value = ReferralCommand> {
         Just(ReferralCommand::RecordAttendance { evidence: Some(evidence()), note: None }),
         Just(ReferralCommand::EndActivity { note: None }),
         proptest::sample::select(ClosureReason::ALL).prop_map(|reason| ReferralCommand::Close { reason, note: None }),
+        proptest::sample::select(DetailsChoice::ALL)
+            .prop_map(|keep| ReferralCommand::ResolvePersonDetails { keep, note: None }),
     ]
 }
 
@@ -215,7 +271,8 @@ fn any_actor() -> impl Strategy<Value = Actor> {
 proptest! {
     #[test]
     fn invariants_hold_over_any_sequence_of_commands(steps in proptest::collection::vec((any_command(), any_actor(), 0i64..10_000), 0..40)) {
-        let (mut state, first) = Referral::open(ReferralId(Uuid::from_u128(7)), REFERRER, SERVICE, &own(Role::GpPractice), t0()).unwrap();
+        let other = PersonDetails { family_name: "Byron".into(), ..person() };
+        let (mut state, first) = Referral::open(ReferralId(Uuid::from_u128(7)), REFERRER, SERVICE, &other, Some(&person()), &own(Role::GpPractice), t0()).unwrap();
         let mut history = vec![first];
         let mut at = t0();
         for (command, actor, minutes) in steps {

@@ -13,6 +13,7 @@ pub mod offer_link;
 pub mod organisation;
 pub mod person;
 pub mod referral;
+pub mod referral_demographics;
 pub mod referral_event;
 pub mod referral_plan;
 pub mod service;

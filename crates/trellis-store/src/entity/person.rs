@@ -1,4 +1,6 @@
-//! A referred person, one row per NHS number.
+//! A referred person, one row per NHS number: what links a person's referrals (the duplicate check).
+//! Its name and contact columns hold the first submission's details and are read by nothing: each
+//! referral's own are in [`super::referral_demographics`].
 
 use sea_orm::entity::prelude::*;
 

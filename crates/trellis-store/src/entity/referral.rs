@@ -33,6 +33,13 @@ pub enum Relation {
     /// The person referred.
     #[sea_orm(belongs_to = "super::person::Entity", from = "Column::PersonId", to = "super::person::Column::Id")]
     Person,
+    /// The person as this referral holds them.
+    #[sea_orm(
+        belongs_to = "super::referral_demographics::Entity",
+        from = "Column::Id",
+        to = "super::referral_demographics::Column::ReferralId"
+    )]
+    Demographics,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
