@@ -289,6 +289,17 @@ impl Store {
         user::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
     }
 
+    /// The user with this email address, written as it was when the user was created (its domain is
+    /// kept in lower case).
+    pub async fn user_by_email(&self, email: &EmailAddress) -> Result<User, StoreError> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
     /// The users of an organisation.
     pub async fn users_of(&self, organisation: OrganisationId) -> Result<Vec<User>, StoreError> {
         let rows = user::Entity::find()
