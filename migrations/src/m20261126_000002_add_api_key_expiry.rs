@@ -67,9 +67,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(AuthRevocations::Table).take()).await?;
-        manager
-            .alter_table(Table::alter().table(ApiKeys::Table).drop_column(ApiKeys::ExpiresAt).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table(ApiKeys::Table).drop_column(ApiKeys::ExpiresAt).to_owned()).await?;
         Ok(())
     }
 }

@@ -278,9 +278,10 @@ impl Store {
             created_at: now,
             disabled_at: None,
         };
-        user::Entity::insert(model.clone().into_active_model()).exec_without_returning(db).await.map_err(|e| {
-            if StoreError::is_unique_violation(&e) { StoreError::Duplicate("email") } else { e.into() }
-        })?;
+        user::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| if StoreError::is_unique_violation(&e) { StoreError::Duplicate("email") } else { e.into() })?;
         model.try_into()
     }
 

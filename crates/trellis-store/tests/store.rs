@@ -537,10 +537,8 @@ async fn a_revocation_through_another_process_is_honoured_within_a_second(backen
 mod a_revocation_through_another_process_is_honoured_within_a_second {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
-        super::a_revocation_through_another_process_is_honoured_within_a_second(
-            trellis_store::testing::Backend::Sqlite,
-        )
-        .await
+        super::a_revocation_through_another_process_is_honoured_within_a_second(trellis_store::testing::Backend::Sqlite)
+            .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,8 @@ const DISABLE: &str = "mutation($id: ID!) { disableUser(input: { userId: $id }) 
 const ENABLE: &str = "mutation($id: ID!) { enableUser(input: { userId: $id }) { user { id disabledAt } } }";
 const ISSUE: &str = "mutation($user: ID, $label: String!) { issueApiKey(input: { userId: $user, label: $label }) \
     { apiToken replacedApiKeyId apiKey { id userId label expiresAt revoked } } }";
-const REVOKE: &str = "mutation($id: ID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { id revoked revokedAt } } }";
+const REVOKE: &str =
+    "mutation($id: ID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { id revoked revokedAt } } }";
 
 fn time(v: &Value) -> DateTime<Utc> {
     v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
@@ -94,14 +95,17 @@ on_both_databases!(a_user_rotates_its_own_key_and_an_admin_issues_one_for_anyone
     assert_eq!(listed["me"]["apiKeys"].as_array().unwrap().len(), 2, "one revoked, one live: {listed}");
 
     // Not for another user, whoever they are.
-    let other = app.graphql(Some(&new_token), ISSUE, json!({ "user": app.fixture.other_gp.id.to_string(), "label": "x" })).await;
+    let other = app
+        .graphql(Some(&new_token), ISSUE, json!({ "user": app.fixture.other_gp.id.to_string(), "label": "x" }))
+        .await;
     assert_eq!(other.code(), Some("FORBIDDEN"));
     let made_up =
         app.graphql(Some(&new_token), ISSUE, json!({ "user": uuid::Uuid::now_v7().to_string(), "label": "x" })).await;
     assert_eq!(made_up.code(), Some("FORBIDDEN"));
 
     // The admin issues one for the GP; the GP's own key and the admin's keep working.
-    let issued = app.ok(&t.admin, ISSUE, json!({ "user": gp, "label": "practice system" })).await["issueApiKey"].clone();
+    let issued =
+        app.ok(&t.admin, ISSUE, json!({ "user": gp, "label": "practice system" })).await["issueApiKey"].clone();
     assert_eq!(issued["replacedApiKeyId"], Value::Null);
     app.ok(issued["apiToken"].as_str().unwrap(), ME, json!({})).await;
     app.ok(&new_token, ME, json!({})).await;
@@ -110,7 +114,8 @@ on_both_databases!(a_user_rotates_its_own_key_and_an_admin_issues_one_for_anyone
 
 on_both_databases!(a_key_revoked_by_an_id_from_the_listing_is_refused_at_once, |app: TestApp| async move {
     let t = app.tokens.clone();
-    let issued = app.ok(&t.admin, ISSUE, json!({ "user": app.fixture.provider_user.id.to_string(), "label": "spare" })).await;
+    let issued =
+        app.ok(&t.admin, ISSUE, json!({ "user": app.fixture.provider_user.id.to_string(), "label": "spare" })).await;
     let spare = issued["issueApiKey"]["apiToken"].as_str().unwrap().to_owned();
     app.ok(&spare, ME, json!({})).await;
     let keys = app.ok(&t.provider, MY_KEYS, json!({})).await;

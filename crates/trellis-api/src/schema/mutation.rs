@@ -4,10 +4,10 @@
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
+use trellis_domain::access::KeyManagement;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
-use trellis_domain::access::KeyManagement;
 use trellis_domain::{Role, calendar};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
