@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::{Value, json};
 use trellis_api::ApiSettings;
 use trellis_tests::link_pages::{post, same_origin};
-use trellis_tests::{Backend, TestApp, on_both_databases};
+use trellis_tests::{Backend, TestApp, doc_operation, on_both_databases};
 
 const ME: &str = "{ me { user { id } } }";
 const MY_KEYS: &str = "{ me { apiKeys { id label createdAt lastUsedAt expiresAt revoked revokedAt } } }";
@@ -186,5 +186,20 @@ on_both_databases!(
         assert_eq!(app.ok(&app.tokens.admin, users, org.clone()).await, before, "no user without a key");
         let created = app.ok(&app.tokens.admin, create, org).await;
         app.ok(created["createUser"]["apiToken"].as_str().unwrap(), ME, json!({})).await;
+    }
+);
+
+on_both_databases!(
+    the_operations_guides_offboarding_and_rotation_examples_work_as_written,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let rotated =
+            app.ok(&t.provider, &doc_operation("operations.md", "RotateMyKey"), json!({ "label": "laptop" })).await;
+        let token = rotated["issueApiKey"]["apiToken"].as_str().unwrap().to_owned();
+        let keys = app.ok(&token, &doc_operation("operations.md", "MyKeys"), json!({})).await;
+        assert_eq!(keys["me"]["apiKeys"].as_array().unwrap().len(), 2);
+        let user = app.fixture.provider_user.id.to_string();
+        app.ok(&t.admin, &doc_operation("operations.md", "DisableUser"), json!({ "userId": user })).await;
+        assert_eq!(app.graphql(Some(&token), ME, json!({})).await.code(), Some("UNAUTHENTICATED"));
     }
 );

@@ -7,6 +7,9 @@
 //! sees. A denial changes nothing, and a denial of data the caller may not read reveals nothing: its
 //! answer (status, code and message) is the one an id that does not exist gets.
 //!
+//! **Cut-off keys**: a revoked key, an expired key and a disabled user's key are refused every row of the
+//! table with `UNAUTHENTICATED` and change nothing, though the revoked and disabled ones were just in use.
+//!
 //! **Provider links**: a link acts on its own offer and no other, is refused once expired (however it
 //! was used before), and guessing at links is limited per client address and audited, without a valid
 //! link ever being locked out.
