@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Administration: bootstrap users and tokens.
+    /// Administration: users, their API keys, and offboarding.
     Admin {
         /// What to do.
         #[command(subcommand)]
@@ -111,6 +111,22 @@ pub enum ImportSource {
 /// Administration actions.
 #[derive(Subcommand, Debug)]
 pub enum AdminAction {
+    /// Create a user and print their API token once.
+    CreateUser {
+        /// Their role: admin, network_lead, link_worker, gp_practice or provider.
+        #[arg(long)]
+        role: String,
+        /// Their email address.
+        #[arg(long)]
+        email: String,
+        /// Their name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Their organisation's id; for an admin or network lead with none given, the locality
+        /// organisation is used (and created if there is none).
+        #[arg(long)]
+        organisation: Option<String>,
+    },
     /// Disable a user (offboarding): every key of theirs is refused by every server within a second.
     DisableUser {
         /// The user's id or email address.
@@ -143,22 +159,6 @@ pub enum AdminAction {
         /// What it is for, to tell keys apart in `list-keys`.
         #[arg(long, default_value = "issued with trellis admin issue-key")]
         label: String,
-    },
-    /// Create a user and print their API token once.
-    CreateUser {
-        /// Their role: admin, network_lead, link_worker, gp_practice or provider.
-        #[arg(long)]
-        role: String,
-        /// Their email address.
-        #[arg(long)]
-        email: String,
-        /// Their name.
-        #[arg(long, default_value = "Administrator")]
-        name: String,
-        /// Their organisation's id; for an admin or network lead with none given, the locality
-        /// organisation is used (and created if there is none).
-        #[arg(long)]
-        organisation: Option<String>,
     },
 }
 
