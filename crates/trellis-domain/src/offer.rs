@@ -295,5 +295,7 @@ impl Offer {
     }
 }
 
+pub mod link;
+
 #[cfg(test)]
 mod tests;
