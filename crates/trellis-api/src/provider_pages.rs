@@ -325,7 +325,9 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, value)| *n == name && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .find(|(n, value)| {
+            *n == name && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
         .map(|(_, value)| value.to_owned())
 }
 

@@ -382,6 +382,13 @@ impl Worker {
                 provider_link = Some(link);
                 rendered
             }
+            EmailKind::ServiceEmailChanged => {
+                let service = capacity_service(row).ok_or_else(|| missing("service"))?;
+                let notice = self.store.capacity_notice(service).await?;
+                let new_address = row.payload.get("new").and_then(|v| v.as_str());
+                Letter::ServiceEmailChanged { notice: &notice, new_address, changed_at: row.created_at }
+                    .render(sign_in)?
+            }
         };
         Ok(OutgoingEmail {
             message_id: row.message_id.clone(),

@@ -212,7 +212,13 @@ impl Store {
         .commit(self)
         .await
         .map_err(LinkError::Store)?;
-        Ok(LinkedOffer { link: live.link.id, provider: live.provider, view, expires_at: live.works_until, reveal: None })
+        Ok(LinkedOffer {
+            link: live.link.id,
+            provider: live.provider,
+            view,
+            expires_at: live.works_until,
+            reveal: None,
+        })
     }
 
     /// Acts through a link. A command the offer's state no longer allows changes nothing and reports

@@ -36,11 +36,14 @@ pub enum EmailKind {
     DeliveryFailed,
     /// A provider is asked to confirm a service's capacity (with the capacity link).
     CapacityCheck,
+    /// The address a service's offers went to hears that they now go elsewhere (organisations'
+    /// addresses only, no personal data).
+    ServiceEmailChanged,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -49,6 +52,7 @@ impl EmailKind {
         Self::ReferralClosed,
         Self::DeliveryFailed,
         Self::CapacityCheck,
+        Self::ServiceEmailChanged,
     ];
 
     /// The stored name.
@@ -62,6 +66,7 @@ impl EmailKind {
             Self::ReferralClosed => "referral_closed",
             Self::DeliveryFailed => "delivery_failed",
             Self::CapacityCheck => "capacity_check",
+            Self::ServiceEmailChanged => "service_email_changed",
         }
     }
 

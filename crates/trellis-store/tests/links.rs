@@ -1,16 +1,22 @@
-//! Provider links on SQLite and PostgreSQL: how long a link to an offer works after acceptance, and to
-//! whom it shows the person's contact details.
+//! Provider links on SQLite and PostgreSQL: how long a link to an offer works after acceptance, to whom
+//! it shows the person's contact details, and who may change the address offers (and their links) are
+//! emailed to.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::ReferralCommand;
+use trellis_domain::values::EmailAddress;
+use trellis_domain::{DomainError, Role};
 use trellis_domain::{OfferId, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
+use trellis_store::directory::ServiceChanges;
 use trellis_store::links::{LinkAction, LinkError, LinkedOffer};
 use trellis_store::offers::OfferTimers;
+use trellis_store::outbox::EmailKind;
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
 
@@ -138,4 +144,111 @@ both_databases!(a_provider_account_still_sees_the_contact_details_of_its_accepte
     assert!(view.contact.is_some(), "an authenticated provider is not limited by the link's rules");
     let other: Result<_, StoreError> = store.provider_summary(&Fixture::actor(&f.gp), offer, now).await;
     assert!(matches!(other, Err(StoreError::NotFound)));
+});
+
+/// The audit entries (oldest first) and outbox emails about changes of a service's email, as
+/// `(old, new, by)` and `(recipient, new)`.
+async fn email_changes(store: &Store) -> (Vec<(Value, Value, Role)>, Vec<(String, Value)>) {
+    let audit = store.audit_log(&AuditFilter { limit: 500, ..Default::default() }).await.unwrap();
+    let audited = audit
+        .iter()
+        .rev()
+        .filter(|e| e.action == "service.email_changed")
+        .map(|e| {
+            let d: Value = serde_json::from_str(e.detail.as_deref().unwrap()).unwrap();
+            (d["old"].clone(), d["new"].clone(), e.actor.role)
+        })
+        .collect();
+    let told = store
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EmailKind::ServiceEmailChanged)
+        .map(|e| (e.recipient, e.payload["new"].clone()))
+        .collect();
+    (audited, told)
+}
+
+fn email_change(address: &str) -> ServiceChanges {
+    ServiceChanges { email: Some(Some(EmailAddress::parse(address).unwrap())), ..Default::default() }
+}
+
+both_databases!(
+    a_network_lead_cannot_change_where_a_services_offers_go_but_an_admin_and_the_provider_can,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let now = Utc::now();
+        let service = f.walking_group.id;
+        let original = store.service(service).await.unwrap().email.map(String::from);
+        let lead = Fixture::actor(&f.network_lead);
+
+        let refused = store.update_service(&lead, service, email_change("lead@elsewhere.example"), now).await;
+        assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "{refused:?}");
+        let mixed = ServiceChanges { name: Some("Renamed".into()), ..email_change("lead@elsewhere.example") };
+        let refused = store.update_service(&lead, service, mixed, now).await;
+        assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "not with other changes");
+        let same = ServiceChanges {
+            email: Some(original.as_deref().map(|e| EmailAddress::parse(e).unwrap())),
+            ..Default::default()
+        };
+        store.update_service(&lead, service, same, now).await.expect("the same address is no change");
+        let renamed = ServiceChanges { name: Some("Long Eaton Walks".into()), ..Default::default() };
+        store.update_service(&lead, service, renamed, now).await.expect("the lead still manages the rest");
+        assert_eq!(store.service(service).await.unwrap().email.map(String::from), original, "unchanged");
+        assert_eq!(email_changes(&store).await, (vec![], vec![]), "nothing audited or told");
+
+        let admin = Fixture::actor(&f.admin);
+        store.update_service(&admin, service, email_change("fixed@greenspring.example"), now).await.unwrap();
+        let provider = Fixture::actor(&f.provider_user);
+        store.update_service(&provider, service, email_change("walks2@greenspring.example"), now).await.unwrap();
+        let renamed_by_admin = ServiceChanges { name: Some("Admin's name".into()), ..Default::default() };
+        let refused = store.update_service(&admin, service, renamed_by_admin, now).await;
+        assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "only the email");
+
+        let (audited, told) = email_changes(&store).await;
+        let old = original.clone().map(Value::from).unwrap_or(Value::Null);
+        assert_eq!(
+            audited,
+            vec![
+                (old, json!("fixed@greenspring.example"), Role::Admin),
+                (json!("fixed@greenspring.example"), json!("walks2@greenspring.example"), Role::Provider),
+            ],
+            "each change audited with the old and new address"
+        );
+        let first_told = original.unwrap_or_else(|| f.provider.email.clone().map(String::from).unwrap());
+        assert_eq!(
+            told,
+            vec![
+                (first_told, json!("fixed@greenspring.example")),
+                ("fixed@greenspring.example".to_owned(), json!("walks2@greenspring.example")),
+            ],
+            "the old address is told each time"
+        );
+    }
+);
+
+both_databases!(the_provider_changes_its_services_email_through_its_capacity_link, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let service = f.walking_group.id;
+    let original = store.service(service).await.unwrap().email.map(String::from);
+    let token = store.create_service_link(service, now + Duration::days(14), now).await.unwrap();
+    let new = EmailAddress::parse("groups@greenspring.example").unwrap();
+
+    assert!(store.change_service_email_via_link(&token, &new, now).await.unwrap());
+    assert!(!store.change_service_email_via_link(&token, &new, now).await.unwrap(), "the same again changes nothing");
+    assert_eq!(store.service(service).await.unwrap().email.map(String::from).as_deref(), Some(new.as_str()));
+    let linked = store.open_service_link(&token, now, Duration::days(28)).await.unwrap();
+    assert_eq!(linked.offers_email.as_deref(), Some("groups@greenspring.example"));
+    let (audited, told) = email_changes(&store).await;
+    assert_eq!(audited.len(), 1);
+    assert_eq!((audited[0].1.clone(), audited[0].2), (json!("groups@greenspring.example"), Role::Provider));
+    assert_eq!(told.len(), 1);
+    assert_eq!(Some(told[0].0.clone()), original.or_else(|| f.provider.email.clone().map(String::from)));
+
+    let expired =
+        store.create_service_link(service, now - Duration::minutes(1), now - Duration::days(15)).await.unwrap();
+    let other = EmailAddress::parse("thief@elsewhere.example").unwrap();
+    assert!(matches!(store.change_service_email_via_link(&expired, &other, now).await, Err(LinkError::Invalid)));
 });
