@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
-use trellis_domain::offer::link::{CONTACT_DETAILS_SHOWN_FOR, LIFE_AFTER_ACCEPTANCE, link_works, works_until};
+use trellis_domain::offer::link::{CONTACT_DETAILS_SHOWN_FOR, link_works, works_until};
 use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::{Actor, OfferId, OrganisationId};
 use uuid::Uuid;
@@ -222,10 +222,10 @@ impl Store {
     }
 
     /// Acts through a link. A command the offer's state no longer allows changes nothing and reports
-    /// what was already decided; a concurrent answer is the same. An acceptance gives this link a week
-    /// from now ([`LIFE_AFTER_ACCEPTANCE`]) to arrange and confirm the first session and mints a
-    /// [`RevealGrant`] for the accepting browser, both in the acceptance's transaction, and answers with
-    /// the contact details (their reading audited).
+    /// what was already decided; a concurrent answer is the same. An acceptance leaves the link at most
+    /// a week ([`LIFE_AFTER_ACCEPTANCE`], never past its own expiry), mints a [`RevealGrant`] for the
+    /// accepting browser in the acceptance's transaction, and answers with the contact details (their
+    /// reading audited).
     pub async fn act_on_offer_link(
         &self,
         token: &str,
@@ -250,11 +250,8 @@ impl Store {
         let mut reveal = None;
         let applied = match outcome {
             Ok(_) => {
-                let mut update =
-                    offer_link::Entity::update_many().col_expr(offer_link::Column::UsedAt, Expr::value(now));
                 if accepting {
-                    expires_at = now + LIFE_AFTER_ACCEPTANCE;
-                    update = update.col_expr(offer_link::Column::ExpiresAt, Expr::value(expires_at));
+                    expires_at = works_until(link.expires_at, Some(now));
                     let (token, token_hash) = new_secret(REVEAL_TOKEN_PREFIX);
                     let grant = offer_link_reveal::Model {
                         id: Uuid::now_v7(),
@@ -269,7 +266,12 @@ impl Store {
                         .await
                         .map_err(StoreError::from)?;
                 }
-                update.filter(offer_link::Column::Id.eq(link.id)).exec(&txn).await.map_err(StoreError::from)?;
+                offer_link::Entity::update_many()
+                    .col_expr(offer_link::Column::UsedAt, Expr::value(now))
+                    .filter(offer_link::Column::Id.eq(link.id))
+                    .exec(&txn)
+                    .await
+                    .map_err(StoreError::from)?;
                 txn.commit().await.map_err(StoreError::from)?;
                 true
             }

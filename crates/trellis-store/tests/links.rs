@@ -63,15 +63,17 @@ both_databases!(a_link_stops_working_a_week_after_acceptance, |store: Store| asy
     assert!(matches!(attended, Err(LinkError::Invalid)), "nor can it act: {attended:?}");
 });
 
-both_databases!(a_link_accepted_near_its_expiry_still_gets_its_week, |store: Store| async move {
+both_databases!(a_link_accepted_near_its_expiry_still_stops_at_its_own_expiry, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let now = Utc::now();
     let (_, _, token) = linked_offer(&store, &f, NHS[0], now).await;
     let late = now + Duration::days(13);
-    applied(store.act_on_offer_link(&token, OfferCommand::Accept, late).await);
-    let after_its_old_expiry = now + Duration::days(16);
-    assert!(store.open_offer_link(&token, after_its_old_expiry).await.is_ok());
-    assert!(store.open_offer_link(&token, late + Duration::days(7) + Duration::seconds(1)).await.is_err());
+    let accepted = applied(store.act_on_offer_link(&token, OfferCommand::Accept, late).await);
+    let off_by = accepted.expires_at - (now + Duration::days(14));
+    assert!(off_by.num_milliseconds().abs() < 1, "whichever comes first: {}", accepted.expires_at);
+    assert!(store.open_offer_link(&token, now + Duration::days(14) - Duration::seconds(1)).await.is_ok());
+    let past = store.open_offer_link(&token, now + Duration::days(14)).await;
+    assert!(matches!(past, Err(LinkError::Invalid)), "acceptance never lengthens a link: {past:?}");
 });
 
 both_databases!(a_link_stops_working_once_the_first_attendance_is_confirmed, |store: Store| async move {

@@ -6,8 +6,8 @@
 //! - before an answer, until the link's own expiry, which for a reminder's link is never later than the
 //!   offer's own deadline ([`link_expiry`]);
 //! - once accepted, for [`LIFE_AFTER_ACCEPTANCE`] from the acceptance, to arrange and confirm the first
-//!   session, and never beyond the link's own expiry (the store gives the link that accepted exactly
-//!   that week, even past its answer-by expiry);
+//!   session, and never beyond the link's own expiry, whichever comes first (a link is never given more
+//!   life than it was minted with: an expired link stays expired however it was used);
 //! - not at all once the first attendance is confirmed: nothing is left to do through it.
 //!
 //! The person's contact details are shown in answer to the accepting `POST`, and again only to the
