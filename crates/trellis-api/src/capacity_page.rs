@@ -428,6 +428,7 @@ mod tests {
             available: Some(available.into()),
             maximum: Some(maximum.into()),
             status: status.map(String::from),
+            ..UpdateForm::default()
         }
     }
 

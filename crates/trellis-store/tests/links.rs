@@ -182,7 +182,7 @@ both_databases!(
         let f = Fixture::create(&store).await;
         let now = Utc::now();
         let service = f.walking_group.id;
-        let original = store.service(service).await.unwrap().email.map(String::from);
+        let original = store.service(service).await.unwrap().email;
         let lead = Fixture::actor(&f.network_lead);
 
         let refused = store.update_service(&lead, service, email_change("lead@elsewhere.example"), now).await;
@@ -197,7 +197,7 @@ both_databases!(
         store.update_service(&lead, service, same, now).await.expect("the same address is no change");
         let renamed = ServiceChanges { name: Some("Long Eaton Walks".into()), ..Default::default() };
         store.update_service(&lead, service, renamed, now).await.expect("the lead still manages the rest");
-        assert_eq!(store.service(service).await.unwrap().email.map(String::from), original, "unchanged");
+        assert_eq!(store.service(service).await.unwrap().email, original, "unchanged");
         assert_eq!(email_changes(&store).await, (vec![], vec![]), "nothing audited or told");
 
         let admin = Fixture::actor(&f.admin);
@@ -218,7 +218,7 @@ both_databases!(
             ],
             "each change audited with the old and new address"
         );
-        let first_told = original.unwrap_or_else(|| f.provider.email.clone().map(String::from).unwrap());
+        let first_told = original.unwrap_or_else(|| f.provider.email.clone().unwrap());
         assert_eq!(
             told,
             vec![
@@ -234,20 +234,20 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     let f = Fixture::create(&store).await;
     let now = Utc::now();
     let service = f.walking_group.id;
-    let original = store.service(service).await.unwrap().email.map(String::from);
+    let original = store.service(service).await.unwrap().email;
     let token = store.create_service_link(service, now + Duration::days(14), now).await.unwrap();
     let new = EmailAddress::parse("groups@greenspring.example").unwrap();
 
     assert!(store.change_service_email_via_link(&token, &new, now).await.unwrap());
     assert!(!store.change_service_email_via_link(&token, &new, now).await.unwrap(), "the same again changes nothing");
-    assert_eq!(store.service(service).await.unwrap().email.map(String::from).as_deref(), Some(new.as_str()));
+    assert_eq!(store.service(service).await.unwrap().email.as_deref(), Some(new.as_str()));
     let linked = store.open_service_link(&token, now, Duration::days(28)).await.unwrap();
     assert_eq!(linked.offers_email.as_deref(), Some("groups@greenspring.example"));
     let (audited, told) = email_changes(&store).await;
     assert_eq!(audited.len(), 1);
     assert_eq!((audited[0].1.clone(), audited[0].2), (json!("groups@greenspring.example"), Role::Provider));
     assert_eq!(told.len(), 1);
-    assert_eq!(Some(told[0].0.clone()), original.or_else(|| f.provider.email.clone().map(String::from)));
+    assert_eq!(Some(told[0].0.clone()), original.or_else(|| f.provider.email.clone()));
 
     let expired =
         store.create_service_link(service, now - Duration::minutes(1), now - Duration::days(15)).await.unwrap();

@@ -440,7 +440,7 @@ on_both_databases!(an_update_saves_the_capacity_and_its_time_and_shows_a_confirm
 
 /// Where the walking group's offers are emailed now.
 async fn offers_email(app: &TestApp) -> Option<String> {
-    app.store.service(app.fixture.walking_group.id).await.expect("service").email.map(String::from)
+    app.store.service(app.fixture.walking_group.id).await.expect("service").email
 }
 
 on_both_databases!(the_provider_changes_where_offers_go_from_its_capacity_page, |app: TestApp| async move {
@@ -448,8 +448,7 @@ on_both_databases!(the_provider_changes_where_offers_go_from_its_capacity_page, 
     let session = CAPACITY_PAGE.open(&app, &token).await;
     let original = offers_email(&app).await;
     let shown = session.get(&app, &CAPACITY_PAGE.path(&token)).await;
-    let current =
-        original.clone().or_else(|| app.fixture.provider.email.clone().map(String::from)).expect("an address");
+    let current = original.clone().or_else(|| app.fixture.provider.email.clone()).expect("an address");
     assert!(
         shown
             .body
@@ -654,7 +653,7 @@ on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| asy
         (3, 15, CapacityStatus::Waitlist),
         "as typed in the browser"
     );
-    let email = app.store.service(app.fixture.walking_group.id).await.expect("service").email.map(String::from);
+    let email = app.store.service(app.fixture.walking_group.id).await.expect("service").email;
     assert_eq!(email.as_deref(), Some("bookings@greenspring.example"), "the offers' address as typed in the browser");
     for shot in ["01-capacity", "02-problem", "03-saved", "03b-email-saved", "04-invalid"] {
         assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
