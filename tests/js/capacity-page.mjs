@@ -69,10 +69,17 @@ try {
   check((await page.getByLabel("Places free now").inputValue()) === "5", "places free is not filled in as recorded");
   check((await page.getByLabel("Places in all").inputValue()) === "20", "places in all is not filled in as recorded");
   check(await page.getByLabel(OPEN).isChecked(), "the recorded status is not chosen");
-  const leakedField = await page.locator('input[name="csrf"]').inputValue();
+  const leakedField = await page.locator('input[name="csrf"]').first().inputValue();
   await checkPage("capacity");
   report.focusOrder = await focusOrder();
-  const expectedOrder = ["text: Places free now", "text: Places in all", `radio: ${OPEN}`, "submit: Save places"];
+  const expectedOrder = [
+    "text: Places free now",
+    "text: Places in all",
+    `radio: ${OPEN}`,
+    "submit: Save places",
+    "email: New email address for offers",
+    "submit: Save email address",
+  ];
   check(JSON.stringify(report.focusOrder) === JSON.stringify(expectedOrder), `focus order ${JSON.stringify(report.focusOrder)}`);
   await page.evaluate(() => document.activeElement?.blur());
   await shot("01-capacity");
@@ -105,6 +112,14 @@ try {
   check(await page.getByLabel(WAITLIST).isChecked(), "the saved status is not chosen");
   await checkPage("saved");
   await shot("03-saved");
+
+  // Where offers are sent: the provider's own choice, from its page.
+  await page.getByLabel("New email address for offers").fill("bookings@greenspring.example");
+  await Promise.all([page.waitForURL(/\?done=email(#.*)?$/), page.getByRole("button", { name: "Save email address" }).click()]);
+  const emailSaved = await text();
+  check(emailSaved.includes("now go to bookings@greenspring.example"), "the new address is not confirmed");
+  await checkPage("email saved");
+  await shot("03b-email-saved");
 
   // Another site's form, even one that knows the page's hidden token, is refused.
   await page.goto("about:blank");

@@ -1,6 +1,7 @@
 // Drives the provider's offer page in headless Chromium, as a provider on a phone would use it: from the
-// link in the offer email (opened at the SMTP server's web API), accept, see the contact details, confirm
-// first attendance; decline another offer with a reason and a note; see the same "not valid" page for an
+// link in the offer email (opened at the SMTP server's web API), accept, see the contact details in answer
+// and on reloading, but not on a later opening without the page's cookies, confirm first attendance (after
+// which the link no longer works); decline another offer with a reason and a note; see the same "not valid" page for an
 // expired and an altered link; and a form on another site is refused. Every page is checked at 375px for
 // horizontal scrolling, labels, tap-target size, colour contrast and (on the first) focus order and
 // visible focus. Screenshots go to `config.screenshots`.
@@ -110,7 +111,9 @@ try {
   await page.evaluate(() => document.activeElement?.blur());
   await shot("01-offer");
 
-  await Promise.all([page.waitForURL(/\?done=accepted$/), page.getByRole("button", { name: "Accept", exact: true }).click()]);
+  const [acceptAnswer] = await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Accept", exact: true }).click()]);
+  check(acceptAnswer.status() === 200, `the acceptance was answered with ${acceptAnswer.status()}`);
+  check(page.url() === config.accept.link, `the acceptance's answer is at ${page.url()}`);
   const accepted = await text();
   for (const expected of ["Thank you: you accepted this offer.", "How to contact Margaret", "Margaret Hughes", "0115 496 0123", "margaret.hughes@example.org", "A phone call"]) {
     check(accepted.includes(expected), `after accepting, the page lacks ${expected}`);
@@ -120,12 +123,33 @@ try {
   await checkPage("accepted");
   await shot("02-accepted");
 
-  await Promise.all([page.waitForURL(/\?done=attended$/), page.getByRole("button", { name: "Confirm first attendance" }).click()]);
+  // The same browser opening the page again within minutes (the reveal cookie) still sees them.
+  await page.goto(config.accept.link);
+  const reopened = await text();
+  check(reopened.includes("Margaret Hughes"), "the accepting browser does not see the contact details again");
+  const reveal = (await context.cookies(config.accept.link)).find((c) => c.name === "trellis_offer_reveal");
+  check(reveal && reveal.httpOnly && reveal.sameSite === "Strict", `the reveal cookie is ${JSON.stringify(reveal)}`);
+  check(reveal.path === new URL(config.accept.link).pathname, `the reveal cookie's path is ${reveal.path}`);
+  check(reveal.expires > 0 && reveal.expires * 1000 - Date.now() <= 10 * 60 * 1000 + 5000, "the reveal cookie outlives its minutes");
+
+  // A later plain GET (no cookie, as after its minutes or from a forwarded email) shows the offer without them.
+  await context.clearCookies();
+  await page.goto(config.accept.link);
+  const later = await text();
+  for (const detail of CONTACT_DETAILS) check(!later.includes(detail), `${detail} is shown on a later plain GET`);
+  check(later.includes("Status: Accepted") && later.includes("contact details were shown when you accepted"), "the later page does not say why");
+  await checkPage("accepted, later");
+  await shot("02b-accepted-later");
+
+  const [attendedAnswer] = await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Confirm first attendance" }).click()]);
+  check(attendedAnswer.status() === 200, `the attendance was answered with ${attendedAnswer.status()}`);
   const attended = await text();
   check(attended.includes("Thank you: first attendance confirmed.") && attended.includes("Status: Attending"), "attendance not confirmed");
   check((await page.getByRole("button").count()) === 0, "buttons remain after attendance");
   await checkPage("attended");
   await shot("03-attended");
+  const afterAttendance = await page.goto(config.accept.link);
+  check(afterAttendance.status() === 404, `the link still works after attendance (${afterAttendance.status()})`);
 
   // The offer to decline: a reason is required before the browser will send it.
   await openFromEmail(config.decline);

@@ -8,6 +8,10 @@
 //! the page again, saying what to put right and keeping what was typed, and change nothing. A link that
 //! is unknown, altered or expired gets the offer page's one plain "not valid" page. The token is never
 //! logged here; only the link's id is.
+//!
+//! The page also lets the provider change the address its offers are emailed to (a second form,
+//! `action=email`): the provider's own choice, which the network lead cannot make for it. The change is
+//! audited with both addresses and the old address is told (`Store::change_service_email_via_link`).
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
@@ -42,6 +46,9 @@ struct UpdateForm {
     available: Option<String>,
     maximum: Option<String>,
     status: Option<String>,
+    /// `email` for the form that changes where offers go; absent for the capacity form.
+    action: Option<String>,
+    email: Option<String>,
 }
 
 /// `GET /capacity/{token}`: the service's capacity as recorded, and the form to change it. Writes
@@ -58,7 +65,14 @@ async fn show(
             tracing::debug!(link = %linked.link, "capacity link opened");
             let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
             let saved = done_flag(query.as_deref()) && linked.last_used_at.is_some();
-            let page = CapacityPage::new(&linked, Entered::recorded(&linked), vec![], saved, &state, csrf.clone());
+            let mut page = CapacityPage::new(&linked, Entered::recorded(&linked), vec![], saved, &state, csrf.clone());
+            if email_done_flag(query.as_deref()) && linked.last_used_at.is_some() {
+                page.notice = Some(format!(
+                    "Thank you: offers for {} now go to {}. The address they went to before has been told.",
+                    linked.service_name,
+                    linked.offers_email.as_deref().unwrap_or("your organisation's address")
+                ));
+            }
             capacity_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
         }
         Err(e) => link_failed(e),
@@ -77,6 +91,9 @@ async fn update(
         Err(refusal) => return refused(refusal),
     };
     let Ok(Path(token)) = token else { return invalid_link() };
+    if form.action.as_deref().map(str::trim) == Some("email") {
+        return change_email(&state, &token, &form, csrf).await;
+    }
     let entered = Entered::from_form(&form);
     let capacity = match parse(&form) {
         Ok(capacity) => capacity,
@@ -100,10 +117,32 @@ async fn update(
     }
 }
 
+/// Changes where the service's offers are emailed, from the page's second form.
+async fn change_email(state: &AppState, token: &str, form: &UpdateForm, csrf: String) -> Response {
+    let typed = form.email.as_deref().unwrap_or("").trim();
+    let Ok(email) = trellis_domain::values::EmailAddress::parse(typed) else {
+        let error = FieldError::new("email", "Enter an email address in the right form, like groups@example.org");
+        let entered = Entered { email: Some(typed.chars().take(254).collect()), ..Entered::default() };
+        return redisplay(state, token, entered, vec![error], csrf).await;
+    };
+    match state.store.change_service_email_via_link(token, &email, Utc::now()).await {
+        Ok(changed) => {
+            tracing::info!(changed, "a service's offer email changed through a capacity link");
+            see_other(&format!("{PATH_PREFIX}/{token}?done=email"))
+        }
+        Err(e) => link_failed(e),
+    }
+}
+
 /// The page again (`422`), saying what to put right and keeping what was typed.
 async fn redisplay(state: &AppState, token: &str, entered: Entered, errors: Vec<FieldError>, csrf: String) -> Response {
     match state.store.open_service_link(token, Utc::now(), stale_after(state)).await {
         Ok(linked) => {
+            let entered = if entered.email.is_some() {
+                Entered { email: entered.email, ..Entered::recorded(&linked) }
+            } else {
+                entered
+            };
             let page = CapacityPage::new(&linked, entered, errors, false, state, csrf.clone());
             capacity_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
         }
@@ -141,6 +180,11 @@ fn done_flag(query: Option<&str>) -> bool {
     query.is_some_and(|q| q.split('&').any(|pair| pair == "done=updated"))
 }
 
+/// Whether the query says the offers' email address was just saved (`done=email`).
+fn email_done_flag(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|pair| pair == "done=email"))
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Reading the form.
 
@@ -148,7 +192,7 @@ fn done_flag(query: Option<&str>) -> bool {
 /// control itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct FieldError {
-    /// `available`, `maximum` or `status`.
+    /// `available`, `maximum`, `status` or `email`.
     field: &'static str,
     /// The id of the control to fix.
     target: &'static str,
@@ -238,6 +282,8 @@ struct Entered {
     available: String,
     maximum: String,
     status: Option<String>,
+    /// What was typed as the new offers' address, after a problem with it.
+    email: Option<String>,
 }
 
 impl Entered {
@@ -247,6 +293,7 @@ impl Entered {
                 available: c.available.to_string(),
                 maximum: c.maximum.to_string(),
                 status: Some(c.status.as_str().to_owned()),
+                email: None,
             },
             None => Entered::default(),
         }
@@ -255,7 +302,12 @@ impl Entered {
     fn from_form(form: &UpdateForm) -> Entered {
         // Only what fits in the box is worth showing again.
         let keep = |s: &Option<String>| s.as_deref().unwrap_or("").trim().chars().take(20).collect();
-        Entered { available: keep(&form.available), maximum: keep(&form.maximum), status: form.status.clone() }
+        Entered {
+            available: keep(&form.available),
+            maximum: keep(&form.maximum),
+            status: form.status.clone(),
+            email: None,
+        }
     }
 }
 
@@ -298,6 +350,11 @@ struct CapacityPage {
     maximum_error: Option<String>,
     statuses: Vec<StatusChoice>,
     status_error: Option<String>,
+    /// Where offers go now, if anywhere.
+    offers_email: Option<String>,
+    /// What the new-address box holds.
+    email: String,
+    email_error: Option<String>,
     link_expires: String,
     csrf_field: &'static str,
     csrf: String,
@@ -343,6 +400,9 @@ impl CapacityPage {
                     checked: entered.status.as_deref() == Some(s.as_str()),
                 })
                 .collect(),
+            offers_email: linked.offers_email.clone(),
+            email: entered.email.clone().unwrap_or_default(),
+            email_error: error_for("email"),
             available: entered.available,
             maximum: entered.maximum,
             errors,
@@ -368,6 +428,7 @@ mod tests {
             available: Some(available.into()),
             maximum: Some(maximum.into()),
             status: status.map(String::from),
+            ..UpdateForm::default()
         }
     }
 

@@ -5,8 +5,12 @@
 //! page (`GET`) changes nothing but the audit log. The page shows the offer's summary (first name, age
 //! band, needs, the link worker's note, the service) and real buttons in forms; acting is a `POST` to the
 //! same address, answered with a redirect back to the page (POST/redirect/GET) that says what was done.
-//! Once the provider has accepted, the page shows the person's contact details and a button to confirm
-//! their first attendance, which moves the referral to attending.
+//! The answer to the accepting `POST` is the page itself, showing the person's contact details, with a
+//! cookie that lets that browser see them again on reloading the page for a few minutes (see
+//! [`reveal_cookie`]); any other opening of the link shows the accepted offer without them, and a button
+//! to confirm the first attendance, which moves the referral to attending. The answer to that is the
+//! page too: the link stops working once the first attendance is confirmed, or a week after acceptance
+//! (`trellis_domain::offer::link`).
 //!
 //! Every `POST` is checked for forgery before anything else (see [`csrf`]). A link that is unknown,
 //! altered or expired gets one plain page, the same in every case, so the page leaks nothing about
@@ -90,7 +94,8 @@ async fn show(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Path(token)) = token else { return invalid_link() };
-    match state.store.open_offer_link(&token, Utc::now()).await {
+    let grant = cookie_value(&headers, REVEAL_COOKIE);
+    match state.store.open_offer_link_revealing(&token, grant.as_deref(), Utc::now()).await {
         Ok(linked) => {
             tracing::debug!(link = %linked.link, "provider link opened");
             let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
@@ -131,7 +136,26 @@ async fn act(
         Ok(LinkAction::Applied(linked)) => {
             tracing::info!(link = %linked.link, status = linked.view.offer.state.status.as_str(), "provider answered");
             let done = Done::of_status(linked.view.offer.state.status).unwrap_or(Done::Unchanged);
-            see_page(&token, done)
+            match (&linked.reveal, done) {
+                // The contact details, in answer to the acceptance itself, and a cookie to see them again
+                // for a few minutes in this browser only.
+                (Some(grant), _) => {
+                    let page = OfferPage::new(&linked, Some(done), None, None, String::new(), csrf.clone());
+                    let base = &state.settings.public_base_url;
+                    let mut response = offer_page(StatusCode::OK, &page, &csrf, base);
+                    let cookie = reveal_cookie(&token, &grant.token, grant.expires_at - Utc::now(), base);
+                    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(SET_COOKIE, cookie);
+                    }
+                    response
+                }
+                // The link stops working now: the confirmation is the answer, not a page to come back to.
+                (None, Done::Attended) => {
+                    let page = OfferPage::new(&linked, Some(done), None, None, String::new(), csrf.clone());
+                    offer_page(StatusCode::OK, &page, &csrf, &state.settings.public_base_url)
+                }
+                (None, done) => see_page(&token, done),
+            }
         }
         Ok(LinkAction::AlreadyDecided(linked)) => {
             tracing::info!(link = %linked.link, "provider answer changed nothing: already decided");
@@ -279,6 +303,34 @@ async fn redisplay(
     }
 }
 
+/// The cookie holding a [`trellis_store::links::RevealGrant`]: the accepting browser's proof that it may
+/// see the contact details again for a few minutes.
+const REVEAL_COOKIE: &str = "trellis_offer_reveal";
+
+/// The `Set-Cookie` value carrying a reveal grant: sent back only to this link's own page (`Path`), never
+/// to another site or script (`SameSite=Strict`, `HttpOnly`), kept no longer than the grant (`Max-Age`),
+/// and `Secure` when Trellis is served over HTTPS. The grant itself is bound to the link in the store, so
+/// the value shows nothing anywhere else.
+fn reveal_cookie(link_token: &str, grant: &str, lasts: chrono::TimeDelta, public_base_url: &str) -> String {
+    let secure = if public_base_url.to_ascii_lowercase().starts_with("https://") { "; Secure" } else { "" };
+    let seconds = lasts.num_seconds().max(0);
+    format!("{REVEAL_COOKIE}={grant}; Path=/offers/{link_token}; Max-Age={seconds}; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// The value of the cookie `name`, if the request carries a plausible one (a prefix and hex digits).
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, value)| {
+            *n == name && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .map(|(_, value)| value.to_owned())
+}
+
 fn offer_page(status: StatusCode, page: &OfferPage, csrf: &str, public_base_url: &str) -> Response {
     render_with_cookie(status, page, &csrf::set_cookie(csrf, public_base_url))
 }
@@ -397,6 +449,24 @@ pub fn redacted_uri(uri: &Uri) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reveal_cookie_is_strict_http_only_scoped_to_its_link_short_lived_and_secure_over_https() {
+        let minutes = chrono::TimeDelta::minutes(10);
+        assert_eq!(
+            reveal_cookie("tro_ab", "trv_cd", minutes, "https://t.example"),
+            "trellis_offer_reveal=trv_cd; Path=/offers/tro_ab; Max-Age=600; HttpOnly; SameSite=Strict; Secure"
+        );
+        assert!(!reveal_cookie("tro_ab", "trv_cd", minutes, "http://127.0.0.1:8080").contains("Secure"));
+        assert!(reveal_cookie("tro_ab", "trv_cd", -minutes, "http://x").contains("Max-Age=0;"));
+        let mut headers = HeaderMap::new();
+        headers.insert(axum::http::header::COOKIE, HeaderValue::from_static("a=1; trellis_offer_reveal=trv_0f"));
+        assert_eq!(cookie_value(&headers, REVEAL_COOKIE).as_deref(), Some("trv_0f"));
+        headers.insert(axum::http::header::COOKIE, HeaderValue::from_static("trellis_offer_reveal=x;y"));
+        assert_eq!(cookie_value(&headers, "trellis_offer_reveal").as_deref(), Some("x"));
+        headers.insert(axum::http::header::COOKIE, HeaderValue::from_static("trellis_offer_reveal=%27"));
+        assert_eq!(cookie_value(&headers, REVEAL_COOKIE), None);
+    }
 
     #[test]
     fn a_logged_uri_never_holds_a_link_token() {

@@ -81,6 +81,14 @@ pub fn may_manage_services(actor: &Actor, organisation: OrganisationId) -> bool 
     actor.role == Role::NetworkLead || actor.is(Role::Provider, organisation)
 }
 
+/// Whether `actor` may change the address a service's offers (and the links in them) are emailed to: an
+/// administrator, or the provider that runs the service (through its account or its capacity link). Not
+/// the network lead, who otherwise manages the directory: whoever sets the address receives the links,
+/// so the choice stays with the provider, and with administrators to put a mistake right.
+pub fn may_change_service_email(actor: &Actor, organisation: OrganisationId) -> bool {
+    actor.role == Role::Admin || actor.is(Role::Provider, organisation)
+}
+
 /// Checks an age range: each from 0 to 120, and the youngest no older than the oldest.
 pub fn check_ages(min_age: Option<i32>, max_age: Option<i32>) -> Result<(), ValueError> {
     for (field, age) in [("minAge", min_age), ("maxAge", max_age)] {
@@ -507,6 +515,22 @@ mod tests {
             assert!(!may_manage_services(&Actor::user(user, role, own), own), "{role:?}");
         }
         assert!(!may_manage_services(&Actor::system(), own));
+    }
+
+    #[test]
+    fn only_an_admin_or_the_provider_itself_changes_where_a_services_offers_go() {
+        let own = OrganisationId(uuid::Uuid::from_u128(1));
+        let other = OrganisationId(uuid::Uuid::from_u128(2));
+        let user = UserId(uuid::Uuid::from_u128(9));
+        assert!(may_change_service_email(&Actor::user(user, Role::Admin, other), own));
+        assert!(may_change_service_email(&Actor::user(user, Role::Provider, own), own));
+        assert!(may_change_service_email(&Actor::provider_link(own), own), "through its capacity link");
+        assert!(!may_change_service_email(&Actor::provider_link(other), own));
+        assert!(!may_change_service_email(&Actor::user(user, Role::NetworkLead, other), own), "not the network lead");
+        for role in [Role::GpPractice, Role::LinkWorker] {
+            assert!(!may_change_service_email(&Actor::user(user, role, own), own), "{role:?}");
+        }
+        assert!(!may_change_service_email(&Actor::system(), own));
     }
 
     #[test]

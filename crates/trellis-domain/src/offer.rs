@@ -332,5 +332,7 @@ impl Offer {
     }
 }
 
+pub mod link;
+
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,16 @@ pub enum Letter<'a> {
         /// When the link stops working.
         link_expires_at: DateTime<Utc>,
     },
+    /// To the address a service's offers went to: they now go to another (organisations' addresses
+    /// only).
+    ServiceEmailChanged {
+        /// The service.
+        notice: &'a CapacityNotice,
+        /// Where its offers go now; `None` for its organisation's own address.
+        new_address: Option<&'a str>,
+        /// When it was changed.
+        changed_at: DateTime<Utc>,
+    },
 }
 
 /// An offer's facts as the templates show them.
@@ -191,6 +201,14 @@ struct CapacityCheckMail<'a> {
     link_expires: String,
 }
 
+struct ServiceEmailChangedMail {
+    subject: String,
+    provider: String,
+    service: String,
+    new_address: String,
+    changed_on: String,
+}
+
 macro_rules! template_pair {
     ($text:ident, $html:ident, $ctx:ty, $text_path:literal, $html_path:literal) => {
         #[derive(Template)]
@@ -228,6 +246,13 @@ template_pair!(
     "capacity_check.txt",
     "capacity_check.html"
 );
+template_pair!(
+    ServiceEmailChangedText,
+    ServiceEmailChangedHtml,
+    ServiceEmailChangedMail,
+    "service_email_changed.txt",
+    "service_email_changed.html"
+);
 
 fn day(at: DateTime<Utc>) -> String {
     // UTC dates: Trellis serves one locality in England, where this is at most an hour off local time.
@@ -251,6 +276,7 @@ impl Letter<'_> {
             Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
             Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
             Self::OfferEnded { .. } => EmailKind::OfferEnded,
+            Self::ServiceEmailChanged { .. } => EmailKind::ServiceEmailChanged,
         }
     }
 
@@ -369,6 +395,18 @@ impl Letter<'_> {
                 sender_name = Some(notice.link_worker_service_name.clone());
                 (m.subject.clone(), pair(OfferEndedText { m: &m }, OfferEndedHtml { m: &m })?)
             }
+            Self::ServiceEmailChanged { notice, new_address, changed_at } => {
+                let m = ServiceEmailChangedMail {
+                    subject: format!("Offers for {} now go to another email address", notice.service_name),
+                    provider: notice.provider_name.clone(),
+                    service: notice.service_name.clone(),
+                    new_address: new_address
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| format!("{}'s main address", notice.provider_name)),
+                    changed_on: day(changed_at),
+                };
+                (m.subject.clone(), pair(ServiceEmailChangedText { m: &m }, ServiceEmailChangedHtml { m: &m })?)
+            }
         };
         Ok(Rendered { subject, text, html, sender_name })
     }
@@ -441,6 +479,7 @@ fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
         EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
         EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
         EmailKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
+        EmailKind::ServiceEmailChanged => "an email saying where a service's offers now go".into(),
     }
 }
 
@@ -508,6 +547,11 @@ mod tests {
             },
             Letter::CapacityCheck { notice: c, link: "https://trellis.example/capacity/trc_abc", link_expires_at },
             Letter::OfferEnded { notice: n, ended: OfferStatus::Withdrawn },
+            Letter::ServiceEmailChanged {
+                notice: c,
+                new_address: Some("bookings@greenspring.example"),
+                changed_at: link_expires_at,
+            },
         ]
     }
 
@@ -528,7 +572,9 @@ mod tests {
             let out = letter.render("https://trellis.example").unwrap();
             let (reference, in_html) = match letter.kind() {
                 EmailKind::ReferralClosed => ("RF-3F9A-4D5E", "RF-3F9A-4D5E"),
-                EmailKind::CapacityCheck => ("Tea & Talk <Wednesdays>", "Tea &#38; Talk &#60;Wednesdays&#62;"),
+                EmailKind::CapacityCheck | EmailKind::ServiceEmailChanged => {
+                    ("Tea & Talk <Wednesdays>", "Tea &#38; Talk &#60;Wednesdays&#62;")
+                }
                 _ => ("OF-3F9A-4D5E", "OF-3F9A-4D5E"),
             };
             assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
@@ -537,6 +583,28 @@ mod tests {
             assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", letter.kind());
             assert!(!out.text.contains("{{") && !out.html.contains("{%"), "{:?}", letter.kind());
         }
+    }
+
+    #[test]
+    fn a_changed_service_email_tells_the_old_address_where_offers_go_now_and_what_to_do_if_unexpected() {
+        let c = capacity_notice();
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        let moved =
+            Letter::ServiceEmailChanged { notice: &c, new_address: Some("new@greenspring.example"), changed_at: at }
+                .render("https://trellis.example")
+                .unwrap();
+        for part in [&moved.text, &moved.html] {
+            assert!(part.contains("new@greenspring.example"), "{part}");
+            assert!(part.contains("Monday 7 December 2026"), "{part}");
+            assert!(part.contains("tell the administrator"), "{part}");
+            assert!(!part.contains("/offers/") && !part.contains("/capacity/"), "no link to act with: {part}");
+        }
+        let to_main = Letter::ServiceEmailChanged { notice: &c, new_address: None, changed_at: at }
+            .render("https://trellis.example")
+            .unwrap();
+        assert!(
+            to_main.text.contains("Offers for Tea & Talk <Wednesdays> now go to: Green Spring Network's main address")
+        );
     }
 
     #[test]

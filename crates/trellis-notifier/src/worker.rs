@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use trellis_domain::ServiceId;
 use trellis_domain::offer::OfferStatus;
+use trellis_domain::offer::link::{LinkPurpose, link_expiry};
 use trellis_store::Store;
 use trellis_store::outbox::{EmailKind, OutboxEmail};
 
@@ -305,8 +306,15 @@ impl Worker {
                 let offer = row.offer.ok_or_else(|| missing("offer"))?;
                 let notice = self.store.offer_notice(offer).await?;
                 // Minted now, so the raw token exists only in this email. A retry mints another; the
-                // unsent one is harmless, being scoped to the same offer and expiring.
-                let link_expires_at = later(now, self.settings.offer_link_ttl);
+                // unsent one is harmless, being scoped to the same offer and expiring. A reminder's link
+                // never outlives the offer it chases.
+                let purpose = if row.kind == EmailKind::OfferMade { LinkPurpose::Offer } else { LinkPurpose::Reminder };
+                let link_expires_at = link_expiry(
+                    purpose,
+                    now,
+                    TimeDelta::from_std(self.settings.offer_link_ttl).unwrap_or(TimeDelta::MAX),
+                    notice.expires_at,
+                );
                 let token = self.store.create_offer_link(offer, link_expires_at, now).await?;
                 let link = format!("{}/offers/{token}", self.settings.public_base_url);
                 let letter = if row.kind == EmailKind::OfferMade {
@@ -384,6 +392,13 @@ impl Worker {
                     Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?;
                 provider_link = Some(link);
                 rendered
+            }
+            EmailKind::ServiceEmailChanged => {
+                let service = capacity_service(row).ok_or_else(|| missing("service"))?;
+                let notice = self.store.capacity_notice(service).await?;
+                let new_address = row.payload.get("new").and_then(|v| v.as_str());
+                Letter::ServiceEmailChanged { notice: &notice, new_address, changed_at: row.created_at }
+                    .render(sign_in)?
             }
         };
         Ok(OutgoingEmail {

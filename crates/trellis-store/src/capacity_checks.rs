@@ -102,6 +102,8 @@ pub struct LinkedService {
     pub expires_at: DateTime<Utc>,
     /// When the link was last used to update the capacity.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Where the service's offers are emailed now: its own address, else its organisation's.
+    pub offers_email: Option<String>,
 }
 
 impl LinkedService {
@@ -397,12 +399,10 @@ impl Store {
     ) -> Result<LinkedService, LinkError> {
         let (link, svc) = self.live_service_link(token, now).await?;
         let service = ServiceId(svc.id);
-        let provider_name = organisation::Entity::find_by_id(svc.organisation_id)
-            .one(&self.db)
-            .await
-            .map_err(StoreError::from)?
-            .map(|o| o.name)
-            .unwrap_or_default();
+        let provider =
+            organisation::Entity::find_by_id(svc.organisation_id).one(&self.db).await.map_err(StoreError::from)?;
+        let offers_email = svc.email.clone().or_else(|| provider.as_ref().and_then(|o| o.email.clone()));
+        let provider_name = provider.map(|o| o.name).unwrap_or_default();
         let capacity = self.current_capacity(service).await?;
         let stale = capacity.as_ref().is_none_or(|c| after(c.updated_at, stale_after) < now);
         Ok(LinkedService {
@@ -415,6 +415,7 @@ impl Store {
             stale,
             expires_at: link.expires_at,
             last_used_at: link.used_at,
+            offers_email,
         })
     }
 
@@ -479,6 +480,49 @@ impl Store {
         crate::directory::audit(&txn, &actor, "service.capacity_updated", detail, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(CurrentCapacity::try_from(row)?)
+    }
+}
+
+impl Store {
+    /// Changes, through a service's capacity link, where its offers are emailed: the provider's own
+    /// choice, which the network lead cannot make for it. In one transaction: the new address, the
+    /// link's last use, an audit entry with the old and new address (`service.email_changed`) and an
+    /// email telling the old address. Returns whether anything changed (the same address changes
+    /// nothing).
+    pub async fn change_service_email_via_link(
+        &self,
+        token: &str,
+        email: &trellis_domain::values::EmailAddress,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LinkError> {
+        let (link, svc) = self.live_service_link(token, now).await?;
+        let new = Some(email.as_str().to_owned());
+        if svc.email == new {
+            return Ok(false);
+        }
+        let actor = Actor::provider_link(OrganisationId(svc.organisation_id));
+        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let changed = service::Entity::update_many()
+            .col_expr(service::Column::Email, Expr::value(new.clone()))
+            .col_expr(service::Column::UpdatedAt, Expr::value(now))
+            .filter(service::Column::Id.eq(svc.id))
+            .exec(&txn)
+            .await
+            .map_err(StoreError::from)?;
+        if changed.rows_affected != 1 {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Err(LinkError::Invalid);
+        }
+        service_link::Entity::update_many()
+            .col_expr(service_link::Column::UsedAt, Expr::value(now))
+            .filter(service_link::Column::Id.eq(link.id))
+            .exec(&txn)
+            .await
+            .map_err(StoreError::from)?;
+        let (service, organisation) = (ServiceId(svc.id), OrganisationId(svc.organisation_id));
+        crate::directory::record_email_change(&txn, &actor, service, organisation, svc.email, new, now).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(true)
     }
 }
 

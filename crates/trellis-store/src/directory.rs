@@ -6,6 +6,10 @@
 //! accepting one takes a place, and finishing or ending early gives it back, in the offer's own
 //! transaction ([`adjust_capacity_for`]). [`Store::find_services`] filters candidates in SQL and scores
 //! only those with the domain's [`assess`](trellis_domain::directory::assess).
+//!
+//! Where a service's offers are emailed is guarded apart: only an administrator or the provider itself
+//! may change it ([`may_change_service_email`](trellis_domain::directory::may_change_service_email)), and
+//! every change is audited with both addresses and told to the old one ([`record_email_change`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -542,6 +546,40 @@ pub(crate) async fn audit(
     Audit { actor, action, referral: None, offer: None, at: now }.write_detail(conn, &detail).await
 }
 
+/// Records, in the transaction that makes it, a change of where a service's offers are emailed: an audit
+/// entry (`service.email_changed`) with the old and new address (organisations' addresses, not people's),
+/// and an email to the old address (or, if the service had none, the organisation's, where its offers
+/// went) saying so, so that a change its owner did not make does not go unnoticed.
+pub(crate) async fn record_email_change(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    service: ServiceId,
+    organisation: OrganisationId,
+    old: Option<String>,
+    new: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let detail = serde_json::json!({ "service": service, "old": old, "new": new });
+    audit(txn, actor, "service.email_changed", detail.clone(), now).await?;
+    let told = match old {
+        Some(old) => Some(old),
+        None => crate::entity::organisation::Entity::find_by_id(organisation.0).one(txn).await?.and_then(|o| o.email),
+    };
+    if let Some(recipient) = told {
+        crate::outbox::NewEmail {
+            kind: crate::outbox::EmailKind::ServiceEmailChanged,
+            recipient,
+            payload: detail,
+            offer: None,
+            referral: None,
+            due_at: now,
+        }
+        .write(txn, now)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Validates a new or changed service's own fields.
 fn check_details(
     name: &str,
@@ -685,7 +723,9 @@ impl Store {
         Ok(row)
     }
 
-    /// Changes a service (the network lead, or the provider that runs it).
+    /// Changes a service (the network lead, or the provider that runs it). Its email, where its offers
+    /// go, only the provider or an administrator may change: a change is audited with the old and new
+    /// address, and the old address is told, in the same transaction.
     pub async fn update_service(
         &self,
         actor: &Actor,
@@ -693,7 +733,29 @@ impl Store {
         changes: ServiceChanges,
         now: DateTime<Utc>,
     ) -> Result<Service, StoreError> {
-        let current = self.managed_service(actor, id).await?;
+        let current = service::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let organisation = OrganisationId(current.organisation_id);
+        let new_email = changes.email.clone().map(|e| e.map(String::from));
+        let email_changes = new_email.as_ref().is_some_and(|e| *e != current.email);
+        let others_change = changes.name.is_some()
+            || changes.description.is_some()
+            || changes.url.is_some()
+            || changes.status.is_some()
+            || changes.taxonomy.is_some()
+            || changes.min_age.is_some()
+            || changes.max_age.is_some()
+            || changes.eligibility.is_some()
+            || changes.schedule.is_some()
+            || changes.places.is_some();
+        let may_manage = rules::may_manage_services(actor, organisation);
+        let may_change_email = rules::may_change_service_email(actor, organisation);
+        if email_changes && !may_change_email {
+            return Err(forbidden(actor, "change where a service's offers are emailed"));
+        }
+        if (others_change || !email_changes) && !may_manage {
+            return Err(forbidden(actor, "manage another organisation's services"));
+        }
+        let old_email = current.email.clone();
         let status = match changes.status {
             Some(s) => s,
             None => ServiceStatus::parse(&current.status)
@@ -703,7 +765,7 @@ impl Store {
             organisation: current.organisation_id,
             name: changes.name.unwrap_or(current.name),
             description: changes.description.unwrap_or(current.description),
-            email: changes.email.map(|e| e.map(String::from)).unwrap_or(current.email),
+            email: new_email.unwrap_or(current.email),
             url: changes.url.unwrap_or(current.url),
             status,
             min_age: changes.min_age.unwrap_or(current.min_age),
@@ -726,6 +788,9 @@ impl Store {
             set_locations(&txn, id.0, row.organisation, &locations).await?;
         }
         audit(&txn, actor, "service.updated", serde_json::json!({ "service": id }), now).await?;
+        if email_changes {
+            record_email_change(&txn, actor, id, organisation, old_email, row.email.clone(), now).await?;
+        }
         txn.commit().await?;
         self.service(id).await
     }

@@ -5,21 +5,31 @@
 //! and only its SHA-256 hash is stored. It is scoped to one offer and expires. Opening it changes
 //! nothing; acting through it applies the provider's command to the offer, each action at most once
 //! (the offer's lifecycle refuses a repeat, and the caller shows what was already decided).
+//!
+//! How long it works is the domain's rule ([`trellis_domain::offer::link`]): a week after the offer was
+//! accepted at most, and not at all once the first attendance is confirmed. The person's contact details
+//! are shown in answer to the accepting action and then only to the browser holding the
+//! [`RevealGrant`] that action minted, for a few minutes; opening the link otherwise shows the offer
+//! without them. Every showing of them is audited (`offer.contact_details_read`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
-use trellis_domain::offer::OfferCommand;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
+use trellis_domain::offer::link::{CONTACT_DETAILS_SHOWN_FOR, link_works, works_until};
+use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::{Actor, OfferId, OrganisationId};
 use uuid::Uuid;
 
-use crate::entity::{offer, offer_link};
+use crate::entity::{offer, offer_event, offer_link, offer_link_reveal};
 use crate::offers::ProviderOfferView;
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
 /// Prefix of provider link tokens.
 pub const LINK_TOKEN_PREFIX: &str = "tro_";
+
+/// Prefix of the grants that show an accepted offer's contact details again ([`RevealGrant`]).
+pub const REVEAL_TOKEN_PREFIX: &str = "trv_";
 
 /// Why a link cannot be used. Deliberately coarse: the page says the same for all, so it leaks nothing
 /// about whether an offer exists.
@@ -40,10 +50,39 @@ pub struct LinkedOffer {
     pub link: Uuid,
     /// The provider organisation acting through it.
     pub provider: OrganisationId,
-    /// What the provider may see now.
+    /// What the provider may see now: the contact details only in answer to the accepting action, or
+    /// to the browser holding that action's [`RevealGrant`].
     pub view: ProviderOfferView,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
+    /// Minted by the action that accepted the offer: for the accepting browser's cookie, and nowhere
+    /// else.
+    pub reveal: Option<RevealGrant>,
+}
+
+/// Lets the browser that accepted an offer through a link see the contact details again, for a few
+/// minutes ([`CONTACT_DETAILS_SHOWN_FOR`]). The raw value exists only in that browser's cookie; only its
+/// hash is stored, bound to the link, so it shows nothing through another link or for another offer.
+#[derive(Clone)]
+pub struct RevealGrant {
+    /// The raw value, for the cookie.
+    pub token: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for RevealGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevealGrant").field("token", &"[redacted]").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+/// A link that works, with what decides how long.
+struct LiveLink {
+    link: offer_link::Model,
+    provider: OrganisationId,
+    status: OfferStatus,
+    works_until: DateTime<Utc>,
 }
 
 impl LinkedOffer {
@@ -83,11 +122,7 @@ impl Store {
         Ok(token)
     }
 
-    async fn live_link(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(offer_link::Model, OrganisationId), LinkError> {
+    async fn live_link(&self, token: &str, now: DateTime<Utc>) -> Result<LiveLink, LinkError> {
         if !token.starts_with(LINK_TOKEN_PREFIX) || token.len() > 128 {
             return Err(LinkError::Invalid);
         }
@@ -103,14 +138,70 @@ impl Store {
             .await
             .map_err(StoreError::from)?
             .ok_or(LinkError::Invalid)?;
-        Ok((link, OrganisationId(offer.provider_organisation_id)))
+        let status = crate::convert::stored("offer status", OfferStatus::parse(&offer.status))?;
+        let accepted_at = match status {
+            OfferStatus::Accepted => self.accepted_at(link.offer_id).await?,
+            _ => None,
+        };
+        if !link_works(status, link.expires_at, accepted_at, now) {
+            return Err(LinkError::Invalid);
+        }
+        let works_until = works_until(link.expires_at, accepted_at);
+        Ok(LiveLink { link, provider: OrganisationId(offer.provider_organisation_id), status, works_until })
     }
 
-    /// Opens a link: what the provider may see, changing nothing but the audit log.
+    /// When an offer was last accepted, from its history.
+    async fn accepted_at(&self, offer: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(offer_event::Entity::find()
+            .filter(offer_event::Column::OfferId.eq(offer))
+            .filter(offer_event::Column::ToStatus.eq(OfferStatus::Accepted.as_str()))
+            .order_by_desc(offer_event::Column::Version)
+            .one(&self.db)
+            .await?
+            .map(|e| e.occurred_at))
+    }
+
+    /// Whether `grant` (a reveal cookie's value) was minted for `link` and has not lapsed.
+    async fn grant_holds(&self, link: Uuid, grant: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if !grant.starts_with(REVEAL_TOKEN_PREFIX) || grant.len() > 128 {
+            return Ok(false);
+        }
+        Ok(offer_link_reveal::Entity::find()
+            .filter(offer_link_reveal::Column::TokenHash.eq(hash_secret(grant)))
+            .filter(offer_link_reveal::Column::LinkId.eq(link))
+            .filter(offer_link_reveal::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Opens a link: what the provider may see, without the contact details, changing nothing but the
+    /// audit log.
     pub async fn open_offer_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkedOffer, LinkError> {
-        let (link, provider) = self.live_link(token, now).await?;
-        let actor = Actor::provider_link(provider);
-        let view = self.provider_view(&actor, OfferId(link.offer_id), now).await?;
+        self.open_offer_link_revealing(token, None, now).await
+    }
+
+    /// Opens a link from a browser that may hold a [`RevealGrant`] (`grant`, its cookie's value): the
+    /// contact details are shown, and their reading audited, only if the grant was minted for this link by
+    /// its accepting action, has not lapsed, and the offer is still accepted.
+    pub async fn open_offer_link_revealing(
+        &self,
+        token: &str,
+        grant: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LinkedOffer, LinkError> {
+        let live = self.live_link(token, now).await?;
+        let actor = Actor::provider_link(live.provider);
+        let offer = OfferId(live.link.offer_id);
+        let revealed = match grant {
+            Some(grant) if live.status == OfferStatus::Accepted => self.grant_holds(live.link.id, grant, now).await?,
+            _ => false,
+        };
+        let view = if revealed {
+            self.provider_view(&actor, offer, now).await?
+        } else {
+            self.provider_summary(&actor, offer, now).await?
+        };
         crate::audit::Audit {
             actor: &actor,
             action: "offer.link_opened",
@@ -121,20 +212,32 @@ impl Store {
         .commit(self)
         .await
         .map_err(LinkError::Store)?;
-        Ok(LinkedOffer { link: link.id, provider, view, expires_at: link.expires_at })
+        Ok(LinkedOffer {
+            link: live.link.id,
+            provider: live.provider,
+            view,
+            expires_at: live.works_until,
+            reveal: None,
+        })
     }
 
     /// Acts through a link. A command the offer's state no longer allows changes nothing and reports
-    /// what was already decided; a concurrent answer is the same.
+    /// what was already decided; a concurrent answer is the same. An acceptance leaves the link at most
+    /// a week ([`LIFE_AFTER_ACCEPTANCE`], never past its own expiry), mints a [`RevealGrant`] for the
+    /// accepting browser in the acceptance's transaction, and answers with the contact details (their
+    /// reading audited).
     pub async fn act_on_offer_link(
         &self,
         token: &str,
         command: OfferCommand,
         now: DateTime<Utc>,
     ) -> Result<LinkAction, LinkError> {
-        let (link, provider) = self.live_link(token, now).await?;
+        let live = self.live_link(token, now).await?;
+        let link = live.link;
+        let provider = live.provider;
         let actor = Actor::provider_link(provider);
         let offer_id = OfferId(link.offer_id);
+        let accepting = matches!(command, OfferCommand::Accept);
         let txn = self.db.begin().await.map_err(StoreError::from)?;
         let current = offer::Entity::find_by_id(offer_id.0)
             .one(&txn)
@@ -143,8 +246,26 @@ impl Store {
             .ok_or(LinkError::Invalid)?;
         let version = crate::convert::version(current.version)?;
         let outcome = self.transition_offer_in(&txn, offer_id, version, command, &actor, now).await;
+        let mut expires_at = live.works_until;
+        let mut reveal = None;
         let applied = match outcome {
             Ok(_) => {
+                if accepting {
+                    expires_at = works_until(link.expires_at, Some(now));
+                    let (token, token_hash) = new_secret(REVEAL_TOKEN_PREFIX);
+                    let grant = offer_link_reveal::Model {
+                        id: Uuid::now_v7(),
+                        link_id: link.id,
+                        token_hash,
+                        expires_at: now + CONTACT_DETAILS_SHOWN_FOR,
+                        created_at: now,
+                    };
+                    reveal = Some(RevealGrant { token, expires_at: grant.expires_at });
+                    offer_link_reveal::Entity::insert(grant.into_active_model())
+                        .exec_without_returning(&txn)
+                        .await
+                        .map_err(StoreError::from)?;
+                }
                 offer_link::Entity::update_many()
                     .col_expr(offer_link::Column::UsedAt, Expr::value(now))
                     .filter(offer_link::Column::Id.eq(link.id))
@@ -160,8 +281,12 @@ impl Store {
             }
             Err(other) => return Err(other.into()),
         };
-        let view = self.provider_view(&actor, offer_id, now).await?;
-        let linked = LinkedOffer { link: link.id, provider, view, expires_at: link.expires_at };
+        let view = if reveal.is_some() {
+            self.provider_view(&actor, offer_id, now).await?
+        } else {
+            self.provider_summary(&actor, offer_id, now).await?
+        };
+        let linked = LinkedOffer { link: link.id, provider, view, expires_at, reveal };
         Ok(if applied { LinkAction::Applied(linked) } else { LinkAction::AlreadyDecided(linked) })
     }
 
@@ -176,9 +301,9 @@ impl Store {
         timers: crate::offers::OfferTimers,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
-        let (link, provider) = self.live_link(token, now).await?;
-        let actor = Actor::provider_link(provider);
-        let parent = offer::Entity::find_by_id(link.offer_id)
+        let live = self.live_link(token, now).await?;
+        let actor = Actor::provider_link(live.provider);
+        let parent = offer::Entity::find_by_id(live.link.offer_id)
             .one(&self.db)
             .await
             .map_err(StoreError::from)?

@@ -329,11 +329,37 @@ impl Store {
         self.provider_view_of(actor, row, now).await
     }
 
+    /// What a provider sees of one offer made to it, without the contact details even once accepted
+    /// (so nothing is audited as read): what a provider's link shows on a plain `GET`.
+    pub async fn provider_summary(
+        &self,
+        actor: &Actor,
+        id: OfferId,
+        now: DateTime<Utc>,
+    ) -> Result<ProviderOfferView, StoreError> {
+        let row = offer::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        if !actor.is(Role::Provider, OrganisationId(row.provider_organisation_id)) {
+            return Err(StoreError::NotFound);
+        }
+        self.provider_view_with(actor, row, now, false).await
+    }
+
     async fn provider_view_of(
         &self,
         actor: &Actor,
         row: offer::Model,
         now: DateTime<Utc>,
+    ) -> Result<ProviderOfferView, StoreError> {
+        self.provider_view_with(actor, row, now, true).await
+    }
+
+    /// The provider's view, with the contact details once accepted if `with_contact`.
+    async fn provider_view_with(
+        &self,
+        actor: &Actor,
+        row: offer::Model,
+        now: DateTime<Utc>,
+        with_contact: bool,
     ) -> Result<ProviderOfferView, StoreError> {
         let referral_row =
             referral::Entity::find_by_id(row.referral_id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
@@ -353,7 +379,7 @@ impl Store {
         let dob =
             DateOfBirth::parse(p.date_of_birth, now.date_naive()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // A closed referral's person is no longer the provider's to contact.
-        let contact = if accepted && !referral_closed {
+        let contact = if accepted && with_contact && !referral_closed {
             Audit {
                 actor,
                 action: "offer.contact_details_read",

@@ -38,11 +38,14 @@ pub enum EmailKind {
     CapacityCheck,
     /// A provider hears that an offer ended because its referral closed: the place is no longer needed.
     OfferEnded,
+    /// The address a service's offers went to hears that they now go elsewhere (organisations'
+    /// addresses only, no personal data).
+    ServiceEmailChanged,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 9] = [
+    pub const ALL: [EmailKind; 10] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -52,6 +55,7 @@ impl EmailKind {
         Self::DeliveryFailed,
         Self::CapacityCheck,
         Self::OfferEnded,
+        Self::ServiceEmailChanged,
     ];
 
     /// The stored name.
@@ -66,6 +70,7 @@ impl EmailKind {
             Self::DeliveryFailed => "delivery_failed",
             Self::CapacityCheck => "capacity_check",
             Self::OfferEnded => "offer_ended",
+            Self::ServiceEmailChanged => "service_email_changed",
         }
     }
 

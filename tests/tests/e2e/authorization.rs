@@ -11,8 +11,9 @@
 //! table with `UNAUTHENTICATED` and change nothing, though the revoked and disabled ones were just in use.
 //!
 //! **Provider links**: a link acts on its own offer and no other, is refused once expired (however it
-//! was used before), and guessing at links is limited per client address and audited, without a valid
-//! link ever being locked out.
+//! was used before), shows contact details only in answer to its acceptance and to that browser for
+//! minutes, stops once the first attendance is confirmed or a week after acceptance, and guessing at
+//! links is limited per client address and audited, without a valid link ever being locked out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -619,7 +620,17 @@ fn rows() -> Vec<Row> {
             subject: Service,
             document: "mutation($id: ID!, $name: String!) { updateService(input: { serviceId: $id, name: $name }) { service { id name } } }",
             variables: |_, id, n| json!({ "id": id, "name": format!("Renamed {n}") }),
-            expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, DENY, ANON, ANON],
+            // An admin may call updateService (for a service's email) and sees the directory like everyone.
+            expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, SEEN, ANON, ANON],
+        },
+        Row {
+            op: "updateService",
+            case: "email: where its offers and their links go",
+            subject: Service,
+            document: "mutation($id: ID!, $email: String!) { updateService(input: { serviceId: $id, email: $email }) { service { id } } }",
+            variables: |_, id, n| json!({ "id": id, "email": format!("moved{n}@elsewhere.example") }),
+            // Not the network lead: only the provider itself, or an admin.
+            expect: [DENY, DENY, DENY, DENY, OK, SEEN, SEEN, OK, ANON, ANON],
         },
         Row {
             op: "updateServiceCapacity",
@@ -1083,7 +1094,7 @@ on_both_databases!(a_link_acts_on_its_own_offer_and_on_no_other, |app: TestApp| 
     let b_id = b.to_string();
     let acted =
         session.post(&app, &[("action", "accept"), ("offer", &b_id), ("offerId", &b_id), ("token", &token_b)]).await;
-    assert_eq!(acted.status, StatusCode::SEE_OTHER, "{}", acted.body);
+    assert_eq!(acted.status, StatusCode::OK, "{}", acted.body);
     assert_eq!(state(&app, a).await, (OfferStatus::Accepted, 2));
     assert_eq!(state(&app, b).await, b_before, "the other offer is untouched");
 
@@ -1129,7 +1140,7 @@ on_both_databases!(a_link_replayed_after_it_expires_is_refused_however_it_was_us
     let (used_token, unused_token) = (link(&app, used, ttl).await, link(&app, unused, ttl).await);
     let used_session = OFFER_PAGE.open(&app, &used_token).await;
     let unused_session = OFFER_PAGE.open(&app, &unused_token).await;
-    assert_eq!(used_session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(used_session.post(&app, &[("action", "accept")]).await.status, StatusCode::OK);
     let before = (state(&app, used).await, state(&app, unused).await);
 
     tokio::time::sleep(StdDuration::from_millis(3500)).await;
@@ -1143,6 +1154,116 @@ on_both_databases!(a_link_replayed_after_it_expires_is_refused_however_it_was_us
         }
     }
     assert_eq!((state(&app, used).await, state(&app, unused).await), before, "nothing changed");
+});
+
+/// What one request to a link page gets, by the table below.
+struct LinkCell {
+    /// Where the offer stands, and how the request is made.
+    what: &'static str,
+    status: StatusCode,
+    /// Whether the person's contact details are on the page.
+    contact: bool,
+}
+
+/// The contact details the fixture's person has, as a page shows them.
+const CONTACT: [&str; 2] = ["Margaret Hughes", "01154960123"];
+
+fn shows_contact(page: &Page) -> bool {
+    CONTACT.iter().any(|c| page.body.contains(c))
+}
+
+on_both_databases!(a_link_after_acceptance_attendance_or_a_week_answers_as_the_table_says, |app: TestApp| async move {
+    let now = Utc::now();
+    let provider = Fixture::actor(&app.fixture.provider_user);
+    let week = Duration::days(7) + Duration::minutes(1);
+    let expect = |what, status, contact| LinkCell { what, status, contact };
+    let mut got: Vec<LinkCell> = vec![];
+    let mut observe = |what: &'static str, page: &Page| got.push(expect(what, page.status, shows_contact(page)));
+
+    // Accepted through the link: the answer, the same browser within minutes, anyone else.
+    let (_, accepted) = offer(&app, false).await;
+    let token = link(&app, accepted, Duration::days(14)).await;
+    let session = OFFER_PAGE.open(&app, &token).await;
+    let answer = session.post(&app, &[("action", "accept")]).await;
+    observe("accepted: the accepting POST's answer", &answer);
+    let reveal = answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("trellis_offer_reveal="))
+        .and_then(|v| v.split(';').next())
+        .map(|v| format!("trellis_offer_reveal={v}"))
+        .expect("a reveal cookie");
+    let path = OFFER_PAGE.path(&token);
+    observe(
+        "accepted: GET, the accepting browser",
+        &get(&app, &path, Some(&format!("{}; {reveal}", session.cookie))).await,
+    );
+    observe("accepted: GET, no cookie", &get(&app, &path, None).await);
+    observe("accepted: GET, the page's anti-forgery cookie only", &get(&app, &path, Some(&session.cookie)).await);
+    observe("accepted: a second accepting POST", &session.post(&app, &[("action", "accept")]).await);
+    // The grant is bound to its link: it shows nothing through another offer's link.
+    let (_, other) = offer(&app, false).await;
+    let other_token = link(&app, other, Duration::days(14)).await;
+    OFFER_PAGE.open(&app, &other_token).await.post(&app, &[("action", "accept")]).await;
+    let other_path = OFFER_PAGE.path(&other_token);
+    observe("accepted: GET another offer's link with this grant", &get(&app, &other_path, Some(&reveal)).await);
+
+    // After the first attendance: the confirmation, then nothing.
+    observe("attended: the confirming POST's answer", &session.post(&app, &[("action", "attended")]).await);
+    observe(
+        "attended: GET, the accepting browser",
+        &get(&app, &path, Some(&format!("{}; {reveal}", session.cookie))).await,
+    );
+    observe("attended: POST attended again", &session.post(&app, &[("action", "attended")]).await);
+
+    // A week after acceptance, through the link, or by the provider's account with a link minted later.
+    let (_, stale) = offer(&app, false).await;
+    let stale_token = link(&app, stale, Duration::days(14)).await;
+    let stale_session = OFFER_PAGE.open(&app, &stale_token).await;
+    app.store.act_on_offer_link(&stale_token, OfferCommand::Accept, now - week).await.unwrap();
+    observe("a week after acceptance by link: GET", &get(&app, &OFFER_PAGE.path(&stale_token), None).await);
+    observe(
+        "a week after acceptance by link: POST attended",
+        &stale_session.post(&app, &[("action", "attended")]).await,
+    );
+    let (_, by_account) = offer(&app, false).await;
+    let account_session = OFFER_PAGE.open(&app, &link(&app, by_account, Duration::days(14)).await).await;
+    app.store.transition_offer(by_account, 1, OfferCommand::Accept, &provider, now - week).await.unwrap();
+    let fresh = link(&app, by_account, Duration::days(14)).await;
+    observe("a week after acceptance by account: GET a fresh link", &get(&app, &OFFER_PAGE.path(&fresh), None).await);
+    observe(
+        "a week after acceptance by account: POST attended",
+        &account_session.post(&app, &[("action", "attended")]).await,
+    );
+    let (_, recent) = offer(&app, false).await;
+    app.store.transition_offer(recent, 1, OfferCommand::Accept, &provider, now - Duration::days(6)).await.unwrap();
+    let recent_link = link(&app, recent, Duration::days(14)).await;
+    observe("six days after acceptance by account: GET", &get(&app, &OFFER_PAGE.path(&recent_link), None).await);
+
+    let table = [
+        expect("accepted: the accepting POST's answer", StatusCode::OK, true),
+        expect("accepted: GET, the accepting browser", StatusCode::OK, true),
+        expect("accepted: GET, no cookie", StatusCode::OK, false),
+        expect("accepted: GET, the page's anti-forgery cookie only", StatusCode::OK, false),
+        expect("accepted: a second accepting POST", StatusCode::SEE_OTHER, false),
+        expect("accepted: GET another offer's link with this grant", StatusCode::OK, false),
+        expect("attended: the confirming POST's answer", StatusCode::OK, false),
+        expect("attended: GET, the accepting browser", StatusCode::NOT_FOUND, false),
+        expect("attended: POST attended again", StatusCode::NOT_FOUND, false),
+        expect("a week after acceptance by link: GET", StatusCode::NOT_FOUND, false),
+        expect("a week after acceptance by link: POST attended", StatusCode::NOT_FOUND, false),
+        expect("a week after acceptance by account: GET a fresh link", StatusCode::NOT_FOUND, false),
+        expect("a week after acceptance by account: POST attended", StatusCode::NOT_FOUND, false),
+        expect("six days after acceptance by account: GET", StatusCode::OK, false),
+    ];
+    let show = |cells: &[LinkCell]| -> Vec<String> {
+        cells.iter().map(|c| format!("{}: {} contact={}", c.what, c.status.as_u16(), c.contact)).collect()
+    };
+    assert_eq!(show(&got), show(&table));
+    assert_eq!(state(&app, stale).await.0, OfferStatus::Accepted, "no attendance through a week-old link");
+    assert_eq!(state(&app, by_account).await.0, OfferStatus::Accepted);
 });
 
 /// An HTTP client whose requests come from `address` (any of 127.0.0.0/8 is this machine).
@@ -1226,7 +1347,7 @@ on_both_databases!(
         // A live link from the same address still opens and acts.
         let shown = get(&app, &format!("/offers/{token}"), Some(&session.cookie)).await;
         assert_eq!(shown.status, StatusCode::OK);
-        assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::OK);
         assert_eq!(state(&app, offer_id).await, (OfferStatus::Accepted, 2));
         assert_eq!(get(&app, &format!("/capacity/{capacity_token}"), None).await.status, StatusCode::OK);
 

@@ -438,6 +438,57 @@ on_both_databases!(an_update_saves_the_capacity_and_its_time_and_shows_a_confirm
     assert_eq!((now.available, now.maximum, now.status), (0, 12, CapacityStatus::Closed));
 });
 
+/// Where the walking group's offers are emailed now.
+async fn offers_email(app: &TestApp) -> Option<String> {
+    app.store.service(app.fixture.walking_group.id).await.expect("service").email
+}
+
+on_both_databases!(the_provider_changes_where_offers_go_from_its_capacity_page, |app: TestApp| async move {
+    let token = walking_link(&app).await;
+    let session = CAPACITY_PAGE.open(&app, &token).await;
+    let original = offers_email(&app).await;
+    let shown = session.get(&app, &CAPACITY_PAGE.path(&token)).await;
+    let current = original.clone().or_else(|| app.fixture.provider.email.clone()).expect("an address");
+    assert!(
+        shown
+            .body
+            .contains(&format!("Trellis emails offers for Long Eaton Walking Group to <strong>{current}</strong>"))
+    );
+
+    let wrong = session.post(&app, &[("action", "email"), ("email", "not an address")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("<a href=\"#email\">Enter an email address in the right form"), "{}", wrong.body);
+    assert!(wrong.body.contains("value=\"not an address\""), "what was typed is kept");
+    assert_eq!(offers_email(&app).await, original, "nothing changed");
+
+    let saved = session.post(&app, &[("action", "email"), ("email", " bookings@greenspring.example ")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.header("location"), format!("/capacity/{token}?done=email"));
+    assert_eq!(offers_email(&app).await.as_deref(), Some("bookings@greenspring.example"));
+    let confirmed = session.get(&app, saved.header("location")).await;
+    assert!(
+        confirmed.body.contains("offers for Long Eaton Walking Group now go to bookings@greenspring.example"),
+        "{}",
+        confirmed.body
+    );
+
+    let audit = app.store.audit_log(&AuditFilter { limit: 100, ..Default::default() }).await.expect("audit");
+    let entry = audit.iter().find(|e| e.action == "service.email_changed").expect("audited");
+    assert_eq!(entry.actor, trellis_domain::Actor::provider_link(app.fixture.provider.id));
+    let detail: Value = serde_json::from_str(entry.detail.as_deref().expect("detail")).expect("JSON");
+    assert_eq!((&detail["old"], &detail["new"]), (&json!(original), &json!("bookings@greenspring.example")));
+    let told: Vec<_> = app
+        .store
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|e| e.kind == EmailKind::ServiceEmailChanged)
+        .map(|e| e.recipient)
+        .collect();
+    assert_eq!(told, [current], "the old address is told");
+});
+
 on_both_databases!(impossible_numbers_are_refused_with_a_clear_message_and_change_nothing, |app: TestApp| async move {
     let token = walking_link(&app).await;
     let session = CAPACITY_PAGE.open(&app, &token).await;
@@ -602,7 +653,9 @@ on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| asy
         (3, 15, CapacityStatus::Waitlist),
         "as typed in the browser"
     );
-    for shot in ["01-capacity", "02-problem", "03-saved", "04-invalid"] {
+    let email = app.store.service(app.fixture.walking_group.id).await.expect("service").email;
+    assert_eq!(email.as_deref(), Some("bookings@greenspring.example"), "the offers' address as typed in the browser");
+    for shot in ["01-capacity", "02-problem", "03-saved", "03b-email-saved", "04-invalid"] {
         assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
     }
 });

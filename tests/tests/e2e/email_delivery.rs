@@ -213,6 +213,11 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let lapsing = OfferTimers { expires_at: Utc::now() + TimeDelta::minutes(1), remind_at: None };
     store.make_offer(referral, None, f.walking_group.id, None, None, lapsing, &lw, Utc::now()).await.expect("offer");
     drain(&worker, now + TimeDelta::days(6)).await;
+    // An administrator moves where the walking group's offers go: the old address hears.
+    let admin = Fixture::actor(&f.admin);
+    let moved = trellis_domain::values::EmailAddress::parse("bookings@greenspring.example").expect("address");
+    let changes = trellis_store::directory::ServiceChanges { email: Some(Some(moved)), ..Default::default() };
+    store.update_service(&admin, f.walking_group.id, changes, Utc::now()).await.expect("email changed");
     // The referral closes: the practice hears.
     let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
     let note = Some("Walking weekly now".to_owned());
@@ -230,6 +235,7 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     }
     assert_eq!(of_kind(&rows, EmailKind::DeliveryFailed)[0].recipient, "sam@erewash.example", "to the assignee");
     assert_eq!(of_kind(&rows, EmailKind::ReferralClosed)[0].recipient, "practice@longeaton.example");
+    assert_eq!(of_kind(&rows, EmailKind::ServiceEmailChanged)[0].recipient, "walks@greenspring.example", "the old one");
     let dead: Vec<_> = rows.iter().filter(|r| r.status == DeliveryStatus::Dead).collect();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].offer, Some(undeliverable));
@@ -246,6 +252,34 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     assert!(!closed["text"].as_str().unwrap_or_default().contains("Walking weekly"), "no closure note");
 }
 on_both_backends!(every_kind_of_email_arrives_without_personal_data);
+
+/// A reminder is sent days after the offer; its link must still stop when the offer does.
+async fn a_reminders_link_never_outlives_the_offer(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let maildev = MailDev::start().await;
+    let worker = Worker::new(store.clone(), maildev.mailer(), settings("w1"));
+    let referral = contacted_referral(&store, &f).await;
+    let offer_id = offer(&store, &f, referral).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let expires_at = store.offer(&lw, offer_id).await.expect("offer").expires_at;
+
+    let now = Utc::now();
+    drain(&worker, now).await;
+    drain(&worker, now + TimeDelta::days(6)).await;
+    let rows = store.emails_for_offer(offer_id).await.expect("rows");
+    let reminder = of_kind(&rows, EmailKind::OfferReminder);
+    assert_eq!(reminder.len(), 1, "{rows:#?}");
+    let emails = maildev.wait_for(2).await;
+    let email = emails.iter().find(|e| header(e, "message-id") == reminder[0].message_id).expect("the reminder");
+    let token = link_token(email["text"].as_str().expect("text part"));
+
+    let just_before = expires_at - TimeDelta::minutes(1);
+    assert!(store.open_offer_link(&token, just_before).await.is_ok(), "it works while the offer does");
+    let just_after = expires_at + TimeDelta::seconds(1);
+    let late = store.open_offer_link(&token, just_after).await;
+    assert!(matches!(late, Err(trellis_store::links::LinkError::Invalid)), "it outlived the offer: {late:?}");
+}
+on_both_backends!(a_reminders_link_never_outlives_the_offer);
 
 // ---------------------------------------------------------------------------------------------------------
 // (b) The SMTP server down, then up: retried, then each row delivered once.

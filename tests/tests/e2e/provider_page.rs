@@ -273,7 +273,7 @@ on_both_databases!(
 
         // The same answer sent properly goes through.
         let sent = session.post(&app, &[("action", "accept")]).await;
-        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
         assert_eq!(status_of(&app, offer.id).await, OfferStatus::Accepted);
     }
 );
@@ -281,20 +281,33 @@ on_both_databases!(
 // ---------------------------------------------------------------------------------------------------------
 // Answers.
 
+/// The reveal cookie an accepting answer set (its whole `Set-Cookie` value), if any.
+fn reveal_set_cookie(page: &Page) -> Option<String> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("trellis_offer_reveal="))
+        .map(str::to_owned)
+}
+
+/// How often the contact details of `referral` were shown, by the audit log.
+async fn contact_reads(app: &TestApp, referral: ReferralId) -> usize {
+    let filter = trellis_store::audit::AuditFilter { referral: Some(referral), limit: 200, ..Default::default() };
+    let log = app.store.audit_log(&filter).await.expect("audit");
+    log.iter().filter(|e| e.action == "offer.contact_details_read").count()
+}
+
 on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attendance, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
     let session = OFFER_PAGE.open(&app, &offer.token).await;
 
     let accepted = session.post(&app, &[("action", "accept")]).await;
-    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+    assert_eq!(accepted.status, StatusCode::OK, "the answer to the acceptance is the page itself");
     assert_page_headers(&accepted);
-    assert_eq!(accepted.location(), format!("/offers/{}?done=accepted", offer.token));
     let after = snapshot(&app, offer.id, offer.referral).await;
     assert_eq!(after.offer, (OfferStatus::Accepted, 2, None));
     assert_eq!(after.referral, (ReferralStatus::Contacted, 2), "accepting alone does not move the referral");
-
-    let shown = session.get(&app, accepted.location()).await;
-    assert_eq!(shown.status, StatusCode::OK);
     for expected in [
         "Thank you: you accepted this offer.",
         "Status: Accepted",
@@ -305,12 +318,44 @@ on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attend
         "A phone call",
         "Confirm first attendance",
         "value=\"attended\"",
+        &format!("The link works until {}.", day(Utc::now() + TimeDelta::days(7))),
     ] {
-        assert!(shown.body.contains(expected), "the page lacks {expected:?}:\n{}", shown.body);
+        assert!(accepted.body.contains(expected), "the page lacks {expected:?}:\n{}", accepted.body);
     }
     for gone in ["value=\"accept\"", "value=\"waitlist\"", "value=\"decline\""] {
-        assert!(!shown.body.contains(gone), "{gone} is no longer a choice");
+        assert!(!accepted.body.contains(gone), "{gone} is no longer a choice");
     }
+    assert_eq!(contact_reads(&app, offer.referral).await, 1, "showing them is audited");
+
+    let set = reveal_set_cookie(&accepted).expect("a cookie to see them again");
+    let path = format!("Path=/offers/{}", offer.token);
+    for attribute in ["HttpOnly", "SameSite=Strict", path.as_str()] {
+        assert!(set.split("; ").any(|a| a == attribute), "the reveal cookie lacks {attribute}: {set}");
+    }
+    let max_age: i64 = set.split("; ").find_map(|a| a.strip_prefix("Max-Age=")).expect("Max-Age").parse().unwrap();
+    assert!((590..=600).contains(&max_age), "kept for minutes only: {set}");
+    assert!(!set.contains("Secure"), "served over plain HTTP in this test");
+    let reveal = set.split(';').next().expect("name=value").to_owned();
+    assert!(!reveal.contains(offer.token.trim_start_matches("tro_")), "the cookie is not the link");
+
+    // The same browser reloading the page within minutes sees them again.
+    let both = format!("{}; {reveal}", session.cookie);
+    let reloaded = get(&app, &OFFER_PAGE.path(&offer.token), Some(&both)).await;
+    assert!(reloaded.body.contains("Margaret Hughes"), "{}", reloaded.body);
+    assert_eq!(contact_reads(&app, offer.referral).await, 2, "each showing is audited");
+
+    // A later plain GET of the link (a forwarded email, another browser) shows the offer without them.
+    for cookie in [None, Some(session.cookie.as_str()), Some("trellis_offer_reveal=trv_0000")] {
+        let plain = get(&app, &OFFER_PAGE.path(&offer.token), cookie).await;
+        assert_eq!(plain.status, StatusCode::OK);
+        assert_no_contact_details(&plain.body);
+        assert!(plain.body.contains("Status: Accepted") && plain.body.contains("value=\"attended\""));
+        assert!(plain.text().contains("Margaret's contact details were shown when you accepted."), "{}", plain.body);
+    }
+    let flagged = get(&app, &format!("/offers/{}?done=accepted", offer.token), Some(&session.cookie)).await;
+    assert_no_contact_details(&flagged.body);
+    assert!(!flagged.body.contains("contact details are below"), "no promise of what is not there");
+    assert_eq!(contact_reads(&app, offer.referral).await, 2, "nothing shown, nothing audited");
 });
 
 on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepting, |app: TestApp| async move {
@@ -380,10 +425,7 @@ on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepti
 on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| async move {
     let offer = offer_with_link(&app).await;
     let session = OFFER_PAGE.open(&app, &offer.token).await;
-    assert_eq!(
-        session.post(&app, &[("action", "accept")]).await.location(),
-        format!("/offers/{}?done=accepted", offer.token)
-    );
+    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::OK);
     let decided = snapshot(&app, offer.id, offer.referral).await;
 
     for form in [
@@ -401,7 +443,7 @@ on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| a
     assert_eq!(shown.status, StatusCode::OK);
     assert!(shown.body.contains("Nothing was changed: this offer had already moved on before your answer arrived."));
     assert!(shown.body.contains("Status: Accepted"));
-    assert!(shown.body.contains("Margaret Hughes"), "what was decided includes the contact details");
+    assert_no_contact_details(&shown.body);
 });
 
 on_both_databases!(declining_records_the_reason_and_the_note, |app: TestApp| async move {
@@ -468,8 +510,8 @@ on_both_databases!(waitlisting_keeps_the_offer_open_to_accept_later, |app: TestA
     assert_no_contact_details(&shown.body);
 
     let accepted = session.post(&app, &[("action", "accept")]).await;
-    assert_eq!(accepted.location(), format!("/offers/{}?done=accepted", offer.token));
-    assert!(session.get(&app, accepted.location()).await.body.contains("Margaret Hughes"));
+    assert_eq!(accepted.status, StatusCode::OK);
+    assert!(accepted.body.contains("Margaret Hughes"), "accepting from the waiting list shows them too");
 });
 
 on_both_databases!(confirming_first_attendance_moves_the_referral_to_attending, |app: TestApp| async move {
@@ -482,16 +524,23 @@ on_both_databases!(confirming_first_attendance_moves_the_referral_to_attending, 
 
     session.post(&app, &[("action", "accept")]).await;
     let attended = session.post(&app, &[("action", "attended")]).await;
-    assert_eq!(attended.location(), format!("/offers/{}?done=attended", offer.token));
+    assert_eq!(attended.status, StatusCode::OK, "the confirmation is the answer: the link stops working now");
     let after = snapshot(&app, offer.id, offer.referral).await;
     assert_eq!(after.offer.0, OfferStatus::Started);
     assert_eq!(after.referral, (ReferralStatus::Attending, 3), "moved in the same transaction");
 
-    let shown = session.get(&app, attended.location()).await;
-    assert!(shown.body.contains("Thank you: first attendance confirmed."));
-    assert!(shown.body.contains("Status: Attending"));
-    assert!(shown.text().contains(&format!("You confirmed Margaret's first attendance on {}.", day(Utc::now()))));
-    assert!(!shown.body.contains("value=\"attended\""));
+    assert!(attended.body.contains("Thank you: first attendance confirmed."));
+    assert!(attended.body.contains("Status: Attending"));
+    assert!(attended.text().contains(&format!("You confirmed Margaret's first attendance on {}.", day(Utc::now()))));
+    assert!(!attended.body.contains("value=\"attended\""));
+    assert!(!attended.body.contains("The link works until"));
+    assert_no_contact_details(&attended.body);
+
+    let later = session.get(&app, &OFFER_PAGE.path(&offer.token)).await;
+    assert_eq!(later.status, StatusCode::NOT_FOUND, "the link no longer works");
+    assert!(later.body.contains("This link is not valid"));
+    let again = session.post(&app, &[("action", "attended")]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -546,7 +595,7 @@ on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page
     assert_eq!(snapshot(&app, offer.id, offer.referral).await, before);
 
     // The offer itself is fine: its live link still works.
-    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::OK);
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -599,7 +648,8 @@ on_both_databases!(the_link_token_is_never_logged, |app: TestApp| async move {
         OFFER_PAGE.post(&app, &offer.token, None, &[("action", "accept")], &[]).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
+    let accepted = session.post(&app, &[("action", "accept")]).await;
+    assert_eq!(accepted.status, StatusCode::OK);
     assert_eq!(session.post(&app, &[("action", "accept")]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(get(&app, &format!("/offers/{}0", offer.token), None).await.status, StatusCode::NOT_FOUND);
 
@@ -608,6 +658,9 @@ on_both_databases!(the_link_token_is_never_logged, |app: TestApp| async move {
     assert!(logged.contains("refused a POST that may be forged"));
     let secret = offer.token.trim_start_matches("tro_");
     assert!(!logged.contains(secret), "the token was logged:\n{logged}");
+    let reveal = reveal_set_cookie(&accepted).expect("a reveal cookie");
+    let grant = reveal.split(';').next().and_then(|c| c.strip_prefix("trellis_offer_reveal=trv_")).expect("grant");
+    assert!(!logged.contains(grant), "the reveal grant was logged");
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -695,7 +748,15 @@ on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| asy
     let note = app.store.offer_history(&lw, decline_id).await.expect("history").pop().and_then(|e| e.note);
     assert_eq!(note.as_deref(), Some("Full until March.\nTry us again then."), "typed in the browser, two lines");
     assert_eq!(snapshot(&app, opened_id, opened_referral).await, opened_before, "opening in a browser changed nothing");
-    for shot in ["01-offer", "02-accepted", "03-attended", "04-decline-chosen", "05-declined", "06-invalid"] {
+    for shot in [
+        "01-offer",
+        "02-accepted",
+        "02b-accepted-later",
+        "03-attended",
+        "04-decline-chosen",
+        "05-declined",
+        "06-invalid",
+    ] {
         assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
     }
 });

@@ -155,6 +155,10 @@ pub(crate) struct OfferPage {
     pub onward_services: Vec<ServiceChoice>,
     pub onward_note: String,
     pub contact: Option<ContactView>,
+    /// Accepted, but the contact details are not shown to this opening of the link.
+    pub contact_withheld: bool,
+    /// Whether the link still works after this page (not once the first attendance is confirmed).
+    pub link_live: bool,
     pub reasons: Vec<ReasonChoice>,
     pub decline_note: String,
     pub note_max: usize,
@@ -280,7 +284,13 @@ fn status_words(linked: &LinkedOffer) -> (&'static str, String) {
                  confirm when they have come."
             ),
         ),
-        OfferStatus::Started => ("Attending", format!("You confirmed {name}'s first attendance on {when}.")),
+        OfferStatus::Started => (
+            "Attending",
+            format!(
+                "You confirmed {name}'s first attendance on {when}. There is nothing more to do here, so this \
+                 link stops working now."
+            ),
+        ),
         OfferStatus::Finished => ("Finished", format!("The activity finished on {when}. There is nothing more to do.")),
         OfferStatus::EndedEarly => {
             ("Ended early", format!("The activity ended early on {when}. There is nothing more to do."))
@@ -324,7 +334,10 @@ impl OfferPage {
             note: record.note_for_provider.clone().filter(|n| !n.trim().is_empty()),
             status: status_label,
             status_detail,
-            notice: done.and_then(|d| d.message(status, &view.first_name)),
+            // "Contact details are below" only where they are.
+            notice: done
+                .filter(|d| *d != Done::Accepted || view.contact.is_some())
+                .and_then(|d| d.message(status, &view.first_name)),
             error,
             link_expires: day(linked.expires_at),
             can_accept: can.accept,
@@ -343,6 +356,8 @@ impl OfferPage {
                 email: c.email.clone(),
                 preferred: contact_label(&c.preferred_contact),
             }),
+            contact_withheld: status == OfferStatus::Accepted && view.contact.is_none(),
+            link_live: !matches!(status, OfferStatus::Started | OfferStatus::Finished | OfferStatus::EndedEarly),
             reasons: DeclineReason::ALL
                 .iter()
                 .map(|r| ReasonChoice {

@@ -123,7 +123,9 @@ pub struct UpdateServiceInput {
     pub name: Option<String>,
     /// A new description.
     pub description: Option<String>,
-    /// A new email, or `null` for the organisation's.
+    /// A new email, where its offers and their links go, or `null` for the organisation's. Only an
+    /// admin or the provider that runs the service may change it (the network lead gets `FORBIDDEN`);
+    /// each change is audited and the old address told.
     pub email: MaybeUndefined<String>,
     /// A new web page, or `null` for none.
     pub url: MaybeUndefined<String>,
@@ -398,9 +400,11 @@ impl DirectoryMutation {
         Ok(CreateServicePayload { service: service.into() })
     }
 
-    /// Change a service (the network lead, or the provider that runs it).
+    /// Change a service (the network lead, or the provider that runs it). Its `email` only the provider
+    /// or an admin may change.
     async fn update_service(&self, ctx: &Context<'_>, input: UpdateServiceInput) -> ApiResult<UpdateServicePayload> {
-        let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Provider], "manage services").api()?;
+        let roles = [Role::NetworkLead, Role::Provider, Role::Admin];
+        let actor = ctx.data::<Caller>()?.require(&roles, "manage services").api()?;
         let id = service_id(&input.service_id).api()?;
         let changes = ServiceChanges {
             name: input.name.as_deref().map(|n| v::required_text("name", n, 200)).transpose().api()?,

@@ -10,6 +10,7 @@ pub mod missing_follow_up;
 pub mod offer;
 pub mod offer_event;
 pub mod offer_link;
+pub mod offer_link_reveal;
 pub mod organisation;
 pub mod person;
 pub mod referral;
