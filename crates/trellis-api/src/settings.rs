@@ -29,6 +29,9 @@ pub struct ApiSettings {
     /// How long the network graph's offer statistics are reused before they are computed again
     /// (seconds; 0 computes them for every graph). Capacity is always read live.
     pub network_statistics_ttl_secs: u64,
+    /// The SWEMWBS item wording, seven lines, supplied by the deployment under its own licence; without
+    /// it the items read `Item 1` … `Item 7`.
+    pub swemwbs_wording: Option<Vec<String>>,
 }
 
 impl Default for ApiSettings {
@@ -46,6 +49,7 @@ impl Default for ApiSettings {
             max_page_size: 100,
             capacity_stale_after_days: 14,
             network_statistics_ttl_secs: 30,
+            swemwbs_wording: None,
         }
     }
 }

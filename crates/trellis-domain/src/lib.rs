@@ -14,6 +14,8 @@
 //! - [`person`]: the person as one referral holds them, and when a submission's details differ.
 //! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
+//! - [`plan`]: the co-produced personal plan (PRSB care and support plan) and who sees what of it.
+//! - [`wellbeing`]: wellbeing instruments (ONS4, SWEMWBS) as versioned data, scoring, bands and change.
 //! - [`error`]: why a command was refused.
 
 pub mod access;
@@ -25,8 +27,10 @@ pub mod ids;
 pub mod offer;
 pub mod organisation;
 pub mod person;
+pub mod plan;
 pub mod referral;
 pub mod values;
+pub mod wellbeing;
 
 pub use actor::{Actor, Role};
 pub use error::DomainError;

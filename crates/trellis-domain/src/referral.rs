@@ -13,6 +13,7 @@ use crate::ids::{OfferId, OrganisationId, ReferralId, UserId};
 use crate::offer::OfferStatus;
 use crate::person::{DetailsChoice, PersonDetails};
 use crate::values::needs::named_enum;
+use crate::wellbeing::InstrumentCode;
 
 /// SNOMED CT 871731000000106 "Referral to social prescribing service".
 pub const SNOMED_REFERRAL_TO_SOCIAL_PRESCRIBING: &str = "871731000000106";
@@ -146,6 +147,16 @@ pub enum ReferralCommand {
         /// Any note.
         note: Option<String>,
     },
+    /// Record a new version of the person's plan, which they agreed to (not a transition).
+    UpdatePlan {
+        /// The plan's version after this change.
+        plan_version: u32,
+    },
+    /// Record a wellbeing measure taken with the person (not a transition).
+    RecordMeasure {
+        /// The instrument answered.
+        instrument: InstrumentCode,
+    },
 }
 
 impl ReferralCommand {
@@ -160,6 +171,8 @@ impl ReferralCommand {
             Self::Close { reason: ClosureReason::WithdrawnByReferrer, .. } => "withdraw",
             Self::Close { .. } => "close",
             Self::ResolvePersonDetails { .. } => "resolve the person's details",
+            Self::UpdatePlan { .. } => "change the plan",
+            Self::RecordMeasure { .. } => "record a wellbeing measure",
         }
     }
 }
@@ -205,6 +218,16 @@ pub enum ReferralEventKind {
         /// Which.
         kept: DetailsChoice,
     },
+    /// A new version of the plan was agreed and recorded.
+    PlanUpdated {
+        /// The plan's version.
+        plan_version: u32,
+    },
+    /// A wellbeing measure was recorded.
+    MeasureRecorded {
+        /// The instrument answered.
+        instrument: InstrumentCode,
+    },
 }
 
 impl ReferralEventKind {
@@ -219,6 +242,8 @@ impl ReferralEventKind {
             Self::ActivityEnded => "activity_ended",
             Self::Closed { .. } => "closed",
             Self::PersonDetailsResolved { .. } => "person_details_resolved",
+            Self::PlanUpdated { .. } => "plan_updated",
+            Self::MeasureRecorded { .. } => "measure_recorded",
         }
     }
 }
@@ -346,6 +371,17 @@ impl Referral {
                     DomainError::InvalidTransition { state: "its details were not flagged", action };
                 require(self.details_differ, nothing_to_resolve)?;
                 (ReferralEventKind::PersonDetailsResolved { kept: keep }, self.status, note)
+            }
+            // The plan and the measures are worked with the person, from first contact until closure.
+            C::UpdatePlan { plan_version } => {
+                require(is_link_worker, forbidden)?;
+                require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
+                (ReferralEventKind::PlanUpdated { plan_version }, self.status, None)
+            }
+            C::RecordMeasure { instrument } => {
+                require(is_link_worker, forbidden)?;
+                require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
+                (ReferralEventKind::MeasureRecorded { instrument }, self.status, None)
             }
         };
         let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;

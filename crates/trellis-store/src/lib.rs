@@ -18,6 +18,7 @@
 //! - [`timers`]: reminders and expiry of unanswered offers.
 //! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
+//! - [`wellbeing`]: the personal plan and wellbeing measures of a referral.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
 
 pub mod accounts;
@@ -41,6 +42,7 @@ mod rows;
 pub mod testing;
 pub mod timers;
 pub mod tokens;
+pub mod wellbeing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,3 +15,4 @@ mod journeys;
 mod network;
 mod provider_page;
 mod schema;
+mod wellbeing;

@@ -207,6 +207,8 @@ pub struct CloseReferralInput {
     pub reason: ClosureReason,
     /// Any note (for the record; not sent to the practice).
     pub note: Option<String>,
+    /// Why no follow-up wellbeing measure was taken: required to close as `COMPLETED` without one.
+    pub no_follow_up_reason: Option<super::wellbeing::NoFollowUpReason>,
 }
 
 /// Choose which of a flagged referral's person details stand (its flag is `details_differ`).

@@ -266,10 +266,23 @@ impl Mutation {
     /// in the same change (withdrawn, or a started one finished or ended early as the reason implies) and
     /// its provider is told the place is no longer needed.
     async fn close_referral(&self, ctx: &Context<'_>, input: CloseReferralInput) -> ApiResult<CloseReferralPayload> {
-        let command = ReferralCommand::Close { reason: input.reason.into(), note: input.note };
-        Ok(CloseReferralPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
-        })
+        let actor = ctx.data::<Caller>()?.actor().api()?;
+        let id = referral_id(&input.referral_id).api()?;
+        let no_follow_up = input.no_follow_up_reason.map(Into::into);
+        let record = ctx
+            .data::<Store>()?
+            .close_referral(
+                id,
+                input.expected_version,
+                input.reason.into(),
+                input.note,
+                no_follow_up,
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .api()?;
+        Ok(CloseReferralPayload { referral: Referral(record) })
     }
 
     /// Choose which person details stand for a referral flagged `details_differ` (the submission's details
