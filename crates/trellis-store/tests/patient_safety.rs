@@ -389,7 +389,7 @@ both_databases!(
 both_databases!(
     the_migration_gives_each_existing_referral_a_snapshot_of_its_person_as_stored,
     |store: Store| async move {
-        use trellis_migration::{MigrationName, Migrator, MigratorTrait};
+        use trellis_migration::{Migrator, MigratorTrait};
         let f = Fixture::create(&store).await;
         let gp = Fixture::actor(&f.gp);
         let first = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
