@@ -139,14 +139,6 @@ pub enum ReferralCommand {
         /// Any note.
         note: Option<String>,
     },
-    /// Choose which details stand for a referral flagged because its person's details differed from
-    /// those the link worker service already held.
-    ResolvePersonDetails {
-        /// Which details stand.
-        keep: DetailsChoice,
-        /// Any note.
-        note: Option<String>,
-    },
     /// Record a new version of the person's plan, which they agreed to (not a transition).
     UpdatePlan {
         /// The plan's version after this change.
@@ -156,6 +148,14 @@ pub enum ReferralCommand {
     RecordMeasure {
         /// The instrument answered.
         instrument: InstrumentCode,
+    },
+    /// Choose which details stand for a referral flagged because its person's details differed from
+    /// those the link worker service already held.
+    ResolvePersonDetails {
+        /// Which details stand.
+        keep: DetailsChoice,
+        /// Any note.
+        note: Option<String>,
     },
 }
 
@@ -170,9 +170,9 @@ impl ReferralCommand {
             Self::EndActivity { .. } => "end the activity",
             Self::Close { reason: ClosureReason::WithdrawnByReferrer, .. } => "withdraw",
             Self::Close { .. } => "close",
-            Self::ResolvePersonDetails { .. } => "resolve the person's details",
             Self::UpdatePlan { .. } => "change the plan",
             Self::RecordMeasure { .. } => "record a wellbeing measure",
+            Self::ResolvePersonDetails { .. } => "resolve the person's details",
         }
     }
 }
@@ -213,11 +213,6 @@ pub enum ReferralEventKind {
         /// Why.
         reason: ClosureReason,
     },
-    /// The link worker chose which of the person's differing details stand.
-    PersonDetailsResolved {
-        /// Which.
-        kept: DetailsChoice,
-    },
     /// A new version of the plan was agreed and recorded.
     PlanUpdated {
         /// The plan's version.
@@ -227,6 +222,11 @@ pub enum ReferralEventKind {
     MeasureRecorded {
         /// The instrument answered.
         instrument: InstrumentCode,
+    },
+    /// The link worker chose which of the person's differing details stand.
+    PersonDetailsResolved {
+        /// Which.
+        kept: DetailsChoice,
     },
 }
 
@@ -241,9 +241,9 @@ impl ReferralEventKind {
             Self::AttendanceRecorded { .. } => "attendance_recorded",
             Self::ActivityEnded => "activity_ended",
             Self::Closed { .. } => "closed",
-            Self::PersonDetailsResolved { .. } => "person_details_resolved",
             Self::PlanUpdated { .. } => "plan_updated",
             Self::MeasureRecorded { .. } => "measure_recorded",
+            Self::PersonDetailsResolved { .. } => "person_details_resolved",
         }
     }
 }
@@ -364,14 +364,6 @@ impl Referral {
                 require(is_link_worker || self.status == S::Referred, invalid)?;
                 (ReferralEventKind::Closed { reason }, S::Closed, note)
             }
-            C::ResolvePersonDetails { keep, note } => {
-                require(is_link_worker, forbidden)?;
-                require(self.status != S::Closed, invalid.clone())?;
-                let nothing_to_resolve =
-                    DomainError::InvalidTransition { state: "its details were not flagged", action };
-                require(self.details_differ, nothing_to_resolve)?;
-                (ReferralEventKind::PersonDetailsResolved { kept: keep }, self.status, note)
-            }
             // The plan and the measures are worked with the person, from first contact until closure.
             C::UpdatePlan { plan_version } => {
                 require(is_link_worker, forbidden)?;
@@ -382,6 +374,14 @@ impl Referral {
                 require(is_link_worker, forbidden)?;
                 require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
                 (ReferralEventKind::MeasureRecorded { instrument }, self.status, None)
+            }
+            C::ResolvePersonDetails { keep, note } => {
+                require(is_link_worker, forbidden)?;
+                require(self.status != S::Closed, invalid.clone())?;
+                let nothing_to_resolve =
+                    DomainError::InvalidTransition { state: "its details were not flagged", action };
+                require(self.details_differ, nothing_to_resolve)?;
+                (ReferralEventKind::PersonDetailsResolved { kept: keep }, self.status, note)
             }
         };
         let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;

@@ -326,7 +326,7 @@ impl ReferralEvent {
         self.0.version
     }
     /// What happened (`opened`, `assigned`, `contact_attempted`, `contacted`, `attendance_recorded`,
-    /// `activity_ended`, `closed`, `plan_updated`, `measure_recorded`, `person_details_resolved`).
+    /// `activity_ended`, `closed`, `person_details_resolved`, `plan_updated`, `measure_recorded`).
     async fn kind(&self) -> &'static str {
         self.0.kind.name()
     }

@@ -64,9 +64,9 @@ fn commands() -> Vec<(&'static str, ReferralCommand)> {
         ("end_activity", ReferralCommand::EndActivity { note: None }),
         ("close_completed", ReferralCommand::Close { reason: ClosureReason::Completed, note: None }),
         ("withdraw", ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: None }),
-        ("resolve", ReferralCommand::ResolvePersonDetails { keep: DetailsChoice::Held, note: None }),
         ("plan", ReferralCommand::UpdatePlan { plan_version: 1 }),
         ("measure", ReferralCommand::RecordMeasure { instrument: crate::wellbeing::InstrumentCode::Ons4 }),
+        ("resolve", ReferralCommand::ResolvePersonDetails { keep: DetailsChoice::Held, note: None }),
     ]
 }
 
@@ -85,10 +85,10 @@ const ALLOWED: &[(&str, Role, &[ReferralStatus], Option<ReferralStatus>)] = &[
     ("close_completed", Role::LinkWorker, &[R, C, A], Some(X)),
     ("withdraw", Role::LinkWorker, &[R, C, A], Some(X)),
     ("withdraw", Role::GpPractice, &[R], Some(X)),
-    // Only a referral whose details were flagged as differing has anything to resolve.
-    ("resolve", Role::LinkWorker, &[], None),
     ("plan", Role::LinkWorker, &[C, A], None),
     ("measure", Role::LinkWorker, &[C, A], None),
+    // Only a referral whose details were flagged as differing has anything to resolve.
+    ("resolve", Role::LinkWorker, &[], None),
 ];
 
 #[test]
