@@ -32,6 +32,8 @@ pub struct ApiSettings {
     /// The SWEMWBS item wording, seven lines, supplied by the deployment under its own licence; without
     /// it the items read `Item 1` … `Item 7`.
     pub swemwbs_wording: Option<Vec<String>>,
+    /// How long an API key issued through the API works, in days (`createUser`, `issueApiKey`).
+    pub api_key_expiry_days: i64,
 }
 
 impl Default for ApiSettings {
@@ -50,6 +52,7 @@ impl Default for ApiSettings {
             capacity_stale_after_days: 14,
             network_statistics_ttl_secs: 30,
             swemwbs_wording: None,
+            api_key_expiry_days: trellis_store::accounts::DEFAULT_API_KEY_LIFETIME_DAYS,
         }
     }
 }

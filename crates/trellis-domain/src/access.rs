@@ -46,3 +46,50 @@ pub fn may_read_contact_details(actor: &Actor, referral: &Referral) -> bool {
     actor.is(Role::LinkWorker, referral.link_worker_service)
         || actor.is(Role::GpPractice, referral.referring_organisation)
 }
+
+/// What a party may do about a user's API keys: who holds a token holds what the user may read, so
+/// keys are the admin's to hand out, and a user may only replace its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyManagement {
+    /// An administrator: list, issue and revoke any user's keys, and disable or enable the user.
+    Any,
+    /// The key's own user: list and revoke its keys, and rotate the key it calls with (the new key
+    /// replaces that one, so a stolen key can be swapped but never multiplied, and the owner notices).
+    Own,
+    /// Nothing: another user's keys are not the caller's business.
+    None,
+}
+
+impl KeyManagement {
+    /// What `actor` may do about the keys of user `owner`.
+    pub fn of(actor: &Actor, owner: crate::ids::UserId) -> KeyManagement {
+        match (actor.role, actor.user) {
+            (Role::Admin, Some(_)) => KeyManagement::Any,
+            (_, Some(user)) if user == owner => KeyManagement::Own,
+            _ => KeyManagement::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod key_management_tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    #[test]
+    fn an_admin_manages_anyone_a_user_only_itself_and_a_provider_link_nobody() {
+        let org = OrganisationId(uuid::Uuid::now_v7());
+        let me = UserId(uuid::Uuid::now_v7());
+        let other = UserId(uuid::Uuid::now_v7());
+        for role in [Role::GpPractice, Role::LinkWorker, Role::Provider, Role::NetworkLead] {
+            let actor = Actor::user(me, role, org);
+            assert_eq!(KeyManagement::of(&actor, me), KeyManagement::Own, "{role:?}");
+            assert_eq!(KeyManagement::of(&actor, other), KeyManagement::None, "{role:?}");
+        }
+        let admin = Actor::user(me, Role::Admin, org);
+        assert_eq!(KeyManagement::of(&admin, other), KeyManagement::Any);
+        assert_eq!(KeyManagement::of(&admin, me), KeyManagement::Any);
+        assert_eq!(KeyManagement::of(&Actor::provider_link(org), other), KeyManagement::None);
+        assert_eq!(KeyManagement::of(&Actor::system(), other), KeyManagement::None);
+    }
+}

@@ -1,8 +1,13 @@
 //! Organisations, users and their API keys; turning a bearer token into an actor.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    Statement, TransactionTrait,
+};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::values::EmailAddress;
 use trellis_domain::{Actor, OrganisationId, Role, UserId};
@@ -15,6 +20,9 @@ use crate::{Store, StoreError};
 
 /// Prefix of every API token, so a leaked one is recognisable in a secret scanner.
 pub const API_TOKEN_PREFIX: &str = "trellis_";
+
+/// How long a key works when the caller does not say: a year, after which its user needs a new one.
+pub const DEFAULT_API_KEY_LIFETIME_DAYS: i64 = 365;
 
 /// An organisation in the locality.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +73,8 @@ pub struct User {
     pub name: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Since when it may not sign in (offboarded); `None` while it may.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// What is needed to add a user.
@@ -111,6 +121,24 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// After when it is refused. `None` only for a row written outside Trellis; such a key is refused.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request, to within [`crate::principals::LAST_USED_RESOLUTION`].
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<api_key::Model> for ApiKey {
+    fn from(m: api_key::Model) -> Self {
+        ApiKey {
+            id: m.id,
+            user: UserId(m.user_id),
+            label: m.label,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+            expires_at: m.expires_at,
+            last_used_at: m.last_used_at,
+        }
+    }
 }
 
 /// A newly issued key: the token is shown once and never stored.
@@ -153,6 +181,7 @@ impl TryFrom<user::Model> for User {
             email: m.email,
             name: m.name,
             created_at: m.created_at,
+            disabled_at: m.disabled_at,
         })
     }
 }
@@ -202,8 +231,36 @@ impl Store {
 
     /// Adds a user whose role fits its organisation.
     pub async fn create_user(&self, new: NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
-        let org =
-            self.organisation(new.organisation).await.map_err(|_| StoreError::UnknownReference("organisation"))?;
+        self.create_user_in(&self.db, new, now).await
+    }
+
+    /// Adds a user and issues its first key in one transaction: either both exist or neither does, so a
+    /// failure never leaves an account nobody holds a token for (and whose email is then taken).
+    pub async fn create_user_with_key(
+        &self,
+        new: NewUser,
+        label: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(User, IssuedKey), StoreError> {
+        let txn = self.db.begin().await?;
+        let user = self.create_user_in(&txn, new, now).await?;
+        let key = insert_key(&txn, user.id, label, expires_at, now).await?;
+        txn.commit().await?;
+        Ok((user, key))
+    }
+
+    async fn create_user_in(
+        &self,
+        db: &impl ConnectionTrait,
+        new: NewUser,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let org = organisation::Entity::find_by_id(new.organisation.0)
+            .one(db)
+            .await?
+            .ok_or(StoreError::UnknownReference("organisation"))
+            .and_then(Organisation::try_from)?;
         if !org.kind.roles().contains(&new.role) {
             return Err(trellis_domain::values::ValueError::new(
                 "role",
@@ -221,17 +278,27 @@ impl Store {
             created_at: now,
             disabled_at: None,
         };
-        user::Entity::insert(model.clone().into_active_model()).exec_without_returning(&self.db).await.map_err(
-            |e| {
-                if StoreError::is_unique_violation(&e) { StoreError::Duplicate("email") } else { e.into() }
-            },
-        )?;
+        user::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| if StoreError::is_unique_violation(&e) { StoreError::Duplicate("email") } else { e.into() })?;
         model.try_into()
     }
 
     /// One user.
     pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
         user::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// The user with this email address, written as it was when the user was created (its domain is
+    /// kept in lower case).
+    pub async fn user_by_email(&self, email: &EmailAddress) -> Result<User, StoreError> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
     }
 
     /// The users of an organisation.
@@ -244,96 +311,228 @@ impl Store {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    /// Issues a new API key for a user; the token is returned once.
+    /// Issues a new API key for a user, working for [`DEFAULT_API_KEY_LIFETIME_DAYS`]; the token is
+    /// returned once.
     pub async fn issue_api_key(&self, user: UserId, label: &str, now: DateTime<Utc>) -> Result<IssuedKey, StoreError> {
-        self.user(user).await?;
-        let (token, token_hash) = new_secret(API_TOKEN_PREFIX);
-        let id = Uuid::now_v7();
-        let model = api_key::Model {
-            id,
-            user_id: user.0,
-            token_hash,
-            label: label.into(),
-            created_at: now,
-            revoked_at: None,
-            last_used_at: None,
-        };
-        api_key::Entity::insert(model.into_active_model()).exec_without_returning(&self.db).await?;
-        Ok(IssuedKey { id, token })
+        let expires_at = now + chrono::Duration::days(DEFAULT_API_KEY_LIFETIME_DAYS);
+        self.issue_api_key_until(user, label, expires_at, None, now).await
     }
 
-    /// The keys of a user, without their tokens.
+    /// Issues a new API key for a user, working until `expires_at`. With `replacing`, that key of the same
+    /// user is revoked in the same transaction (a rotation: the user holds no more keys than before).
+    pub async fn issue_api_key_until(
+        &self,
+        user: UserId,
+        label: &str,
+        expires_at: DateTime<Utc>,
+        replacing: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedKey, StoreError> {
+        let txn = self.db.begin().await?;
+        user::Entity::find_by_id(user.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let key = insert_key(&txn, user, label, expires_at, now).await?;
+        if let Some(old) = replacing {
+            let revoked = api_key::Entity::update_many()
+                .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+                .filter(api_key::Column::Id.eq(old))
+                .filter(api_key::Column::UserId.eq(user.0))
+                .filter(api_key::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if revoked.rows_affected == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_revocation_epoch(&txn).await?;
+        }
+        txn.commit().await?;
+        if let Some(old) = replacing {
+            self.principals.forget_key(old);
+        }
+        Ok(key)
+    }
+
+    /// The keys of a user, oldest first, without their tokens.
     pub async fn api_keys_of(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
         let rows = api_key::Entity::find()
             .filter(api_key::Column::UserId.eq(user.0))
             .order_by_asc(api_key::Column::CreatedAt)
+            .order_by_asc(api_key::Column::Id)
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| ApiKey {
-                id: m.id,
-                user: UserId(m.user_id),
-                label: m.label,
-                created_at: m.created_at,
-                revoked_at: m.revoked_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 
     /// The key with this id, without its token.
     pub async fn api_key(&self, id: Uuid) -> Result<ApiKey, StoreError> {
-        let m = api_key::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        Ok(ApiKey {
-            id: m.id,
-            user: UserId(m.user_id),
-            label: m.label,
-            created_at: m.created_at,
-            revoked_at: m.revoked_at,
-        })
+        Ok(api_key::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?.into())
     }
 
-    /// Revokes a key; revoking twice keeps the first time.
+    /// Revokes a key; revoking twice keeps the first time. Every server process on this database
+    /// refuses it within [`crate::principals::EPOCH_CHECK_EVERY`]; this one at once.
     pub async fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
-        api_key::Entity::update_many()
+        let txn = self.db.begin().await?;
+        let revoked = api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        if revoked.rows_affected > 0 {
+            bump_revocation_epoch(&txn).await?;
+        }
+        txn.commit().await?;
         self.principals.forget_key(id);
         self.api_key(id).await
     }
 
-    /// The principal behind a bearer token, if the token is live and its user enabled. A principal found
-    /// is trusted for [`crate::PRINCIPAL_TTL`] without asking the database again; revoking its key through
-    /// this store ends that at once.
+    /// Disables a user (offboarding): none of its keys authenticates any more, on this process at once
+    /// and on every other within [`crate::principals::EPOCH_CHECK_EVERY`]. Disabling twice keeps the
+    /// first time. Its keys are kept, revoked or not, so that enabling it again needs no new token.
+    pub async fn disable_user(&self, id: UserId, now: DateTime<Utc>) -> Result<User, StoreError> {
+        let txn = self.db.begin().await?;
+        let changed = user::Entity::update_many()
+            .col_expr(user::Column::DisabledAt, Expr::value(now))
+            .filter(user::Column::Id.eq(id.0))
+            .filter(user::Column::DisabledAt.is_null())
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected > 0 {
+            bump_revocation_epoch(&txn).await?;
+        }
+        let user = user::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        txn.commit().await?;
+        self.principals.forget_user(id.0);
+        user.try_into()
+    }
+
+    /// Lets a disabled user sign in again with its keys that are neither revoked nor expired.
+    pub async fn enable_user(&self, id: UserId) -> Result<User, StoreError> {
+        user::Entity::update_many()
+            .col_expr(user::Column::DisabledAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        self.user(id).await
+    }
+
+    /// The principal behind a bearer token, if the token is live (not revoked, not expired) and its user
+    /// enabled. A principal found is trusted for [`crate::PRINCIPAL_TTL`] without asking the database
+    /// again, but only while no key was revoked and no user disabled since, anywhere: see
+    /// [`crate::principals`]. Records the key's use, at most once a minute.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
         let token_hash = hash_secret(token);
-        if let Some(principal) = self.principals.get(&token_hash) {
-            return Ok(Some(principal));
+        if !self.principals.epoch_is_fresh() {
+            self.read_revocation_epoch().await?;
         }
-        // One round trip: the key with its user and the user's organisation.
+        let now = Utc::now();
+        let principal = match self.principals.get(&token_hash, now) {
+            Some(principal) => principal,
+            None => {
+                let generation = self.principals.generation();
+                let Some((principal, expires_at)) = self.look_up_token(&token_hash, now).await? else {
+                    return Ok(None);
+                };
+                self.principals.put(generation, token_hash, principal.clone(), expires_at);
+                principal
+            }
+        };
+        if self.principals.claim_last_used_write(principal.api_key) {
+            self.record_key_use(principal.api_key, now).await;
+        }
+        Ok(Some(principal))
+    }
+
+    /// One round trip: the live key with its user and the user's organisation.
+    async fn look_up_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Principal, DateTime<Utc>)>, StoreError> {
         let found = api_key::Entity::find()
             .find_also_related(user::Entity)
             .and_also_related(organisation::Entity)
-            .filter(api_key::Column::TokenHash.eq(token_hash.as_str()))
+            .filter(api_key::Column::TokenHash.eq(token_hash))
             .filter(api_key::Column::RevokedAt.is_null())
+            .filter(api_key::Column::ExpiresAt.gt(now))
+            .filter(user::Column::DisabledAt.is_null())
             .one(&self.db)
             .await?;
         let Some((key, Some(user_row), Some(organisation_row))) = found else {
             return Ok(None);
         };
-        if user_row.disabled_at.is_some() {
-            return Ok(None);
-        }
+        let Some(expires_at) = key.expires_at else { return Ok(None) };
         let user = User::try_from(user_row)?;
         let organisation = Organisation::try_from(organisation_row)?;
-        let principal = Principal { user, organisation, api_key: key.id };
-        self.principals.put(token_hash, principal.clone());
-        Ok(Some(principal))
+        Ok(Some((Principal { user, organisation, api_key: key.id }, expires_at)))
     }
+
+    /// Reads the revocation epoch, dropping the cached principals if it moved.
+    async fn read_revocation_epoch(&self) -> Result<(), StoreError> {
+        let sent_at = Instant::now();
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(backend, "SELECT epoch FROM auth_revocations WHERE id = 1"))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("auth_revocations has no row".into()))?;
+        let epoch: i64 = row.try_get_by_index(0)?;
+        self.principals.observe_epoch(epoch, sent_at);
+        Ok(())
+    }
+
+    /// Writes `last_used_at` unless another process did within the last minute. A failure is logged,
+    /// not returned: the request it belongs to was authenticated all the same.
+    async fn record_key_use(&self, key: Uuid, now: DateTime<Utc>) {
+        let resolution = chrono::Duration::from_std(crate::principals::LAST_USED_RESOLUTION)
+            .unwrap_or_else(|_| chrono::Duration::minutes(1));
+        let written = api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+            .filter(api_key::Column::Id.eq(key))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(api_key::Column::LastUsedAt.is_null())
+                    .add(api_key::Column::LastUsedAt.lte(now - resolution)),
+            )
+            .exec(&self.db)
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(api_key = %key, error = %e, "could not record when an API key was last used");
+        }
+    }
+}
+
+/// Inserts a key; the token exists only in the returned value.
+async fn insert_key(
+    db: &DatabaseTransaction,
+    user: UserId,
+    label: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<IssuedKey, StoreError> {
+    let (token, token_hash) = new_secret(API_TOKEN_PREFIX);
+    let id = Uuid::now_v7();
+    let model = api_key::Model {
+        id,
+        user_id: user.0,
+        token_hash,
+        label: label.into(),
+        created_at: now,
+        revoked_at: None,
+        last_used_at: None,
+        expires_at: Some(expires_at),
+    };
+    api_key::Entity::insert(model.into_active_model()).exec_without_returning(db).await?;
+    Ok(IssuedKey { id, token })
+}
+
+/// Tells every server process, through the database, that a key or user was cut off. Runs in the
+/// transaction of the change, so no process sees the new epoch before the change itself.
+async fn bump_revocation_epoch(txn: &DatabaseTransaction) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    txn.execute_raw(Statement::from_string(backend, "UPDATE auth_revocations SET epoch = epoch + 1 WHERE id = 1"))
+        .await?;
+    Ok(())
 }

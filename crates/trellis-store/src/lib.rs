@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`Store`]: connecting, migrating, readiness.
 //! - [`accounts`]: organisations, users, API keys and authentication.
+//! - [`principals`]: the cache of signed-in principals, and how revocations reach every process.
 //! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
 //! - [`offers`]: making and transitioning offers, and the provider's view of them.
 //! - [`directory`]: services, locations, taxonomy and capacity; managing them and matching people to them.
@@ -35,7 +36,7 @@ pub mod notices;
 pub mod offers;
 pub mod oruk;
 pub mod outbox;
-mod principals;
+pub mod principals;
 pub mod referrals;
 mod rows;
 #[cfg(feature = "testing")]
@@ -51,7 +52,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 use trellis_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
-pub use principals::PRINCIPAL_TTL;
+pub use principals::{EPOCH_CHECK_EVERY, LAST_USED_RESOLUTION, PRINCIPAL_TTL};
 
 /// How to reach the database.
 #[derive(Clone, Debug)]

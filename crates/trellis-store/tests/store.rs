@@ -439,3 +439,113 @@ both_databases!(
         assert_eq!(store.audit_log(&all).await.unwrap().len(), 40);
     }
 );
+
+// ---------------------------------------------------------------------------------------------------------
+// Offboarding and keys.
+
+both_databases!(a_disabled_users_keys_stop_working_at_once_and_work_again_once_enabled, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let key = store.issue_api_key(f.gp.id, "practice system", Utc::now()).await.unwrap();
+    assert!(store.authenticate(&key.token).await.unwrap().is_some(), "signed in, and cached");
+    let disabled = store.disable_user(f.gp.id, Utc::now()).await.unwrap();
+    assert!(disabled.disabled_at.is_some());
+    assert_eq!(store.authenticate(&key.token).await.unwrap(), None);
+    let enabled = store.enable_user(f.gp.id).await.unwrap();
+    assert_eq!(enabled.disabled_at, None);
+    assert!(store.authenticate(&key.token).await.unwrap().is_some());
+});
+
+both_databases!(an_expired_key_is_refused_even_when_it_was_cached, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let past = store.issue_api_key_until(f.gp.id, "old", now - Duration::seconds(1), None, now).await.unwrap();
+    assert_eq!(store.authenticate(&past.token).await.unwrap(), None);
+    let soon = store.issue_api_key_until(f.gp.id, "short", now + Duration::milliseconds(600), None, now).await.unwrap();
+    assert!(store.authenticate(&soon.token).await.unwrap().is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(store.authenticate(&soon.token).await.unwrap(), None, "the cache does not outlive the key");
+    let listed = store.api_keys_of(f.gp.id).await.unwrap();
+    assert!(listed.iter().all(|k| k.expires_at.is_some()));
+});
+
+both_databases!(a_key_issued_without_a_lifetime_works_for_a_year, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let key = store.issue_api_key(f.gp.id, "practice system", now).await.unwrap();
+    let expires_at = store.api_key(key.id).await.unwrap().expires_at.unwrap();
+    assert!((expires_at - (now + Duration::days(365))).num_milliseconds().abs() < 1_000, "{expires_at} from {now}");
+});
+
+both_databases!(last_used_at_is_written_on_first_use_and_not_again_within_a_minute, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let key = store.issue_api_key(f.gp.id, "practice system", Utc::now()).await.unwrap();
+    assert_eq!(store.api_key(key.id).await.unwrap().last_used_at, None);
+    store.authenticate(&key.token).await.unwrap().unwrap();
+    let first = store.api_key(key.id).await.unwrap().last_used_at.expect("the first use is recorded");
+    for _ in 0..5 {
+        store.authenticate(&key.token).await.unwrap().unwrap();
+    }
+    assert_eq!(store.api_key(key.id).await.unwrap().last_used_at, Some(first));
+});
+
+both_databases!(rotating_a_key_issues_a_new_one_and_revokes_the_old_in_one_step, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let old = store.issue_api_key(f.gp.id, "old", now).await.unwrap();
+    store.authenticate(&old.token).await.unwrap().unwrap();
+    let new = store.issue_api_key_until(f.gp.id, "new", now + Duration::days(30), Some(old.id), now).await.unwrap();
+    assert_eq!(store.authenticate(&old.token).await.unwrap(), None);
+    assert!(store.authenticate(&new.token).await.unwrap().is_some());
+    // Another user's key cannot be the one replaced: nothing is issued.
+    let other = store.issue_api_key(f.other_gp.id, "theirs", now).await.unwrap();
+    let refused = store.issue_api_key_until(f.gp.id, "x", now + Duration::days(1), Some(other.id), now).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(store.api_keys_of(f.gp.id).await.unwrap().len(), 2, "the old key and the new, no other");
+    assert!(store.authenticate(&other.token).await.unwrap().is_some());
+});
+
+/// Two stores on one database stand for two server processes.
+async fn a_revocation_through_another_process_is_honoured_within_a_second(backend: trellis_store::testing::Backend) {
+    let (db, here) = trellis_store::testing::TestDb::migrated(backend).await;
+    let there =
+        Store::connect(&trellis_store::DatabaseSettings { url: db.url.clone(), max_connections: 4 }).await.unwrap();
+    let f = Fixture::create(&here).await;
+    let revoked = here.issue_api_key(f.gp.id, "to revoke", Utc::now()).await.unwrap();
+    let disabled_user = here.issue_api_key(f.link_worker.id, "to disable", Utc::now()).await.unwrap();
+    let kept = here.issue_api_key(f.provider_user.id, "kept", Utc::now()).await.unwrap();
+    for token in [&revoked.token, &disabled_user.token, &kept.token] {
+        assert!(here.authenticate(token).await.unwrap().is_some(), "cached here");
+    }
+    there.revoke_api_key(revoked.id, Utc::now()).await.unwrap();
+    there.disable_user(f.link_worker.id, Utc::now()).await.unwrap();
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(1);
+    loop {
+        let a = here.authenticate(&revoked.token).await.unwrap();
+        let b = here.authenticate(&disabled_user.token).await.unwrap();
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still accepted after a second: {:?} {:?}", a, b);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() <= trellis_store::EPOCH_CHECK_EVERY + std::time::Duration::from_millis(200));
+    assert!(here.authenticate(&kept.token).await.unwrap().is_some(), "other keys still work");
+    there.close().await.unwrap();
+}
+
+mod a_revocation_through_another_process_is_honoured_within_a_second {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_revocation_through_another_process_is_honoured_within_a_second(trellis_store::testing::Backend::Sqlite)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_revocation_through_another_process_is_honoured_within_a_second(
+            trellis_store::testing::Backend::Postgres,
+        )
+        .await
+    }
+}

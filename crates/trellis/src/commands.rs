@@ -94,9 +94,44 @@ async fn migrate(global: &GlobalArgs, action: MigrateAction) -> anyhow::Result<(
 }
 
 async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
-    let AdminAction::CreateUser { role, email, name, organisation } = action;
     let store = open(global).await?;
     let now = Utc::now();
+    let expires_at = now + chrono::Duration::days(global.api_key_expiry_days);
+    let (role, email, name, organisation) = match action {
+        AdminAction::CreateUser { role, email, name, organisation } => (role, email, name, organisation),
+        AdminAction::DisableUser { user } => {
+            let user = find_user(&store, &user).await?;
+            let user = store.disable_user(user.id, now).await?;
+            println!("Disabled user {}: none of their keys works any more.", user.id);
+            return Ok(());
+        }
+        AdminAction::EnableUser { user } => {
+            let user = find_user(&store, &user).await?;
+            let user = store.enable_user(user.id).await?;
+            println!("Enabled user {}: their live keys work again.", user.id);
+            return Ok(());
+        }
+        AdminAction::ListKeys { user } => {
+            let user = find_user(&store, &user).await?;
+            print!("{}", key_table(&store.api_keys_of(user.id).await?, now));
+            return Ok(());
+        }
+        AdminAction::RevokeKey { key } => {
+            let id = key.parse().with_context(|| format!("{key} is not a key id"))?;
+            store.api_key(id).await.with_context(|| format!("there is no key {id}"))?;
+            let key = store.revoke_api_key(id, now).await?;
+            let at = key.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            println!("Revoked key {} ({at}).", key.id);
+            return Ok(());
+        }
+        AdminAction::IssueKey { user, label } => {
+            let user = find_user(&store, &user).await?;
+            let key = store.issue_api_key_until(user.id, &label, expires_at, None, now).await?;
+            println!("Issued key {} for user {}, working until {}.", key.id, user.id, expires_at.to_rfc3339());
+            println!("API token (shown once, store it safely): {}", key.token);
+            return Ok(());
+        }
+    };
     let role = Role::parse(&role).filter(|r| *r != Role::System).with_context(|| format!("unknown role {role}"))?;
     let email = EmailAddress::parse(&email)?;
     let organisation = match organisation {
@@ -119,11 +154,50 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
         }
         None => bail!("--organisation is required for a {} user", role.as_str()),
     };
-    let user = store.create_user(NewUser { organisation, role, email, name }, now).await?;
-    let key = store.issue_api_key(user.id, "created with trellis admin create-user", now).await?;
+    let new = NewUser { organisation, role, email, name };
+    let (user, key) =
+        store.create_user_with_key(new, "created with trellis admin create-user", expires_at, now).await?;
     println!("Created {} user {} ({}).", role.as_str(), user.name, user.id);
     println!("API token (shown once, store it safely): {}", key.token);
     Ok(())
+}
+
+/// A user by id or by email address.
+async fn find_user(store: &Store, user: &str) -> anyhow::Result<trellis_store::accounts::User> {
+    let found = match user.parse::<uuid::Uuid>() {
+        Ok(id) => store.user(trellis_domain::UserId(id)).await,
+        Err(_) => store.user_by_email(&EmailAddress::parse(user)?).await,
+    };
+    found.with_context(|| format!("there is no user {user}"))
+}
+
+/// A user's keys as a plain table, one key a line, for `admin list-keys`.
+fn key_table(keys: &[trellis_store::accounts::ApiKey], now: chrono::DateTime<Utc>) -> String {
+    let time = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string());
+    let mut out = format!(
+        "{:<36}  {:<8}  {:<17}  {:<17}  {:<17}  {}\n",
+        "id", "state", "created", "last used", "expires", "label"
+    );
+    for k in keys {
+        let state = match (k.revoked_at, k.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(e)) if e > now => "live",
+            (None, _) => "expired",
+        };
+        out.push_str(&format!(
+            "{:<36}  {:<8}  {:<17}  {:<17}  {:<17}  {}\n",
+            k.id,
+            state,
+            time(Some(k.created_at)).unwrap_or_default(),
+            time(k.last_used_at).unwrap_or_else(|| "never".into()),
+            time(k.expires_at).unwrap_or_else(|| "-".into()),
+            k.label
+        ));
+    }
+    if keys.is_empty() {
+        out.push_str("(no keys)\n");
+    }
+    out
 }
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
@@ -132,7 +206,8 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         demo::ensure(&store).await?;
         demo::print_tokens(&store).await?;
     }
-    let settings = args.api.settings()?;
+    let mut settings = args.api.settings()?;
+    settings.api_key_expiry_days = global.api_key_expiry_days;
     let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -28,6 +28,10 @@ pub struct GlobalArgs {
     /// Log format.
     #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,
+    /// How long a newly issued API key works, in days (`createUser`, `issueApiKey`, `admin create-user`,
+    /// `admin issue-key`); after that it is refused and its user needs a new one.
+    #[arg(long, env = "TRELLIS_API_KEY_EXPIRY_DAYS", default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650), global = true)]
+    pub api_key_expiry_days: i64,
 }
 
 /// How logs are written.
@@ -58,7 +62,7 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Administration: bootstrap users and tokens.
+    /// Administration: users, their API keys, and offboarding.
     Admin {
         /// What to do.
         #[command(subcommand)]
@@ -122,6 +126,39 @@ pub enum AdminAction {
         /// organisation is used (and created if there is none).
         #[arg(long)]
         organisation: Option<String>,
+    },
+    /// Disable a user (offboarding): every key of theirs is refused by every server within a second.
+    DisableUser {
+        /// The user's id or email address.
+        #[arg(long)]
+        user: String,
+    },
+    /// Let a disabled user sign in again with their keys that are neither revoked nor expired.
+    EnableUser {
+        /// The user's id or email address.
+        #[arg(long)]
+        user: String,
+    },
+    /// List a user's API keys (never the tokens): id, label, created, last used, expiry, revoked.
+    ListKeys {
+        /// The user's id or email address.
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke an API key by the id `list-keys` shows; every server refuses it within a second.
+    RevokeKey {
+        /// The key's id.
+        #[arg(long)]
+        key: String,
+    },
+    /// Issue a new API key for a user and print its token once.
+    IssueKey {
+        /// The user's id or email address.
+        #[arg(long)]
+        user: String,
+        /// What it is for, to tell keys apart in `list-keys`.
+        #[arg(long, default_value = "issued with trellis admin issue-key")]
+        label: String,
     },
 }
 

@@ -6,6 +6,8 @@
 //! - [`the_server_recovers_from_a_database_restart_without_being_restarted`]: stops the machine's shared
 //!   PostgreSQL, so it is ignored here and run alone by `scripts/fault-tests`.
 //! - [`a_worker_killed_mid_send_leaves_its_rows_to_the_next_worker_which_delivers_each_once`]
+//! - [`two_servers_and_two_workers_on_one_database_lose_no_write_send_no_email_twice_and_cut_off_keys_within_a_second`]:
+//!   several instances on one PostgreSQL, with keys revoked and a user disabled through `trellis admin`.
 //!
 //! Each test prints its figures as one `fault-figures {json}` line (shown with `--nocapture`). Each child
 //! process logs to a file of its own, kept (and named on stderr) when a test fails. Every wait is bounded:
@@ -885,6 +887,207 @@ async fn a_worker_killed_mid_send_leaves_its_rows_to_the_next_worker_which_deliv
         "lost": expected.iter().filter(|id| !distinct.contains(*id)).count(),
         "duplicated": received.len() - distinct.len(),
         "attempts_per_row": 2,
+        "seconds": started.elapsed().as_secs_f32(),
+    });
+    println!("fault-figures {figures}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Several instances on one database.
+
+/// Sends one GraphQL operation to `server` as `token`; the whole JSON answer.
+async fn graphql(server: &Server, token: &str, query: &str, variables: Value) -> Value {
+    let response = server
+        .http
+        .post(format!("{}/graphql", server.base_url))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("an answer");
+    response.json().await.expect("a GraphQL answer")
+}
+
+/// Runs `trellis admin ARGS` on `db` to completion; its standard output.
+fn admin(db: &TestDb, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .arg("admin")
+        .args(args)
+        .env("TRELLIS_DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run trellis admin");
+    assert!(output.status.success(), "trellis admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// How long after `since` every server refuses `token` (polling every 20 ms, for at most 5 s).
+async fn refused_by_all_after(servers: &[&Server], token: &str, since: Instant) -> Duration {
+    let me = "{ me { user { id } } }";
+    loop {
+        let mut refused = true;
+        for server in servers {
+            let answer = graphql(server, token, me, json!({})).await;
+            refused &= answer.pointer("/errors/0/extensions/code") == Some(&json!("UNAUTHENTICATED"));
+        }
+        if refused {
+            return since.elapsed();
+        }
+        assert!(since.elapsed() < Duration::from_secs(5), "still accepted 5 s after it was cut off");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const SUBMITTERS_PER_SERVER: usize = 2;
+const PER_SUBMITTER: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_and_two_workers_on_one_database_lose_no_write_send_no_email_twice_and_cut_off_keys_within_a_second()
+ {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(50);
+    let (db, store, f, gp) = locality().await;
+    let now = Utc::now();
+    let lw = store.issue_api_key(f.link_worker.id, "faults", now).await.expect("token").token;
+    let unlimited = [("TRELLIS_RATE_LIMIT_PER_MINUTE", "1000000")];
+    let a = Server::start(&db, &unlimited).await;
+    let b = Server::start(&db, &unlimited).await;
+    let maildev = MailDev::start().await;
+    let mut workers = [worker(&db, maildev.smtp_port()), worker(&db, maildev.smtp_port())];
+
+    // Submissions through both servers at once: each acknowledged one stored once.
+    let numbers = nhs_numbers(500_000_000, 2 * SUBMITTERS_PER_SERVER * PER_SUBMITTER);
+    let traffic = Arc::new(Traffic::default());
+    let clients: Vec<_> = numbers
+        .chunks(PER_SUBMITTER)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let submissions =
+                chunk.iter().enumerate().map(|(i, nhs)| Submission::new(format!("two-{c}-{i}"), nhs)).collect();
+            client(if c % 2 == 0 { &a } else { &b }, &gp, submissions, deadline, &traffic)
+        })
+        .collect();
+    let mut acks = Vec::new();
+    for client in clients {
+        acks.extend(client.await.expect("a client gave up"));
+    }
+    assert_each_acknowledged_submission_stored_once(&store, &acks).await;
+
+    // The same transition sent to both servers at once: one applies it, the other is told CONFLICT.
+    let contact =
+        "mutation($id: ID!) { recordContact(input: { referralId: $id, expectedVersion: 1 }) { referral { version } } }";
+    let mut conflicts = 0;
+    for ack in &acks {
+        let vars = json!({ "id": ack.id });
+        let (from_a, from_b) = tokio::join!(graphql(&a, &lw, contact, vars.clone()), graphql(&b, &lw, contact, vars));
+        let won = [&from_a, &from_b]
+            .iter()
+            .filter(|r| r.pointer("/data/recordContact/referral/version") == Some(&json!(2)))
+            .count();
+        let lost = [&from_a, &from_b]
+            .iter()
+            .filter(|r| r.pointer("/errors/0/extensions/code") == Some(&json!("CONFLICT")))
+            .count();
+        assert_eq!((won, lost), (1, 1), "{from_a} / {from_b}");
+        conflicts += lost;
+    }
+    let events = count(&store, "SELECT count(*) FROM referral_events WHERE to_status = 'contacted'").await;
+    assert_eq!(events, acks.len(), "each referral contacted once");
+
+    // An offer per referral, alternately through each server; the two workers share the outbox.
+    let offer = "mutation($id: ID!, $service: ID!) { offerReferral(input: { referralId: $id, expectedVersion: 2, \
+        serviceId: $service }) { offer { id } } }";
+    for (i, ack) in acks.iter().enumerate() {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let answer =
+            graphql(server, &lw, offer, json!({ "id": ack.id, "service": f.walking_group.id.to_string() })).await;
+        assert!(answer.pointer("/data/offerReferral/offer/id").is_some(), "{answer}");
+    }
+    let wait = Instant::now() + Duration::from_secs(30);
+    let outbox = loop {
+        let outbox = store.outbox().await.expect("outbox");
+        let done = |r: &&trellis_store::outbox::OutboxEmail| {
+            matches!(r.status, DeliveryStatus::Sent | DeliveryStatus::Skipped)
+        };
+        if outbox.len() >= acks.len() && outbox.iter().all(|r| done(&r)) {
+            break outbox.into_iter().filter(|r| r.status == DeliveryStatus::Sent).collect::<Vec<_>>();
+        }
+        assert!(Instant::now() < wait, "not every email was sent: {outbox:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(outbox.len() >= acks.len(), "an email per offer at least: {outbox:#?}");
+    let emails = maildev.wait_for(outbox.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let emails_now = maildev.emails().await;
+    assert_eq!(emails_now.len(), outbox.len(), "one message per outbox row, none twice");
+    let mut received: Vec<&str> =
+        emails.iter().map(|e| e["headers"]["message-id"].as_str().unwrap_or_default()).collect();
+    received.sort_unstable();
+    let mut expected: Vec<&str> = outbox.iter().map(|r| r.message_id.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(received, expected, "each row arrived exactly once");
+    let senders: HashSet<String> = claims(&store).await.into_iter().filter_map(|(_, _, by)| by).collect();
+
+    // A key and a user cut off through a third process (the CLI) are refused by both servers within a
+    // second, though both had just accepted (and cached) them.
+    let spare = store.issue_api_key(f.gp.id, "spare", Utc::now()).await.expect("token");
+    let leaver = store.issue_api_key(f.provider_user.id, "leaver", Utc::now()).await.expect("token");
+    for token in [&spare.token, &leaver.token] {
+        for server in [&a, &b] {
+            let answer = graphql(server, token, "{ me { user { id } } }", json!({})).await;
+            assert!(answer.pointer("/data/me/user/id").is_some(), "{answer}");
+        }
+    }
+    // Other traffic keeps both servers busy (and their caches warm) throughout, as in production.
+    let busy = Arc::new(AtomicBool::new(true));
+    let background = {
+        let (busy, gp) = (busy.clone(), gp.clone());
+        let urls = [a.base_url.clone(), b.base_url.clone()];
+        let http = a.http.clone();
+        tokio::spawn(async move {
+            while busy.load(Ordering::SeqCst) {
+                for url in &urls {
+                    let _ = http
+                        .post(format!("{url}/graphql"))
+                        .bearer_auth(&gp)
+                        .json(&json!({ "query": "{ me { user { id } } }" }))
+                        .send()
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    admin(&db, &["revoke-key", "--key", &spare.id.to_string()]);
+    let revoked_after = refused_by_all_after(&[&a, &b], &spare.token, Instant::now()).await;
+    admin(&db, &["disable-user", "--user", "gene@greenspring.example"]);
+    let disabled_after = refused_by_all_after(&[&a, &b], &leaver.token, Instant::now()).await;
+    busy.store(false, Ordering::SeqCst);
+    background.await.expect("background traffic");
+    assert!(revoked_after < Duration::from_secs(1), "a revoked key was accepted for {revoked_after:?}");
+    assert!(disabled_after < Duration::from_secs(1), "a disabled user was accepted for {disabled_after:?}");
+    let listed = admin(&db, &["list-keys", "--user", &f.gp.id.to_string()]);
+    assert!(listed.lines().any(|l| l.starts_with(&spare.id.to_string()) && l.contains("revoked")), "{listed}");
+    assert!(!listed.contains(&spare.token), "a listing never shows a token");
+    graphql(&a, &gp, "{ me { user { id } } }", json!({}))
+        .await
+        .pointer("/data/me")
+        .expect("the GP's own key still works");
+
+    for w in &mut workers {
+        assert!(w.exited().is_none(), "a worker died:\n{}", w.log());
+    }
+    let figures = json!({
+        "test": "two_servers_and_two_workers_on_one_database_lose_no_write_send_no_email_twice_and_cut_off_keys_within_a_second",
+        "servers": 2,
+        "workers": workers.len(),
+        "submissions": acks.len(),
+        "racing_transitions": acks.len(),
+        "conflicts": conflicts,
+        "emails": emails_now.len(),
+        "workers_that_sent": senders.len(),
+        "revoked_key_refused_by_both_after_ms": millis(revoked_after),
+        "disabled_user_refused_by_both_after_ms": millis(disabled_after),
         "seconds": started.elapsed().as_secs_f32(),
     });
     println!("fault-figures {figures}");

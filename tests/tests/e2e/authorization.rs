@@ -7,6 +7,9 @@
 //! sees. A denial changes nothing, and a denial of data the caller may not read reveals nothing: its
 //! answer (status, code and message) is the one an id that does not exist gets.
 //!
+//! **Cut-off keys**: a revoked key, an expired key and a disabled user's key are refused every row of the
+//! table with `UNAUTHENTICATED` and change nothing, though the revoked and disabled ones were just in use.
+//!
 //! **Provider links**: a link acts on its own offer and no other, is refused once expired (however it
 //! was used before), and guessing at links is limited per client address and audited, without a valid
 //! link ever being locked out.
@@ -113,6 +116,10 @@ enum Subject {
     /// A referral flagged because its person's details differ from those its link worker service already
     /// held for the NHS number.
     FlaggedReferral,
+    /// The fixture's practice.
+    Practice,
+    /// A new GP user at the other practice (no caller's own account).
+    NewUser,
 }
 
 /// One operation tried by every caller.
@@ -214,6 +221,23 @@ fn rows() -> Vec<Row> {
             document: "query($id: ID!) { users(organisationId: $id) { id organisationId } }",
             variables: id_only,
             expect: [NF, NF, NF, NF, OK, NF, OK, OK, ANON, ANON],
+        },
+        Row {
+            // Keys are their user's and the admin's: the network lead lists users but not their keys.
+            op: "users",
+            case: "of the GP's practice, with their API keys",
+            subject: Practice,
+            document: "query($id: ID!) { users(organisationId: $id) { organisationId apiKeys { id } } }",
+            variables: id_only,
+            expect: [OK, NF, NF, NF, NF, NF, SEEN, OK, ANON, ANON],
+        },
+        Row {
+            op: "me",
+            case: "with its own API keys",
+            subject: Nothing,
+            document: "{ me { apiKeys { id label lastUsedAt expiresAt revoked } } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
         },
         Row {
             op: "auditLog",
@@ -554,6 +578,31 @@ fn rows() -> Vec<Row> {
             variables: id_only,
             expect: [OK, NF, NF, NF, NF, NF, NF, OK, ANON, ANON],
         },
+        Row {
+            // A user may only rotate its own key (tested in accounts.rs); another user's is the admin's.
+            op: "issueApiKey",
+            case: "for another user",
+            subject: NewUser,
+            document: "mutation($id: ID!) { issueApiKey(input: { userId: $id, label: \"spare\" }) { apiKey { userId } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
+        Row {
+            op: "disableUser",
+            case: "",
+            subject: NewUser,
+            document: "mutation($id: ID!) { disableUser(input: { userId: $id }) { user { id disabledAt } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
+        Row {
+            op: "enableUser",
+            case: "",
+            subject: NewUser,
+            document: "mutation($id: ID!) { enableUser(input: { userId: $id }) { user { id disabledAt } } }",
+            variables: id_only,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, DENY, OK, ANON, ANON],
+        },
         // ----- Mutations: the directory -----------------------------------------------------------------
         Row {
             op: "createService",
@@ -753,6 +802,16 @@ async fn make(world: &World, subject: Subject, n: usize) -> String {
             assert_eq!(submitted.referral.flag.as_deref(), Some("details_differ"));
             submitted.referral.state.id.to_string()
         }
+        Subject::Practice => f.practice.id.to_string(),
+        Subject::NewUser => {
+            let email = EmailAddress::parse(&format!("locum{n}@derbyroad.example")).unwrap();
+            let new =
+                NewUser { organisation: f.other_practice.id, role: Role::GpPractice, email, name: "Locum".into() };
+            let user = app.store.create_user(new, Utc::now()).await.unwrap();
+            // Disabled, so that enabling it changes something the fingerprint sees.
+            app.store.disable_user(user.id, Utc::now()).await.unwrap();
+            user.id.to_string()
+        }
     }
 }
 
@@ -810,7 +869,15 @@ async fn fingerprint(world: &World, subject: Subject, id: &str) -> String {
             format!("{:?}", app.store.service(id.parse().unwrap()).await.unwrap())
         }
         Subject::GpKey => format!("{:?}", app.store.api_key(id.parse().unwrap()).await.unwrap().revoked_at),
-        Subject::Nothing | Subject::Provider => String::new(),
+        Subject::NewUser => {
+            let user = trellis_domain::UserId(id.parse().unwrap());
+            format!(
+                "{:?} {:?}",
+                app.store.user(user).await.unwrap().disabled_at,
+                app.store.api_keys_of(user).await.unwrap()
+            )
+        }
+        Subject::Nothing | Subject::Provider | Subject::Practice => String::new(),
     };
     format!("{counts:?} {state}")
 }
@@ -882,6 +949,58 @@ on_both_databases!(every_operation_allows_or_denies_every_caller_as_the_domain_s
     );
 });
 
+on_both_databases!(
+    a_revoked_key_an_expired_key_and_a_disabled_users_key_are_refused_every_operation_and_change_nothing,
+    |app: TestApp| async move {
+        let world = world(app).await;
+        let app = &world.app;
+        let f = &app.fixture;
+        let now = Utc::now();
+        let me = "{ me { user { id } } }";
+        let revoked = app.store.issue_api_key(f.link_worker.id, "revoked", now).await.unwrap();
+        let expired = app.store.issue_api_key_until(f.gp.id, "expired", now - Duration::seconds(1), None, now).await;
+        let new = NewUser {
+            organisation: f.service.id,
+            role: Role::LinkWorker,
+            email: EmailAddress::parse("leaver@erewash.example").unwrap(),
+            name: "Leaver".into(),
+        };
+        let leaver = app.store.create_user(new, now).await.unwrap();
+        let disabled = app.store.issue_api_key(leaver.id, "leaver", now).await.unwrap();
+        // Both live keys were in use (and cached) just before they were cut off.
+        app.ok(&revoked.token, me, json!({})).await;
+        app.ok(&disabled.token, me, json!({})).await;
+        app.store.revoke_api_key(revoked.id, Utc::now()).await.unwrap();
+        app.store.disable_user(leaver.id, Utc::now()).await.unwrap();
+        let cut_off = [
+            ("revoked key", revoked.token),
+            ("expired key", expired.unwrap().token),
+            ("disabled user", disabled.token),
+        ];
+        let mut mismatches = vec![];
+        let mut cells = 0;
+        for row in rows() {
+            for (caller, token) in &cut_off {
+                cells += 1;
+                let subject = make(&world, row.subject, 10_000 + cells).await;
+                let before = fingerprint(&world, row.subject, &subject).await;
+                let response = app.graphql(Some(token), row.document, (row.variables)(&world, &subject, cells)).await;
+                let got = outcome(&response, &subject);
+                // UNAUTHENTICATED even where no token is needed: a key that does not resolve is never
+                // mistaken for signing out.
+                if got != ANON {
+                    mismatches.push(format!("{caller} × {} ({}): expected {}, got {got}", row.op, row.case, ANON));
+                }
+                let after = fingerprint(&world, row.subject, &subject).await;
+                if after != before {
+                    mismatches.push(format!("{caller} × {} ({}): refused, yet changed something", row.op, row.case));
+                }
+            }
+        }
+        assert!(mismatches.is_empty(), "{} of {cells} cells:\n{}", mismatches.len(), mismatches.join("\n"));
+    }
+);
+
 #[tokio::test]
 async fn the_matrix_has_a_row_for_every_query_and_mutation() {
     let schema = trellis_api::schema::schema_builder().finish();
@@ -909,7 +1028,7 @@ async fn the_matrix_has_a_row_for_every_query_and_mutation() {
         Vec::<&String>::new(),
         "rows for operations the schema no longer has"
     );
-    assert_eq!(in_schema.len(), 36, "15 queries and 21 mutations: update this count with the table");
+    assert_eq!(in_schema.len(), 39, "15 queries and 24 mutations: update this count with the table");
 }
 
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {

@@ -4,6 +4,7 @@
 //! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber, which must see only
 //! its own journey.
 
+mod accounts;
 mod api_errors;
 mod authorization;
 mod capacity_check;

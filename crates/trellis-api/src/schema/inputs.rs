@@ -331,8 +331,31 @@ pub struct CreateUserInput {
 /// Revoke an API key.
 #[derive(InputObject)]
 pub struct RevokeApiKeyInput {
-    /// The key.
+    /// The key, from `apiKeys` on `Me` or `User`.
     pub api_key_id: ID,
+}
+
+/// Issue an API key: an admin for any user; any user for itself, replacing the key it calls with.
+#[derive(InputObject)]
+pub struct IssueApiKeyInput {
+    /// Whose key; the caller when absent.
+    pub user_id: Option<ID>,
+    /// What it is for ("practice system", "laptop"), to tell keys apart in `apiKeys`.
+    pub label: String,
+}
+
+/// Disable a user (offboarding): its keys stop working on every server at once.
+#[derive(InputObject)]
+pub struct DisableUserInput {
+    /// The user.
+    pub user_id: ID,
+}
+
+/// Let a disabled user sign in again with its live keys.
+#[derive(InputObject)]
+pub struct EnableUserInput {
+    /// The user.
+    pub user_id: ID,
 }
 
 /// Filters for the caseload.

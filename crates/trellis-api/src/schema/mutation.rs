@@ -4,6 +4,7 @@
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
+use trellis_domain::access::KeyManagement;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
@@ -108,6 +109,31 @@ pub struct CreateUserPayload {
     pub api_token: String,
 }
 
+/// A new key and its token.
+#[derive(SimpleObject)]
+pub struct IssueApiKeyPayload {
+    /// The key as `apiKeys` lists it.
+    pub api_key: ApiKey,
+    /// The bearer token. Shown once: only its hash is stored.
+    pub api_token: String,
+    /// The key this one replaced, now revoked, when a user rotated its own key.
+    pub replaced_api_key_id: Option<ID>,
+}
+
+/// The disabled user.
+#[derive(SimpleObject)]
+pub struct DisableUserPayload {
+    /// The user, with `disabledAt` set.
+    pub user: User,
+}
+
+/// The enabled user.
+#[derive(SimpleObject)]
+pub struct EnableUserPayload {
+    /// The user, with `disabledAt` cleared.
+    pub user: User,
+}
+
 /// The revoked key.
 #[derive(SimpleObject)]
 pub struct RevokeApiKeyPayload {
@@ -131,6 +157,12 @@ async fn transition(
     let record =
         ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
     Ok(Referral(record))
+}
+
+/// When a key issued now stops working.
+fn key_expiry(ctx: &Context<'_>, now: chrono::DateTime<Utc>) -> ApiResult<chrono::DateTime<Utc>> {
+    let days = ctx.data::<std::sync::Arc<ApiSettings>>()?.api_key_expiry_days;
+    Ok(now + Duration::days(days.max(1)))
 }
 
 fn offer_timers(settings: &ApiSettings) -> OfferTimers {
@@ -446,18 +478,74 @@ impl Mutation {
         };
         let store = ctx.data::<Store>()?;
         let now = Utc::now();
-        let user = store.create_user(new, now).await.api()?;
-        let key = store.issue_api_key(user.id, "issued at creation", now).await.api()?;
+        let expires_at = key_expiry(ctx, now)?;
+        let (user, key) = store.create_user_with_key(new, "issued at creation", expires_at, now).await.api()?;
         Ok(CreateUserPayload { user: user.into(), api_token: key.token })
     }
 
-    /// Revoke an API key (an admin any key; anyone their own).
+    /// Issue an API key. An admin issues one for any user. A user may issue one only for itself, and
+    /// the new key then replaces the key it called with (revoked in the same transaction), so a user
+    /// rotates without an admin but a stolen key can never be multiplied. The token is shown once.
+    async fn issue_api_key(&self, ctx: &Context<'_>, input: IssueApiKeyInput) -> ApiResult<IssueApiKeyPayload> {
+        let p = ctx.data::<Caller>()?.principal().api()?;
+        let owner = match &input.user_id {
+            Some(id) => user_id("userId", id).api()?,
+            None => p.user.id,
+        };
+        let label = v::required_text("label", &input.label, 100).api()?;
+        let replacing = match KeyManagement::of(&p.actor(), owner) {
+            KeyManagement::Any => None,
+            KeyManagement::Own => Some(p.api_key),
+            KeyManagement::None => return Err(ApiError::Forbidden("issue keys for another user".into()).extend()),
+        };
+        let store = ctx.data::<Store>()?;
+        let now = Utc::now();
+        let expires_at = key_expiry(ctx, now)?;
+        let issued = store.issue_api_key_until(owner, &label, expires_at, replacing, now).await.api()?;
+        let api_key = store.api_key(issued.id).await.api()?;
+        Ok(IssueApiKeyPayload {
+            api_key: api_key.into(),
+            api_token: issued.token,
+            replaced_api_key_id: replacing.map(|id| ID(id.to_string())),
+        })
+    }
+
+    /// Disable a user (admin): offboarding. Every key of theirs is refused from now on, by every server
+    /// on the database within a second; the keys are kept, so `enableUser` needs no new token. An admin
+    /// cannot disable itself (another admin must), so the last one is never locked out by mistake.
+    async fn disable_user(&self, ctx: &Context<'_>, input: DisableUserInput) -> ApiResult<DisableUserPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::Admin], "manage users").api()?;
+        let id = user_id("userId", &input.user_id).api()?;
+        if actor.user == Some(id) {
+            return Err(ApiError::Validation(ValueError::new(
+                "userId",
+                id.to_string(),
+                "is your own account: another administrator must disable it",
+            ))
+            .extend());
+        }
+        let user = ctx.data::<Store>()?.disable_user(id, Utc::now()).await.api()?;
+        tracing::info!(user_id = %id, "user disabled");
+        Ok(DisableUserPayload { user: user.into() })
+    }
+
+    /// Let a disabled user sign in again with its keys that are neither revoked nor expired (admin).
+    async fn enable_user(&self, ctx: &Context<'_>, input: EnableUserInput) -> ApiResult<EnableUserPayload> {
+        ctx.data::<Caller>()?.require(&[Role::Admin], "manage users").api()?;
+        let id = user_id("userId", &input.user_id).api()?;
+        let user = ctx.data::<Store>()?.enable_user(id).await.api()?;
+        tracing::info!(user_id = %id, "user enabled");
+        Ok(EnableUserPayload { user: user.into() })
+    }
+
+    /// Revoke an API key, by an id from `apiKeys` (an admin any key; anyone their own). Every server on
+    /// the database refuses it within a second.
     async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> ApiResult<RevokeApiKeyPayload> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let id = parse_id::<uuid::Uuid>("apiKeyId", &input.api_key_id).api()?;
         let store = ctx.data::<Store>()?;
         let key = store.api_key(id).await.api()?;
-        if p.user.role != Role::Admin && key.user != p.user.id {
+        if KeyManagement::of(&p.actor(), key.user) == KeyManagement::None {
             return Err(ApiError::NotFound.extend());
         }
         let key = store.revoke_api_key(id, Utc::now()).await.api()?;

@@ -1,7 +1,7 @@
 //! GraphQL types. They are the API's own and convert from domain and store types: storage rows never
 //! leak into the schema, and the schema can change its shape without touching the rules.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use trellis_domain::offer as domain_offer;
 use trellis_domain::referral as domain_referral;
@@ -12,7 +12,9 @@ use trellis_store::directory;
 use trellis_store::offers::{OfferRecord, ProviderOfferView};
 use trellis_store::referrals::ReferralRecord;
 
-use crate::error::{ApiResult, OrApiError};
+use trellis_domain::access::KeyManagement;
+
+use crate::error::{ApiError, ApiResult, OrApiError};
 
 macro_rules! mirror_enum {
     ($(#[$doc:meta])* $name:ident => $domain:ty { $($variant:ident),+ $(,)? }) => {
@@ -87,6 +89,7 @@ mirror_enum!(
 
 /// The signed-in caller.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Me {
     /// The user.
     pub user: User,
@@ -96,6 +99,7 @@ pub struct Me {
 
 /// A user account.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct User {
     /// Its id.
     pub id: ID,
@@ -107,6 +111,8 @@ pub struct User {
     pub role: Role,
     /// Their organisation's id.
     pub organisation_id: ID,
+    /// Since when they may not sign in (offboarded by `disableUser`); null while they may.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl From<accounts::User> for User {
@@ -117,8 +123,37 @@ impl From<accounts::User> for User {
             email: u.email,
             role: u.role.into(),
             organisation_id: ID(u.organisation.to_string()),
+            disabled_at: u.disabled_at,
         }
     }
+}
+
+#[ComplexObject]
+impl User {
+    /// Their API keys, oldest first, never the tokens: an admin reads anyone's, a user its own, and
+    /// anyone else is refused (`FORBIDDEN`).
+    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+        let actor = ctx.data::<crate::auth::Caller>()?.actor().api()?;
+        let owner = super::inputs::user_id("userId", &self.id).api()?;
+        if KeyManagement::of(&actor, owner) == KeyManagement::None {
+            return Err(ApiError::Forbidden("read another user's API keys".into()).extend());
+        }
+        api_keys_of(ctx, owner).await
+    }
+}
+
+#[ComplexObject]
+impl Me {
+    /// Your own API keys, oldest first, never the tokens: what to revoke or rotate.
+    async fn api_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiKey>> {
+        let principal = ctx.data::<crate::auth::Caller>()?.principal().api()?;
+        api_keys_of(ctx, principal.user.id).await
+    }
+}
+
+async fn api_keys_of(ctx: &Context<'_>, owner: trellis_domain::UserId) -> ApiResult<Vec<ApiKey>> {
+    let keys = ctx.data::<Store>()?.api_keys_of(owner).await.api()?;
+    Ok(keys.into_iter().map(ApiKey::from).collect())
 }
 
 /// An organisation in the locality.
@@ -689,6 +724,13 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// When revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether it was revoked (it never works again).
+    pub revoked: bool,
+    /// After when it is refused (`UNAUTHENTICATED`); a new key is issued with `issueApiKey`.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request, to within a minute; null if never. A key unused for long
+    /// is one to revoke.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl From<accounts::ApiKey> for ApiKey {
@@ -698,7 +740,10 @@ impl From<accounts::ApiKey> for ApiKey {
             user_id: ID(k.user.to_string()),
             label: k.label,
             created_at: k.created_at,
+            revoked: k.revoked_at.is_some(),
             revoked_at: k.revoked_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
         }
     }
 }
