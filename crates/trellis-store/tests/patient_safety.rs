@@ -11,7 +11,6 @@ use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::person::DetailsChoice;
 use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralEventKind, ReferralStatus};
 use trellis_domain::values::{PhoneNumber, Postcode};
-use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
