@@ -82,7 +82,7 @@ pub fn submit(db: &DatabaseConnection, seeded: &Seeded, nhs_from: u64) -> Operat
 }
 
 /// The caseload keyset scan: 50 referrals of the link worker service older than the cursor, newest first,
-/// and their people; each client walks on like the HTTP clients. `audited`: then one audit entry per
+/// and their demographics; each client walks on like the HTTP clients. `audited`: then one audit entry per
 /// referral shown, in one multi-row `INSERT`.
 pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize, audited: bool) -> Operation {
     let db = db.clone();
@@ -100,15 +100,14 @@ pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize, audite
                 None => db.query_all_raw(sql(b, "SELECT * FROM referrals WHERE link_worker_service_id = $1 ORDER BY id DESC LIMIT 50", vec![v(lws)])).await?,
             };
             let mut ids = Vec::with_capacity(rows.len());
-            let mut people = Vec::with_capacity(rows.len());
             for r in &rows {
                 ids.push(r.try_get::<Uuid>("", "id")?);
-                people.push(v(r.try_get::<Uuid>("", "person_id")?));
             }
-            if !people.is_empty() {
-                let marks: Vec<String> = (1..=people.len()).map(|i| format!("${i}")).collect();
-                db.query_all_raw(sql(b, &format!("SELECT * FROM people WHERE id IN ({})", marks.join(",")), people))
-                    .await?;
+            // Each referral's own demographics, as the server reads them.
+            if !ids.is_empty() {
+                let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+                let query = format!("SELECT * FROM referral_demographics WHERE referral_id IN ({})", marks.join(","));
+                db.query_all_raw(sql(b, &query, ids.iter().map(|id| v(*id)).collect())).await?;
             }
             if audited {
                 audit_reads(&db, lws, reader, "referral.listed", &ids).await?;
@@ -131,12 +130,10 @@ pub fn referral(db: &DatabaseConnection, seeded: &Seeded, audited: bool) -> Oper
         let id = ids[(mix(client as u64 * 1_000_003 + i) % ids.len().max(1) as u64) as usize];
         Box::pin(async move {
             let b = db.get_database_backend();
-            let row = db
-                .query_one_raw(sql(b, "SELECT * FROM referrals WHERE id = $1", vec![v(id)]))
+            db.query_one_raw(sql(b, "SELECT * FROM referrals WHERE id = $1", vec![v(id)]))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("referral {id} missing"))?;
-            let person: Uuid = row.try_get("", "person_id")?;
-            db.query_one_raw(sql(b, "SELECT * FROM people WHERE id = $1", vec![v(person)])).await?;
+            db.query_one_raw(sql(b, "SELECT * FROM referral_demographics WHERE referral_id = $1", vec![v(id)])).await?;
             db.query_all_raw(sql(
                 b,
                 "SELECT * FROM referral_events WHERE referral_id = $1 ORDER BY version",

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{DeclineReason, NewOffer, Offer, OfferCommand, OfferEvent, OfferStatus};
@@ -182,7 +183,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OfferRecord, StoreError> {
         let txn = self.db.begin().await?;
-        let referral_row = referral::Entity::find_by_id(referral_id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        // Locked (PostgreSQL; SQLite has one writer anyway) so that an offer is never made to a referral being
+        // closed at the same moment: closing ends the offers it can see, and this one waits to see the closure.
+        let referral_row = referral::Entity::find_by_id(referral_id.0)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let referral = state_from(&referral_row)?;
         let parent = match part_of {
             Some(id) => {

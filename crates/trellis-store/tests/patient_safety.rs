@@ -408,3 +408,31 @@ both_databases!(
         assert_eq!(found.len(), 2);
     }
 );
+
+both_databases!(
+    an_offer_made_while_the_referral_closes_is_refused_or_ended_never_left_open,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let lw = Fixture::actor(&f.link_worker);
+        for _ in 0..12 {
+            let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
+            store
+                .transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now())
+                .await
+                .unwrap();
+            let close = ReferralCommand::Close { reason: ClosureReason::MovedAway, note: None };
+            let (closed, offered) = tokio::join!(
+                store.transition_referral(id, 2, close, &lw, Utc::now()),
+                store.make_offer(id, None, f.walking_group.id, None, None, timers(), &lw, Utc::now()),
+            );
+            closed.unwrap();
+            if let Err(e) = &offered {
+                assert!(matches!(e, StoreError::Domain(DomainError::InvalidTransition { .. })), "{e:?}");
+            }
+            for offer in store.offers_for_referral(&lw, id).await.unwrap() {
+                assert_eq!(offer.state.status, OfferStatus::Withdrawn, "no offer of a closed referral is left open");
+            }
+        }
+    }
+);
