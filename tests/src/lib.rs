@@ -8,6 +8,7 @@
 
 pub mod link_pages;
 pub mod maildev;
+pub mod service_versions;
 mod node;
 
 use std::net::SocketAddr;

@@ -29,6 +29,9 @@ pub struct ApiSettings {
     /// How long the network graph's offer statistics are reused before they are computed again
     /// (seconds; 0 computes them for every graph). Capacity is always read live.
     pub network_statistics_ttl_secs: u64,
+    /// How many days a referral's idempotency key is remembered: a retry within it replays the first
+    /// submission; after it the key is forgotten and a reuse makes a new referral.
+    pub idempotency_key_days: i64,
 }
 
 impl Default for ApiSettings {
@@ -46,6 +49,7 @@ impl Default for ApiSettings {
             max_page_size: 100,
             capacity_stale_after_days: 14,
             network_statistics_ttl_secs: 30,
+            idempotency_key_days: 30,
         }
     }
 }

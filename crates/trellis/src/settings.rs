@@ -169,6 +169,9 @@ pub struct WorkerArgs {
     /// How long a capacity-check link works, in days.
     #[arg(long, env = "TRELLIS_CAPACITY_LINK_DAYS", default_value_t = 14)]
     pub capacity_link_days: u64,
+    /// How long a referral's idempotency key is remembered, in days; older keys are forgotten.
+    #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
+    pub idempotency_key_days: i64,
 }
 
 /// API behaviour.
@@ -208,6 +211,10 @@ pub struct ApiArgs {
     /// graph). Capacity is always read live.
     #[arg(long, env = "TRELLIS_NETWORK_STATISTICS_TTL_SECS", default_value_t = 30)]
     pub network_statistics_ttl_secs: u64,
+    /// How long a referral's idempotency key is remembered, in days: a retry within it replays the
+    /// first submission; after it a reuse of the key makes a new referral.
+    #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
+    pub idempotency_key_days: i64,
 }
 
 impl ApiArgs {
@@ -224,6 +231,7 @@ impl ApiArgs {
             offer_reminder_days: self.offer_reminder_days,
             first_contact_working_days: self.first_contact_working_days,
             capacity_stale_after_days: self.capacity_stale_after_days,
+            idempotency_key_days: self.idempotency_key_days,
             network_statistics_ttl_secs: self.network_statistics_ttl_secs,
             ..trellis_api::ApiSettings::default()
         }
