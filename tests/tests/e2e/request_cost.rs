@@ -142,7 +142,10 @@ on_both_databases!(one_request_audits_each_read_of_a_record_once_however_often_i
 
 on_both_databases!(list_fields_cost_what_their_first_asks_for, |app: TestApp| async move {
     let gp = app.tokens.gp.clone();
-    let fields = "id status urgency reason needs version contactDueAt overdue createdAt updatedAt person { givenName familyName nhsNumber }";
+    let fields = "id version status closureReason closureSnomedCode snomedCode needs reason urgency \
+                  referringOrganisationId linkWorkerServiceId assignedToId contactDueAt overdue flag createdAt updatedAt \
+                  person { nhsNumber givenName familyName dateOfBirth phone email postcode preferredContact } \
+                  history { version } offers { id status }";
     let small = format!("{{ referrals(first: 5) {{ edges {{ node {{ {fields} }} }} }} }}");
     app.ok(&gp, &small, json!({})).await;
     // The same selection for a hundred rows is a hundred times the work: over the budget.
