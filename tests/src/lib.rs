@@ -8,8 +8,8 @@
 
 pub mod link_pages;
 pub mod maildev;
-pub mod service_versions;
 mod node;
+pub mod service_versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -456,27 +456,43 @@ fn key_forgetting(k: &str, hash: &str, forget_before: chrono::DateTime<Utc>) -> 
     Some(IdempotencyKey { key: k.into(), request_hash: hash.into(), forget_before })
 }
 
-both_databases!(an_idempotency_key_older_than_its_lifetime_is_forgotten_and_a_reuse_makes_a_new_referral, |store: Store| async move {
-    let f = Fixture::create(&store).await;
-    let gp = Fixture::actor(&f.gp);
-    let now = Utc::now();
-    let then = now - Duration::days(31);
-    let first =
-        store.submit_referral(f.referral(NHS), key_forgetting("k", "h", then - Duration::days(30)), &gp, then).await.unwrap();
-    // Within its lifetime a retry replays; past it, the key is forgotten.
-    let within = store
-        .submit_referral(f.referral(NHS), key_forgetting("k", "h", then - Duration::days(29)), &gp, then + Duration::days(1))
-        .await
-        .unwrap();
-    assert!(within.replayed);
-    let after = store.submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now).await.unwrap();
-    assert!(!after.replayed, "a key 31 days old is forgotten");
-    assert_ne!(after.referral.state.id, first.referral.state.id);
-    // The key now names the new referral.
-    let retry = store.submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now).await.unwrap();
-    assert!(retry.replayed);
-    assert_eq!(retry.referral.state.id, after.referral.state.id);
-});
+both_databases!(
+    an_idempotency_key_older_than_its_lifetime_is_forgotten_and_a_reuse_makes_a_new_referral,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let now = Utc::now();
+        let then = now - Duration::days(31);
+        let first = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", then - Duration::days(30)), &gp, then)
+            .await
+            .unwrap();
+        // Within its lifetime a retry replays; past it, the key is forgotten.
+        let within = store
+            .submit_referral(
+                f.referral(NHS),
+                key_forgetting("k", "h", then - Duration::days(29)),
+                &gp,
+                then + Duration::days(1),
+            )
+            .await
+            .unwrap();
+        assert!(within.replayed);
+        let after = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now)
+            .await
+            .unwrap();
+        assert!(!after.replayed, "a key 31 days old is forgotten");
+        assert_ne!(after.referral.state.id, first.referral.state.id);
+        // The key now names the new referral.
+        let retry = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now)
+            .await
+            .unwrap();
+        assert!(retry.replayed);
+        assert_eq!(retry.referral.state.id, after.referral.state.id);
+    }
+);
 
 both_databases!(the_worker_forgets_expired_idempotency_keys_and_keeps_the_others, |store: Store| async move {
     let f = Fixture::create(&store).await;
@@ -489,7 +505,8 @@ both_databases!(the_worker_forgets_expired_idempotency_keys_and_keeps_the_others
     assert_eq!(store.forget_idempotency_keys(now - Duration::days(30)).await.unwrap(), 1);
     // Gone: even a submission that would never forget a key on its own is a new request now, not a
     // reuse of "old" with a different request.
-    let reused = store.submit_referral(f.referral(NHS_2), key_forgetting("old", "h-other", never), &gp, now).await.unwrap();
+    let reused =
+        store.submit_referral(f.referral(NHS_2), key_forgetting("old", "h-other", never), &gp, now).await.unwrap();
     assert!(!reused.replayed);
     // Kept: still a replay.
     let kept = store.submit_referral(f.referral(NHS_2), key_forgetting("new", "h-new", never), &gp, now).await.unwrap();
@@ -506,7 +523,8 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
     let f = Fixture::create(&store).await;
     let (lw, provider) = (Fixture::actor(&f.link_worker), Fixture::actor(&f.provider_user));
     let service = f.walking_group.id;
-    let capacity = |available| CapacityUpdate { available, maximum: 20, unit: "places".into(), status: CapacityStatus::Open };
+    let capacity =
+        |available| CapacityUpdate { available, maximum: 20, unit: "places".into(), status: CapacityStatus::Open };
     let (mut sets_won, mut sets_refused) = (0, 0);
     for round in 0..12 {
         let version = store.service(service).await.unwrap().version;
@@ -519,7 +537,9 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
         let read_at = store.service(service).await.unwrap().version;
         let accept = store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now());
         let set = store.update_service_capacity(&provider, service, read_at, capacity(10), Utc::now());
-        let (accepted, set) = if round % 2 == 0 { tokio::join!(accept, set) } else {
+        let (accepted, set) = if round % 2 == 0 {
+            tokio::join!(accept, set)
+        } else {
             let (set, accepted) = tokio::join!(set, accept);
             (accepted, set)
         };

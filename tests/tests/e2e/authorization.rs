@@ -747,8 +747,9 @@ on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_detail
     let before = app.ok(&t.provider, query, json!({})).await;
     assert_eq!(before.pointer("/providerOffers/edges/0/node/firstName"), Some(&json!("Margaret")));
     assert_eq!(before.pointer("/providerOffers/edges/0/node/contact"), Some(&Value::Null));
-    let person_fields =
-        app.graphql(Some(&t.provider), "{ providerOffers { edges { node { person { nhsNumber } } } } }", json!({})).await;
+    let person_fields = app
+        .graphql(Some(&t.provider), "{ providerOffers { edges { node { person { nhsNumber } } } } }", json!({}))
+        .await;
     assert_eq!(person_fields.code(), Some("VALIDATION"), "the schema gives providers no person field");
     let accept = "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: ACCEPT }) { offer { status } } }";
     app.ok(&t.provider, accept, json!({ "id": offer.to_string() })).await;

@@ -211,7 +211,10 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
     let rename = json!({ "input": { "serviceId": id, "name": "Mine now" } });
     assert_eq!(app.graphql(Some(&other), UPDATE, app.at_current_version(rename).await).await.code(), Some("FORBIDDEN"));
     let nowhere = json!({ "input": { "serviceId": uuid::Uuid::now_v7().to_string(), "name": "Ghost" } });
-    assert_eq!(app.graphql(Some(&t.provider), UPDATE, app.at_current_version(nowhere).await).await.code(), Some("NOT_FOUND"));
+    assert_eq!(
+        app.graphql(Some(&t.provider), UPDATE, app.at_current_version(nowhere).await).await.code(),
+        Some("NOT_FOUND")
+    );
 
     // Bad values are refused, naming the field.
     for (extra, field) in [
@@ -236,7 +239,8 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
             app.at_current_version(json!({ "input": {
                 "serviceId": id, "name": "Tea Dance", "url": null, "status": "INACTIVE",
                 "locations": [{ "name": "St Laurence Hall", "postcode": "NG10 1JS" }]
-            } })).await,
+            } }))
+            .await,
         )
         .await;
     let s = &changed["updateService"]["service"];
@@ -254,7 +258,11 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
 
     // The network lead may change any provider's service.
     let by_lead = app
-        .ok(&t.network_lead, UPDATE, app.at_current_version(json!({ "input": { "serviceId": id, "status": "ACTIVE", "minAge": null } })).await)
+        .ok(
+            &t.network_lead,
+            UPDATE,
+            app.at_current_version(json!({ "input": { "serviceId": id, "status": "ACTIVE", "minAge": null } })).await,
+        )
         .await;
     assert_eq!(
         (&by_lead["updateService"]["service"]["status"], &by_lead["updateService"]["service"]["minAge"]),
@@ -305,14 +313,27 @@ on_both_databases!(
         assert_eq!(updates, 2, "each update is audited");
 
         let (_, other) = other_provider(&app).await;
-        assert_eq!(app.graphql(Some(&other), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await).await.code(), Some("FORBIDDEN"));
-        assert_eq!(app.graphql(Some(&t.link_worker), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await).await.code(), Some("FORBIDDEN"));
-        let too_many = app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(11, 10, "OPEN")).await).await;
+        assert_eq!(
+            app.graphql(Some(&other), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await).await.code(),
+            Some("FORBIDDEN")
+        );
+        assert_eq!(
+            app.graphql(Some(&t.link_worker), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await)
+                .await
+                .code(),
+            Some("FORBIDDEN")
+        );
+        let too_many =
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(11, 10, "OPEN")).await).await;
         assert_eq!((too_many.code(), too_many.field()), (Some("VALIDATION"), Some("maximum")));
-        let negative = app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(-1, 10, "OPEN")).await).await;
+        let negative =
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(-1, 10, "OPEN")).await).await;
         assert_eq!((negative.code(), negative.field()), (Some("VALIDATION"), Some("available")));
         let ghost = json!({ "input": { "serviceId": uuid::Uuid::now_v7().to_string(), "available": 1, "maximum": 1, "status": "OPEN" } });
-        assert_eq!(app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(ghost).await).await.code(), Some("NOT_FOUND"));
+        assert_eq!(
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(ghost).await).await.code(),
+            Some("NOT_FOUND")
+        );
 
         // Capacity last confirmed three weeks ago is stale until the provider confirms it again.
         let old = service_at(
@@ -332,7 +353,10 @@ on_both_databases!(
             .ok(
                 &t.provider,
                 CAPACITY,
-                app.at_current_version(json!({ "input": { "serviceId": old, "available": 6, "maximum": 20, "status": "OPEN" } })).await,
+                app.at_current_version(
+                    json!({ "input": { "serviceId": old, "available": 6, "maximum": 20, "status": "OPEN" } }),
+                )
+                .await,
             )
             .await;
         assert_eq!(confirmed["updateServiceCapacity"]["service"]["capacity"]["stale"], false);

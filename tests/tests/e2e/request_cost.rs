@@ -118,22 +118,24 @@ on_both_databases!(one_request_audits_each_read_of_a_record_once_however_often_i
     assert_eq!(audit_rows(&app).await - before, 6);
 
     // The same holds for a referral read through two aliases, and for a caseload listed twice.
-    let referral = app
-        .store
-        .offer(&Fixture::actor(&app.fixture.link_worker), offers[0])
-        .await
-        .unwrap()
-        .state
-        .referral
-        .to_string();
+    let referral =
+        app.store.offer(&Fixture::actor(&app.fixture.link_worker), offers[0]).await.unwrap().state.referral.to_string();
     let lw = app.tokens.link_worker.clone();
     let before = audit_rows(&app).await;
-    app.ok(&lw, "query($id: ID!) { a: referral(id: $id) { id } b: referral(id: $id) { status } }", json!({ "id": referral }))
-        .await;
+    app.ok(
+        &lw,
+        "query($id: ID!) { a: referral(id: $id) { id } b: referral(id: $id) { status } }",
+        json!({ "id": referral }),
+    )
+    .await;
     assert_eq!(audit_rows(&app).await - before, 1);
     let before = audit_rows(&app).await;
     let listed = app
-        .ok(&lw, "{ a: referrals(first: 10) { edges { cursor } } b: referrals(first: 10) { edges { cursor } } }", json!({}))
+        .ok(
+            &lw,
+            "{ a: referrals(first: 10) { edges { cursor } } b: referrals(first: 10) { edges { cursor } } }",
+            json!({}),
+        )
         .await;
     let rows = listed["a"]["edges"].as_array().unwrap().len() as i64;
     assert!(rows >= 3, "{listed}");

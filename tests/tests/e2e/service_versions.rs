@@ -15,7 +15,8 @@ use trellis_tests::link_pages::{LinkPages, Session};
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
 const SERVICE: &str = "query($id: ID!) { service(id: $id) { version name capacity { available maximum status } } }";
-const UPDATE: &str = "mutation($input: UpdateServiceInput!) { updateService(input: $input) { service { version name } } }";
+const UPDATE: &str =
+    "mutation($input: UpdateServiceInput!) { updateService(input: $input) { service { version name } } }";
 const CAPACITY: &str = "mutation($input: UpdateServiceCapacityInput!) { updateServiceCapacity(input: $input) { \
      service { version capacity { available } } } }";
 
@@ -36,37 +37,40 @@ async fn accept(app: &TestApp, offer: OfferId) {
     app.store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
 }
 
-on_both_databases!(a_service_change_from_a_stale_version_is_a_conflict_and_changes_nothing, |app: TestApp| async move {
-    let t = app.tokens.clone();
-    let id = app.fixture.walking_group.id.to_string();
-    let read = app.ok(&t.provider, SERVICE, json!({ "id": id })).await;
-    let v = read["service"]["version"].as_u64().unwrap();
+on_both_databases!(
+    a_service_change_from_a_stale_version_is_a_conflict_and_changes_nothing,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let id = app.fixture.walking_group.id.to_string();
+        let read = app.ok(&t.provider, SERVICE, json!({ "id": id })).await;
+        let v = read["service"]["version"].as_u64().unwrap();
 
-    let renamed = app
-        .ok(&t.provider, UPDATE, json!({ "input": { "serviceId": id, "expectedVersion": v, "name": "Strollers" } }))
-        .await;
-    assert_eq!(renamed["updateService"]["service"]["version"], json!(v + 1));
+        let renamed = app
+            .ok(&t.provider, UPDATE, json!({ "input": { "serviceId": id, "expectedVersion": v, "name": "Strollers" } }))
+            .await;
+        assert_eq!(renamed["updateService"]["service"]["version"], json!(v + 1));
 
-    // The network lead, working from the page it read before that rename, is told and changes nothing.
-    let stale = app
-        .graphql(
-            Some(&t.network_lead),
-            UPDATE,
-            json!({ "input": { "serviceId": id, "expectedVersion": v, "name": "Walkers" } }),
-        )
-        .await;
-    assert_eq!(stale.code(), Some("CONFLICT"), "{:?}", stale.errors);
-    assert_eq!(stale.errors[0]["extensions"]["expectedVersion"], json!(v));
-    assert_eq!(stale.errors[0]["extensions"]["currentVersion"], json!(v + 1));
-    let capacity = json!({ "input": { "serviceId": id, "expectedVersion": v, "available": 1, "maximum": 9, "status": "OPEN" } });
-    let stale = app.graphql(Some(&t.network_lead), CAPACITY, capacity).await;
-    assert_eq!(stale.code(), Some("CONFLICT"), "{:?}", stale.errors);
+        // The network lead, working from the page it read before that rename, is told and changes nothing.
+        let stale = app
+            .graphql(
+                Some(&t.network_lead),
+                UPDATE,
+                json!({ "input": { "serviceId": id, "expectedVersion": v, "name": "Walkers" } }),
+            )
+            .await;
+        assert_eq!(stale.code(), Some("CONFLICT"), "{:?}", stale.errors);
+        assert_eq!(stale.errors[0]["extensions"]["expectedVersion"], json!(v));
+        assert_eq!(stale.errors[0]["extensions"]["currentVersion"], json!(v + 1));
+        let capacity = json!({ "input": { "serviceId": id, "expectedVersion": v, "available": 1, "maximum": 9, "status": "OPEN" } });
+        let stale = app.graphql(Some(&t.network_lead), CAPACITY, capacity).await;
+        assert_eq!(stale.code(), Some("CONFLICT"), "{:?}", stale.errors);
 
-    let now = app.ok(&t.provider, SERVICE, json!({ "id": id })).await;
-    assert_eq!(now["service"]["name"], "Strollers");
-    assert_eq!(now["service"]["version"], json!(v + 1));
-    assert_eq!(now["service"]["capacity"], read["service"]["capacity"], "capacity untouched");
-});
+        let now = app.ok(&t.provider, SERVICE, json!({ "id": id })).await;
+        assert_eq!(now["service"]["name"], "Strollers");
+        assert_eq!(now["service"]["version"], json!(v + 1));
+        assert_eq!(now["service"]["capacity"], read["service"]["capacity"], "capacity untouched");
+    }
+);
 
 on_both_databases!(a_capacity_set_read_before_an_offer_was_accepted_is_refused, |app: TestApp| async move {
     let t = app.tokens.clone();
@@ -103,8 +107,7 @@ on_both_databases!(
 
         accept(&app, offer).await;
         let typed = (available.to_string(), "20");
-        let refused =
-            session.post(&app, &[("available", &typed.0), ("maximum", typed.1), ("status", "open")]).await;
+        let refused = session.post(&app, &[("available", &typed.0), ("maximum", typed.1), ("status", "open")]).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
         assert!(refused.text().contains("The places changed after you opened this page"), "{}", refused.body);
         assert!(refused.body.contains(&format!("{} of 20", available - 1)), "the numbers now are shown");
@@ -127,7 +130,8 @@ on_both_databases!(
 // ---------------------------------------------------------------------------------------------------------
 // Idempotency keys match the request as parsed.
 
-const SUBMIT: &str = "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id } replayed } }";
+const SUBMIT: &str =
+    "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id } replayed } }";
 
 fn submission(nhs: &str, postcode: &str, given: &str, needs: &[&str]) -> serde_json::Value {
     json!({ "input": {
@@ -144,12 +148,16 @@ fn submission(nhs: &str, postcode: &str, given: &str, needs: &[&str]) -> serde_j
 
 on_both_databases!(a_retry_that_formats_the_same_values_differently_is_the_same_request, |app: TestApp| async move {
     let gp = app.tokens.gp.clone();
-    let first = app.ok(&gp, SUBMIT, submission("9434765919", "NG10 1AB", "Margaret", &["LONELINESS", "LOW_MOOD"])).await;
+    let first =
+        app.ok(&gp, SUBMIT, submission("9434765919", "NG10 1AB", "Margaret", &["LONELINESS", "LOW_MOOD"])).await;
     let id = first["submitReferral"]["referral"]["id"].clone();
     for (what, retry) in [
         ("spaces in the NHS number", submission("943 476 5919", "NG10 1AB", "Margaret", &["LONELINESS", "LOW_MOOD"])),
         ("a postcode in lower case", submission("9434765919", "ng10 1ab", "Margaret", &["LONELINESS", "LOW_MOOD"])),
-        ("a name with spaces around it", submission("9434765919", "NG10 1AB", " Margaret ", &["LONELINESS", "LOW_MOOD"])),
+        (
+            "a name with spaces around it",
+            submission("9434765919", "NG10 1AB", " Margaret ", &["LONELINESS", "LOW_MOOD"]),
+        ),
         ("needs in another order", submission("9434765919", "NG10 1AB", "Margaret", &["LOW_MOOD", "LONELINESS"])),
     ] {
         let replayed = app.graphql(Some(&gp), SUBMIT, retry).await;

@@ -431,7 +431,8 @@ impl DirectoryMutation {
                 .map(Option::flatten),
             places: places(input.locations).api()?,
         };
-        let service = ctx.data::<Store>()?.update_service(&actor, id, input.expected_version, changes, Utc::now()).await.api()?;
+        let service =
+            ctx.data::<Store>()?.update_service(&actor, id, input.expected_version, changes, Utc::now()).await.api()?;
         Ok(UpdateServicePayload { service: service.into() })
     }
 
@@ -450,7 +451,11 @@ impl DirectoryMutation {
             unit: unit(input.unit.as_deref()).api()?,
             status: input.status.into(),
         };
-        let service = ctx.data::<Store>()?.update_service_capacity(&actor, id, input.expected_version, update, Utc::now()).await.api()?;
+        let service = ctx
+            .data::<Store>()?
+            .update_service_capacity(&actor, id, input.expected_version, update, Utc::now())
+            .await
+            .api()?;
         Ok(UpdateServiceCapacityPayload { service: service.into() })
     }
 }

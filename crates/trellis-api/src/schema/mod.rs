@@ -96,8 +96,7 @@ pub async fn graphql_handler(
     };
     let held = Arc::new(HeldUntilSent::default());
     let request = request.data(caller).data(Arc::clone(&held));
-    let response =
-        with_error_codes(trellis_store::audit::within_one_request(state.schema.execute(request)).await);
+    let response = with_error_codes(trellis_store::audit::within_one_request(state.schema.execute(request)).await);
     let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
     match HeldUntilSent::into_turn(held) {
         Some(turn) => hold_until_sent(response, turn).await,
