@@ -1096,18 +1096,17 @@ impl Store {
                 }
             }
         }
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|r| {
                 let mut taxonomy = tags.remove(&r.id).unwrap_or_default();
                 taxonomy.sort();
-                Service {
+                Ok(Service {
                     id: ServiceId(r.id),
                     organisation: OrganisationId(r.organisation_id),
                     taxonomy,
                     places: places.remove(&r.id).unwrap_or_default(),
                     capacity: capacities.remove(&r.id),
-                    version: u32::try_from(r.version).unwrap_or(u32::MAX),
+                    version: crate::convert::version(r.version)?,
                     name: r.name,
                     description: r.description,
                     email: r.email,
@@ -1117,9 +1116,9 @@ impl Store {
                     max_age: r.max_age,
                     eligibility: r.eligibility_description,
                     schedule: r.schedule_description,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
