@@ -9,6 +9,7 @@
 pub mod link_pages;
 pub mod maildev;
 mod node;
+pub mod service_versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

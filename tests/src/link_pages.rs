@@ -31,9 +31,14 @@ impl Page {
 
     /// The anti-forgery field of the page's forms.
     pub fn csrf_field(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.body.find(marker).expect("a csrf field") + marker.len();
-        self.body[start..].chars().take_while(|c| *c != '"').collect()
+        self.hidden_field("csrf").expect("a csrf field")
+    }
+
+    /// The value of the page's hidden field `name` (the capacity page's `version`), if it has one.
+    pub fn hidden_field(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        Some(self.body[start..].chars().take_while(|c| *c != '"').collect())
     }
 
     /// Where it redirects to.
@@ -129,6 +134,9 @@ pub struct Session {
     pub cookie: String,
     /// The anti-forgery field of the page's forms.
     pub csrf: String,
+    /// The `version` field of the page the browser shows now (the capacity page's): a browser that
+    /// posts follows the redirect or reads the page it gets back, so it holds the latest one.
+    version: std::sync::Mutex<Option<String>>,
 }
 
 impl Session {
@@ -136,14 +144,39 @@ impl Session {
     pub async fn open(app: &TestApp, path: &str) -> Session {
         let shown = get(app, path, None).await;
         assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
-        Session { path: path.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field() }
+        let version = std::sync::Mutex::new(shown.hidden_field("version"));
+        Session { path: path.to_owned(), cookie: shown.cookie(), csrf: shown.csrf_field(), version }
     }
 
-    /// Posts the page's form with `fields`, as the page itself would (same origin).
+    /// The `version` field of the page as the browser shows it now, if the page has one.
+    pub fn version(&self) -> Option<String> {
+        self.version.lock().expect("version").clone()
+    }
+
+    /// Posts the page's form with `fields`, as the page itself would (same origin), with the hidden
+    /// `version` of the page shown (unless `fields` give one); then reads the page the browser would
+    /// show next (the one answered, or the one redirected to) for its version.
     pub async fn post(&self, app: &TestApp, fields: &[(&str, &str)]) -> Page {
+        let version = self.version();
         let mut form = vec![("csrf", self.csrf.as_str())];
+        if let Some(v) = version.as_deref()
+            && !fields.iter().any(|(name, _)| *name == "version")
+        {
+            form.push(("version", v));
+        }
         form.extend_from_slice(fields);
-        post(app, &self.path, Some(&self.cookie), &form, &same_origin(app)).await
+        let answered = post(app, &self.path, Some(&self.cookie), &form, &same_origin(app)).await;
+        if version.is_some() {
+            let next = if answered.status == StatusCode::SEE_OTHER {
+                get(app, answered.location(), Some(&self.cookie)).await.hidden_field("version")
+            } else {
+                answered.hidden_field("version")
+            };
+            if next.is_some() {
+                *self.version.lock().expect("version") = next;
+            }
+        }
+        answered
     }
 
     /// `GET` `path` with the session's cookie.

@@ -5,7 +5,10 @@
 //! `POST` from the page, checked for forgery first (the same double-submit token and
 //! `Sec-Fetch-Site` / `Origin` checks, with the cookie scoped to `/capacity`), and answered with a
 //! redirect back to the page (POST/redirect/GET) that confirms what was saved. Impossible numbers get
-//! the page again, saying what to put right and keeping what was typed, and change nothing. A link that
+//! the page again, saying what to put right and keeping what was typed, and change nothing. The form
+//! carries the service's version as the page read it: numbers saved from a page that an accepted offer
+//! or another save has since overtaken are refused (`409`) and the page shows what is recorded now,
+//! so a place taken meanwhile is never silently given back. A link that
 //! is unknown, altered or expired gets the offer page's one plain "not valid" page. The token is never
 //! logged here; only the link's id is.
 //!
@@ -43,6 +46,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 struct UpdateForm {
     csrf: Option<String>,
+    version: Option<String>,
     available: Option<String>,
     maximum: Option<String>,
     status: Option<String>,
@@ -97,9 +101,12 @@ async fn update(
     let entered = Entered::from_form(&form);
     let capacity = match parse(&form) {
         Ok(capacity) => capacity,
-        Err(errors) => return redisplay(&state, &token, entered, errors, csrf).await,
+        Err(errors) => return redisplay(&state, &token, entered, errors, csrf, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
-    match state.store.update_capacity_via_link(&token, capacity, Utc::now()).await {
+    // A page without a version (or with one that is not a number) was not made by this server as it is
+    // now: 0 is never a service's version, so it is answered as out of date.
+    let expected = form.version.as_deref().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    match state.store.update_capacity_via_link(&token, expected, capacity, Utc::now()).await {
         Ok(saved) => {
             tracing::info!(
                 available = saved.available,
@@ -111,7 +118,12 @@ async fn update(
         }
         Err(CapacityUpdateError::Rejected(problems)) => {
             let errors = problems.iter().map(FieldError::of_problem).collect();
-            redisplay(&state, &token, entered, errors, csrf).await
+            redisplay(&state, &token, entered, errors, csrf, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(CapacityUpdateError::Conflict { expected, current }) => {
+            tracing::info!(expected, current, "capacity update refused: the page was out of date");
+            let errors = vec![FieldError::out_of_date()];
+            redisplay(&state, &token, entered, errors, csrf, StatusCode::CONFLICT).await
         }
         Err(CapacityUpdateError::Link(e)) => link_failed(e),
     }
@@ -123,7 +135,7 @@ async fn change_email(state: &AppState, token: &str, form: &UpdateForm, csrf: St
     let Ok(email) = trellis_domain::values::EmailAddress::parse(typed) else {
         let error = FieldError::new("email", "Enter an email address in the right form, like groups@example.org");
         let entered = Entered { email: Some(typed.chars().take(254).collect()), ..Entered::default() };
-        return redisplay(state, token, entered, vec![error], csrf).await;
+        return redisplay(state, token, entered, vec![error], csrf, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     match state.store.change_service_email_via_link(token, &email, Utc::now()).await {
         Ok(changed) => {
@@ -134,8 +146,16 @@ async fn change_email(state: &AppState, token: &str, form: &UpdateForm, csrf: St
     }
 }
 
-/// The page again (`422`), saying what to put right and keeping what was typed.
-async fn redisplay(state: &AppState, token: &str, entered: Entered, errors: Vec<FieldError>, csrf: String) -> Response {
+/// The page again (`422` for numbers to put right, `409` when it was out of date), saying what to do,
+/// keeping what was typed, and showing what is recorded now (with its version, for the next save).
+async fn redisplay(
+    state: &AppState,
+    token: &str,
+    entered: Entered,
+    errors: Vec<FieldError>,
+    csrf: String,
+    status: StatusCode,
+) -> Response {
     match state.store.open_service_link(token, Utc::now(), stale_after(state)).await {
         Ok(linked) => {
             let entered = if entered.email.is_some() {
@@ -144,7 +164,7 @@ async fn redisplay(state: &AppState, token: &str, entered: Entered, errors: Vec<
                 entered
             };
             let page = CapacityPage::new(&linked, entered, errors, false, state, csrf.clone());
-            capacity_page(StatusCode::UNPROCESSABLE_ENTITY, &page, &csrf, &state.settings.public_base_url)
+            capacity_page(status, &page, &csrf, &state.settings.public_base_url)
         }
         Err(e) => link_failed(e),
     }
@@ -204,6 +224,18 @@ impl FieldError {
     fn new(field: &'static str, message: impl Into<String>) -> FieldError {
         let target = if field == "status" { "status-open" } else { field };
         FieldError { field, target, message: message.into() }
+    }
+
+    /// The page was read before an offer took a place or someone else saved: no single field is wrong,
+    /// so the summary points at the first number to check again.
+    fn out_of_date() -> FieldError {
+        FieldError {
+            field: "version",
+            target: "available",
+            message: "The places changed after you opened this page, so nothing was saved. \
+                      Check what Trellis has now, then save again"
+                .to_owned(),
+        }
     }
 
     fn of_problem(problem: &CapacityProblem) -> FieldError {
@@ -358,6 +390,7 @@ struct CapacityPage {
     link_expires: String,
     csrf_field: &'static str,
     csrf: String,
+    version: u32,
 }
 
 impl CapacityPage {
@@ -409,6 +442,7 @@ impl CapacityPage {
             link_expires: day(linked.expires_at),
             csrf_field: csrf::FIELD_NAME,
             csrf,
+            version: linked.version,
         }
     }
 }
@@ -425,6 +459,7 @@ mod tests {
     fn form(available: &str, maximum: &str, status: Option<&str>) -> UpdateForm {
         UpdateForm {
             csrf: None,
+            version: Some("1".into()),
             available: Some(available.into()),
             maximum: Some(maximum.into()),
             status: status.map(String::from),

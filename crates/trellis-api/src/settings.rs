@@ -34,6 +34,9 @@ pub struct ApiSettings {
     pub swemwbs_wording: Option<Vec<String>>,
     /// How long an API key issued through the API works, in days (`createUser`, `issueApiKey`).
     pub api_key_expiry_days: i64,
+    /// How many days a referral's idempotency key is remembered: a retry within it replays the first
+    /// submission; after it the key is forgotten and a reuse makes a new referral.
+    pub idempotency_key_days: i64,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +56,7 @@ impl Default for ApiSettings {
             network_statistics_ttl_secs: 30,
             swemwbs_wording: None,
             api_key_expiry_days: trellis_store::accounts::DEFAULT_API_KEY_LIFETIME_DAYS,
+            idempotency_key_days: 30,
         }
     }
 }

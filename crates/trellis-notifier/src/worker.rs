@@ -46,6 +46,8 @@ pub struct WorkerSettings {
     pub capacity_check_every: Duration,
     /// How long the capacity link in a capacity-check email keeps working.
     pub capacity_link_ttl: Duration,
+    /// How long a referral's idempotency key is remembered; each pass forgets the older ones.
+    pub idempotency_key_ttl: Duration,
 }
 
 impl WorkerSettings {
@@ -64,6 +66,7 @@ impl WorkerSettings {
             offer_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
             capacity_check_every: Duration::from_secs(28 * 24 * 60 * 60),
             capacity_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
+            idempotency_key_ttl: Duration::from_secs(30 * 24 * 60 * 60),
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct TickReport {
     pub offers_expired: usize,
     /// Capacity-check emails queued for services whose check was due.
     pub capacity_checks_queued: usize,
+    /// Idempotency keys forgotten for being older than `idempotency_key_ttl`.
+    pub idempotency_keys_forgotten: u64,
     /// Rows claimed for sending.
     pub claimed: usize,
     /// Rows the mail server accepted.
@@ -148,7 +153,8 @@ impl Worker {
         tracing::info!(worker = %self.settings.worker_id, "outbox worker stopped");
     }
 
-    /// One pass at `now`: queue due reminders, expire overdue offers, queue due capacity checks, then send
+    /// One pass at `now`: queue due reminders, expire overdue offers, queue due capacity checks, forget
+    /// expired idempotency keys, then send
     /// what is due. A failing
     /// step is logged and counted, and the pass goes on, so a stuck timer never stops mail.
     pub async fn tick(&self, now: DateTime<Utc>) -> TickReport {
@@ -178,6 +184,14 @@ impl Worker {
             Ok(n) => report.capacity_checks_queued = n,
             Err(e) => {
                 tracing::warn!(worker, error = %e, "queueing capacity checks failed");
+                report.errors += 1;
+            }
+        }
+        let forget_before = now - TimeDelta::from_std(self.settings.idempotency_key_ttl).unwrap_or(TimeDelta::MAX);
+        match self.store.forget_idempotency_keys(forget_before).await {
+            Ok(n) => report.idempotency_keys_forgotten = n,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "forgetting expired idempotency keys failed");
                 report.errors += 1;
             }
         }

@@ -9,8 +9,10 @@ use crate::entity::audit_log;
 use crate::{Store, StoreError};
 
 mod group_commit;
+mod per_request;
 
 pub(crate) use group_commit::GroupCommit;
+pub use per_request::within_one_request;
 
 /// One audit entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,26 +93,61 @@ impl Audit<'_> {
         Ok(())
     }
 
-    /// Writes one entry per referral, for a listing that shows several people.
+    /// Writes one entry per referral, for a listing that shows several people; within one request
+    /// ([`within_one_request`]), not again for a referral whose entry for this read is already written.
     pub(crate) async fn write_each(
         &self,
         conn: &impl ConnectionTrait,
         referrals: impl IntoIterator<Item = ReferralId>,
     ) -> Result<(), StoreError> {
-        let rows: Vec<_> = referrals
-            .into_iter()
-            .map(|r| Audit { referral: Some(r), ..*self }.model(None).into_active_model())
-            .collect();
-        if !rows.is_empty() {
-            audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+        let audits: Vec<Audit<'_>> = referrals.into_iter().map(|r| Audit { referral: Some(r), ..*self }).collect();
+        match per_request::lock_all(audits).await {
+            Ok(mut locked) => {
+                let rows: Vec<_> = locked.iter().map(|(a, _)| a.model(None).into_active_model()).collect();
+                if !rows.is_empty() {
+                    audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+                }
+                for (_, written) in &mut locked {
+                    **written = true;
+                }
+            }
+            Err(audits) => {
+                let rows: Vec<_> = audits.iter().map(|a| a.model(None).into_active_model()).collect();
+                if !rows.is_empty() {
+                    audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Commits the entry of a single read together with the entries of other reads waiting at the
-    /// same time ([`GroupCommit`]); returns once it is committed.
+    /// same time ([`GroupCommit`]); returns once it is committed. Within one request
+    /// ([`within_one_request`]) the same read of the same record is written once: a second asker waits
+    /// for the first's commit (and writes it itself if that failed).
     pub(crate) async fn commit(&self, store: &Store) -> Result<(), StoreError> {
-        store.audits.write(&store.db, self.model(None)).await
+        match per_request::lock(self).await {
+            Some(mut written) => {
+                if !*written {
+                    store.audits.write(&store.db, self.model(None)).await?;
+                    *written = true;
+                }
+                Ok(())
+            }
+            None => store.audits.write(&store.db, self.model(None)).await,
+        }
+    }
+
+    /// What makes two entries of one request the same: who, what, and about which referral and offer.
+    fn key(&self) -> per_request::Key {
+        (
+            self.action.to_owned(),
+            self.actor.role.as_str(),
+            self.actor.organisation.map(|o| o.0),
+            self.actor.user.map(|u| u.0),
+            self.referral.map(|r| r.0),
+            self.offer.map(|o| o.0),
+        )
     }
 }
 

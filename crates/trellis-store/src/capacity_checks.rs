@@ -104,6 +104,9 @@ pub struct LinkedService {
     pub last_used_at: Option<DateTime<Utc>>,
     /// Where the service's offers are emailed now: its own address, else its organisation's.
     pub offers_email: Option<String>,
+    /// The service's version as read: the page sends it back, so a save made from numbers an offer
+    /// or someone else has since changed is refused rather than undoing them.
+    pub version: u32,
 }
 
 impl LinkedService {
@@ -186,11 +189,23 @@ pub enum CapacityUpdateError {
     /// The numbers are impossible; nothing was changed.
     #[error("the capacity given is not possible")]
     Rejected(Vec<CapacityProblem>),
+    /// The service changed since the page was read (someone else set the numbers, or an offer took a
+    /// place); nothing was changed, and the page shows the numbers as they are now.
+    #[error("the service changed since it was read: expected version {expected}, now {current}")]
+    Conflict {
+        /// The version the page was read at.
+        expected: u32,
+        /// The version now stored.
+        current: u32,
+    },
 }
 
 impl From<StoreError> for CapacityUpdateError {
     fn from(e: StoreError) -> Self {
-        CapacityUpdateError::Link(LinkError::Store(e))
+        match e {
+            StoreError::Conflict { expected, current } => CapacityUpdateError::Conflict { expected, current },
+            e => CapacityUpdateError::Link(LinkError::Store(e)),
+        }
     }
 }
 
@@ -416,16 +431,19 @@ impl Store {
             expires_at: link.expires_at,
             last_used_at: link.used_at,
             offers_email,
+            version: crate::convert::version(svc.version)?,
         })
     }
 
     /// Sets a service's capacity through its link, stamped `now`, after checking the numbers (nothing is
-    /// changed when they are impossible). The capacity, the link's last use and an audit entry
+    /// changed when they are impossible) and that the service is still at `expected_version`, the
+    /// version the page showed (else `Conflict`: an offer took a place, or someone else set them). The capacity, the link's last use and an audit entry
     /// (`service.capacity_updated`, by the provider through its link) are written in one transaction.
     /// Returns the capacity as saved.
     pub async fn update_capacity_via_link(
         &self,
         token: &str,
+        expected_version: u32,
         update: CapacityUpdate,
         now: DateTime<Utc>,
     ) -> Result<CurrentCapacity, CapacityUpdateError> {
@@ -443,6 +461,7 @@ impl Store {
             .map(|c| c.unit)
             .unwrap_or_else(|| DEFAULT_UNIT.to_owned());
         let txn = self.db.begin().await.map_err(StoreError::from)?;
+        crate::directory::bump_service_version(&txn, svc.id, Some(expected_version)).await?;
         let row = service_capacity::Model {
             service_id: svc.id,
             available: update.available,

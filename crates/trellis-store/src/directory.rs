@@ -123,6 +123,9 @@ pub struct Service {
     pub places: Vec<Place>,
     /// Live capacity.
     pub capacity: Option<Capacity>,
+    /// Counts every change to the service and its capacity (an accepted offer's place included): a
+    /// change made against an older one is refused, so no one overwrites what they have not seen.
+    pub version: u32,
 }
 
 /// A service as a network lead or provider describes it.
@@ -336,6 +339,7 @@ pub(crate) async fn insert_service_row(
             schedule_description: row.schedule.clone(),
             created_at: now,
             updated_at: now,
+            version: 1,
         }
         .into_active_model(),
     )
@@ -344,13 +348,16 @@ pub(crate) async fn insert_service_row(
     Ok(())
 }
 
-/// Overwrites the service row's columns.
+/// Overwrites the service row's columns and moves its version on. With `expected`, only if the row is
+/// still at that version: otherwise nothing is written and the answer is `Conflict`.
 pub(crate) async fn update_service_row(
     conn: &impl ConnectionTrait,
     id: Uuid,
     row: &ServiceRow,
+    expected: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    bump_service_version(conn, id, expected).await?;
     service::Entity::update_many()
         .col_expr(service::Column::OrganisationId, Expr::value(row.organisation))
         .col_expr(service::Column::Name, Expr::value(row.name.clone()))
@@ -367,6 +374,38 @@ pub(crate) async fn update_service_row(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Moves a service's version on, first checking it is `expected` when one is given: the first write of
+/// any change to a service, so that on PostgreSQL the service row is locked before its capacity is
+/// touched and concurrent changes queue instead of overwriting one another.
+pub(crate) async fn bump_service_version(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    expected: Option<u32>,
+) -> Result<(), StoreError> {
+    let mut update = service::Entity::update_many()
+        .col_expr(service::Column::Version, Expr::col(service::Column::Version).add(1))
+        .filter(service::Column::Id.eq(id));
+    if let Some(expected) = expected {
+        update = update.filter(service::Column::Version.eq(i64::from(expected)));
+    }
+    if update.exec(conn).await?.rows_affected == 0 {
+        return Err(version_refusal(conn, id, expected).await);
+    }
+    Ok(())
+}
+
+/// Why a versioned write to a service changed nothing: the service is gone, or it is at another version.
+async fn version_refusal(conn: &impl ConnectionTrait, id: Uuid, expected: Option<u32>) -> StoreError {
+    match (service::Entity::find_by_id(id).one(conn).await, expected) {
+        (Ok(Some(row)), Some(expected)) => match crate::convert::version(row.version) {
+            Ok(current) => StoreError::Conflict { expected, current },
+            Err(e) => e,
+        },
+        (Ok(_), _) => StoreError::NotFound,
+        (Err(e), _) => e.into(),
+    }
 }
 
 /// Replaces a service's taxonomy with `terms`, adding terms the directory does not know yet.
@@ -509,7 +548,8 @@ pub(crate) async fn set_capacity(
 /// finishing, ending early, or withdrawing an accepted offer gives it back (never above the maximum).
 ///
 /// It runs inside the offer's transition, so the offer and the count change together or not at all, and
-/// it changes the count in one `UPDATE` so concurrent answers cannot lose a place. `updated_at` is left
+/// it changes the count in one `UPDATE` so concurrent answers cannot lose a place. It moves the service's
+/// version on, so a capacity set from a view older than this place is `Conflict`, never an overwrite. `updated_at` is left
 /// alone: it says when a person last confirmed the numbers, which is what staleness is about.
 pub(crate) async fn adjust_capacity_for(
     txn: &DatabaseTransaction,
@@ -527,6 +567,10 @@ pub(crate) async fn adjust_capacity_for(
         }
         _ => return Ok(()),
     };
+    // The service row first: a provider's absolute set of its capacity holds it too, so the two queue
+    // rather than one overwriting the other, and a set made against the count before this place was
+    // taken is refused by its version.
+    bump_service_version(txn, service_id.0, None).await?;
     service_capacity::Entity::update_many()
         .col_expr(service_capacity::Column::Available, Expr::cust(change))
         .filter(service_capacity::Column::ServiceId.eq(service_id.0))
@@ -723,20 +767,22 @@ impl Store {
         Ok(row)
     }
 
-    /// Changes a service (the network lead, or the provider that runs it). Its email, where its offers
-    /// go, only the provider or an administrator may change: a change is audited with the old and new
-    /// address, and the old address is told, in the same transaction.
+    /// Changes a service (the network lead, or the provider that runs it), if it is still at
+    /// `expected_version`; otherwise `Conflict` and nothing changes. Its email, where its offers go, only
+    /// the provider or an administrator may change: a change is audited with the old and new address, and
+    /// the old address is told, in the same transaction.
     pub async fn update_service(
         &self,
         actor: &Actor,
         id: ServiceId,
+        expected_version: u32,
         changes: ServiceChanges,
         now: DateTime<Utc>,
     ) -> Result<Service, StoreError> {
-        let current = service::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        let organisation = OrganisationId(current.organisation_id);
+        let read = service::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let organisation = OrganisationId(read.organisation_id);
         let new_email = changes.email.clone().map(|e| e.map(String::from));
-        let email_changes = new_email.as_ref().is_some_and(|e| *e != current.email);
+        let email_changes = new_email.as_ref().is_some_and(|e| *e != read.email);
         let others_change = changes.name.is_some()
             || changes.description.is_some()
             || changes.url.is_some()
@@ -755,6 +801,19 @@ impl Store {
         if (others_change || !email_changes) && !may_manage {
             return Err(forbidden(actor, "manage another organisation's services"));
         }
+        let terms = match &changes.taxonomy {
+            Some(codes) => Some(self.term_specs(codes, true).await?),
+            None => None,
+        };
+        let txn = self.db.begin().await?;
+        // Merged with the row as it is inside the transaction; the versioned write below refuses it if
+        // anyone changed the service since the caller read it, or since this read.
+        let current = service::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let current_version = crate::convert::version(current.version)?;
+        if current_version != expected_version {
+            return Err(StoreError::Conflict { expected: expected_version, current: current_version });
+        }
+        let email_changes = new_email.as_ref().is_some_and(|e| *e != current.email);
         let old_email = current.email.clone();
         let status = match changes.status {
             Some(s) => s,
@@ -774,12 +833,7 @@ impl Store {
             schedule: changes.schedule.unwrap_or(current.schedule_description),
         };
         check_details(&row.name, &row.description, row.min_age, row.max_age, changes.places.as_deref().unwrap_or(&[]))?;
-        let terms = match &changes.taxonomy {
-            Some(codes) => Some(self.term_specs(codes, true).await?),
-            None => None,
-        };
-        let txn = self.db.begin().await?;
-        update_service_row(&txn, id.0, &row, now).await?;
+        update_service_row(&txn, id.0, &row, Some(expected_version), now).await?;
         if let Some(terms) = terms {
             set_taxonomy(&txn, id.0, &terms).await?;
         }
@@ -795,11 +849,14 @@ impl Store {
         self.service(id).await
     }
 
-    /// Records what a provider (or the network lead) says about a service's capacity now.
+    /// Records what a provider (or the network lead) says about a service's capacity now, if the service
+    /// is still at `expected_version` (an accepted offer taking a place moves it on): the numbers are
+    /// absolute, so a set made from an older view would silently undo that place.
     pub async fn update_service_capacity(
         &self,
         actor: &Actor,
         id: ServiceId,
+        expected_version: u32,
         update: CapacityUpdate,
         now: DateTime<Utc>,
     ) -> Result<Service, StoreError> {
@@ -807,6 +864,7 @@ impl Store {
         rules::check_capacity(update.available, update.maximum).map_err(invalid)?;
         let unit = trellis_domain::values::required_text("unit", &update.unit, 50).map_err(invalid)?;
         let txn = self.db.begin().await?;
+        bump_service_version(&txn, id.0, Some(expected_version)).await?;
         set_capacity(
             &txn,
             id.0,
@@ -1104,17 +1162,17 @@ impl Store {
                 }
             }
         }
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|r| {
                 let mut taxonomy = tags.remove(&r.id).unwrap_or_default();
                 taxonomy.sort();
-                Service {
+                Ok(Service {
                     id: ServiceId(r.id),
                     organisation: OrganisationId(r.organisation_id),
                     taxonomy,
                     places: places.remove(&r.id).unwrap_or_default(),
                     capacity: capacities.remove(&r.id),
+                    version: crate::convert::version(r.version)?,
                     name: r.name,
                     description: r.description,
                     email: r.email,
@@ -1124,9 +1182,9 @@ impl Store {
                     max_age: r.max_age,
                     eligibility: r.eligibility_description,
                     schedule: r.schedule_description,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

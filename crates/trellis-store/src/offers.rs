@@ -54,6 +54,15 @@ pub struct ProviderOfferView {
     pub referral_closed: bool,
 }
 
+/// A page of the offers made to a provider.
+#[derive(Clone, Debug)]
+pub struct ProviderOfferPage {
+    /// The offers on the page, newest first.
+    pub offers: Vec<ProviderOfferView>,
+    /// Whether older ones follow.
+    pub has_next: bool,
+}
+
 /// How to reach the person, shown to a provider that accepted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContactDetails {
@@ -305,21 +314,31 @@ impl Store {
         self.offer_records(&self.db, rows).await
     }
 
-    /// The offers made to a provider organisation, newest first.
-    pub async fn offers_for_provider(&self, actor: &Actor) -> Result<Vec<ProviderOfferView>, StoreError> {
+    /// One page of the offers made to a provider organisation, newest first: at most `limit`, older than
+    /// the offer `before` when given (keyset), and whether more follow. A page, not every offer: each
+    /// accepted offer's contact details read is audited, so an unbounded list made one request cost as
+    /// much as the provider's whole history.
+    pub async fn offers_for_provider(
+        &self,
+        actor: &Actor,
+        before: Option<OfferId>,
+        limit: u64,
+    ) -> Result<ProviderOfferPage, StoreError> {
         let Some(org) = actor.organisation.filter(|_| actor.role == Role::Provider) else {
             return Err(StoreError::NotFound);
         };
-        let rows = offer::Entity::find()
-            .filter(offer::Column::ProviderOrganisationId.eq(org.0))
-            .order_by_desc(offer::Column::Id)
-            .all(&self.db)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.provider_view_of(actor, r, Utc::now()).await?);
+        let mut query = offer::Entity::find().filter(offer::Column::ProviderOrganisationId.eq(org.0));
+        if let Some(before) = before {
+            query = query.filter(offer::Column::Id.lt(before.0));
         }
-        Ok(out)
+        let mut rows = query.order_by_desc(offer::Column::Id).limit(limit + 1).all(&self.db).await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut offers = Vec::with_capacity(rows.len());
+        for r in rows {
+            offers.push(self.provider_view_of(actor, r, Utc::now()).await?);
+        }
+        Ok(ProviderOfferPage { offers, has_next })
     }
 
     /// What a provider may see of one offer made to it; reading contact details is audited.

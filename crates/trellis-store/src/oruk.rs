@@ -760,7 +760,7 @@ impl Store {
             schedule: p.schedule,
         };
         if exists {
-            update_service_row(&txn, id, &row, now).await?;
+            update_service_row(&txn, id, &row, None, now).await?;
         } else {
             insert_service_row(&txn, id, &row, now).await?;
         }

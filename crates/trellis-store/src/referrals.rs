@@ -70,8 +70,13 @@ pub struct NewReferral {
 pub struct IdempotencyKey {
     /// The client's key.
     pub key: String,
-    /// A hash of the request's content.
+    /// A hash of the request's content, as parsed: two requests that parse to the same values are the
+    /// same request, however they were typed.
     pub request_hash: String,
+    /// Keys written before this are forgotten: a reuse makes a new referral. Clients retry within
+    /// minutes; a key remembered for ever would turn a much later, unrelated submission that happens
+    /// to reuse it into a silent replay or a refusal.
+    pub forget_before: DateTime<Utc>,
 }
 
 /// The outcome of a submission.
@@ -359,6 +364,14 @@ impl Store {
         referral_demographics::Entity::insert(person.clone().into_active_model()).exec_without_returning(&txn).await?;
         referral_event::Entity::insert(event_model(&event)?).exec_without_returning(&txn).await?;
         if let Some(key) = key {
+            // An expired key is forgotten here, in the submission's own transaction, whether or not the
+            // worker has purged it yet.
+            idempotency_key::Entity::delete_many()
+                .filter(idempotency_key::Column::OrganisationId.eq(actor_org(actor)?.0))
+                .filter(idempotency_key::Column::Key.eq(key.key.as_str()))
+                .filter(idempotency_key::Column::CreatedAt.lt(key.forget_before))
+                .exec(&txn)
+                .await?;
             let key_again = key.clone();
             let row = idempotency_key::Model {
                 organisation_id: actor_org(actor)?.0,
@@ -394,6 +407,17 @@ impl Store {
         Audit { actor, action: "referral.submitted", referral: Some(id), offer: None, at: now }.write(&txn).await?;
         txn.commit().await?;
         Ok(Submission { referral: record_from(model, person)?, replayed: false, other_open_referrals })
+    }
+
+    /// Forgets the idempotency keys written before `before` (they no longer make a retry a replay);
+    /// returns how many. The worker calls it on every pass; a submission forgets its own expired key
+    /// itself, so how often this runs only bounds the table's size.
+    pub async fn forget_idempotency_keys(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = idempotency_key::Entity::delete_many()
+            .filter(idempotency_key::Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected)
     }
 
     async fn replayed_submission(

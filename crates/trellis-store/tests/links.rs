@@ -185,27 +185,60 @@ both_databases!(
         let original = store.service(service).await.unwrap().email;
         let lead = Fixture::actor(&f.network_lead);
 
-        let refused = store.update_service(&lead, service, email_change("lead@elsewhere.example"), now).await;
+        let refused = store
+            .update_service(
+                &lead,
+                service,
+                version_of(&store, service).await,
+                email_change("lead@elsewhere.example"),
+                now,
+            )
+            .await;
         assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "{refused:?}");
         let mixed = ServiceChanges { name: Some("Renamed".into()), ..email_change("lead@elsewhere.example") };
-        let refused = store.update_service(&lead, service, mixed, now).await;
+        let refused = store.update_service(&lead, service, version_of(&store, service).await, mixed, now).await;
         assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "not with other changes");
         let same = ServiceChanges {
             email: Some(original.as_deref().map(|e| EmailAddress::parse(e).unwrap())),
             ..Default::default()
         };
-        store.update_service(&lead, service, same, now).await.expect("the same address is no change");
+        store
+            .update_service(&lead, service, version_of(&store, service).await, same, now)
+            .await
+            .expect("the same address is no change");
         let renamed = ServiceChanges { name: Some("Long Eaton Walks".into()), ..Default::default() };
-        store.update_service(&lead, service, renamed, now).await.expect("the lead still manages the rest");
+        store
+            .update_service(&lead, service, version_of(&store, service).await, renamed, now)
+            .await
+            .expect("the lead still manages the rest");
         assert_eq!(store.service(service).await.unwrap().email, original, "unchanged");
         assert_eq!(email_changes(&store).await, (vec![], vec![]), "nothing audited or told");
 
         let admin = Fixture::actor(&f.admin);
-        store.update_service(&admin, service, email_change("fixed@greenspring.example"), now).await.unwrap();
+        store
+            .update_service(
+                &admin,
+                service,
+                version_of(&store, service).await,
+                email_change("fixed@greenspring.example"),
+                now,
+            )
+            .await
+            .unwrap();
         let provider = Fixture::actor(&f.provider_user);
-        store.update_service(&provider, service, email_change("walks2@greenspring.example"), now).await.unwrap();
+        store
+            .update_service(
+                &provider,
+                service,
+                version_of(&store, service).await,
+                email_change("walks2@greenspring.example"),
+                now,
+            )
+            .await
+            .unwrap();
         let renamed_by_admin = ServiceChanges { name: Some("Admin's name".into()), ..Default::default() };
-        let refused = store.update_service(&admin, service, renamed_by_admin, now).await;
+        let refused =
+            store.update_service(&admin, service, version_of(&store, service).await, renamed_by_admin, now).await;
         assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden { .. }))), "only the email");
 
         let (audited, told) = email_changes(&store).await;
@@ -254,3 +287,8 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     let other = EmailAddress::parse("thief@elsewhere.example").unwrap();
     assert!(matches!(store.change_service_email_via_link(&expired, &other, now).await, Err(LinkError::Invalid)));
 });
+
+/// The service's version as it stands: each change below is made from a fresh read.
+async fn version_of(store: &Store, service: trellis_domain::ServiceId) -> u32 {
+    store.service(service).await.unwrap().version
+}

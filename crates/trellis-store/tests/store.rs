@@ -20,7 +20,11 @@ const NHS: &str = "9434765919";
 const NHS_2: &str = "4010232137";
 
 fn key(k: &str, hash: &str) -> Option<IdempotencyKey> {
-    Some(IdempotencyKey { key: k.into(), request_hash: hash.into() })
+    Some(IdempotencyKey {
+        key: k.into(),
+        request_hash: hash.into(),
+        forget_before: chrono::Utc::now() - chrono::Duration::days(30),
+    })
 }
 
 async fn contacted_referral(store: &Store, f: &Fixture) -> ReferralId {
@@ -549,3 +553,117 @@ mod a_revocation_through_another_process_is_honoured_within_a_second {
         .await
     }
 }
+// Idempotency keys expire.
+
+fn key_forgetting(k: &str, hash: &str, forget_before: chrono::DateTime<Utc>) -> Option<IdempotencyKey> {
+    Some(IdempotencyKey { key: k.into(), request_hash: hash.into(), forget_before })
+}
+
+both_databases!(
+    an_idempotency_key_older_than_its_lifetime_is_forgotten_and_a_reuse_makes_a_new_referral,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let now = Utc::now();
+        let then = now - Duration::days(31);
+        let first = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", then - Duration::days(30)), &gp, then)
+            .await
+            .unwrap();
+        // Within its lifetime a retry replays; past it, the key is forgotten.
+        let within = store
+            .submit_referral(
+                f.referral(NHS),
+                key_forgetting("k", "h", then - Duration::days(29)),
+                &gp,
+                then + Duration::days(1),
+            )
+            .await
+            .unwrap();
+        assert!(within.replayed);
+        let after = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now)
+            .await
+            .unwrap();
+        assert!(!after.replayed, "a key 31 days old is forgotten");
+        assert_ne!(after.referral.state.id, first.referral.state.id);
+        // The key now names the new referral.
+        let retry = store
+            .submit_referral(f.referral(NHS), key_forgetting("k", "h", now - Duration::days(30)), &gp, now)
+            .await
+            .unwrap();
+        assert!(retry.replayed);
+        assert_eq!(retry.referral.state.id, after.referral.state.id);
+    }
+);
+
+both_databases!(the_worker_forgets_expired_idempotency_keys_and_keeps_the_others, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let now = Utc::now();
+    let long_ago = now - Duration::days(40);
+    let never = long_ago - Duration::days(3650);
+    store.submit_referral(f.referral(NHS), key_forgetting("old", "h-old", never), &gp, long_ago).await.unwrap();
+    store.submit_referral(f.referral(NHS_2), key_forgetting("new", "h-new", never), &gp, now).await.unwrap();
+    assert_eq!(store.forget_idempotency_keys(now - Duration::days(30)).await.unwrap(), 1);
+    // Gone: even a submission that would never forget a key on its own is a new request now, not a
+    // reuse of "old" with a different request.
+    let reused =
+        store.submit_referral(f.referral(NHS_2), key_forgetting("old", "h-other", never), &gp, now).await.unwrap();
+    assert!(!reused.replayed);
+    // Kept: still a replay.
+    let kept = store.submit_referral(f.referral(NHS_2), key_forgetting("new", "h-new", never), &gp, now).await.unwrap();
+    assert!(kept.replayed);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// No silent overwrite of services.
+
+both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_it_took, |store: Store| async move {
+    use trellis_domain::directory::CapacityStatus;
+    use trellis_store::directory::CapacityUpdate;
+
+    let f = Fixture::create(&store).await;
+    let (lw, provider) = (Fixture::actor(&f.link_worker), Fixture::actor(&f.provider_user));
+    let service = f.walking_group.id;
+    let capacity =
+        |available| CapacityUpdate { available, maximum: 20, unit: "places".into(), status: CapacityStatus::Open };
+    let (mut sets_won, mut sets_refused) = (0, 0);
+    for round in 0..12 {
+        let version = store.service(service).await.unwrap().version;
+        store.update_service_capacity(&provider, service, version, capacity(5), Utc::now()).await.unwrap();
+        let referral = contacted_referral(&store, &f).await;
+        let now = Utc::now();
+        let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
+        let offer = store.make_offer(referral, Some(2), service, None, None, timers, &lw, now).await.unwrap().state.id;
+        // The provider's page was read here: 5 free.
+        let read_at = store.service(service).await.unwrap().version;
+        let accept = store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now());
+        let set = store.update_service_capacity(&provider, service, read_at, capacity(10), Utc::now());
+        let (accepted, set) = if round % 2 == 0 {
+            tokio::join!(accept, set)
+        } else {
+            let (set, accepted) = tokio::join!(set, accept);
+            (accepted, set)
+        };
+        accepted.expect("the accept always succeeds");
+        let available = store.service(service).await.unwrap().capacity.unwrap().available;
+        match set {
+            // The set came first; the accept then took a place from it.
+            Ok(_) => {
+                sets_won += 1;
+                assert_eq!(available, 9, "round {round}: the set's 10, less the place taken");
+            }
+            // The accept came first; the set, made from a view without it, is refused.
+            Err(StoreError::Conflict { expected, current }) => {
+                sets_refused += 1;
+                assert_eq!(expected, read_at);
+                assert!(current > read_at);
+                assert_eq!(available, 4, "round {round}: the place taken stands");
+            }
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+    }
+    println!("capacity sets that came first: {sets_won}; refused for coming after the accept: {sets_refused}");
+    assert_eq!(sets_won + sets_refused, 12);
+});

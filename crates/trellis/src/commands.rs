@@ -220,6 +220,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             offer_expiry_days: settings.offer_expiry_days,
             capacity_check_every_days: args.capacity_check_every_days,
             capacity_link_days: args.capacity_link_days,
+            idempotency_key_days: settings.idempotency_key_days,
         };
         let mut stop = stop_rx.clone();
         let global = global.clone();

@@ -206,6 +206,9 @@ pub struct WorkerArgs {
     /// How long a capacity-check link works, in days.
     #[arg(long, env = "TRELLIS_CAPACITY_LINK_DAYS", default_value_t = 14)]
     pub capacity_link_days: u64,
+    /// How long a referral's idempotency key is remembered, in days; older keys are forgotten.
+    #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
+    pub idempotency_key_days: i64,
 }
 
 /// API behaviour.
@@ -249,6 +252,10 @@ pub struct ApiArgs {
     /// holds a licence for. Without it the items read "Item 1" … "Item 7".
     #[arg(long, env = "TRELLIS_SWEMWBS_WORDING_FILE")]
     pub swemwbs_wording_file: Option<PathBuf>,
+    /// How long a referral's idempotency key is remembered, in days: a retry within it replays the
+    /// first submission; after it a reuse of the key makes a new referral.
+    #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
+    pub idempotency_key_days: i64,
 }
 
 impl ApiArgs {
@@ -267,6 +274,7 @@ impl ApiArgs {
             offer_reminder_days: self.offer_reminder_days,
             first_contact_working_days: self.first_contact_working_days,
             capacity_stale_after_days: self.capacity_stale_after_days,
+            idempotency_key_days: self.idempotency_key_days,
             network_statistics_ttl_secs: self.network_statistics_ttl_secs,
             swemwbs_wording,
             ..trellis_api::ApiSettings::default()

@@ -44,6 +44,7 @@ pub async fn run(
     settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
+    settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());
     match &args.mail.smtp_host {
         Some(host) => tracing::info!(%host, port = args.mail.smtp_port, "email worker sending over SMTP"),
         None => {

@@ -212,7 +212,7 @@ on_both_databases!(an_overly_complex_query_is_refused_while_other_clients_carry_
     }
     for a in abuse {
         let refused = a.await.unwrap();
-        assert_eq!(refused.code(), Some("VALIDATION"), "{:?}", refused.errors);
+        assert_eq!(refused.code(), Some("QUERY_TOO_COMPLEX"), "{:?}", refused.errors);
         assert!(
             refused.errors[0]["message"].as_str().unwrap_or("").to_lowercase().contains("complex"),
             "{:?}",

@@ -72,6 +72,8 @@ const ANON: &str = "UNAUTHENTICATED";
 /// The caller may act on the subject, but not in the state it is in (its referral has closed):
 /// `INVALID_TRANSITION`, so it may know it exists.
 const BAD: &str = "INVALID_TRANSITION";
+/// Allowed, but made against a version that is not the current one: refused, nothing changed.
+const STALE: &str = "CONFLICT";
 
 /// The code a cell's expectation stands for.
 fn expected_code(expect: &str) -> &str {
@@ -187,7 +189,7 @@ fn rows() -> Vec<Row> {
             op: "providerOffers",
             case: "",
             subject: Offer { accepted: false },
-            document: "{ providerOffers { firstName offer { id } } }",
+            document: "{ providerOffers(first: 100) { edges { node { firstName offer { id } } } } }",
             variables: nothing,
             expect: [DENY, DENY, DENY, DENY, OK, NONE, DENY, DENY, ANON, ANON],
         },
@@ -618,7 +620,7 @@ fn rows() -> Vec<Row> {
             op: "updateService",
             case: "",
             subject: Service,
-            document: "mutation($id: ID!, $name: String!) { updateService(input: { serviceId: $id, name: $name }) { service { id name } } }",
+            document: "mutation($id: ID!, $name: String!) { updateService(input: { serviceId: $id, expectedVersion: 1, name: $name }) { service { id name } } }",
             variables: |_, id, n| json!({ "id": id, "name": format!("Renamed {n}") }),
             // An admin may call updateService (for a service's email) and sees the directory like everyone.
             expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, SEEN, ANON, ANON],
@@ -627,18 +629,36 @@ fn rows() -> Vec<Row> {
             op: "updateService",
             case: "email: where its offers and their links go",
             subject: Service,
-            document: "mutation($id: ID!, $email: String!) { updateService(input: { serviceId: $id, email: $email }) { service { id } } }",
+            document: "mutation($id: ID!, $email: String!) { updateService(input: { serviceId: $id, expectedVersion: 1, email: $email }) { service { id } } }",
             variables: |_, id, n| json!({ "id": id, "email": format!("moved{n}@elsewhere.example") }),
             // Not the network lead: only the provider itself, or an admin.
             expect: [DENY, DENY, DENY, DENY, OK, SEEN, SEEN, OK, ANON, ANON],
         },
         Row {
+            op: "updateService",
+            case: "from a stale version",
+            subject: Service,
+            document: "mutation($id: ID!, $name: String!) { updateService(input: { serviceId: $id, expectedVersion: 7, name: $name }) { service { id name } } }",
+            variables: |_, id, n| json!({ "id": id, "name": format!("Renamed {n}") }),
+            // An admin may call updateService (for the email only), so its refusal to rename is SEEN.
+            expect: [DENY, DENY, DENY, DENY, STALE, SEEN, STALE, SEEN, ANON, ANON],
+        },
+        Row {
             op: "updateServiceCapacity",
             case: "",
             subject: Service,
-            document: "mutation($id: ID!) { updateServiceCapacity(input: { serviceId: $id, available: 3, maximum: 10, status: OPEN }) { service { id } } }",
+            document: "mutation($id: ID!) { updateServiceCapacity(input: { serviceId: $id, expectedVersion: 1, available: 3, maximum: 10, status: OPEN }) { service { id } } }",
             variables: id_only,
             expect: [DENY, DENY, DENY, DENY, OK, SEEN, OK, DENY, ANON, ANON],
+        },
+        Row {
+            op: "updateServiceCapacity",
+            case: "from a stale version",
+            subject: Service,
+            document: "mutation($id: ID!) { updateServiceCapacity(input: { serviceId: $id, expectedVersion: 7, available: 3, maximum: 10, status: OPEN }) { service { id } } }",
+            variables: id_only,
+            // An admin may call updateService (for the email only), so its refusal to rename is SEEN.
+            expect: [DENY, DENY, DENY, DENY, STALE, SEEN, STALE, SEEN, ANON, ANON],
         },
     ]
 }
@@ -931,7 +951,7 @@ on_both_databases!(every_operation_allows_or_denies_every_caller_as_the_domain_s
                 continue;
             }
             // A refusal of data the caller may not see says what a made-up id gets.
-            if denied && ![SEEN, BAD].contains(&want) && row.document.contains("$id") {
+            if denied && ![SEEN, BAD, STALE].contains(&want) && row.document.contains("$id") {
                 let made_up = Uuid::now_v7().to_string();
                 let probe =
                     world.app.graphql(token.as_deref(), row.document, (row.variables)(&world, &made_up, n)).await;
@@ -1045,17 +1065,19 @@ async fn the_matrix_has_a_row_for_every_query_and_mutation() {
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {
     let (_, offer) = offer(&app, false).await;
     let t = app.tokens.clone();
-    let query =
-        "{ providerOffers { firstName ageBand needs contact { name phone } offer { id status noteForProvider } } }";
+    let query = "{ providerOffers { edges { node { firstName ageBand needs contact { name phone } \
+                 offer { id status noteForProvider } } } } }";
     let before = app.ok(&t.provider, query, json!({})).await;
-    assert_eq!(before.pointer("/providerOffers/0/firstName"), Some(&json!("Margaret")));
-    assert_eq!(before.pointer("/providerOffers/0/contact"), Some(&Value::Null));
-    let person_fields = app.graphql(Some(&t.provider), "{ providerOffers { person { nhsNumber } } }", json!({})).await;
+    assert_eq!(before.pointer("/providerOffers/edges/0/node/firstName"), Some(&json!("Margaret")));
+    assert_eq!(before.pointer("/providerOffers/edges/0/node/contact"), Some(&Value::Null));
+    let person_fields = app
+        .graphql(Some(&t.provider), "{ providerOffers { edges { node { person { nhsNumber } } } } }", json!({}))
+        .await;
     assert_eq!(person_fields.code(), Some("VALIDATION"), "the schema gives providers no person field");
     let accept = "mutation($id: ID!) { respondToOffer(input: { offerId: $id, expectedVersion: 1, response: ACCEPT }) { offer { status } } }";
     app.ok(&t.provider, accept, json!({ "id": offer.to_string() })).await;
     let after = app.ok(&t.provider, query, json!({})).await;
-    assert_eq!(after.pointer("/providerOffers/0/contact/phone"), Some(&json!("01154960123")));
+    assert_eq!(after.pointer("/providerOffers/edges/0/node/contact/phone"), Some(&json!("01154960123")));
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1123,7 +1145,7 @@ on_both_databases!(a_link_acts_on_its_own_offer_and_on_no_other, |app: TestApp| 
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let as_capacity = get(&app, &format!("/capacity/{token_b}"), None).await;
     assert_eq!((as_capacity.status, &as_capacity.body), (StatusCode::NOT_FOUND, &unknown.body));
-    let bearer = app.graphql(Some(&token_b), "{ providerOffers { offer { id } } }", json!({})).await;
+    let bearer = app.graphql(Some(&token_b), "{ providerOffers { edges { node { offer { id } } } } }", json!({})).await;
     assert_eq!((bearer.status, bearer.code()), (401, Some("UNAUTHENTICATED")));
 
     // The other offer's own link still works, for that offer alone.
@@ -1454,12 +1476,12 @@ on_both_databases!(
             ),
             (
                 "ProviderOffer.offer.deliveries",
-                "{ providerOffers { offer { id deliveries { kind status lastError } } } }",
+                "{ providerOffers { nodes { offer { id deliveries { kind status lastError } } } } }",
                 [DENY, DENY, DENY, DENY, "offer_made", OK, DENY, DENY, ANON, ANON],
             ),
             (
                 "ProviderOffer.offer",
-                "{ providerOffers { offer { id status } } }",
+                "{ providerOffers { nodes { offer { id status } } } }",
                 [DENY, DENY, DENY, DENY, OK, OK, DENY, DENY, ANON, ANON],
             ),
         ];
@@ -1514,7 +1536,7 @@ on_both_databases!(
         let id = json!({ "id": referral.to_string() });
         let before_gp = app.ok(&t.gp, PERSON_QUERY, id.clone()).await;
         let before_lw = app.ok(&t.link_worker, PERSON_QUERY, id.clone()).await;
-        let contact = "{ providerOffers { firstName contact { name phone } offer { id } } }";
+        let contact = "{ providerOffers { nodes { firstName contact { name phone } offer { id } } } }";
         let before_provider = app.ok(&t.provider, contact, json!({})).await;
         assert!(before_provider.to_string().contains("01154960123"), "{before_provider}");
 

@@ -74,7 +74,8 @@ async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Back
     let choir = plain_service(&store, &f, "Community Choir", "Singing for everyone.", "arts_and_culture", now).await;
     let lead = Fixture::actor(&f.network_lead);
     let retire = ServiceChanges { status: Some(ServiceStatus::Inactive), ..Default::default() };
-    store.update_service(&lead, choir, retire, now).await.expect("retire the choir");
+    let version = store.service(choir).await.expect("choir").version;
+    store.update_service(&lead, choir, version, retire, now).await.expect("retire the choir");
 
     // New services are first asked `every` after they were created.
     assert_eq!(store.queue_due_capacity_checks(now, EVERY, 100).await.expect("queue"), 0);
@@ -133,7 +134,8 @@ async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Back
         unit: "places".into(),
         status: CapacityStatus::Open,
     };
-    store.update_service_capacity(&provider, walking, capacity, confirmed_at).await.expect("confirm capacity");
+    let version = store.service(walking).await.expect("walking").version;
+    store.update_service_capacity(&provider, walking, version, capacity, confirmed_at).await.expect("confirm capacity");
     let third = second + TimeDelta::days(29);
     assert_eq!(store.queue_due_capacity_checks(third, EVERY, 100).await.expect("queue"), 1, "only the allotment");
     assert!(same_instant(store.next_capacity_check(walking).await.expect("timer"), confirmed_at + EVERY));
@@ -542,7 +544,8 @@ on_both_databases!(impossible_numbers_are_refused_with_a_clear_message_and_chang
 
     // The store refuses them too, whoever calls it.
     let update = CapacityUpdate { available: 12, maximum: 10, status: CapacityStatus::Open };
-    match app.store.update_capacity_via_link(&token, update, Utc::now()).await {
+    let version = app.store.service(app.fixture.walking_group.id).await.expect("walking").version;
+    match app.store.update_capacity_via_link(&token, version, update, Utc::now()).await {
         Err(CapacityUpdateError::Rejected(problems)) => {
             assert_eq!(problems, vec![CapacityProblem::AvailableAboveMaximum { available: 12, maximum: 10 }]);
         }
@@ -603,7 +606,7 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
     assert_eq!(get(&app, &format!("/offers/{token}"), None).await.status, StatusCode::NOT_FOUND);
     let update = CapacityUpdate { available: 1, maximum: 2, status: CapacityStatus::Open };
     assert!(matches!(
-        app.store.update_capacity_via_link(&expired, update, Utc::now()).await,
+        app.store.update_capacity_via_link(&expired, 1, update, Utc::now()).await,
         Err(CapacityUpdateError::Link(LinkError::Invalid))
     ));
     assert_eq!(snapshot(&app, &token).await, before);

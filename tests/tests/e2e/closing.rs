@@ -99,8 +99,9 @@ on_both_databases!(
         let start = "mutation($id: ID!) { updateOffer(input: { offerId: $id, expectedVersion: 3, update: START }) { offer { status } } }";
         let refused = app.graphql(Some(&app.tokens.provider), start, json!({ "id": offer.to_string() })).await;
         assert_eq!(refused.code(), Some("INVALID_TRANSITION"), "{:?}", refused.errors);
-        let contact = app.ok(&app.tokens.provider, "{ providerOffers { contact { name } } }", json!({})).await;
-        assert_eq!(contact.pointer("/providerOffers/0/contact"), Some(&Value::Null), "{contact}");
+        let contact =
+            app.ok(&app.tokens.provider, "{ providerOffers { nodes { contact { name } } } }", json!({})).await;
+        assert_eq!(contact.pointer("/providerOffers/nodes/0/contact"), Some(&Value::Null), "{contact}");
     }
 );
 

@@ -209,9 +209,12 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
         Some("FORBIDDEN")
     );
     let rename = json!({ "input": { "serviceId": id, "name": "Mine now" } });
-    assert_eq!(app.graphql(Some(&other), UPDATE, rename).await.code(), Some("FORBIDDEN"));
+    assert_eq!(app.graphql(Some(&other), UPDATE, app.at_current_version(rename).await).await.code(), Some("FORBIDDEN"));
     let nowhere = json!({ "input": { "serviceId": uuid::Uuid::now_v7().to_string(), "name": "Ghost" } });
-    assert_eq!(app.graphql(Some(&t.provider), UPDATE, nowhere).await.code(), Some("NOT_FOUND"));
+    assert_eq!(
+        app.graphql(Some(&t.provider), UPDATE, app.at_current_version(nowhere).await).await.code(),
+        Some("NOT_FOUND")
+    );
 
     // Bad values are refused, naming the field.
     for (extra, field) in [
@@ -233,10 +236,11 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
         .ok(
             &t.provider,
             UPDATE,
-            json!({ "input": {
+            app.at_current_version(json!({ "input": {
                 "serviceId": id, "name": "Tea Dance", "url": null, "status": "INACTIVE",
                 "locations": [{ "name": "St Laurence Hall", "postcode": "NG10 1JS" }]
-            } }),
+            } }))
+            .await,
         )
         .await;
     let s = &changed["updateService"]["service"];
@@ -254,7 +258,11 @@ on_both_databases!(a_provider_manages_its_own_services_and_the_network_lead_any_
 
     // The network lead may change any provider's service.
     let by_lead = app
-        .ok(&t.network_lead, UPDATE, json!({ "input": { "serviceId": id, "status": "ACTIVE", "minAge": null } }))
+        .ok(
+            &t.network_lead,
+            UPDATE,
+            app.at_current_version(json!({ "input": { "serviceId": id, "status": "ACTIVE", "minAge": null } })).await,
+        )
         .await;
     assert_eq!(
         (&by_lead["updateService"]["service"]["status"], &by_lead["updateService"]["service"]["minAge"]),
@@ -288,13 +296,13 @@ on_both_databases!(
         let t = app.tokens.clone();
         let walking = app.fixture.walking_group.id.to_string();
         let update = |available: i32, maximum: i32, status: &str| json!({ "input": { "serviceId": walking, "available": available, "maximum": maximum, "status": status } });
-        let updated = app.ok(&t.provider, CAPACITY, update(3, 10, "WAITLIST")).await;
+        let updated = app.ok(&t.provider, CAPACITY, app.at_current_version(update(3, 10, "WAITLIST")).await).await;
         let c = &updated["updateServiceCapacity"]["service"]["capacity"];
         assert_eq!(
             (&c["available"], &c["maximum"], &c["unit"], &c["status"], &c["stale"]),
             (&json!(3), &json!(10), &json!("places"), &json!("waitlist"), &json!(false))
         );
-        app.ok(&t.network_lead, CAPACITY, update(4, 10, "OPEN")).await;
+        app.ok(&t.network_lead, CAPACITY, app.at_current_version(update(4, 10, "OPEN")).await).await;
         let audit = app.ok(&t.network_lead, "{ auditLog { edges { node { action } } } }", json!({})).await;
         let updates = audit["auditLog"]["edges"]
             .as_array()
@@ -305,14 +313,27 @@ on_both_databases!(
         assert_eq!(updates, 2, "each update is audited");
 
         let (_, other) = other_provider(&app).await;
-        assert_eq!(app.graphql(Some(&other), CAPACITY, update(1, 10, "OPEN")).await.code(), Some("FORBIDDEN"));
-        assert_eq!(app.graphql(Some(&t.link_worker), CAPACITY, update(1, 10, "OPEN")).await.code(), Some("FORBIDDEN"));
-        let too_many = app.graphql(Some(&t.provider), CAPACITY, update(11, 10, "OPEN")).await;
+        assert_eq!(
+            app.graphql(Some(&other), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await).await.code(),
+            Some("FORBIDDEN")
+        );
+        assert_eq!(
+            app.graphql(Some(&t.link_worker), CAPACITY, app.at_current_version(update(1, 10, "OPEN")).await)
+                .await
+                .code(),
+            Some("FORBIDDEN")
+        );
+        let too_many =
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(11, 10, "OPEN")).await).await;
         assert_eq!((too_many.code(), too_many.field()), (Some("VALIDATION"), Some("maximum")));
-        let negative = app.graphql(Some(&t.provider), CAPACITY, update(-1, 10, "OPEN")).await;
+        let negative =
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(update(-1, 10, "OPEN")).await).await;
         assert_eq!((negative.code(), negative.field()), (Some("VALIDATION"), Some("available")));
         let ghost = json!({ "input": { "serviceId": uuid::Uuid::now_v7().to_string(), "available": 1, "maximum": 1, "status": "OPEN" } });
-        assert_eq!(app.graphql(Some(&t.provider), CAPACITY, ghost).await.code(), Some("NOT_FOUND"));
+        assert_eq!(
+            app.graphql(Some(&t.provider), CAPACITY, app.at_current_version(ghost).await).await.code(),
+            Some("NOT_FOUND")
+        );
 
         // Capacity last confirmed three weeks ago is stale until the provider confirms it again.
         let old = service_at(
@@ -332,7 +353,10 @@ on_both_databases!(
             .ok(
                 &t.provider,
                 CAPACITY,
-                json!({ "input": { "serviceId": old, "available": 6, "maximum": 20, "status": "OPEN" } }),
+                app.at_current_version(
+                    json!({ "input": { "serviceId": old, "available": 6, "maximum": 20, "status": "OPEN" } }),
+                )
+                .await,
             )
             .await;
         assert_eq!(confirmed["updateServiceCapacity"]["service"]["capacity"]["stale"], false);
@@ -453,12 +477,12 @@ on_both_databases!(
 
         // Never below none, never above the maximum.
         let full = json!({ "input": { "serviceId": walking, "available": 0, "maximum": 20, "status": "WAITLIST" } });
-        app.ok(&t.provider, CAPACITY, full).await;
+        app.ok(&t.provider, CAPACITY, app.at_current_version(full).await).await;
         let fifth = offer_to(&app, &walking, "9434765943").await;
         let v = respond(fifth.clone(), 1, "ACCEPT").await;
         assert_eq!(capacity().await["available"], 0);
         let all_free = json!({ "input": { "serviceId": walking, "available": 20, "maximum": 20, "status": "OPEN" } });
-        app.ok(&t.provider, CAPACITY, all_free).await;
+        app.ok(&t.provider, CAPACITY, app.at_current_version(all_free).await).await;
         let v = progress(fifth.clone(), v, "START").await;
         progress(fifth, v, "FINISH").await;
         assert_eq!(capacity().await["available"], 20);

@@ -217,7 +217,8 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let admin = Fixture::actor(&f.admin);
     let moved = trellis_domain::values::EmailAddress::parse("bookings@greenspring.example").expect("address");
     let changes = trellis_store::directory::ServiceChanges { email: Some(Some(moved)), ..Default::default() };
-    store.update_service(&admin, f.walking_group.id, changes, Utc::now()).await.expect("email changed");
+    let version = store.service(f.walking_group.id).await.expect("service").version;
+    store.update_service(&admin, f.walking_group.id, version, changes, Utc::now()).await.expect("email changed");
     // The referral closes: the practice hears.
     let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
     let note = Some("Walking weekly now".to_owned());
@@ -525,3 +526,25 @@ fn eml_files(dir: &Path) -> Vec<PathBuf> {
     files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
     files
 }
+
+async fn a_worker_pass_forgets_idempotency_keys_older_than_its_setting(backend: Backend) {
+    use trellis_store::referrals::IdempotencyKey;
+    let (_db, store, f) = locality(backend).await;
+    let gp = Fixture::actor(&f.gp);
+    let now = Utc::now();
+    let key = |k: &str| {
+        Some(IdempotencyKey { key: k.into(), request_hash: "h".into(), forget_before: now - TimeDelta::days(3650) })
+    };
+    store.submit_referral(f.referral(NHS), key("ten-days-old"), &gp, now - TimeDelta::days(10)).await.unwrap();
+    store.submit_referral(f.referral(NHS), key("fresh"), &gp, now).await.unwrap();
+    // Kept for the default 30 days.
+    let worker = Worker::new(store.clone(), smtp_mailer(free_port()), settings("w1"));
+    assert_eq!(worker.tick(now).await.idempotency_keys_forgotten, 0);
+    // A deployment that keeps them 7 days forgets the older one.
+    let week = WorkerSettings { idempotency_key_ttl: Duration::from_secs(7 * 86_400), ..settings("w2") };
+    let worker = Worker::new(store.clone(), smtp_mailer(free_port()), week);
+    assert_eq!(worker.tick(now).await.idempotency_keys_forgotten, 1);
+    let again = store.submit_referral(f.referral(NHS), key("fresh"), &gp, now).await.unwrap();
+    assert!(again.replayed, "the fresh key is kept");
+}
+on_both_backends!(a_worker_pass_forgets_idempotency_keys_older_than_its_setting);

@@ -83,8 +83,15 @@ on_both_databases!(
 );
 
 const SUBMIT: &str = "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { id } } }";
-const KNOWN_CODES: &[&str] =
-    &["VALIDATION", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "INVALID_TRANSITION", "IDEMPOTENCY_KEY_REUSED"];
+const KNOWN_CODES: &[&str] = &[
+    "VALIDATION",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "CONFLICT",
+    "INVALID_TRANSITION",
+    "IDEMPOTENCY_KEY_REUSED",
+    "QUERY_TOO_COMPLEX",
+];
 
 fn hostile_text() -> impl Strategy<Value = Value> {
     prop_oneof![

@@ -266,7 +266,10 @@ on_both_databases!(
             .ok(
                 &t.network_lead,
                 &doc_operation(LEAD, "UpdateServiceCapacity"),
-                json!({ "input": { "serviceId": service_id, "available": 3, "maximum": 12, "status": "OPEN" } }),
+                app.at_current_version(
+                    json!({ "input": { "serviceId": service_id, "available": 3, "maximum": 12, "status": "OPEN" } }),
+                )
+                .await,
             )
             .await;
         assert_eq!(updated.pointer("/updateServiceCapacity/service/capacity/available"), Some(&json!(3)));

@@ -15,5 +15,7 @@ mod hostile_input;
 mod journeys;
 mod network;
 mod provider_page;
+mod request_cost;
 mod schema;
+mod service_versions;
 mod wellbeing;

@@ -58,9 +58,9 @@ async fn walking_group(app: &TestApp) -> Value {
 
 /// What the provider user sees of its offers.
 async fn provider_offers(app: &TestApp) -> Vec<Value> {
-    let q = "{ providerOffers { planActions { goal what by status } contact { name } offer { id } } }";
+    let q = "{ providerOffers { nodes { planActions { goal what by status } contact { name } offer { id } } } }";
     let data = app.ok(&app.tokens.provider, q, json!({})).await;
-    data["providerOffers"].as_array().unwrap().clone()
+    data["providerOffers"]["nodes"].as_array().unwrap().clone()
 }
 
 on_both_databases!(

@@ -119,6 +119,8 @@ pub struct CreateServiceInput {
 pub struct UpdateServiceInput {
     /// The service.
     pub service_id: ID,
+    /// The `version` the change was made from: `CONFLICT` when the service has changed since.
+    pub expected_version: u32,
     /// A new name.
     pub name: Option<String>,
     /// A new description.
@@ -150,6 +152,9 @@ pub struct UpdateServiceInput {
 pub struct UpdateServiceCapacityInput {
     /// The service.
     pub service_id: ID,
+    /// The `version` the numbers were read at: `CONFLICT` when the service has changed since (an
+    /// accepted offer took a place, or someone else set them), so no place is given back by mistake.
+    pub expected_version: u32,
     /// Places free now.
     pub available: i32,
     /// Places in all.
@@ -268,6 +273,7 @@ impl DirectoryQuery {
     }
 
     /// Every service of an organisation, listed or not (the caller's own unless one is named).
+    #[graphql(complexity = "super::query::page_cost(None, child_complexity)")]
     async fn organisation_services(&self, ctx: &Context<'_>, organisation_id: Option<ID>) -> ApiResult<Vec<Service>> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let org = match organisation_id {
@@ -282,6 +288,7 @@ impl DirectoryQuery {
     /// service's nearest location), the ages it takes and its live capacity (open > waiting list >
     /// closed or stale). Each match says why.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::query::page_cost(first, child_complexity)")]
     async fn find_services(
         &self,
         ctx: &Context<'_>,
@@ -428,7 +435,8 @@ impl DirectoryMutation {
                 .map(Option::flatten),
             places: places(input.locations).api()?,
         };
-        let service = ctx.data::<Store>()?.update_service(&actor, id, changes, Utc::now()).await.api()?;
+        let service =
+            ctx.data::<Store>()?.update_service(&actor, id, input.expected_version, changes, Utc::now()).await.api()?;
         Ok(UpdateServicePayload { service: service.into() })
     }
 
@@ -447,7 +455,11 @@ impl DirectoryMutation {
             unit: unit(input.unit.as_deref()).api()?,
             status: input.status.into(),
         };
-        let service = ctx.data::<Store>()?.update_service_capacity(&actor, id, update, Utc::now()).await.api()?;
+        let service = ctx
+            .data::<Store>()?
+            .update_service_capacity(&actor, id, input.expected_version, update, Utc::now())
+            .await
+            .api()?;
         Ok(UpdateServiceCapacityPayload { service: service.into() })
     }
 }

@@ -1,5 +1,6 @@
 //! The GraphQL schema, built apart from the web framework so its SDL can be produced with no database.
 
+pub mod cost;
 mod directory;
 pub mod in_turn;
 mod inputs;
@@ -39,8 +40,10 @@ pub type TrellisSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// Depth and complexity limits: tight enough to refuse abusive queries, loose enough for standard
 /// clients' introspection queries (which need depth ~15 and complexity in the hundreds).
 pub const MAX_DEPTH: usize = 15;
-/// See [`MAX_DEPTH`].
-pub const MAX_COMPLEXITY: usize = 1000;
+/// See [`MAX_DEPTH`]. Lists count once per row their `first` asks for (a page of 100 audit entries
+/// with their seven fields is about 1,200), so the budget is for rows × fields: a full page of a
+/// dozen fields passes, a full page of everything a referral has does not.
+pub const MAX_COMPLEXITY: usize = 2500;
 
 /// The schema with its limits and no data: enough to print the SDL.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
@@ -75,6 +78,14 @@ pub async fn graphql_handler(
     if !state.limiter.check(&key) {
         return error_response(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry", "RATE_LIMITED");
     }
+    let mut request = request.into_inner();
+    // Refused before any token lookup or read: a document that fans out past the limits costs only its
+    // parse (which execution reuses). One that does not parse is left for execution to explain.
+    if let Ok(document) = request.parsed_query()
+        && let Err(too_complex) = cost::check(document)
+    {
+        return error_response(StatusCode::OK, &too_complex.message(), QUERY_TOO_COMPLEX);
+    }
     let caller = match auth::caller(&state.store, &headers).await {
         Ok(caller) => caller,
         // Only a token that resolves to nobody is the caller's fault. A database that cannot be asked is
@@ -85,8 +96,8 @@ pub async fn graphql_handler(
         Err(e) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), e.code()),
     };
     let held = Arc::new(HeldUntilSent::default());
-    let request = request.into_inner().data(caller).data(Arc::clone(&held));
-    let response = with_error_codes(state.schema.execute(request).await);
+    let request = request.data(caller).data(Arc::clone(&held));
+    let response = with_error_codes(trellis_store::audit::within_one_request(state.schema.execute(request)).await);
     let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
     match HeldUntilSent::into_turn(held) {
         Some(turn) => hold_until_sent(response, turn).await,
@@ -99,8 +110,16 @@ fn error_response(status: StatusCode, message: &str, code: &str) -> HttpResponse
     (status, Json(body)).into_response()
 }
 
-/// Gives every error a code: resolver errors carry their own; anything else was refused before
-/// execution (a parse error, an unknown field, a wrong input type, a query too deep) and is `VALIDATION`.
+/// The code of a request refused for what it would cost: too many root fields or aliases
+/// ([`cost::check`]), or over the complexity limit, where each list counts once per row its `first` asks.
+pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+
+/// async-graphql's message for a document over [`MAX_COMPLEXITY`].
+const COMPLEXITY_REFUSAL: &str = "Query is too complex.";
+
+/// Gives every error a code: resolver errors carry their own; a document over the complexity limit is
+/// `QUERY_TOO_COMPLEX`; anything else was refused before execution (a parse error, an unknown field, a
+/// wrong input type, a query too deep) and is `VALIDATION`.
 ///
 /// Done on the finished response rather than in a schema extension: any extension puts every field's
 /// resolution through the extension chain, which stood out in profiles of a 50-row caseload page.
@@ -108,7 +127,8 @@ pub fn with_error_codes(mut response: Response) -> Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "VALIDATION");
+            let code = if error.message == COMPLEXITY_REFUSAL { QUERY_TOO_COMPLEX } else { "VALIDATION" };
+            extensions.set("code", code);
         }
     }
     response

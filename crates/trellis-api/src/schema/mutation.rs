@@ -141,9 +141,36 @@ pub struct RevokeApiKeyPayload {
     pub api_key: ApiKey,
 }
 
-fn request_hash(input: &SubmitReferralInput) -> ApiResult<String> {
-    let canonical = serde_json::to_vec(input).map_err(|_| ApiError::Internal.extend())?;
-    Ok(hex::encode(Sha256::digest(canonical)))
+/// The fingerprint of a submission, taken over what it parses to rather than how it was typed: an NHS
+/// number with spaces, a postcode in lower case, a name with a trailing space or needs in another order
+/// are the same request as their tidy forms, so a client's retry that formats them differently replays
+/// instead of being refused as a different request. The referring organisation is not in it: keys are
+/// already kept per organisation.
+fn request_hash(new: &NewReferral) -> String {
+    let p = &new.person;
+    let mut needs: Vec<&str> = new.needs.iter().map(|n| n.as_str()).collect();
+    needs.sort_unstable();
+    needs.dedup();
+    let canonical = serde_json::json!({
+        "person": {
+            "nhsNumber": p.nhs_number.as_str(),
+            "givenName": p.given_name,
+            "familyName": p.family_name,
+            "dateOfBirth": p.date_of_birth.to_string(),
+            "phone": p.phone.as_ref().map(|x| x.as_str()),
+            "email": p.email.as_ref().map(|x| x.as_str()),
+            "postcode": p.postcode.as_ref().map(|x| x.as_str()),
+            "preferredContact": p.preferred_contact.as_str(),
+        },
+        "needs": needs,
+        "reason": new.reason,
+        "urgency": new.urgency.as_str(),
+        "consent": {
+            "recordedBy": new.consent.recorded_by,
+            "recordedAt": new.consent.recorded_at.timestamp_micros(),
+        },
+    });
+    hex::encode(Sha256::digest(canonical.to_string()))
 }
 
 async fn transition(
@@ -226,7 +253,8 @@ impl Mutation {
             link_worker_service,
             contact_due_at: calendar::add_working_days(now, working_days),
         };
-        let key = IdempotencyKey { key, request_hash: request_hash(&input)? };
+        let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
+        let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
         let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
         Ok(SubmitReferralPayload {
             referral: Referral(submission.referral),

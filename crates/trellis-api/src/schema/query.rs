@@ -19,6 +19,18 @@ use crate::error::{ApiError, ApiResult, OrApiError};
 #[derive(Default)]
 pub struct Query;
 
+/// The rows a list may hold when the request does not say (`first` absent, or a list with no `first`,
+/// whose size is estimated as one page).
+pub(super) const DEFAULT_PAGE: usize = 20;
+
+/// What a list field costs towards the request's complexity limit: its children once per row it may
+/// return, so `first: 100` costs a hundred times a row, not once. `first` out of range is refused by
+/// the resolver anyway; here it only has to be bounded.
+pub(super) fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.map_or(DEFAULT_PAGE, |n| usize::try_from(n.clamp(1, 1000)).unwrap_or(DEFAULT_PAGE));
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 fn page_size(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
     let max = ctx.data::<std::sync::Arc<ApiSettings>>()?.max_page_size;
     match first {
@@ -43,6 +55,7 @@ impl Query {
 
     /// Referrals in the caller's scope, newest first: a practice's own referrals, or a link worker
     /// service's caseload. Keyset-paginated; each person listed is audited.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn referrals(
         &self,
         ctx: &Context<'_>,
@@ -91,20 +104,36 @@ impl Query {
         Ok(Offer(ctx.data::<Store>()?.offer(&actor, id).await.api()?))
     }
 
-    /// The offers made to the caller's provider organisation, newest first.
-    async fn provider_offers(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProviderOffer>> {
+    /// The offers made to the caller's provider organisation, newest first. Keyset-paginated; each
+    /// accepted offer's contact details shown is audited.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn provider_offers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, ProviderOffer, EmptyFields, EmptyFields>> {
         let actor = ctx.data::<Caller>()?.require(&[Role::Provider], "see provider offers").api()?;
-        let offers = ctx.data::<Store>()?.offers_for_provider(&actor).await.api()?;
-        Ok(offers.into_iter().map(Into::into).collect())
+        let limit = page_size(ctx, first)?;
+        let before = after.map(|c| inputs::offer_id(&ID(c))).transpose().api()?;
+        let page = ctx.data::<Store>()?.offers_for_provider(&actor, before, limit).await.api()?;
+        let mut connection = Connection::new(before.is_some(), page.has_next);
+        connection.edges.extend(page.offers.into_iter().map(|o| {
+            let offer = ProviderOffer::from(o);
+            Edge::new(offer.offer_id().to_string(), offer)
+        }));
+        Ok(connection)
     }
 
     /// The directory's active services.
+    #[graphql(complexity = "page_cost(None, child_complexity)")]
     async fn services(&self, ctx: &Context<'_>) -> ApiResult<Vec<Service>> {
         ctx.data::<Caller>()?.actor().api()?;
         Ok(ctx.data::<Store>()?.services().await.api()?.into_iter().map(Into::into).collect())
     }
 
     /// Every organisation (network lead, admin), or the caller's own.
+    #[graphql(complexity = "page_cost(None, child_complexity)")]
     async fn organisations(&self, ctx: &Context<'_>) -> ApiResult<Vec<Organisation>> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         if matches!(p.user.role, Role::NetworkLead | Role::Admin) {
@@ -115,6 +144,7 @@ impl Query {
     }
 
     /// The users of an organisation: an admin's or network lead's view of any, anyone else's of their own.
+    #[graphql(complexity = "page_cost(None, child_complexity)")]
     async fn users(&self, ctx: &Context<'_>, organisation_id: Option<ID>) -> ApiResult<Vec<User>> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let org = match organisation_id {
@@ -128,6 +158,7 @@ impl Query {
     }
 
     /// The audit log, newest first (network lead, admin).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -524,6 +524,13 @@ pub struct ProviderOffer {
     offer: OfferRecord,
 }
 
+impl ProviderOffer {
+    /// The offer's id: the cursor of its row in `providerOffers`.
+    pub(crate) fn offer_id(&self) -> trellis_domain::OfferId {
+        self.offer.state.id
+    }
+}
+
 #[ComplexObject]
 impl ProviderOffer {
     /// The offer.
@@ -598,6 +605,10 @@ pub struct Service {
     pub places: Vec<Place>,
     /// Live capacity.
     pub capacity: Option<Capacity>,
+    /// Moves on with every change to the service or its capacity (an accepted offer taking a place
+    /// included): pass it as `expectedVersion` to `updateService` and `updateServiceCapacity`, which
+    /// answer `CONFLICT` when someone changed it since.
+    pub version: u32,
 }
 
 /// Where a service happens.
@@ -671,6 +682,7 @@ impl From<directory::Service> for Service {
                 status: c.status,
                 updated_at: c.updated_at,
             }),
+            version: s.version,
         }
     }
 }
