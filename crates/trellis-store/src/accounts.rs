@@ -149,7 +149,7 @@ impl TryFrom<user::Model> for User {
         Ok(User {
             id: UserId(m.id),
             organisation: OrganisationId(m.organisation_id),
-            role: Role::parse(&m.role).ok_or_else(|| StoreError::Corrupt("user role".into()))?,
+            role: Role::parse(&m.role).ok_or_else(|| StoreError::Corrupt("users.role"))?,
             email: m.email,
             name: m.name,
             created_at: m.created_at,

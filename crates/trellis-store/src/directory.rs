@@ -696,8 +696,7 @@ impl Store {
         let current = self.managed_service(actor, id).await?;
         let status = match changes.status {
             Some(s) => s,
-            None => ServiceStatus::parse(&current.status)
-                .map_err(|_| StoreError::Corrupt(format!("unreadable service status {}", current.status)))?,
+            None => ServiceStatus::parse(&current.status).map_err(|_| StoreError::Corrupt("services.status"))?,
         };
         let row = ServiceRow {
             organisation: current.organisation_id,

@@ -444,3 +444,20 @@ both_databases!(
         assert_eq!(store.audit_log(&all).await.unwrap().len(), 40);
     }
 );
+
+both_databases!(
+    a_stored_value_that_no_longer_parses_is_an_error_naming_its_column_never_the_value,
+    |store: Store| async move {
+        use sea_orm::ConnectionTrait;
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
+        // A phone number that no longer parses, as a hand edit or a bug might leave one.
+        store.connection().execute_unprepared("UPDATE people SET phone = '0115 496 0123 ext CALL-ME'").await.unwrap();
+        let err = store.referral(&gp, id, Utc::now()).await.unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{shown}");
+        assert!(shown.contains("phone"), "the error names the column: {shown}");
+        assert!(!shown.contains("CALL-ME") && !shown.contains("0115"), "the error carries the value: {shown}");
+    }
+);
