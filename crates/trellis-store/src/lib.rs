@@ -16,6 +16,7 @@
 //! - [`audit`]: the audit log.
 //! - [`links`]: provider links from offer emails.
 //! - [`timers`]: reminders and expiry of unanswered offers.
+//! - [`sessions`]: server-side browser sessions (`/network`, the coming staff console).
 //! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
@@ -37,6 +38,7 @@ pub mod outbox;
 mod principals;
 pub mod referrals;
 mod rows;
+pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -20,3 +20,4 @@ pub mod service_link;
 pub mod service_taxonomy;
 pub mod taxonomy_term;
 pub mod user;
+pub mod web_session;
