@@ -127,12 +127,16 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
 }
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    if !args.no_worker {
+        // Before anything else: a server that cannot send email does not start.
+        crate::worker::mailer_settings(&args.mail, args.demo)?;
+    }
     let store = open(global).await?;
     if args.demo {
         demo::ensure(&store).await?;
         demo::print_tokens(&store).await?;
     }
-    let settings = args.api.settings();
+    let settings = args.api.settings(args.demo);
     let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -145,6 +149,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             offer_expiry_days: settings.offer_expiry_days,
             capacity_check_every_days: args.capacity_check_every_days,
             capacity_link_days: args.capacity_link_days,
+            demo: args.demo,
         };
         let mut stop = stop_rx.clone();
         let global = global.clone();
