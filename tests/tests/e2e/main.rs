@@ -14,3 +14,4 @@ mod journeys;
 mod network;
 mod provider_page;
 mod schema;
+mod web_edge;
