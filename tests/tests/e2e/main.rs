@@ -4,6 +4,9 @@
 //! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber, which must see only
 //! its own journey.
 
+#[macro_use]
+extern crate trellis_tests;
+
 mod api_errors;
 mod authorization;
 mod capacity_check;
