@@ -4,7 +4,7 @@
 //! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber and runs every journey
 //! of `journeys.rs` under it (which is why that file takes `on_both_databases!` from `#[macro_use]`).
 
-#[macro_use]
+#[macro_use(on_both_databases)]
 extern crate trellis_tests;
 
 mod api_errors;
