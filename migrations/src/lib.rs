@@ -11,6 +11,7 @@ mod m20261123_000003_create_capacity_checks;
 mod m20261123_000004_add_keyset_and_period_indexes;
 mod m20261123_150000_add_network_indexes;
 mod m20261126_000003_create_web_sessions;
+mod m20261126_000006_create_plans_and_measures;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_capacity_checks::Migration),
             Box::new(m20261123_000004_add_keyset_and_period_indexes::Migration),
             Box::new(m20261123_150000_add_network_indexes::Migration),
+            Box::new(m20261126_000006_create_plans_and_measures::Migration),
             Box::new(m20261126_000003_create_web_sessions::Migration),
         ]
     }

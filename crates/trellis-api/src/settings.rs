@@ -32,6 +32,9 @@ pub struct ApiSettings {
     /// How long the network graph's offer statistics are reused before they are computed again
     /// (seconds; 0 computes them for every graph). Capacity is always read live.
     pub network_statistics_ttl_secs: u64,
+    /// The SWEMWBS item wording, seven lines, supplied by the deployment under its own licence; without
+    /// it the items read `Item 1` … `Item 7`.
+    pub swemwbs_wording: Option<Vec<String>>,
     /// A `/network` session ends after this long without a request.
     pub session_idle: Duration,
     /// A `/network` session ends this long after sign-in, however busy.
@@ -74,6 +77,7 @@ impl Default for ApiSettings {
             session_max: Duration::from_secs(10 * 3600),
             network_send_timeout: Duration::from_secs(30),
             sign_in_per_minute: 10,
+            swemwbs_wording: None,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`values`]: parse-don't-validate value types (NHS number, postcode, email, phone, date of birth, needs).
 //! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
+//! - [`plan`]: the co-produced personal plan (PRSB care and support plan) and who sees what of it.
+//! - [`wellbeing`]: wellbeing instruments (ONS4, SWEMWBS) as versioned data, scoring, bands and change.
 //! - [`error`]: why a command was refused.
 
 pub mod access;
@@ -23,8 +25,10 @@ pub mod error;
 pub mod ids;
 pub mod offer;
 pub mod organisation;
+pub mod plan;
 pub mod referral;
 pub mod values;
+pub mod wellbeing;
 
 pub use actor::{Actor, Role};
 pub use error::DomainError;

@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::ids::{OfferId, OrganisationId, ReferralId, UserId};
 use crate::offer::OfferStatus;
 use crate::values::needs::named_enum;
+use crate::wellbeing::InstrumentCode;
 
 /// SNOMED CT 871731000000106 "Referral to social prescribing service".
 pub const SNOMED_REFERRAL_TO_SOCIAL_PRESCRIBING: &str = "871731000000106";
@@ -134,6 +135,16 @@ pub enum ReferralCommand {
         /// Any note.
         note: Option<String>,
     },
+    /// Record a new version of the person's plan, which they agreed to (not a transition).
+    UpdatePlan {
+        /// The plan's version after this change.
+        plan_version: u32,
+    },
+    /// Record a wellbeing measure taken with the person (not a transition).
+    RecordMeasure {
+        /// The instrument answered.
+        instrument: InstrumentCode,
+    },
 }
 
 impl ReferralCommand {
@@ -147,6 +158,8 @@ impl ReferralCommand {
             Self::EndActivity { .. } => "end the activity",
             Self::Close { reason: ClosureReason::WithdrawnByReferrer, .. } => "withdraw",
             Self::Close { .. } => "close",
+            Self::UpdatePlan { .. } => "change the plan",
+            Self::RecordMeasure { .. } => "record a wellbeing measure",
         }
     }
 }
@@ -183,6 +196,16 @@ pub enum ReferralEventKind {
         /// Why.
         reason: ClosureReason,
     },
+    /// A new version of the plan was agreed and recorded.
+    PlanUpdated {
+        /// The plan's version.
+        plan_version: u32,
+    },
+    /// A wellbeing measure was recorded.
+    MeasureRecorded {
+        /// The instrument answered.
+        instrument: InstrumentCode,
+    },
 }
 
 impl ReferralEventKind {
@@ -196,6 +219,8 @@ impl ReferralEventKind {
             Self::AttendanceRecorded { .. } => "attendance_recorded",
             Self::ActivityEnded => "activity_ended",
             Self::Closed { .. } => "closed",
+            Self::PlanUpdated { .. } => "plan_updated",
+            Self::MeasureRecorded { .. } => "measure_recorded",
         }
     }
 }
@@ -307,6 +332,17 @@ impl Referral {
                 require(self.status != S::Closed, invalid.clone())?;
                 require(is_link_worker || self.status == S::Referred, invalid)?;
                 (ReferralEventKind::Closed { reason }, S::Closed, note)
+            }
+            // The plan and the measures are worked with the person, from first contact until closure.
+            C::UpdatePlan { plan_version } => {
+                require(is_link_worker, forbidden)?;
+                require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
+                (ReferralEventKind::PlanUpdated { plan_version }, self.status, None)
+            }
+            C::RecordMeasure { instrument } => {
+                require(is_link_worker, forbidden)?;
+                require(matches!(self.status, S::Contacted | S::Attending), invalid)?;
+                (ReferralEventKind::MeasureRecorded { instrument }, self.status, None)
             }
         };
         let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;

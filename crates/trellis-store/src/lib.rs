@@ -19,6 +19,7 @@
 //! - [`sessions`]: server-side browser sessions (`/network`, the coming staff console).
 //! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
+//! - [`wellbeing`]: the personal plan and wellbeing measures of a referral.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
 
 pub mod accounts;
@@ -43,6 +44,7 @@ pub mod sessions;
 pub mod testing;
 pub mod timers;
 pub mod tokens;
+pub mod wellbeing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -438,7 +438,7 @@ impl Store {
         Ok(record)
     }
 
-    async fn referral_unaudited(&self, actor: &Actor, id: ReferralId) -> Result<ReferralRecord, StoreError> {
+    pub(crate) async fn referral_unaudited(&self, actor: &Actor, id: ReferralId) -> Result<ReferralRecord, StoreError> {
         let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
         let row = with_person(referral::Entity::find_by_id(id.0).filter(scope_condition(scope)))
             .one(&self.db)
@@ -560,6 +560,10 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralRecord, StoreError> {
+        // Every closure passes the same checks (a completed one needs its follow-up measure or a reason).
+        if let ReferralCommand::Close { reason, note } = command {
+            return self.close_referral(id, expected_version, reason, note, None, actor, now).await;
+        }
         let txn = self.db.begin().await?;
         let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
         txn.commit().await?;

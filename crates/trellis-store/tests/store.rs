@@ -6,6 +6,7 @@ use chrono::{Duration, Timelike, Utc};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralStatus};
+use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
@@ -240,13 +241,7 @@ both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     store
-        .transition_referral(
-            id,
-            2,
-            ReferralCommand::Close { reason: ClosureReason::Completed, note: None },
-            &lw,
-            Utc::now(),
-        )
+        .close_referral(id, 2, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, Utc::now())
         .await
         .unwrap();
     let email = store.outbox().await.unwrap().pop().unwrap();

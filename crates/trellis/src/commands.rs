@@ -136,7 +136,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         demo::ensure(&store).await?;
         demo::print_tokens(&store).await?;
     }
-    let settings = args.api.settings(args.demo);
+    let settings = args.api.settings(args.demo)?;
     let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

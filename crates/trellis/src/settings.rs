@@ -212,6 +212,10 @@ pub struct ApiArgs {
     /// graph). Capacity is always read live.
     #[arg(long, env = "TRELLIS_NETWORK_STATISTICS_TTL_SECS", default_value_t = 30)]
     pub network_statistics_ttl_secs: u64,
+    /// A text file with the seven SWEMWBS items' wording, one per line, which the deploying organisation
+    /// holds a licence for. Without it the items read "Item 1" … "Item 7".
+    #[arg(long, env = "TRELLIS_SWEMWBS_WORDING_FILE")]
+    pub swemwbs_wording_file: Option<PathBuf>,
     /// A `/network` sign-in ends after this many minutes without a request.
     #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
@@ -222,8 +226,10 @@ pub struct ApiArgs {
 
 impl ApiArgs {
     /// The API crate's settings. `demo` switches the explorer and introspection on unless they are set.
-    pub fn settings(&self, demo: bool) -> trellis_api::ApiSettings {
-        trellis_api::ApiSettings {
+    /// Fails if a SWEMWBS wording file is named but unreadable or not seven non-empty lines.
+    pub fn settings(&self, demo: bool) -> anyhow::Result<trellis_api::ApiSettings> {
+        let swemwbs_wording = self.swemwbs_wording_file.as_deref().map(read_swemwbs_wording).transpose()?;
+        Ok(trellis_api::ApiSettings {
             public_base_url: self.public_base_url.trim_end_matches('/').to_owned(),
             introspection: self.introspection.unwrap_or(demo),
             explorer: self.explorer.unwrap_or(demo),
@@ -237,9 +243,24 @@ impl ApiArgs {
             first_contact_working_days: self.first_contact_working_days,
             capacity_stale_after_days: self.capacity_stale_after_days,
             network_statistics_ttl_secs: self.network_statistics_ttl_secs,
+            swemwbs_wording,
             ..trellis_api::ApiSettings::default()
-        }
+        })
     }
+}
+
+/// The SWEMWBS wording: exactly seven non-empty lines.
+fn read_swemwbs_wording(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the SWEMWBS wording file {}", path.display()))?;
+    let lines: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    anyhow::ensure!(
+        lines.len() == 7,
+        "the SWEMWBS wording file must hold 7 items, one per line; it holds {}",
+        lines.len()
+    );
+    Ok(lines)
 }
 
 /// Email delivery: SMTP when a host is set; `.eml` files only when asked for (or with `--demo`).

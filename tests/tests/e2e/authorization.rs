@@ -317,9 +317,50 @@ fn rows() -> Vec<Row> {
             op: "closeReferral",
             case: "completed",
             subject: Referral(Stage::Contacted),
-            document: "mutation($id: ID!) { closeReferral(input: { referralId: $id, expectedVersion: 2, reason: COMPLETED }) { referral { id status } } }",
+            document: "mutation($id: ID!) { closeReferral(input: { referralId: $id, expectedVersion: 2, reason: COMPLETED, noFollowUpReason: NOT_OFFERED }) { referral { id status } } }",
             variables: id_only,
             expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        // ----- The plan and wellbeing measures ----------------------------------------------------------
+        Row {
+            op: "updatePlan",
+            case: "",
+            subject: Referral(Stage::Contacted),
+            document: "mutation($id: ID!) { updatePlan(input: { referralId: $id, expectedVersion: 2, whatMatters: \"Walking\", personAgreed: true }) { referral { id } plan { version } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "recordMeasure",
+            case: "",
+            subject: Referral(Stage::Contacted),
+            document: "mutation($id: ID!, $at: DateTime!) { recordMeasure(input: { referralId: $id, expectedVersion: 2, instrument: ONS4, answers: [5, 5, 5, 5], takenAt: $at }) { referral { id } measure { id } } }",
+            variables: |_, id, _| json!({ "id": id, "at": Utc::now().to_rfc3339() }),
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "referral",
+            case: "its plan, while open",
+            subject: ReferralWithOffer,
+            document: "query($id: ID!) { referral(id: $id) { id plan { version } planHistory { version } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "referral",
+            case: "its plan summary and measures, while open",
+            subject: ReferralWithOffer,
+            document: "query($id: ID!) { referral(id: $id) { id planSummary { whatMatters } measures { id } wellbeingChange { instrument } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
+        Row {
+            op: "instruments",
+            case: "",
+            subject: Nothing,
+            document: "{ instruments { code items { key wording } } }",
+            variables: nothing,
+            expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
         },
         // ----- Mutations: offers ------------------------------------------------------------------------
         Row {
@@ -718,7 +759,7 @@ async fn the_matrix_has_a_row_for_every_query_and_mutation() {
         Vec::<&String>::new(),
         "rows for operations the schema no longer has"
     );
-    assert_eq!(in_schema.len(), 32, "14 queries and 18 mutations: update this count with the table");
+    assert_eq!(in_schema.len(), 35, "15 queries and 20 mutations: update this count with the table");
 }
 
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {

@@ -215,8 +215,10 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     drain(&worker, now + TimeDelta::days(6)).await;
     // The referral closes: the practice hears.
     let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
-    let close = ReferralCommand::Close { reason: ClosureReason::Completed, note: Some("Walking weekly now".into()) };
-    store.transition_referral(referral, version, close, &lw, Utc::now()).await.expect("close");
+    let note = Some("Walking weekly now".to_owned());
+    let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
+    let completed = ClosureReason::Completed;
+    store.close_referral(referral, version, completed, note, not_offered, &lw, Utc::now()).await.expect("close");
     drain(&worker, now + TimeDelta::days(6)).await;
 
     let rows = store.outbox().await.expect("outbox");

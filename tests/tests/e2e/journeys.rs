@@ -121,7 +121,7 @@ on_both_databases!(
         let version = u64_at(&detail, "/referral/version");
         assert_eq!(detail.pointer("/referral/offers/0/deliveries/0/kind"), Some(&json!("offer_made")));
         let closed = app
-        .ok(&t.link_worker, &doc_operation(LW, "CloseReferral"), json!({ "input": { "referralId": id, "expectedVersion": version, "reason": "COMPLETED", "note": "Walks every week now" } }))
+        .ok(&t.link_worker, &doc_operation(LW, "CloseReferral"), json!({ "input": { "referralId": id, "expectedVersion": version, "reason": "COMPLETED", "noFollowUpReason": "NOT_OFFERED", "note": "Walks every week now" } }))
         .await;
         assert_eq!(str_at(&closed, "/closeReferral/referral/status"), "CLOSED");
 

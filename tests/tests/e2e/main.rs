@@ -18,3 +18,4 @@ mod network;
 mod provider_page;
 mod schema;
 mod web_edge;
+mod wellbeing;

@@ -206,6 +206,8 @@ pub struct CloseReferralInput {
     pub reason: ClosureReason,
     /// Any note (for the record; not sent to the practice).
     pub note: Option<String>,
+    /// Why no follow-up wellbeing measure was taken: required to close as `COMPLETED` without one.
+    pub no_follow_up_reason: Option<super::wellbeing::NoFollowUpReason>,
 }
 
 /// Offer a referral to a service in the directory.

@@ -7,6 +7,7 @@ mod mutation;
 pub mod network;
 mod query;
 pub mod types;
+mod wellbeing;
 
 use std::sync::Arc;
 
@@ -18,15 +19,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use trellis_store::Store;
 
-/// Every query: the journeys' ([`query::Query`]) and the directory's and network's ([`directory`]).
+/// Every query: the journeys' ([`query::Query`]), the directory's, the network's and the instruments.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQuery);
+pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQuery, wellbeing::WellbeingQuery);
 
-/// Every mutation: the journeys' and the directory's.
+/// Every mutation: the journeys', the directory's, and the plan's and measures'.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation);
+pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation, wellbeing::WellbeingMutation);
 
 use crate::auth::{self, RateLimiter};
 use crate::held_until_sent::{HeldUntilSent, hold_until_sent};

@@ -262,10 +262,23 @@ impl Mutation {
 
     /// Close a referral with a reason; the referring practice is told by reference.
     async fn close_referral(&self, ctx: &Context<'_>, input: CloseReferralInput) -> ApiResult<CloseReferralPayload> {
-        let command = ReferralCommand::Close { reason: input.reason.into(), note: input.note };
-        Ok(CloseReferralPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
-        })
+        let actor = ctx.data::<Caller>()?.actor().api()?;
+        let id = referral_id(&input.referral_id).api()?;
+        let no_follow_up = input.no_follow_up_reason.map(Into::into);
+        let record = ctx
+            .data::<Store>()?
+            .close_referral(
+                id,
+                input.expected_version,
+                input.reason.into(),
+                input.note,
+                no_follow_up,
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .api()?;
+        Ok(CloseReferralPayload { referral: Referral(record) })
     }
 
     /// Offer a referral to a service; the provider is emailed a link.

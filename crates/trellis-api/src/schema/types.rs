@@ -278,6 +278,33 @@ impl Referral {
         let offers = ctx.data::<Store>()?.offers_of(&self.0).await.api()?;
         Ok(offers.into_iter().map(Offer).collect())
     }
+    /// The person's current plan, in full: link workers only (`FORBIDDEN` for others). `null` until one
+    /// is agreed.
+    async fn plan(&self, ctx: &Context<'_>) -> ApiResult<Option<super::wellbeing::Plan>> {
+        super::wellbeing::plan(ctx, self).await
+    }
+    /// Every agreed version of the plan, oldest first: link workers only.
+    async fn plan_history(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::wellbeing::Plan>> {
+        super::wellbeing::plan_history(ctx, self).await
+    }
+    /// The plan's summary (goals, reviews, actions' status; no scores): link workers, and the referring
+    /// practice once the referral has closed.
+    async fn plan_summary(&self, ctx: &Context<'_>) -> ApiResult<Option<super::wellbeing::PlanSummary>> {
+        super::wellbeing::plan_summary(ctx, self).await
+    }
+    /// Wellbeing measures in the order taken, scored and banded: link workers, and the referring practice
+    /// once the referral has closed.
+    async fn measures(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::wellbeing::Measure>> {
+        Ok(super::wellbeing::measures(ctx, self).await?.into_iter().map(Into::into).collect())
+    }
+    /// Per instrument, the baseline, the follow-up and the change between them: as `measures`.
+    async fn wellbeing_change(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::wellbeing::WellbeingChange>> {
+        Ok(super::wellbeing::changes(&super::wellbeing::measures(ctx, self).await?))
+    }
+    /// Why no follow-up measure was taken, when it closed as completed without one.
+    async fn no_follow_up_reason(&self, ctx: &Context<'_>) -> ApiResult<Option<super::wellbeing::NoFollowUpReason>> {
+        super::wellbeing::no_follow_up_reason(ctx, self).await
+    }
 }
 
 /// One entry in a referral's history.
@@ -290,7 +317,7 @@ impl ReferralEvent {
         self.0.version
     }
     /// What happened (`opened`, `assigned`, `contact_attempted`, `contacted`, `attendance_recorded`,
-    /// `activity_ended`, `closed`).
+    /// `activity_ended`, `closed`, `plan_updated`, `measure_recorded`).
     async fn kind(&self) -> &'static str {
         self.0.kind.name()
     }
@@ -447,6 +474,11 @@ impl ProviderOffer {
     /// The offer.
     async fn offer(&self) -> Offer {
         Offer(self.offer.clone())
+    }
+    /// The actions of the person's plan that name this service, once the provider sees the person
+    /// (accepted, referral open); never the person's scores.
+    async fn plan_actions(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::wellbeing::ProviderPlanAction>> {
+        super::wellbeing::provider_actions(ctx, &self.offer, self.contact.is_some()).await
     }
 }
 

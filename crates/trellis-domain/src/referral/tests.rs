@@ -55,12 +55,14 @@ fn commands() -> Vec<(&'static str, ReferralCommand)> {
         ("end_activity", ReferralCommand::EndActivity { note: None }),
         ("close_completed", ReferralCommand::Close { reason: ClosureReason::Completed, note: None }),
         ("withdraw", ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: None }),
+        ("plan", ReferralCommand::UpdatePlan { plan_version: 1 }),
+        ("measure", ReferralCommand::RecordMeasure { instrument: crate::wellbeing::InstrumentCode::Ons4 }),
     ]
 }
 
 use ReferralStatus::{Attending as A, Closed as X, Contacted as C, Referred as R};
 
-/// DOMAIN.md's table, written out: (command, role acting for its own organisation, states it may act from,
+/// The table of docs/domain.md, written out: (command, role acting for its own organisation, states it may act from,
 /// the status afterwards). Anything missing is refused.
 const ALLOWED: &[(&str, Role, &[ReferralStatus], Option<ReferralStatus>)] = &[
     ("assign", Role::LinkWorker, &[R, C, A], None),
@@ -73,6 +75,8 @@ const ALLOWED: &[(&str, Role, &[ReferralStatus], Option<ReferralStatus>)] = &[
     ("close_completed", Role::LinkWorker, &[R, C, A], Some(X)),
     ("withdraw", Role::LinkWorker, &[R, C, A], Some(X)),
     ("withdraw", Role::GpPractice, &[R], Some(X)),
+    ("plan", Role::LinkWorker, &[C, A], None),
+    ("measure", Role::LinkWorker, &[C, A], None),
 ];
 
 #[test]
@@ -104,7 +108,7 @@ fn every_state_command_and_role_is_allowed_or_refused_exactly_as_the_domain_tabl
             }
         }
     }
-    assert_eq!(checked, 4 * 8 * 6);
+    assert_eq!(checked, 4 * 10 * 6);
 }
 
 #[test]
