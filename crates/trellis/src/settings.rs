@@ -170,9 +170,6 @@ pub struct WorkerArgs {
     /// How long a capacity-check link works, in days.
     #[arg(long, env = "TRELLIS_CAPACITY_LINK_DAYS", default_value_t = 14)]
     pub capacity_link_days: u64,
-    /// Set by `serve --demo`: with no SMTP host, emails go to `.eml` files rather than refusing to start.
-    #[arg(skip)]
-    pub demo: bool,
 }
 
 /// API behaviour.

@@ -45,20 +45,8 @@ pub fn mailer_settings(mail: &MailArgs, demo: bool) -> anyhow::Result<MailerSett
     Ok(MailerSettings { from: mail.mail_from.clone(), transport })
 }
 
-/// Runs the worker until `shutdown` resolves; it finishes the pass it is in first.
-pub async fn run(
-    global: &GlobalArgs,
-    args: WorkerArgs,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let mail = mailer_settings(&args.mail, args.demo)?;
-    let store = crate::commands::open(global).await?;
-    let mailer = Mailer::from_settings(&mail).context("email settings")?;
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
-    let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
-    settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
-    settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
-    settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
+/// Says how email will go, before anything else starts: a warning when it goes to files.
+pub fn log_transport(mail: &MailerSettings) {
     match &mail.transport {
         TransportSettings::Smtp(smtp) => {
             tracing::info!(host = %smtp.host, port = smtp.port, "email worker sending over SMTP")
@@ -67,6 +55,23 @@ pub async fn run(
             tracing::warn!(dir = %dir.display(), "no SMTP host: emails are written as .eml files and reach nobody")
         }
     }
+}
+
+/// Runs the worker with `mail` (from [`mailer_settings`]) until `shutdown` resolves; it finishes the pass
+/// it is in first.
+pub async fn run(
+    global: &GlobalArgs,
+    args: WorkerArgs,
+    mail: MailerSettings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = crate::commands::open(global).await?;
+    let mailer = Mailer::from_settings(&mail).context("email settings")?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
+    let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
+    settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
+    settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
+    settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     Worker::new(store, mailer, settings).run_until(shutdown).await;
     Ok(())
 }
