@@ -12,6 +12,7 @@ mod m20261123_000004_add_keyset_and_period_indexes;
 mod m20261123_150000_add_network_indexes;
 mod m20261126_000001_snapshot_referral_demographics;
 mod m20261126_000002_add_api_key_expiry;
+mod m20261126_000003_create_web_sessions;
 mod m20261126_000004_add_service_versions;
 mod m20261126_000005_add_link_limits;
 mod m20261126_000006_create_plans_and_measures;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_150000_add_network_indexes::Migration),
             Box::new(m20261126_000001_snapshot_referral_demographics::Migration),
             Box::new(m20261126_000002_add_api_key_expiry::Migration),
+            Box::new(m20261126_000003_create_web_sessions::Migration),
             Box::new(m20261126_000004_add_service_versions::Migration),
             Box::new(m20261126_000005_add_link_limits::Migration),
             Box::new(m20261126_000006_create_plans_and_measures::Migration),

@@ -30,6 +30,11 @@ try {
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === "trellis_network");
   if (!session || !session.httpOnly || session.sameSite !== "Strict") await fail(`weak session cookie ${JSON.stringify(session)}`);
+  if (session.value.includes(leadToken.slice(8))) await fail("the session cookie holds the API token");
+  // Signing out is the page's own form (a POST with its anti-forgery token) and ends the session.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("API token").waitFor();
+  report.signedOut = !(await context.cookies()).some((c) => c.name === "trellis_network" && c.value);
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();

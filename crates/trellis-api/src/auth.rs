@@ -1,4 +1,9 @@
-//! Bearer-token authentication and per-token rate limiting.
+//! Bearer-token authentication and rate limiting.
+//!
+//! A request is counted against its token only once the token has authenticated; anything else (no
+//! token, a token nobody holds) is counted against the client's address (the TCP peer, IPv6 by its
+//! `/64`). So a client cannot get a fresh budget by making up a token per request: made-up tokens all
+//! draw on its address's budget, and once that is spent they get `429` instead of `401`.
 
 use std::num::NonZeroU32;
 
@@ -74,11 +79,13 @@ impl RateLimiter {
         allowed
     }
 
-    /// The key for a request: a hash of its token, never the token itself.
-    pub fn key_for(headers: &HeaderMap, fallback: &str) -> String {
-        match bearer_token(headers) {
-            Some(token) => format!("t:{}", hex::encode(&Sha256::digest(token.as_bytes())[..12])),
-            None => format!("a:{fallback}"),
-        }
+    /// The key of an authenticated token: a hash of it, never the token itself.
+    pub fn token_key(token: &str) -> String {
+        format!("t:{}", hex::encode(&Sha256::digest(token.as_bytes())[..12]))
+    }
+
+    /// The key of a client address, for whatever did not authenticate.
+    pub fn address_key(peer: std::net::IpAddr) -> String {
+        format!("a:{}", crate::link_guard::client_key(peer))
     }
 }

@@ -4,16 +4,44 @@
 //! laptop with no internet access (the stock GraphiQL page renders blank there). It reads the schema by
 //! introspection, lists every query and mutation with its arguments, and runs operations with the
 //! bearer token the user pastes in.
+//!
+//! Off unless switched on (`--demo` does). It has a policy of its own: only its own inline script and
+//! style run, marked with a nonce fresh for each response, and it may talk to Trellis only.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use rand::RngCore;
 
 use crate::AppState;
 
 /// `GET /graphql`: the explorer, unless switched off.
 pub async fn page(State(state): State<AppState>) -> Response {
-    if state.settings.explorer { Html(PAGE).into_response() } else { StatusCode::NOT_FOUND.into_response() }
+    if !state.settings.explorer {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let nonce = hex::encode(bytes);
+    let page = PAGE.replacen("<script>", &format!("<script nonce=\"{nonce}\">"), 1).replacen(
+        "<style>",
+        &format!("<style nonce=\"{nonce}\">"),
+        1,
+    );
+    let mut response = Html(page).into_response();
+    if let Ok(policy) = HeaderValue::from_str(&policy(&nonce)) {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// The explorer's policy: its own script and style (by `nonce`), requests to Trellis only, no framing.
+pub fn policy(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; \
+         img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
 }
 
 const PAGE: &str = r#"<!doctype html>

@@ -7,17 +7,24 @@
 //! cannot wait on each other) and travels with the response, whose body is handed to the connection
 //! in slices ([`hold_until_sent`]): the turn is released only when the last slice has been taken, by
 //! which point the rest is on its way to the client.
+//!
+//! A client that asks for a graph and never reads the answer stops the connection from taking slices
+//! once the socket's buffers are full. So the turn is not held by the body itself but by a task that
+//! lets it go when the body is done or dropped, or when the send timeout has passed, whichever comes
+//! first: a stalled reader delays the next graph by at most that timeout. (Its response stays with its
+//! connection until the client goes away or reads it; only the turn is taken back.)
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::network_cache::Turn;
 
@@ -40,18 +47,31 @@ impl HeldUntilSent {
     }
 }
 
-/// `response`, whose body now releases `turn` once it has all been taken by the connection.
-pub async fn hold_until_sent(response: Response, turn: Turn) -> Response {
+/// `response`, whose body releases `turn` once it has all been taken by the connection, or once
+/// `timeout` has passed if the client is not reading it.
+pub async fn hold_until_sent(response: Response, turn: Turn, timeout: Duration) -> Response {
     let (mut parts, body) = response.into_parts();
     // The body is a finished string: collecting it cannot fail and does not copy.
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    Response::from_parts(parts, Body::new(Sliced { rest: bytes, turn: Some(turn) }))
+    let (sent, released) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _turn = turn;
+        // Either the body is done (its sender is dropped) or the client is too slow.
+        if tokio::time::timeout(timeout, released).await.is_err() {
+            tracing::warn!(
+                timeout_secs = timeout.as_secs(),
+                "a network graph's client did not read it in time; the next graph goes ahead"
+            );
+        }
+    });
+    Response::from_parts(parts, Body::new(Sliced { rest: bytes, turn: Some(sent) }))
 }
 
 struct Sliced {
     rest: Bytes,
-    turn: Option<Turn>,
+    /// Dropped when the last slice has been taken, which lets the turn go.
+    turn: Option<oneshot::Sender<()>>,
 }
 
 impl HttpBody for Sliced {

@@ -18,6 +18,7 @@
 //! - [`provider_pages`]: the provider's accept/decline page behind an email link.
 //! - [`capacity_page`]: the provider's capacity page behind a capacity-check email's link.
 //! - [`link_guard`]: failed attempts at those links, counted per client address, audited and limited.
+//! - [`security_headers`]: the headers every response carries (no sniffing, no framing, no caching, HSTS).
 
 pub mod auth;
 pub mod capacity_page;
@@ -31,6 +32,7 @@ pub mod network_page;
 pub mod oruk;
 pub mod provider_pages;
 pub mod schema;
+pub mod security_headers;
 pub mod settings;
 
 use std::sync::Arc;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub link_guard: Arc<link_guard::LinkGuard>,
     /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
     pub network: Arc<network_cache::NetworkCache>,
+    /// `/network` sign-in attempts per client address.
+    pub sign_ins: Arc<auth::RateLimiter>,
 }
 
 impl AppState {
@@ -71,7 +75,8 @@ impl AppState {
         let schema = schema::build_schema(store.clone(), settings.clone(), network.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
         let link_guard = Arc::new(link_guard::LinkGuard::new());
-        AppState { store, settings, schema, limiter, link_guard, network }
+        let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
+        AppState { store, settings, schema, limiter, link_guard, network, sign_ins }
     }
 }
 
@@ -89,10 +94,12 @@ pub fn router(state: AppState) -> Router {
         .merge(link_pages)
         .merge(oruk::routes())
         .merge(network_page::routes())
-        .with_state(state)
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(TraceLayer::new_for_http().make_span_with(provider_pages::RedactedSpan))
+        // Outermost, so that the limits' own refusals (413, 408) carry the headers too.
+        .layer(axum::middleware::map_response_with_state(state, security_headers::add))
 }
 
 /// Serves the router on `listener` until `shutdown` resolves, then finishes in-flight requests.

@@ -171,7 +171,7 @@ impl LinkGuard {
 }
 
 /// The address a client is counted under: IPv4 as it is (IPv4-mapped IPv6 as IPv4), IPv6 by its `/64`.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
         v4 => v4,

@@ -1,28 +1,41 @@
 //! `/network`: a page that shows the network to network leads and link workers — an SVG picture of
 //! link worker services, providers and the flows of offers between them, and a capacity table.
 //!
-//! It uses the same API tokens as GraphQL. A browser cannot send a bearer header on navigation, so the
-//! person pastes their token once into a sign-in form; it is kept in an `HttpOnly; SameSite=Strict`
-//! cookie scoped to `/network` and checked on every request exactly as a bearer token is.
+//! A browser cannot send a bearer header on navigation, so the person pastes their API token once into
+//! a sign-in form. That opens a server-side session ([`trellis_store::sessions`]): the cookie holds only
+//! a random session id (`HttpOnly; SameSite=Strict`, scoped to `/network`, `Secure` over HTTPS), never
+//! the token. The session ends when idle, after an absolute limit, on sign-out, and at once when its
+//! user is disabled or the key it was opened with is revoked; each request checks all of that in one
+//! query. Sign-in attempts are limited per client address. Both forms (sign-in and sign-out) are POSTs
+//! with the provider pages' anti-forgery checks ([`crate::provider_pages::csrf`]): the browser's own
+//! `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::net::SocketAddr;
 
 use crate::network_cache::Period;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, HOST, LOCATION, ORIGIN, SET_COOKIE};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::Utc;
 use serde::Deserialize;
 use trellis_domain::Role;
 
 use crate::AppState;
+use crate::auth::RateLimiter;
+use crate::provider_pages::csrf;
 use crate::schema::network::{Network, network_from};
 
 const COOKIE_NAME: &str = "trellis_network";
+
+/// Where the session and anti-forgery cookies are sent.
+const PATH: &str = "/network";
 
 /// The `/network` routes.
 pub fn routes() -> Router<AppState> {
@@ -43,16 +56,23 @@ pub struct PageQuery {
 #[derive(Deserialize)]
 pub struct SignInForm {
     token: String,
+    csrf: Option<String>,
+}
+
+/// The sign-out form.
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    csrf: Option<String>,
 }
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+fn cookie_session(headers: &HeaderMap) -> Option<String> {
     headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
         let (name, value) = pair.trim().split_once('=')?;
-        (name == COOKIE_NAME).then(|| value.to_owned())
+        (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
     })
 }
 
@@ -69,15 +89,34 @@ fn html(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// Whether a form POST came from this site: a browser sends `Origin` on cross-site POSTs, and it must
-/// name the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
+/// A page with a form: the anti-forgery token the browser already holds (or a new one, set as a cookie
+/// for `/network`) goes into the page's hidden fields.
+fn with_form(state: &AppState, headers: &HeaderMap, status: StatusCode, body: impl FnOnce(&str) -> String) -> Response {
+    let (token, fresh) = match csrf::from_cookie(headers) {
+        Some(token) => (token, false),
+        None => (csrf::new_token(), true),
     };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    let mut response = html(status, body(&token));
+    if fresh && let Ok(v) = HeaderValue::from_str(&csrf::cookie_for_path(&token, PATH, &state.settings.public_base_url))
+    {
+        response.headers_mut().append(SET_COOKIE, v);
+    }
+    response
+}
+
+fn sign_in_response(state: &AppState, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+    with_form(state, headers, status, |csrf| sign_in_page(message, csrf))
+}
+
+fn refused(refusal: csrf::Refusal, form: &str) -> Response {
+    tracing::info!(refusal = refusal.as_str(), form, "network page: form refused");
+    html(
+        StatusCode::FORBIDDEN,
+        shell(
+            "Not allowed",
+            "<p>This form must be sent from the Trellis network page itself. <a href=\"/network\">Go to the network view</a>.</p>",
+        ),
+    )
 }
 
 fn redirect(location: &str, cookie: String) -> Response {
@@ -91,43 +130,35 @@ fn redirect(location: &str, cookie: String) -> Response {
     response
 }
 
-fn secure_flag(state: &AppState) -> &'static str {
-    if state.settings.public_base_url.starts_with("https://") { "; Secure" } else { "" }
+fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
+    let secure = if state.settings.is_https() { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}={value}; Path={PATH}; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }
 
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
-    if !same_origin(&headers) {
-        return html(StatusCode::FORBIDDEN, shell("Not allowed", "<p>This form must be sent from Trellis itself.</p>"));
-    }
-    let token = form.token.trim();
-    let principal = state.store.authenticate(token).await.ok().flatten();
-    match principal {
-        Some(p) if matches!(p.user.role, Role::NetworkLead | Role::LinkWorker) => redirect(
-            "/network",
-            format!(
-                "{COOKIE_NAME}={token}; Path=/network; HttpOnly; SameSite=Strict; Max-Age=28800{}",
-                secure_flag(&state)
+async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    if !state.sign_ins.check(&RateLimiter::address_key(peer.ip())) {
+        let mut response = html(
+            StatusCode::TOO_MANY_REQUESTS,
+            shell(
+                "Too many attempts",
+                "<p>Too many sign-in attempts from this address. Wait a minute and try again.</p>",
             ),
-        ),
-        Some(_) => html(StatusCode::FORBIDDEN, sign_in_page("The network view is for network leads and link workers.")),
-        None => html(StatusCode::UNAUTHORIZED, sign_in_page("That token was not recognised.")),
+        );
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("60"));
+        return response;
     }
-}
-
-async fn sign_out(State(state): State<AppState>) -> Response {
-    redirect(
-        "/network",
-        format!("{COOKIE_NAME}=; Path=/network; HttpOnly; SameSite=Strict; Max-Age=0{}", secure_flag(&state)),
-    )
-}
-
-async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
-    let Some(token) = cookie_token(&headers) else {
-        return html(StatusCode::OK, sign_in_page(""));
-    };
-    let principal = match state.store.authenticate(&token).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return html(StatusCode::UNAUTHORIZED, sign_in_page("Your sign-in has expired or was revoked.")),
+    let form =
+        match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &SignInForm| f.csrf.as_deref()) {
+            Ok((form, _)) => form,
+            Err(refusal) => return refused(refusal, "sign-in"),
+        };
+    let principal = match state.store.authenticate(form.token.trim()).await {
+        Ok(principal) => principal,
         Err(e) => {
             tracing::error!(error = %e, "network page: authentication failed");
             return html(
@@ -136,8 +167,84 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
             );
         }
     };
+    match principal {
+        Some(p) if matches!(p.user.role, Role::NetworkLead | Role::LinkWorker) => {
+            let now = Utc::now();
+            match state.store.open_session(p.user.id, Some(p.api_key), state.settings.session_policy(), now).await {
+                Ok(opened) => {
+                    tracing::info!(user = %p.user.id, session = %opened.session.id, "network page: signed in");
+                    redirect("/network", session_cookie(&state, &opened.secret, state.settings.session_max.as_secs()))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "network page: opening a session failed");
+                    html(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        shell("Unavailable", "<p>Trellis cannot reach its database.</p>"),
+                    )
+                }
+            }
+        }
+        Some(_) => sign_in_response(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "The network view is for network leads and link workers.",
+        ),
+        None => sign_in_response(&state, &headers, StatusCode::UNAUTHORIZED, "That token was not recognised."),
+    }
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, FormRejection>,
+) -> Response {
+    if let Err(refusal) =
+        csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &SignOutForm| f.csrf.as_deref())
+    {
+        return refused(refusal, "sign-out");
+    }
+    if let Some(secret) = cookie_session(&headers)
+        && let Err(e) = state.store.close_session(&secret).await
+    {
+        tracing::error!(error = %e, "network page: closing a session failed");
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            shell("Unavailable", "<p>Trellis cannot reach its database; you are still signed in.</p>"),
+        );
+    }
+    redirect("/network", session_cookie(&state, "", 0))
+}
+
+async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<PageQuery>) -> Response {
+    let Some(secret) = cookie_session(&headers) else {
+        return sign_in_response(&state, &headers, StatusCode::OK, "");
+    };
+    let principal = match state.store.session(&secret, state.settings.session_policy(), Utc::now()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return sign_in_response(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                "Your sign-in has ended. Please sign in again.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "network page: reading the session failed");
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                shell("Unavailable", "<p>Trellis cannot reach its database.</p>"),
+            );
+        }
+    };
     if !matches!(principal.user.role, Role::NetworkLead | Role::LinkWorker) {
-        return html(StatusCode::FORBIDDEN, sign_in_page("The network view is for network leads and link workers."));
+        return sign_in_response(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "The network view is for network leads and link workers.",
+        );
     }
     let days = query.days.unwrap_or(90).clamp(1, 3650);
     let category = query.category.filter(|c| !c.trim().is_empty());
@@ -146,9 +253,11 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Q
     match state.network.graph(&state.store, Period::LastDays(days), category.clone()).await {
         Ok((graph, statistics)) => {
             let network = network_from(graph, &statistics);
-            let page = network_page(&network, &principal.user.name, days, category.as_deref());
             drop(turn);
-            html(StatusCode::OK, page)
+            let user = principal.user.name.clone();
+            with_form(&state, &headers, StatusCode::OK, |csrf| {
+                network_page(&network, &user, days, category.as_deref(), csrf)
+            })
         }
         Err(e) => {
             tracing::error!(error = %e, "network page: query failed");
@@ -181,7 +290,7 @@ fn shell(title: &str, body: &str) -> String {
     )
 }
 
-fn sign_in_page(message: &str) -> String {
+fn sign_in_page(message: &str, csrf: &str) -> String {
     let note = if message.is_empty() {
         String::new()
     } else {
@@ -191,8 +300,10 @@ fn sign_in_page(message: &str) -> String {
         "Sign in to the network view",
         &format!(
             "<header><h1>Trellis network view</h1></header><main><h2>Sign in</h2>{note}\
-             <p>Paste your Trellis API token. It is kept only in this browser, for this page, for 8 hours.</p>\
-             <form method=\"post\" action=\"/network/sign-in\"><label for=\"token\">API token</label>\
+             <p>Paste your Trellis API token. It is not kept: signing in starts a session for this page, \
+             which ends after a while without use, or when you sign out.</p>\
+             <form method=\"post\" action=\"/network/sign-in\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"token\">API token</label>\
              <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required size=\"48\">\
              <p><button type=\"submit\">Sign in</button></p></form></main>"
         ),
@@ -205,7 +316,7 @@ struct Point {
     y: f64,
 }
 
-fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>) -> String {
+fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>, csrf: &str) -> String {
     let services_by_org: HashMap<&str, Vec<&crate::schema::network::NetworkService>> =
         network.services.iter().fold(HashMap::new(), |mut m, s| {
             m.entry(s.organisation_id.as_str()).or_default().push(s);
@@ -376,7 +487,7 @@ fn network_page(network: &Network, user: &str, days: i64, category: Option<&str>
     shell(
         "Network view",
         &format!(
-            "<header><h1>Trellis network view</h1><form method=\"post\" action=\"/network/sign-out\"><span>{}</span> \
+            "<header><h1>Trellis network view</h1><form method=\"post\" action=\"/network/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><span>{}</span> \
              <button class=\"secondary\" type=\"submit\">Sign out</button></form></header><main>\
              <form class=\"filters\" method=\"get\" action=\"/network\"><div><label for=\"days\">Period</label><select id=\"days\" name=\"days\">{day_options}</select></div>\
              <div><label for=\"category\">Kind of service</label><select id=\"category\" name=\"category\">{category_options}</select></div>\

@@ -3,13 +3,13 @@
 //!
 //! They serve only public directory data (organisations, services, locations, taxonomy, capacity),
 //! never anything about referrals or people, need no token, and are rate limited per client address like
-//! anonymous GraphQL requests.
+//! anonymous GraphQL requests, whatever token a request carries.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -34,6 +34,8 @@ pub fn routes() -> Router<AppState> {
 fn public(status: StatusCode, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    // Public directory data, the same for everyone: caches may keep it a minute.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
     response
 }
 
@@ -51,8 +53,10 @@ fn failed(e: StoreError) -> Response {
     }
 }
 
-fn allowed(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> bool {
-    state.limiter.check(&RateLimiter::key_for(headers, &peer.ip().to_string()))
+/// Counted per client address whatever the request carries: the endpoints need no token, so a token
+/// (made up or not) buys no budget of its own here.
+fn allowed(state: &AppState, peer: SocketAddr) -> bool {
+    state.limiter.check(&RateLimiter::address_key(peer.ip()))
 }
 
 /// A positive whole number from the query string, `default` when it is absent, or why it is wrong.
@@ -70,10 +74,9 @@ fn number(query: &HashMap<String, String>, name: &str, default: u64, max: u64) -
 async fn services(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !allowed(&state, &headers, peer) {
+    if !allowed(&state, peer) {
         return problem(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry");
     }
     let paging = number(&query, "page", 1, u64::from(u32::MAX))
@@ -92,10 +95,9 @@ async fn services(
 async fn service(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !allowed(&state, &headers, peer) {
+    if !allowed(&state, peer) {
         return problem(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry");
     }
     let Ok(id) = id.parse::<ServiceId>() else {

@@ -1,13 +1,16 @@
 //! Settings the binary passes in; this crate never reads the environment.
 
+use std::time::Duration;
+
 /// What a deployment can tune.
 #[derive(Clone, Debug)]
 pub struct ApiSettings {
     /// The address people reach Trellis at, for links in emails (`https://trellis.example.nhs.uk`).
     pub public_base_url: String,
-    /// Whether GraphQL introspection is allowed.
+    /// Whether GraphQL introspection is allowed. Off unless switched on (the binary's `--demo` does):
+    /// a production API need not describe itself to whoever asks.
     pub introspection: bool,
-    /// Whether the explorer page is served at `GET /graphql`.
+    /// Whether the explorer page is served at `GET /graphql`. Off unless switched on, like introspection.
     pub explorer: bool,
     /// Requests per minute allowed for one token (or one anonymous address).
     pub rate_limit_per_minute: u32,
@@ -37,14 +40,35 @@ pub struct ApiSettings {
     /// How many days a referral's idempotency key is remembered: a retry within it replays the first
     /// submission; after it the key is forgotten and a reuse makes a new referral.
     pub idempotency_key_days: i64,
+    /// A `/network` session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A `/network` session ends this long after sign-in, however busy.
+    pub session_max: Duration,
+    /// How long a network graph's response may take to reach a client before its turn is given to the
+    /// next graph: a client that asks and never reads must not hold every other graph up.
+    pub network_send_timeout: Duration,
+    /// `/network` sign-in attempts allowed per client address per minute.
+    pub sign_in_per_minute: u32,
+}
+
+impl ApiSettings {
+    /// Whether Trellis is reached over HTTPS: cookies are then `Secure` and responses carry HSTS.
+    pub fn is_https(&self) -> bool {
+        self.public_base_url.trim().to_ascii_lowercase().starts_with("https://")
+    }
+
+    /// The session lifetimes, as the store applies them.
+    pub fn session_policy(&self) -> trellis_store::sessions::SessionPolicy {
+        trellis_store::sessions::SessionPolicy { idle: self.session_idle, absolute: self.session_max }
+    }
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             public_base_url: "http://127.0.0.1:8080".into(),
-            introspection: true,
-            explorer: true,
+            introspection: false,
+            explorer: false,
             rate_limit_per_minute: 600,
             body_limit_bytes: 256 * 1024,
             request_timeout_secs: 30,
@@ -54,6 +78,10 @@ impl Default for ApiSettings {
             max_page_size: 100,
             capacity_stale_after_days: 14,
             network_statistics_ttl_secs: 30,
+            session_idle: Duration::from_secs(30 * 60),
+            session_max: Duration::from_secs(10 * 3600),
+            network_send_timeout: Duration::from_secs(30),
+            sign_in_per_minute: 10,
             swemwbs_wording: None,
             api_key_expiry_days: trellis_store::accounts::DEFAULT_API_KEY_LIFETIME_DAYS,
             idempotency_key_days: 30,

@@ -26,8 +26,8 @@ pub struct MailerSettings {
 pub enum TransportSettings {
     /// An SMTP server.
     Smtp(SmtpSettings),
-    /// No mail server: each message is written to `dir` as an `.eml` file, and the provider's link is
-    /// logged so that someone trying Trellis offline can follow it.
+    /// No mail server: each message is written to `dir` as an `.eml` file (the demo, or a deployment
+    /// that says so explicitly). The link inside is reached by opening the file; it is never logged.
     Files {
         /// The folder, created if missing.
         dir: PathBuf,
@@ -106,8 +106,6 @@ pub struct OutgoingEmail {
     pub text: String,
     /// The HTML part.
     pub html: String,
-    /// The provider's link, for the files transport to log (offline demo only).
-    pub provider_link: Option<String>,
 }
 
 impl fmt::Debug for OutgoingEmail {
@@ -215,23 +213,9 @@ impl Mailer {
             }
             Self::Files { dir, .. } => {
                 let path = write_eml(dir, &email.message_id, &message.formatted()).await?;
-                match &email.provider_link {
-                    // The offline demo's deliberate exception to "never log a token": with no mail server
-                    // the log is the only way to reach the link. SMTP deployments never log links.
-                    Some(link) => tracing::info!(
-                        to = %email.to,
-                        subject = %email.subject,
-                        file = %path.display(),
-                        link = %link,
-                        "email written to a file (no SMTP server configured); link for the provider"
-                    ),
-                    None => tracing::info!(
-                        to = %email.to,
-                        subject = %email.subject,
-                        file = %path.display(),
-                        "email written to a file (no SMTP server configured)"
-                    ),
-                }
+                // The file name and subject only: the body holds a live link (a bearer secret), and the
+                // recipient may be a person's address. Whoever needs the link opens the file.
+                tracing::info!(subject = %email.subject, file = %path.display(), "email written to a file");
                 Ok(())
             }
         }
@@ -268,9 +252,8 @@ mod tests {
             to: "walks@greenspring.example".into(),
             sender_name: Some("Erewash PCN Link Workers".into()),
             subject: "New offer".into(),
-            text: "Hello".into(),
+            text: "Hello, answer at http://localhost/offers/tro_secret".into(),
             html: "<p>Hello</p>".into(),
-            provider_link: Some("http://localhost/offers/tro_secret".into()),
         }
     }
 
@@ -302,6 +285,51 @@ mod tests {
         assert!(raw.contains("Message-ID: <0190f3a2-7b1c-7d4e-8f00-1c2b3f9a4d5e@outbox.trellis>"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(raw.contains("From: \"Erewash PCN Link Workers\" <noreply@trellis.example>"), "{raw}");
+    }
+
+    /// Everything a test subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_file_transport_writes_the_link_to_the_file_and_never_to_the_log() {
+        let dir = std::env::temp_dir().join(format!("trellis-mailer-{}", uuid::Uuid::new_v4().simple()));
+        let mailer = Mailer::from_settings(&MailerSettings {
+            from: "Trellis <noreply@trellis.example>".into(),
+            transport: TransportSettings::Files { dir: dir.clone() },
+        })
+        .unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(mailer.send(&email())).unwrap();
+        });
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("email written to a file"), "the send was logged: {logs}");
+        assert!(!logs.contains("tro_secret") && !logs.contains("/offers/"), "the log holds the link: {logs}");
+        assert!(!logs.contains("walks@greenspring.example"), "the log holds the recipient: {logs}");
+        let written: String = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        assert!(written.contains("tro_secret"), "the file holds the link");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -314,7 +314,6 @@ impl Worker {
     async fn compose(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<OutgoingEmail, NotifierError> {
         let missing = |what| NotifierError::MissingReference { kind: row.kind, email: row.id, what };
         let sign_in = self.settings.public_base_url.as_str();
-        let mut provider_link = None;
         let rendered = match row.kind {
             EmailKind::OfferMade | EmailKind::OfferReminder => {
                 let offer = row.offer.ok_or_else(|| missing("offer"))?;
@@ -336,9 +335,7 @@ impl Worker {
                 } else {
                     Letter::OfferReminder { notice: &notice, link: &link, link_expires_at }
                 };
-                let rendered = letter.render(sign_in)?;
-                provider_link = Some(link);
-                rendered
+                letter.render(sign_in)?
             }
             EmailKind::OfferAnswered => {
                 let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
@@ -402,10 +399,7 @@ impl Worker {
                 let link_expires_at = later(now, self.settings.capacity_link_ttl);
                 let token = self.store.create_service_link(service, link_expires_at, now).await?;
                 let link = format!("{}/capacity/{token}", self.settings.public_base_url);
-                let rendered =
-                    Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?;
-                provider_link = Some(link);
-                rendered
+                Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?
             }
             EmailKind::ServiceEmailChanged => {
                 let service = capacity_service(row).ok_or_else(|| missing("service"))?;
@@ -422,7 +416,6 @@ impl Worker {
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
-            provider_link,
         })
     }
 }

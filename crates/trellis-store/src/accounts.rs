@@ -177,7 +177,7 @@ impl TryFrom<user::Model> for User {
         Ok(User {
             id: UserId(m.id),
             organisation: OrganisationId(m.organisation_id),
-            role: Role::parse(&m.role).ok_or_else(|| StoreError::Corrupt("user role".into()))?,
+            role: Role::parse(&m.role).ok_or_else(|| StoreError::Corrupt("users.role"))?,
             email: m.email,
             name: m.name,
             created_at: m.created_at,
@@ -477,7 +477,7 @@ impl Store {
             .db
             .query_one_raw(Statement::from_string(backend, "SELECT epoch FROM auth_revocations WHERE id = 1"))
             .await?
-            .ok_or_else(|| StoreError::Corrupt("auth_revocations has no row".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("auth_revocations"))?;
         let epoch: i64 = row.try_get_by_index(0)?;
         self.principals.observe_epoch(epoch, sent_at);
         Ok(())

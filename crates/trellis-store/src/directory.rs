@@ -817,8 +817,7 @@ impl Store {
         let old_email = current.email.clone();
         let status = match changes.status {
             Some(s) => s,
-            None => ServiceStatus::parse(&current.status)
-                .map_err(|_| StoreError::Corrupt(format!("unreadable service status {}", current.status)))?,
+            None => ServiceStatus::parse(&current.status).map_err(|_| StoreError::Corrupt("services.status"))?,
         };
         let row = ServiceRow {
             organisation: current.organisation_id,

@@ -29,9 +29,10 @@ pub enum StoreError {
     /// A reference to another record does not resolve (an organisation, a service).
     #[error("{0} does not exist")]
     UnknownReference(&'static str),
-    /// Stored data no longer parses: a bug or manual tampering.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
+    /// Stored data no longer parses: a bug or manual tampering. It names the column, never the value
+    /// (which may be personal data, and errors are logged).
+    #[error("corrupt stored data in {0}")]
+    Corrupt(&'static str),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] DbErr),

@@ -17,6 +17,7 @@
 //! - [`audit`]: the audit log.
 //! - [`links`]: provider links from offer emails.
 //! - [`timers`]: reminders and expiry of unanswered offers.
+//! - [`sessions`]: server-side browser sessions (`/network`, the coming staff console).
 //! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
 //! - [`wellbeing`]: the personal plan and wellbeing measures of a referral.
@@ -39,6 +40,7 @@ pub mod outbox;
 pub mod principals;
 pub mod referrals;
 mod rows;
+pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

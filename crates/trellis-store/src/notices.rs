@@ -15,7 +15,7 @@ use trellis_domain::values::Need;
 use trellis_domain::{OfferId, ReferralId};
 use uuid::Uuid;
 
-use crate::convert::stored;
+use crate::convert::{stored, unreadable};
 use crate::entity::{email_outbox, offer, organisation, referral, service};
 use crate::offers::link_worker_recipient;
 use crate::outbox::{DeliveryStatus, EmailKind, NewEmail, OutboxEmail};
@@ -96,7 +96,7 @@ impl Store {
         let svc = service::Entity::find_by_id(row.service_id)
             .one(&self.db)
             .await?
-            .ok_or(StoreError::Corrupt("offer without service".into()))?;
+            .ok_or(StoreError::Corrupt("offers.service_id"))?;
         let org_name = |id: Uuid| async move {
             Ok::<_, StoreError>(
                 organisation::Entity::find_by_id(id).one(&self.db).await?.map(|o| o.name).unwrap_or_default(),
@@ -110,8 +110,7 @@ impl Store {
             Some(p) => Some(org_name(p.provider_organisation_id).await?),
             None => None,
         };
-        let needs: Vec<String> =
-            serde_json::from_str(&referral_row.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let needs: Vec<String> = serde_json::from_str(&referral_row.needs).map_err(unreadable("referrals.needs"))?;
         Ok(OfferNotice {
             offer: id,
             reference: offer_reference(id),
@@ -127,7 +126,7 @@ impl Store {
                 .as_deref()
                 .map(DeclineReason::parse)
                 .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(unreadable("offers.decline_reason"))?,
             offered_at: row.created_at,
             expires_at: row.expires_at,
             onward_from: row.part_of_offer_id.map(|p| offer_reference(OfferId(p))),
@@ -147,7 +146,7 @@ impl Store {
                 .as_deref()
                 .map(ClosureReason::parse)
                 .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(unreadable("referrals.closure_reason"))?,
         })
     }
 

@@ -14,7 +14,7 @@ use trellis_domain::{Actor, OfferId, OrganisationId, ReferralId, Role, ServiceId
 use uuid::Uuid;
 
 use crate::audit::Audit;
-use crate::convert::{stored, version};
+use crate::convert::{stored, unreadable, version};
 use crate::entity::{offer, offer_event, organisation, referral, referral_demographics, service, user};
 use crate::outbox::{EmailKind, NewEmail};
 use crate::referrals::{ReferralRecord, state_from};
@@ -99,7 +99,7 @@ fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
             .as_deref()
             .map(DeclineReason::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("offers.decline_reason"))?,
         version: version(m.version)?,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -164,7 +164,7 @@ impl Store {
         rows.into_iter()
             .map(|m| {
                 let service_name =
-                    services.get(&m.service_id).cloned().ok_or(StoreError::Corrupt("offer without service".into()))?;
+                    services.get(&m.service_id).cloned().ok_or(StoreError::Corrupt("offers.service_id"))?;
                 Ok(OfferRecord {
                     state: state_of(&m)?,
                     service_name,
@@ -393,17 +393,16 @@ impl Store {
         let p = referral_demographics::Entity::find_by_id(referral_row.id)
             .one(&self.db)
             .await?
-            .ok_or(StoreError::Corrupt("referral without demographics".into()))?;
+            .ok_or(StoreError::Corrupt("referral_demographics"))?;
         let referral_closed = referral_row.status == ReferralStatus::Closed.as_str();
-        let needs: Vec<String> =
-            serde_json::from_str(&referral_row.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let needs: Vec<String> = serde_json::from_str(&referral_row.needs).map_err(unreadable("referrals.needs"))?;
         let record = self.offer_record(&self.db, row).await?;
         let accepted = matches!(
             record.state.status,
             OfferStatus::Accepted | OfferStatus::Started | OfferStatus::Finished | OfferStatus::EndedEarly
         );
-        let dob =
-            DateOfBirth::parse(p.date_of_birth, now.date_naive()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let dob = DateOfBirth::parse(p.date_of_birth, now.date_naive())
+            .map_err(unreadable("referral_demographics.date_of_birth"))?;
         // A closed referral's person is no longer the provider's to contact.
         let contact = if accepted && with_contact && !referral_closed {
             Audit {
@@ -452,14 +451,14 @@ impl Store {
                         .as_deref()
                         .map(OfferStatus::parse)
                         .transpose()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        .map_err(unreadable("offer_events.from_status"))?,
                     to: stored("offer status", OfferStatus::parse(&m.to_status))?,
                     decline_reason: m
                         .decline_reason
                         .as_deref()
                         .map(DeclineReason::parse)
                         .transpose()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        .map_err(unreadable("offer_events.decline_reason"))?,
                     actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
                     at: m.occurred_at,
                     note: m.note,

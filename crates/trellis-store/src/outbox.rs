@@ -14,6 +14,7 @@ use sea_orm::{
 use trellis_domain::{OfferId, ReferralId};
 use uuid::Uuid;
 
+use crate::convert::unreadable;
 use crate::entity::email_outbox;
 use crate::{Store, StoreError};
 
@@ -116,7 +117,7 @@ impl DeliveryStatus {
             "sent" => Ok(Self::Sent),
             "dead" => Ok(Self::Dead),
             "skipped" => Ok(Self::Skipped),
-            other => Err(StoreError::Corrupt(format!("outbox status {other}"))),
+            _ => Err(StoreError::Corrupt("email_outbox.status")),
         }
     }
 }
@@ -159,9 +160,9 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
     fn try_from(m: email_outbox::Model) -> Result<Self, StoreError> {
         Ok(OutboxEmail {
             id: m.id,
-            kind: EmailKind::parse(&m.kind).ok_or_else(|| StoreError::Corrupt(format!("email kind {}", m.kind)))?,
+            kind: EmailKind::parse(&m.kind).ok_or_else(|| StoreError::Corrupt("email_outbox.kind"))?,
             recipient: m.recipient,
-            payload: serde_json::from_str(&m.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            payload: serde_json::from_str(&m.payload).map_err(unreadable("email_outbox.payload"))?,
             message_id: m.message_id,
             subject: m.subject,
             status: DeliveryStatus::parse(&m.status)?,

@@ -17,7 +17,7 @@ use trellis_domain::{Actor, OrganisationId, PersonId, ReferralId, UserId};
 use uuid::Uuid;
 
 use crate::audit::Audit;
-use crate::convert::{stored, version};
+use crate::convert::{stored, unreadable, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
 use crate::outbox::{EmailKind, NewEmail};
 use crate::rows::with_person;
@@ -165,19 +165,19 @@ pub(crate) fn details_from(m: referral_demographics::Model) -> Result<PersonDeta
             .as_deref()
             .map(PhoneNumber::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("referral_demographics.phone"))?,
         email: m
             .email
             .as_deref()
             .map(EmailAddress::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("referral_demographics.email"))?,
         postcode: m
             .postcode
             .as_deref()
             .map(Postcode::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("referral_demographics.postcode"))?,
         preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
     })
 }
@@ -210,7 +210,7 @@ pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
             .as_deref()
             .map(ClosureReason::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("referrals.closure_reason"))?,
         details_differ: m.flag.as_deref() == Some(DETAILS_DIFFER_FLAG),
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -218,7 +218,7 @@ pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
 }
 
 fn record_from(m: referral::Model, person: referral_demographics::Model) -> Result<ReferralRecord, StoreError> {
-    let needs: Vec<String> = serde_json::from_str(&m.needs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let needs: Vec<String> = serde_json::from_str(&m.needs).map_err(unreadable("referrals.needs"))?;
     Ok(ReferralRecord {
         state: state_from(&m)?,
         person: person_from(PersonId(m.person_id), person)?,
@@ -244,7 +244,7 @@ fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, Sto
         actor_organisation_id: event.actor.organisation.map(|o| o.0),
         actor_user_id: event.actor.user.map(|u| u.0),
         note: event.note.clone(),
-        data: serde_json::to_string(&event.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        data: serde_json::to_string(&event.kind).map_err(unreadable("referral_events.data"))?,
         occurred_at: event.at,
     }
     .into_active_model())
@@ -254,13 +254,13 @@ fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
     Ok(ReferralEvent {
         referral: ReferralId(m.referral_id),
         version: version(m.version)?,
-        kind: serde_json::from_str::<ReferralEventKind>(&m.data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        kind: serde_json::from_str::<ReferralEventKind>(&m.data).map_err(unreadable("referral_events.data"))?,
         from: m
             .from_status
             .as_deref()
             .map(ReferralStatus::parse)
             .transpose()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(unreadable("referral_events.from_status"))?,
         to: stored("referral status", ReferralStatus::parse(&m.to_status))?,
         actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
         at: m.occurred_at,
@@ -387,7 +387,7 @@ impl Store {
                     txn.rollback().await?;
                     let txn = self.db.begin().await?;
                     let existing = self.replayed_submission(&txn, &key_again, actor).await?;
-                    let existing = existing.ok_or(StoreError::Corrupt("idempotency key vanished".into()))?;
+                    let existing = existing.ok_or(StoreError::Corrupt("idempotency_keys"))?;
                     Audit {
                         actor,
                         action: "referral.submission_replayed",
@@ -462,10 +462,8 @@ impl Store {
             .on_conflict(OnConflict::column(P::NhsNumber).update_column(P::NhsNumber).to_owned())
             .into_query();
         upsert.returning(Query::returning().columns([P::Id]));
-        let row = txn
-            .query_one_raw(txn.get_database_backend().build(&upsert))
-            .await?
-            .ok_or(StoreError::Corrupt("person upsert returned nothing".into()))?;
+        let row =
+            txn.query_one_raw(txn.get_database_backend().build(&upsert)).await?.ok_or(StoreError::Corrupt("people"))?;
         Ok(PersonId(row.try_get("", "id")?))
     }
 

@@ -67,8 +67,8 @@ pub struct WellbeingChange {
     pub changes: Vec<ScoreChange>,
 }
 
-fn corrupt(column: &str) -> StoreError {
-    StoreError::Corrupt(format!("unreadable {column}"))
+fn corrupt(column: &'static str) -> StoreError {
+    StoreError::Corrupt(column)
 }
 
 fn plan_from(m: referral_plan::Model) -> Result<PlanVersion, StoreError> {

@@ -667,3 +667,20 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
     println!("capacity sets that came first: {sets_won}; refused for coming after the accept: {sets_refused}");
     assert_eq!(sets_won + sets_refused, 12);
 });
+both_databases!(
+    a_stored_value_that_no_longer_parses_is_an_error_naming_its_column_never_the_value,
+    |store: Store| async move {
+        use sea_orm::ConnectionTrait;
+        let f = Fixture::create(&store).await;
+        let gp = Fixture::actor(&f.gp);
+        let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
+        // A phone number that no longer parses, as a hand edit or a bug might leave one.
+        let corrupt = "UPDATE referral_demographics SET phone = '0115 496 0123 ext CALL-ME'";
+        store.connection().execute_unprepared(corrupt).await.unwrap();
+        let err = store.referral(&gp, id, Utc::now()).await.unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{shown}");
+        assert!(shown.contains("phone"), "the error names the column: {shown}");
+        assert!(!shown.contains("CALL-ME") && !shown.contains("0115"), "the error carries the value: {shown}");
+    }
+);

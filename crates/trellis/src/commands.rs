@@ -37,7 +37,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(&cli.global, args).await,
-        Command::Worker(args) => crate::worker::run(&cli.global, args, shutdown_signal()).await,
+        Command::Worker(args) => {
+            let mail = crate::worker::mailer_settings(&args.mail, false)?;
+            crate::worker::log_transport(&mail);
+            crate::worker::run(&cli.global, args, mail, shutdown_signal()).await
+        }
     }
 }
 
@@ -201,19 +205,22 @@ fn key_table(keys: &[trellis_store::accounts::ApiKey], now: chrono::DateTime<Utc
 }
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything else: a server that cannot send email does not start (`--no-worker` sends none).
+    let mail = if args.no_worker { None } else { Some(crate::worker::mailer_settings(&args.mail, args.demo)?) };
+    if let Some(mail) = &mail {
+        crate::worker::log_transport(mail);
+    }
     let store = open(global).await?;
     if args.demo {
         demo::ensure(&store).await?;
         demo::print_tokens(&store).await?;
     }
-    let mut settings = args.api.settings()?;
+    let mut settings = args.api.settings(args.demo)?;
     settings.api_key_expiry_days = global.api_key_expiry_days;
     let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = if args.no_worker {
-        None
-    } else {
+    let worker = if let Some(mail) = mail {
         let worker_args = crate::settings::WorkerArgs {
             mail: args.mail.clone(),
             public_base_url: settings.public_base_url.clone(),
@@ -228,8 +235,10 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            crate::worker::run(&global, worker_args, stopped).await
+            crate::worker::run(&global, worker_args, mail, stopped).await
         }))
+    } else {
+        None
     };
     tracing::info!(%address, "Trellis is listening: GraphQL at http://{address}/graphql");
     let state = trellis_api::AppState::new(store, settings);

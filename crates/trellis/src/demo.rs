@@ -621,14 +621,14 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     let v = store.transition_offer(cuppa.state.id, 1, OfferCommand::Accept, &cuppa_provider, now).await?.state.version;
     let v = store.transition_offer(cuppa.state.id, v, OfferCommand::Start, &cuppa_provider, now).await?.state.version;
     store.transition_offer(cuppa.state.id, v, OfferCommand::Finish, &cuppa_provider, now).await?;
+    // Completed with no second wellbeing measure: the closure says why (the demo records no measures).
     store
-        .transition_referral(
+        .close_referral(
             ids[4],
             3,
-            ReferralCommand::Close {
-                reason: ClosureReason::Completed,
-                note: Some("Goes every fortnight and has made friends.".into()),
-            },
+            ClosureReason::Completed,
+            Some("Goes every fortnight and has made friends.".into()),
+            Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered),
             lw,
             now,
         )

@@ -168,7 +168,8 @@ pub struct ServeArgs {
     /// Where to listen.
     #[arg(long, env = "TRELLIS_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// Load the demo locality (if absent) and print demo tokens.
+    /// Load the demo locality (if absent) and print demo tokens. Also switches on the explorer and
+    /// introspection, and, with no SMTP host, writes emails as .eml files to ./outbox.
     #[arg(long, env = "TRELLIS_DEMO")]
     pub demo: bool,
     /// Do not run the email worker inside the server (run `trellis worker` separately).
@@ -217,12 +218,12 @@ pub struct ApiArgs {
     /// The address people reach Trellis at, for links in emails.
     #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
-    /// Allow GraphQL introspection.
-    #[arg(long, env = "TRELLIS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
-    /// Serve the GraphQL explorer at GET /graphql.
-    #[arg(long, env = "TRELLIS_EXPLORER", default_value_t = true, action = clap::ArgAction::Set)]
-    pub explorer: bool,
+    /// Allow GraphQL introspection (default: on with --demo, otherwise off).
+    #[arg(long, env = "TRELLIS_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
+    /// Serve the GraphQL explorer at GET /graphql (default: on with --demo, otherwise off).
+    #[arg(long, env = "TRELLIS_EXPLORER", action = clap::ArgAction::Set)]
+    pub explorer: Option<bool>,
     /// Requests per minute per token (or per anonymous address).
     #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
@@ -256,17 +257,25 @@ pub struct ApiArgs {
     /// first submission; after it a reuse of the key makes a new referral.
     #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
     pub idempotency_key_days: i64,
+    /// A `/network` sign-in ends after this many minutes without a request.
+    #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+    /// A `/network` sign-in ends this many hours after it began, however busy.
+    #[arg(long, env = "TRELLIS_SESSION_MAX_HOURS", default_value_t = 10)]
+    pub session_max_hours: u64,
 }
 
 impl ApiArgs {
-    /// The API crate's settings. Fails if a SWEMWBS wording file is named but unreadable or not seven
-    /// non-empty lines.
-    pub fn settings(&self) -> anyhow::Result<trellis_api::ApiSettings> {
+    /// The API crate's settings. `demo` switches the explorer and introspection on unless they are set.
+    /// Fails if a SWEMWBS wording file is named but unreadable or not seven non-empty lines.
+    pub fn settings(&self, demo: bool) -> anyhow::Result<trellis_api::ApiSettings> {
         let swemwbs_wording = self.swemwbs_wording_file.as_deref().map(read_swemwbs_wording).transpose()?;
         Ok(trellis_api::ApiSettings {
             public_base_url: self.public_base_url.trim_end_matches('/').to_owned(),
-            introspection: self.introspection,
-            explorer: self.explorer,
+            introspection: self.introspection.unwrap_or(demo),
+            explorer: self.explorer.unwrap_or(demo),
+            session_idle: std::time::Duration::from_secs(60 * self.session_idle_minutes.max(1)),
+            session_max: std::time::Duration::from_secs(3600 * self.session_max_hours.max(1)),
             rate_limit_per_minute: self.rate_limit_per_minute,
             body_limit_bytes: self.body_limit_bytes,
             request_timeout_secs: self.request_timeout_secs,
@@ -296,10 +305,11 @@ fn read_swemwbs_wording(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-/// Email delivery: SMTP when a host is set, otherwise `.eml` files in a folder.
+/// Email delivery: SMTP when a host is set; `.eml` files only when asked for (or with `--demo`).
 #[derive(Args, Debug, Clone)]
 pub struct MailArgs {
-    /// SMTP server host; without it, emails are written as .eml files to --outbox-dir.
+    /// SMTP server host. Required to send email: without it (or --mail-to-files), serve and worker
+    /// refuse to start, except serve --demo.
     #[arg(long, env = "TRELLIS_SMTP_HOST")]
     pub smtp_host: Option<String>,
     /// SMTP server port.
@@ -317,9 +327,10 @@ pub struct MailArgs {
     /// The From address of every email.
     #[arg(long, env = "TRELLIS_MAIL_FROM", default_value = "Trellis <no-reply@trellis.localhost>")]
     pub mail_from: String,
-    /// Where .eml files go when no SMTP host is set.
-    #[arg(long, env = "TRELLIS_OUTBOX_DIR", default_value = "outbox")]
-    pub outbox_dir: PathBuf,
+    /// Write emails as .eml files to this folder instead of sending them (no SMTP host). For trials
+    /// and tests: nothing reaches anyone.
+    #[arg(long, env = "TRELLIS_MAIL_TO_FILES", value_name = "DIR")]
+    pub mail_to_files: Option<PathBuf>,
 }
 
 /// SMTP connection security.

@@ -2,17 +2,25 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use trellis_notifier::{
     Mailer, MailerSettings, SmtpCredentials, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings,
 };
 
 use crate::settings::{GlobalArgs, MailArgs, SmtpSecurity as SecurityArg, WorkerArgs};
 
-/// The notifier's mailer settings from the command line: SMTP when a host is set, else `.eml` files.
-fn mailer_settings(mail: &MailArgs) -> MailerSettings {
-    let transport = match &mail.smtp_host {
-        Some(host) => TransportSettings::Smtp(SmtpSettings {
+/// Where `serve --demo` writes emails when no SMTP host is set.
+pub const DEMO_OUTBOX: &str = "outbox";
+
+/// The notifier's mailer settings from the command line: SMTP when a host is set; `.eml` files when
+/// `--mail-to-files` says so, or for the demo. Otherwise an error: a server that silently wrote offers to a
+/// folder nobody reads would leave providers never hearing of them, so mail fails closed.
+pub fn mailer_settings(mail: &MailArgs, demo: bool) -> anyhow::Result<MailerSettings> {
+    let transport = match (&mail.smtp_host, &mail.mail_to_files) {
+        (Some(_), Some(_)) => bail!(
+            "both an SMTP host (TRELLIS_SMTP_HOST) and --mail-to-files (TRELLIS_MAIL_TO_FILES) are set: choose one"
+        ),
+        (Some(host), None) => TransportSettings::Smtp(SmtpSettings {
             host: host.clone(),
             port: mail.smtp_port,
             security: match mail.smtp_security {
@@ -26,31 +34,45 @@ fn mailer_settings(mail: &MailArgs) -> MailerSettings {
                 .map(|username| SmtpCredentials { username, password: mail.smtp_password.clone().unwrap_or_default() }),
             timeout: Duration::from_secs(30),
         }),
-        None => TransportSettings::Files { dir: mail.outbox_dir.clone() },
+        (None, Some(dir)) => TransportSettings::Files { dir: dir.clone() },
+        (None, None) if demo => TransportSettings::Files { dir: DEMO_OUTBOX.into() },
+        (None, None) => bail!(
+            "no SMTP host is set, so Trellis could not send email and will not start. Set TRELLIS_SMTP_HOST \
+             (--smtp-host); or, for a trial, pass --mail-to-files DIR (TRELLIS_MAIL_TO_FILES) to write emails \
+             as .eml files, or run `trellis serve --demo`"
+        ),
     };
-    MailerSettings { from: mail.mail_from.clone(), transport }
+    Ok(MailerSettings { from: mail.mail_from.clone(), transport })
 }
 
-/// Runs the worker until `shutdown` resolves; it finishes the pass it is in first.
+/// Says how email will go, before anything else starts: a warning when it goes to files.
+pub fn log_transport(mail: &MailerSettings) {
+    match &mail.transport {
+        TransportSettings::Smtp(smtp) => {
+            tracing::info!(host = %smtp.host, port = smtp.port, "email worker sending over SMTP")
+        }
+        TransportSettings::Files { dir } => {
+            tracing::warn!(dir = %dir.display(), "no SMTP host: emails are written as .eml files and reach nobody")
+        }
+    }
+}
+
+/// Runs the worker with `mail` (from [`mailer_settings`]) until `shutdown` resolves; it finishes the pass
+/// it is in first.
 pub async fn run(
     global: &GlobalArgs,
     args: WorkerArgs,
+    mail: MailerSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = crate::commands::open(global).await?;
-    let mailer = Mailer::from_settings(&mailer_settings(&args.mail)).context("email settings")?;
+    let mailer = Mailer::from_settings(&mail).context("email settings")?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
     let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
     settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());
-    match &args.mail.smtp_host {
-        Some(host) => tracing::info!(%host, port = args.mail.smtp_port, "email worker sending over SMTP"),
-        None => {
-            tracing::info!(dir = %args.mail.outbox_dir.display(), "no SMTP host set: email worker writes .eml files")
-        }
-    }
     Worker::new(store, mailer, settings).run_until(shutdown).await;
     Ok(())
 }

@@ -35,7 +35,9 @@ on_both_databases!(
         assert!(disabled["disableUser"]["user"]["disabledAt"].is_string());
         let refused = app.graphql(Some(&t.link_worker), ME, json!({})).await;
         assert_eq!(refused.code(), Some("UNAUTHENTICATED"), "{refused:?}");
-        let sign_in = post(&app, "/network/sign-in", None, &[("token", &t.link_worker)], &same_origin(&app)).await;
+        let form = trellis_tests::link_pages::Session::open(&app, "/network").await;
+        let fields = [("csrf", form.csrf.as_str()), ("token", t.link_worker.as_str())];
+        let sign_in = post(&app, "/network/sign-in", Some(&form.cookie), &fields, &same_origin(&app)).await;
         assert_eq!(sign_in.status.as_u16(), 401, "the network page does not sign a disabled user in");
         // Disabling twice keeps the first time.
         let again = app.ok(&t.admin, DISABLE, json!({ "id": lw })).await;

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
 use serde_json::{Value, json};
-use trellis_tests::{TestApp, doc_operation, on_both_databases};
+// `on_both_databases!` comes from the suite's `#[macro_use]`, not a `use`: `tests/logs.rs` includes this
+// file and puts its own macro of that name in its place, to run every journey with its logs captured.
+use trellis_tests::{TestApp, doc_operation};
 
 const GP: &str = "gp-practice.md";
 const LW: &str = "link-worker.md";

@@ -1,8 +1,11 @@
 //! The end-to-end suite as one test binary (one link of the whole stack instead of one per file): the
 //! real server on SQLite and PostgreSQL, real SMTP, real clients and a real browser.
 //!
-//! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber, which must see only
-//! its own journey.
+//! `logs.rs` stays a binary of its own: it installs a process-wide log subscriber and runs every journey
+//! of `journeys.rs` under it (which is why that file takes `on_both_databases!` from `#[macro_use]`).
+
+#[macro_use(on_both_databases)]
+extern crate trellis_tests;
 
 mod accounts;
 mod api_errors;
@@ -18,4 +21,5 @@ mod provider_page;
 mod request_cost;
 mod schema;
 mod service_versions;
+mod web_edge;
 mod wellbeing;

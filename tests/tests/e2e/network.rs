@@ -187,6 +187,7 @@ async fn the_network_page_draws_the_graph_in_a_real_browser() {
     assert!(report["nodes"].as_u64().unwrap() >= 3, "{report}");
     assert!(report["tableRows"].as_u64().unwrap() >= 2, "{report}");
     assert_eq!(report["gpRefused"], json!(true));
+    assert_eq!(report["signedOut"], json!(true), "{report}");
     assert!(out_dir.join("network.png").exists());
 }
 

@@ -25,7 +25,9 @@ fn graphql_js_builds_and_validates_the_checked_in_sdl() {
 }
 
 async fn drive_with_graphql_request(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // A third-party client starts with the standard introspection query: switched on for it.
+    let settings = trellis_api::ApiSettings { introspection: true, ..trellis_api::ApiSettings::default() };
+    let app = TestApp::spawn_with(backend, settings).await;
     let url = format!("{}/graphql", app.base_url);
     let (gp, lw) = (app.tokens.gp.clone(), app.tokens.link_worker.clone());
     let out =

@@ -74,9 +74,13 @@ pub async fn graphql_handler(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> HttpResponse {
-    let key = RateLimiter::key_for(&headers, &peer.ip().to_string());
-    if !state.limiter.check(&key) {
-        return error_response(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry", "RATE_LIMITED");
+    let too_many =
+        || error_response(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry", "RATE_LIMITED");
+    let address = RateLimiter::address_key(peer.ip());
+    let token = auth::bearer_token(&headers);
+    // Anonymous requests draw on the address's budget before anything else is done for them.
+    if token.is_none() && !state.limiter.check(&address) {
+        return too_many();
     }
     let mut request = request.into_inner();
     // Refused before any token lookup or read: a document that fans out past the limits costs only its
@@ -88,19 +92,29 @@ pub async fn graphql_handler(
     }
     let caller = match auth::caller(&state.store, &headers).await {
         Ok(caller) => caller,
-        // Only a token that resolves to nobody is the caller's fault. A database that cannot be asked is
-        // ours, and temporary: a 401 would tell a client its token is bad and not to retry.
+        // Only a token that resolves to nobody is the caller's fault, and it is counted against the
+        // address: made-up tokens get no budget of their own. A database that cannot be asked is ours,
+        // and temporary: a 401 would tell a client its token is bad and not to retry.
         Err(e @ crate::error::ApiError::Unauthenticated) => {
+            if !state.limiter.check(&address) {
+                return too_many();
+            }
             return error_response(StatusCode::UNAUTHORIZED, &e.to_string(), e.code());
         }
         Err(e) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), e.code()),
     };
+    // A token's own budget, once it has shown whose it is.
+    if let Some(token) = token.filter(|_| caller.0.is_some())
+        && !state.limiter.check(&RateLimiter::token_key(token))
+    {
+        return too_many();
+    }
     let held = Arc::new(HeldUntilSent::default());
     let request = request.data(caller).data(Arc::clone(&held));
     let response = with_error_codes(trellis_store::audit::within_one_request(state.schema.execute(request)).await);
     let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
     match HeldUntilSent::into_turn(held) {
-        Some(turn) => hold_until_sent(response, turn).await,
+        Some(turn) => hold_until_sent(response, turn, state.settings.network_send_timeout).await,
         None => response,
     }
 }

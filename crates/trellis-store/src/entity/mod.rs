@@ -24,4 +24,5 @@ pub mod service_link;
 pub mod service_taxonomy;
 pub mod taxonomy_term;
 pub mod user;
+pub mod web_session;
 pub mod wellbeing_measure;

@@ -1,0 +1,126 @@
+//! Starting the real binary: mail fails closed. Without an SMTP host, `trellis serve` and `trellis worker`
+//! refuse to start with a message that says what to set, unless `serve --demo` or `--mail-to-files DIR`
+//! says that emails going to files is what is wanted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use trellis_tests::maildev::free_port;
+
+/// A folder of its own, with an SQLite database in it.
+fn folder() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trellis-startup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `trellis ARGS` in `dir`, with no `TRELLIS_*` variable but the database's and `env`.
+fn trellis(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("TRELLIS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("TRELLIS_DATABASE_URL", format!("sqlite://{}/trellis.db?mode=rwc", dir.display()))
+        .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits up to `limit` for `child` to exit by itself; kills it otherwise. Its output, and whether it
+/// exited by itself.
+fn finish(mut child: Child, limit: Duration) -> (Output, bool) {
+    let deadline = Instant::now() + limit;
+    let exited = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (child.wait_with_output().unwrap(), exited)
+}
+
+/// Whether `trellis serve` on `bind` answers `/readyz` within 60 s.
+fn ready(bind: &str, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(bind) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn serve_without_an_smtp_host_refuses_to_start_and_says_what_to_set() {
+    let dir = folder();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let child = trellis(&dir, &["serve", "--bind", &bind], &[]).spawn().unwrap();
+    let (output, exited) = finish(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(exited, "serve started with nowhere to send email:\n{stderr}");
+    assert!(!output.status.success());
+    assert!(stderr.contains("no SMTP host is set") && stderr.contains("TRELLIS_SMTP_HOST"), "{stderr}");
+    assert!(stderr.contains("--mail-to-files") && stderr.contains("--demo"), "it says the ways out: {stderr}");
+    assert!(!dir.join("outbox").exists(), "no outbox folder was made");
+
+    let worker = trellis(&dir, &["worker"], &[]).spawn().unwrap();
+    let (output, exited) = finish(worker, Duration::from_secs(30));
+    assert!(exited && !output.status.success(), "the worker refuses too");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no SMTP host is set"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_writes_emails_to_files_only_when_told_to_or_for_the_demo() {
+    let dir = folder();
+    let mail = dir.join("mail");
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mail_dir = mail.to_str().unwrap().to_owned();
+    let mut to_files =
+        trellis(&dir, &["serve", "--bind", &bind], &[("TRELLIS_MAIL_TO_FILES", &mail_dir)]).spawn().unwrap();
+    let started = ready(&bind, &mut to_files);
+    let (output, _) = finish(to_files, Duration::ZERO);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(started, "serve with TRELLIS_MAIL_TO_FILES did not start:\n{stderr}");
+    assert!(stderr.contains("emails are written as .eml files"), "it warns that mail reaches nobody: {stderr}");
+
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut demo = trellis(&dir, &["serve", "--demo", "--bind", &bind], &[]).spawn().unwrap();
+    let started = ready(&bind, &mut demo);
+    let (output, _) = finish(demo, Duration::ZERO);
+    assert!(started, "serve --demo did not start:\n{}", String::from_utf8_lossy(&output.stderr));
+
+    let both =
+        trellis(&dir, &["serve", "--bind", &bind, "--smtp-host", "127.0.0.1"], &[("TRELLIS_MAIL_TO_FILES", &mail_dir)])
+            .spawn()
+            .unwrap();
+    let (output, exited) = finish(both, Duration::from_secs(30));
+    assert!(exited && !output.status.success(), "an SMTP host and files at once is refused");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("choose one"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

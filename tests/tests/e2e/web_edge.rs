@@ -1,0 +1,259 @@
+//! The HTTP edge: the headers every response carries, cookies and HSTS over HTTPS, rate limits that a
+//! made-up token cannot dodge, and a network graph that a client who never reads cannot hold up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use trellis_api::{ApiSettings, AppState};
+use trellis_tests::link_pages::{Session, get, post, same_origin};
+use trellis_tests::{Backend, TestApp, on_both_backends};
+
+/// An HTTP client whose requests come from `address` (any of 127.0.0.0/8 is this machine).
+fn client_from(address: Ipv4Addr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(IpAddr::V4(address))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+/// A made-up API token, different every time.
+fn made_up_token() -> String {
+    format!("trellis_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_nosniff_no_framing_a_referrer_policy_and_no_store_but_the_public_directory() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = client_from(Ipv4Addr::LOCALHOST);
+    let url = |path: &str| format!("{}{path}", app.base_url);
+    let oversized = "x".repeat(app.settings.body_limit_bytes + 1);
+    let responses = vec![
+        (
+            "graphql",
+            client
+                .post(url("/graphql"))
+                .bearer_auth(&app.tokens.gp)
+                .json(&json!({ "query": "{ me { user { id } } }" }))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "graphql refused",
+            client
+                .post(url("/graphql"))
+                .bearer_auth(made_up_token())
+                .json(&json!({ "query": "{ __typename }" }))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "oversized",
+            client
+                .post(url("/graphql"))
+                .header("content-type", "application/json")
+                .body(oversized)
+                .send()
+                .await
+                .unwrap(),
+        ),
+        ("explorer (off)", client.get(url("/graphql")).send().await.unwrap()),
+        ("healthz", client.get(url("/healthz")).send().await.unwrap()),
+        ("readyz", client.get(url("/readyz")).send().await.unwrap()),
+        ("network", client.get(url("/network")).send().await.unwrap()),
+        ("offer link", client.get(url("/offers/tro_nothing")).send().await.unwrap()),
+        ("capacity link", client.get(url("/capacity/trc_nothing")).send().await.unwrap()),
+        ("unknown path", client.get(url("/nothing-here")).send().await.unwrap()),
+        ("oruk", client.get(url("/oruk/services")).send().await.unwrap()),
+    ];
+    for (what, response) in &responses {
+        assert_eq!(header(response, "x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header(response, "x-frame-options"), "DENY", "{what}");
+        assert!(header(response, "content-security-policy").contains("frame-ancestors 'none'"), "{what}");
+        assert!(!header(response, "referrer-policy").is_empty(), "{what}");
+        assert!(header(response, "strict-transport-security").is_empty(), "{what}: no HSTS over plain HTTP");
+        let cache = header(response, "cache-control");
+        if *what == "oruk" {
+            assert!(cache.starts_with("public"), "{what}: the public directory may be cached: {cache}");
+        } else {
+            assert_eq!(cache, "no-store", "{what}");
+        }
+    }
+}
+
+/// Serves `store` with `settings` (which may claim HTTPS; the test still speaks HTTP to it).
+async fn serve_with(store: trellis_store::Store, settings: ApiSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(trellis_api::serve(listener, AppState::new(store, settings), async {
+        let _ = stopped.await;
+    }));
+    (base, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_every_response_carries_hsts_and_the_network_session_cookie_is_secure() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let public = "https://trellis.example.nhs.uk";
+    let settings = ApiSettings { public_base_url: public.into(), ..ApiSettings::default() };
+    let (base, _stop) = serve_with(app.store.clone(), settings).await;
+    let client = client_from(Ipv4Addr::LOCALHOST);
+    for path in ["/healthz", "/network", "/oruk/services"] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(header(&response, "strict-transport-security").starts_with("max-age="), "{path}");
+    }
+    let shown = client.get(format!("{base}/network")).send().await.unwrap();
+    let csrf_cookie = header(&shown, "set-cookie").to_owned();
+    assert!(csrf_cookie.contains("; Secure"), "{csrf_cookie}");
+    let body = shown.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let csrf: String = body[body.find(marker).unwrap() + marker.len()..].chars().take_while(|c| *c != '"').collect();
+    let signed_in = client
+        .post(format!("{base}/network/sign-in"))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .header("origin", public)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", app.tokens.network_lead.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = header(&signed_in, "set-cookie");
+    assert!(cookie.starts_with("trellis_network=trs_"), "{cookie}");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/network", "Secure"] {
+        assert!(cookie.contains(part), "{part} missing from {cookie}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_tokens_draw_on_their_address_budget_and_cannot_dodge_it() {
+    let settings = ApiSettings { rate_limit_per_minute: 5, ..ApiSettings::default() };
+    let app = TestApp::spawn_with(Backend::Sqlite, settings).await;
+    let url = format!("{}/graphql", app.base_url);
+    let query = json!({ "query": "{ me { user { id } } }" });
+    let prober = client_from(Ipv4Addr::new(127, 0, 0, 2));
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        let response = prober.post(&url).bearer_auth(made_up_token()).json(&query).send().await.unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert_eq!(&statuses[5..], &[429; 3], "a fresh token buys no fresh budget: {statuses:?}");
+    let anonymous = prober.post(&url).json(&query).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 429, "anonymous requests share the address's budget");
+    // A real token has its own budget, even from that address; another address has its own too.
+    let real = prober.post(&url).bearer_auth(&app.tokens.gp).json(&query).send().await.unwrap();
+    assert_eq!(real.status().as_u16(), 200);
+    let neighbour = client_from(Ipv4Addr::new(127, 0, 0, 3));
+    let other = neighbour.post(&url).bearer_auth(made_up_token()).json(&query).send().await.unwrap();
+    assert_eq!(other.status().as_u16(), 401);
+}
+
+/// A `network` query sent over a raw connection whose reader never reads, with a small receive buffer
+/// so that the server's writes stall quickly.
+async fn ask_and_never_read(app: &TestApp, query: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.address).await.unwrap();
+    let body = json!({ "query": query }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        app.address,
+        app.tokens.network_lead,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+async fn a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_until_the_send_timeout(
+    backend: Backend,
+) {
+    let timeout = Duration::from_secs(2);
+    let settings = ApiSettings { network_send_timeout: timeout, ..ApiSettings::default() };
+    let app = TestApp::spawn_with(backend, settings).await;
+    // Five thousand services with names of 2 kB: a graph of 10 MB, far larger than the socket buffers
+    // between the server and a client that does not read.
+    let backend = app.store.backend();
+    let columns = "organisation_id, description, email, url, status, min_age, max_age, eligibility_description, \
+                   schedule_description, created_at, updated_at";
+    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+        format!(
+            "INSERT INTO services (id, name, {columns}) SELECT gen_random_uuid(), repeat('n', 2000) || g, {columns} \
+             FROM (SELECT * FROM services LIMIT 1) s, generate_series(1, 5000) g"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 5000) \
+             INSERT INTO services (id, name, {columns}) SELECT randomblob(16), hex(zeroblob(1000)) || x, {columns} \
+             FROM (SELECT * FROM services LIMIT 1) s, g"
+        )
+    };
+    app.store.connection().execute_unprepared(&sql).await.unwrap();
+    let _stalled = ask_and_never_read(&app, "{ network { services { name } } }").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let started = Instant::now();
+    let next = app
+        .client()
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&app.tokens.link_worker)
+        .json(&json!({ "query": "{ network { flows { count } } }" }))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the next graph is answered");
+    assert_eq!(next.status().as_u16(), 200);
+    let body: serde_json::Value = next.json().await.unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    let waited = started.elapsed();
+    assert!(waited < timeout + Duration::from_secs(3), "the next graph waited {waited:?}");
+}
+
+on_both_backends!(a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_until_the_send_timeout);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_page_signs_out_only_by_a_post_from_itself() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let form = Session::open(&app, "/network").await;
+    let signed_in = post(
+        &app,
+        "/network/sign-in",
+        Some(&form.cookie),
+        &[("csrf", &form.csrf), ("token", &app.tokens.network_lead)],
+        &same_origin(&app),
+    )
+    .await;
+    let session = signed_in.header("set-cookie").split(';').next().unwrap().to_owned();
+    let both = format!("{session}; {}", form.cookie);
+    assert_eq!(get(&app, "/network", Some(&both)).await.status.as_u16(), 200);
+
+    let cross_site = [("origin", "https://evil.example".to_owned()), ("sec-fetch-site", "cross-site".to_owned())];
+    let forged = post(&app, "/network/sign-out", Some(&both), &[("csrf", &form.csrf)], &cross_site).await;
+    assert_eq!(forged.status.as_u16(), 403);
+    let no_token = post(&app, "/network/sign-out", Some(&both), &[], &same_origin(&app)).await;
+    assert_eq!(no_token.status.as_u16(), 403);
+    let by_get = get(&app, "/network/sign-out", Some(&both)).await;
+    assert!(by_get.status.is_client_error(), "{}", by_get.status);
+    assert_eq!(get(&app, "/network", Some(&both)).await.status.as_u16(), 200, "still signed in");
+
+    let out = post(&app, "/network/sign-out", Some(&both), &[("csrf", &form.csrf)], &same_origin(&app)).await;
+    assert_eq!(out.status.as_u16(), 303);
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    let after = get(&app, "/network", Some(&both)).await;
+    assert_eq!(after.status.as_u16(), 401, "the old cookie ends with the session");
+    assert!(after.body.contains("Sign in"));
+}
