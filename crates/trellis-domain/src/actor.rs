@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{OrganisationId, UserId};
 
-/// What a party may do, from DOMAIN.md's table of roles.
+/// What a party may do, from the table of roles in `docs/domain.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -2,7 +2,7 @@
 //!
 //! **The matrix**: every query and mutation of the schema × every caller (each role, for its own
 //! organisation and for another; anonymous; and a provider's email link presented as a bearer token) →
-//! the outcome DOMAIN.md's roles table gives, written out as a literal table. Each cell acts on data made
+//! the outcome the roles table of docs/domain.md gives, written out as a literal table. Each cell acts on data made
 //! for it alone, so a caller that is allowed to change something never changes what the next caller
 //! sees. A denial changes nothing, and a denial of data the caller may not read reveals nothing: its
 //! answer (status, code and message) is the one an id that does not exist gets.
@@ -285,7 +285,7 @@ fn rows() -> Vec<Row> {
             expect: [OK, OK, OK, OK, OK, OK, OK, OK, ANON, ANON],
         },
         Row {
-            // DOMAIN.md: network leads and link workers see the network; the admin manages accounts.
+            // docs/domain.md: network leads and link workers see the network; the admin manages accounts.
             op: "network",
             case: "",
             subject: Provider,

@@ -464,7 +464,7 @@ impl Mutation {
     ) -> ApiResult<CreateOrganisationPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Admin], "manage organisations").api()?;
         let kind: trellis_domain::organisation::OrganisationKind = input.kind.into();
-        // DOMAIN.md: the admin manages organisations; the network lead manages the directory, whose
+        // docs/domain.md: the admin manages organisations; the network lead manages the directory, whose
         // organisations (Open Referral UK's `organization`) are the providers.
         if actor.role != Role::Admin && kind != trellis_domain::organisation::OrganisationKind::Provider {
             return Err(ApiError::Forbidden(format!("add {} organisations", kind.as_str())).extend());
@@ -492,7 +492,7 @@ impl Mutation {
     /// Add a user and issue their API token (admin).
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> ApiResult<CreateUserPayload> {
         // Only the admin: whoever may mint a GP, link worker or provider token may read what that role
-        // reads, and the network lead sees the network, not people (DOMAIN.md).
+        // reads, and the network lead sees the network, not people (docs/domain.md).
         ctx.data::<Caller>()?.require(&[Role::Admin], "manage users").api()?;
         let role: Role = input.role.into();
         if role == Role::System {

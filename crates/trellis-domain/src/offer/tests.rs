@@ -73,7 +73,7 @@ fn commands() -> Vec<(&'static str, OfferCommand)> {
 
 use OfferStatus::*;
 
-/// DOMAIN.md's offer transitions and who sets them.
+/// The offer transitions of `docs/domain.md` and who sets them.
 const ALLOWED: &[(&str, &[Role], &[OfferStatus], OfferStatus)] = &[
     ("accept", &[Role::Provider], &[Offered, Waitlisted], Accepted),
     ("decline", &[Role::Provider], &[Offered, Waitlisted], Declined),
