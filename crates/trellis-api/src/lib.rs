@@ -10,6 +10,7 @@
 //! - [`auth`]: bearer tokens, the caller, and per-token rate limiting.
 //! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
 //! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
+//! - [`gp_message`]: the message back to the GP as a PDF download, once a referral has closed.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
 //! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod capacity_page;
 pub mod error;
 pub mod explorer;
+pub mod gp_message;
 pub mod health;
 pub mod held_until_sent;
 pub mod link_guard;
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), link_guard::guard));
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
+        .route("/referrals/{id}/gp-message.pdf", get(gp_message::pdf))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .merge(link_pages)

@@ -363,3 +363,77 @@ async fn swemwbs_wording_shows_only_when_the_deployment_supplies_it(backend: Bac
     assert_eq!(data["instruments"][1]["items"][6]["wording"], licensed[6].as_str());
 }
 on_both_backends!(swemwbs_wording_shows_only_when_the_deployment_supplies_it);
+
+/// What a third party reads of a message bundle (tests/py/check_gp_message.py: fhir.resources STU3 and
+/// pdftotext, installed by scripts/ensure-prereqs).
+fn read_as_a_third_party(bundle: &str) -> Value {
+    let dir = std::env::temp_dir().join(format!("gp-message-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, bundle).unwrap();
+    let root = trellis_tests::repo_root();
+    let out = std::process::Command::new(root.join("tests/py/.venv/bin/python"))
+        .arg(root.join("tests/py/check_gp_message.py"))
+        .arg(&path)
+        .output()
+        .expect("tests/py/.venv (scripts/ensure-prereqs)");
+    let _ = std::fs::remove_dir_all(&dir);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+async fn download(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.client().get(format!("{}{path}", app.base_url)).bearer_auth(token).send().await.unwrap()
+}
+
+on_both_databases!(
+    the_practice_gets_the_message_back_once_the_referral_closes_as_a_pdf_and_a_fhir_bundle,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let id = contacted(&app, "943 476 5919").await;
+        app.ok(
+            &t.link_worker,
+            &doc_operation(LW, "RecordMeasure"),
+            measure_input(&id, 2, "SWEMWBS", json!([3, 3, 3, 3, 3, 2, 3])),
+        )
+        .await;
+        let message = "query($id: ID!) { referral(id: $id) { gpMessage { id title pdfPath fhirBundle } } }";
+        let open = app.ok(&t.gp, message, json!({ "id": id })).await;
+        assert_eq!(open["referral"]["gpMessage"], Value::Null, "nothing while the referral is open");
+        let pdf_path = format!("/referrals/{id}/gp-message.pdf");
+        assert_eq!(download(&app, &pdf_path, &t.gp).await.status().as_u16(), 404, "no message while open");
+
+        let close = json!({ "input": { "referralId": id, "expectedVersion": 3, "reason": "DECLINED_BY_PERSON" } });
+        app.ok(&t.link_worker, &doc_operation(LW, "CloseReferral"), close).await;
+        let closed = app.ok(&t.gp, message, json!({ "id": id })).await;
+        let gp_message = &closed["referral"]["gpMessage"];
+        assert_eq!(gp_message["pdfPath"], pdf_path.as_str());
+        assert_eq!(gp_message["title"], "Social prescribing: outcome of referral");
+        let reading = read_as_a_third_party(gp_message["fhirBundle"].as_str().unwrap());
+        assert_eq!(reading["ok"], true, "{reading}");
+        assert_eq!(reading["nhs_number"], json!(["9434765919"]));
+        let codes = reading["codes"].to_string();
+        for code in ["871731000000106", "871711000000103", "718466001"] {
+            assert!(codes.contains(code), "{code} missing: {codes}");
+        }
+        let text = reading["pdf_text"].as_str().unwrap();
+        assert!(text.contains("943 476 5919") && text.contains("Outcome: Closed: declined by person"), "{text}");
+
+        let pdf = download(&app, &pdf_path, &t.gp).await;
+        assert_eq!(pdf.status().as_u16(), 200);
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-1.4"));
+        for (token, why) in [
+            (t.other_gp.clone(), "another practice"),
+            (t.provider.clone(), "a provider"),
+            (t.network_lead.clone(), "the network lead"),
+        ] {
+            assert_eq!(download(&app, &pdf_path, &token).await.status().as_u16(), 404, "{why} cannot download it");
+        }
+        assert_eq!(
+            app.client().get(format!("{}{pdf_path}", app.base_url)).send().await.unwrap().status().as_u16(),
+            401
+        );
+        let other = app.graphql(Some(&t.other_gp), message, json!({ "id": id })).await;
+        assert_eq!(other.code(), Some("NOT_FOUND"));
+    }
+);

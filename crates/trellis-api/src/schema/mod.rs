@@ -2,6 +2,7 @@
 
 pub mod cost;
 mod directory;
+mod gp_message;
 pub mod in_turn;
 mod inputs;
 mod mutation;

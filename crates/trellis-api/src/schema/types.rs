@@ -345,6 +345,11 @@ impl Referral {
     async fn wellbeing_change(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::wellbeing::WellbeingChange>> {
         Ok(super::wellbeing::changes(&super::wellbeing::measures(ctx, self).await?))
     }
+    /// The message back to the referring practice (PRSB "message back to GP"), once the referral has
+    /// closed: for the practice and the link worker service; `null` while it is open or for others.
+    async fn gp_message(&self, ctx: &Context<'_>) -> ApiResult<Option<super::gp_message::GpMessage>> {
+        super::gp_message::of(ctx, self).await
+    }
     /// Why no follow-up measure was taken, when it closed as completed without one.
     async fn no_follow_up_reason(&self, ctx: &Context<'_>) -> ApiResult<Option<super::wellbeing::NoFollowUpReason>> {
         super::wellbeing::no_follow_up_reason(ctx, self).await

@@ -1,0 +1,79 @@
+//! The message back to the GP as a download: `GET /referrals/{id}/gp-message.pdf`, for the referring
+//! practice (and the link worker service) once the referral has closed.
+//!
+//! Signed in with the same bearer token as GraphQL, rate limited the same way; the read of the referral is
+//! audited like any other. Anyone who may not read the referral gets `404`, as for an id that does not
+//! exist; one who may read it but not the message (the referral is still open) gets `404` too.
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use trellis_domain::plan::{PlanAccess, plan_access};
+
+use crate::AppState;
+use crate::auth::{self, RateLimiter};
+
+/// Answers with a plain status and no body worth reading.
+fn status(code: StatusCode) -> Response {
+    (code, code.canonical_reason().unwrap_or_default()).into_response()
+}
+
+/// `GET /referrals/{id}/gp-message.pdf`.
+pub async fn pdf(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let address = RateLimiter::address_key(peer.ip());
+    let Some(token) = auth::bearer_token(&headers) else {
+        if !state.limiter.check(&address) {
+            return status(StatusCode::TOO_MANY_REQUESTS);
+        }
+        return status(StatusCode::UNAUTHORIZED);
+    };
+    let actor = match auth::caller(&state.store, &headers).await.map(|c| c.actor()) {
+        Ok(Ok(actor)) => actor,
+        Ok(Err(_)) | Err(crate::error::ApiError::Unauthenticated) => {
+            if !state.limiter.check(&address) {
+                return status(StatusCode::TOO_MANY_REQUESTS);
+            }
+            return status(StatusCode::UNAUTHORIZED);
+        }
+        Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE),
+    };
+    if !state.limiter.check(&RateLimiter::token_key(token)) {
+        return status(StatusCode::TOO_MANY_REQUESTS);
+    }
+    let Ok(referral) = id.parse() else { return status(StatusCode::NOT_FOUND) };
+    let now = Utc::now();
+    let record = match state.store.referral(&actor, referral, now).await {
+        Ok(record) => record,
+        Err(trellis_store::StoreError::NotFound) => return status(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a referral for its message back");
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    if plan_access(&actor, &record.state) == PlanAccess::Nothing {
+        return status(StatusCode::NOT_FOUND);
+    }
+    let message = match state.store.gp_message_of(&record, now).await {
+        Ok(Some(message)) => message,
+        Ok(None) => return status(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, "could not assemble a message back");
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    let body = trellis_gp_message::pdf::render(&message);
+    let disposition = format!("attachment; filename=\"social-prescribing-outcome-{}.pdf\"", message.id);
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
