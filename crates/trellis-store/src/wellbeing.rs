@@ -252,20 +252,18 @@ impl Store {
 
     /// The current plan of a referral already read in scope, if one was agreed.
     pub async fn plan_of(&self, record: &ReferralRecord) -> Result<Option<PlanVersion>, StoreError> {
-        referral_plan::Entity::find()
-            .filter(referral_plan::Column::ReferralId.eq(record.state.id.0))
-            .order_by_desc(referral_plan::Column::Version)
-            .one(&self.db)
-            .await?
-            .map(plan_from)
-            .transpose()
+        self.latest_plan(record.state.id).await
     }
 
     /// The current plan of an offer's referral, for the provider's view of an offer it may see in full
     /// (the caller has read the offer in the provider's scope).
     pub async fn plan_of_offer(&self, offer: &OfferRecord) -> Result<Option<PlanVersion>, StoreError> {
+        self.latest_plan(offer.state.referral).await
+    }
+
+    async fn latest_plan(&self, referral: ReferralId) -> Result<Option<PlanVersion>, StoreError> {
         referral_plan::Entity::find()
-            .filter(referral_plan::Column::ReferralId.eq(offer.state.referral.0))
+            .filter(referral_plan::Column::ReferralId.eq(referral.0))
             .order_by_desc(referral_plan::Column::Version)
             .one(&self.db)
             .await?

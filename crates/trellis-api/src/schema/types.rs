@@ -36,6 +36,8 @@ macro_rules! mirror_enum {
         }
     };
 }
+/// For the other schema modules' enums that mirror domain ones.
+pub(super) use mirror_enum;
 
 mirror_enum!(
     /// Where a referral is in its lifecycle.

@@ -12,31 +12,10 @@ use trellis_store::Store;
 use trellis_store::wellbeing::{self as store_wellbeing, NewMeasure, PlanVersion};
 
 use super::inputs::{referral_id, service_id};
-use super::types::{Need, Referral};
+use super::types::{Need, Referral, mirror_enum};
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
-
-macro_rules! mirror {
-    ($(#[$doc:meta])* $name:ident => $domain:ty { $($variant:ident),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-        #[allow(missing_docs)]
-        pub enum $name { $($variant),+ }
-
-        impl From<$domain> for $name {
-            fn from(v: $domain) -> Self {
-                match v { $(<$domain>::$variant => Self::$variant),+ }
-            }
-        }
-
-        impl From<$name> for $domain {
-            fn from(v: $name) -> Self {
-                match v { $($name::$variant => <$domain>::$variant),+ }
-            }
-        }
-    };
-}
 
 /// A wellbeing instrument.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,19 +44,19 @@ impl From<Instrument> for domain_wellbeing::InstrumentCode {
         }
     }
 }
-mirror!(
+mirror_enum!(
     /// Why no follow-up measure was taken before closing as completed.
     NoFollowUpReason => domain_wellbeing::NoFollowUpReason { Declined, NotAble, NotOffered }
 );
-mirror!(
+mirror_enum!(
     /// Where an action of the plan stands.
     ActionStatus => domain_plan::ActionStatus { NotStarted, InProgress, Done, Dropped }
 );
-mirror!(
+mirror_enum!(
     /// How far a goal was achieved at a review.
     GoalReview => domain_plan::GoalReview { Achieved, PartlyAchieved, NotAchieved }
 );
-mirror!(
+mirror_enum!(
     /// Which way a score moved, judged by what is better on its scale.
     Direction => domain_wellbeing::Direction { Improved, Unchanged, Worse }
 );
