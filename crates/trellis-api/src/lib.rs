@@ -9,7 +9,7 @@
 //! - [`error`]: typed GraphQL errors with `extensions.code`.
 //! - [`auth`]: bearer tokens, the caller, and per-token rate limiting.
 //! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
-//! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
+//! - [`explorer`]: GraphiQL at `GET /graphql`, its assets compiled in, so it works with no internet access.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
 //! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), link_guard::guard));
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
+        .merge(explorer::routes())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .merge(link_pages)
