@@ -9,7 +9,7 @@
 //! - [`error`]: typed GraphQL errors with `extensions.code`.
 //! - [`auth`]: bearer tokens, the caller, and per-token rate limiting.
 //! - [`schema`]: queries, mutations and the GraphQL types converted from domain and store types.
-//! - [`explorer`]: an interactive GraphQL explorer that works with no internet access.
+//! - [`explorer`]: GraphiQL at `GET /graphql`, its assets compiled in, so it works with no internet access.
 //! - [`gp_message`]: the message back to the GP as a PDF download, once a referral has closed.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
         .route("/referrals/{id}/gp-message.pdf", get(gp_message::pdf))
+        .merge(explorer::routes())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .merge(link_pages)

@@ -43,7 +43,7 @@ pub async fn ensure(store: &Store) -> anyhow::Result<()> {
 /// Issues fresh tokens for the demo users and prints them (tokens are never stored, so each start mints new ones).
 pub async fn print_tokens(store: &Store) -> anyhow::Result<()> {
     let now = Utc::now();
-    let mut lines = vec!["Demo tokens (paste one into the explorer at /graphql):".to_owned()];
+    let mut lines = vec!["Demo tokens (paste one into the explorer at /graphql, Headers tab, as {\"Authorization\": \"Bearer <token>\"}):".to_owned()];
     for org in store.organisations().await? {
         for user in store.users_of(org.id).await? {
             if let Some((label, _)) = DEMO_USERS.iter().find(|(_, mail)| *mail == user.email) {

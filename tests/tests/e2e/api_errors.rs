@@ -93,7 +93,9 @@ on_both_databases!(malformed_oversized_batched_and_too_deep_requests_get_clean_e
     let wrong_type = client.post(&url).header("content-type", "text/plain").body("hello").send().await.unwrap();
     assert!(wrong_type.status().is_client_error(), "{}", wrong_type.status());
     let huge = "x".repeat(app.settings.body_limit_bytes + 1);
-    let oversized = client
+    // On a connection of its own: the server may close it after refusing the body, and a pooled
+    // connection closed that way would fail the next request for a reason this test is not about.
+    let oversized = reqwest::Client::new()
         .post(&url)
         .json(&json!({ "query": format!("{{ me {{ user {{ name }} }} }} #{huge}") }))
         .send()
@@ -130,37 +132,6 @@ async fn one_token_over_its_rate_limit_is_refused_while_others_carry_on() {
     assert_eq!(codes[4], (200, None));
     assert_eq!(codes[6], (429, Some("RATE_LIMITED".into())));
     app.ok(&app.tokens.link_worker, "{ me { user { name } } }", json!({})).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_explorer_and_introspection_are_off_unless_switched_on_and_the_explorer_needs_no_internet() {
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        ApiSettings { explorer: true, introspection: true, ..ApiSettings::default() },
-    )
-    .await;
-    let response = app.client().get(format!("{}/graphql", app.base_url)).send().await.unwrap();
-    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    let page = response.text().await.unwrap();
-    assert!(page.contains("Trellis GraphQL explorer"));
-    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "no external assets");
-    // Its own policy: only its own script and style, by a nonce fresh for each response.
-    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap();
-    assert!(nonce.len() >= 32, "{policy}");
-    assert!(policy.contains("connect-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
-    assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"), "{policy}");
-    assert!(page.contains(&format!("<script nonce=\"{nonce}\">")), "the script carries the nonce");
-    let again = app.client().get(format!("{}/graphql", app.base_url)).send().await.unwrap();
-    assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(nonce), "a fresh nonce each time");
-    let introspect = app.graphql(Some(&app.tokens.gp), "{ __schema { queryType { name } } }", json!({})).await;
-    assert!(introspect.errors.is_empty());
-
-    // By default (no --demo, nothing switched on) both are off.
-    let locked = TestApp::spawn(Backend::Sqlite).await;
-    let status = locked.client().get(format!("{}/graphql", locked.base_url)).send().await.unwrap().status();
-    assert_eq!(status.as_u16(), 404);
-    let refused = locked.graphql(Some(&locked.tokens.gp), "{ __schema { queryType { name } } }", json!({})).await;
-    assert!(refused.data["__schema"].is_null(), "introspection is off and reveals nothing: {:?}", refused.data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

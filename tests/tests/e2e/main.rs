@@ -14,6 +14,7 @@ mod capacity_check;
 mod closing;
 mod directory;
 mod email_delivery;
+mod explorer;
 mod hostile_input;
 mod journeys;
 mod network;
