@@ -75,6 +75,9 @@ pub struct Store {
     principals: Arc<principals::PrincipalCache>,
     known: Arc<known::KnownOrganisations>,
     audits: Arc<audit::GroupCommit>,
+    /// Every statement this store's pool runs, while a test asks for them (feature `testing`).
+    #[cfg(feature = "testing")]
+    statements: Arc<testing::StatementLog>,
 }
 
 impl Store {
@@ -92,11 +95,22 @@ impl Store {
             // a database restart left dead, without the extra trip when the pool is busy.
             .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
-        let db = Database::connect(options).await?;
+        #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
+        let mut db = Database::connect(options).await?;
+        // Installed before the connection is cloned anywhere: each clone keeps the callback it was made with.
+        #[cfg(feature = "testing")]
+        let statements = testing::StatementLog::install(&mut db);
         if sqlite {
             db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
         }
-        Ok(Store { db, principals: Default::default(), known: Default::default(), audits: Default::default() })
+        Ok(Store {
+            db,
+            principals: Default::default(),
+            known: Default::default(),
+            audits: Default::default(),
+            #[cfg(feature = "testing")]
+            statements,
+        })
     }
 
     /// Applies every pending migration.
@@ -119,6 +133,12 @@ impl Store {
     /// The underlying connection, for migrations and tools.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The log of the statements this store runs, for tests that count what an operation costs.
+    #[cfg(feature = "testing")]
+    pub fn statements(&self) -> &testing::StatementLog {
+        &self.statements
     }
 
     /// Closes the pool.

@@ -521,10 +521,30 @@ impl Store {
         self.events_of(id).await
     }
 
-    /// The history of a referral already read in scope (through [`Store::referral`] or
-    /// [`Store::referrals`]), oldest first, without checking the scope again.
-    pub async fn history_of(&self, record: &ReferralRecord) -> Result<Vec<ReferralEvent>, StoreError> {
-        self.events_of(record.state.id).await
+    /// The histories of many referrals already read in scope, each oldest first, in one query however
+    /// many referrals are asked for. A referral with no events is absent (every stored referral has one).
+    ///
+    /// It does not check the scope again, so only pass ids of referrals the caller has read through
+    /// [`Store::referral`] or [`Store::referrals`] (the API's `Referral` is only built from those).
+    pub async fn events_of_many(
+        &self,
+        referrals: &[ReferralId],
+    ) -> Result<std::collections::HashMap<ReferralId, Vec<ReferralEvent>>, StoreError> {
+        let mut by_referral: std::collections::HashMap<ReferralId, Vec<ReferralEvent>> = Default::default();
+        if referrals.is_empty() {
+            return Ok(by_referral);
+        }
+        let rows = referral_event::Entity::find()
+            .filter(referral_event::Column::ReferralId.is_in(referrals.iter().map(|r| r.0)))
+            .order_by_asc(referral_event::Column::ReferralId)
+            .order_by_asc(referral_event::Column::Version)
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            let event = event_from(row)?;
+            by_referral.entry(event.referral).or_default().push(event);
+        }
+        Ok(by_referral)
     }
 
     async fn events_of(&self, id: ReferralId) -> Result<Vec<ReferralEvent>, StoreError> {

@@ -13,6 +13,43 @@ use uuid::Uuid;
 
 use crate::{DatabaseSettings, Store};
 
+/// The SQL of every statement the store's pool runs while recording is on: what a test counts to show
+/// an operation costs a constant number of queries. It is fed by sea-orm's metric callback, so it sees
+/// every statement sent through the store's connection (inside transactions too), not only those the
+/// code under test chooses to report. Recording is off until [`StatementLog::start`], so other tests pay
+/// one atomic load per statement.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    recording: std::sync::atomic::AtomicBool,
+    sql: std::sync::Mutex<Vec<String>>,
+}
+
+impl StatementLog {
+    /// Hooks a new log into `db`; clones of `db` made afterwards share it.
+    pub(crate) fn install(db: &mut sea_orm::DatabaseConnection) -> std::sync::Arc<StatementLog> {
+        let log = std::sync::Arc::new(StatementLog::default());
+        let hooked = std::sync::Arc::clone(&log);
+        db.set_metric_callback(move |info| {
+            if hooked.recording.load(std::sync::atomic::Ordering::SeqCst) {
+                hooked.sql.lock().unwrap().push(info.statement.sql.clone());
+            }
+        });
+        log
+    }
+
+    /// Forgets what was recorded and starts recording.
+    pub fn start(&self) {
+        self.sql.lock().unwrap().clear();
+        self.recording.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stops recording and returns the SQL run since [`StatementLog::start`], in order.
+    pub fn stop(&self) -> Vec<String> {
+        self.recording.store(false, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut *self.sql.lock().unwrap())
+    }
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -19,6 +19,7 @@ mod hostile_input;
 mod journeys;
 mod network;
 mod provider_page;
+mod query_count;
 mod request_cost;
 mod schema;
 mod service_versions;

@@ -5,6 +5,7 @@ mod directory;
 mod gp_message;
 pub mod in_turn;
 mod inputs;
+pub mod loaders;
 mod mutation;
 pub mod network;
 mod query;
@@ -111,8 +112,11 @@ pub async fn graphql_handler(
         return too_many();
     }
     let held = Arc::new(HeldUntilSent::default());
-    let request = request.data(caller).data(Arc::clone(&held));
-    let response = with_error_codes(trellis_store::audit::within_one_request(state.schema.execute(request)).await);
+    // Loaders live for this request only, so nothing one caller loaded is served to another.
+    let (loaders, batches) = loaders::request_loaders(&state.store);
+    let request = request.data(caller).data(Arc::clone(&held)).data(loaders);
+    let execution = loaders::with_loaders(batches, state.schema.execute(request));
+    let response = with_error_codes(trellis_store::audit::within_one_request(execution).await);
     let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
     match HeldUntilSent::into_turn(held) {
         Some(turn) => hold_until_sent(response, turn, state.settings.network_send_timeout).await,

@@ -313,15 +313,19 @@ impl Referral {
         self.0.state.updated_at
     }
     // A `Referral` is only ever built from a read or write that checked the caller's scope, so its history
-    // and offers are loaded without checking it again.
+    // and offers are loaded without checking it again. They go through the request's loaders
+    // (`schema::loaders`), so a page of referrals costs one query for all their histories and one for all
+    // their offers, not one per row.
     /// Its whole history, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<ReferralEvent>> {
-        let events = ctx.data::<Store>()?.history_of(&self.0).await.api()?;
+        let loaders = ctx.data::<super::loaders::RequestLoaders>()?;
+        let events = loaders.history.load_one(self.0.state.id).await.api()?.unwrap_or_default();
         Ok(events.into_iter().map(ReferralEvent).collect())
     }
     /// Its offers, oldest first.
     async fn offers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Offer>> {
-        let offers = ctx.data::<Store>()?.offers_of(&self.0).await.api()?;
+        let loaders = ctx.data::<super::loaders::RequestLoaders>()?;
+        let offers = loaders.offers.load_one(self.0.state.id).await.api()?.unwrap_or_default();
         Ok(offers.into_iter().map(Offer).collect())
     }
     /// The person's current plan, in full: link workers only (`FORBIDDEN` for others). `null` until one

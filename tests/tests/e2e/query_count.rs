@@ -1,0 +1,98 @@
+//! What a caseload page costs the database: `Referral.offers` and `Referral.history` are loaded for the
+//! whole page at once (`trellis-api`'s `schema::loaders`), so the statements a page runs do not grow
+//! with its rows. Counted from every statement the store's pool sends (`StatementLog`, fed by sea-orm's
+//! metric callback), not from counters the batch code reports about itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use trellis_domain::ReferralId;
+use trellis_domain::referral::ReferralCommand;
+use trellis_store::offers::OfferTimers;
+use trellis_tests::{Fixture, TestApp, on_both_databases};
+
+const CASELOAD: &str = "query($first: Int) { referrals(first: $first) { edges { node { id \
+     offers { id } history { kind } } } } }";
+
+/// `n` referrals in the fixture link worker's caseload, each contacted and offered to the walking group
+/// (so each has an offer and a history).
+async fn offered_referrals(app: &TestApp, n: usize) -> Vec<ReferralId> {
+    let f = &app.fixture;
+    let lw = Fixture::actor(&f.link_worker);
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let now = Utc::now();
+        let referral =
+            app.store.submit_referral(f.referral("9434765919"), None, &Fixture::actor(&f.gp), now).await.unwrap();
+        let id = referral.referral.state.id;
+        app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
+        let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
+        app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+/// The caseload page of `first` rows and the SQL the store ran to answer it.
+async fn caseload_page(app: &TestApp, first: usize) -> (Vec<Value>, Vec<String>) {
+    app.store.statements().start();
+    let data = app.ok(&app.tokens.link_worker, CASELOAD, json!({ "first": first })).await;
+    let sql = app.store.statements().stop();
+    let nodes: Vec<Value> = data["referrals"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    assert_eq!(nodes.len(), first, "the page has the rows asked for");
+    (nodes, sql)
+}
+
+/// Statements that read a table, by its quoted or bare name after `FROM`.
+fn reading(sql: &[String], table: &str) -> usize {
+    sql.iter().filter(|s| s.contains(&format!("FROM \"{table}\"")) || s.contains(&format!("FROM {table} "))).count()
+}
+
+/// Everything the page itself ran. A token's principal is cached for the request, but whether the cache
+/// re-reads the revocation counter (at most every 250 ms) depends on the clock, not on the page.
+fn page_statements(sql: &[String]) -> Vec<&String> {
+    sql.iter().filter(|s| !s.contains("auth_revocations")).collect()
+}
+
+on_both_databases!(
+    a_caseload_page_with_offers_and_history_costs_the_same_number_of_statements_for_ten_rows_as_for_fifty,
+    |app: TestApp| async move {
+        let ids = offered_referrals(&app, 50).await;
+        // The first request looks the token up; later ones find it cached.
+        caseload_page(&app, 1).await;
+
+        let (_, ten) = caseload_page(&app, 10).await;
+        let (fifty_rows, fifty) = caseload_page(&app, 50).await;
+
+        assert_eq!(reading(&fifty, "offers"), 1, "one read of offers for the page: {fifty:#?}");
+        assert_eq!(reading(&fifty, "referral_events"), 1, "one read of histories for the page: {fifty:#?}");
+        assert_eq!(reading(&ten, "offers"), reading(&fifty, "offers"));
+        assert_eq!(reading(&ten, "referral_events"), reading(&fifty, "referral_events"));
+        assert_eq!(
+            page_statements(&ten).len(),
+            page_statements(&fifty).len(),
+            "ten rows ran {:#?}\nfifty rows ran {:#?}",
+            page_statements(&ten),
+            page_statements(&fifty)
+        );
+
+        // Batched, each row still gets its own offers and history, in order.
+        let lw = Fixture::actor(&app.fixture.link_worker);
+        for node in &fifty_rows {
+            let id: ReferralId = ReferralId(node["id"].as_str().unwrap().parse().unwrap());
+            assert!(ids.contains(&id));
+            let offers: Vec<String> =
+                app.store.offers_for_referral(&lw, id).await.unwrap().iter().map(|o| o.state.id.to_string()).collect();
+            let shown: Vec<String> =
+                node["offers"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+            assert_eq!(shown, offers);
+            let history: Vec<&str> =
+                app.store.referral_history(&lw, id).await.unwrap().iter().map(|e| e.kind.name()).collect();
+            let shown: Vec<&str> =
+                node["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+            assert_eq!(shown, history);
+            assert!(shown.len() >= 2, "opened and contacted at least: {shown:?}");
+        }
+    }
+);
