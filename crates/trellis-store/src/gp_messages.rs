@@ -51,7 +51,7 @@ impl Store {
             Some(user) => Some(self.user(user).await?.name),
             None => None,
         };
-        let history = self.history_of(record).await?;
+        let history = self.events_of_many(&[referral]).await?.remove(&referral).unwrap_or_default();
         let contact_dates = history
             .iter()
             .filter(|e| matches!(e.kind, ReferralEventKind::Contacted | ReferralEventKind::ContactAttempted))
@@ -72,8 +72,10 @@ impl Store {
             (summary.what_matters, goals)
         });
         let support = self
-            .offers_of(record)
+            .offers_of_many(&[referral])
             .await?
+            .remove(&referral)
+            .unwrap_or_default()
             .into_iter()
             .map(|o| SupportOffered {
                 service: o.service_name,
