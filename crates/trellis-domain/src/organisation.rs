@@ -39,9 +39,28 @@ pub fn parse_ods_code(input: &str) -> Result<String, crate::values::ValueError> 
     }
 }
 
+/// Parses a MESH mailbox id (`X26ABC1`): where GP Connect Send Document messages for an organisation go.
+/// Letters and digits, upper-cased, at most 20.
+pub fn parse_mesh_mailbox(input: &str) -> Result<String, crate::values::ValueError> {
+    let id = input.trim().to_ascii_uppercase();
+    if (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(crate::values::ValueError::new("meshMailboxId", input, "is not a MESH mailbox id"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mesh_mailbox_id_is_letters_and_digits_upper_cased() {
+        assert_eq!(parse_mesh_mailbox(" x26abc2 ").unwrap(), "X26ABC2");
+        for bad in ["", "X26 ABC2", "X26-ABC2", "X26ABC2X26ABC2X26ABC2"] {
+            assert_eq!(parse_mesh_mailbox(bad).unwrap_err().field, "meshMailboxId", "{bad:?}");
+        }
+    }
 
     #[test]
     fn users_only_hold_roles_that_fit_their_organisation() {

@@ -39,6 +39,8 @@ pub struct Organisation {
     pub email: Option<String>,
     /// For a GP practice, the link worker service that receives its referrals.
     pub link_worker_service: Option<OrganisationId>,
+    /// Its MESH mailbox id, where the message back to a GP practice is delivered.
+    pub mesh_mailbox: Option<String>,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }
@@ -56,6 +58,19 @@ pub struct NewOrganisation {
     pub email: Option<EmailAddress>,
     /// For a GP practice, the link worker service that receives its referrals.
     pub link_worker_service: Option<OrganisationId>,
+    /// Its MESH mailbox id (already parsed), where the message back to a GP practice is delivered.
+    pub mesh_mailbox: Option<String>,
+}
+
+/// What an administrator changes about an organisation; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct OrganisationChanges {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new email address, or `Some(None)` to remove it.
+    pub email: Option<Option<EmailAddress>>,
+    /// A new MESH mailbox id (parsed), or `Some(None)` to remove it.
+    pub mesh_mailbox: Option<Option<String>>,
 }
 
 /// A user account.
@@ -166,6 +181,7 @@ impl TryFrom<organisation::Model> for Organisation {
             ods_code: m.ods_code,
             email: m.email,
             link_worker_service: m.link_worker_service_id.map(OrganisationId),
+            mesh_mailbox: m.mesh_mailbox_id,
             created_at: m.created_at,
         })
     }
@@ -207,6 +223,7 @@ impl Store {
             ods_code: new.ods_code,
             email: new.email.map(String::from),
             link_worker_service_id: new.link_worker_service.map(|o| o.0),
+            mesh_mailbox_id: new.mesh_mailbox,
             created_at: now,
         };
         organisation::Entity::insert(model.clone().into_active_model())
@@ -216,6 +233,35 @@ impl Store {
                 |e| if StoreError::is_unique_violation(&e) { StoreError::Duplicate("odsCode") } else { e.into() },
             )?;
         model.try_into()
+    }
+
+    /// Changes an organisation's name, email or MESH mailbox: an administrator's task.
+    pub async fn update_organisation(
+        &self,
+        actor: &Actor,
+        id: OrganisationId,
+        changes: OrganisationChanges,
+    ) -> Result<Organisation, StoreError> {
+        if actor.role != Role::Admin {
+            return Err(StoreError::Domain(trellis_domain::DomainError::Forbidden {
+                role: actor.role,
+                action: "manage organisations",
+            }));
+        }
+        let current = organisation::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let mut row = current.into_active_model();
+        if let Some(name) = changes.name {
+            row.name = sea_orm::ActiveValue::Set(name);
+        }
+        if let Some(email) = changes.email {
+            row.email = sea_orm::ActiveValue::Set(email.map(String::from));
+        }
+        if let Some(mailbox) = changes.mesh_mailbox {
+            row.mesh_mailbox_id = sea_orm::ActiveValue::Set(mailbox);
+        }
+        let saved = sea_orm::ActiveModelTrait::update(row, &self.db).await?;
+        tracing::info!(organisation = %id.0, "organisation updated");
+        saved.try_into()
     }
 
     /// One organisation.

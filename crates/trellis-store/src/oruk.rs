@@ -687,6 +687,7 @@ async fn resolve_organisation(
             email: org.email.clone(),
             link_worker_service_id: None,
             created_at: now,
+            mesh_mailbox_id: None,
         }
         .into_active_model(),
     )

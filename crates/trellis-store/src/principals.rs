@@ -180,6 +180,7 @@ mod tests {
                 ods_code: None,
                 email: None,
                 link_worker_service: None,
+                mesh_mailbox: None,
                 created_at: now,
             },
             api_key: key,

@@ -146,6 +146,7 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
                 Some(o) => o.id,
                 None => {
                     let new = NewOrganisation {
+                        mesh_mailbox: None,
                         kind: OrganisationKind::Locality,
                         name: "Locality".into(),
                         ods_code: None,

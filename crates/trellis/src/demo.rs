@@ -17,6 +17,8 @@ use trellis_store::offers::OfferTimers;
 use trellis_store::referrals::{Consent, NewReferral, PersonDetails};
 
 /// ODS code of the first demo practice: its presence means the demo is loaded.
+/// The demo practice's MESH mailbox: `X26ABC2` in NHS England's MESH sandbox.
+const DEMO_PRACTICE_MESH_MAILBOX: &str = "X26ABC2";
 const MARKER_ODS: &str = "C81601";
 
 /// The demo users whose tokens `serve --demo` prints.
@@ -93,7 +95,10 @@ async fn org(
     mail: &str,
     lws: Option<&Organisation>,
 ) -> anyhow::Result<Organisation> {
+    // The first demo practice has the MESH sandbox's second mailbox, so the message back has somewhere to go.
+    let mesh_mailbox = (ods == Some(MARKER_ODS)).then(|| DEMO_PRACTICE_MESH_MAILBOX.to_owned());
     let new = NewOrganisation {
+        mesh_mailbox,
         kind,
         name: name.into(),
         ods_code: ods.map(String::from),

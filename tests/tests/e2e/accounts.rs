@@ -205,3 +205,49 @@ on_both_databases!(
         assert_eq!(app.graphql(Some(&token), ME, json!({})).await.code(), Some("UNAUTHENTICATED"));
     }
 );
+
+const CREATE_ORGANISATION: &str = "mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) { organisation { id meshMailboxId } } }";
+const UPDATE_ORGANISATION: &str = "mutation($input: UpdateOrganisationInput!) { updateOrganisation(input: $input) { organisation { id name meshMailboxId } } }";
+
+on_both_databases!(an_admin_gives_a_practice_its_mesh_mailbox_changes_it_and_removes_it, |app: TestApp| async move {
+    let t = app.tokens.clone();
+    let created = app
+            .ok(
+                &t.admin,
+                CREATE_ORGANISATION,
+                json!({ "input": { "kind": "GP_PRACTICE", "name": "Draycott Surgery", "odsCode": "C81699",
+                                   "linkWorkerServiceId": app.fixture.service.id.to_string(), "meshMailboxId": " x26abc3 " } }),
+            )
+            .await;
+    let practice = created["createOrganisation"]["organisation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["createOrganisation"]["organisation"]["meshMailboxId"], "X26ABC3");
+    let changed = app
+        .ok(
+            &t.admin,
+            UPDATE_ORGANISATION,
+            json!({ "input": { "organisationId": practice, "meshMailboxId": "X26ABC2" } }),
+        )
+        .await;
+    assert_eq!(changed["updateOrganisation"]["organisation"]["meshMailboxId"], "X26ABC2");
+    assert_eq!(changed["updateOrganisation"]["organisation"]["name"], "Draycott Surgery", "the rest stays");
+    let bad = app
+        .graphql(
+            Some(&t.admin),
+            UPDATE_ORGANISATION,
+            json!({ "input": { "organisationId": practice, "meshMailboxId": "X26-ABC2" } }),
+        )
+        .await;
+    assert_eq!((bad.code(), bad.field()), (Some("VALIDATION"), Some("meshMailboxId")));
+    let removed = app
+        .ok(&t.admin, UPDATE_ORGANISATION, json!({ "input": { "organisationId": practice, "meshMailboxId": "" } }))
+        .await;
+    assert_eq!(removed["updateOrganisation"]["organisation"]["meshMailboxId"], Value::Null);
+    let unknown = app
+        .graphql(
+            Some(&t.admin),
+            UPDATE_ORGANISATION,
+            json!({ "input": { "organisationId": uuid::Uuid::now_v7().to_string(), "name": "X" } }),
+        )
+        .await;
+    assert_eq!(unknown.code(), Some("NOT_FOUND"));
+});

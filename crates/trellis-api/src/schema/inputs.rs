@@ -313,6 +313,22 @@ pub struct CreateOrganisationInput {
     pub email: Option<String>,
     /// For a GP practice, the link worker service that receives its referrals.
     pub link_worker_service_id: Option<ID>,
+    /// Its MESH mailbox id (`X26ABC2`): where the message back to a GP practice is delivered.
+    pub mesh_mailbox_id: Option<String>,
+}
+
+/// Change an organisation's name, email or MESH mailbox (admin). An absent field stays as it is; an
+/// empty `email` or `meshMailboxId` removes it.
+#[derive(InputObject)]
+pub struct UpdateOrganisationInput {
+    /// The organisation.
+    pub organisation_id: ID,
+    /// A new name.
+    pub name: Option<String>,
+    /// A new email address; empty removes it.
+    pub email: Option<String>,
+    /// A new MESH mailbox id; empty removes it.
+    pub mesh_mailbox_id: Option<String>,
 }
 
 /// Add a user; the payload carries their API token, shown once.

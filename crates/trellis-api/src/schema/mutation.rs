@@ -100,6 +100,13 @@ pub struct CreateOrganisationPayload {
     pub organisation: Organisation,
 }
 
+/// The changed organisation.
+#[derive(SimpleObject)]
+pub struct UpdateOrganisationPayload {
+    /// It, as it is now.
+    pub organisation: Organisation,
+}
+
 /// The new user and their API token.
 #[derive(SimpleObject)]
 pub struct CreateUserPayload {
@@ -474,6 +481,12 @@ impl Mutation {
             return Err(ApiError::Validation(ValueError::new("odsCode", "", "is required for a GP practice")).extend());
         }
         let new = NewOrganisation {
+            mesh_mailbox: input
+                .mesh_mailbox_id
+                .as_deref()
+                .map(trellis_domain::organisation::parse_mesh_mailbox)
+                .transpose()
+                .api()?,
             kind,
             name: v::required_text("name", &input.name, 200).api()?,
             ods_code,
@@ -487,6 +500,30 @@ impl Mutation {
         };
         let organisation = ctx.data::<Store>()?.create_organisation(new, Utc::now()).await.api()?;
         Ok(CreateOrganisationPayload { organisation: organisation.into() })
+    }
+
+    /// Change an organisation's name, email or MESH mailbox id (admin).
+    async fn update_organisation(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrganisationInput,
+    ) -> ApiResult<UpdateOrganisationPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::Admin], "manage organisations").api()?;
+        let id = organisation_id("organisationId", &input.organisation_id).api()?;
+        let emptied = |v: Option<String>| v.map(|s| Some(s).filter(|s| !s.trim().is_empty()));
+        let changes = trellis_store::accounts::OrganisationChanges {
+            name: input.name.as_deref().map(|n| v::required_text("name", n, 200)).transpose().api()?,
+            email: emptied(input.email)
+                .map(|e| e.as_deref().map(v::EmailAddress::parse).transpose())
+                .transpose()
+                .api()?,
+            mesh_mailbox: emptied(input.mesh_mailbox_id)
+                .map(|m| m.as_deref().map(trellis_domain::organisation::parse_mesh_mailbox).transpose())
+                .transpose()
+                .api()?,
+        };
+        let organisation = ctx.data::<Store>()?.update_organisation(&actor, id, changes).await.api()?;
+        Ok(UpdateOrganisationPayload { organisation: organisation.into() })
     }
 
     /// Add a user and issue their API token (admin).

@@ -173,6 +173,8 @@ pub struct Organisation {
     pub email: Option<String>,
     /// For a GP practice, the link worker service that receives its referrals.
     pub link_worker_service_id: Option<ID>,
+    /// Its MESH mailbox id: where the message back to a GP practice is delivered.
+    pub mesh_mailbox_id: Option<String>,
 }
 
 impl From<accounts::Organisation> for Organisation {
@@ -184,6 +186,7 @@ impl From<accounts::Organisation> for Organisation {
             ods_code: o.ods_code,
             email: o.email,
             link_worker_service_id: o.link_worker_service.map(|s| ID(s.to_string())),
+            mesh_mailbox_id: o.mesh_mailbox,
         }
     }
 }

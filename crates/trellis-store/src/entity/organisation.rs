@@ -13,6 +13,7 @@ pub struct Model {
     pub ods_code: Option<String>,
     pub email: Option<String>,
     pub link_worker_service_id: Option<Uuid>,
+    pub mesh_mailbox_id: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
