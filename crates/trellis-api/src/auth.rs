@@ -70,6 +70,13 @@ impl RateLimiter {
         RateLimiter { inner: governor::RateLimiter::keyed(Quota::per_minute(per_minute)) }
     }
 
+    /// Sign-in links asked for one address: three at once, then one every five minutes.
+    pub fn sign_in_emails() -> Self {
+        let burst = NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(std::time::Duration::from_secs(300)).map(|q| q.allow_burst(burst));
+        RateLimiter { inner: governor::RateLimiter::keyed(quota.unwrap_or(Quota::per_hour(burst))) }
+    }
+
     /// Whether a request under `key` may go ahead now.
     pub fn check(&self, key: &str) -> bool {
         let allowed = self.inner.check_key(&key.to_owned()).is_ok();

@@ -14,6 +14,7 @@
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
 //! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
+//! - [`console`]: the staff web console, signed in by an emailed link.
 //! - [`network_page`]: the network drawn for network leads and link workers.
 //! - [`oruk`]: the directory as a public Open Referral UK API.
 //! - [`provider_pages`]: the provider's accept/decline page behind an email link.
@@ -23,6 +24,7 @@
 
 pub mod auth;
 pub mod capacity_page;
+pub mod console;
 pub mod error;
 pub mod explorer;
 pub mod gp_message;
@@ -65,8 +67,10 @@ pub struct AppState {
     pub link_guard: Arc<link_guard::LinkGuard>,
     /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
     pub network: Arc<network_cache::NetworkCache>,
-    /// `/network` sign-in attempts per client address.
+    /// Sign-in attempts (`/network`, the console) per client address.
     pub sign_ins: Arc<auth::RateLimiter>,
+    /// Console sign-in links asked for, per address typed.
+    pub sign_in_emails: Arc<auth::RateLimiter>,
 }
 
 impl AppState {
@@ -78,7 +82,8 @@ impl AppState {
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
         let link_guard = Arc::new(link_guard::LinkGuard::new());
         let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
-        AppState { store, settings, schema, limiter, link_guard, network, sign_ins }
+        let sign_in_emails = Arc::new(auth::RateLimiter::sign_in_emails());
+        AppState { store, settings, schema, limiter, link_guard, network, sign_ins, sign_in_emails }
     }
 }
 
@@ -98,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(link_pages)
         .merge(oruk::routes())
         .merge(network_page::routes())
+        .merge(console::routes())
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))

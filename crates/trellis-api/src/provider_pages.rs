@@ -432,7 +432,7 @@ impl<B> MakeSpan<B> for RedactedSpan {
 /// `/capacity/{token}`) path replaced by `[redacted]`.
 pub fn redacted_uri(uri: &Uri) -> String {
     let path = uri.path();
-    let shown = ["/offers/", "/capacity/"]
+    let shown = ["/offers/", "/capacity/", "/sign-in/"]
         .into_iter()
         .find_map(|prefix| {
             let rest = path.strip_prefix(prefix).filter(|rest| !rest.is_empty())?;

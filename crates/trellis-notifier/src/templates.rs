@@ -111,6 +111,13 @@ pub enum Letter<'a> {
         /// When it was changed.
         changed_at: DateTime<Utc>,
     },
+    /// To a member of staff who asked to sign in to the web console: the single-use sign-in link.
+    SignInLink {
+        /// The link.
+        link: &'a str,
+        /// When it stops working.
+        link_expires_at: DateTime<Utc>,
+    },
 }
 
 /// An offer's facts as the templates show them.
@@ -201,6 +208,12 @@ struct CapacityCheckMail<'a> {
     link_expires: String,
 }
 
+struct SignInMail<'a> {
+    subject: String,
+    link: &'a str,
+    expires_at: String,
+}
+
 struct ServiceEmailChangedMail {
     subject: String,
     provider: String,
@@ -246,6 +259,7 @@ template_pair!(
     "capacity_check.txt",
     "capacity_check.html"
 );
+template_pair!(SignInLinkText, SignInLinkHtml, SignInMail<'a>, "sign_in_link.txt", "sign_in_link.html");
 template_pair!(
     ServiceEmailChangedText,
     ServiceEmailChangedHtml,
@@ -277,6 +291,7 @@ impl Letter<'_> {
             Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
             Self::OfferEnded { .. } => EmailKind::OfferEnded,
             Self::ServiceEmailChanged { .. } => EmailKind::ServiceEmailChanged,
+            Self::SignInLink { .. } => EmailKind::SignInLink,
         }
     }
 
@@ -395,6 +410,14 @@ impl Letter<'_> {
                 sender_name = Some(notice.link_worker_service_name.clone());
                 (m.subject.clone(), pair(OfferEndedText { m: &m }, OfferEndedHtml { m: &m })?)
             }
+            Self::SignInLink { link, link_expires_at } => {
+                let m = SignInMail {
+                    subject: "Your link to sign in to Trellis".into(),
+                    link,
+                    expires_at: link_expires_at.format("%H:%M UTC on %A %-d %B %Y").to_string(),
+                };
+                (m.subject.clone(), pair(SignInLinkText { m: &m }, SignInLinkHtml { m: &m })?)
+            }
             Self::ServiceEmailChanged { notice, new_address, changed_at } => {
                 let m = ServiceEmailChangedMail {
                     subject: format!("Offers for {} now go to another email address", notice.service_name),
@@ -480,6 +503,7 @@ fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
         EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
         EmailKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
         EmailKind::ServiceEmailChanged => "an email saying where a service's offers now go".into(),
+        EmailKind::SignInLink => "a sign-in link for the web console".into(),
     }
 }
 

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
-use trellis_domain::ServiceId;
 use trellis_domain::offer::OfferStatus;
 use trellis_domain::offer::link::{LinkPurpose, link_expiry};
+use trellis_domain::{ServiceId, UserId};
 use trellis_store::Store;
 use trellis_store::outbox::{EmailKind, OutboxEmail};
+use trellis_store::sign_in::SIGN_IN_LINK_LIFETIME;
 
 use crate::NotifierError;
 use crate::mailer::{Mailer, OutgoingEmail};
@@ -400,6 +401,20 @@ impl Worker {
                 let token = self.store.create_service_link(service, link_expires_at, now).await?;
                 let link = format!("{}/capacity/{token}", self.settings.public_base_url);
                 Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?
+            }
+            EmailKind::SignInLink => {
+                let user = row
+                    .payload
+                    .get("user")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse().ok())
+                    .map(UserId)
+                    .ok_or_else(|| missing("user"))?;
+                // Minted now, like an offer link: the raw token exists only in this email.
+                let link_expires_at = later(now, SIGN_IN_LINK_LIFETIME);
+                let token = self.store.create_sign_in_link(user, link_expires_at, now).await?;
+                let link = format!("{}/sign-in/{token}", self.settings.public_base_url);
+                Letter::SignInLink { link: &link, link_expires_at }.render(sign_in)?
             }
             EmailKind::ServiceEmailChanged => {
                 let service = capacity_service(row).ok_or_else(|| missing("service"))?;

@@ -43,6 +43,7 @@ pub mod principals;
 pub mod referrals;
 mod rows;
 pub mod sessions;
+pub mod sign_in;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -42,11 +42,13 @@ pub enum EmailKind {
     /// The address a service's offers went to hears that they now go elsewhere (organisations'
     /// addresses only, no personal data).
     ServiceEmailChanged,
+    /// A member of staff asked to sign in to the web console (with the sign-in link).
+    SignInLink,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 10] = [
+    pub const ALL: [EmailKind; 11] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -57,6 +59,7 @@ impl EmailKind {
         Self::CapacityCheck,
         Self::OfferEnded,
         Self::ServiceEmailChanged,
+        Self::SignInLink,
     ];
 
     /// The stored name.
@@ -72,6 +75,7 @@ impl EmailKind {
             Self::CapacityCheck => "capacity_check",
             Self::OfferEnded => "offer_ended",
             Self::ServiceEmailChanged => "service_email_changed",
+            Self::SignInLink => "sign_in_link",
         }
     }
 

@@ -12,6 +12,7 @@ mod api_errors;
 mod authorization;
 mod capacity_check;
 mod closing;
+mod console;
 mod directory;
 mod email_delivery;
 mod explorer;

@@ -22,6 +22,7 @@ pub mod service_at_location;
 pub mod service_capacity;
 pub mod service_link;
 pub mod service_taxonomy;
+pub mod sign_in_link;
 pub mod taxonomy_term;
 pub mod user;
 pub mod web_session;
