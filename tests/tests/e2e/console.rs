@@ -10,9 +10,9 @@ use reqwest::StatusCode;
 use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::referrals::NewReferral;
 use trellis_store::testing::Fixture;
-use trellis_tests::TestApp;
 use trellis_tests::link_pages::{Page, get, post, same_origin};
 use trellis_tests::maildev::{MailDev, decode_quoted_printable};
+use trellis_tests::{TestApp, run_node, screenshot_dir};
 
 /// Asks for a sign-in link for `email` from a fresh sign-in page, as a browser would.
 async fn ask_for_link(app: &TestApp, email: &str) -> Page {
@@ -198,4 +198,33 @@ on_both_databases!(a_practice_sees_its_own_referrals_and_withdraws_one_still_ref
     let after = get(&app, &format!("/referrals/{}", own.state.id), Some(&session)).await;
     assert!(after.text().contains("Withdrawn by the referrer"));
     assert!(!after.text().contains("Withdraw referral"));
+});
+
+on_both_databases!(the_console_pages_pass_axe_wcag_22_aa_in_chromium_and_need_no_script, |app: TestApp| async move {
+    let f = &app.fixture;
+    let gp = Fixture::actor(&f.gp);
+    let referral = app.store.submit_referral(f.referral("9434765919"), None, &gp, Utc::now()).await.unwrap().referral;
+    let now = Utc::now();
+    let token = app.store.create_sign_in_link(f.gp.id, now + TimeDelta::minutes(15), now).await.unwrap();
+    let backend = match app.store.backend() {
+        sea_orm::DatabaseBackend::Postgres => "postgres",
+        _ => "sqlite",
+    };
+    let dir = screenshot_dir("console", backend);
+    let config = serde_json::json!({
+        "url": app.base_url,
+        "signInPath": format!("/sign-in/{token}"),
+        "referralId": referral.state.id.to_string(),
+        "outDir": dir,
+    });
+    let output =
+        tokio::task::spawn_blocking(move || run_node("console-pages.mjs", &[&config.to_string()])).await.expect("node");
+    let report: serde_json::Value = serde_json::from_str(output.trim().lines().last().unwrap()).expect(&output);
+    assert_eq!(report["violations"], serde_json::json!([]), "axe-core found violations: {report:#}");
+    assert_eq!(report["failedRequests"], serde_json::json!([]), "no failed requests");
+    assert_eq!(report["pages"].as_array().unwrap().len(), 7, "{report:#}");
+    assert_eq!(report["rows"], 1, "the practice's one referral is listed");
+    for shot in ["01-sign-in", "02-sign-in-error", "05-referrals", "06-referral", "07-link-ended"] {
+        assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
+    }
 });

@@ -22,23 +22,25 @@ use trellis_domain::Role;
 use trellis_store::sessions::SessionPrincipal;
 
 use crate::AppState;
-use crate::provider_pages::{csrf, render};
+use crate::provider_pages::{csrf, render, with_page_headers};
 
 pub(crate) use pages::Shell;
 
 /// The session cookie's name.
 const SESSION_COOKIE: &str = "trellis_session";
 
-/// The console's routes.
+/// The console's routes, with the link pages' headers (no caching, no referrer, a policy that loads
+/// nothing but the page's own styles, no framing).
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/", get(home))
         .route("/sign-in", get(sign_in::form).post(sign_in::request))
         .route("/sign-in/{token}", get(sign_in::confirm).post(sign_in::redeem))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/referrals", get(referrals::list))
         .route("/referrals/{id}", get(referrals::show))
-        .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .route("/referrals/{id}/withdraw", post(referrals::withdraw));
+    with_page_headers(router)
 }
 
 /// Where a signed-in person starts.
