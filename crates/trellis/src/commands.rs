@@ -212,11 +212,11 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         crate::worker::log_transport(mail);
     }
     let store = open(global).await?;
+    let mut settings = args.api.settings(args.demo)?;
     if args.demo {
         demo::ensure(&store).await?;
-        demo::print_tokens(&store).await?;
+        demo::print_tokens(&store, &settings.public_base_url).await?;
     }
-    let mut settings = args.api.settings(args.demo)?;
     settings.api_key_expiry_days = global.api_key_expiry_days;
     let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr()?;

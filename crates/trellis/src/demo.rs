@@ -42,19 +42,30 @@ pub async fn ensure(store: &Store) -> anyhow::Result<()> {
     load(store).await.context("loading the demo locality")
 }
 
-/// Issues fresh tokens for the demo users and prints them (tokens are never stored, so each start mints new ones).
-pub async fn print_tokens(store: &Store) -> anyhow::Result<()> {
+/// How long the demo's printed sign-in links work: a working day, so a demo started in the morning can be
+/// tried after lunch. Links emailed by `/sign-in` work for 15 minutes, demo or not.
+const DEMO_SIGN_IN_LINK_LIFETIME: chrono::Duration = chrono::Duration::hours(8);
+
+/// Issues fresh tokens and console sign-in links for the demo users and prints them (neither is stored,
+/// so each start mints new ones). `base_url` is where the console is reached.
+pub async fn print_tokens(store: &Store, base_url: &str) -> anyhow::Result<()> {
     let now = Utc::now();
-    let mut lines = vec!["Demo tokens (paste one into the explorer at /graphql, Headers tab, as {\"Authorization\": \"Bearer <token>\"}):".to_owned()];
+    let mut tokens = vec!["Demo tokens (paste one into the explorer at /graphql, Headers tab, as {\"Authorization\": \"Bearer <token>\"}):".to_owned()];
+    let mut links = vec![format!(
+        "Demo sign-in links for the web console (each works once, for {} hours; or ask for one at {base_url}/sign-in):",
+        DEMO_SIGN_IN_LINK_LIFETIME.num_hours()
+    )];
     for org in store.organisations().await? {
         for user in store.users_of(org.id).await? {
             if let Some((label, _)) = DEMO_USERS.iter().find(|(_, mail)| *mail == user.email) {
                 let key = store.issue_api_key(user.id, "serve --demo", now).await?;
-                lines.push(format!("  {label:<42} {}", key.token));
+                tokens.push(format!("  {label:<42} {}", key.token));
+                let link = store.create_sign_in_link(user.id, now + DEMO_SIGN_IN_LINK_LIFETIME, now).await?;
+                links.push(format!("  {label:<42} {base_url}/sign-in/{link}"));
             }
         }
     }
-    println!("{}", lines.join("\n"));
+    println!("{}\n\n{}", tokens.join("\n"), links.join("\n"));
     Ok(())
 }
 

@@ -114,6 +114,10 @@ fn serve_writes_emails_to_files_only_when_told_to_or_for_the_demo() {
     let started = ready(&bind, &mut demo);
     let (output, _) = finish(demo, Duration::ZERO);
     assert!(started, "serve --demo did not start:\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let links: std::collections::BTreeSet<&str> =
+        stdout.split_whitespace().filter(|w| w.contains("/sign-in/tsi_")).collect();
+    assert_eq!(links.len(), 5, "a sign-in link for each demo user: {stdout}");
 
     let both =
         trellis(&dir, &["serve", "--bind", &bind, "--smtp-host", "127.0.0.1"], &[("TRELLIS_MAIL_TO_FILES", &mail_dir)])
