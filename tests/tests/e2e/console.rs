@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 use trellis_notifier::{Worker, WorkerSettings};
+use trellis_store::audit::AuditFilter;
 use trellis_store::referrals::NewReferral;
 use trellis_store::testing::Fixture;
 use trellis_tests::link_pages::{Page, get, post, same_origin};
@@ -228,3 +229,34 @@ on_both_databases!(the_console_pages_pass_axe_wcag_22_aa_in_chromium_and_need_no
         assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
     }
 });
+
+on_both_databases!(
+    an_admin_changes_a_users_email_audited_and_links_sent_to_the_old_address_stop_working,
+    |app: TestApp| async move {
+        let f = &app.fixture;
+        let now = Utc::now();
+        let old_link = app.store.create_sign_in_link(f.gp.id, now + TimeDelta::minutes(15), now).await.unwrap();
+        let changed = app
+        .ok(
+            &app.tokens.admin,
+            "mutation($id: ID!) { changeUserEmail(input: { userId: $id, email: \"Dr.Patel@New-Practice.example\" }) { user { email } } }",
+            serde_json::json!({ "id": f.gp.id.to_string() }),
+        )
+        .await;
+        assert_eq!(changed["changeUserEmail"]["user"]["email"], "Dr.Patel@new-practice.example");
+        assert_eq!(get(&app, &format!("/sign-in/{old_link}"), None).await.status, StatusCode::NOT_FOUND);
+        assert!(!app.store.request_sign_in(&f.gp.email, Utc::now()).await.unwrap(), "the old address gets nothing");
+        assert!(app.store.request_sign_in("Dr.Patel@new-practice.example", Utc::now()).await.unwrap());
+        let bad = app
+        .graphql(
+            Some(&app.tokens.admin),
+            "mutation($id: ID!) { changeUserEmail(input: { userId: $id, email: \"not an address\" }) { user { email } } }",
+            serde_json::json!({ "id": f.gp.id.to_string() }),
+        )
+        .await;
+        assert_eq!(bad.errors[0]["extensions"]["code"], "VALIDATION");
+        let filter = AuditFilter { actor: Some(f.admin.id), limit: 50, ..Default::default() };
+        let audit = app.store.audit_log(&filter).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "user.email_changed"), "the change is audited");
+    }
+);

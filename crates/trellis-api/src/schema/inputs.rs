@@ -374,6 +374,15 @@ pub struct EnableUserInput {
     pub user_id: ID,
 }
 
+/// Change the work address a user's console sign-in links go to.
+#[derive(InputObject)]
+pub struct ChangeUserEmailInput {
+    /// The user.
+    pub user_id: ID,
+    /// The new work email address.
+    pub email: String,
+}
+
 /// Filters for the caseload.
 #[derive(InputObject, Default)]
 pub struct ReferralFilterInput {

@@ -141,6 +141,13 @@ pub struct EnableUserPayload {
     pub user: User,
 }
 
+/// The user with its new address.
+#[derive(SimpleObject)]
+pub struct ChangeUserEmailPayload {
+    /// The user.
+    pub user: User,
+}
+
 /// The revoked key.
 #[derive(SimpleObject)]
 pub struct RevokeApiKeyPayload {
@@ -601,6 +608,21 @@ impl Mutation {
         let user = ctx.data::<Store>()?.enable_user(id).await.api()?;
         tracing::info!(user_id = %id, "user enabled");
         Ok(EnableUserPayload { user: user.into() })
+    }
+
+    /// Change the work address a user's console sign-in links go to (admin; audited). Sign-in links
+    /// already sent to the old address stop working.
+    async fn change_user_email(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeUserEmailInput,
+    ) -> ApiResult<ChangeUserEmailPayload> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::Admin], "manage users").api()?;
+        let id = user_id("userId", &input.user_id).api()?;
+        let email = v::EmailAddress::parse(&input.email).api()?;
+        let user = ctx.data::<Store>()?.change_user_email(&actor, id, email, Utc::now()).await.api()?;
+        tracing::info!(user_id = %id, "user's email changed");
+        Ok(ChangeUserEmailPayload { user: user.into() })
     }
 
     /// Revoke an API key, by an id from `apiKeys` (an admin any key; anyone their own). Every server on
