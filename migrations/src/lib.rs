@@ -17,6 +17,7 @@ mod m20261126_000004_add_service_versions;
 mod m20261126_000005_add_link_limits;
 mod m20261126_000006_create_plans_and_measures;
 mod m20261126_000007_add_mesh_mailboxes;
+mod m20261126_000008_add_mesh_delivery;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_add_link_limits::Migration),
             Box::new(m20261126_000006_create_plans_and_measures::Migration),
             Box::new(m20261126_000007_add_mesh_mailboxes::Migration),
+            Box::new(m20261126_000008_add_mesh_delivery::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod closing;
 mod directory;
 mod email_delivery;
 mod explorer;
+mod gp_message_delivery;
 mod hostile_input;
 mod journeys;
 mod network;
