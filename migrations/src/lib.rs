@@ -17,6 +17,7 @@ mod m20261126_000004_add_service_versions;
 mod m20261126_000005_add_link_limits;
 mod m20261126_000006_create_plans_and_measures;
 mod m20261126_000007_add_mesh_mailboxes;
+mod m20261126_000008_add_mesh_delivery;
 mod m20261126_000010_create_sign_in_links;
 
 /// Every migration in order.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_add_link_limits::Migration),
             Box::new(m20261126_000006_create_plans_and_measures::Migration),
             Box::new(m20261126_000007_add_mesh_mailboxes::Migration),
+            Box::new(m20261126_000008_add_mesh_delivery::Migration),
             Box::new(m20261126_000010_create_sign_in_links::Migration),
         ]
     }

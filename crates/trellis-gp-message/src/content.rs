@@ -7,7 +7,8 @@ use trellis_domain::values::Need;
 use uuid::Uuid;
 
 /// Why the message is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Occasion {
     /// The referral closed: the outcome.
     Closure,

@@ -10,11 +10,14 @@
 //! - [`pdf`]: the plain document a practice files.
 //! - [`bundle`]: the ITK3 message bundle carrying the FHIR STU3 document bundle, SNOMED CT coded.
 //! - [`mesh`]: MESH API v2 (handshake, send, tracking) with its HMAC authorisation and mutual TLS.
+//! - `sandbox` (feature `testing`): NHS England's MESH sandbox and client, for tests.
 
 pub mod bundle;
 pub mod content;
 pub mod mesh;
 pub mod pdf;
+#[cfg(feature = "testing")]
+pub mod sandbox;
 
 /// The MESH workflow of GP Connect Send Document.
 pub const WORKFLOW_ID: &str = "GPCONNECT_SEND_DOCUMENT";

@@ -179,6 +179,11 @@ impl MeshClient {
         Ok(MeshClient { http, settings, nonce_count: Default::default() })
     }
 
+    /// The mailbox it sends from (the sender named in the ITK3 message header).
+    pub fn mailbox(&self) -> &str {
+        &self.settings.mailbox
+    }
+
     fn mailbox_url(&self) -> String {
         format!("{}/messageexchange/{}", self.settings.url.trim_end_matches('/'), self.settings.mailbox)
     }

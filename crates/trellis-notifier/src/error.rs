@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use trellis_store::StoreError;
-use trellis_store::outbox::EmailKind;
 
-/// Why composing or sending an email failed, or why the mailer could not be set up.
+/// Why composing or sending an email (or a GP message) failed, or why the mailer could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
     /// A setting has a value the notifier cannot use.
@@ -18,16 +17,6 @@ pub enum NotifierError {
         /// What is wrong with it.
         reason: String,
     },
-    /// An outbox row lacks the reference its kind of email needs: a bug or manual tampering.
-    #[error("{kind:?} email {email} has no {what}")]
-    MissingReference {
-        /// The row's kind.
-        kind: EmailKind,
-        /// The row.
-        email: uuid::Uuid,
-        /// What is missing.
-        what: &'static str,
-    },
     /// A recipient or sender address does not parse.
     #[error("invalid email address {value:?}: {source}")]
     Address {
@@ -36,6 +25,12 @@ pub enum NotifierError {
         /// Why it does not parse.
         source: lettre::address::AddressError,
     },
+    /// MESH refused or could not take the message back to the GP.
+    #[error(transparent)]
+    Mesh(#[from] trellis_gp_message::mesh::MeshError),
+    /// A GP message row whose referral has no message to send (it is not closed): a bug or tampering.
+    #[error("the referral has no message back to send")]
+    NoGpMessage,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,4 +51,17 @@ pub enum NotifierError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl NotifierError {
+    /// Whether trying again cannot help, so the row is given up at once: MESH refused the credentials or
+    /// the message itself, or there is no message to send. Everything else (SMTP, the store, MESH being
+    /// unreachable) is retried with backoff.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Mesh(e) => !e.is_temporary(),
+            Self::NoGpMessage => true,
+            _ => false,
+        }
+    }
 }

@@ -8,6 +8,11 @@
 //! exponential backoff and jitter; after `max_attempts` the row is dead and, in the same transaction,
 //! its referral is flagged and the link worker is emailed.
 //!
+//! The message back to the GP goes through the same outbox (kind `gp_message`) but over MESH: built
+//! from the committed referral when sent, delivered with [`Worker::with_mesh`]'s client, and tracked until
+//! the practice acknowledges it. MESH refusing the credentials or the message is permanent: the row is
+//! given up at once. Without MESH such rows are skipped as "not sent".
+//!
 //! An offer email's link is minted when the email is rendered, so the raw token exists only in the
 //! email; the store keeps its hash. Tokens are never logged, except by the files transport, whose whole
 //! purpose is the offline demo: it logs the provider's link, since there is no inbox to find it in.
@@ -34,6 +39,7 @@
 //! [`EmailKind`]: trellis_store::outbox::EmailKind
 
 mod error;
+mod gp_delivery;
 pub mod mailer;
 pub mod templates;
 pub mod worker;

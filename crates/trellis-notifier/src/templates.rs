@@ -369,7 +369,12 @@ impl Letter<'_> {
                     .or_else(|| referral_reference.clone())
                     .unwrap_or_else(|| "a referral".into());
                 let m = FailedDelivery {
-                    subject: format!("Email about {about} could not be delivered"),
+                    subject: match failed_kind {
+                        EmailKind::GpMessage => {
+                            format!("The message back to the GP about {about} could not be delivered")
+                        }
+                        _ => format!("Email about {about} could not be delivered"),
+                    },
                     what: what_failed(failed_kind, offer),
                     recipient: failed_recipient.to_string(),
                     attempts,
@@ -503,6 +508,7 @@ fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
         EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
         EmailKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
         EmailKind::ServiceEmailChanged => "an email saying where a service's offers now go".into(),
+        EmailKind::GpMessage => "the message back to the referring GP practice, over MESH to its mailbox".into(),
         EmailKind::SignInLink => "a sign-in link for the web console".into(),
     }
 }
@@ -591,7 +597,8 @@ mod tests {
         let c = capacity_notice();
         let letters = every_letter(&n, &r, &c);
         let kinds: Vec<EmailKind> = letters.iter().map(Letter::kind).collect();
-        assert_eq!(kinds, EmailKind::ALL.to_vec(), "one letter per kind");
+        let emails: Vec<EmailKind> = EmailKind::ALL.into_iter().filter(|k| k.is_email()).collect();
+        assert_eq!(kinds, emails, "one letter per kind of email (a GP message goes over MESH, not by letter)");
         for letter in letters {
             let out = letter.render("https://trellis.example").unwrap();
             let (reference, in_html) = match letter.kind() {

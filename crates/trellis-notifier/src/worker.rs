@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
-use trellis_domain::offer::OfferStatus;
 use trellis_domain::offer::link::{LinkPurpose, link_expiry};
-use trellis_domain::{ServiceId, UserId};
+use trellis_gp_message::mesh::MeshClient;
 use trellis_store::Store;
-use trellis_store::outbox::{EmailKind, OutboxEmail};
+use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob};
 use trellis_store::sign_in::SIGN_IN_LINK_LIFETIME;
 
 use crate::NotifierError;
@@ -49,6 +48,8 @@ pub struct WorkerSettings {
     pub capacity_link_ttl: Duration,
     /// How long a referral's idempotency key is remembered; each pass forgets the older ones.
     pub idempotency_key_ttl: Duration,
+    /// How often MESH is asked about a GP message it accepted, until it is acknowledged or failed.
+    pub mesh_track_every: Duration,
 }
 
 impl WorkerSettings {
@@ -68,6 +69,7 @@ impl WorkerSettings {
             capacity_check_every: Duration::from_secs(28 * 24 * 60 * 60),
             capacity_link_ttl: Duration::from_secs(14 * 24 * 60 * 60),
             idempotency_key_ttl: Duration::from_secs(30 * 24 * 60 * 60),
+            mesh_track_every: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -99,6 +101,10 @@ pub struct TickReport {
     pub skipped: usize,
     /// Store failures (logged), after which the pass went on with its next step.
     pub errors: usize,
+    /// GP messages MESH reported acknowledged by the practice in this pass.
+    pub gp_messages_acknowledged: usize,
+    /// GP messages MESH reported failed in this pass (each flags its referral).
+    pub gp_messages_failed: usize,
 }
 
 /// Drains the outbox. Several workers may run against one database: each row is claimed by one at a time.
@@ -106,7 +112,14 @@ pub struct TickReport {
 pub struct Worker {
     store: Store,
     mailer: Mailer,
+    mesh: Option<MeshClient>,
     settings: WorkerSettings,
+}
+
+/// What a delivered row was: its subject, and MESH's id for a GP message.
+struct Delivered {
+    subject: String,
+    mesh_message_id: Option<String>,
 }
 
 /// `at + d`, saturating instead of overflowing.
@@ -128,7 +141,13 @@ impl Worker {
         settings.max_attempts = settings.max_attempts.max(1);
         settings.batch = settings.batch.max(1);
         settings.public_base_url = settings.public_base_url.trim_end_matches('/').to_string();
-        Worker { store, mailer, settings }
+        Worker { store, mailer, mesh: None, settings }
+    }
+
+    /// Sends the messages back to GP practices through `mesh`. Without it they are skipped, "not sent".
+    pub fn with_mesh(mut self, mesh: MeshClient) -> Self {
+        self.mesh = Some(mesh);
+        self
     }
 
     /// Its settings.
@@ -241,25 +260,85 @@ impl Worker {
                 "sending ran past half the lease; the rest wait for it to lapse"
             );
         }
+        self.track_gp_messages(now, &mut report).await;
         report
+    }
+
+    /// Asks MESH about the GP messages it accepted whose check is due, and records each answer.
+    async fn track_gp_messages(&self, now: DateTime<Utc>, report: &mut TickReport) {
+        let Some(mesh) = &self.mesh else { return };
+        let worker = self.settings.worker_id.as_str();
+        let rows = match self.store.gp_messages_to_track(now, u64::from(self.settings.batch)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "listing GP messages to track failed");
+                report.errors += 1;
+                return;
+            }
+        };
+        for row in rows {
+            let Some(mesh_id) = &row.mesh_message_id else { continue };
+            let (status, why) = match mesh.track(mesh_id).await {
+                Ok(tracking) => crate::gp_delivery::settled(&tracking),
+                Err(e) => {
+                    tracing::warn!(worker, email = %row.id, error = %e, "tracking a GP message on MESH failed; will ask again");
+                    (MeshStatus::Accepted, None)
+                }
+            };
+            let next_check = later(now, self.settings.mesh_track_every);
+            match self.store.record_gp_message_tracking(row.id, status, why.as_deref(), next_check, now).await {
+                Ok(true) if status == MeshStatus::Acknowledged => {
+                    tracing::info!(worker, email = %row.id, mailbox = %row.recipient, "GP message acknowledged by the practice");
+                    report.gp_messages_acknowledged += 1;
+                }
+                Ok(true) if status == MeshStatus::Failed => {
+                    tracing::error!(worker, email = %row.id, mailbox = %row.recipient, why = why.as_deref().unwrap_or_default(), "MESH could not deliver a GP message; the referral is flagged and the link worker told");
+                    report.gp_messages_failed += 1;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(worker, email = %row.id, error = %e, "recording a GP message's tracking failed");
+                    report.errors += 1;
+                }
+            }
+        }
     }
 
     async fn record(
         &self,
         row: &OutboxEmail,
-        outcome: Result<String, NotifierError>,
+        outcome: Result<Delivered, NotifierError>,
         at: DateTime<Utc>,
         report: &mut TickReport,
     ) -> Result<(), NotifierError> {
         let worker = self.settings.worker_id.as_str();
         let kind = row.kind.as_str();
         match outcome {
-            Ok(subject) => {
+            Ok(Delivered { subject, mesh_message_id: Some(mesh_id) }) => {
+                let track_at = later(at, self.settings.mesh_track_every);
+                if self.store.mark_gp_message_sent(row.id, worker, &mesh_id, &subject, at, track_at).await? {
+                    tracing::info!(worker, email = %row.id, kind, mailbox = %row.recipient, mesh_message = %mesh_id, "GP message accepted by MESH");
+                    report.sent += 1;
+                } else {
+                    tracing::warn!(worker, email = %row.id, kind, "GP message sent after its claim lapsed; MESH may hold it twice (same local id)");
+                    report.lost_claims += 1;
+                }
+            }
+            Ok(Delivered { subject, mesh_message_id: None }) => {
                 if self.store.mark_email_sent(row.id, worker, &subject, at).await? {
                     tracing::debug!(worker, email = %row.id, kind, attempt = row.attempts, "email sent");
                     report.sent += 1;
                 } else {
                     tracing::warn!(worker, email = %row.id, kind, "email sent after its claim lapsed; it may be sent twice");
+                    report.lost_claims += 1;
+                }
+            }
+            Err(error) if error.is_permanent() => {
+                let error = error.to_string();
+                if self.store.bury_email(row.id, worker, &error, at).await? {
+                    tracing::error!(worker, email = %row.id, kind, mailbox = %row.recipient, attempts = row.attempts, %error, "given up at once: the refusal is permanent, retrying cannot help; the referral is flagged and the link worker told (check TRELLIS_MESH_PASSWORD, TRELLIS_MESH_SHARED_KEY and the practice's MESH mailbox id)");
+                    report.dead += 1;
+                } else {
                     report.lost_claims += 1;
                 }
             }
@@ -292,37 +371,44 @@ impl Worker {
     /// expired after the email was queued (an SMTP outage can make that gap long). Likewise a capacity
     /// check for a service taken out of the directory meanwhile.
     async fn obsolete(&self, row: &OutboxEmail) -> Option<&'static str> {
-        match row.kind {
-            EmailKind::OfferMade | EmailKind::OfferReminder => {
-                let notice = self.store.offer_notice(row.offer?).await.ok()?;
+        match row.job {
+            OutboxJob::GpMessage { .. } if self.mesh.is_none() => {
+                Some("not sent: MESH is not configured (the practice can download the message from Trellis)")
+            }
+            OutboxJob::OfferMade { offer } | OutboxJob::OfferReminder { offer } => {
+                let notice = self.store.offer_notice(offer).await.ok()?;
                 (!notice.status.awaits_provider()).then_some("the offer no longer awaits the provider's answer")
             }
-            EmailKind::CapacityCheck => {
-                let notice = self.store.capacity_notice(capacity_service(row)?).await.ok()?;
+            OutboxJob::CapacityCheck { service } => {
+                let notice = self.store.capacity_notice(service).await.ok()?;
                 (!notice.active).then_some("the service is no longer in the directory")
             }
             _ => None,
         }
     }
 
-    /// Renders and sends one row, returning its subject.
-    async fn deliver(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<String, NotifierError> {
+    /// Renders and sends one row: an email through the mailer, a GP message through MESH.
+    async fn deliver(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<Delivered, NotifierError> {
+        if let (OutboxJob::GpMessage { referral, occasion }, Some(mesh)) = (&row.job, &self.mesh) {
+            let (subject, mesh_id) =
+                crate::gp_delivery::send(&self.store, mesh, row, *referral, *occasion, now).await?;
+            return Ok(Delivered { subject, mesh_message_id: Some(mesh_id) });
+        }
         let email = self.compose(row, now).await?;
         self.mailer.send(&email).await?;
-        Ok(email.subject)
+        Ok(Delivered { subject: email.subject, mesh_message_id: None })
     }
 
     async fn compose(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<OutgoingEmail, NotifierError> {
-        let missing = |what| NotifierError::MissingReference { kind: row.kind, email: row.id, what };
         let sign_in = self.settings.public_base_url.as_str();
-        let rendered = match row.kind {
-            EmailKind::OfferMade | EmailKind::OfferReminder => {
-                let offer = row.offer.ok_or_else(|| missing("offer"))?;
+        let rendered = match &row.job {
+            &OutboxJob::OfferMade { offer } | &OutboxJob::OfferReminder { offer } => {
                 let notice = self.store.offer_notice(offer).await?;
                 // Minted now, so the raw token exists only in this email. A retry mints another; the
                 // unsent one is harmless, being scoped to the same offer and expiring. A reminder's link
                 // never outlives the offer it chases.
-                let purpose = if row.kind == EmailKind::OfferMade { LinkPurpose::Offer } else { LinkPurpose::Reminder };
+                let first = matches!(row.job, OutboxJob::OfferMade { .. });
+                let purpose = if first { LinkPurpose::Offer } else { LinkPurpose::Reminder };
                 let link_expires_at = link_expiry(
                     purpose,
                     now,
@@ -331,44 +417,32 @@ impl Worker {
                 );
                 let token = self.store.create_offer_link(offer, link_expires_at, now).await?;
                 let link = format!("{}/offers/{token}", self.settings.public_base_url);
-                let letter = if row.kind == EmailKind::OfferMade {
+                let letter = if first {
                     Letter::OfferMade { notice: &notice, link: &link, link_expires_at }
                 } else {
                     Letter::OfferReminder { notice: &notice, link: &link, link_expires_at }
                 };
                 letter.render(sign_in)?
             }
-            EmailKind::OfferAnswered => {
-                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+            &OutboxJob::OfferAnswered { offer, status } => {
+                let notice = self.store.offer_notice(offer).await?;
                 // The answer as queued: the offer may have moved on (waitlisted, then accepted) since.
-                let answer = row
-                    .payload
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .and_then(|s| OfferStatus::parse(s).ok())
-                    .unwrap_or(notice.status);
-                Letter::OfferAnswered { notice: &notice, answer }.render(sign_in)?
+                Letter::OfferAnswered { notice: &notice, answer: status }.render(sign_in)?
             }
-            EmailKind::OfferExpired => {
-                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+            &OutboxJob::OfferExpired { offer } => {
+                let notice = self.store.offer_notice(offer).await?;
                 Letter::OfferExpired { notice: &notice }.render(sign_in)?
             }
-            EmailKind::OnwardOfferProposed => {
-                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+            &OutboxJob::OnwardOfferProposed { offer } => {
+                let notice = self.store.offer_notice(offer).await?;
                 Letter::OnwardOfferProposed { notice: &notice }.render(sign_in)?
             }
-            EmailKind::ReferralClosed => {
-                let notice = self.store.referral_notice(row.referral.ok_or_else(|| missing("referral"))?).await?;
+            &OutboxJob::ReferralClosed { referral, .. } => {
+                let notice = self.store.referral_notice(referral).await?;
                 Letter::ReferralClosed { notice: &notice }.render(sign_in)?
             }
-            EmailKind::DeliveryFailed => {
-                let failed_id = row
-                    .payload
-                    .get("failed_email")
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                    .ok_or_else(|| missing("failed_email"))?;
-                let failed = self.store.outbox_email(failed_id).await?;
+            &OutboxJob::DeliveryFailed { failed_email } => {
+                let failed = self.store.outbox_email(failed_email).await?;
                 let offer = match failed.offer {
                     Some(id) => Some(self.store.offer_notice(id).await?),
                     None => None,
@@ -382,19 +456,12 @@ impl Worker {
                 }
                 .render(sign_in)?
             }
-            EmailKind::OfferEnded => {
-                let notice = self.store.offer_notice(row.offer.ok_or_else(|| missing("offer"))?).await?;
+            &OutboxJob::OfferEnded { offer, status } => {
+                let notice = self.store.offer_notice(offer).await?;
                 // How it ended as queued, like an answer.
-                let ended = row
-                    .payload
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .and_then(|s| OfferStatus::parse(s).ok())
-                    .unwrap_or(notice.status);
-                Letter::OfferEnded { notice: &notice, ended }.render(sign_in)?
+                Letter::OfferEnded { notice: &notice, ended: status }.render(sign_in)?
             }
-            EmailKind::CapacityCheck => {
-                let service = capacity_service(row).ok_or_else(|| missing("service"))?;
+            &OutboxJob::CapacityCheck { service } => {
                 let notice = self.store.capacity_notice(service).await?;
                 // Minted now, like an offer link: the raw token exists only in this email.
                 let link_expires_at = later(now, self.settings.capacity_link_ttl);
@@ -402,25 +469,17 @@ impl Worker {
                 let link = format!("{}/capacity/{token}", self.settings.public_base_url);
                 Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?
             }
-            EmailKind::SignInLink => {
-                let user = row
-                    .payload
-                    .get("user")
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse().ok())
-                    .map(UserId)
-                    .ok_or_else(|| missing("user"))?;
+            OutboxJob::SignInLink { user } => {
                 // Minted now, like an offer link: the raw token exists only in this email.
                 let link_expires_at = later(now, SIGN_IN_LINK_LIFETIME);
-                let token = self.store.create_sign_in_link(user, link_expires_at, now).await?;
+                let token = self.store.create_sign_in_link(*user, link_expires_at, now).await?;
                 let link = format!("{}/sign-in/{token}", self.settings.public_base_url);
                 Letter::SignInLink { link: &link, link_expires_at }.render(sign_in)?
             }
-            EmailKind::ServiceEmailChanged => {
-                let service = capacity_service(row).ok_or_else(|| missing("service"))?;
-                let notice = self.store.capacity_notice(service).await?;
-                let new_address = row.payload.get("new").and_then(|v| v.as_str());
-                Letter::ServiceEmailChanged { notice: &notice, new_address, changed_at: row.created_at }
+            OutboxJob::GpMessage { .. } => return Err(NotifierError::NoGpMessage),
+            OutboxJob::ServiceEmailChanged { service, new, .. } => {
+                let notice = self.store.capacity_notice(*service).await?;
+                Letter::ServiceEmailChanged { notice: &notice, new_address: new.as_deref(), changed_at: row.created_at }
                     .render(sign_in)?
             }
         };
@@ -433,11 +492,6 @@ impl Worker {
             html: rendered.html,
         })
     }
-}
-
-/// The service a capacity-check row is about.
-fn capacity_service(row: &OutboxEmail) -> Option<ServiceId> {
-    row.payload.get("service").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::convert::stored;
 use crate::entity::{capacity_check, organisation, service, service_capacity, service_link};
 use crate::links::LinkError;
-use crate::outbox::{EmailKind, NewEmail};
+use crate::outbox::{NewEmail, OutboxJob};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -285,9 +285,8 @@ impl Store {
                 match recipient {
                     Some(recipient) => {
                         NewEmail {
-                            kind: EmailKind::CapacityCheck,
+                            job: OutboxJob::CapacityCheck { service: ServiceId(service_id) },
                             recipient,
-                            payload: serde_json::json!({ "service": service_id }),
                             offer: None,
                             referral: None,
                             due_at: now,

@@ -604,6 +604,7 @@ pub(crate) async fn record_email_change(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let detail = serde_json::json!({ "service": service, "old": old, "new": new });
+    let (detail_old, detail_new) = (old.clone(), new);
     audit(txn, actor, "service.email_changed", detail.clone(), now).await?;
     let told = match old {
         Some(old) => Some(old),
@@ -611,9 +612,8 @@ pub(crate) async fn record_email_change(
     };
     if let Some(recipient) = told {
         crate::outbox::NewEmail {
-            kind: crate::outbox::EmailKind::ServiceEmailChanged,
+            job: crate::outbox::OutboxJob::ServiceEmailChanged { service, old: detail_old, new: detail_new },
             recipient,
-            payload: detail,
             offer: None,
             referral: None,
             due_at: now,

@@ -7,6 +7,7 @@
 //! yet lets a link worker mark a note for the GP.
 
 use chrono::{DateTime, Utc};
+use trellis_domain::ReferralId;
 use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::{ReferralEventKind, ReferralStatus};
 use trellis_gp_message::content::{
@@ -27,6 +28,16 @@ fn outcome(status: OfferStatus, decline: Option<trellis_domain::offer::DeclineRe
         (OfferStatus::EndedEarly, _) => "attended, ended early".into(),
         (other, _) => other.as_str().replace('_', " "),
     }
+}
+
+/// The id of the message back about `referral` for `occasion`: the same every time it is built, so a
+/// retry never makes a second document.
+pub fn message_id(referral: ReferralId, occasion: Occasion) -> Uuid {
+    let name: &[u8] = match occasion {
+        Occasion::Closure => b"gp-message-closure-1",
+        Occasion::FirstContact => b"gp-message-first-contact-1",
+    };
+    Uuid::new_v5(&referral.0, name)
 }
 
 impl Store {
@@ -112,7 +123,7 @@ impl Store {
             .collect();
         let details = &record.person.details;
         Ok(Some(MessageBack {
-            id: Uuid::new_v5(&referral.0, b"gp-message-closure-1"),
+            id: message_id(referral, Occasion::Closure),
             replaces: None,
             occasion: Occasion::Closure,
             created_at: now,

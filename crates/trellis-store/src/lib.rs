@@ -20,6 +20,7 @@
 //! - [`sessions`]: server-side browser sessions (`/network`, the coming staff console).
 //! - [`capacity_checks`]: the periodic capacity-check email, its timer, and the capacity link.
 //! - [`gp_messages`]: the message back to the referring practice, assembled from a closed referral.
+//! - [`gp_delivery`]: the message back through the outbox: queued at closure, sent over MESH, tracked.
 //! - [`outbox`]: the transactional email outbox that the notifier drains.
 //! - [`wellbeing`]: the personal plan and wellbeing measures of a referral.
 //! - [`testing`] (feature `testing`): a fresh database per test, on SQLite or PostgreSQL.
@@ -31,6 +32,7 @@ mod convert;
 pub mod directory;
 mod entity;
 mod error;
+pub mod gp_delivery;
 pub mod gp_messages;
 mod known;
 pub mod links;

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::convert::{stored, unreadable};
 use crate::entity::{email_outbox, offer, organisation, referral, service};
 use crate::offers::link_worker_recipient;
-use crate::outbox::{DeliveryStatus, EmailKind, NewEmail, OutboxEmail};
+use crate::outbox::{DeliveryStatus, EmailKind, NewEmail, OutboxEmail, OutboxJob};
 use crate::{Store, StoreError};
 
 /// The flag a referral carries when an email about it could not be delivered.
@@ -183,27 +183,38 @@ impl Store {
             return Ok(false);
         }
         let row = email_outbox::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
-        let follow_up = row.kind != EmailKind::DeliveryFailed.as_str();
-        if let (true, Some(referral_id)) = (follow_up, row.referral_id) {
-            let referral_row =
-                referral::Entity::find_by_id(referral_id).one(&txn).await?.ok_or(StoreError::NotFound)?;
-            Self::flag_referral(&txn, ReferralId(referral_id), DELIVERY_FAILED_FLAG).await?;
-            if let Some(recipient) = link_worker_recipient(&txn, &referral_row).await? {
-                NewEmail {
-                    kind: EmailKind::DeliveryFailed,
-                    recipient,
-                    payload: serde_json::json!({ "failed_email": id }),
-                    offer: row.offer_id.map(OfferId),
-                    referral: Some(ReferralId(referral_id)),
-                    due_at: now,
-                }
-                .write(&txn, now)
-                .await?;
-            }
-        }
+        tell_of_failure(&txn, &row, now).await?;
         txn.commit().await?;
         Ok(true)
     }
+}
+
+/// After `row` could not be delivered, in the caller's transaction: flags its referral
+/// [`DELIVERY_FAILED_FLAG`] and queues the link worker (the assignee, else the service's address) a
+/// [`EmailKind::DeliveryFailed`] email naming the row. Nothing for a `DeliveryFailed` row, so failures
+/// never feed on themselves.
+pub(crate) async fn tell_of_failure(
+    txn: &impl sea_orm::ConnectionTrait,
+    row: &email_outbox::Model,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let follow_up = row.kind != EmailKind::DeliveryFailed.as_str();
+    if let (true, Some(referral_id)) = (follow_up, row.referral_id) {
+        let referral_row = referral::Entity::find_by_id(referral_id).one(txn).await?.ok_or(StoreError::NotFound)?;
+        Store::flag_referral(txn, ReferralId(referral_id), DELIVERY_FAILED_FLAG).await?;
+        if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
+            NewEmail {
+                job: OutboxJob::DeliveryFailed { failed_email: row.id },
+                recipient,
+                offer: row.offer_id.map(OfferId),
+                referral: Some(ReferralId(referral_id)),
+                due_at: now,
+            }
+            .write(txn, now)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

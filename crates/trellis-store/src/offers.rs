@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::audit::Audit;
 use crate::convert::{stored, unreadable, version};
 use crate::entity::{offer, offer_event, organisation, referral, referral_demographics, service, user};
-use crate::outbox::{EmailKind, NewEmail};
+use crate::outbox::{NewEmail, OutboxJob};
 use crate::referrals::state_from;
 use crate::{Store, StoreError};
 
@@ -257,11 +257,9 @@ impl Store {
         Audit { actor, action, referral: Some(referral.id), offer: Some(state.id), at: now }.write(&txn).await?;
 
         let recipient = provider_recipient(&txn, &svc).await?.ok_or(StoreError::UnknownReference("service email"))?;
-        let payload = serde_json::json!({ "offer": state.id });
         NewEmail {
-            kind: EmailKind::OfferMade,
+            job: OutboxJob::OfferMade { offer: state.id },
             recipient,
-            payload: payload.clone(),
             offer: Some(state.id),
             referral: Some(referral.id),
             due_at: now,
@@ -269,7 +267,8 @@ impl Store {
         .write(&txn, now)
         .await?;
         if part_of.is_some() {
-            tell_link_worker(&txn, &referral_row, EmailKind::OnwardOfferProposed, payload, state.id, now).await?;
+            let job = OutboxJob::OnwardOfferProposed { offer: state.id };
+            tell_link_worker(&txn, &referral_row, job, now).await?;
         }
         let record = self.offer_record(&txn, model).await?;
         txn.commit().await?;
@@ -550,13 +549,12 @@ impl Store {
 
         match next.status {
             OfferStatus::Accepted | OfferStatus::Declined | OfferStatus::Waitlisted => {
-                let payload = serde_json::json!({ "offer": id, "status": next.status.as_str() });
-                tell_link_worker(txn, &referral_row, EmailKind::OfferAnswered, payload, id, now).await?;
+                let job = OutboxJob::OfferAnswered { offer: id, status: next.status };
+                tell_link_worker(txn, &referral_row, job, now).await?;
             }
             OfferStatus::Expired => {
                 Self::flag_referral(txn, state.referral, "offer_expired").await?;
-                let payload = serde_json::json!({ "offer": id });
-                tell_link_worker(txn, &referral_row, EmailKind::OfferExpired, payload, id, now).await?;
+                tell_link_worker(txn, &referral_row, OutboxJob::OfferExpired { offer: id }, now).await?;
             }
             OfferStatus::Started if referral_row.status == ReferralStatus::Contacted.as_str() => {
                 let evidence = AttendanceEvidence {
@@ -622,9 +620,8 @@ impl Store {
             };
             if let Some(recipient) = recipient {
                 NewEmail {
-                    kind: EmailKind::OfferEnded,
+                    job: OutboxJob::OfferEnded { offer: state.id, status: next.status },
                     recipient,
-                    payload: serde_json::json!({ "offer": state.id, "status": next.status.as_str() }),
                     offer: Some(state.id),
                     referral: Some(state.referral),
                     due_at: now,
@@ -653,14 +650,13 @@ async fn provider_recipient(
 async fn tell_link_worker(
     conn: &impl sea_orm::ConnectionTrait,
     referral_row: &referral::Model,
-    kind: EmailKind,
-    payload: serde_json::Value,
-    offer: OfferId,
+    job: OutboxJob,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if let Some(recipient) = link_worker_recipient(conn, referral_row).await? {
         let referral = Some(ReferralId(referral_row.id));
-        NewEmail { kind, recipient, payload, offer: Some(offer), referral, due_at: now }.write(conn, now).await?;
+        let offer = job.offer();
+        NewEmail { job, recipient, offer, referral, due_at: now }.write(conn, now).await?;
     }
     Ok(())
 }

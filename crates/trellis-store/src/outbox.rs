@@ -5,13 +5,21 @@
 //! personal data; the notifier renders and sends them, claiming due rows so that two workers never send
 //! the same row at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL; one atomic `UPDATE … RETURNING` under
 //! SQLite's single writer).
+//!
+//! What a row asks for is one [`OutboxJob`]: the store writes it and the notifier matches on it, so the
+//! two cannot drift apart. It is stored as the row's `kind` (the job's tag) and `payload` (its fields as
+//! JSON), the shape rows have always had, so rows written before the type existed still read.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
-use trellis_domain::{OfferId, ReferralId};
+use serde::{Deserialize, Serialize};
+use trellis_domain::offer::OfferStatus;
+use trellis_domain::referral::ClosureReason;
+use trellis_domain::{OfferId, ReferralId, ServiceId, UserId};
+pub use trellis_gp_message::content::Occasion;
 use uuid::Uuid;
 
 use crate::convert::unreadable;
@@ -42,13 +50,16 @@ pub enum EmailKind {
     /// The address a service's offers went to hears that they now go elsewhere (organisations'
     /// addresses only, no personal data).
     ServiceEmailChanged,
+    /// Not an email: the message back to the referring GP practice, sent over MESH to its mailbox (the
+    /// row's recipient). The message is built when it is sent, so the row holds only the referral.
+    GpMessage,
     /// A member of staff asked to sign in to the web console (with the sign-in link).
     SignInLink,
 }
 
 impl EmailKind {
     /// Every kind.
-    pub const ALL: [EmailKind; 11] = [
+    pub const ALL: [EmailKind; 12] = [
         Self::OfferMade,
         Self::OfferReminder,
         Self::OfferAnswered,
@@ -59,6 +70,7 @@ impl EmailKind {
         Self::CapacityCheck,
         Self::OfferEnded,
         Self::ServiceEmailChanged,
+        Self::GpMessage,
         Self::SignInLink,
     ];
 
@@ -75,6 +87,7 @@ impl EmailKind {
             Self::CapacityCheck => "capacity_check",
             Self::OfferEnded => "offer_ended",
             Self::ServiceEmailChanged => "service_email_changed",
+            Self::GpMessage => "gp_message",
             Self::SignInLink => "sign_in_link",
         }
     }
@@ -85,9 +98,142 @@ impl EmailKind {
         matches!(self, Self::OfferMade | Self::OfferReminder | Self::OfferEnded)
     }
 
+    /// Whether rows of this kind go by email (all but [`EmailKind::GpMessage`], which goes over MESH).
+    pub fn is_email(self) -> bool {
+        self != Self::GpMessage
+    }
+
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One job in the outbox, with the references its message needs (ids and outcomes, never personal data).
+///
+/// Serialised with its kind's stored name as the tag (`kind`) and its fields as the `payload`, exactly as
+/// the row holds them; [`OutboxJob::kind`] gives the same name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
+pub enum OutboxJob {
+    /// A provider is offered a referral.
+    OfferMade {
+        /// The offer.
+        offer: OfferId,
+    },
+    /// A provider has not answered yet.
+    OfferReminder {
+        /// The offer.
+        offer: OfferId,
+    },
+    /// The link worker hears the provider's answer.
+    OfferAnswered {
+        /// The offer.
+        offer: OfferId,
+        /// The answer as given: the offer may have moved on by the time the email goes.
+        status: OfferStatus,
+    },
+    /// The link worker hears that an offer expired unanswered.
+    OfferExpired {
+        /// The offer.
+        offer: OfferId,
+    },
+    /// The link worker hears that a provider proposed an onward offer.
+    OnwardOfferProposed {
+        /// The onward offer.
+        offer: OfferId,
+    },
+    /// The referring practice hears that its referral closed.
+    ReferralClosed {
+        /// The referral.
+        referral: ReferralId,
+        /// Why it closed.
+        reason: ClosureReason,
+    },
+    /// The link worker hears that a row could not be delivered.
+    DeliveryFailed {
+        /// The dead row.
+        failed_email: Uuid,
+    },
+    /// A provider is asked to confirm a service's capacity.
+    CapacityCheck {
+        /// The service.
+        service: ServiceId,
+    },
+    /// A provider hears that an offer ended because its referral closed.
+    OfferEnded {
+        /// The offer.
+        offer: OfferId,
+        /// How it ended, as the closure decided.
+        status: OfferStatus,
+    },
+    /// The old address of a service's offers hears that they now go elsewhere.
+    ServiceEmailChanged {
+        /// The service.
+        service: ServiceId,
+        /// Where its offers went (an organisation's address).
+        old: Option<String>,
+        /// Where they go now.
+        new: Option<String>,
+    },
+    /// The message back to the referring practice, over MESH to the practice's mailbox.
+    GpMessage {
+        /// The referral it reports on.
+        referral: ReferralId,
+        /// Why it is sent (the outcome at closure, or first contact).
+        occasion: Occasion,
+    },
+    /// A member of staff asked to sign in to the web console; the link is minted when the email is
+    /// composed.
+    SignInLink {
+        /// Who asked.
+        user: UserId,
+    },
+}
+
+impl OutboxJob {
+    /// Its kind, stored in the row's `kind` column.
+    pub fn kind(&self) -> EmailKind {
+        match self {
+            Self::OfferMade { .. } => EmailKind::OfferMade,
+            Self::OfferReminder { .. } => EmailKind::OfferReminder,
+            Self::OfferAnswered { .. } => EmailKind::OfferAnswered,
+            Self::OfferExpired { .. } => EmailKind::OfferExpired,
+            Self::OnwardOfferProposed { .. } => EmailKind::OnwardOfferProposed,
+            Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
+            Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
+            Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
+            Self::OfferEnded { .. } => EmailKind::OfferEnded,
+            Self::ServiceEmailChanged { .. } => EmailKind::ServiceEmailChanged,
+            Self::GpMessage { .. } => EmailKind::GpMessage,
+            Self::SignInLink { .. } => EmailKind::SignInLink,
+        }
+    }
+
+    /// The offer it is about, if any.
+    pub fn offer(&self) -> Option<OfferId> {
+        match self {
+            Self::OfferMade { offer }
+            | Self::OfferReminder { offer }
+            | Self::OfferAnswered { offer, .. }
+            | Self::OfferExpired { offer }
+            | Self::OnwardOfferProposed { offer }
+            | Self::OfferEnded { offer, .. } => Some(*offer),
+            _ => None,
+        }
+    }
+
+    /// The row's `payload` column: the job's fields as JSON.
+    fn payload(&self) -> Result<String, StoreError> {
+        let mut tagged = serde_json::to_value(self).map_err(|_| StoreError::Corrupt("email_outbox.payload"))?;
+        Ok(tagged.get_mut("payload").map(serde_json::Value::take).unwrap_or_default().to_string())
+    }
+
+    /// Reads a job back from a row's `kind` and `payload` columns.
+    pub(crate) fn from_row(kind: &str, payload: &str) -> Result<Self, StoreError> {
+        let payload: serde_json::Value = serde_json::from_str(payload).map_err(unreadable("email_outbox.payload"))?;
+        serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
+            .map_err(unreadable("email_outbox.payload"))
     }
 }
 
@@ -131,12 +277,12 @@ impl DeliveryStatus {
 pub struct OutboxEmail {
     /// Its id.
     pub id: Uuid,
-    /// What it is about.
+    /// What it is about (the job's kind).
     pub kind: EmailKind,
     /// Where it goes.
     pub recipient: String,
-    /// References the template needs (ids, never personal data).
-    pub payload: serde_json::Value,
+    /// What to send, with the references it needs (ids, never personal data).
+    pub job: OutboxJob,
     /// The stable Message-ID every attempt carries.
     pub message_id: String,
     /// The subject, once rendered and sent.
@@ -155,18 +301,54 @@ pub struct OutboxEmail {
     pub referral: Option<ReferralId>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
-    /// When the SMTP server accepted it.
+    /// When the SMTP server (or MESH) accepted it.
     pub sent_at: Option<DateTime<Utc>>,
+    /// For a GP message, MESH's id for it once sent.
+    pub mesh_message_id: Option<String>,
+    /// For a GP message, what MESH last said of its delivery.
+    pub mesh_status: Option<MeshStatus>,
+}
+
+/// What MESH says of a GP message it accepted: tracked until acknowledged or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeshStatus {
+    /// MESH accepted it; the practice has not yet downloaded and acknowledged it.
+    Accepted,
+    /// The practice's system downloaded and acknowledged it: delivered.
+    Acknowledged,
+    /// MESH could not deliver it (undeliverable, expired, or an error): the referral is flagged.
+    Failed,
+}
+
+impl MeshStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Acknowledged => "acknowledged",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "accepted" => Ok(Self::Accepted),
+            "acknowledged" => Ok(Self::Acknowledged),
+            "failed" => Ok(Self::Failed),
+            _ => Err(StoreError::Corrupt("email_outbox.mesh_status")),
+        }
+    }
 }
 
 impl TryFrom<email_outbox::Model> for OutboxEmail {
     type Error = StoreError;
     fn try_from(m: email_outbox::Model) -> Result<Self, StoreError> {
+        let job = OutboxJob::from_row(&m.kind, &m.payload)?;
         Ok(OutboxEmail {
             id: m.id,
-            kind: EmailKind::parse(&m.kind).ok_or_else(|| StoreError::Corrupt("email_outbox.kind"))?,
+            kind: job.kind(),
             recipient: m.recipient,
-            payload: serde_json::from_str(&m.payload).map_err(unreadable("email_outbox.payload"))?,
+            job,
             message_id: m.message_id,
             subject: m.subject,
             status: DeliveryStatus::parse(&m.status)?,
@@ -177,6 +359,8 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
             referral: m.referral_id.map(ReferralId),
             created_at: m.created_at,
             sent_at: m.sent_at,
+            mesh_message_id: m.mesh_message_id,
+            mesh_status: m.mesh_status.as_deref().map(MeshStatus::parse).transpose()?,
         })
     }
 }
@@ -184,9 +368,9 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
 /// An email to write in the same transaction as the change that causes it.
 #[derive(Clone, Debug)]
 pub(crate) struct NewEmail {
-    pub kind: EmailKind,
+    pub job: OutboxJob,
     pub recipient: String,
-    pub payload: serde_json::Value,
+    /// The offer concerned, for [`Store::emails_for_offer`] (the job's own, or a failed row's).
     pub offer: Option<OfferId>,
     pub referral: Option<ReferralId>,
     /// When it becomes due (now, or later for a reminder).
@@ -196,13 +380,21 @@ pub(crate) struct NewEmail {
 impl NewEmail {
     pub(crate) async fn write(self, conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Uuid, StoreError> {
         let id = Uuid::now_v7();
+        // A GP message's id is its document's, the same for every attempt and every build of it: MESH's
+        // `mex-LocalID`, so that a resend after a lost answer can be recognised.
+        let message_id = match self.job {
+            OutboxJob::GpMessage { referral, occasion } => {
+                crate::gp_messages::message_id(referral, occasion).to_string()
+            }
+            _ => format!("<{id}@outbox.trellis>"),
+        };
         let model = email_outbox::Model {
             id,
-            kind: self.kind.as_str().into(),
+            kind: self.job.kind().as_str().into(),
             recipient: self.recipient,
-            payload: self.payload.to_string(),
+            payload: self.job.payload()?,
             subject: None,
-            message_id: format!("<{id}@outbox.trellis>"),
+            message_id,
             status: DeliveryStatus::Pending.as_str().into(),
             attempts: 0,
             next_attempt_at: self.due_at,
@@ -213,6 +405,8 @@ impl NewEmail {
             referral_id: self.referral.map(|r| r.0),
             created_at: now,
             sent_at: None,
+            mesh_message_id: None,
+            mesh_status: None,
         };
         email_outbox::Entity::insert(model.into_active_model()).exec_without_returning(conn).await?;
         Ok(id)
@@ -336,5 +530,71 @@ impl Store {
     pub async fn outbox(&self) -> Result<Vec<OutboxEmail>, StoreError> {
         let rows = email_outbox::Entity::find().order_by_asc(email_outbox::Column::Id).all(&self.db).await?;
         rows.into_iter().map(OutboxEmail::try_from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_job() -> Vec<OutboxJob> {
+        let offer = OfferId(Uuid::now_v7());
+        let service = ServiceId(Uuid::now_v7());
+        vec![
+            OutboxJob::OfferMade { offer },
+            OutboxJob::OfferReminder { offer },
+            OutboxJob::OfferAnswered { offer, status: OfferStatus::Waitlisted },
+            OutboxJob::OfferExpired { offer },
+            OutboxJob::OnwardOfferProposed { offer },
+            OutboxJob::ReferralClosed { referral: ReferralId(Uuid::now_v7()), reason: ClosureReason::MovedAway },
+            OutboxJob::DeliveryFailed { failed_email: Uuid::now_v7() },
+            OutboxJob::CapacityCheck { service },
+            OutboxJob::OfferEnded { offer, status: OfferStatus::EndedEarly },
+            OutboxJob::ServiceEmailChanged { service, old: None, new: Some("new@example.org".into()) },
+            OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure },
+        ]
+    }
+
+    #[test]
+    fn every_job_is_stored_under_its_kinds_name_and_reads_back_the_same() {
+        let jobs = every_job();
+        let kinds: std::collections::HashSet<_> = jobs.iter().map(OutboxJob::kind).collect();
+        assert_eq!(kinds.len(), EmailKind::ALL.len(), "one job for every kind");
+        for job in jobs {
+            let tagged = serde_json::to_value(&job).unwrap();
+            assert_eq!(tagged["kind"], job.kind().as_str(), "{job:?}");
+            assert_eq!(OutboxJob::from_row(job.kind().as_str(), &job.payload().unwrap()).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn payloads_in_the_shape_written_before_jobs_were_typed_still_read() {
+        let id = "0190f3a2-7b1c-7d4e-8f00-1c2b3f9a4d5e";
+        let uuid = Uuid::parse_str(id).unwrap();
+        let read = |kind: &str, payload: String| OutboxJob::from_row(kind, &payload).unwrap();
+        assert_eq!(
+            read("offer_answered", format!(r#"{{"offer":"{id}","status":"accepted"}}"#)),
+            OutboxJob::OfferAnswered { offer: OfferId(uuid), status: OfferStatus::Accepted }
+        );
+        assert_eq!(
+            read("referral_closed", format!(r#"{{"referral":"{id}","reason":"declined_by_person"}}"#)),
+            OutboxJob::ReferralClosed { referral: ReferralId(uuid), reason: ClosureReason::DeclinedByPerson }
+        );
+        assert_eq!(
+            read("service_email_changed", format!(r#"{{"service":"{id}","old":null,"new":"b@example.org"}}"#)),
+            OutboxJob::ServiceEmailChanged { service: ServiceId(uuid), old: None, new: Some("b@example.org".into()) }
+        );
+        assert_eq!(
+            read("delivery_failed", format!(r#"{{"failed_email":"{id}"}}"#)),
+            OutboxJob::DeliveryFailed { failed_email: uuid }
+        );
+    }
+
+    #[test]
+    fn a_row_whose_payload_does_not_fit_its_kind_is_reported_corrupt() {
+        let wrong = OutboxJob::from_row("offer_answered", r#"{"offer":"not-a-uuid"}"#);
+        assert!(matches!(wrong, Err(StoreError::Corrupt("email_outbox.payload"))), "{wrong:?}");
+        let unknown = OutboxJob::from_row("carrier_pigeon", "{}");
+        assert!(matches!(unknown, Err(StoreError::Corrupt(_))), "{unknown:?}");
     }
 }

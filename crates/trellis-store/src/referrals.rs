@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::audit::Audit;
 use crate::convert::{stored, unreadable, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
-use crate::outbox::{EmailKind, NewEmail};
+use crate::outbox::{NewEmail, Occasion, OutboxJob};
 use crate::rows::with_person;
 use crate::{Store, StoreError};
 
@@ -217,7 +217,10 @@ pub(crate) fn state_from(m: &referral::Model) -> Result<Referral, StoreError> {
     })
 }
 
-fn record_from(m: referral::Model, person: referral_demographics::Model) -> Result<ReferralRecord, StoreError> {
+pub(crate) fn record_from(
+    m: referral::Model,
+    person: referral_demographics::Model,
+) -> Result<ReferralRecord, StoreError> {
     let needs: Vec<String> = serde_json::from_str(&m.needs).map_err(unreadable("referrals.needs"))?;
     Ok(ReferralRecord {
         state: state_from(&m)?,
@@ -723,12 +726,12 @@ impl Store {
         }
         if let ReferralEventKind::Closed { reason } = event.kind {
             self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;
+            crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, now).await?;
             let practice = organisation::Entity::find_by_id(row.referring_organisation_id).one(txn).await?;
             if let Some(email) = practice.and_then(|p| p.email) {
                 NewEmail {
-                    kind: EmailKind::ReferralClosed,
+                    job: OutboxJob::ReferralClosed { referral: id, reason },
                     recipient: email,
-                    payload: serde_json::json!({ "referral": id, "reason": reason.as_str() }),
                     offer: None,
                     referral: Some(id),
                     due_at: now,

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::accounts::User;
 use crate::audit::Audit;
 use crate::entity::{sign_in_link, user};
-use crate::outbox::{EmailKind, NewEmail};
+use crate::outbox::{NewEmail, OutboxJob};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -49,9 +49,8 @@ impl Store {
             return Ok(false);
         }
         NewEmail {
-            kind: EmailKind::SignInLink,
+            job: OutboxJob::SignInLink { user: user.id },
             recipient: user.email.clone(),
-            payload: serde_json::json!({ "user": user.id.0 }),
             offer: None,
             referral: None,
             due_at: now,

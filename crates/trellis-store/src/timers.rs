@@ -10,7 +10,7 @@ use trellis_domain::{Actor, OfferId, ReferralId};
 use uuid::Uuid;
 
 use crate::entity::{offer, organisation, service};
-use crate::outbox::{EmailKind, NewEmail};
+use crate::outbox::{NewEmail, OutboxJob};
 use crate::{Store, StoreError};
 
 fn awaiting_provider() -> Vec<&'static str> {
@@ -57,9 +57,8 @@ impl Store {
                 };
                 if let Some(recipient) = recipient {
                     NewEmail {
-                        kind: EmailKind::OfferReminder,
+                        job: OutboxJob::OfferReminder { offer: OfferId(offer_id) },
                         recipient,
-                        payload: serde_json::json!({ "offer": offer_id }),
                         offer: Some(OfferId(offer_id)),
                         referral: Some(ReferralId(referral_id)),
                         due_at: now,

@@ -16,7 +16,7 @@ use trellis_store::both_databases;
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::{LinkAction, LinkError, LinkedOffer};
 use trellis_store::offers::OfferTimers;
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::OutboxJob;
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
 
@@ -166,8 +166,10 @@ async fn email_changes(store: &Store) -> (Vec<(Value, Value, Role)>, Vec<(String
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == EmailKind::ServiceEmailChanged)
-        .map(|e| (e.recipient, e.payload["new"].clone()))
+        .filter_map(|e| match e.job {
+            OutboxJob::ServiceEmailChanged { new, .. } => Some((e.recipient, serde_json::json!(new))),
+            _ => None,
+        })
         .collect();
     (audited, told)
 }

@@ -297,7 +297,7 @@ both_databases!(
         recipients.sort_unstable();
         assert_eq!(recipients, ["cafe@greenspring.example", "choir@greenspring.example", "walks@greenspring.example"]);
         for email in ended {
-            let payload = email.payload.to_string();
+            let payload = serde_json::to_string(&email.job).unwrap();
             assert!(!payload.contains("Margaret") && !payload.contains(NHS) && !payload.contains("0115"), "{payload}");
             assert_eq!(email.referral, Some(id));
         }

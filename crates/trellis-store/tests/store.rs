@@ -211,7 +211,7 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     let outbox = store.outbox().await.unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
-    assert!(!outbox[0].payload.to_string().contains("Margaret"), "no personal data in the outbox");
+    assert!(!serde_json::to_string(&outbox[0].job).unwrap().contains("Margaret"), "no personal data in the outbox");
 
     let refused = store.make_offer(id, Some(1), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
@@ -682,5 +682,61 @@ both_databases!(
         assert!(matches!(err, StoreError::Corrupt(_)), "{shown}");
         assert!(shown.contains("phone"), "the error names the column: {shown}");
         assert!(!shown.contains("CALL-ME") && !shown.contains("0115"), "the error carries the value: {shown}");
+    }
+);
+
+both_databases!(
+    outbox_rows_written_before_jobs_were_typed_are_still_claimed_as_typed_jobs,
+    |store: Store| async move {
+        use sea_orm::ConnectionTrait;
+        use sea_orm::sea_query::{Alias, Query};
+        use trellis_domain::OfferId;
+        use trellis_store::outbox::OutboxJob;
+
+        let offer = uuid::Uuid::now_v7();
+        let now = Utc::now() - Duration::minutes(1);
+        // Exactly the payloads the store wrote with string keys, before `OutboxJob`.
+        let old = [
+            ("offer_made", format!(r#"{{"offer":"{offer}"}}"#)),
+            ("offer_ended", format!(r#"{{"offer":"{offer}","status":"withdrawn"}}"#)),
+        ];
+        for (n, (kind, payload)) in old.into_iter().enumerate() {
+            let id = uuid::Uuid::now_v7();
+            let due = now + Duration::seconds(n as i64);
+            let insert = Query::insert()
+                .into_table(Alias::new("email_outbox"))
+                .columns(
+                    ["id", "kind", "recipient", "payload", "message_id", "status", "attempts", "next_attempt_at"]
+                        .into_iter()
+                        .chain(["offer_id", "created_at"])
+                        .map(Alias::new),
+                )
+                .values_panic([
+                    id.into(),
+                    kind.into(),
+                    "walks@greenspring.example".into(),
+                    payload.into(),
+                    format!("<{id}@outbox.trellis>").into(),
+                    "pending".into(),
+                    0i32.into(),
+                    due.into(),
+                    offer.into(),
+                    now.into(),
+                ])
+                .to_owned();
+            store.connection().execute(&insert).await.unwrap();
+        }
+        let claimed = store.claim_due_emails("w1", Utc::now(), Utc::now() + Duration::minutes(5), 10).await.unwrap();
+        let jobs: Vec<_> = claimed.into_iter().map(|e| (e.kind, e.job)).collect();
+        assert_eq!(
+            jobs,
+            [
+                (EmailKind::OfferMade, OutboxJob::OfferMade { offer: OfferId(offer) }),
+                (
+                    EmailKind::OfferEnded,
+                    OutboxJob::OfferEnded { offer: OfferId(offer), status: OfferStatus::Withdrawn }
+                ),
+            ]
+        );
     }
 );

@@ -40,7 +40,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => {
             let mail = crate::worker::mailer_settings(&args.mail, false)?;
             crate::worker::log_transport(&mail);
-            crate::worker::run(&cli.global, args, mail, shutdown_signal()).await
+            let store = open(&cli.global).await?;
+            crate::worker::run(store, args, mail, shutdown_signal()).await
         }
     }
 }
@@ -224,6 +225,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let worker = if let Some(mail) = mail {
         let worker_args = crate::settings::WorkerArgs {
             mail: args.mail.clone(),
+            mesh: args.mesh.clone(),
             public_base_url: settings.public_base_url.clone(),
             offer_expiry_days: settings.offer_expiry_days,
             capacity_check_every_days: args.capacity_check_every_days,
@@ -231,12 +233,13 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             idempotency_key_days: settings.idempotency_key_days,
         };
         let mut stop = stop_rx.clone();
-        let global = global.clone();
+        // The server's own store: one pool (on SQLite, the one connection), one audit committer.
+        let store = store.clone();
         Some(tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            crate::worker::run(&global, worker_args, mail, stopped).await
+            crate::worker::run(store, worker_args, mail, stopped).await
         }))
     } else {
         None

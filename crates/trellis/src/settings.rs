@@ -187,6 +187,45 @@ pub struct ServeArgs {
     /// Email delivery.
     #[command(flatten)]
     pub mail: MailArgs,
+    /// MESH delivery of the message back to GP practices.
+    #[command(flatten)]
+    pub mesh: MeshArgs,
+}
+
+/// MESH, for the message back to GP practices (GP Connect Send Document). Without `--mesh-url` no message
+/// is sent over MESH: practices download it from Trellis, and queued messages are recorded as not sent.
+#[derive(Args, Clone)]
+pub struct MeshArgs {
+    /// The MESH server (`https://msg.intspineservices.nhs.uk` for live; plain HTTP only to loopback).
+    #[arg(long, env = "TRELLIS_MESH_URL")]
+    pub mesh_url: Option<String>,
+    /// Trellis's own MESH mailbox id.
+    #[arg(long, env = "TRELLIS_MESH_MAILBOX")]
+    pub mesh_mailbox: Option<String>,
+    /// The mailbox's password.
+    #[arg(long, env = "TRELLIS_MESH_PASSWORD", hide_env_values = true)]
+    pub mesh_password: Option<String>,
+    /// The MESH environment's shared key.
+    #[arg(long, env = "TRELLIS_MESH_SHARED_KEY", hide_env_values = true)]
+    pub mesh_shared_key: Option<String>,
+    /// The client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "TRELLIS_MESH_CLIENT_CERT")]
+    pub mesh_client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "TRELLIS_MESH_CLIENT_KEY")]
+    pub mesh_client_key: Option<std::path::PathBuf>,
+    /// The MESH environment's CA bundle (PEM), trusted instead of the public roots.
+    #[arg(long, env = "TRELLIS_MESH_CA_CERT")]
+    pub mesh_ca_cert: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for MeshArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshArgs")
+            .field("mesh_url", &self.mesh_url)
+            .field("mesh_mailbox", &self.mesh_mailbox)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Email worker settings.
@@ -195,6 +234,9 @@ pub struct WorkerArgs {
     /// Email delivery.
     #[command(flatten)]
     pub mail: MailArgs,
+    /// MESH delivery of the message back to GP practices.
+    #[command(flatten)]
+    pub mesh: MeshArgs,
     /// The address people reach Trellis at, for links in emails.
     #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,

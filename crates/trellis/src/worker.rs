@@ -7,7 +7,11 @@ use trellis_notifier::{
     Mailer, MailerSettings, SmtpCredentials, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings,
 };
 
-use crate::settings::{GlobalArgs, MailArgs, SmtpSecurity as SecurityArg, WorkerArgs};
+use trellis_store::Store;
+
+use trellis_gp_message::mesh::{MeshClient, MeshSettings};
+
+use crate::settings::{MailArgs, MeshArgs, SmtpSecurity as SecurityArg, WorkerArgs};
 
 /// Where `serve --demo` writes emails when no SMTP host is set.
 pub const DEMO_OUTBOX: &str = "outbox";
@@ -57,22 +61,53 @@ pub fn log_transport(mail: &MailerSettings) {
     }
 }
 
-/// Runs the worker with `mail` (from [`mailer_settings`]) until `shutdown` resolves; it finishes the pass
-/// it is in first.
+/// Runs the worker over `store` with `mail` (from [`mailer_settings`]) until `shutdown` resolves; it
+/// finishes the pass it is in first. `serve` passes its own store, so the process has one pool, one audit
+/// committer and one principal cache; `trellis worker` alone opens one.
 pub async fn run(
-    global: &GlobalArgs,
+    store: Store,
     args: WorkerArgs,
     mail: MailerSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = crate::commands::open(global).await?;
     let mailer = Mailer::from_settings(&mail).context("email settings")?;
+    let mesh = mesh_client(&args.mesh)?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
     let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
     settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());
-    Worker::new(store, mailer, settings).run_until(shutdown).await;
+    let mut worker = Worker::new(store, mailer, settings);
+    match mesh {
+        Some(mesh) => {
+            tracing::info!(mailbox = mesh.mailbox(), "the message back to GP practices goes over MESH");
+            worker = worker.with_mesh(mesh);
+        }
+        None => tracing::info!(
+            "no MESH (TRELLIS_MESH_URL): the message back to GP practices is downloaded from Trellis, not sent"
+        ),
+    }
+    worker.run_until(shutdown).await;
     Ok(())
+}
+
+/// The MESH client from the settings, when `TRELLIS_MESH_URL` is set: then the mailbox, password and
+/// shared key must be set too, or the worker does not start (a half-configured MESH would fail every
+/// message at the first attempt).
+pub fn mesh_client(mesh: &MeshArgs) -> anyhow::Result<Option<MeshClient>> {
+    let Some(url) = &mesh.mesh_url else { return Ok(None) };
+    let required = |value: &Option<String>, name: &str| {
+        value.clone().with_context(|| format!("TRELLIS_MESH_URL is set, so {name} must be set too"))
+    };
+    let settings = MeshSettings {
+        url: url.clone(),
+        mailbox: required(&mesh.mesh_mailbox, "TRELLIS_MESH_MAILBOX")?,
+        password: required(&mesh.mesh_password, "TRELLIS_MESH_PASSWORD")?,
+        shared_key: required(&mesh.mesh_shared_key, "TRELLIS_MESH_SHARED_KEY")?,
+        client_certificate: mesh.mesh_client_cert.clone(),
+        client_key: mesh.mesh_client_key.clone(),
+        ca_certificate: mesh.mesh_ca_cert.clone(),
+    };
+    Ok(Some(MeshClient::new(settings).context("MESH settings")?))
 }

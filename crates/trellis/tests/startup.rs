@@ -128,3 +128,32 @@ fn serve_writes_emails_to_files_only_when_told_to_or_for_the_demo() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("choose one"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_runs_its_worker_on_its_own_store_so_one_in_memory_database_serves_both() {
+    // With `sqlite::memory:` each connection is a database of its own, so a worker that opened a store (a
+    // pool) of its own would find an empty outbox. The demo's offers queue emails; serve's worker must send
+    // them, as .eml files in the demo's `outbox` folder.
+    let dir = folder();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut demo = trellis(&dir, &["serve", "--demo", "--bind", &bind], &[("TRELLIS_DATABASE_URL", "sqlite::memory:")])
+        .spawn()
+        .unwrap();
+    let started = ready(&bind, &mut demo);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sent = |dir: &std::path::Path| {
+        std::fs::read_dir(dir.join("outbox"))
+            .map(|entries| {
+                entries.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "eml")).count()
+            })
+            .unwrap_or(0)
+    };
+    while started && sent(&dir) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let emails = sent(&dir);
+    let (output, _) = finish(demo, Duration::ZERO);
+    assert!(started, "serve --demo did not start:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(emails > 0, "the worker sent none of the demo's emails:\n{}", String::from_utf8_lossy(&output.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,7 +20,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, CurrentCapacity};
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::LinkError;
-use trellis_store::outbox::{DeliveryStatus, EmailKind};
+use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxJob};
 use trellis_store::testing;
 use trellis_store::{DatabaseSettings, Store};
 use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
@@ -102,8 +102,10 @@ async fn the_timer_queues_one_check_per_due_service_and_none_twice(backend: Back
     let checks = |rows: Vec<trellis_store::outbox::OutboxEmail>| -> Vec<(String, String)> {
         let mut found: Vec<(String, String)> = rows
             .into_iter()
-            .filter(|r| r.kind == EmailKind::CapacityCheck)
-            .map(|r| (r.recipient, r.payload["service"].as_str().unwrap_or_default().to_owned()))
+            .filter_map(|r| match r.job {
+                OutboxJob::CapacityCheck { service } => Some((r.recipient, service.0.to_string())),
+                _ => None,
+            })
             .collect();
         found.sort();
         found

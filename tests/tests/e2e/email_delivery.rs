@@ -228,7 +228,7 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     drain(&worker, now + TimeDelta::days(6)).await;
 
     let rows = store.outbox().await.expect("outbox");
-    for kind in EmailKind::ALL {
+    for kind in EmailKind::ALL.into_iter().filter(|k| k.is_email()) {
         assert!(
             of_kind(&rows, kind).iter().any(|r| r.status == DeliveryStatus::Sent),
             "no {kind:?} email was sent: {rows:#?}"

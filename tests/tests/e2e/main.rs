@@ -16,6 +16,7 @@ mod console;
 mod directory;
 mod email_delivery;
 mod explorer;
+mod gp_message_delivery;
 mod hostile_input;
 mod journeys;
 mod network;

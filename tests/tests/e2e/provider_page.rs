@@ -604,7 +604,7 @@ on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page
 
 /// Collects what is logged.
 #[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Capture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -619,7 +619,7 @@ impl std::io::Write for Capture {
 
 /// Everything this test process logs from now on: the production default (`info`) for all, and every
 /// level for the API and the store. `None` when `TEST_LOG` already sent the logs elsewhere.
-fn captured_logs() -> Option<Capture> {
+pub(crate) fn captured_logs() -> Option<Capture> {
     use tracing_subscriber::util::SubscriberInitExt;
     static LOGS: OnceLock<Option<Capture>> = OnceLock::new();
     LOGS.get_or_init(|| {

@@ -23,6 +23,8 @@ pub struct Model {
     pub referral_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    pub mesh_message_id: Option<String>,
+    pub mesh_status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

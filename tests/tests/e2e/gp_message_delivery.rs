@@ -1,0 +1,290 @@
+//! The message back to the GP through the outbox and over MESH, end to end: the store queues it in the
+//! closing transaction, the notifier's worker builds and sends it to NHS England's own MESH sandbox, the
+//! practice's side reads it back with NHS England's `mesh-client`, `fhir.resources` parses the bundle as
+//! STU3 and `pdftotext` reads the PDF. Every test runs on SQLite and on PostgreSQL.
+//!
+//! Time is passed to `Worker::tick`, so retries are driven by moving `now` forward, never by sleeping.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+use trellis_domain::ReferralId;
+use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::wellbeing::NoFollowUpReason;
+use trellis_gp_message::WORKFLOW_ID;
+use trellis_gp_message::mesh::MeshClient;
+use trellis_gp_message::sandbox::{PASSWORD, PRACTICE_MAILBOX, Sandbox, TRELLIS_MAILBOX, venv};
+use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, WorkerSettings};
+use trellis_store::Store;
+use trellis_store::accounts::OrganisationChanges;
+use trellis_store::notices::DELIVERY_FAILED_FLAG;
+use trellis_store::outbox::{DeliveryStatus, EmailKind, MeshStatus, OutboxEmail};
+use trellis_tests::maildev::MailDev;
+use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backends, repo_root};
+
+const NHS: &str = "9434765919";
+/// Written on the contact and never marked for the GP: it must never reach the practice.
+const UNMARKED_NOTE: &str = "Talked about the canal walks she used to do";
+
+/// A migrated database, its store, and the fixture locality whose practice has the sandbox's practice
+/// mailbox.
+async fn locality(backend: Backend) -> (TestDb, Store, Fixture) {
+    init_test_logging();
+    let (db, store) = TestDb::migrated(backend).await;
+    let f = Fixture::create(&store).await;
+    let changes = OrganisationChanges { mesh_mailbox: Some(Some(PRACTICE_MAILBOX.into())), ..Default::default() };
+    store.update_organisation(&Fixture::actor(&f.admin), f.practice.id, changes).await.expect("mailbox");
+    (db, store, f)
+}
+
+/// A referral assigned to the fixture's link worker, contacted with a note, then closed for `reason`.
+async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> ReferralId {
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.expect("submit").referral.state.id;
+    store.transition_referral(id, 1, ReferralCommand::Assign { to: f.link_worker.id }, &lw, Utc::now()).await.unwrap();
+    let contact = ReferralCommand::RecordContact { note: Some(UNMARKED_NOTE.into()) };
+    store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
+    let no_follow_up = (reason == ClosureReason::Completed).then_some(NoFollowUpReason::NotOffered);
+    store.close_referral(id, 3, reason, None, no_follow_up, &lw, Utc::now()).await.expect("close");
+    id
+}
+
+fn worker(store: &Store, mailer: Mailer, mesh: MeshClient) -> Worker {
+    let settings = WorkerSettings {
+        batch: 5,
+        lease: Duration::from_secs(60),
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+        mesh_track_every: Duration::from_secs(60),
+        ..WorkerSettings::new("w1", "http://trellis.test")
+    };
+    Worker::new(store.clone(), mailer, settings).with_mesh(mesh)
+}
+
+fn gp_messages(rows: &[OutboxEmail]) -> Vec<&OutboxEmail> {
+    rows.iter().filter(|r| r.kind == EmailKind::GpMessage).collect()
+}
+
+/// The one GP message row.
+async fn the_gp_message(store: &Store) -> OutboxEmail {
+    let rows = store.outbox().await.expect("outbox");
+    let found = gp_messages(&rows);
+    assert_eq!(found.len(), 1, "exactly one GP message queued: {rows:#?}");
+    found[0].clone()
+}
+
+/// The bundle as a third party reads it: `check_gp_message.py` (fhir.resources STU3 and pdftotext).
+fn third_party_reading(bundle: &[u8]) -> Value {
+    let dir = std::env::temp_dir().join(format!("trellis-gp-delivery-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("bundle.json");
+    std::fs::write(&path, bundle).unwrap();
+    let out = std::process::Command::new(venv("python"))
+        .arg(repo_root().join("tests/py/check_gp_message.py"))
+        .arg(&path)
+        .output()
+        .expect("python (run scripts/ensure-prereqs)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let reading: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(reading["ok"], true, "{reading}");
+    reading
+}
+
+/// The practice's inbox, read and acknowledged with mesh-client: the one message's bundle bytes.
+fn the_one_message_in_the_practice_inbox(sandbox: &Sandbox, local_id: &str) -> Vec<u8> {
+    let inbox = sandbox.inbox(PRACTICE_MAILBOX);
+    assert_eq!(inbox.len(), 1, "exactly one message: {inbox:?}");
+    let message = &inbox[0];
+    assert_eq!(message["sender"], TRELLIS_MAILBOX);
+    assert_eq!(message["workflow_id"], WORKFLOW_ID);
+    assert_eq!(message["local_id"], local_id, "the stable local id");
+    base64::engine::general_purpose::STANDARD.decode(message["body_b64"].as_str().unwrap()).unwrap()
+}
+
+/// A pass at `now` after which the GP message is sent (the emails the closure queued go too, as files).
+async fn tick_until_sent(worker: &Worker, store: &Store, now: DateTime<Utc>) {
+    let report = worker.tick(now).await;
+    assert_eq!((report.errors, report.dead, report.retrying), (0, 0, 0), "{report:?}");
+    assert_eq!(the_gp_message(store).await.status, DeliveryStatus::Sent, "{report:?}");
+}
+
+/// A mailer that writes the closure's emails as files, so that they go at once and only the GP message is
+/// left to MESH.
+fn files_mailer() -> Mailer {
+    let dir = std::env::temp_dir().join(format!("trellis-gp-delivery-mail-{}", uuid::Uuid::new_v4()));
+    Mailer::from_settings(&MailerSettings {
+        from: "Trellis <t@trellis.test>".into(),
+        transport: TransportSettings::Files { dir },
+    })
+    .expect("files mailer")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async fn closing_a_referral_puts_exactly_one_readable_message_in_the_practice_inbox(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let sandbox = Sandbox::start().await;
+    let referral = closed_referral(&store, &f, ClosureReason::Completed).await;
+    let row = the_gp_message(&store).await;
+    assert_eq!(
+        (row.recipient.as_str(), row.status, row.referral),
+        (PRACTICE_MAILBOX, DeliveryStatus::Pending, Some(referral))
+    );
+    let payload = serde_json::to_string(&row.job).unwrap();
+    assert!(!payload.contains(NHS) && !payload.contains("Margaret"), "the row holds references only: {payload}");
+
+    let worker = worker(&store, files_mailer(), sandbox.trellis());
+    let now = Utc::now();
+    tick_until_sent(&worker, &store, now).await;
+    let sent = the_gp_message(&store).await;
+    assert_eq!((sent.status, sent.mesh_status), (DeliveryStatus::Sent, Some(MeshStatus::Accepted)));
+    let mesh_id = sent.mesh_message_id.clone().expect("MESH's id recorded");
+
+    let bundle = the_one_message_in_the_practice_inbox(&sandbox, &sent.message_id);
+    let reading = third_party_reading(&bundle);
+    assert_eq!(reading["nhs_number"], serde_json::json!([NHS]));
+    let pdf_text = reading["pdf_text"].as_str().unwrap();
+    assert!(pdf_text.contains("943 476 5919"), "the NHS number: {pdf_text}");
+    assert!(pdf_text.contains("Closed: completed"), "the outcome: {pdf_text}");
+    let text = String::from_utf8_lossy(&bundle);
+    assert!(!text.contains(UNMARKED_NOTE) && !pdf_text.contains(UNMARKED_NOTE), "an unmarked note never goes");
+
+    // The practice acknowledged it (mesh-client did): the next check records that, and nothing is sent again.
+    let report = worker.tick(now + TimeDelta::minutes(2)).await;
+    assert_eq!((report.gp_messages_acknowledged, report.sent), (1, 0), "{report:?}");
+    let settled = the_gp_message(&store).await;
+    assert_eq!((settled.mesh_status, settled.mesh_message_id), (Some(MeshStatus::Acknowledged), Some(mesh_id)));
+    let report = worker.tick(now + TimeDelta::hours(1)).await;
+    assert_eq!((report.claimed, report.gp_messages_acknowledged), (0, 0), "settled rows are left alone: {report:?}");
+    assert!(sandbox.inbox(PRACTICE_MAILBOX).is_empty(), "never a second message");
+}
+on_both_backends!(closing_a_referral_puts_exactly_one_readable_message_in_the_practice_inbox);
+
+async fn a_message_queued_while_mesh_is_down_is_delivered_once_when_it_is_back(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let mut sandbox = Sandbox::stopped();
+    closed_referral(&store, &f, ClosureReason::Completed).await;
+    let worker = worker(&store, files_mailer(), sandbox.trellis());
+
+    let mut now = Utc::now();
+    let report = worker.tick(now).await;
+    assert_eq!((report.retrying, report.dead), (1, 0), "only the GP message waits: {report:?}");
+    let waiting = the_gp_message(&store).await;
+    assert_eq!((waiting.status, waiting.mesh_message_id.as_deref()), (DeliveryStatus::Pending, None));
+    assert!(waiting.last_error.as_deref().is_some_and(|e| e.contains("MESH is unavailable")), "{waiting:?}");
+
+    sandbox.restart().await;
+    now += TimeDelta::hours(1);
+    tick_until_sent(&worker, &store, now).await;
+    for _ in 0..3 {
+        now += TimeDelta::hours(1);
+        let report = worker.tick(now).await;
+        assert_eq!(report.sent, 0, "sent once only: {report:?}");
+    }
+    let sent = the_gp_message(&store).await;
+    the_one_message_in_the_practice_inbox(&sandbox, &sent.message_id);
+}
+on_both_backends!(a_message_queued_while_mesh_is_down_is_delivered_once_when_it_is_back);
+
+async fn a_wrong_shared_key_gives_the_message_up_at_once_flags_the_referral_and_tells_the_link_worker(
+    backend: Backend,
+) {
+    let (_db, store, f) = locality(backend).await;
+    let logs = crate::provider_page::captured_logs();
+    let sandbox = Sandbox::start().await;
+    let referral = closed_referral(&store, &f, ClosureReason::Completed).await;
+    let maildev = MailDev::start().await;
+    let wrong_key = sandbox.client(TRELLIS_MAILBOX, PASSWORD, "NotTheKey");
+    let worker = worker(&store, maildev.mailer(), wrong_key);
+
+    let report = worker.tick(Utc::now()).await;
+    assert_eq!((report.dead, report.retrying), (1, 0), "dead at the first refusal: {report:?}");
+    let dead = the_gp_message(&store).await;
+    assert_eq!((dead.status, dead.attempts), (DeliveryStatus::Dead, 1));
+    assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("refused the mailbox's credentials")), "{dead:?}");
+    let lw = Fixture::actor(&f.link_worker);
+    let flagged = store.referral(&lw, referral, Utc::now()).await.expect("referral");
+    assert_eq!(flagged.flag.as_deref(), Some(DELIVERY_FAILED_FLAG));
+
+    // The link worker hears, by email, with nothing about the person.
+    let report = worker.tick(Utc::now()).await;
+    assert_eq!(report.sent, 1, "the delivery-failed email: {report:?}");
+    let emails = maildev.wait_for(2).await;
+    let notice = emails
+        .iter()
+        .find(|e| e["to"][0]["address"] == "sam@erewash.example")
+        .unwrap_or_else(|| panic!("no email to the link worker: {emails:#?}"));
+    let subject = notice["subject"].as_str().unwrap();
+    assert!(subject.starts_with("The message back to the GP about RF-"), "{subject}");
+    let source = maildev.source(notice).await;
+    for personal in [NHS, "943 476 5919", "Margaret", "Hughes", UNMARKED_NOTE] {
+        assert!(!source.contains(personal), "the notice carries {personal:?}:\n{source}");
+    }
+    assert!(sandbox.inbox(PRACTICE_MAILBOX).is_empty(), "nothing reached the practice");
+
+    let Some(logs) = logs else {
+        eprintln!("TEST_LOG is set, so the logs go to the test output and cannot be searched here: not checked");
+        return;
+    };
+    let logged = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    let line = logged
+        .lines()
+        .find(|l| l.contains(&dead.id.to_string()) && l.contains("given up at once"))
+        .unwrap_or_else(|| panic!("no clear log line for the dead message:\n{logged}"));
+    assert!(line.contains("ERROR") && line.contains("refused the mailbox's credentials"), "{line}");
+    for personal in [NHS, "943 476 5919", "Margaret", "Hughes"] {
+        assert!(!line.contains(personal), "the log line carries {personal:?}: {line}");
+    }
+}
+on_both_backends!(a_wrong_shared_key_gives_the_message_up_at_once_flags_the_referral_and_tells_the_link_worker);
+
+async fn a_referral_closed_as_declined_reaches_the_practice_coded_871711000000103(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let sandbox = Sandbox::start().await;
+    closed_referral(&store, &f, ClosureReason::DeclinedByPerson).await;
+    let worker = worker(&store, files_mailer(), sandbox.trellis());
+    tick_until_sent(&worker, &store, Utc::now()).await;
+    let sent = the_gp_message(&store).await;
+    let reading = third_party_reading(&the_one_message_in_the_practice_inbox(&sandbox, &sent.message_id));
+    let codes: Vec<&str> = reading["codes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(codes.contains(&"871711000000103"), "{codes:?}");
+}
+on_both_backends!(a_referral_closed_as_declined_reaches_the_practice_coded_871711000000103);
+
+async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: Backend) {
+    init_test_logging();
+    let (_db, store) = TestDb::migrated(backend).await;
+    let f = Fixture::create(&store).await;
+    // A practice with no mailbox: nothing is queued; the message is still there to download.
+    let referral = closed_referral(&store, &f, ClosureReason::Completed).await;
+    assert!(gp_messages(&store.outbox().await.unwrap()).is_empty(), "no mailbox, no job");
+    let gp = Fixture::actor(&f.gp);
+    let record = store.referral(&gp, referral, Utc::now()).await.unwrap();
+    assert!(store.gp_message_of(&record, Utc::now()).await.unwrap().is_some(), "still built for the practice");
+
+    // A practice with a mailbox but no MESH configured: the job is recorded as not sent, once.
+    let changes = OrganisationChanges { mesh_mailbox: Some(Some(PRACTICE_MAILBOX.into())), ..Default::default() };
+    store.update_organisation(&Fixture::actor(&f.admin), f.practice.id, changes).await.unwrap();
+    let other = store.submit_referral(f.referral("4010232137"), None, &gp, Utc::now()).await.unwrap();
+    let lw = Fixture::actor(&f.link_worker);
+    let id = other.referral.state.id;
+    store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
+    store.close_referral(id, 2, ClosureReason::MovedAway, None, None, &lw, Utc::now()).await.unwrap();
+    let no_mesh = Worker::new(store.clone(), files_mailer(), WorkerSettings::new("w1", "http://trellis.test"));
+    let report = no_mesh.tick(Utc::now()).await;
+    assert_eq!((report.skipped, report.dead, report.retrying), (1, 0, 0), "{report:?}");
+    let row = the_gp_message(&store).await;
+    assert_eq!(row.status, DeliveryStatus::Skipped);
+    assert!(row.last_error.as_deref().is_some_and(|e| e.starts_with("not sent: MESH is not configured")), "{row:?}");
+    let report = no_mesh.tick(Utc::now() + TimeDelta::days(1)).await;
+    assert_eq!(report.claimed, 0, "nothing piles up: {report:?}");
+}
+on_both_backends!(without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries);
