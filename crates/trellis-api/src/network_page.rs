@@ -7,7 +7,7 @@
 //! the token. The session ends when idle, after an absolute limit, on sign-out, and at once when its
 //! user is disabled or the key it was opened with is revoked; each request checks all of that in one
 //! query. Sign-in attempts are limited per client address. Both forms (sign-in and sign-out) are POSTs
-//! with the provider pages' anti-forgery checks ([`crate::provider_pages::csrf`]): the browser's own
+//! with the provider pages' anti-forgery checks ([`crate::link_pages::csrf`]): the browser's own
 //! `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use trellis_domain::Role;
 
 use crate::AppState;
 use crate::auth::RateLimiter;
-use crate::provider_pages::csrf;
+use crate::link_pages::csrf;
 use crate::schema::network::{Network, network_from};
 
 const COOKIE_NAME: &str = "trellis_network";

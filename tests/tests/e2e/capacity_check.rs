@@ -251,7 +251,7 @@ async fn snapshot(app: &TestApp, token: &str) -> Snapshot {
         link_used_at: linked.last_used_at,
         next_check: app.store.next_capacity_check(service).await.expect("timer"),
         outbox: app.store.outbox().await.expect("outbox").len(),
-        // Less the entries a refused link is meant to leave (see `trellis_api::link_guard`).
+        // Less the entries a refused link is meant to leave (see `trellis_api::link_pages::guard`).
         audit: app
             .store
             .audit_log(&AuditFilter { limit: 10_000, ..Default::default() })
