@@ -12,9 +12,8 @@
 //! - [`explorer`]: GraphiQL at `GET /graphql`, its assets compiled in, so it works with no internet access.
 //! - [`gp_message`]: the message back to the GP as a PDF download, once a referral has closed.
 //! - [`health`]: `/healthz` and `/readyz`.
-//! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
-//! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
-//! - [`network_page`]: the network drawn for network leads and link workers.
+//! - [`network`]: the network graph: its GraphQL query, the statistics cache, the turn each graph waits
+//!   for and holds until sent, and the `/network` page (made with the link pages' kit).
 //! - [`oruk`]: the directory as a public Open Referral UK API.
 //! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
 //!   templates, forgery checks) and the guard counting failed links.
@@ -25,10 +24,8 @@ pub mod error;
 pub mod explorer;
 pub mod gp_message;
 pub mod health;
-pub mod held_until_sent;
 pub mod link_pages;
-pub mod network_cache;
-pub mod network_page;
+pub mod network;
 pub mod oruk;
 pub mod schema;
 pub mod security_headers;
@@ -61,7 +58,7 @@ pub struct AppState {
     /// every clone of the state counts into the same buckets.
     pub link_guard: Arc<link_pages::guard::LinkGuard>,
     /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
-    pub network: Arc<network_cache::NetworkCache>,
+    pub network: Arc<network::cache::NetworkCache>,
     /// `/network` sign-in attempts per client address.
     pub sign_ins: Arc<auth::RateLimiter>,
 }
@@ -70,7 +67,7 @@ impl AppState {
     /// Builds the state for a store and settings.
     pub fn new(store: Store, settings: ApiSettings) -> Self {
         let settings = Arc::new(settings);
-        let network = Arc::new(network_cache::NetworkCache::new(settings.network_statistics_ttl_secs));
+        let network = Arc::new(network::cache::NetworkCache::new(settings.network_statistics_ttl_secs));
         let schema = schema::build_schema(store.clone(), settings.clone(), network.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
         let link_guard = Arc::new(link_pages::guard::LinkGuard::new());
@@ -91,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .merge(link_pages::routes(state.clone()))
         .merge(oruk::routes())
-        .merge(network_page::routes())
+        .merge(network::page::routes())
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))

@@ -29,7 +29,9 @@ use trellis_domain::directory::CapacityStatus;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, LinkedService, MAX_PLACES};
 
 use super::csrf;
-use super::kit::{day, invalid_link, link_failed, refused, render_with_cookie, see_other, with_page_headers};
+use super::kit::{
+    AntiForgery, checked_post, day, invalid_link, link_failed, render_with_cookie, see_other, with_page_headers,
+};
 use crate::AppState;
 
 /// Where the page lives; also the anti-forgery cookie's path.
@@ -51,6 +53,12 @@ struct UpdateForm {
     /// `email` for the form that changes where offers go; absent for the capacity form.
     action: Option<String>,
     email: Option<String>,
+}
+
+impl AntiForgery for UpdateForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
 }
 
 /// `GET /capacity/{token}`: the service's capacity as recorded, and the form to change it. Writes
@@ -88,11 +96,10 @@ async fn update(
     headers: HeaderMap,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "capacity", &RefusedPage) {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "capacity", &RefusedPage),
+        Err(answer) => return *answer,
     };
-    let Ok(Path(token)) = token else { return invalid_link() };
     if form.action.as_deref().map(str::trim) == Some("email") {
         return change_email(&state, &token, &form, csrf).await;
     }

@@ -6,12 +6,14 @@
 //! page, and the guard that counts failed links, imports it without a circle.
 
 use askama::Template;
-use axum::Router;
+use axum::extract::Path;
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, SET_COOKIE, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::MakeSpan;
@@ -115,6 +117,30 @@ pub(crate) fn invalid_link() -> Response {
     let mut response = render(StatusCode::NOT_FOUND, &InvalidLinkPage);
     response.extensions_mut().insert(InvalidLink);
     response
+}
+
+/// A link page's `POST`, checked for forgery first ([`csrf::check_form`], on the form's `csrf` field) and
+/// then for a token in its path: the form, its anti-forgery token and the link's token, or the answer to
+/// give instead (`refused_page` for a `POST` that may be forged, the "not valid" page for a bad path).
+/// `form_name` names the form in the log.
+pub(crate) fn checked_post<F: AntiForgery>(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Result<Path<String>, PathRejection>,
+    form: Result<Form<F>, FormRejection>,
+    form_name: &str,
+    refused_page: &impl Template,
+) -> Result<(F, String, String), Box<Response>> {
+    let (form, csrf) = csrf::check_form(headers, &state.settings.public_base_url, form, F::csrf)
+        .map_err(|refusal| Box::new(refused(refusal, form_name, refused_page)))?;
+    let Ok(Path(token)) = token else { return Err(Box::new(invalid_link())) };
+    Ok((form, csrf, token))
+}
+
+/// A form that carries the anti-forgery field.
+pub(crate) trait AntiForgery {
+    /// The form's anti-forgery field, as sent.
+    fn csrf(&self) -> Option<&str>;
 }
 
 /// A `POST` that may be forged (see [`csrf`]): logged with why, and `page` (saying nothing was saved and

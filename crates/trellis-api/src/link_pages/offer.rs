@@ -38,7 +38,8 @@ use trellis_store::links::LinkAction;
 
 use super::csrf;
 use super::kit::{
-    cookie_value, invalid_link, link_failed, problem, refused, render_with_cookie, see_other, with_page_headers,
+    AntiForgery, checked_post, cookie_value, invalid_link, link_failed, problem, render_with_cookie, see_other,
+    with_page_headers,
 };
 use crate::AppState;
 use view::{Done, FormError, OfferPage, RefusedPage};
@@ -57,6 +58,12 @@ struct ActForm {
     note: Option<String>,
     service: Option<String>,
     onward_note: Option<String>,
+}
+
+impl AntiForgery for ActForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
 }
 
 /// `GET /offers/{token}`: the offer as the provider may see it. Changes nothing but the audit log.
@@ -88,11 +95,10 @@ async fn act(
     headers: HeaderMap,
     form: Result<Form<ActForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "offer", &RefusedPage) {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "offer", &RefusedPage),
+        Err(answer) => return *answer,
     };
-    let Ok(Path(token)) = token else { return invalid_link() };
     if form.action.as_deref().map(str::trim) == Some("onward") {
         return pass_on(&state, &token, &form, csrf).await;
     }
