@@ -397,8 +397,8 @@ impl Store {
         self.provider_view_with(actor, row, now, true).await
     }
 
-    /// The provider's view, with the contact details once accepted if `with_contact`.
-    async fn provider_view_with(
+    /// The provider's view of `row`, with the contact details once accepted if `with_contact`.
+    pub(crate) async fn provider_view_with(
         &self,
         actor: &Actor,
         row: offer::Model,
@@ -513,13 +513,33 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<offer::Model, StoreError> {
         let row = offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        let current = version(row.version)?;
+        if current != expected_version {
+            let state = state_of(&row)?;
+            if !(may_see(actor, &state) || actor.role == Role::System) {
+                return Err(StoreError::NotFound);
+            }
+            return Err(StoreError::Conflict { expected: expected_version, current });
+        }
+        self.transition_read_offer_in(txn, row, command, actor, now).await
+    }
+
+    /// Applies a command to an offer as the caller read it (`row`, perhaps before `txn` began), with its
+    /// consequences, writing against the version read: `Conflict` if it has moved on since. Returns the
+    /// row as written, without reading it again.
+    pub(crate) async fn transition_read_offer_in(
+        &self,
+        txn: &DatabaseTransaction,
+        row: offer::Model,
+        command: OfferCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<offer::Model, StoreError> {
         let state = state_of(&row)?;
         if !(may_see(actor, &state) || actor.role == Role::System) {
             return Err(StoreError::NotFound);
         }
-        if state.version != expected_version {
-            return Err(StoreError::Conflict { expected: expected_version, current: state.version });
-        }
+        let (id, expected_version) = (state.id, state.version);
         let referral_row =
             referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
         let referral_status = stored("referral status", ReferralStatus::parse(&referral_row.status))?;
@@ -568,7 +588,13 @@ impl Store {
             }
             _ => {}
         }
-        offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)
+        Ok(offer::Model {
+            status: next.status.as_str().into(),
+            version: i64::from(next.version),
+            decline_reason: next.decline_reason.map(|r| r.as_str().into()),
+            updated_at: now,
+            ..row
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Worker, WorkerSettings};
+use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::OfferTimers;
 use trellis_store::outbox::EmailKind;
@@ -37,8 +38,11 @@ async fn offer_with_link(app: &TestApp) -> (ReferralId, OfferId, String) {
     let timers = OfferTimers { expires_at: Utc::now() + TimeDelta::days(14), remind_at: None };
     let offer =
         app.store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, Utc::now()).await.unwrap();
-    let token =
-        app.store.create_offer_link(offer.state.id, Utc::now() + TimeDelta::days(14), Utc::now()).await.unwrap();
+    let token = app
+        .store
+        .mint_link(LinkScope::Offer(offer.state.id), Utc::now() + TimeDelta::days(14), Utc::now())
+        .await
+        .unwrap();
     (referral, offer.state.id, token)
 }
 

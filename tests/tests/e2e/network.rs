@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::ApiSettings;
-use trellis_api::network_cache::{MAX_REMEMBERED, NetworkCache, Period};
+use trellis_api::network::cache::{MAX_REMEMBERED, NetworkCache, Period};
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::ReferralCommand;
@@ -189,6 +189,7 @@ async fn the_network_page_draws_the_graph_in_a_real_browser() {
     assert!(report["tableRows"].as_u64().unwrap() >= 2, "{report}");
     assert_eq!(report["gpRefused"], json!(true));
     assert_eq!(report["signedOut"], json!(true), "{report}");
+    assert_eq!(report["violations"], json!([]), "axe-core finds no WCAG 2.2 AA violation: {report}");
     assert!(out_dir.join("network.png").exists());
 }
 

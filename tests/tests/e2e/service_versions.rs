@@ -10,6 +10,7 @@ use serde_json::json;
 use trellis_domain::OfferId;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::ReferralCommand;
+use trellis_store::links::LinkScope;
 use trellis_store::offers::OfferTimers;
 use trellis_tests::link_pages::{LinkPages, Session};
 use trellis_tests::{Fixture, TestApp, on_both_databases};
@@ -99,7 +100,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let service = app.fixture.walking_group.id;
         let now = Utc::now();
-        let token = app.store.create_service_link(service, now + Duration::days(14), now).await.unwrap();
+        let token = app.store.mint_link(LinkScope::Service(service), now + Duration::days(14), now).await.unwrap();
         let offer = offer(&app).await;
         let session = Session::open(&app, &CAPACITY_PAGE.path(&token)).await;
         let opened_at = session.version().expect("the page carries the service's version");
