@@ -9,12 +9,8 @@ use rand::Rng;
 use trellis_domain::offer::link::{LinkPurpose, link_expiry};
 use trellis_gp_message::mesh::MeshClient;
 use trellis_store::Store;
-<<<<<<< HEAD
-use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob};
-=======
 use trellis_store::links::LinkScope;
-use trellis_store::outbox::{EmailKind, OutboxEmail};
->>>>>>> links
+use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob};
 
 use crate::NotifierError;
 use crate::mailer::{Mailer, OutgoingEmail};

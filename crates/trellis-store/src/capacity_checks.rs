@@ -23,16 +23,9 @@ use trellis_domain::{Actor, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::convert::stored;
-<<<<<<< HEAD
-use crate::entity::{capacity_check, organisation, service, service_capacity, service_link};
-use crate::links::LinkError;
-use crate::outbox::{NewEmail, OutboxJob};
-use crate::tokens::{hash_secret, new_secret};
-=======
 use crate::entity::{capacity_check, organisation, service, service_capacity};
 use crate::links::{LinkError, LinkKind, Verified, mark_link_used};
-use crate::outbox::{EmailKind, NewEmail};
->>>>>>> links
+use crate::outbox::{NewEmail, OutboxJob};
 use crate::{Store, StoreError};
 
 /// The most places a service may say it has: more is a typing slip, not a community group.
