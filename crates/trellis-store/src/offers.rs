@@ -76,14 +76,8 @@ pub struct ContactDetails {
     pub preferred_contact: String,
 }
 
-/// When an unanswered offer is chased and when it lapses.
-#[derive(Clone, Copy, Debug)]
-pub struct OfferTimers {
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-    /// When to send the one reminder.
-    pub remind_at: Option<DateTime<Utc>>,
-}
+/// When an unanswered offer is chased and when it lapses: [`Store::policy`] makes them.
+pub use trellis_domain::policy::OfferTimers;
 
 fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
     Ok(Offer {

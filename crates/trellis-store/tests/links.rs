@@ -274,7 +274,7 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     assert!(store.change_service_email_via_link(&token, &new, now).await.unwrap());
     assert!(!store.change_service_email_via_link(&token, &new, now).await.unwrap(), "the same again changes nothing");
     assert_eq!(store.service(service).await.unwrap().email.as_deref(), Some(new.as_str()));
-    let linked = store.open_service_link(&token, now, Duration::days(28)).await.unwrap();
+    let linked = store.open_service_link(&token, now).await.unwrap();
     assert_eq!(linked.offers_email.as_deref(), Some("groups@greenspring.example"));
     let (audited, told) = email_changes(&store).await;
     assert_eq!(audited.len(), 1);

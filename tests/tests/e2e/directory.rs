@@ -12,6 +12,7 @@ mod import;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::{ApiSettings, AppState};
+use trellis_domain::policy::Policy;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::values::{EmailAddress, Postcode};
 use trellis_domain::{OrganisationId, Role};
@@ -365,8 +366,8 @@ on_both_databases!(
 );
 
 async fn how_old_capacity_may_be_is_configurable(backend: Backend) {
-    let settings = ApiSettings { capacity_stale_after_days: 30, ..ApiSettings::default() };
-    let app = TestApp::spawn_with(backend, settings).await;
+    let policy = Policy { capacity_stale_after_days: 30, ..Policy::default() };
+    let app = TestApp::spawn_with_policy(backend, ApiSettings::default(), policy).await;
     let (store, f) = (&app.store, &app.fixture);
     let three_weeks =
         service_at(store, f, "Three Weeks", &["learning"], CENTRE, "NG10 4AA", Some((1, "open", 21)), (None, None))

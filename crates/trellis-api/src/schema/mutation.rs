@@ -4,14 +4,13 @@
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
+use trellis_domain::Role;
 use trellis_domain::access::KeyManagement;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
-use trellis_domain::{Role, calendar};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
-use trellis_store::offers::OfferTimers;
 use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral};
 
 use super::inputs::*;
@@ -199,13 +198,6 @@ fn key_expiry(ctx: &Context<'_>, now: chrono::DateTime<Utc>) -> ApiResult<chrono
     Ok(now + Duration::days(days.max(1)))
 }
 
-fn offer_timers(settings: &ApiSettings) -> OfferTimers {
-    let now = Utc::now();
-    let expires_at = now + Duration::days(settings.offer_expiry_days);
-    let remind_at = now + Duration::days(settings.offer_reminder_days);
-    OfferTimers { expires_at, remind_at: (remind_at < expires_at).then_some(remind_at) }
-}
-
 #[Object(name = "JourneyMutation")]
 impl Mutation {
     /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
@@ -249,7 +241,6 @@ impl Mutation {
         }
         .api()?;
         let urgency: v::Urgency = input.urgency.into();
-        let working_days = if urgency == v::Urgency::Urgent { 1 } else { settings.first_contact_working_days };
         let new = NewReferral {
             person,
             needs,
@@ -258,7 +249,7 @@ impl Mutation {
             consent: Consent { recorded_by, recorded_at: input.consent.recorded_at },
             referring_organisation: organisation.id,
             link_worker_service,
-            contact_due_at: calendar::add_working_days(now, working_days),
+            contact_due_at: ctx.data::<Store>()?.policy().contact_due(urgency, now),
         };
         let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
         let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
@@ -369,19 +360,18 @@ impl Mutation {
     /// Offer a referral to a service; the provider is emailed a link.
     async fn offer_referral(&self, ctx: &Context<'_>, input: OfferReferralInput) -> ApiResult<OfferReferralPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::LinkWorker], "make offers").api()?;
-        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let store = ctx.data::<Store>()?;
         let referral = referral_id(&input.referral_id).api()?;
         let service = service_id(&input.service_id).api()?;
         let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
-        let offer = ctx
-            .data::<Store>()?
+        let offer = store
             .make_offer(
                 referral,
                 Some(input.expected_version),
                 service,
                 note,
                 None,
-                offer_timers(settings),
+                store.policy().offer_timers(Utc::now()),
                 &actor,
                 Utc::now(),
             )
@@ -441,7 +431,6 @@ impl Mutation {
         input: ProposeOnwardOfferInput,
     ) -> ApiResult<ProposeOnwardOfferPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::Provider], "propose onward offers").api()?;
-        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
         let store = ctx.data::<Store>()?;
         let from = offer_id(&input.from_offer_id).api()?;
         let service = service_id(&input.service_id).api()?;
@@ -454,7 +443,7 @@ impl Mutation {
                 service,
                 note,
                 Some(from),
-                offer_timers(settings),
+                store.policy().offer_timers(Utc::now()),
                 &actor,
                 Utc::now(),
             )
