@@ -47,8 +47,6 @@ fn from_the_other_practice(f: &Fixture) -> NewReferral {
     new.person.family_name = "Mallory".into();
     new.person.phone = PhoneNumber::parse("07700 900999").ok();
     new.person.postcode = Postcode::parse("DE1 1AA").ok();
-    new.referring_organisation = f.other_practice.id;
-    new.link_worker_service = f.other_service.id;
     new
 }
 

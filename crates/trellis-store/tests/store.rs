@@ -2,17 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use chrono::{Duration, Timelike, Utc};
+use chrono::{Duration, SubsecRound, Timelike, Utc};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};
+use trellis_domain::policy::Policy;
 use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralStatus};
+use trellis_domain::values::Urgency;
 use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::offers::OfferTimers;
 use trellis_store::outbox::EmailKind;
-use trellis_store::referrals::{IdempotencyKey, ReferralFilter};
+use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
 
@@ -362,13 +364,51 @@ both_databases!(
     }
 );
 
+both_databases!(a_submission_is_routed_and_dated_by_the_stores_policy_whoever_calls, |store: Store| async move {
+    let slow = Policy { first_contact_working_days: 10, ..Policy::default() };
+    let store = store.with_policy(slow);
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    // A link worker's self-referral is worked by its own service and referred by it.
+    let lw = Fixture::actor(&f.link_worker);
+    let own = store.submit_referral(f.referral(NHS), None, &lw, now).await.unwrap().referral;
+    assert_eq!((own.state.referring_organisation, own.state.link_worker_service), (f.service.id, f.service.id));
+    let due = slow.contact_due(Urgency::Routine, now.trunc_subsecs(6));
+    assert_eq!(own.contact_due_at, due.trunc_subsecs(6));
+    // A practice's referral goes to its link worker service.
+    let gp = Fixture::actor(&f.gp);
+    let practice = store.submit_referral(f.referral(NHS_2), None, &gp, now).await.unwrap().referral;
+    assert_eq!(practice.state.link_worker_service, f.service.id);
+});
+
+both_databases!(a_refused_submission_says_why_and_stores_nothing, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let provider = Fixture::actor(&f.provider_user);
+    let forbidden = store.submit_referral(f.referral(NHS), None, &provider, now).await;
+    assert!(
+        matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden { action: "submit referrals", .. }))),
+        "{forbidden:?}"
+    );
+    let without_consent = NewReferral { consent: None, ..f.referral(NHS) };
+    let refused = store.submit_referral(without_consent, None, &Fixture::actor(&f.gp), now).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Domain(DomainError::Invalid(v))) if v.field == "consent"),
+        "{refused:?}"
+    );
+    let lw = Fixture::actor(&f.link_worker);
+    let scope = ReferralScope::of(&lw).unwrap();
+    let stored = store.referrals(&lw, &filter(scope), now).await.unwrap();
+    assert!(stored.is_empty(), "nothing was stored");
+});
+
 both_databases!(a_submission_answers_with_exactly_what_a_later_read_returns, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let gp = Fixture::actor(&f.gp);
     // An instant with nanoseconds, finer than either database keeps.
     let now = Utc::now().with_nanosecond(123_456_789).unwrap();
     let mut new = f.referral(NHS);
-    new.consent.recorded_at = now - Duration::minutes(5);
+    new.consent.as_mut().expect("the fixture consents").recorded_at = now - Duration::minutes(5);
     let submitted = store.submit_referral(new, None, &gp, now).await.unwrap();
     let read = store.referral(&gp, submitted.referral.state.id, Utc::now()).await.unwrap();
     assert_eq!(submitted.referral, read);

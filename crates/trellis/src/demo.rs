@@ -84,7 +84,6 @@ struct Locality {
     link_worker: Actor,
     second_link_worker: User,
     services: Vec<Service>,
-    practices: Vec<Organisation>,
 }
 
 async fn org(
@@ -137,7 +136,7 @@ async fn load(store: &Store) -> anyhow::Result<()> {
         None,
     )
     .await?;
-    let practices = vec![
+    let practices = [
         org(
             store,
             OrganisationKind::GpPractice,
@@ -389,7 +388,6 @@ async fn load(store: &Store) -> anyhow::Result<()> {
         link_worker: actor(&link_worker),
         second_link_worker,
         services,
-        practices,
     };
     referrals(store, &locality).await
 }
@@ -499,7 +497,8 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     let mut ids = vec![];
     for (i, (given, family, dob, needs, reason, postcode)) in people.iter().enumerate() {
         let gp = if i % 4 == 3 { &l.other_gps[i % 2] } else { &l.gp };
-        let practice = l.practices.iter().find(|p| Some(p.id) == gp.organisation).context("practice")?;
+        // Joan was referred nine days ago, so her first contact is overdue and the caseload shows the flag.
+        let submitted_at = if i == 6 { now - Duration::days(9) } else { now };
         let new = NewReferral {
             person: PersonDetails {
                 nhs_number: nhs_number(i as u32 + 11)?,
@@ -514,13 +513,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
             needs: needs.to_vec(),
             reason: (*reason).into(),
             urgency: if i == 3 { Urgency::Urgent } else { Urgency::Routine },
-            consent: Consent { recorded_by: "Referring GP".into(), recorded_at: now },
-            referring_organisation: practice.id,
-            link_worker_service: practice.link_worker_service.context("practice without a link worker service")?,
-            // Joan's first contact is already overdue, so the caseload shows the flag.
-            contact_due_at: if i == 6 { now - Duration::days(2) } else { now + Duration::days(7) },
+            consent: Some(Consent { recorded_by: "Referring GP".into(), recorded_at: submitted_at }),
         };
-        ids.push(store.submit_referral(new, None, gp, now).await?.referral.state.id);
+        ids.push(store.submit_referral(new, None, gp, submitted_at).await?.referral.state.id);
     }
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: Some(now + Duration::days(5)) };
     let service =
@@ -736,7 +731,6 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
         let offered_at = referred_at + Duration::days(2);
         let answered_at = offered_at + Duration::hours([3, 20, 6, 48, 30, 96][i % 6]);
         let gp = gps[i % gps.len()];
-        let practice = l.practices.iter().find(|p| Some(p.id) == gp.organisation).context("practice")?;
         let new = NewReferral {
             person: PersonDetails {
                 nhs_number: nhs_number(100 + i as u32)?,
@@ -756,10 +750,7 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
             needs: vec![[Need::Loneliness, Need::LowMood, Need::PhysicalActivity, Need::Debt][i % 4]],
             reason: "Earlier referral in the demo history.".into(),
             urgency: Urgency::Routine,
-            consent: Consent { recorded_by: "Referring GP".into(), recorded_at: referred_at },
-            referring_organisation: practice.id,
-            link_worker_service: practice.link_worker_service.context("practice without a link worker service")?,
-            contact_due_at: referred_at + Duration::days(7),
+            consent: Some(Consent { recorded_by: "Referring GP".into(), recorded_at: referred_at }),
         };
         let id = store.submit_referral(new, None, gp, referred_at).await?.referral.state.id;
         let contacted_at = referred_at + Duration::days(1);

@@ -171,10 +171,10 @@ fn request_hash(new: &NewReferral) -> String {
         "needs": needs,
         "reason": new.reason,
         "urgency": new.urgency.as_str(),
-        "consent": {
-            "recordedBy": new.consent.recorded_by,
-            "recordedAt": new.consent.recorded_at.timestamp_micros(),
-        },
+        "consent": new.consent.as_ref().map(|c| serde_json::json!({
+            "recordedBy": c.recorded_by,
+            "recordedAt": c.recorded_at.timestamp_micros(),
+        })),
     });
     hex::encode(Sha256::digest(canonical.to_string()))
 }
@@ -202,55 +202,24 @@ fn key_expiry(ctx: &Context<'_>, now: chrono::DateTime<Utc>) -> ApiResult<chrono
 impl Mutation {
     /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
     /// `idempotencyKey`.
+    // Parses, then calls the store, whose one domain call decides who may refer, consent, the link
+    // worker service and the due date.
     async fn submit_referral(&self, ctx: &Context<'_>, input: SubmitReferralInput) -> ApiResult<SubmitReferralPayload> {
-        let caller = ctx.data::<Caller>()?;
-        let actor = caller.require(&[Role::GpPractice, Role::LinkWorker], "submit referrals").api()?;
-        let organisation = &caller.principal().api()?.organisation;
+        let actor = ctx.data::<Caller>()?.actor().api()?;
         let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
         let now = Utc::now();
         let key = v::required_text("idempotencyKey", &input.idempotency_key, 200).api()?;
-        if !input.consent.given {
-            return Err(ApiError::Validation(ValueError::new(
-                "consent",
-                "false",
-                "must be given to share the referral with the network",
-            ))
-            .extend());
-        }
         let person = input.person.parse(now.date_naive()).api()?;
         let needs = v::Need::parse_list(input.needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
         let reason = v::required_text("reason", &input.reason, 4000).api()?;
-        let recorded_by = v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?;
-        if input.consent.recorded_at > now + Duration::minutes(5) {
-            return Err(ApiError::Validation(ValueError::new(
-                "consent.recordedAt",
-                input.consent.recorded_at.to_rfc3339(),
-                "is in the future",
-            ))
-            .extend());
-        }
-        let link_worker_service = match actor.role {
-            Role::GpPractice => organisation.link_worker_service.ok_or_else(|| {
-                ApiError::Validation(ValueError::new(
-                    "organisation",
-                    organisation.name.clone(),
-                    "has no link worker service to refer to",
-                ))
+        let consent = match input.consent.given {
+            true => Some(Consent {
+                recorded_by: v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?,
+                recorded_at: input.consent.recorded_at,
             }),
-            _ => Ok(organisation.id),
-        }
-        .api()?;
-        let urgency: v::Urgency = input.urgency.into();
-        let new = NewReferral {
-            person,
-            needs,
-            reason,
-            urgency,
-            consent: Consent { recorded_by, recorded_at: input.consent.recorded_at },
-            referring_organisation: organisation.id,
-            link_worker_service,
-            contact_due_at: ctx.data::<Store>()?.policy().contact_due(urgency, now),
+            false => None,
         };
+        let new = NewReferral { person, needs, reason, urgency: input.urgency.into(), consent };
         let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
         let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
         let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
