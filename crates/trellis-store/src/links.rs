@@ -21,7 +21,7 @@ use trellis_domain::{Actor, OfferId, OrganisationId};
 use uuid::Uuid;
 
 use crate::entity::{offer, offer_event, offer_link, offer_link_reveal};
-use crate::offers::ProviderOfferView;
+use crate::offers::{OfferRequest, ProviderOfferView};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -309,7 +309,21 @@ impl Store {
             .map_err(StoreError::from)?
             .ok_or(LinkError::Invalid)?;
         let referral = trellis_domain::ReferralId(parent.referral_id);
-        match self.make_offer(referral, None, service, note, Some(OfferId(parent.id)), timers, &actor, now).await {
+        match self
+            .make_offer(
+                OfferRequest {
+                    referral,
+                    expected_version: None,
+                    service,
+                    note,
+                    part_of: Some(OfferId(parent.id)),
+                    timers,
+                },
+                &actor,
+                now,
+            )
+            .await
+        {
             Ok(record) => Ok(Some(record)),
             Err(StoreError::Domain(_) | StoreError::Conflict { .. }) => Ok(None),
             Err(other) => Err(other.into()),

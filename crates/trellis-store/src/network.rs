@@ -369,7 +369,7 @@ mod tests {
     use trellis_domain::{Actor, OfferId};
 
     use super::*;
-    use crate::offers::OfferTimers;
+    use crate::offers::{OfferRequest, OfferTimers};
     use crate::testing::Fixture;
 
     fn nhs(i: u32) -> String {
@@ -411,7 +411,18 @@ mod tests {
                     .await
                     .unwrap();
                 let offer = store
-                    .make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now)
+                    .make_offer(
+                        OfferRequest {
+                            referral,
+                            expected_version: Some(2),
+                            service: f.walking_group.id,
+                            note: None,
+                            part_of: None,
+                            timers,
+                        },
+                        &lw,
+                        now,
+                    )
                     .await
                     .unwrap();
                 offers.push(offer.state.id);

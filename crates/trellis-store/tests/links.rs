@@ -15,7 +15,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::{LinkAction, LinkError, LinkedOffer};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::EmailKind;
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -31,7 +31,21 @@ async fn linked_offer(store: &Store, f: &Fixture, nhs: &str, now: DateTime<Utc>)
     let contact = ReferralCommand::RecordContact { note: None };
     store.transition_referral(referral, 1, contact, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    let offer = store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+    let offer = store
+        .make_offer(
+            OfferRequest {
+                referral,
+                expected_version: None,
+                service: f.walking_group.id,
+                note: None,
+                part_of: None,
+                timers,
+            },
+            &lw,
+            now,
+        )
+        .await
+        .unwrap();
     let token = store.create_offer_link(offer.state.id, now + Duration::days(14), now).await.unwrap();
     (offer.state.id, referral, token)
 }

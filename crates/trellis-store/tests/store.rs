@@ -12,7 +12,7 @@ use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::EmailKind;
 use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
@@ -205,7 +205,18 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     let offer = store
-        .make_offer(id, Some(2), f.walking_group.id, Some("Would love a walk".into()), None, timers(), &lw, Utc::now())
+        .make_offer(
+            OfferRequest {
+                referral: id,
+                expected_version: Some(2),
+                service: f.walking_group.id,
+                note: Some("Would love a walk".into()),
+                part_of: None,
+                timers: timers(),
+            },
+            &lw,
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(offer.state.status, OfferStatus::Offered);
@@ -215,7 +226,20 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
     assert!(!outbox[0].payload.to_string().contains("Margaret"), "no personal data in the outbox");
 
-    let refused = store.make_offer(id, Some(1), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await;
+    let refused = store
+        .make_offer(
+            OfferRequest {
+                referral: id,
+                expected_version: Some(1),
+                service: f.walking_group.id,
+                note: None,
+                part_of: None,
+                timers: timers(),
+            },
+            &lw,
+            Utc::now(),
+        )
+        .await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
     assert_eq!(store.outbox().await.unwrap().len(), 1, "a refused offer writes no email");
 });
@@ -225,7 +249,21 @@ both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending
     let lw = Fixture::actor(&f.link_worker);
     let provider = Fixture::actor(&f.provider_user);
     let id = contacted_referral(&store, &f).await;
-    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let offer = store
+        .make_offer(
+            OfferRequest {
+                referral: id,
+                expected_version: Some(2),
+                service: f.walking_group.id,
+                note: None,
+                part_of: None,
+                timers: timers(),
+            },
+            &lw,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let before = store.provider_view(&provider, offer.state.id, Utc::now()).await.unwrap();
     assert_eq!((before.first_name.as_str(), before.age_band, before.contact.is_none()), ("Margaret", "75-84", true));
     let accepted =
@@ -319,7 +357,21 @@ both_databases!(concurrent_answers_to_one_offer_produce_exactly_one_winner, |sto
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
-    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let offer = store
+        .make_offer(
+            OfferRequest {
+                referral: id,
+                expected_version: Some(2),
+                service: f.walking_group.id,
+                note: None,
+                part_of: None,
+                timers: timers(),
+            },
+            &lw,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let provider = trellis_domain::Actor::provider_link(f.provider.id);
     let answers = (0..6).map(|i| {
         let store = store.clone();
@@ -342,7 +394,21 @@ both_databases!(
         let f = Fixture::create(&store).await;
         let lw = Fixture::actor(&f.link_worker);
         let id = contacted_referral(&store, &f).await;
-        store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+        store
+            .make_offer(
+                OfferRequest {
+                    referral: id,
+                    expected_version: Some(2),
+                    service: f.walking_group.id,
+                    note: None,
+                    part_of: None,
+                    timers: timers(),
+                },
+                &lw,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
         let now = Utc::now();
         let claimed = store.claim_due_emails("crashed", now, now + Duration::seconds(30), 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
@@ -675,7 +741,16 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
         let referral = contacted_referral(&store, &f).await;
         let now = Utc::now();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        let offer = store.make_offer(referral, Some(2), service, None, None, timers, &lw, now).await.unwrap().state.id;
+        let offer = store
+            .make_offer(
+                OfferRequest { referral, expected_version: Some(2), service, note: None, part_of: None, timers },
+                &lw,
+                now,
+            )
+            .await
+            .unwrap()
+            .state
+            .id;
         // The provider's page was read here: 5 free.
         let read_at = store.service(service).await.unwrap().version;
         let accept = store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now());

@@ -13,7 +13,7 @@ use trellis_domain::{Actor, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser, Organisation, User};
 use trellis_store::directory::{Capacity, NewService, Place, Service};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::referrals::{Consent, NewReferral, PersonDetails};
 
 /// ODS code of the first demo practice: its presence means the demo is loaded.
@@ -541,12 +541,14 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(0, 1).await?;
     let walk = store
         .make_offer(
-            ids[0],
-            Some(2),
-            service("Canal Walkers")?,
-            Some("Loved walking before her husband died; a slow pace suits her.".into()),
-            None,
-            timers,
+            OfferRequest {
+                referral: ids[0],
+                expected_version: Some(2),
+                service: service("Canal Walkers")?,
+                note: Some("Loved walking before her husband died; a slow pace suits her.".into()),
+                part_of: None,
+                timers,
+            },
             lw,
             now,
         )
@@ -558,19 +560,34 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(1, 1).await?;
     store
         .make_offer(
-            ids[1],
-            Some(2),
-            service("Towpath Voices")?,
-            Some("Sang as a young man; a bit shy at first.".into()),
-            None,
-            timers,
+            OfferRequest {
+                referral: ids[1],
+                expected_version: Some(2),
+                service: service("Towpath Voices")?,
+                note: Some("Sang as a young man; a bit shy at first.".into()),
+                part_of: None,
+                timers,
+            },
             lw,
             now,
         )
         .await?;
     // Amina: contacted; the allotment declined (at capacity); the welcome walk accepted.
     contact(2, 1).await?;
-    let plots = store.make_offer(ids[2], Some(2), service("Community Allotment")?, None, None, timers, lw, now).await?;
+    let plots = store
+        .make_offer(
+            OfferRequest {
+                referral: ids[2],
+                expected_version: Some(2),
+                service: service("Community Allotment")?,
+                note: None,
+                part_of: None,
+                timers,
+            },
+            lw,
+            now,
+        )
+        .await?;
     let plots_provider = Actor::provider_link(plots.state.provider_organisation);
     store
         .transition_offer(
@@ -583,12 +600,14 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     let welcome = store
         .make_offer(
-            ids[2],
-            Some(2),
-            service("Refugee Welcome Walk")?,
-            Some("Keen to practise English.".into()),
-            None,
-            timers,
+            OfferRequest {
+                referral: ids[2],
+                expected_version: Some(2),
+                service: service("Refugee Welcome Walk")?,
+                note: Some("Keen to practise English.".into()),
+                part_of: None,
+                timers,
+            },
             lw,
             now,
         )
@@ -604,7 +623,20 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Kevin: urgent, contacted, waitlisted at money advice.
     contact(3, 1).await?;
-    let money = store.make_offer(ids[3], Some(2), service("Debt and Benefits")?, None, None, timers, lw, now).await?;
+    let money = store
+        .make_offer(
+            OfferRequest {
+                referral: ids[3],
+                expected_version: Some(2),
+                service: service("Debt and Benefits")?,
+                note: None,
+                part_of: None,
+                timers,
+            },
+            lw,
+            now,
+        )
+        .await?;
     store
         .transition_offer(
             money.state.id,
@@ -616,7 +648,20 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Sheila: closed, completed after the carers' club.
     contact(4, 1).await?;
-    let cuppa = store.make_offer(ids[4], Some(2), service("Carers' Cuppa")?, None, None, timers, lw, now).await?;
+    let cuppa = store
+        .make_offer(
+            OfferRequest {
+                referral: ids[4],
+                expected_version: Some(2),
+                service: service("Carers' Cuppa")?,
+                note: None,
+                part_of: None,
+                timers,
+            },
+            lw,
+            now,
+        )
+        .await?;
     let cuppa_provider = Actor::provider_link(cuppa.state.provider_organisation);
     let v = store.transition_offer(cuppa.state.id, 1, OfferCommand::Accept, &cuppa_provider, now).await?.state.version;
     let v = store.transition_offer(cuppa.state.id, v, OfferCommand::Start, &cuppa_provider, now).await?.state.version;
@@ -654,8 +699,20 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Patricia: contacted, befriending finished early, back to contacted.
     contact(8, 1).await?;
-    let befriend =
-        store.make_offer(ids[8], Some(2), service("Telephone and Home")?, None, None, timers, lw, now).await?;
+    let befriend = store
+        .make_offer(
+            OfferRequest {
+                referral: ids[8],
+                expected_version: Some(2),
+                service: service("Telephone and Home")?,
+                note: None,
+                part_of: None,
+                timers,
+            },
+            lw,
+            now,
+        )
+        .await?;
     let befriend_provider = Actor::provider_link(befriend.state.provider_organisation);
     let v = store
         .transition_offer(befriend.state.id, 1, OfferCommand::Accept, &befriend_provider, now)
@@ -756,7 +813,20 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
         let contacted_at = referred_at + Duration::days(1);
         store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, contacted_at).await?;
         let svc = service(name)?;
-        let offer = store.make_offer(id, Some(2), svc.id, None, None, timers, lw, offered_at).await?;
+        let offer = store
+            .make_offer(
+                OfferRequest {
+                    referral: id,
+                    expected_version: Some(2),
+                    service: svc.id,
+                    note: None,
+                    part_of: None,
+                    timers,
+                },
+                lw,
+                offered_at,
+            )
+            .await?;
         let provider = Actor::provider_link(offer.state.provider_organisation);
         let (offer_id, mut v) = (offer.state.id, 1);
         let mut step = |command: OfferCommand, actor: Actor| {
@@ -782,12 +852,14 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                     let passed_on_at = answered_at + Duration::days(7);
                     store
                         .make_offer(
-                            id,
-                            None,
-                            next.id,
-                            Some("Would enjoy this too.".into()),
-                            Some(offer_id),
-                            timers,
+                            OfferRequest {
+                                referral: id,
+                                expected_version: None,
+                                service: next.id,
+                                note: Some("Would enjoy this too.".into()),
+                                part_of: Some(offer_id),
+                                timers,
+                            },
                             &provider,
                             passed_on_at,
                         )

@@ -19,7 +19,7 @@ use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
 use trellis_store::directory::{Capacity, NewService, Place};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::oruk::Page;
 use trellis_store::testing::Fixture;
 use trellis_tests::{Backend, TestApp, TestDb, on_both_databases, repo_root};
@@ -402,7 +402,17 @@ async fn offer_to(app: &TestApp, service: &str, nhs: &str) -> String {
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
     let service = service.parse().unwrap();
-    store.make_offer(id, Some(2), service, None, None, timers, &lw, now).await.unwrap().state.id.to_string()
+    store
+        .make_offer(
+            OfferRequest { referral: id, expected_version: Some(2), service, note: None, part_of: None, timers },
+            &lw,
+            now,
+        )
+        .await
+        .unwrap()
+        .state
+        .id
+        .to_string()
 }
 
 const RESPOND: &str = "mutation($id: ID!, $v: Int!, $r: OfferResponse!) {

@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_domain::ReferralId;
 use trellis_domain::referral::ReferralCommand;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
 const CASELOAD: &str = "query($first: Int) { referrals(first: $first) { edges { node { id \
@@ -28,7 +28,21 @@ async fn offered_referrals(app: &TestApp, n: usize) -> Vec<ReferralId> {
         let id = referral.referral.state.id;
         app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+        app.store
+            .make_offer(
+                OfferRequest {
+                    referral: id,
+                    expected_version: Some(2),
+                    service: f.walking_group.id,
+                    note: None,
+                    part_of: None,
+                    timers,
+                },
+                &lw,
+                now,
+            )
+            .await
+            .unwrap();
         ids.push(id);
     }
     ids

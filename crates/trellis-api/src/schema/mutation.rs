@@ -11,6 +11,7 @@ use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
+use trellis_store::offers::OfferRequest;
 use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral};
 
 use super::inputs::*;
@@ -335,12 +336,14 @@ impl Mutation {
         let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
         let offer = store
             .make_offer(
-                referral,
-                Some(input.expected_version),
-                service,
-                note,
-                None,
-                store.policy().offer_timers(Utc::now()),
+                OfferRequest {
+                    referral,
+                    expected_version: Some(input.expected_version),
+                    service,
+                    note,
+                    part_of: None,
+                    timers: store.policy().offer_timers(Utc::now()),
+                },
                 &actor,
                 Utc::now(),
             )
@@ -407,12 +410,14 @@ impl Mutation {
         let parent = store.offer(&actor, from).await.api()?;
         let offer = store
             .make_offer(
-                parent.state.referral,
-                None,
-                service,
-                note,
-                Some(from),
-                store.policy().offer_timers(Utc::now()),
+                OfferRequest {
+                    referral: parent.state.referral,
+                    expected_version: None,
+                    service,
+                    note,
+                    part_of: Some(from),
+                    timers: store.policy().offer_timers(Utc::now()),
+                },
                 &actor,
                 Utc::now(),
             )
