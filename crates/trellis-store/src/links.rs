@@ -311,14 +311,7 @@ impl Store {
         let referral = trellis_domain::ReferralId(parent.referral_id);
         match self
             .make_offer(
-                OfferRequest {
-                    referral,
-                    expected_version: None,
-                    service,
-                    note,
-                    part_of: Some(OfferId(parent.id)),
-                    timers,
-                },
+                OfferRequest::new(referral, service, timers).with_note(note).onward_from(OfferId(parent.id)),
                 &actor,
                 now,
             )

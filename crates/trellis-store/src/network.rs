@@ -411,18 +411,7 @@ mod tests {
                     .await
                     .unwrap();
                 let offer = store
-                    .make_offer(
-                        OfferRequest {
-                            referral,
-                            expected_version: Some(2),
-                            service: f.walking_group.id,
-                            note: None,
-                            part_of: None,
-                            timers,
-                        },
-                        &lw,
-                        now,
-                    )
+                    .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
                     .await
                     .unwrap();
                 offers.push(offer.state.id);

@@ -98,6 +98,28 @@ pub struct OfferRequest {
     pub timers: OfferTimers,
 }
 
+impl OfferRequest {
+    /// An offer of `referral` to `service` with `timers`: no version checked, no note, not onward.
+    pub fn new(referral: ReferralId, service: ServiceId, timers: OfferTimers) -> Self {
+        OfferRequest { referral, expected_version: None, service, note: None, part_of: None, timers }
+    }
+
+    /// Made against the referral's `version`, as a link worker's offer is.
+    pub fn at_version(self, version: u32) -> Self {
+        OfferRequest { expected_version: Some(version), ..self }
+    }
+
+    /// With what to tell the provider.
+    pub fn with_note(self, note: Option<String>) -> Self {
+        OfferRequest { note, ..self }
+    }
+
+    /// Onward from the accepted offer `parent`, as a provider proposes.
+    pub fn onward_from(self, parent: OfferId) -> Self {
+        OfferRequest { part_of: Some(parent), ..self }
+    }
+}
+
 fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
     Ok(Offer {
         id: OfferId(m.id),

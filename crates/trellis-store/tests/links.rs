@@ -31,21 +31,7 @@ async fn linked_offer(store: &Store, f: &Fixture, nhs: &str, now: DateTime<Utc>)
     let contact = ReferralCommand::RecordContact { note: None };
     store.transition_referral(referral, 1, contact, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    let offer = store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            &lw,
-            now,
-        )
-        .await
-        .unwrap();
+    let offer = store.make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, now).await.unwrap();
     let token = store.create_offer_link(offer.state.id, now + Duration::days(14), now).await.unwrap();
     (offer.state.id, referral, token)
 }

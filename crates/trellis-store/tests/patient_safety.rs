@@ -57,18 +57,7 @@ async fn accepted_offer(store: &Store, f: &Fixture) -> (ReferralId, trellis_doma
     let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
     let offer = store
-        .make_offer(
-            OfferRequest {
-                referral: id,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers: timers(),
-            },
-            &lw,
-            Utc::now(),
-        )
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
         .await
         .unwrap();
     let provider = Fixture::actor(&f.provider_user);
@@ -278,37 +267,11 @@ both_databases!(
         let places =
             |store: Store| async move { store.service(f.walking_group.id).await.unwrap().capacity.unwrap().available };
         assert_eq!(places(store.clone()).await, 4, "accepting took a place");
-        let waitlisted = store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: choir.id,
-                    note: None,
-                    part_of: None,
-                    timers: timers(),
-                },
-                &lw,
-                Utc::now(),
-            )
-            .await
-            .unwrap();
+        let waitlisted =
+            store.make_offer(OfferRequest::new(id, choir.id, timers()).at_version(2), &lw, Utc::now()).await.unwrap();
         store.transition_offer(waitlisted.state.id, 1, OfferCommand::Waitlist, &provider, Utc::now()).await.unwrap();
-        let offered = store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: cafe.id,
-                    note: None,
-                    part_of: None,
-                    timers: timers(),
-                },
-                &lw,
-                Utc::now(),
-            )
-            .await
-            .unwrap();
+        let offered =
+            store.make_offer(OfferRequest::new(id, cafe.id, timers()).at_version(2), &lw, Utc::now()).await.unwrap();
         let before = store.outbox().await.unwrap().len();
 
         let closed = store
@@ -464,18 +427,7 @@ both_databases!(
             let close = ReferralCommand::Close { reason: ClosureReason::MovedAway, note: None };
             let (closed, offered) = tokio::join!(
                 store.transition_referral(id, 2, close, &lw, Utc::now()),
-                store.make_offer(
-                    OfferRequest {
-                        referral: id,
-                        expected_version: None,
-                        service: f.walking_group.id,
-                        note: None,
-                        part_of: None,
-                        timers: timers()
-                    },
-                    &lw,
-                    Utc::now()
-                ),
+                store.make_offer(OfferRequest::new(id, f.walking_group.id, timers()), &lw, Utc::now()),
             );
             closed.unwrap();
             if let Err(e) = &offered {

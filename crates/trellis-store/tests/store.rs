@@ -206,14 +206,9 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     let id = contacted_referral(&store, &f).await;
     let offer = store
         .make_offer(
-            OfferRequest {
-                referral: id,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: Some("Would love a walk".into()),
-                part_of: None,
-                timers: timers(),
-            },
+            OfferRequest::new(id, f.walking_group.id, timers())
+                .at_version(2)
+                .with_note(Some("Would love a walk".into())),
             &lw,
             Utc::now(),
         )
@@ -226,20 +221,8 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
     assert!(!outbox[0].payload.to_string().contains("Margaret"), "no personal data in the outbox");
 
-    let refused = store
-        .make_offer(
-            OfferRequest {
-                referral: id,
-                expected_version: Some(1),
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers: timers(),
-            },
-            &lw,
-            Utc::now(),
-        )
-        .await;
+    let refused =
+        store.make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(1), &lw, Utc::now()).await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
     assert_eq!(store.outbox().await.unwrap().len(), 1, "a refused offer writes no email");
 });
@@ -250,18 +233,7 @@ both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending
     let provider = Fixture::actor(&f.provider_user);
     let id = contacted_referral(&store, &f).await;
     let offer = store
-        .make_offer(
-            OfferRequest {
-                referral: id,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers: timers(),
-            },
-            &lw,
-            Utc::now(),
-        )
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
         .await
         .unwrap();
     let before = store.provider_view(&provider, offer.state.id, Utc::now()).await.unwrap();
@@ -358,18 +330,7 @@ both_databases!(concurrent_answers_to_one_offer_produce_exactly_one_winner, |sto
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     let offer = store
-        .make_offer(
-            OfferRequest {
-                referral: id,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers: timers(),
-            },
-            &lw,
-            Utc::now(),
-        )
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
         .await
         .unwrap();
     let provider = trellis_domain::Actor::provider_link(f.provider.id);
@@ -395,18 +356,7 @@ both_databases!(
         let lw = Fixture::actor(&f.link_worker);
         let id = contacted_referral(&store, &f).await;
         store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: f.walking_group.id,
-                    note: None,
-                    part_of: None,
-                    timers: timers(),
-                },
-                &lw,
-                Utc::now(),
-            )
+            .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
             .await
             .unwrap();
         let now = Utc::now();
@@ -742,11 +692,7 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
         let now = Utc::now();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
         let offer = store
-            .make_offer(
-                OfferRequest { referral, expected_version: Some(2), service, note: None, part_of: None, timers },
-                &lw,
-                now,
-            )
+            .make_offer(OfferRequest::new(referral, service, timers).at_version(2), &lw, now)
             .await
             .unwrap()
             .state

@@ -541,14 +541,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(0, 1).await?;
     let walk = store
         .make_offer(
-            OfferRequest {
-                referral: ids[0],
-                expected_version: Some(2),
-                service: service("Canal Walkers")?,
-                note: Some("Loved walking before her husband died; a slow pace suits her.".into()),
-                part_of: None,
-                timers,
-            },
+            OfferRequest::new(ids[0], service("Canal Walkers")?, timers)
+                .at_version(2)
+                .with_note(Some("Loved walking before her husband died; a slow pace suits her.".into())),
             lw,
             now,
         )
@@ -560,14 +555,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(1, 1).await?;
     store
         .make_offer(
-            OfferRequest {
-                referral: ids[1],
-                expected_version: Some(2),
-                service: service("Towpath Voices")?,
-                note: Some("Sang as a young man; a bit shy at first.".into()),
-                part_of: None,
-                timers,
-            },
+            OfferRequest::new(ids[1], service("Towpath Voices")?, timers)
+                .at_version(2)
+                .with_note(Some("Sang as a young man; a bit shy at first.".into())),
             lw,
             now,
         )
@@ -575,18 +565,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     // Amina: contacted; the allotment declined (at capacity); the welcome walk accepted.
     contact(2, 1).await?;
     let plots = store
-        .make_offer(
-            OfferRequest {
-                referral: ids[2],
-                expected_version: Some(2),
-                service: service("Community Allotment")?,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            lw,
-            now,
-        )
+        .make_offer(OfferRequest::new(ids[2], service("Community Allotment")?, timers).at_version(2), lw, now)
         .await?;
     let plots_provider = Actor::provider_link(plots.state.provider_organisation);
     store
@@ -600,14 +579,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     let welcome = store
         .make_offer(
-            OfferRequest {
-                referral: ids[2],
-                expected_version: Some(2),
-                service: service("Refugee Welcome Walk")?,
-                note: Some("Keen to practise English.".into()),
-                part_of: None,
-                timers,
-            },
+            OfferRequest::new(ids[2], service("Refugee Welcome Walk")?, timers)
+                .at_version(2)
+                .with_note(Some("Keen to practise English.".into())),
             lw,
             now,
         )
@@ -624,18 +598,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     // Kevin: urgent, contacted, waitlisted at money advice.
     contact(3, 1).await?;
     let money = store
-        .make_offer(
-            OfferRequest {
-                referral: ids[3],
-                expected_version: Some(2),
-                service: service("Debt and Benefits")?,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            lw,
-            now,
-        )
+        .make_offer(OfferRequest::new(ids[3], service("Debt and Benefits")?, timers).at_version(2), lw, now)
         .await?;
     store
         .transition_offer(
@@ -648,20 +611,8 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Sheila: closed, completed after the carers' club.
     contact(4, 1).await?;
-    let cuppa = store
-        .make_offer(
-            OfferRequest {
-                referral: ids[4],
-                expected_version: Some(2),
-                service: service("Carers' Cuppa")?,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            lw,
-            now,
-        )
-        .await?;
+    let cuppa =
+        store.make_offer(OfferRequest::new(ids[4], service("Carers' Cuppa")?, timers).at_version(2), lw, now).await?;
     let cuppa_provider = Actor::provider_link(cuppa.state.provider_organisation);
     let v = store.transition_offer(cuppa.state.id, 1, OfferCommand::Accept, &cuppa_provider, now).await?.state.version;
     let v = store.transition_offer(cuppa.state.id, v, OfferCommand::Start, &cuppa_provider, now).await?.state.version;
@@ -700,18 +651,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     // Patricia: contacted, befriending finished early, back to contacted.
     contact(8, 1).await?;
     let befriend = store
-        .make_offer(
-            OfferRequest {
-                referral: ids[8],
-                expected_version: Some(2),
-                service: service("Telephone and Home")?,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            lw,
-            now,
-        )
+        .make_offer(OfferRequest::new(ids[8], service("Telephone and Home")?, timers).at_version(2), lw, now)
         .await?;
     let befriend_provider = Actor::provider_link(befriend.state.provider_organisation);
     let v = store
@@ -813,20 +753,7 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
         let contacted_at = referred_at + Duration::days(1);
         store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, contacted_at).await?;
         let svc = service(name)?;
-        let offer = store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: svc.id,
-                    note: None,
-                    part_of: None,
-                    timers,
-                },
-                lw,
-                offered_at,
-            )
-            .await?;
+        let offer = store.make_offer(OfferRequest::new(id, svc.id, timers).at_version(2), lw, offered_at).await?;
         let provider = Actor::provider_link(offer.state.provider_organisation);
         let (offer_id, mut v) = (offer.state.id, 1);
         let mut step = |command: OfferCommand, actor: Actor| {
@@ -852,14 +779,9 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                     let passed_on_at = answered_at + Duration::days(7);
                     store
                         .make_offer(
-                            OfferRequest {
-                                referral: id,
-                                expected_version: None,
-                                service: next.id,
-                                note: Some("Would enjoy this too.".into()),
-                                part_of: Some(offer_id),
-                                timers,
-                            },
+                            OfferRequest::new(id, next.id, timers)
+                                .with_note(Some("Would enjoy this too.".into()))
+                                .onward_from(offer_id),
                             &provider,
                             passed_on_at,
                         )

@@ -816,18 +816,7 @@ async fn a_worker_killed_mid_send_leaves_its_rows_to_the_next_worker_which_deliv
             remind_at: Some(Utc::now() + TimeDelta::days(5)),
         };
         store
-            .make_offer(
-                OfferRequest {
-                    referral,
-                    expected_version: None,
-                    service: f.walking_group.id,
-                    note: None,
-                    part_of: None,
-                    timers,
-                },
-                &lw,
-                Utc::now(),
-            )
+            .make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, Utc::now())
             .await
             .expect("offer");
     }

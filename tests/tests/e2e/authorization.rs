@@ -725,14 +725,7 @@ async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
     let made = app
         .store
         .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: Some("Keen walker".into()),
-                part_of: None,
-                timers,
-            },
+            OfferRequest::new(referral, f.walking_group.id, timers).at_version(2).with_note(Some("Keen walker".into())),
             &lw,
             now,
         )

@@ -35,22 +35,8 @@ async fn offer_with_link(app: &TestApp) -> (ReferralId, OfferId, String) {
         .await
         .unwrap();
     let timers = OfferTimers { expires_at: Utc::now() + TimeDelta::days(14), remind_at: None };
-    let offer = app
-        .store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            &lw,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let offer =
+        app.store.make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, Utc::now()).await.unwrap();
     let token =
         app.store.create_offer_link(offer.state.id, Utc::now() + TimeDelta::days(14), Utc::now()).await.unwrap();
     (referral, offer.state.id, token)

@@ -402,17 +402,7 @@ async fn offer_to(app: &TestApp, service: &str, nhs: &str) -> String {
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
     let service = service.parse().unwrap();
-    store
-        .make_offer(
-            OfferRequest { referral: id, expected_version: Some(2), service, note: None, part_of: None, timers },
-            &lw,
-            now,
-        )
-        .await
-        .unwrap()
-        .state
-        .id
-        .to_string()
+    store.make_offer(OfferRequest::new(id, service, timers).at_version(2), &lw, now).await.unwrap().state.id.to_string()
 }
 
 const RESPOND: &str = "mutation($id: ID!, $v: Int!, $r: OfferResponse!) {

@@ -90,18 +90,7 @@ async fn offer(store: &Store, f: &Fixture, referral: ReferralId) -> OfferId {
     let lw = Fixture::actor(&f.link_worker);
     let note = Some(NOTE_FOR_PROVIDER.into());
     let made = store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: f.walking_group.id,
-                note,
-                part_of: None,
-                timers: timers(),
-            },
-            &lw,
-            Utc::now(),
-        )
+        .make_offer(OfferRequest::new(referral, f.walking_group.id, timers()).with_note(note), &lw, Utc::now())
         .await;
     made.expect("make offer").state.id
 }
@@ -221,35 +210,14 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let onward_timers = timers();
     store
         .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: f.walking_group.id,
-                note: None,
-                part_of: Some(first),
-                timers: onward_timers,
-            },
+            OfferRequest::new(referral, f.walking_group.id, onward_timers).onward_from(first),
             &provider,
             Utc::now(),
         )
         .await
         .expect("onward offer");
     let lapsing = OfferTimers { expires_at: Utc::now() + TimeDelta::minutes(1), remind_at: None };
-    store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers: lapsing,
-            },
-            &lw,
-            Utc::now(),
-        )
-        .await
-        .expect("offer");
+    store.make_offer(OfferRequest::new(referral, f.walking_group.id, lapsing), &lw, Utc::now()).await.expect("offer");
     drain(&worker, now + TimeDelta::days(6)).await;
     // An administrator moves where the walking group's offers go: the old address hears.
     let admin = Fixture::actor(&f.admin);

@@ -99,18 +99,7 @@ async fn traffic(app: &TestApp) -> (String, String) {
         let referral = contacted(app, i).await;
         offers.push(
             app.store
-                .make_offer(
-                    OfferRequest {
-                        referral,
-                        expected_version: Some(2),
-                        service: f.walking_group.id,
-                        note: None,
-                        part_of: None,
-                        timers,
-                    },
-                    &lw,
-                    now,
-                )
+                .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
                 .await
                 .unwrap(),
         );
@@ -120,14 +109,9 @@ async fn traffic(app: &TestApp) -> (String, String) {
     app.store.transition_offer(offers[1].state.id, 1, decline, &provider, now).await.unwrap();
     app.store
         .make_offer(
-            OfferRequest {
-                referral: offers[0].state.referral,
-                expected_version: None,
-                service: choir.id,
-                note: Some("Loves singing".into()),
-                part_of: Some(offers[0].state.id),
-                timers,
-            },
+            OfferRequest::new(offers[0].state.referral, choir.id, timers)
+                .with_note(Some("Loves singing".into()))
+                .onward_from(offers[0].state.id),
             &provider,
             now,
         )
@@ -219,18 +203,7 @@ async fn another_accepted_offer(app: &TestApp) {
     let lw = Fixture::actor(&f.link_worker);
     let offer = app
         .store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: Some(2),
-                service: f.walking_group.id,
-                note: None,
-                part_of: None,
-                timers,
-            },
-            &lw,
-            now,
-        )
+        .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
         .await
         .unwrap();
     let provider = Actor::provider_link(f.provider.id);

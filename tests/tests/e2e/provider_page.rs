@@ -61,18 +61,7 @@ async fn make_offer(app: &TestApp, nhs: &str) -> (OfferId, ReferralId, DateTime<
     let note = Some(NOTE_FOR_PROVIDER.into());
     let offer = app
         .store
-        .make_offer(
-            OfferRequest {
-                referral,
-                expected_version: None,
-                service: app.fixture.walking_group.id,
-                note,
-                part_of: None,
-                timers,
-            },
-            &lw,
-            Utc::now(),
-        )
+        .make_offer(OfferRequest::new(referral, app.fixture.walking_group.id, timers).with_note(note), &lw, Utc::now())
         .await
         .expect("make offer");
     (offer.state.id, referral, expires_at)

@@ -28,21 +28,7 @@ async fn offered_referrals(app: &TestApp, n: usize) -> Vec<ReferralId> {
         let id = referral.referral.state.id;
         app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        app.store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: f.walking_group.id,
-                    note: None,
-                    part_of: None,
-                    timers,
-                },
-                &lw,
-                now,
-            )
-            .await
-            .unwrap();
+        app.store.make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now).await.unwrap();
         ids.push(id);
     }
     ids

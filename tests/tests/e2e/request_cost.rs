@@ -28,18 +28,7 @@ async fn accepted_offers(app: &TestApp, n: usize) -> Vec<OfferId> {
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
         let offer = app
             .store
-            .make_offer(
-                OfferRequest {
-                    referral: id,
-                    expected_version: Some(2),
-                    service: f.walking_group.id,
-                    note: None,
-                    part_of: None,
-                    timers,
-                },
-                &lw,
-                now,
-            )
+            .make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now)
             .await
             .unwrap()
             .state

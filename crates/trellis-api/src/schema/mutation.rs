@@ -336,14 +336,9 @@ impl Mutation {
         let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
         let offer = store
             .make_offer(
-                OfferRequest {
-                    referral,
-                    expected_version: Some(input.expected_version),
-                    service,
-                    note,
-                    part_of: None,
-                    timers: store.policy().offer_timers(Utc::now()),
-                },
+                OfferRequest::new(referral, service, store.policy().offer_timers(Utc::now()))
+                    .at_version(input.expected_version)
+                    .with_note(note),
                 &actor,
                 Utc::now(),
             )
@@ -410,14 +405,9 @@ impl Mutation {
         let parent = store.offer(&actor, from).await.api()?;
         let offer = store
             .make_offer(
-                OfferRequest {
-                    referral: parent.state.referral,
-                    expected_version: None,
-                    service,
-                    note,
-                    part_of: Some(from),
-                    timers: store.policy().offer_timers(Utc::now()),
-                },
+                OfferRequest::new(parent.state.referral, service, store.policy().offer_timers(Utc::now()))
+                    .with_note(note)
+                    .onward_from(from),
                 &actor,
                 Utc::now(),
             )
