@@ -352,13 +352,8 @@ impl Store {
     }
 
     /// Opens a capacity link: the service and its capacity as recorded, `stale` when that is missing or
-    /// was confirmed longer than `stale_after` ago. Writes nothing: mail scanners open links.
-    pub async fn open_service_link(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-        stale_after: TimeDelta,
-    ) -> Result<LinkedService, LinkError> {
+    /// stale by [`Store::policy`]. Writes nothing: mail scanners open links.
+    pub async fn open_service_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkedService, LinkError> {
         let Verified { link, subject: svc } = self.verify_link::<service::Entity>(token, now).await?;
         let service = ServiceId(svc.id);
         let provider =
@@ -366,7 +361,7 @@ impl Store {
         let offers_email = svc.email.clone().or_else(|| provider.as_ref().and_then(|o| o.email.clone()));
         let provider_name = provider.map(|o| o.name).unwrap_or_default();
         let capacity = self.current_capacity(service).await?;
-        let stale = capacity.as_ref().is_none_or(|c| after(c.updated_at, stale_after) < now);
+        let stale = capacity.as_ref().is_none_or(|c| self.policy.capacity_stale(c.updated_at, now));
         Ok(LinkedService {
             link: link.id,
             service,

@@ -76,13 +76,48 @@ pub struct ContactDetails {
     pub preferred_contact: String,
 }
 
-/// When an unanswered offer is chased and when it lapses.
-#[derive(Clone, Copy, Debug)]
-pub struct OfferTimers {
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-    /// When to send the one reminder.
-    pub remind_at: Option<DateTime<Utc>>,
+/// When an unanswered offer is chased and when it lapses: [`Store::policy`] makes them.
+pub use trellis_domain::policy::OfferTimers;
+
+/// An offer to make ([`Store::make_offer`]). A link worker acts against the referral's
+/// `expected_version`; a provider proposing an onward offer names the offer it accepted in `part_of`.
+#[derive(Clone, Debug)]
+pub struct OfferRequest {
+    /// The referral offered.
+    pub referral: ReferralId,
+    /// The referral's version the link worker saw; `None` for a provider's onward offer, which does not
+    /// change the referral.
+    pub expected_version: Option<u32>,
+    /// The service offered to.
+    pub service: ServiceId,
+    /// What the link worker (or proposing provider) tells the provider.
+    pub note: Option<String>,
+    /// The accepted offer this one is onward from.
+    pub part_of: Option<OfferId>,
+    /// When it is chased and when it lapses.
+    pub timers: OfferTimers,
+}
+
+impl OfferRequest {
+    /// An offer of `referral` to `service` with `timers`: no version checked, no note, not onward.
+    pub fn new(referral: ReferralId, service: ServiceId, timers: OfferTimers) -> Self {
+        OfferRequest { referral, expected_version: None, service, note: None, part_of: None, timers }
+    }
+
+    /// Made against the referral's `version`, as a link worker's offer is.
+    pub fn at_version(self, version: u32) -> Self {
+        OfferRequest { expected_version: Some(version), ..self }
+    }
+
+    /// With what to tell the provider.
+    pub fn with_note(self, note: Option<String>) -> Self {
+        OfferRequest { note, ..self }
+    }
+
+    /// Onward from the accepted offer `parent`, as a provider proposes.
+    pub fn onward_from(self, parent: OfferId) -> Self {
+        OfferRequest { part_of: Some(parent), ..self }
+    }
 }
 
 fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
@@ -177,20 +212,15 @@ impl Store {
             .collect()
     }
 
-    /// Offers a referral to a service. A link worker acts against the referral's `expected_version`; a
-    /// provider proposing an onward offer names the offer it accepted in `part_of`.
-    #[allow(clippy::too_many_arguments)]
+    /// Offers a referral to a service, as `request` says, by `actor` at `now`.
     pub async fn make_offer(
         &self,
-        referral_id: ReferralId,
-        expected_version: Option<u32>,
-        service_id: ServiceId,
-        note: Option<String>,
-        part_of: Option<OfferId>,
-        timers: OfferTimers,
+        request: OfferRequest,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<OfferRecord, StoreError> {
+        let OfferRequest { referral: referral_id, expected_version, service: service_id, note, part_of, timers } =
+            request;
         let txn = self.db.begin().await?;
         // Locked (PostgreSQL; SQLite has one writer anyway) so that an offer is never made to a referral being
         // closed at the same moment: closing ends the offers it can see, and this one waits to see the closure.

@@ -16,7 +16,7 @@ use trellis_store::both_databases;
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::{LinkAction, LinkError, LinkedOffer};
 use trellis_store::links::{LinkKind, LinkScope};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::OutboxJob;
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -32,7 +32,7 @@ async fn linked_offer(store: &Store, f: &Fixture, nhs: &str, now: DateTime<Utc>)
     let contact = ReferralCommand::RecordContact { note: None };
     store.transition_referral(referral, 1, contact, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    let offer = store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+    let offer = store.make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, now).await.unwrap();
     let token = store.mint_link(LinkScope::Offer(offer.state.id), now + Duration::days(14), now).await.unwrap();
     (offer.state.id, referral, token)
 }
@@ -277,7 +277,7 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     assert!(store.change_service_email_via_link(&token, &new, now).await.unwrap());
     assert!(!store.change_service_email_via_link(&token, &new, now).await.unwrap(), "the same again changes nothing");
     assert_eq!(store.service(service).await.unwrap().email.as_deref(), Some(new.as_str()));
-    let linked = store.open_service_link(&token, now, Duration::days(28)).await.unwrap();
+    let linked = store.open_service_link(&token, now).await.unwrap();
     assert_eq!(linked.offers_email.as_deref(), Some("groups@greenspring.example"));
     let (audited, told) = email_changes(&store).await;
     assert_eq!(audited.len(), 1);
@@ -318,7 +318,7 @@ both_databases!(a_link_to_an_offer_or_a_service_that_does_not_exist_is_not_minte
         "a capacity link opens no offer"
     );
     assert!(
-        matches!(store.open_service_link(&token, now, Duration::days(28)).await, Err(LinkError::Invalid)),
+        matches!(store.open_service_link(&token, now).await, Err(LinkError::Invalid)),
         "an offer link opens no capacity page"
     );
 });

@@ -35,7 +35,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::directory::NewService;
 use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::testing::plain_service;
 use trellis_tests::link_pages::{LinkPages, Page, get, post, same_origin};
 use trellis_tests::{Fixture, GqlResponse, TestApp, on_both_databases};
@@ -725,7 +725,11 @@ async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
     let lw = Fixture::actor(&f.link_worker);
     let made = app
         .store
-        .make_offer(referral, Some(2), f.walking_group.id, Some("Keen walker".into()), None, timers, &lw, now)
+        .make_offer(
+            OfferRequest::new(referral, f.walking_group.id, timers).at_version(2).with_note(Some("Keen walker".into())),
+            &lw,
+            now,
+        )
         .await
         .unwrap();
     let id = made.state.id;

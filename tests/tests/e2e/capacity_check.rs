@@ -212,7 +212,7 @@ on_both_databases!(a_capacity_check_email_arrives_with_a_working_link, |app: Tes
     assert_eq!(opened.status(), StatusCode::OK);
     let body = opened.text().await.expect("body");
     assert!(body.contains("<h1>Places at Long Eaton Walking Group</h1>"), "{body}");
-    let linked = app.store.open_service_link(&token, Utc::now(), TimeDelta::days(14)).await.expect("the link opens");
+    let linked = app.store.open_service_link(&token, Utc::now()).await.expect("the link opens");
     assert_eq!((linked.service, linked.provider), (app.fixture.walking_group.id, app.fixture.provider.id));
 });
 
@@ -247,7 +247,7 @@ struct Snapshot {
 
 async fn snapshot(app: &TestApp, token: &str) -> Snapshot {
     let service = app.fixture.walking_group.id;
-    let linked = app.store.open_service_link(token, Utc::now(), TimeDelta::days(14)).await.expect("live link");
+    let linked = app.store.open_service_link(token, Utc::now()).await.expect("live link");
     Snapshot {
         capacity: app.store.capacity_notice(service).await.expect("notice").capacity,
         link_used_at: linked.last_used_at,
@@ -619,7 +619,7 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
 
     // The link itself expires: the live one, once past its time.
     let later = Utc::now() + TimeDelta::days(15);
-    assert!(matches!(app.store.open_service_link(&token, later, TimeDelta::days(14)).await, Err(LinkError::Invalid)));
+    assert!(matches!(app.store.open_service_link(&token, later).await, Err(LinkError::Invalid)));
 });
 
 // ---------------------------------------------------------------------------------------------------------

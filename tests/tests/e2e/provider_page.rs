@@ -17,7 +17,7 @@ use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
 use trellis_tests::maildev::MailDev;
 use trellis_tests::{Fixture, TestApp, on_both_databases, run_node, screenshot_dir};
@@ -62,7 +62,7 @@ async fn make_offer(app: &TestApp, nhs: &str) -> (OfferId, ReferralId, DateTime<
     let note = Some(NOTE_FOR_PROVIDER.into());
     let offer = app
         .store
-        .make_offer(referral, None, app.fixture.walking_group.id, note, None, timers, &lw, Utc::now())
+        .make_offer(OfferRequest::new(referral, app.fixture.walking_group.id, timers).with_note(note), &lw, Utc::now())
         .await
         .expect("make offer");
     (offer.state.id, referral, expires_at)

@@ -14,7 +14,7 @@ use trellis_domain::ReferralId;
 use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::ReferralCommand;
 use trellis_store::links::LinkScope;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::link_pages::LinkPages;
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
@@ -34,7 +34,7 @@ async fn offered_referrals(app: &TestApp, n: usize) -> Vec<ReferralId> {
         let id = referral.referral.state.id;
         app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+        app.store.make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now).await.unwrap();
         ids.push(id);
     }
     ids

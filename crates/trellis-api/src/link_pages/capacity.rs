@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use trellis_domain::directory::CapacityStatus;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, LinkedService, MAX_PLACES};
@@ -70,7 +70,7 @@ async fn show(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Path(token)) = token else { return invalid_link() };
-    match state.store.open_service_link(&token, Utc::now(), stale_after(&state)).await {
+    match state.store.open_service_link(&token, Utc::now()).await {
         Ok(linked) => {
             tracing::debug!(link = %linked.link, "capacity link opened");
             let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
@@ -161,7 +161,7 @@ async fn redisplay(
     csrf: String,
     status: StatusCode,
 ) -> Response {
-    match state.store.open_service_link(token, Utc::now(), stale_after(state)).await {
+    match state.store.open_service_link(token, Utc::now()).await {
         Ok(linked) => {
             let entered = if entered.email.is_some() {
                 Entered { email: entered.email, ..Entered::recorded(&linked) }
@@ -173,12 +173,6 @@ async fn redisplay(
         }
         Err(e) => link_failed(e),
     }
-}
-
-/// How old a confirmation may be before the page asks the provider to check it (the deployment's setting,
-/// which matching uses too).
-fn stale_after(state: &AppState) -> TimeDelta {
-    TimeDelta::try_days(state.settings.capacity_stale_after_days.max(0)).unwrap_or(TimeDelta::MAX)
 }
 
 fn capacity_page(status: StatusCode, page: &CapacityPage, csrf: &str, public_base_url: &str) -> Response {
@@ -411,7 +405,7 @@ impl CapacityPage {
         let stale_note = (linked.stale && linked.capacity.is_some()).then(|| {
             format!(
                 "This was last confirmed more than {} days ago: please check it is still right.",
-                stale_after(state).num_days()
+                state.store.policy().capacity_stale_after().num_days()
             )
         });
         CapacityPage {

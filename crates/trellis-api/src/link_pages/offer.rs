@@ -157,12 +157,7 @@ async fn pass_on(state: &AppState, token: &str, form: &ActForm, csrf: String) ->
     };
     if let (Some(service), Ok(note), None) = (service, note_ok.clone(), problem_with.clone()) {
         let now = Utc::now();
-        let days = |d: i64| now + chrono::Duration::days(d);
-        let timers = trellis_store::offers::OfferTimers {
-            expires_at: days(state.settings.offer_expiry_days),
-            remind_at: Some(days(state.settings.offer_reminder_days))
-                .filter(|r| *r < days(state.settings.offer_expiry_days)),
-        };
+        let timers = state.store.policy().offer_timers(now);
         return match state.store.propose_onward_via_link(token, service, Some(note), timers, now).await {
             Ok(Some(_)) => see_page(token, Done::PassedOn),
             Ok(None) => see_page(token, Done::Unchanged),

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::{LinkError, LinkKind, StoredLink, mark_link_used};
 use crate::entity::{offer, offer_event, offer_link_reveal};
-use crate::offers::ProviderOfferView;
+use crate::offers::{OfferRequest, ProviderOfferView};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -244,8 +244,11 @@ impl Store {
         let live = self.live_offer_link(token, now).await?;
         let actor = Actor::provider_link(live.provider);
         let referral = trellis_domain::ReferralId(live.offer.referral_id);
-        let parent = Some(OfferId(live.offer.id));
-        match self.make_offer(referral, None, service, note, parent, timers, &actor, now).await {
+        let parent = OfferId(live.offer.id);
+        match self
+            .make_offer(OfferRequest::new(referral, service, timers).with_note(note).onward_from(parent), &actor, now)
+            .await
+        {
             Ok(record) => Ok(Some(record)),
             Err(StoreError::Domain(_) | StoreError::Conflict { .. }) => Ok(None),
             Err(other) => Err(other.into()),
