@@ -1,7 +1,8 @@
 // What the browser tests share: how Chromium is launched, and the checks every page of the provider's
 // pages gets at phone width (language, viewport, no horizontal scroll, no script, labels, radios in a
 // fieldset with a legend, tap-target size, colour contrast; focus order and visible focus).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -21,6 +22,25 @@ export const CHROMIUM = {
     "--disable-quic",
   ],
 };
+
+/// The axe-core rules of WCAG 2.2 level AA (and the levels below it).
+export const WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/// What axe-core finds against WCAG 2.2 AA on the page as it is now: one entry per rule broken, with the
+/// elements breaking it. axe is evaluated by the test rather than added to the page, so the page's own
+/// policy holds.
+export async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  const axe = await page.evaluate((tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags } }), WCAG_22_AA);
+  return axe.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
+  }));
+}
 
 /// A phone's width in CSS pixels: the pages are checked at it.
 export const PHONE_WIDTH = 375;

@@ -1,7 +1,8 @@
 // Opens the /network page in headless Chromium: a GP's token is refused, a network lead signs in with
-// theirs and sees the SVG graph and the capacity table. Saves a screenshot. Prints a JSON report.
+// theirs and sees the SVG graph and the capacity table. axe-core checks the sign-in form (showing the
+// GP's refusal) and the network against WCAG 2.2 AA. Saves a screenshot. Prints a JSON report.
 import { chromium } from "playwright-core";
-import { CHROMIUM } from "./browser.mjs";
+import { CHROMIUM, axeViolations } from "./browser.mjs";
 
 const [url, leadToken, gpToken, outDir] = process.argv.slice(2);
 const browser = await chromium.launch(CHROMIUM);
@@ -12,6 +13,7 @@ try {
   await gpPage.getByLabel("API token").fill(gpToken);
   await gpPage.getByRole("button", { name: "Sign in" }).click();
   const gpRefused = (await gpPage.textContent("body")).includes("for network leads and link workers");
+  const signInViolations = await axeViolations(gpPage);
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -25,6 +27,7 @@ try {
     flows: await page.locator("svg path.flow").count(),
     tableRows: await page.locator("table tbody tr").count(),
     title: await page.title(),
+    violations: [...signInViolations, ...(await axeViolations(page))],
   };
   await page.screenshot({ path: `${outDir}/network.png`, fullPage: true });
   const cookies = await context.cookies();

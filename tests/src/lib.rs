@@ -18,6 +18,7 @@ use std::sync::Once;
 pub use node::run_node;
 use serde_json::{Value, json};
 use trellis_api::{ApiSettings, AppState};
+use trellis_domain::policy::Policy;
 use trellis_store::Store;
 pub use trellis_store::testing::{Backend, Fixture, TestDb};
 
@@ -104,9 +105,15 @@ impl TestApp {
     }
 
     /// Spawns the server on `backend` with `settings`.
-    pub async fn spawn_with(backend: Backend, mut settings: ApiSettings) -> TestApp {
+    pub async fn spawn_with(backend: Backend, settings: ApiSettings) -> TestApp {
+        Self::spawn_with_policy(backend, settings, Policy::default()).await
+    }
+
+    /// Spawns the server on `backend` with `settings`, its store following `policy`.
+    pub async fn spawn_with_policy(backend: Backend, mut settings: ApiSettings, policy: Policy) -> TestApp {
         init_test_logging();
         let (db, store) = TestDb::migrated(backend).await;
+        let store = store.with_policy(policy);
         let fixture = Fixture::create(&store).await;
         let token = |user: &trellis_store::accounts::User| {
             let store = store.clone();

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::json;
 use trellis_domain::values::NhsNumber;
+use trellis_store::links::LinkScope;
 use trellis_tests::{Backend, TestApp, doc_operation, repo_root};
 
 /// Everything the subscriber writes, kept for the tests to search.
@@ -168,7 +169,7 @@ async fn a_whole_journey_logs_no_personal_data_and_no_secrets() {
     let offer_id: trellis_domain::OfferId = offer["offerReferral"]["offer"]["id"].as_str().unwrap().parse().unwrap();
     let link = app
         .store
-        .create_offer_link(offer_id, chrono::Utc::now() + chrono::Duration::days(14), chrono::Utc::now())
+        .mint_link(LinkScope::Offer(offer_id), chrono::Utc::now() + chrono::Duration::days(14), chrono::Utc::now())
         .await
         .unwrap();
     let page = app.client().get(format!("{}/offers/{link}", app.base_url)).send().await.unwrap();

@@ -93,6 +93,6 @@ impl RateLimiter {
 
     /// The key of a client address, for whatever did not authenticate.
     pub fn address_key(peer: std::net::IpAddr) -> String {
-        format!("a:{}", crate::link_guard::client_key(peer))
+        format!("a:{}", crate::link_pages::guard::client_key(peer))
     }
 }

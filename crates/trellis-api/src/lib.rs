@@ -12,29 +12,23 @@
 //! - [`explorer`]: GraphiQL at `GET /graphql`, its assets compiled in, so it works with no internet access.
 //! - [`gp_message`]: the message back to the GP as a PDF download, once a referral has closed.
 //! - [`health`]: `/healthz` and `/readyz`.
-//! - [`held_until_sent`]: a permit held by a large response until its body has been sent.
-//! - [`network_cache`]: the network graph's offer statistics, reused for a short while.
 //! - [`console`]: the staff web console, signed in by an emailed link.
-//! - [`network_page`]: the network drawn for network leads and link workers.
+//! - [`network`]: the network graph: its GraphQL query, the statistics cache, the turn each graph waits
+//!   for and holds until sent, and the `/network` page (made with the link pages' kit).
 //! - [`oruk`]: the directory as a public Open Referral UK API.
-//! - [`provider_pages`]: the provider's accept/decline page behind an email link.
-//! - [`capacity_page`]: the provider's capacity page behind a capacity-check email's link.
-//! - [`link_guard`]: failed attempts at those links, counted per client address, audited and limited.
+//! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
+//!   templates, forgery checks) and the guard counting failed links.
 //! - [`security_headers`]: the headers every response carries (no sniffing, no framing, no caching, HSTS).
 
 pub mod auth;
-pub mod capacity_page;
 pub mod console;
 pub mod error;
 pub mod explorer;
 pub mod gp_message;
 pub mod health;
-pub mod held_until_sent;
-pub mod link_guard;
-pub mod network_cache;
-pub mod network_page;
+pub mod link_pages;
+pub mod network;
 pub mod oruk;
-pub mod provider_pages;
 pub mod schema;
 pub mod security_headers;
 pub mod settings;
@@ -64,9 +58,9 @@ pub struct AppState {
     pub limiter: Arc<auth::RateLimiter>,
     /// Failed provider-link attempts per client address. Shared state, like [`AppState::limiter`], so
     /// every clone of the state counts into the same buckets.
-    pub link_guard: Arc<link_guard::LinkGuard>,
+    pub link_guard: Arc<link_pages::guard::LinkGuard>,
     /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
-    pub network: Arc<network_cache::NetworkCache>,
+    pub network: Arc<network::cache::NetworkCache>,
     /// Sign-in attempts (`/network`, the console) per client address.
     pub sign_ins: Arc<auth::RateLimiter>,
     /// Console sign-in links asked for, per address typed.
@@ -77,10 +71,10 @@ impl AppState {
     /// Builds the state for a store and settings.
     pub fn new(store: Store, settings: ApiSettings) -> Self {
         let settings = Arc::new(settings);
-        let network = Arc::new(network_cache::NetworkCache::new(settings.network_statistics_ttl_secs));
+        let network = Arc::new(network::cache::NetworkCache::new(settings.network_statistics_ttl_secs));
         let schema = schema::build_schema(store.clone(), settings.clone(), network.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
-        let link_guard = Arc::new(link_guard::LinkGuard::new());
+        let link_guard = Arc::new(link_pages::guard::LinkGuard::new());
         let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
         let sign_in_emails = Arc::new(auth::RateLimiter::sign_in_emails());
         AppState { store, settings, schema, limiter, link_guard, network, sign_ins, sign_in_emails }
@@ -91,23 +85,20 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
-    let link_pages = provider_pages::routes()
-        .merge(capacity_page::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), link_guard::guard));
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
         .route("/referrals/{id}/gp-message.pdf", get(gp_message::pdf))
         .merge(explorer::routes())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .merge(link_pages)
+        .merge(link_pages::routes(state.clone()))
         .merge(oruk::routes())
-        .merge(network_page::routes())
+        .merge(network::page::routes())
         .merge(console::routes())
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(TraceLayer::new_for_http().make_span_with(provider_pages::RedactedSpan))
+        .layer(TraceLayer::new_for_http().make_span_with(link_pages::RedactedSpan))
         // Outermost, so that the limits' own refusals (413, 408) carry the headers too.
         .layer(axum::middleware::map_response_with_state(state, security_headers::add))
 }

@@ -1,4 +1,6 @@
-//! Settings the binary passes in; this crate never reads the environment.
+//! Settings the binary passes in; this crate never reads the environment. The service levels (offer
+//! expiry, first contact, capacity staleness) are not here: the [`trellis_store::Store`] holds them as a
+//! [`trellis_domain::policy::Policy`].
 
 use std::time::Duration;
 
@@ -18,17 +20,8 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// A request taking longer than this is cut off.
     pub request_timeout_secs: u64,
-    /// How long a provider has to answer an offer before it expires.
-    pub offer_expiry_days: i64,
-    /// When an unanswered offer gets its one reminder.
-    pub offer_reminder_days: i64,
-    /// Working days within which a new referral should be contacted.
-    pub first_contact_working_days: u32,
     /// Largest page a connection returns.
     pub max_page_size: usize,
-    /// Capacity a provider last confirmed longer ago than this many days is reported stale, and matching
-    /// stops counting on it.
-    pub capacity_stale_after_days: i64,
     /// How long the network graph's offer statistics are reused before they are computed again
     /// (seconds; 0 computes them for every graph). Capacity is always read live.
     pub network_statistics_ttl_secs: u64,
@@ -72,11 +65,7 @@ impl Default for ApiSettings {
             rate_limit_per_minute: 600,
             body_limit_bytes: 256 * 1024,
             request_timeout_secs: 30,
-            offer_expiry_days: 14,
-            offer_reminder_days: 5,
-            first_contact_working_days: 5,
             max_page_size: 100,
-            capacity_stale_after_days: 14,
             network_statistics_ttl_secs: 30,
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(10 * 3600),

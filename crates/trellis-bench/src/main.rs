@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
         let minted = chunk.iter().map(|id| {
             let store = store.clone();
             let id = OfferId(**id);
-            async move { store.create_offer_link(id, expires, now).await }
+            async move { store.mint_link(trellis_store::links::LinkScope::Offer(id), expires, now).await }
         });
         let mut handles = Vec::new();
         for f in minted {

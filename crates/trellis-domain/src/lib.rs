@@ -14,6 +14,7 @@
 //! - [`person`]: the person as one referral holds them, and when a submission's details differ.
 //! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
+//! - [`policy`]: the service levels (offer expiry and reminder, first contact, capacity staleness) as one value.
 //! - [`plan`]: the co-produced personal plan (PRSB care and support plan) and who sees what of it.
 //! - [`wellbeing`]: wellbeing instruments (ONS4, SWEMWBS) as versioned data, scoring, bands and change.
 //! - [`error`]: why a command was refused.
@@ -28,6 +29,7 @@ pub mod offer;
 pub mod organisation;
 pub mod person;
 pub mod plan;
+pub mod policy;
 pub mod referral;
 pub mod values;
 pub mod wellbeing;

@@ -15,6 +15,9 @@ use crate::person::{DetailsChoice, PersonDetails};
 use crate::values::needs::named_enum;
 use crate::wellbeing::InstrumentCode;
 
+mod submission;
+pub use submission::{AcceptedSubmission, Consent, NewReferral, Referrer};
+
 /// SNOMED CT 871731000000106 "Referral to social prescribing service".
 pub const SNOMED_REFERRAL_TO_SOCIAL_PRESCRIBING: &str = "871731000000106";
 /// SNOMED CT 871711000000103 "Social prescribing declined".
@@ -273,30 +276,24 @@ pub struct ReferralEvent {
 pub const MAX_NOTE_CHARS: usize = 4000;
 
 impl Referral {
-    /// Opens a referral: a GP practice for itself, or a link worker service taking a self-referral or a
-    /// referral from another source. `held` is what the link worker service already holds for the same
-    /// NHS number (its latest other referral's details), if anything: when `submitted` differs from it
-    /// the referral is still made, flagged for the link worker to choose which details stand.
+    /// Opens the referral a submission the rules accepted ([`NewReferral::accept`], which checked who
+    /// may refer) asks for. `held` is what the link worker service already holds for the same NHS number
+    /// (its latest other referral's details), if anything: when `submitted` differs from it the referral
+    /// is still made, flagged for the link worker to choose which details stand.
     pub fn open(
         id: ReferralId,
-        referring_organisation: OrganisationId,
-        link_worker_service: OrganisationId,
+        accepted: &AcceptedSubmission,
         submitted: &PersonDetails,
         held: Option<&PersonDetails>,
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<(Referral, ReferralEvent), DomainError> {
-        let allowed =
-            actor.is(Role::GpPractice, referring_organisation) || actor.is(Role::LinkWorker, link_worker_service);
-        if !allowed {
-            return Err(DomainError::Forbidden { role: actor.role, action: "refer" });
-        }
         let event = ReferralEvent {
             referral: id,
             version: 1,
             kind: ReferralEventKind::Opened {
-                referring_organisation,
-                link_worker_service,
+                referring_organisation: accepted.referring_organisation(),
+                link_worker_service: accepted.link_worker_service(),
                 details_differ: held.is_some_and(|h| submitted.differs_from(h)),
             },
             from: None,

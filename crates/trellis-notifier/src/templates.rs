@@ -582,6 +582,7 @@ mod tests {
                 new_address: Some("bookings@greenspring.example"),
                 changed_at: link_expires_at,
             },
+            Letter::SignInLink { link: "https://trellis.example/sign-in/tsi_abc", link_expires_at },
         ]
     }
 
@@ -606,9 +607,14 @@ mod tests {
                 EmailKind::CapacityCheck | EmailKind::ServiceEmailChanged => {
                     ("Tea & Talk <Wednesdays>", "Tea &#38; Talk &#60;Wednesdays&#62;")
                 }
+                EmailKind::SignInLink => ("/sign-in/tsi_abc", "/sign-in/tsi_abc"),
                 _ => ("OF-3F9A-4D5E", "OF-3F9A-4D5E"),
             };
-            assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
+            if letter.kind() == EmailKind::SignInLink {
+                assert_eq!(out.subject, "Your link to sign in to Trellis");
+            } else {
+                assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
+            }
             assert!(out.text.contains(reference), "{:?}: {}", letter.kind(), out.text);
             assert!(out.html.contains(in_html), "{:?}: {}", letter.kind(), out.html);
             assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", letter.kind());

@@ -9,6 +9,7 @@ use rand::Rng;
 use trellis_domain::offer::link::{LinkPurpose, link_expiry};
 use trellis_gp_message::mesh::MeshClient;
 use trellis_store::Store;
+use trellis_store::links::LinkScope;
 use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob};
 use trellis_store::sign_in::SIGN_IN_LINK_LIFETIME;
 
@@ -415,7 +416,7 @@ impl Worker {
                     TimeDelta::from_std(self.settings.offer_link_ttl).unwrap_or(TimeDelta::MAX),
                     notice.expires_at,
                 );
-                let token = self.store.create_offer_link(offer, link_expires_at, now).await?;
+                let token = self.store.mint_link(LinkScope::Offer(offer), link_expires_at, now).await?;
                 let link = format!("{}/offers/{token}", self.settings.public_base_url);
                 let letter = if first {
                     Letter::OfferMade { notice: &notice, link: &link, link_expires_at }
@@ -465,7 +466,7 @@ impl Worker {
                 let notice = self.store.capacity_notice(service).await?;
                 // Minted now, like an offer link: the raw token exists only in this email.
                 let link_expires_at = later(now, self.settings.capacity_link_ttl);
-                let token = self.store.create_service_link(service, link_expires_at, now).await?;
+                let token = self.store.mint_link(LinkScope::Service(service), link_expires_at, now).await?;
                 let link = format!("{}/capacity/{token}", self.settings.public_base_url);
                 Letter::CapacityCheck { notice: &notice, link: &link, link_expires_at }.render(sign_in)?
             }

@@ -9,8 +9,8 @@
 //! created; one whose capacity was confirmed more recently than `every` ago is not asked, and its timer
 //! moves to `every` after that confirmation.
 //!
-//! The link follows the offer link's rules: 256 random bits, only the SHA-256 stored, scoped to one
-//! service, expiring. Opening it ([`Store::open_service_link`]) writes nothing at all. Updating through
+//! The link is a [`crate::links`] link scoped to one service (`LinkScope::Service`), minted, verified
+//! and marked as an offer's is. Opening it ([`Store::open_service_link`]) writes nothing at all. Updating through
 //! it ([`Store::update_capacity_via_link`]) checks the numbers, writes the capacity and an audit entry
 //! in one transaction, and may be repeated while the link lives: capacity is a current value, so a
 //! second answer is a correction, not a replay.
@@ -23,14 +23,10 @@ use trellis_domain::{Actor, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::convert::stored;
-use crate::entity::{capacity_check, organisation, service, service_capacity, service_link};
-use crate::links::LinkError;
+use crate::entity::{capacity_check, organisation, service, service_capacity};
+use crate::links::{LinkError, LinkKind, Verified, mark_link_used};
 use crate::outbox::{NewEmail, OutboxJob};
-use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
-
-/// Prefix of capacity link tokens (offer links have their own, so neither opens the other's page).
-pub const SERVICE_LINK_TOKEN_PREFIX: &str = "trc_";
 
 /// The most places a service may say it has: more is a typing slip, not a community group.
 pub const MAX_PLACES: i32 = 10_000;
@@ -355,70 +351,17 @@ impl Store {
         service_capacity::Entity::find_by_id(service.0).one(&self.db).await?.map(CurrentCapacity::try_from).transpose()
     }
 
-    /// Mints a capacity link for a service, returning the raw token (to put in the email, and nowhere
-    /// else).
-    pub async fn create_service_link(
-        &self,
-        service: ServiceId,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<String, StoreError> {
-        if service::Entity::find_by_id(service.0).one(&self.db).await?.is_none() {
-            return Err(StoreError::UnknownReference("service"));
-        }
-        let (token, token_hash) = new_secret(SERVICE_LINK_TOKEN_PREFIX);
-        let model = service_link::Model {
-            id: Uuid::now_v7(),
-            service_id: service.0,
-            token_hash,
-            expires_at,
-            used_at: None,
-            created_at: now,
-        };
-        service_link::Entity::insert(model.into_active_model()).exec_without_returning(&self.db).await?;
-        Ok(token)
-    }
-
-    /// The live link a token names, and its service.
-    async fn live_service_link(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(service_link::Model, service::Model), LinkError> {
-        if !token.starts_with(SERVICE_LINK_TOKEN_PREFIX) || token.len() > 128 {
-            return Err(LinkError::Invalid);
-        }
-        let link = service_link::Entity::find()
-            .filter(service_link::Column::TokenHash.eq(hash_secret(token)))
-            .one(&self.db)
-            .await
-            .map_err(StoreError::from)?
-            .filter(|l| l.expires_at > now)
-            .ok_or(LinkError::Invalid)?;
-        let svc = service::Entity::find_by_id(link.service_id)
-            .one(&self.db)
-            .await
-            .map_err(StoreError::from)?
-            .ok_or(LinkError::Invalid)?;
-        Ok((link, svc))
-    }
-
     /// Opens a capacity link: the service and its capacity as recorded, `stale` when that is missing or
-    /// was confirmed longer than `stale_after` ago. Writes nothing: mail scanners open links.
-    pub async fn open_service_link(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-        stale_after: TimeDelta,
-    ) -> Result<LinkedService, LinkError> {
-        let (link, svc) = self.live_service_link(token, now).await?;
+    /// stale by [`Store::policy`]. Writes nothing: mail scanners open links.
+    pub async fn open_service_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkedService, LinkError> {
+        let Verified { link, subject: svc } = self.verify_link::<service::Entity>(token, now).await?;
         let service = ServiceId(svc.id);
         let provider =
             organisation::Entity::find_by_id(svc.organisation_id).one(&self.db).await.map_err(StoreError::from)?;
         let offers_email = svc.email.clone().or_else(|| provider.as_ref().and_then(|o| o.email.clone()));
         let provider_name = provider.map(|o| o.name).unwrap_or_default();
         let capacity = self.current_capacity(service).await?;
-        let stale = capacity.as_ref().is_none_or(|c| after(c.updated_at, stale_after) < now);
+        let stale = capacity.as_ref().is_none_or(|c| self.policy.capacity_stale(c.updated_at, now));
         Ok(LinkedService {
             link: link.id,
             service,
@@ -446,7 +389,7 @@ impl Store {
         update: CapacityUpdate,
         now: DateTime<Utc>,
     ) -> Result<CurrentCapacity, CapacityUpdateError> {
-        let (link, svc) = self.live_service_link(token, now).await?;
+        let Verified { link, subject: svc } = self.verify_link::<service::Entity>(token, now).await?;
         let problems = update.problems();
         if !problems.is_empty() {
             return Err(CapacityUpdateError::Rejected(problems));
@@ -483,12 +426,7 @@ impl Store {
             .exec_without_returning(&txn)
             .await
             .map_err(StoreError::from)?;
-        service_link::Entity::update_many()
-            .col_expr(service_link::Column::UsedAt, Expr::value(now))
-            .filter(service_link::Column::Id.eq(link.id))
-            .exec(&txn)
-            .await
-            .map_err(StoreError::from)?;
+        mark_link_used(&txn, LinkKind::Service, link.id, now).await?;
         let detail = serde_json::json!({
             "service": svc.id,
             "available": update.available,
@@ -513,7 +451,7 @@ impl Store {
         email: &trellis_domain::values::EmailAddress,
         now: DateTime<Utc>,
     ) -> Result<bool, LinkError> {
-        let (link, svc) = self.live_service_link(token, now).await?;
+        let Verified { link, subject: svc } = self.verify_link::<service::Entity>(token, now).await?;
         let new = Some(email.as_str().to_owned());
         if svc.email == new {
             return Ok(false);
@@ -531,12 +469,7 @@ impl Store {
             txn.rollback().await.map_err(StoreError::from)?;
             return Err(LinkError::Invalid);
         }
-        service_link::Entity::update_many()
-            .col_expr(service_link::Column::UsedAt, Expr::value(now))
-            .filter(service_link::Column::Id.eq(link.id))
-            .exec(&txn)
-            .await
-            .map_err(StoreError::from)?;
+        mark_link_used(&txn, LinkKind::Service, link.id, now).await?;
         let (service, organisation) = (ServiceId(svc.id), OrganisationId(svc.organisation_id));
         crate::directory::record_email_change(&txn, &actor, service, organisation, svc.email, new, now).await?;
         txn.commit().await.map_err(StoreError::from)?;

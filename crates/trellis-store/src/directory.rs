@@ -203,9 +203,7 @@ pub struct ServiceSearch {
     pub request: MatchRequest,
     /// Where the person is, if known.
     pub near: Option<Coordinates>,
-    /// Capacity confirmed before this is stale.
-    pub stale_before: DateTime<Utc>,
-    /// Now, for how old capacity is.
+    /// Now, for how old capacity is and whether it is stale (by [`Store::policy`]).
     pub now: DateTime<Utc>,
     /// How many matches to return at most.
     pub limit: usize,
@@ -995,7 +993,7 @@ impl Store {
                 .from(service_capacity::Entity)
                 .and_where(service_capacity::Column::Status.eq(CapacityStatus::Open.as_str()))
                 .and_where(service_capacity::Column::Available.gt(0))
-                .and_where(service_capacity::Column::UpdatedAt.gte(search.stale_before))
+                .and_where(service_capacity::Column::UpdatedAt.gte(self.policy.capacity_stale_before(search.now)))
                 .to_owned();
             query = query.filter(service::Column::Id.in_subquery(open));
         }
@@ -1059,7 +1057,7 @@ impl Store {
                     unit: c.unit.clone(),
                     status: CapacityStatus::parse(&c.status).ok()?,
                     age_days: Ord::max((search.now - c.updated_at).num_days(), 0),
-                    stale: c.updated_at < search.stale_before,
+                    stale: self.policy.capacity_stale(c.updated_at, search.now),
                 })
             });
             let candidate = Candidate {
@@ -1191,8 +1189,6 @@ impl Store {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-    use chrono::Duration;
-
     use super::*;
     use crate::testing::Fixture;
 
@@ -1265,7 +1261,6 @@ mod tests {
                     only_with_capacity: false,
                 },
                 near: Some(centre),
-                stale_before: now - Duration::days(14),
                 now,
                 limit: 10_000,
             };

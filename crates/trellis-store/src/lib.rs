@@ -6,7 +6,7 @@
 //! [`StoreError::Conflict`], never a silent overwrite.
 //!
 //! # Layout
-//! - [`Store`]: connecting, migrating, readiness.
+//! - [`Store`]: connecting, migrating, readiness, and the service levels ([`Store::policy`]).
 //! - [`accounts`]: organisations, users, API keys and authentication.
 //! - [`principals`]: the cache of signed-in principals, and how revocations reach every process.
 //! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
@@ -56,6 +56,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use trellis_domain::policy::Policy;
 use trellis_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
@@ -78,6 +79,8 @@ pub struct Store {
     principals: Arc<principals::PrincipalCache>,
     known: Arc<known::KnownOrganisations>,
     audits: Arc<audit::GroupCommit>,
+    /// The service levels deadlines and staleness are derived from.
+    policy: Policy,
     /// Every statement this store's pool runs, while a test asks for them (feature `testing`).
     #[cfg(feature = "testing")]
     statements: Arc<testing::StatementLog>,
@@ -111,9 +114,21 @@ impl Store {
             principals: Default::default(),
             known: Default::default(),
             audits: Default::default(),
+            policy: Policy::default(),
             #[cfg(feature = "testing")]
             statements,
         })
+    }
+
+    /// This store with the deployment's service levels instead of the defaults.
+    pub fn with_policy(mut self, policy: Policy) -> Store {
+        self.policy = policy;
+        self
+    }
+
+    /// The service levels this store's deadlines and staleness follow.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Applies every pending migration.

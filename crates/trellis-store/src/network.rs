@@ -369,7 +369,7 @@ mod tests {
     use trellis_domain::{Actor, OfferId};
 
     use super::*;
-    use crate::offers::OfferTimers;
+    use crate::offers::{OfferRequest, OfferTimers};
     use crate::testing::Fixture;
 
     fn nhs(i: u32) -> String {
@@ -411,7 +411,7 @@ mod tests {
                     .await
                     .unwrap();
                 let offer = store
-                    .make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now)
+                    .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
                     .await
                     .unwrap();
                 offers.push(offer.state.id);

@@ -76,13 +76,48 @@ pub struct ContactDetails {
     pub preferred_contact: String,
 }
 
-/// When an unanswered offer is chased and when it lapses.
-#[derive(Clone, Copy, Debug)]
-pub struct OfferTimers {
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-    /// When to send the one reminder.
-    pub remind_at: Option<DateTime<Utc>>,
+/// When an unanswered offer is chased and when it lapses: [`Store::policy`] makes them.
+pub use trellis_domain::policy::OfferTimers;
+
+/// An offer to make ([`Store::make_offer`]). A link worker acts against the referral's
+/// `expected_version`; a provider proposing an onward offer names the offer it accepted in `part_of`.
+#[derive(Clone, Debug)]
+pub struct OfferRequest {
+    /// The referral offered.
+    pub referral: ReferralId,
+    /// The referral's version the link worker saw; `None` for a provider's onward offer, which does not
+    /// change the referral.
+    pub expected_version: Option<u32>,
+    /// The service offered to.
+    pub service: ServiceId,
+    /// What the link worker (or proposing provider) tells the provider.
+    pub note: Option<String>,
+    /// The accepted offer this one is onward from.
+    pub part_of: Option<OfferId>,
+    /// When it is chased and when it lapses.
+    pub timers: OfferTimers,
+}
+
+impl OfferRequest {
+    /// An offer of `referral` to `service` with `timers`: no version checked, no note, not onward.
+    pub fn new(referral: ReferralId, service: ServiceId, timers: OfferTimers) -> Self {
+        OfferRequest { referral, expected_version: None, service, note: None, part_of: None, timers }
+    }
+
+    /// Made against the referral's `version`, as a link worker's offer is.
+    pub fn at_version(self, version: u32) -> Self {
+        OfferRequest { expected_version: Some(version), ..self }
+    }
+
+    /// With what to tell the provider.
+    pub fn with_note(self, note: Option<String>) -> Self {
+        OfferRequest { note, ..self }
+    }
+
+    /// Onward from the accepted offer `parent`, as a provider proposes.
+    pub fn onward_from(self, parent: OfferId) -> Self {
+        OfferRequest { part_of: Some(parent), ..self }
+    }
 }
 
 fn state_of(m: &offer::Model) -> Result<Offer, StoreError> {
@@ -177,20 +212,15 @@ impl Store {
             .collect()
     }
 
-    /// Offers a referral to a service. A link worker acts against the referral's `expected_version`; a
-    /// provider proposing an onward offer names the offer it accepted in `part_of`.
-    #[allow(clippy::too_many_arguments)]
+    /// Offers a referral to a service, as `request` says, by `actor` at `now`.
     pub async fn make_offer(
         &self,
-        referral_id: ReferralId,
-        expected_version: Option<u32>,
-        service_id: ServiceId,
-        note: Option<String>,
-        part_of: Option<OfferId>,
-        timers: OfferTimers,
+        request: OfferRequest,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<OfferRecord, StoreError> {
+        let OfferRequest { referral: referral_id, expected_version, service: service_id, note, part_of, timers } =
+            request;
         let txn = self.db.begin().await?;
         // Locked (PostgreSQL; SQLite has one writer anyway) so that an offer is never made to a referral being
         // closed at the same moment: closing ends the offers it can see, and this one waits to see the closure.
@@ -397,8 +427,8 @@ impl Store {
         self.provider_view_with(actor, row, now, true).await
     }
 
-    /// The provider's view, with the contact details once accepted if `with_contact`.
-    async fn provider_view_with(
+    /// The provider's view of `row`, with the contact details once accepted if `with_contact`.
+    pub(crate) async fn provider_view_with(
         &self,
         actor: &Actor,
         row: offer::Model,
@@ -513,13 +543,33 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<offer::Model, StoreError> {
         let row = offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)?;
+        let current = version(row.version)?;
+        if current != expected_version {
+            let state = state_of(&row)?;
+            if !(may_see(actor, &state) || actor.role == Role::System) {
+                return Err(StoreError::NotFound);
+            }
+            return Err(StoreError::Conflict { expected: expected_version, current });
+        }
+        self.transition_read_offer_in(txn, row, command, actor, now).await
+    }
+
+    /// Applies a command to an offer as the caller read it (`row`, perhaps before `txn` began), with its
+    /// consequences, writing against the version read: `Conflict` if it has moved on since. Returns the
+    /// row as written, without reading it again.
+    pub(crate) async fn transition_read_offer_in(
+        &self,
+        txn: &DatabaseTransaction,
+        row: offer::Model,
+        command: OfferCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<offer::Model, StoreError> {
         let state = state_of(&row)?;
         if !(may_see(actor, &state) || actor.role == Role::System) {
             return Err(StoreError::NotFound);
         }
-        if state.version != expected_version {
-            return Err(StoreError::Conflict { expected: expected_version, current: state.version });
-        }
+        let (id, expected_version) = (state.id, state.version);
         let referral_row =
             referral::Entity::find_by_id(state.referral.0).one(txn).await?.ok_or(StoreError::NotFound)?;
         let referral_status = stored("referral status", ReferralStatus::parse(&referral_row.status))?;
@@ -568,7 +618,13 @@ impl Store {
             }
             _ => {}
         }
-        offer::Entity::find_by_id(id.0).one(txn).await?.ok_or(StoreError::NotFound)
+        Ok(offer::Model {
+            status: next.status.as_str().into(),
+            version: i64::from(next.version),
+            decline_reason: next.decline_reason.map(|r| r.as_str().into()),
+            updated_at: now,
+            ..row
+        })
     }
 }
 

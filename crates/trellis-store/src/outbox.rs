@@ -552,6 +552,7 @@ mod tests {
             OutboxJob::OfferEnded { offer, status: OfferStatus::EndedEarly },
             OutboxJob::ServiceEmailChanged { service, old: None, new: Some("new@example.org".into()) },
             OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure },
+            OutboxJob::SignInLink { user: UserId(Uuid::now_v7()) },
         ]
     }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 use trellis_domain::access::ReferralScope;
 use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
 use trellis_domain::referral::{
-    ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus,
+    ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus, Referrer,
 };
 use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, PhoneNumber, Postcode, Urgency};
 use trellis_domain::{Actor, OrganisationId, PersonId, ReferralId, UserId};
@@ -35,35 +35,9 @@ pub struct Person {
     pub details: PersonDetails,
 }
 
-/// The person's consent to share their referral with the network's providers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Consent {
-    /// Who recorded it.
-    pub recorded_by: String,
-    /// When.
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// A referral to submit.
-#[derive(Clone, Debug)]
-pub struct NewReferral {
-    /// The person.
-    pub person: PersonDetails,
-    /// What matters to them.
-    pub needs: Vec<Need>,
-    /// The referrer's words.
-    pub reason: String,
-    /// How soon.
-    pub urgency: Urgency,
-    /// Their consent to share.
-    pub consent: Consent,
-    /// Who refers.
-    pub referring_organisation: OrganisationId,
-    /// Who will work it.
-    pub link_worker_service: OrganisationId,
-    /// When first contact is due.
-    pub contact_due_at: DateTime<Utc>,
-}
+/// A referral to submit, and the person's consent to share it: the domain's, which
+/// [`Store::submit_referral`] asks to accept.
+pub use trellis_domain::referral::{Consent, NewReferral};
 
 /// A client's key for safe retries, with a fingerprint of its request.
 #[derive(Clone, Debug)]
@@ -284,8 +258,11 @@ fn scope_condition(scope: ReferralScope) -> Condition {
 }
 
 impl Store {
-    /// Submits a referral once. With an idempotency key, a retry of the same request returns the first
-    /// referral; the same key with a different request is refused.
+    /// Submits a referral once, for the actor's organisation: the domain decides whether the actor may,
+    /// checks consent, chooses the link worker service and sets the due date
+    /// ([`NewReferral::accept`], under [`Store::policy`]). Every way in (the API, a console form, an
+    /// import) calls this after parsing. With an idempotency key, a retry of the same request returns the
+    /// first referral; the same key with a different request is refused.
     pub async fn submit_referral(
         &self,
         new: NewReferral,
@@ -296,11 +273,10 @@ impl Store {
         // The submission answers with what it wrote, not a fresh read: instants at the databases' precision.
         let now = now.trunc_subsecs(6);
         let id = ReferralId::new_at(now);
-        // Checked before any write; decided again below with what the service already holds.
-        Referral::open(id, new.referring_organisation, new.link_worker_service, &new.person, None, actor, now)?;
-        let scope = ReferralScope::of(actor)
-            .ok_or(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" })?;
-        if !self.is_link_worker_service(new.link_worker_service).await? {
+        let referrer = self.referrer(actor).await?;
+        let accepted = new.accept(&referrer, actor, &self.policy, now)?;
+        let scope = ReferralScope::of(actor).ok_or(StoreError::Corrupt("referral scope of an accepted referrer"))?;
+        if !self.is_link_worker_service(accepted.link_worker_service()).await? {
             return Err(StoreError::UnknownReference("linkWorkerService"));
         }
         // A retry with the same idempotency key is caught by the key's unique index below, where the
@@ -329,24 +305,16 @@ impl Store {
         let held = if person_id == new_person_id {
             None
         } else {
-            Self::held_details(&txn, person_id, new.link_worker_service, id).await?
+            Self::held_details(&txn, person_id, accepted.link_worker_service(), id).await?
         };
-        let (state, event) = Referral::open(
-            id,
-            new.referring_organisation,
-            new.link_worker_service,
-            &new.person,
-            held.as_ref(),
-            actor,
-            now,
-        )?;
+        let (state, event) = Referral::open(id, &accepted, &new.person, held.as_ref(), actor, now)?;
 
         let model = referral::Model {
             id: id.0,
             person_id: person_id.0,
-            referring_organisation_id: new.referring_organisation.0,
+            referring_organisation_id: accepted.referring_organisation().0,
             referred_by_user_id: actor.user.map(|u| u.0),
-            link_worker_service_id: new.link_worker_service.0,
+            link_worker_service_id: accepted.link_worker_service().0,
             assigned_to_user_id: None,
             status: state.status.as_str().into(),
             closure_reason: None,
@@ -354,10 +322,10 @@ impl Store {
             reason: new.reason,
             urgency: new.urgency.as_str().into(),
             consent_to_share: true,
-            consent_recorded_by: new.consent.recorded_by,
-            consent_recorded_at: new.consent.recorded_at.trunc_subsecs(6),
+            consent_recorded_by: accepted.consent().recorded_by.clone(),
+            consent_recorded_at: accepted.consent().recorded_at.trunc_subsecs(6),
             version: i64::from(state.version),
-            contact_due_at: new.contact_due_at.trunc_subsecs(6),
+            contact_due_at: accepted.contact_due_at().trunc_subsecs(6),
             flag: state.details_differ.then(|| DETAILS_DIFFER_FLAG.to_owned()),
             created_at: now,
             updated_at: now,
@@ -410,6 +378,18 @@ impl Store {
         Audit { actor, action: "referral.submitted", referral: Some(id), offer: None, at: now }.write(&txn).await?;
         txn.commit().await?;
         Ok(Submission { referral: record_from(model, person)?, replayed: false, other_open_referrals })
+    }
+
+    /// The organisation `actor` submits for, as recorded. An actor with none (the system) refers for
+    /// nobody.
+    async fn referrer(&self, actor: &Actor) -> Result<Referrer, StoreError> {
+        let row =
+            organisation::Entity::find_by_id(actor_org(actor)?.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        Ok(Referrer {
+            organisation: OrganisationId(row.id),
+            name: row.name,
+            link_worker_service: row.link_worker_service_id.map(OrganisationId),
+        })
     }
 
     /// Forgets the idempotency keys written before `before` (they no longer make a retry a replay);
@@ -765,9 +745,10 @@ impl Store {
 }
 
 fn actor_org(actor: &Actor) -> Result<OrganisationId, StoreError> {
-    actor
-        .organisation
-        .ok_or(StoreError::Domain(trellis_domain::DomainError::Forbidden { role: actor.role, action: "refer" }))
+    actor.organisation.ok_or(StoreError::Domain(trellis_domain::DomainError::Forbidden {
+        role: actor.role,
+        action: "submit referrals",
+    }))
 }
 
 fn escape_like(s: &str) -> String {

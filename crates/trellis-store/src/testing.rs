@@ -401,10 +401,11 @@ impl Fixture {
             needs: vec![Need::Loneliness, Need::PhysicalActivity],
             reason: "Widowed last year, rarely leaves the house, would like company.".into(),
             urgency: Urgency::Routine,
-            consent: crate::referrals::Consent { recorded_by: "Dr Patel".into(), recorded_at: now },
-            referring_organisation: self.practice.id,
-            link_worker_service: self.service.id,
-            contact_due_at: now + Duration::days(7),
+            // Recorded well before any submission a test makes, which may be dated in the past.
+            consent: Some(crate::referrals::Consent {
+                recorded_by: "Dr Patel".into(),
+                recorded_at: now - Duration::days(365),
+            }),
         }
     }
 }

@@ -15,7 +15,8 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::{LinkAction, LinkError, LinkedOffer};
-use trellis_store::offers::OfferTimers;
+use trellis_store::links::{LinkKind, LinkScope};
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::OutboxJob;
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -31,8 +32,8 @@ async fn linked_offer(store: &Store, f: &Fixture, nhs: &str, now: DateTime<Utc>)
     let contact = ReferralCommand::RecordContact { note: None };
     store.transition_referral(referral, 1, contact, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    let offer = store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
-    let token = store.create_offer_link(offer.state.id, now + Duration::days(14), now).await.unwrap();
+    let offer = store.make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, now).await.unwrap();
+    let token = store.mint_link(LinkScope::Offer(offer.state.id), now + Duration::days(14), now).await.unwrap();
     (offer.state.id, referral, token)
 }
 
@@ -89,7 +90,7 @@ both_databases!(a_link_stops_working_once_the_first_attendance_is_confirmed, |st
     let again = store.act_on_offer_link(&token, OfferCommand::Start, later).await;
     assert!(matches!(again, Err(LinkError::Invalid)), "{again:?}");
     // A link minted later (say a retried email) for the same offer does not work either.
-    let fresh = store.create_offer_link(offer, later + Duration::days(14), later).await.unwrap();
+    let fresh = store.mint_link(LinkScope::Offer(offer), later + Duration::days(14), later).await.unwrap();
     assert!(matches!(store.open_offer_link(&fresh, later).await, Err(LinkError::Invalid)));
 });
 
@@ -270,13 +271,13 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     let now = Utc::now();
     let service = f.walking_group.id;
     let original = store.service(service).await.unwrap().email;
-    let token = store.create_service_link(service, now + Duration::days(14), now).await.unwrap();
+    let token = store.mint_link(LinkScope::Service(service), now + Duration::days(14), now).await.unwrap();
     let new = EmailAddress::parse("groups@greenspring.example").unwrap();
 
     assert!(store.change_service_email_via_link(&token, &new, now).await.unwrap());
     assert!(!store.change_service_email_via_link(&token, &new, now).await.unwrap(), "the same again changes nothing");
     assert_eq!(store.service(service).await.unwrap().email.as_deref(), Some(new.as_str()));
-    let linked = store.open_service_link(&token, now, Duration::days(28)).await.unwrap();
+    let linked = store.open_service_link(&token, now).await.unwrap();
     assert_eq!(linked.offers_email.as_deref(), Some("groups@greenspring.example"));
     let (audited, told) = email_changes(&store).await;
     assert_eq!(audited.len(), 1);
@@ -284,8 +285,10 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
     assert_eq!(told.len(), 1);
     assert_eq!(Some(told[0].0.clone()), original.or_else(|| f.provider.email.clone()));
 
-    let expired =
-        store.create_service_link(service, now - Duration::minutes(1), now - Duration::days(15)).await.unwrap();
+    let expired = store
+        .mint_link(LinkScope::Service(service), now - Duration::minutes(1), now - Duration::days(15))
+        .await
+        .unwrap();
     let other = EmailAddress::parse("thief@elsewhere.example").unwrap();
     assert!(matches!(store.change_service_email_via_link(&expired, &other, now).await, Err(LinkError::Invalid)));
 });
@@ -294,3 +297,28 @@ both_databases!(the_provider_changes_its_services_email_through_its_capacity_lin
 async fn version_of(store: &Store, service: trellis_domain::ServiceId) -> u32 {
     store.service(service).await.unwrap().version
 }
+
+both_databases!(a_link_to_an_offer_or_a_service_that_does_not_exist_is_not_minted, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let nowhere = [
+        (LinkScope::Offer(OfferId(uuid::Uuid::now_v7())), "offer"),
+        (LinkScope::Service(trellis_domain::ServiceId(uuid::Uuid::now_v7())), "service"),
+    ];
+    for (scope, named) in nowhere {
+        let minted = store.mint_link(scope, now + Duration::days(14), now).await;
+        assert!(matches!(minted, Err(StoreError::UnknownReference(n)) if n == named), "{scope:?}: {minted:?}");
+    }
+    let (_, _, token) = linked_offer(&store, &f, NHS[0], now).await;
+    assert!(token.starts_with(LinkKind::Offer.token_prefix()));
+    let service = store.mint_link(LinkScope::Service(f.walking_group.id), now + Duration::days(14), now).await.unwrap();
+    assert!(service.starts_with(LinkKind::Service.token_prefix()));
+    assert!(
+        matches!(store.open_offer_link(&service, now).await, Err(LinkError::Invalid)),
+        "a capacity link opens no offer"
+    );
+    assert!(
+        matches!(store.open_service_link(&token, now).await, Err(LinkError::Invalid)),
+        "an offer link opens no capacity page"
+    );
+});

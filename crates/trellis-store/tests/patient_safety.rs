@@ -14,7 +14,7 @@ use trellis_domain::values::{PhoneNumber, Postcode};
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::EmailKind;
 use trellis_store::referrals::{NewReferral, ReferralFilter};
 use trellis_store::testing::{Fixture, plain_service};
@@ -47,8 +47,6 @@ fn from_the_other_practice(f: &Fixture) -> NewReferral {
     new.person.family_name = "Mallory".into();
     new.person.phone = PhoneNumber::parse("07700 900999").ok();
     new.person.postcode = Postcode::parse("DE1 1AA").ok();
-    new.referring_organisation = f.other_practice.id;
-    new.link_worker_service = f.other_service.id;
     new
 }
 
@@ -58,7 +56,10 @@ async fn accepted_offer(store: &Store, f: &Fixture) -> (ReferralId, trellis_doma
     let lw = Fixture::actor(&f.link_worker);
     let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.unwrap().referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
-    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let offer = store
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
+        .await
+        .unwrap();
     let provider = Fixture::actor(&f.provider_user);
     store.transition_offer(offer.state.id, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
     (id, offer.state.id)
@@ -266,9 +267,11 @@ both_databases!(
         let places =
             |store: Store| async move { store.service(f.walking_group.id).await.unwrap().capacity.unwrap().available };
         assert_eq!(places(store.clone()).await, 4, "accepting took a place");
-        let waitlisted = store.make_offer(id, Some(2), choir.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+        let waitlisted =
+            store.make_offer(OfferRequest::new(id, choir.id, timers()).at_version(2), &lw, Utc::now()).await.unwrap();
         store.transition_offer(waitlisted.state.id, 1, OfferCommand::Waitlist, &provider, Utc::now()).await.unwrap();
-        let offered = store.make_offer(id, Some(2), cafe.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+        let offered =
+            store.make_offer(OfferRequest::new(id, cafe.id, timers()).at_version(2), &lw, Utc::now()).await.unwrap();
         let before = store.outbox().await.unwrap().len();
 
         let closed = store
@@ -424,7 +427,7 @@ both_databases!(
             let close = ReferralCommand::Close { reason: ClosureReason::MovedAway, note: None };
             let (closed, offered) = tokio::join!(
                 store.transition_referral(id, 2, close, &lw, Utc::now()),
-                store.make_offer(id, None, f.walking_group.id, None, None, timers(), &lw, Utc::now()),
+                store.make_offer(OfferRequest::new(id, f.walking_group.id, timers()), &lw, Utc::now()),
             );
             closed.unwrap();
             if let Err(e) = &offered {

@@ -2,17 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use chrono::{Duration, Timelike, Utc};
+use chrono::{Duration, SubsecRound, Timelike, Utc};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::offer::{OfferCommand, OfferStatus};
+use trellis_domain::policy::Policy;
 use trellis_domain::referral::{ClosureReason, Referral, ReferralCommand, ReferralStatus};
+use trellis_domain::values::Urgency;
 use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::EmailKind;
-use trellis_store::referrals::{IdempotencyKey, ReferralFilter};
+use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
 
@@ -203,7 +205,13 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     let offer = store
-        .make_offer(id, Some(2), f.walking_group.id, Some("Would love a walk".into()), None, timers(), &lw, Utc::now())
+        .make_offer(
+            OfferRequest::new(id, f.walking_group.id, timers())
+                .at_version(2)
+                .with_note(Some("Would love a walk".into())),
+            &lw,
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(offer.state.status, OfferStatus::Offered);
@@ -213,7 +221,8 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
     assert!(!serde_json::to_string(&outbox[0].job).unwrap().contains("Margaret"), "no personal data in the outbox");
 
-    let refused = store.make_offer(id, Some(1), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await;
+    let refused =
+        store.make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(1), &lw, Utc::now()).await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
     assert_eq!(store.outbox().await.unwrap().len(), 1, "a refused offer writes no email");
 });
@@ -223,7 +232,10 @@ both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending
     let lw = Fixture::actor(&f.link_worker);
     let provider = Fixture::actor(&f.provider_user);
     let id = contacted_referral(&store, &f).await;
-    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let offer = store
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
+        .await
+        .unwrap();
     let before = store.provider_view(&provider, offer.state.id, Utc::now()).await.unwrap();
     assert_eq!((before.first_name.as_str(), before.age_band, before.contact.is_none()), ("Margaret", "75-84", true));
     let accepted =
@@ -317,7 +329,10 @@ both_databases!(concurrent_answers_to_one_offer_produce_exactly_one_winner, |sto
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
-    let offer = store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+    let offer = store
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
+        .await
+        .unwrap();
     let provider = trellis_domain::Actor::provider_link(f.provider.id);
     let answers = (0..6).map(|i| {
         let store = store.clone();
@@ -340,7 +355,10 @@ both_databases!(
         let f = Fixture::create(&store).await;
         let lw = Fixture::actor(&f.link_worker);
         let id = contacted_referral(&store, &f).await;
-        store.make_offer(id, Some(2), f.walking_group.id, None, None, timers(), &lw, Utc::now()).await.unwrap();
+        store
+            .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
+            .await
+            .unwrap();
         let now = Utc::now();
         let claimed = store.claim_due_emails("crashed", now, now + Duration::seconds(30), 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
@@ -362,13 +380,51 @@ both_databases!(
     }
 );
 
+both_databases!(a_submission_is_routed_and_dated_by_the_stores_policy_whoever_calls, |store: Store| async move {
+    let slow = Policy { first_contact_working_days: 10, ..Policy::default() };
+    let store = store.with_policy(slow);
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    // A link worker's self-referral is worked by its own service and referred by it.
+    let lw = Fixture::actor(&f.link_worker);
+    let own = store.submit_referral(f.referral(NHS), None, &lw, now).await.unwrap().referral;
+    assert_eq!((own.state.referring_organisation, own.state.link_worker_service), (f.service.id, f.service.id));
+    let due = slow.contact_due(Urgency::Routine, now.trunc_subsecs(6));
+    assert_eq!(own.contact_due_at, due.trunc_subsecs(6));
+    // A practice's referral goes to its link worker service.
+    let gp = Fixture::actor(&f.gp);
+    let practice = store.submit_referral(f.referral(NHS_2), None, &gp, now).await.unwrap().referral;
+    assert_eq!(practice.state.link_worker_service, f.service.id);
+});
+
+both_databases!(a_refused_submission_says_why_and_stores_nothing, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let provider = Fixture::actor(&f.provider_user);
+    let forbidden = store.submit_referral(f.referral(NHS), None, &provider, now).await;
+    assert!(
+        matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden { action: "submit referrals", .. }))),
+        "{forbidden:?}"
+    );
+    let without_consent = NewReferral { consent: None, ..f.referral(NHS) };
+    let refused = store.submit_referral(without_consent, None, &Fixture::actor(&f.gp), now).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Domain(DomainError::Invalid(v))) if v.field == "consent"),
+        "{refused:?}"
+    );
+    let lw = Fixture::actor(&f.link_worker);
+    let scope = ReferralScope::of(&lw).unwrap();
+    let stored = store.referrals(&lw, &filter(scope), now).await.unwrap();
+    assert!(stored.is_empty(), "nothing was stored");
+});
+
 both_databases!(a_submission_answers_with_exactly_what_a_later_read_returns, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let gp = Fixture::actor(&f.gp);
     // An instant with nanoseconds, finer than either database keeps.
     let now = Utc::now().with_nanosecond(123_456_789).unwrap();
     let mut new = f.referral(NHS);
-    new.consent.recorded_at = now - Duration::minutes(5);
+    new.consent.as_mut().expect("the fixture consents").recorded_at = now - Duration::minutes(5);
     let submitted = store.submit_referral(new, None, &gp, now).await.unwrap();
     let read = store.referral(&gp, submitted.referral.state.id, Utc::now()).await.unwrap();
     assert_eq!(submitted.referral, read);
@@ -635,7 +691,12 @@ both_databases!(an_accept_racing_an_absolute_capacity_set_never_loses_the_place_
         let referral = contacted_referral(&store, &f).await;
         let now = Utc::now();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        let offer = store.make_offer(referral, Some(2), service, None, None, timers, &lw, now).await.unwrap().state.id;
+        let offer = store
+            .make_offer(OfferRequest::new(referral, service, timers).at_version(2), &lw, now)
+            .await
+            .unwrap()
+            .state
+            .id;
         // The provider's page was read here: 5 free.
         let read_at = store.service(service).await.unwrap().version;
         let accept = store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now());

@@ -212,7 +212,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(mail) = &mail {
         crate::worker::log_transport(mail);
     }
-    let store = open(global).await?;
+    let store = open(global).await?.with_policy(args.api.policy());
     let mut settings = args.api.settings(args.demo)?;
     if args.demo {
         demo::ensure(&store).await?;
@@ -227,7 +227,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             mail: args.mail.clone(),
             mesh: args.mesh.clone(),
             public_base_url: settings.public_base_url.clone(),
-            offer_expiry_days: settings.offer_expiry_days,
+            offer_expiry_days: args.api.offer_expiry_days,
             capacity_check_every_days: args.capacity_check_every_days,
             capacity_link_days: args.capacity_link_days,
             idempotency_key_days: settings.idempotency_key_days,

@@ -13,7 +13,7 @@ use trellis_domain::{Actor, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser, Organisation, User};
 use trellis_store::directory::{Capacity, NewService, Place, Service};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::referrals::{Consent, NewReferral, PersonDetails};
 
 /// ODS code of the first demo practice: its presence means the demo is loaded.
@@ -95,7 +95,6 @@ struct Locality {
     link_worker: Actor,
     second_link_worker: User,
     services: Vec<Service>,
-    practices: Vec<Organisation>,
 }
 
 async fn org(
@@ -148,7 +147,7 @@ async fn load(store: &Store) -> anyhow::Result<()> {
         None,
     )
     .await?;
-    let practices = vec![
+    let practices = [
         org(
             store,
             OrganisationKind::GpPractice,
@@ -400,7 +399,6 @@ async fn load(store: &Store) -> anyhow::Result<()> {
         link_worker: actor(&link_worker),
         second_link_worker,
         services,
-        practices,
     };
     referrals(store, &locality).await
 }
@@ -510,7 +508,8 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     let mut ids = vec![];
     for (i, (given, family, dob, needs, reason, postcode)) in people.iter().enumerate() {
         let gp = if i % 4 == 3 { &l.other_gps[i % 2] } else { &l.gp };
-        let practice = l.practices.iter().find(|p| Some(p.id) == gp.organisation).context("practice")?;
+        // Joan was referred nine days ago, so her first contact is overdue and the caseload shows the flag.
+        let submitted_at = if i == 6 { now - Duration::days(9) } else { now };
         let new = NewReferral {
             person: PersonDetails {
                 nhs_number: nhs_number(i as u32 + 11)?,
@@ -525,13 +524,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
             needs: needs.to_vec(),
             reason: (*reason).into(),
             urgency: if i == 3 { Urgency::Urgent } else { Urgency::Routine },
-            consent: Consent { recorded_by: "Referring GP".into(), recorded_at: now },
-            referring_organisation: practice.id,
-            link_worker_service: practice.link_worker_service.context("practice without a link worker service")?,
-            // Joan's first contact is already overdue, so the caseload shows the flag.
-            contact_due_at: if i == 6 { now - Duration::days(2) } else { now + Duration::days(7) },
+            consent: Some(Consent { recorded_by: "Referring GP".into(), recorded_at: submitted_at }),
         };
-        ids.push(store.submit_referral(new, None, gp, now).await?.referral.state.id);
+        ids.push(store.submit_referral(new, None, gp, submitted_at).await?.referral.state.id);
     }
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: Some(now + Duration::days(5)) };
     let service =
@@ -557,12 +552,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(0, 1).await?;
     let walk = store
         .make_offer(
-            ids[0],
-            Some(2),
-            service("Canal Walkers")?,
-            Some("Loved walking before her husband died; a slow pace suits her.".into()),
-            None,
-            timers,
+            OfferRequest::new(ids[0], service("Canal Walkers")?, timers)
+                .at_version(2)
+                .with_note(Some("Loved walking before her husband died; a slow pace suits her.".into())),
             lw,
             now,
         )
@@ -574,19 +566,18 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
     contact(1, 1).await?;
     store
         .make_offer(
-            ids[1],
-            Some(2),
-            service("Towpath Voices")?,
-            Some("Sang as a young man; a bit shy at first.".into()),
-            None,
-            timers,
+            OfferRequest::new(ids[1], service("Towpath Voices")?, timers)
+                .at_version(2)
+                .with_note(Some("Sang as a young man; a bit shy at first.".into())),
             lw,
             now,
         )
         .await?;
     // Amina: contacted; the allotment declined (at capacity); the welcome walk accepted.
     contact(2, 1).await?;
-    let plots = store.make_offer(ids[2], Some(2), service("Community Allotment")?, None, None, timers, lw, now).await?;
+    let plots = store
+        .make_offer(OfferRequest::new(ids[2], service("Community Allotment")?, timers).at_version(2), lw, now)
+        .await?;
     let plots_provider = Actor::provider_link(plots.state.provider_organisation);
     store
         .transition_offer(
@@ -599,12 +590,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     let welcome = store
         .make_offer(
-            ids[2],
-            Some(2),
-            service("Refugee Welcome Walk")?,
-            Some("Keen to practise English.".into()),
-            None,
-            timers,
+            OfferRequest::new(ids[2], service("Refugee Welcome Walk")?, timers)
+                .at_version(2)
+                .with_note(Some("Keen to practise English.".into())),
             lw,
             now,
         )
@@ -620,7 +608,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Kevin: urgent, contacted, waitlisted at money advice.
     contact(3, 1).await?;
-    let money = store.make_offer(ids[3], Some(2), service("Debt and Benefits")?, None, None, timers, lw, now).await?;
+    let money = store
+        .make_offer(OfferRequest::new(ids[3], service("Debt and Benefits")?, timers).at_version(2), lw, now)
+        .await?;
     store
         .transition_offer(
             money.state.id,
@@ -632,7 +622,8 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Sheila: closed, completed after the carers' club.
     contact(4, 1).await?;
-    let cuppa = store.make_offer(ids[4], Some(2), service("Carers' Cuppa")?, None, None, timers, lw, now).await?;
+    let cuppa =
+        store.make_offer(OfferRequest::new(ids[4], service("Carers' Cuppa")?, timers).at_version(2), lw, now).await?;
     let cuppa_provider = Actor::provider_link(cuppa.state.provider_organisation);
     let v = store.transition_offer(cuppa.state.id, 1, OfferCommand::Accept, &cuppa_provider, now).await?.state.version;
     let v = store.transition_offer(cuppa.state.id, v, OfferCommand::Start, &cuppa_provider, now).await?.state.version;
@@ -670,8 +661,9 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
         .await?;
     // Patricia: contacted, befriending finished early, back to contacted.
     contact(8, 1).await?;
-    let befriend =
-        store.make_offer(ids[8], Some(2), service("Telephone and Home")?, None, None, timers, lw, now).await?;
+    let befriend = store
+        .make_offer(OfferRequest::new(ids[8], service("Telephone and Home")?, timers).at_version(2), lw, now)
+        .await?;
     let befriend_provider = Actor::provider_link(befriend.state.provider_organisation);
     let v = store
         .transition_offer(befriend.state.id, 1, OfferCommand::Accept, &befriend_provider, now)
@@ -747,7 +739,6 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
         let offered_at = referred_at + Duration::days(2);
         let answered_at = offered_at + Duration::hours([3, 20, 6, 48, 30, 96][i % 6]);
         let gp = gps[i % gps.len()];
-        let practice = l.practices.iter().find(|p| Some(p.id) == gp.organisation).context("practice")?;
         let new = NewReferral {
             person: PersonDetails {
                 nhs_number: nhs_number(100 + i as u32)?,
@@ -767,16 +758,13 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
             needs: vec![[Need::Loneliness, Need::LowMood, Need::PhysicalActivity, Need::Debt][i % 4]],
             reason: "Earlier referral in the demo history.".into(),
             urgency: Urgency::Routine,
-            consent: Consent { recorded_by: "Referring GP".into(), recorded_at: referred_at },
-            referring_organisation: practice.id,
-            link_worker_service: practice.link_worker_service.context("practice without a link worker service")?,
-            contact_due_at: referred_at + Duration::days(7),
+            consent: Some(Consent { recorded_by: "Referring GP".into(), recorded_at: referred_at }),
         };
         let id = store.submit_referral(new, None, gp, referred_at).await?.referral.state.id;
         let contacted_at = referred_at + Duration::days(1);
         store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, contacted_at).await?;
         let svc = service(name)?;
-        let offer = store.make_offer(id, Some(2), svc.id, None, None, timers, lw, offered_at).await?;
+        let offer = store.make_offer(OfferRequest::new(id, svc.id, timers).at_version(2), lw, offered_at).await?;
         let provider = Actor::provider_link(offer.state.provider_organisation);
         let (offer_id, mut v) = (offer.state.id, 1);
         let mut step = |command: OfferCommand, actor: Actor| {
@@ -802,12 +790,9 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                     let passed_on_at = answered_at + Duration::days(7);
                     store
                         .make_offer(
-                            id,
-                            None,
-                            next.id,
-                            Some("Would enjoy this too.".into()),
-                            Some(offer_id),
-                            timers,
+                            OfferRequest::new(id, next.id, timers)
+                                .with_note(Some("Would enjoy this too.".into()))
+                                .onward_from(offer_id),
                             &provider,
                             passed_on_at,
                         )

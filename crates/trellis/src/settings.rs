@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use trellis_domain::policy::Policy;
 
 /// Trellis: a social prescribing referral network.
 #[derive(Parser, Debug)]
@@ -308,6 +309,17 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// The service levels the store derives deadlines and staleness from.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            offer_expiry_days: self.offer_expiry_days,
+            offer_reminder_days: self.offer_reminder_days,
+            first_contact_working_days: self.first_contact_working_days,
+            capacity_stale_after_days: self.capacity_stale_after_days,
+            ..Policy::default()
+        }
+    }
+
     /// The API crate's settings. `demo` switches the explorer and introspection on unless they are set.
     /// Fails if a SWEMWBS wording file is named but unreadable or not seven non-empty lines.
     pub fn settings(&self, demo: bool) -> anyhow::Result<trellis_api::ApiSettings> {
@@ -321,10 +333,6 @@ impl ApiArgs {
             rate_limit_per_minute: self.rate_limit_per_minute,
             body_limit_bytes: self.body_limit_bytes,
             request_timeout_secs: self.request_timeout_secs,
-            offer_expiry_days: self.offer_expiry_days,
-            offer_reminder_days: self.offer_reminder_days,
-            first_contact_working_days: self.first_contact_working_days,
-            capacity_stale_after_days: self.capacity_stale_after_days,
             idempotency_key_days: self.idempotency_key_days,
             network_statistics_ttl_secs: self.network_statistics_ttl_secs,
             swemwbs_wording,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use trellis_domain::policy::Policy;
 use trellis_notifier::{
     Mailer, MailerSettings, SmtpCredentials, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings,
 };
@@ -74,7 +75,8 @@ pub async fn run(
     let mesh = mesh_client(&args.mesh)?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
     let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
-    settings.offer_link_ttl = Duration::from_secs(86_400 * args.offer_expiry_days.max(1) as u64);
+    let policy = Policy { offer_expiry_days: args.offer_expiry_days, ..Policy::default() };
+    settings.offer_link_ttl = policy.offer_expiry().to_std().unwrap_or(Duration::MAX);
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());

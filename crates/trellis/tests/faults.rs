@@ -30,7 +30,7 @@ use trellis_domain::ReferralId;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::values::NhsNumber;
 use trellis_store::Store;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::DeliveryStatus;
 use trellis_store::testing::{Backend, Fixture, TestDb};
 use trellis_tests::maildev::{MailDev, free_port};
@@ -815,7 +815,10 @@ async fn a_worker_killed_mid_send_leaves_its_rows_to_the_next_worker_which_deliv
             expires_at: Utc::now() + TimeDelta::days(14),
             remind_at: Some(Utc::now() + TimeDelta::days(5)),
         };
-        store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, Utc::now()).await.expect("offer");
+        store
+            .make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, Utc::now())
+            .await
+            .expect("offer");
     }
 
     // The worker claims every row and hangs on the first send; it is killed there.

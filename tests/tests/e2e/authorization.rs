@@ -33,8 +33,9 @@ use trellis_domain::{OfferId, ReferralId, Role};
 use trellis_store::accounts::{NewOrganisation, NewUser};
 use trellis_store::audit::AuditFilter;
 use trellis_store::directory::NewService;
+use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::testing::plain_service;
 use trellis_tests::link_pages::{LinkPages, Page, get, post, same_origin};
 use trellis_tests::{Fixture, GqlResponse, TestApp, on_both_databases};
@@ -732,7 +733,11 @@ async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
     let lw = Fixture::actor(&f.link_worker);
     let made = app
         .store
-        .make_offer(referral, Some(2), f.walking_group.id, Some("Keen walker".into()), None, timers, &lw, now)
+        .make_offer(
+            OfferRequest::new(referral, f.walking_group.id, timers).at_version(2).with_note(Some("Keen walker".into())),
+            &lw,
+            now,
+        )
         .await
         .unwrap();
     let id = made.state.id;
@@ -788,7 +793,7 @@ async fn world(app: TestApp) -> World {
     let other_provider_service = service(&app, other_provider.id, "Riverside Pottery").await;
     // A provider's email link, as it would be pasted into an `Authorization` header.
     let (_, linked) = offer(&app, false).await;
-    let link = app.store.create_offer_link(linked, now + Duration::days(14), now).await.unwrap();
+    let link = app.store.mint_link(LinkScope::Offer(linked), now + Duration::days(14), now).await.unwrap();
     let t = app.tokens.clone();
     let callers = vec![
         Some(t.gp),
@@ -1106,7 +1111,7 @@ const OFFER_PAGE: LinkPages = LinkPages("/offers");
 /// A link for `offer`, live for `ttl`.
 async fn link(app: &TestApp, offer: OfferId, ttl: Duration) -> String {
     let now = Utc::now();
-    app.store.create_offer_link(offer, now + ttl, now).await.unwrap()
+    app.store.mint_link(LinkScope::Offer(offer), now + ttl, now).await.unwrap()
 }
 
 /// An offer's status and version, as its link worker sees them.
@@ -1334,8 +1339,11 @@ on_both_databases!(
         let (_, offer_id) = offer(&app, false).await;
         let token = link(&app, offer_id, Duration::days(14)).await;
         let now = Utc::now();
-        let capacity_token =
-            app.store.create_service_link(app.fixture.walking_group.id, now + Duration::days(14), now).await.unwrap();
+        let capacity_token = app
+            .store
+            .mint_link(LinkScope::Service(app.fixture.walking_group.id), now + Duration::days(14), now)
+            .await
+            .unwrap();
         let expired = link(&app, offer_id, Duration::seconds(-60)).await;
         let session = OFFER_PAGE.open(&app, &token).await;
         // The first failure: the "not valid" page every other one is compared with.

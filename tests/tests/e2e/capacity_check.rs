@@ -20,6 +20,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, CurrentCapacity};
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::LinkError;
+use trellis_store::links::LinkScope;
 use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxJob};
 use trellis_store::testing;
 use trellis_store::{DatabaseSettings, Store};
@@ -211,7 +212,7 @@ on_both_databases!(a_capacity_check_email_arrives_with_a_working_link, |app: Tes
     assert_eq!(opened.status(), StatusCode::OK);
     let body = opened.text().await.expect("body");
     assert!(body.contains("<h1>Places at Long Eaton Walking Group</h1>"), "{body}");
-    let linked = app.store.open_service_link(&token, Utc::now(), TimeDelta::days(14)).await.expect("the link opens");
+    let linked = app.store.open_service_link(&token, Utc::now()).await.expect("the link opens");
     assert_eq!((linked.service, linked.provider), (app.fixture.walking_group.id, app.fixture.provider.id));
 });
 
@@ -228,7 +229,10 @@ async fn store_row(app: &TestApp) -> trellis_store::outbox::OutboxEmail {
 /// A live link to the fixture's walking group, minted as the email would mint it.
 async fn walking_link(app: &TestApp) -> String {
     let now = Utc::now();
-    app.store.create_service_link(app.fixture.walking_group.id, now + TimeDelta::days(14), now).await.expect("link")
+    app.store
+        .mint_link(LinkScope::Service(app.fixture.walking_group.id), now + TimeDelta::days(14), now)
+        .await
+        .expect("link")
 }
 
 /// Everything opening or a refused update could change by mistake.
@@ -243,13 +247,13 @@ struct Snapshot {
 
 async fn snapshot(app: &TestApp, token: &str) -> Snapshot {
     let service = app.fixture.walking_group.id;
-    let linked = app.store.open_service_link(token, Utc::now(), TimeDelta::days(14)).await.expect("live link");
+    let linked = app.store.open_service_link(token, Utc::now()).await.expect("live link");
     Snapshot {
         capacity: app.store.capacity_notice(service).await.expect("notice").capacity,
         link_used_at: linked.last_used_at,
         next_check: app.store.next_capacity_check(service).await.expect("timer"),
         outbox: app.store.outbox().await.expect("outbox").len(),
-        // Less the entries a refused link is meant to leave (see `trellis_api::link_guard`).
+        // Less the entries a refused link is meant to leave (see `trellis_api::link_pages::guard`).
         audit: app
             .store
             .audit_log(&AuditFilter { limit: 10_000, ..Default::default() })
@@ -565,7 +569,7 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
     let service = app.fixture.walking_group.id;
     let expired = app
         .store
-        .create_service_link(service, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .mint_link(LinkScope::Service(service), now - TimeDelta::minutes(1), now - TimeDelta::days(15))
         .await
         .expect("link");
     let last = token.chars().last().expect("token");
@@ -615,7 +619,7 @@ on_both_databases!(expired_tampered_and_unknown_links_get_the_offer_pages_invali
 
     // The link itself expires: the live one, once past its time.
     let later = Utc::now() + TimeDelta::days(15);
-    assert!(matches!(app.store.open_service_link(&token, later, TimeDelta::days(14)).await, Err(LinkError::Invalid)));
+    assert!(matches!(app.store.open_service_link(&token, later).await, Err(LinkError::Invalid)));
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -636,7 +640,11 @@ on_both_databases!(the_capacity_page_works_in_a_real_browser, |app: TestApp| asy
     let now = Utc::now();
     let expired = app
         .store
-        .create_service_link(app.fixture.walking_group.id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .mint_link(
+            LinkScope::Service(app.fixture.walking_group.id),
+            now - TimeDelta::minutes(1),
+            now - TimeDelta::days(15),
+        )
         .await
         .expect("link");
     let dir = screenshot_dir("capacity-page", backend);

@@ -11,8 +11,9 @@ use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Worker, WorkerSettings};
+use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::EmailKind;
 use trellis_tests::link_pages::LinkPages;
 use trellis_tests::maildev::MailDev;
@@ -36,9 +37,12 @@ async fn offer_with_link(app: &TestApp) -> (ReferralId, OfferId, String) {
         .unwrap();
     let timers = OfferTimers { expires_at: Utc::now() + TimeDelta::days(14), remind_at: None };
     let offer =
-        app.store.make_offer(referral, None, f.walking_group.id, None, None, timers, &lw, Utc::now()).await.unwrap();
-    let token =
-        app.store.create_offer_link(offer.state.id, Utc::now() + TimeDelta::days(14), Utc::now()).await.unwrap();
+        app.store.make_offer(OfferRequest::new(referral, f.walking_group.id, timers), &lw, Utc::now()).await.unwrap();
+    let token = app
+        .store
+        .mint_link(LinkScope::Offer(offer.state.id), Utc::now() + TimeDelta::days(14), Utc::now())
+        .await
+        .unwrap();
     (referral, offer.state.id, token)
 }
 

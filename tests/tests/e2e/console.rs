@@ -9,7 +9,6 @@ use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::audit::AuditFilter;
-use trellis_store::referrals::NewReferral;
 use trellis_store::testing::Fixture;
 use trellis_tests::link_pages::{Page, get, post, same_origin};
 use trellis_tests::maildev::{MailDev, decode_quoted_printable};
@@ -166,8 +165,8 @@ on_both_databases!(a_practice_sees_its_own_referrals_and_withdraws_one_still_ref
     let gp = Fixture::actor(&f.gp);
     let own = app.store.submit_referral(f.referral("9434765919"), None, &gp, Utc::now()).await.unwrap().referral;
     let other_gp = Fixture::actor(&f.other_gp);
-    let their_referral = NewReferral { referring_organisation: f.other_practice.id, ..f.referral("9434765870") };
-    let theirs = app.store.submit_referral(their_referral, None, &other_gp, Utc::now()).await.unwrap().referral;
+    let theirs =
+        app.store.submit_referral(f.referral("9434765870"), None, &other_gp, Utc::now()).await.unwrap().referral;
     let session = sign_in(&app, &maildev, &f.gp.email).await;
 
     let list = get(&app, "/referrals", Some(&session)).await;

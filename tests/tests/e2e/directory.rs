@@ -12,13 +12,14 @@ mod import;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::{ApiSettings, AppState};
+use trellis_domain::policy::Policy;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::values::{EmailAddress, Postcode};
 use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
 use trellis_store::directory::{Capacity, NewService, Place};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::oruk::Page;
 use trellis_store::testing::Fixture;
 use trellis_tests::{Backend, TestApp, TestDb, on_both_databases, repo_root};
@@ -365,8 +366,8 @@ on_both_databases!(
 );
 
 async fn how_old_capacity_may_be_is_configurable(backend: Backend) {
-    let settings = ApiSettings { capacity_stale_after_days: 30, ..ApiSettings::default() };
-    let app = TestApp::spawn_with(backend, settings).await;
+    let policy = Policy { capacity_stale_after_days: 30, ..Policy::default() };
+    let app = TestApp::spawn_with_policy(backend, ApiSettings::default(), policy).await;
     let (store, f) = (&app.store, &app.fixture);
     let three_weeks =
         service_at(store, f, "Three Weeks", &["learning"], CENTRE, "NG10 4AA", Some((1, "open", 21)), (None, None))
@@ -401,7 +402,7 @@ async fn offer_to(app: &TestApp, service: &str, nhs: &str) -> String {
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
     let service = service.parse().unwrap();
-    store.make_offer(id, Some(2), service, None, None, timers, &lw, now).await.unwrap().state.id.to_string()
+    store.make_offer(OfferRequest::new(id, service, timers).at_version(2), &lw, now).await.unwrap().state.id.to_string()
 }
 
 const RESPOND: &str = "mutation($id: ID!, $v: Int!, $r: OfferResponse!) {

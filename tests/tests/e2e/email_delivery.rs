@@ -17,7 +17,7 @@ use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, WorkerSettings};
 use trellis_store::notices::{DELIVERY_FAILED_FLAG, offer_reference};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxEmail};
 use trellis_store::{DatabaseSettings, Store};
 use trellis_tests::maildev::{MailDev, decode_quoted_printable, free_port, smtp_mailer};
@@ -89,7 +89,9 @@ fn timers() -> OfferTimers {
 async fn offer(store: &Store, f: &Fixture, referral: ReferralId) -> OfferId {
     let lw = Fixture::actor(&f.link_worker);
     let note = Some(NOTE_FOR_PROVIDER.into());
-    let made = store.make_offer(referral, None, f.walking_group.id, note, None, timers(), &lw, Utc::now()).await;
+    let made = store
+        .make_offer(OfferRequest::new(referral, f.walking_group.id, timers()).with_note(note), &lw, Utc::now())
+        .await;
     made.expect("make offer").state.id
 }
 
@@ -207,11 +209,15 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     // The provider passes the person on, and another offer lapses unanswered.
     let onward_timers = timers();
     store
-        .make_offer(referral, None, f.walking_group.id, None, Some(first), onward_timers, &provider, Utc::now())
+        .make_offer(
+            OfferRequest::new(referral, f.walking_group.id, onward_timers).onward_from(first),
+            &provider,
+            Utc::now(),
+        )
         .await
         .expect("onward offer");
     let lapsing = OfferTimers { expires_at: Utc::now() + TimeDelta::minutes(1), remind_at: None };
-    store.make_offer(referral, None, f.walking_group.id, None, None, lapsing, &lw, Utc::now()).await.expect("offer");
+    store.make_offer(OfferRequest::new(referral, f.walking_group.id, lapsing), &lw, Utc::now()).await.expect("offer");
     drain(&worker, now + TimeDelta::days(6)).await;
     // An administrator moves where the walking group's offers go: the old address hears.
     let admin = Fixture::actor(&f.admin);

@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::ApiSettings;
-use trellis_api::network_cache::{MAX_REMEMBERED, NetworkCache, Period};
+use trellis_api::network::cache::{MAX_REMEMBERED, NetworkCache, Period};
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::ReferralCommand;
@@ -14,7 +14,7 @@ use trellis_domain::values::{EmailAddress, NhsNumber};
 use trellis_domain::{Actor, ReferralId};
 use trellis_store::accounts::NewOrganisation;
 use trellis_store::directory::{Capacity, NewService};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::testing::{Fixture, plain_service};
 use trellis_tests::{Backend, TestApp, on_both_backends, on_both_databases, repo_root, run_node};
 
@@ -98,7 +98,10 @@ async fn traffic(app: &TestApp) -> (String, String) {
     for i in 0..3 {
         let referral = contacted(app, i).await;
         offers.push(
-            app.store.make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap(),
+            app.store
+                .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
+                .await
+                .unwrap(),
         );
     }
     app.store.transition_offer(offers[0].state.id, 1, OfferCommand::Accept, &provider, now).await.unwrap();
@@ -106,12 +109,9 @@ async fn traffic(app: &TestApp) -> (String, String) {
     app.store.transition_offer(offers[1].state.id, 1, decline, &provider, now).await.unwrap();
     app.store
         .make_offer(
-            offers[0].state.referral,
-            None,
-            choir.id,
-            Some("Loves singing".into()),
-            Some(offers[0].state.id),
-            timers,
+            OfferRequest::new(offers[0].state.referral, choir.id, timers)
+                .with_note(Some("Loves singing".into()))
+                .onward_from(offers[0].state.id),
             &provider,
             now,
         )
@@ -189,6 +189,7 @@ async fn the_network_page_draws_the_graph_in_a_real_browser() {
     assert!(report["tableRows"].as_u64().unwrap() >= 2, "{report}");
     assert_eq!(report["gpRefused"], json!(true));
     assert_eq!(report["signedOut"], json!(true), "{report}");
+    assert_eq!(report["violations"], json!([]), "axe-core finds no WCAG 2.2 AA violation: {report}");
     assert!(out_dir.join("network.png").exists());
 }
 
@@ -201,8 +202,11 @@ async fn another_accepted_offer(app: &TestApp) {
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
     let referral = contacted(app, 7).await;
     let lw = Fixture::actor(&f.link_worker);
-    let offer =
-        app.store.make_offer(referral, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+    let offer = app
+        .store
+        .make_offer(OfferRequest::new(referral, f.walking_group.id, timers).at_version(2), &lw, now)
+        .await
+        .unwrap();
     let provider = Actor::provider_link(f.provider.id);
     app.store.transition_offer(offer.state.id, 1, OfferCommand::Accept, &provider, now).await.unwrap();
 }

@@ -15,8 +15,9 @@ use trellis_domain::offer::{DeclineReason, OfferStatus};
 use trellis_domain::referral::{ReferralCommand, ReferralStatus};
 use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Worker, WorkerSettings};
+use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
 use trellis_tests::maildev::MailDev;
 use trellis_tests::{Fixture, TestApp, on_both_databases, run_node, screenshot_dir};
@@ -61,7 +62,7 @@ async fn make_offer(app: &TestApp, nhs: &str) -> (OfferId, ReferralId, DateTime<
     let note = Some(NOTE_FOR_PROVIDER.into());
     let offer = app
         .store
-        .make_offer(referral, None, app.fixture.walking_group.id, note, None, timers, &lw, Utc::now())
+        .make_offer(OfferRequest::new(referral, app.fixture.walking_group.id, timers).with_note(note), &lw, Utc::now())
         .await
         .expect("make offer");
     (offer.state.id, referral, expires_at)
@@ -70,7 +71,7 @@ async fn make_offer(app: &TestApp, nhs: &str) -> (OfferId, ReferralId, DateTime<
 /// An offer with a link minted as the email would mint it.
 async fn offer_with_link(app: &TestApp) -> LinkedOffer {
     let (id, referral, expires_at) = make_offer(app, NHS[0]).await;
-    let token = app.store.create_offer_link(id, expires_at, Utc::now()).await.expect("link");
+    let token = app.store.mint_link(LinkScope::Offer(id), expires_at, Utc::now()).await.expect("link");
     LinkedOffer { id, referral, token, expires_at }
 }
 
@@ -552,7 +553,7 @@ on_both_databases!(unknown_tampered_and_expired_links_show_the_same_invalid_page
     let now = Utc::now();
     let expired = app
         .store
-        .create_offer_link(offer.id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .mint_link(LinkScope::Offer(offer.id), now - TimeDelta::minutes(1), now - TimeDelta::days(15))
         .await
         .expect("link");
     let last = offer.token.chars().last().expect("token");
@@ -718,7 +719,7 @@ on_both_databases!(the_provider_page_works_in_a_real_browser, |app: TestApp| asy
     let now = Utc::now();
     let expired = app
         .store
-        .create_offer_link(decline_id, now - TimeDelta::minutes(1), now - TimeDelta::days(15))
+        .mint_link(LinkScope::Offer(decline_id), now - TimeDelta::minutes(1), now - TimeDelta::days(15))
         .await
         .expect("link");
     let link = accept["link"].as_str().expect("link");

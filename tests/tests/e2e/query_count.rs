@@ -1,15 +1,21 @@
-//! What a caseload page costs the database: `Referral.offers` and `Referral.history` are loaded for the
-//! whole page at once (`trellis-api`'s `schema::loaders`), so the statements a page runs do not grow
-//! with its rows. Counted from every statement the store's pool sends (`StatementLog`, fed by sea-orm's
-//! metric callback), not from counters the batch code reports about itself.
+//! What a caseload page and a provider's answer cost the database. `Referral.offers` and
+//! `Referral.history` are loaded for the whole page at once (`trellis-api`'s `schema::loaders`), so the
+//! statements a page runs do not grow with its rows; a provider's answer through its link reads the offer
+//! once, when the link is verified, and acts on that row (`trellis-store`'s `links`). Counted from every
+//! statement the store's pool sends (`StatementLog`, fed by sea-orm's metric callback), not from counters
+//! the code under test reports about itself.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
 use chrono::{Duration, Utc};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use trellis_domain::ReferralId;
+use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::ReferralCommand;
-use trellis_store::offers::OfferTimers;
+use trellis_store::links::LinkScope;
+use trellis_store::offers::{OfferRequest, OfferTimers};
+use trellis_tests::link_pages::LinkPages;
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
 const CASELOAD: &str = "query($first: Int) { referrals(first: $first) { edges { node { id \
@@ -28,7 +34,7 @@ async fn offered_referrals(app: &TestApp, n: usize) -> Vec<ReferralId> {
         let id = referral.referral.state.id;
         app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap();
+        app.store.make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now).await.unwrap();
         ids.push(id);
     }
     ids
@@ -96,3 +102,20 @@ on_both_databases!(
         }
     }
 );
+
+on_both_databases!(a_providers_accepting_post_reads_the_offer_row_once, |app: TestApp| async move {
+    let referral = *offered_referrals(&app, 1).await.first().unwrap();
+    let lw = Fixture::actor(&app.fixture.link_worker);
+    let id = app.store.offers_for_referral(&lw, referral).await.unwrap()[0].state.id;
+    let token = app.store.mint_link(LinkScope::Offer(id), Utc::now() + Duration::days(14), Utc::now()).await.unwrap();
+    let page = LinkPages("/offers").open(&app, &token).await;
+
+    app.store.statements().start();
+    let accepted = page.post(&app, &[("action", "accept")]).await;
+    let sql = app.store.statements().stop();
+
+    assert_eq!(accepted.status, StatusCode::OK, "the answer to the acceptance is the page: {}", accepted.body);
+    assert_eq!(app.store.offer(&lw, id).await.unwrap().state.status, OfferStatus::Accepted);
+    assert_eq!(reading(&sql, "offers"), 1, "verifying the link reads the offer; nothing reads it again: {sql:#?}");
+    assert_eq!(reading(&sql, "offer_links"), 1, "the link is looked up once: {sql:#?}");
+});

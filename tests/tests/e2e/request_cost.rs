@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use trellis_domain::OfferId;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::ReferralCommand;
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
 /// Offers of new referrals to the walking group, each accepted by its provider (so a provider reading
@@ -26,8 +26,13 @@ async fn accepted_offers(app: &TestApp, n: usize) -> Vec<OfferId> {
         let id = referral.referral.state.id;
         app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
         let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-        let offer =
-            app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap().state.id;
+        let offer = app
+            .store
+            .make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now)
+            .await
+            .unwrap()
+            .state
+            .id;
         app.store.transition_offer(offer, 1, OfferCommand::Accept, &provider, now).await.unwrap();
         offers.push(offer);
     }

@@ -10,7 +10,8 @@ use serde_json::json;
 use trellis_domain::OfferId;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::ReferralCommand;
-use trellis_store::offers::OfferTimers;
+use trellis_store::links::LinkScope;
+use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_tests::link_pages::{LinkPages, Session};
 use trellis_tests::{Fixture, TestApp, on_both_databases};
 
@@ -29,7 +30,12 @@ async fn offer(app: &TestApp) -> OfferId {
     let id = id.referral.state.id;
     app.store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, now).await.unwrap();
     let timers = OfferTimers { expires_at: now + Duration::days(14), remind_at: None };
-    app.store.make_offer(id, Some(2), f.walking_group.id, None, None, timers, &lw, now).await.unwrap().state.id
+    app.store
+        .make_offer(OfferRequest::new(id, f.walking_group.id, timers).at_version(2), &lw, now)
+        .await
+        .unwrap()
+        .state
+        .id
 }
 
 async fn accept(app: &TestApp, offer: OfferId) {
@@ -99,7 +105,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let service = app.fixture.walking_group.id;
         let now = Utc::now();
-        let token = app.store.create_service_link(service, now + Duration::days(14), now).await.unwrap();
+        let token = app.store.mint_link(LinkScope::Service(service), now + Duration::days(14), now).await.unwrap();
         let offer = offer(&app).await;
         let session = Session::open(&app, &CAPACITY_PAGE.path(&token)).await;
         let opened_at = session.version().expect("the page carries the service's version");

@@ -4,7 +4,7 @@
 //! - A session is server-side ([`trellis_store::sessions`]): the `trellis_session` cookie holds only a
 //!   random id whose hash the database keeps; it ends when idle, after an absolute limit, on sign-out,
 //!   and at once when its user is disabled.
-//! - Every POST passes the link pages' anti-forgery checks ([`crate::provider_pages::csrf`]): the
+//! - Every POST passes the link pages' anti-forgery checks ([`crate::link_pages::csrf`]): the
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
@@ -22,7 +22,8 @@ use trellis_domain::Role;
 use trellis_store::sessions::SessionPrincipal;
 
 use crate::AppState;
-use crate::provider_pages::{csrf, render, with_page_headers};
+use crate::link_pages::csrf;
+use crate::link_pages::kit::{render, with_page_headers};
 
 pub(crate) use pages::Shell;
 

@@ -17,7 +17,7 @@ use trellis_store::referrals::ReferralFilter;
 use super::pages::{ReferralListPage, ReferralPage, ReferralRow, Shell};
 use super::{failure, form_token, page, problem, refused, see_other, staff};
 use crate::AppState;
-use crate::provider_pages::csrf;
+use crate::link_pages::csrf;
 
 /// Referrals on one page of a list.
 const PAGE_SIZE: u64 = 50;

@@ -20,7 +20,7 @@ use super::pages::{CheckEmailPage, ConfirmSignInPage, LinkEndedPage, SignInPage}
 use super::{failure, form_token, page, refused, see_other, session_cookie, session_secret, start_page};
 use crate::AppState;
 use crate::auth::RateLimiter;
-use crate::provider_pages::csrf;
+use crate::link_pages::csrf;
 
 /// The email form.
 #[derive(Deserialize)]

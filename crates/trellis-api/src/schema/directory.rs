@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use trellis_domain::directory::{self as rules, Coordinates, MatchRequest};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_domain::{OrganisationId, Role};
@@ -330,7 +330,6 @@ impl DirectoryQuery {
         let search = ServiceSearch {
             request: MatchRequest { needs, radius_km, age, only_with_capacity: only_with_capacity.unwrap_or(false) },
             near,
-            stale_before: now - Duration::days(settings.capacity_stale_after_days),
             now,
             limit,
         };

@@ -3,11 +3,9 @@
 pub mod cost;
 mod directory;
 mod gp_message;
-pub mod in_turn;
 mod inputs;
 pub mod loaders;
 mod mutation;
-pub mod network;
 mod query;
 pub mod types;
 mod wellbeing;
@@ -25,7 +23,12 @@ use trellis_store::Store;
 /// Every query: the journeys' ([`query::Query`]), the directory's, the network's and the instruments.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQuery, wellbeing::WellbeingQuery);
+pub struct QueryRoot(
+    query::Query,
+    directory::DirectoryQuery,
+    crate::network::graphql::NetworkQuery,
+    wellbeing::WellbeingQuery,
+);
 
 /// Every mutation: the journeys', the directory's, and the plan's and measures'.
 #[derive(MergedObject, Default)]
@@ -33,7 +36,7 @@ pub struct QueryRoot(query::Query, directory::DirectoryQuery, network::NetworkQu
 pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation, wellbeing::WellbeingMutation);
 
 use crate::auth::{self, RateLimiter};
-use crate::held_until_sent::{HeldUntilSent, hold_until_sent};
+use crate::network::held_until_sent::{HeldUntilSent, hold_until_sent};
 use crate::{ApiSettings, AppState};
 
 /// The Trellis schema.
@@ -63,7 +66,7 @@ pub fn sdl() -> String {
 pub fn build_schema(
     store: Store,
     settings: Arc<ApiSettings>,
-    network: Arc<crate::network_cache::NetworkCache>,
+    network: Arc<crate::network::cache::NetworkCache>,
 ) -> TrellisSchema {
     let builder = schema_builder().data(store).data(settings.clone()).data(network);
     if settings.introspection { builder.finish() } else { builder.disable_introspection().finish() }

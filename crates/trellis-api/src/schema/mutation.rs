@@ -4,14 +4,14 @@
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
+use trellis_domain::Role;
 use trellis_domain::access::KeyManagement;
 use trellis_domain::offer::OfferCommand;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
-use trellis_domain::{Role, calendar};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
-use trellis_store::offers::OfferTimers;
+use trellis_store::offers::OfferRequest;
 use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral};
 
 use super::inputs::*;
@@ -179,10 +179,10 @@ fn request_hash(new: &NewReferral) -> String {
         "needs": needs,
         "reason": new.reason,
         "urgency": new.urgency.as_str(),
-        "consent": {
-            "recordedBy": new.consent.recorded_by,
-            "recordedAt": new.consent.recorded_at.timestamp_micros(),
-        },
+        "consent": new.consent.as_ref().map(|c| serde_json::json!({
+            "recordedBy": c.recorded_by,
+            "recordedAt": c.recorded_at.timestamp_micros(),
+        })),
     });
     hex::encode(Sha256::digest(canonical.to_string()))
 }
@@ -206,67 +206,28 @@ fn key_expiry(ctx: &Context<'_>, now: chrono::DateTime<Utc>) -> ApiResult<chrono
     Ok(now + Duration::days(days.max(1)))
 }
 
-fn offer_timers(settings: &ApiSettings) -> OfferTimers {
-    let now = Utc::now();
-    let expires_at = now + Duration::days(settings.offer_expiry_days);
-    let remind_at = now + Duration::days(settings.offer_reminder_days);
-    OfferTimers { expires_at, remind_at: (remind_at < expires_at).then_some(remind_at) }
-}
-
 #[Object(name = "JourneyMutation")]
 impl Mutation {
     /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
     /// `idempotencyKey`.
+    // Parses, then calls the store, whose one domain call decides who may refer, consent, the link
+    // worker service and the due date.
     async fn submit_referral(&self, ctx: &Context<'_>, input: SubmitReferralInput) -> ApiResult<SubmitReferralPayload> {
-        let caller = ctx.data::<Caller>()?;
-        let actor = caller.require(&[Role::GpPractice, Role::LinkWorker], "submit referrals").api()?;
-        let organisation = &caller.principal().api()?.organisation;
+        let actor = ctx.data::<Caller>()?.actor().api()?;
         let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
         let now = Utc::now();
         let key = v::required_text("idempotencyKey", &input.idempotency_key, 200).api()?;
-        if !input.consent.given {
-            return Err(ApiError::Validation(ValueError::new(
-                "consent",
-                "false",
-                "must be given to share the referral with the network",
-            ))
-            .extend());
-        }
         let person = input.person.parse(now.date_naive()).api()?;
         let needs = v::Need::parse_list(input.needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
         let reason = v::required_text("reason", &input.reason, 4000).api()?;
-        let recorded_by = v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?;
-        if input.consent.recorded_at > now + Duration::minutes(5) {
-            return Err(ApiError::Validation(ValueError::new(
-                "consent.recordedAt",
-                input.consent.recorded_at.to_rfc3339(),
-                "is in the future",
-            ))
-            .extend());
-        }
-        let link_worker_service = match actor.role {
-            Role::GpPractice => organisation.link_worker_service.ok_or_else(|| {
-                ApiError::Validation(ValueError::new(
-                    "organisation",
-                    organisation.name.clone(),
-                    "has no link worker service to refer to",
-                ))
+        let consent = match input.consent.given {
+            true => Some(Consent {
+                recorded_by: v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?,
+                recorded_at: input.consent.recorded_at,
             }),
-            _ => Ok(organisation.id),
-        }
-        .api()?;
-        let urgency: v::Urgency = input.urgency.into();
-        let working_days = if urgency == v::Urgency::Urgent { 1 } else { settings.first_contact_working_days };
-        let new = NewReferral {
-            person,
-            needs,
-            reason,
-            urgency,
-            consent: Consent { recorded_by, recorded_at: input.consent.recorded_at },
-            referring_organisation: organisation.id,
-            link_worker_service,
-            contact_due_at: calendar::add_working_days(now, working_days),
+            false => None,
         };
+        let new = NewReferral { person, needs, reason, urgency: input.urgency.into(), consent };
         let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
         let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
         let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
@@ -376,19 +337,15 @@ impl Mutation {
     /// Offer a referral to a service; the provider is emailed a link.
     async fn offer_referral(&self, ctx: &Context<'_>, input: OfferReferralInput) -> ApiResult<OfferReferralPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::LinkWorker], "make offers").api()?;
-        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let store = ctx.data::<Store>()?;
         let referral = referral_id(&input.referral_id).api()?;
         let service = service_id(&input.service_id).api()?;
         let note = v::optional_text("noteForProvider", input.note_for_provider.as_deref(), 2000).api()?;
-        let offer = ctx
-            .data::<Store>()?
+        let offer = store
             .make_offer(
-                referral,
-                Some(input.expected_version),
-                service,
-                note,
-                None,
-                offer_timers(settings),
+                OfferRequest::new(referral, service, store.policy().offer_timers(Utc::now()))
+                    .at_version(input.expected_version)
+                    .with_note(note),
                 &actor,
                 Utc::now(),
             )
@@ -448,7 +405,6 @@ impl Mutation {
         input: ProposeOnwardOfferInput,
     ) -> ApiResult<ProposeOnwardOfferPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::Provider], "propose onward offers").api()?;
-        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
         let store = ctx.data::<Store>()?;
         let from = offer_id(&input.from_offer_id).api()?;
         let service = service_id(&input.service_id).api()?;
@@ -456,12 +412,9 @@ impl Mutation {
         let parent = store.offer(&actor, from).await.api()?;
         let offer = store
             .make_offer(
-                parent.state.referral,
-                None,
-                service,
-                note,
-                Some(from),
-                offer_timers(settings),
+                OfferRequest::new(parent.state.referral, service, store.policy().offer_timers(Utc::now()))
+                    .with_note(note)
+                    .onward_from(from),
                 &actor,
                 Utc::now(),
             )

@@ -659,8 +659,7 @@ impl Capacity {
     /// Whether the provider last confirmed it longer ago than this deployment trusts (14 days unless
     /// configured otherwise): the numbers may no longer be true.
     async fn stale(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let days = ctx.data::<std::sync::Arc<crate::ApiSettings>>()?.capacity_stale_after_days;
-        Ok(self.updated_at < Utc::now() - chrono::Duration::days(days))
+        Ok(ctx.data::<trellis_store::Store>()?.policy().capacity_stale(self.updated_at, Utc::now()))
     }
 }
 

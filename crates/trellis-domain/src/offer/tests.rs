@@ -31,8 +31,7 @@ fn own(role: Role) -> Actor {
 fn referral(status: ReferralStatus) -> Referral {
     let (mut r, _) = Referral::open(
         ReferralId(Uuid::from_u128(7)),
-        REFERRER,
-        SERVICE,
+        &crate::referral::AcceptedSubmission::for_tests(REFERRER, SERVICE),
         &person(),
         None,
         &own(Role::GpPractice),

@@ -28,17 +28,15 @@ fn own(role: Role) -> Actor {
     Actor::user(UserId(Uuid::from_u128(20)), role, org)
 }
 
+/// A submission from the practice to the service, as the rules accept it.
+fn accepted() -> AcceptedSubmission {
+    AcceptedSubmission::for_tests(REFERRER, SERVICE)
+}
+
 fn referral_in(status: ReferralStatus) -> Referral {
-    let (mut r, _) = Referral::open(
-        ReferralId(Uuid::from_u128(7)),
-        REFERRER,
-        SERVICE,
-        &person(),
-        None,
-        &own(Role::GpPractice),
-        t0(),
-    )
-    .unwrap();
+    let (mut r, _) =
+        Referral::open(ReferralId(Uuid::from_u128(7)), &accepted(), &person(), None, &own(Role::GpPractice), t0())
+            .unwrap();
     r.status = status;
     r.version = 5;
     r
@@ -180,18 +178,11 @@ fn a_gp_practice_may_withdraw_only_while_referred_and_may_not_close_for_other_re
 }
 
 #[test]
-fn only_the_referring_practice_or_the_link_worker_service_may_open_a_referral() {
+fn an_accepted_submission_opens_referred_at_version_one_between_its_organisations() {
     let id = ReferralId(Uuid::from_u128(5));
-    assert!(Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::GpPractice), t0()).is_ok());
-    assert!(Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::LinkWorker), t0()).is_ok());
-    for actor in [own(Role::Provider), own(Role::NetworkLead), own(Role::Admin), Actor::system()] {
-        assert!(matches!(
-            Referral::open(id, REFERRER, SERVICE, &person(), None, &actor, t0()),
-            Err(DomainError::Forbidden { .. })
-        ));
-    }
-    let (r, e) = Referral::open(id, REFERRER, SERVICE, &person(), None, &own(Role::GpPractice), t0()).unwrap();
+    let (r, e) = Referral::open(id, &accepted(), &person(), None, &own(Role::GpPractice), t0()).unwrap();
     assert_eq!((r.status, r.version, e.from, e.to), (R, 1, None, R));
+    assert_eq!((r.referring_organisation, r.link_worker_service), (REFERRER, SERVICE));
 }
 
 #[test]
@@ -213,10 +204,10 @@ use crate::values::ValueError;
 fn a_submission_whose_details_differ_from_those_the_service_holds_opens_flagged_and_replays_so() {
     let id = ReferralId(Uuid::from_u128(5));
     let held = person();
-    let same = Referral::open(id, REFERRER, SERVICE, &person(), Some(&held), &own(Role::GpPractice), t0()).unwrap();
+    let same = Referral::open(id, &accepted(), &person(), Some(&held), &own(Role::GpPractice), t0()).unwrap();
     assert!(!same.0.details_differ);
     let other = PersonDetails { given_name: "Eve".into(), ..person() };
-    let (r, e) = Referral::open(id, REFERRER, SERVICE, &other, Some(&held), &own(Role::GpPractice), t0()).unwrap();
+    let (r, e) = Referral::open(id, &accepted(), &other, Some(&held), &own(Role::GpPractice), t0()).unwrap();
     assert!(r.details_differ);
     assert_eq!(Referral::replay(&[e]), Some(r));
 }
@@ -272,7 +263,7 @@ proptest! {
     #[test]
     fn invariants_hold_over_any_sequence_of_commands(steps in proptest::collection::vec((any_command(), any_actor(), 0i64..10_000), 0..40)) {
         let other = PersonDetails { family_name: "Byron".into(), ..person() };
-        let (mut state, first) = Referral::open(ReferralId(Uuid::from_u128(7)), REFERRER, SERVICE, &other, Some(&person()), &own(Role::GpPractice), t0()).unwrap();
+        let (mut state, first) = Referral::open(ReferralId(Uuid::from_u128(7)), &accepted(), &other, Some(&person()), &own(Role::GpPractice), t0()).unwrap();
         let mut history = vec![first];
         let mut at = t0();
         for (command, actor, minutes) in steps {

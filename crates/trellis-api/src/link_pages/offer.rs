@@ -12,67 +12,41 @@
 //! page too: the link stops working once the first attendance is confirmed, or a week after acceptance
 //! (`trellis_domain::offer::link`).
 //!
-//! Every `POST` is checked for forgery before anything else (see [`csrf`]). A link that is unknown,
-//! altered or expired gets one plain page, the same in every case, so the page leaks nothing about
-//! whether an offer exists. The token is never logged here; only the link's id is. The request span of
-//! the HTTP trace layer would log the path, token and all: [`RedactedSpan`] makes that span with the
-//! token hidden.
+//! Every `POST` is checked for forgery before anything else (see [`super::csrf`]). A link that is
+//! unknown, altered or expired gets the kit's one plain page, the same in every case, so the page leaks
+//! nothing about whether an offer exists. The token is never logged here; only the link's id is.
 //!
 //! # Layout
-//! - `csrf`: the double-submit token and the `Sec-Fetch-Site` / `Origin` checks.
 //! - `view`: the page models and how dates, needs and reasons are worded.
-//! - `templates/provider_*.html`: askama templates, plain HTML with inline CSS and no script.
-//!
-//! The capacity page ([`crate::capacity_page`]) shares the forgery checks, the headers and the plain
-//! pages.
+//! - `templates/provider_offer.html`, `templates/provider_refused.html`: askama templates, plain HTML
+//!   with inline CSS and no script, on the kit's layout.
 
-pub(crate) mod csrf;
-pub(crate) mod view;
+mod view;
 
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, SET_COOKIE, X_FRAME_OPTIONS,
-};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use chrono::Utc;
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::MakeSpan;
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::referral::MAX_NOTE_CHARS;
-use trellis_store::links::{LinkAction, LinkError};
+use trellis_store::links::LinkAction;
 
+use super::csrf;
+use super::kit::{
+    AntiForgery, checked_post, cookie_value, invalid_link, link_failed, problem, render_with_cookie, see_other,
+    with_page_headers,
+};
 use crate::AppState;
-use view::{Done, FormError, InvalidLinkPage, OfferPage, ProblemPage, RefusedPage};
-
-/// The page's policy: nothing may load but its own inline styles, forms post only to Trellis, and no
-/// other site may frame it.
-pub(crate) const CONTENT_SECURITY: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+use view::{Done, FormError, OfferPage, RefusedPage};
 
 /// The provider page routes: `GET` and `POST` `/offers/{token}`.
 pub fn routes() -> Router<AppState> {
     with_page_headers(Router::new().route("/offers/{token}", get(show).post(act)))
-}
-
-/// Adds the headers of a page behind a link: never cached, no referrer, not indexed, the
-/// [`CONTENT_SECURITY`] policy, no framing and no type sniffing.
-pub(crate) fn with_page_headers(router: Router<AppState>) -> Router<AppState> {
-    let header = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    let router = router
-        .layer(header(CACHE_CONTROL, "no-store"))
-        .layer(header(REFERRER_POLICY, "no-referrer"))
-        .layer(header(HeaderName::from_static("x-robots-tag"), "noindex"))
-        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY));
-    router
-        .layer(header(X_FRAME_OPTIONS, "DENY"))
-        .layer(header(HeaderName::from_static("x-content-type-options"), "nosniff"))
 }
 
 /// The fields of the page's forms.
@@ -84,6 +58,12 @@ struct ActForm {
     note: Option<String>,
     service: Option<String>,
     onward_note: Option<String>,
+}
+
+impl AntiForgery for ActForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
 }
 
 /// `GET /offers/{token}`: the offer as the provider may see it. Changes nothing but the audit log.
@@ -115,11 +95,10 @@ async fn act(
     headers: HeaderMap,
     form: Result<Form<ActForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "offer", &RefusedPage) {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal),
+        Err(answer) => return *answer,
     };
-    let Ok(Path(token)) = token else { return invalid_link() };
     if form.action.as_deref().map(str::trim) == Some("onward") {
         return pass_on(&state, &token, &form, csrf).await;
     }
@@ -178,12 +157,7 @@ async fn pass_on(state: &AppState, token: &str, form: &ActForm, csrf: String) ->
     };
     if let (Some(service), Ok(note), None) = (service, note_ok.clone(), problem_with.clone()) {
         let now = Utc::now();
-        let days = |d: i64| now + chrono::Duration::days(d);
-        let timers = trellis_store::offers::OfferTimers {
-            expires_at: days(state.settings.offer_expiry_days),
-            remind_at: Some(days(state.settings.offer_reminder_days))
-                .filter(|r| *r < days(state.settings.offer_expiry_days)),
-        };
+        let timers = state.store.policy().offer_timers(now);
         return match state.store.propose_onward_via_link(token, service, Some(note), timers, now).await {
             Ok(Some(_)) => see_page(token, Done::PassedOn),
             Ok(None) => see_page(token, Done::Unchanged),
@@ -317,31 +291,8 @@ fn reveal_cookie(link_token: &str, grant: &str, lasts: chrono::TimeDelta, public
     format!("{REVEAL_COOKIE}={grant}; Path=/offers/{link_token}; Max-Age={seconds}; HttpOnly; SameSite=Strict{secure}")
 }
 
-/// The value of the cookie `name`, if the request carries a plausible one (a prefix and hex digits).
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, value)| {
-            *n == name && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
-        .map(|(_, value)| value.to_owned())
-}
-
 fn offer_page(status: StatusCode, page: &OfferPage, csrf: &str, public_base_url: &str) -> Response {
     render_with_cookie(status, page, &csrf::set_cookie(csrf, public_base_url))
-}
-
-/// Renders a page (see [`render`]) that sets the anti-forgery cookie: `set_cookie` is the header's value.
-pub(crate) fn render_with_cookie(status: StatusCode, page: &impl askama::Template, set_cookie: &str) -> Response {
-    let mut response = render(status, page);
-    if let Ok(cookie) = HeaderValue::from_str(set_cookie) {
-        response.headers_mut().insert(SET_COOKIE, cookie);
-    }
-    response
 }
 
 /// `303 See Other` back to the page, saying what was done.
@@ -349,102 +300,8 @@ fn see_page(token: &str, done: Done) -> Response {
     see_other(&format!("/offers/{token}?done={}", done.as_str()))
 }
 
-/// `303 See Other` to `location`, a page's own path with a token the store just accepted (so the prefix
-/// and hex digits only); the plain "not valid" page should it not make a header.
-pub(crate) fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
-        Err(_) => invalid_link(),
-    }
-}
-
-/// What a link that cannot be used gets ([`invalid_link`]), or a store failure while using one
-/// ([`failure`]).
-pub(crate) fn link_failed(e: LinkError) -> Response {
-    match e {
-        LinkError::Invalid => invalid_link(),
-        LinkError::Store(e) => failure(&e),
-    }
-}
-
-/// The one page for every link that cannot be used. `404` whatever the reason, so that an expired
-/// link cannot be told from one that never existed. Marked for [`crate::link_guard`], which counts
-/// and audits failed attempts per client address.
-pub(crate) fn invalid_link() -> Response {
-    let mut response = render(StatusCode::NOT_FOUND, &InvalidLinkPage);
-    response.extensions_mut().insert(crate::link_guard::InvalidLink);
-    response
-}
-
-fn refused(refusal: csrf::Refusal) -> Response {
-    tracing::warn!(reason = refusal.as_str(), "provider page refused a POST that may be forged");
-    render(StatusCode::FORBIDDEN, &RefusedPage)
-}
-
 const BAD_REQUEST_MESSAGE: &str =
     "Nothing was changed. Please go back to the offer page, reload it, and choose one of its buttons.";
-
-/// A plain page saying what went wrong and what to do.
-fn problem(status: StatusCode, heading: &'static str, message: &'static str) -> Response {
-    render(status, &ProblemPage { heading, message })
-}
-
-/// The store failed: logged here (never the token), and a plain page for the provider.
-pub(crate) fn failure(e: &trellis_store::StoreError) -> Response {
-    tracing::error!(error = %e, "provider page: the store failed");
-    problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Sorry, something went wrong",
-        "Your answer may not have been saved. Please try again in a few minutes: opening the link again \
-         shows what was saved.",
-    )
-}
-
-/// Renders a page with `status`, or a bare `500` if the template fails.
-pub(crate) fn render(status: StatusCode, page: &impl askama::Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "provider page: a template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, something went wrong.").into_response()
-        }
-    }
-}
-
-/// Makes the request span of [`tower_http::trace::TraceLayer`] like its default does (method, URI,
-/// version, at `DEBUG`), but with a provider link's token replaced by `[redacted]`, so that no log holds
-/// a live link: `TraceLayer::new_for_http().make_span_with(RedactedSpan)`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RedactedSpan;
-
-impl<B> MakeSpan<B> for RedactedSpan {
-    fn make_span(&mut self, request: &Request<B>) -> tracing::Span {
-        tracing::debug_span!(
-            "request",
-            method = %request.method(),
-            uri = %redacted_uri(request.uri()),
-            version = ?request.version(),
-        )
-    }
-}
-
-/// A request URI as it may be logged: the token of an `/offers/{token}` (or capacity link's
-/// `/capacity/{token}`) path replaced by `[redacted]`.
-pub fn redacted_uri(uri: &Uri) -> String {
-    let path = uri.path();
-    let shown = ["/offers/", "/capacity/", "/sign-in/"]
-        .into_iter()
-        .find_map(|prefix| {
-            let rest = path.strip_prefix(prefix).filter(|rest| !rest.is_empty())?;
-            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
-            Some(format!("{prefix}[redacted]{tail}"))
-        })
-        .unwrap_or_else(|| path.to_owned());
-    match uri.query() {
-        Some(query) => format!("{shown}?{query}"),
-        None => shown,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -466,14 +323,5 @@ mod tests {
         assert_eq!(cookie_value(&headers, "trellis_offer_reveal").as_deref(), Some("x"));
         headers.insert(axum::http::header::COOKIE, HeaderValue::from_static("trellis_offer_reveal=%27"));
         assert_eq!(cookie_value(&headers, REVEAL_COOKIE), None);
-    }
-
-    #[test]
-    fn a_logged_uri_never_holds_a_link_token() {
-        let uri: Uri = "http://t.example/offers/tro_abc123?done=accepted".parse().unwrap();
-        assert_eq!(redacted_uri(&uri), "/offers/[redacted]?done=accepted");
-        assert_eq!(redacted_uri(&"/offers/tro_abc/x".parse().unwrap()), "/offers/[redacted]/x");
-        assert_eq!(redacted_uri(&"/graphql?x=1".parse().unwrap()), "/graphql?x=1");
-        assert_eq!(redacted_uri(&"/offers/".parse().unwrap()), "/offers/");
     }
 }

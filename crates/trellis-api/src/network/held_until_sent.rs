@@ -26,7 +26,7 @@ use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use tokio::sync::{OnceCell, oneshot};
 
-use crate::network_cache::Turn;
+use super::cache::Turn;
 
 /// The body goes to the connection this much at a time.
 const SLICE: usize = 64 * 1024;

@@ -1,6 +1,6 @@
 //! The provider's capacity page behind the link in a capacity-check email (`/capacity/{token}`).
 //!
-//! Like the offer page (see [`crate::provider_pages`]), whose helpers it shares: the link is the
+//! Like the offer page (see [`super::offer`]), and made with the same kit ([`super::kit`]): the link is the
 //! provider's only key, to one service; opening it (`GET`) changes nothing at all; the change is a
 //! `POST` from the page, checked for forgery first (the same double-submit token and
 //! `Sec-Fetch-Site` / `Origin` checks, with the cookie scoped to `/capacity`), and answered with a
@@ -23,16 +23,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use trellis_domain::directory::CapacityStatus;
 use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUpdateError, LinkedService, MAX_PLACES};
 
-use crate::AppState;
-use crate::provider_pages::view::day;
-use crate::provider_pages::{
-    csrf, invalid_link, link_failed, render, render_with_cookie, see_other, with_page_headers,
+use super::csrf;
+use super::kit::{
+    AntiForgery, checked_post, day, invalid_link, link_failed, render_with_cookie, see_other, with_page_headers,
 };
+use crate::AppState;
 
 /// Where the page lives; also the anti-forgery cookie's path.
 const PATH_PREFIX: &str = "/capacity";
@@ -55,6 +55,12 @@ struct UpdateForm {
     email: Option<String>,
 }
 
+impl AntiForgery for UpdateForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
 /// `GET /capacity/{token}`: the service's capacity as recorded, and the form to change it. Writes
 /// nothing.
 async fn show(
@@ -64,7 +70,7 @@ async fn show(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Path(token)) = token else { return invalid_link() };
-    match state.store.open_service_link(&token, Utc::now(), stale_after(&state)).await {
+    match state.store.open_service_link(&token, Utc::now()).await {
         Ok(linked) => {
             tracing::debug!(link = %linked.link, "capacity link opened");
             let csrf = csrf::from_cookie(&headers).unwrap_or_else(csrf::new_token);
@@ -90,11 +96,10 @@ async fn update(
     headers: HeaderMap,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f| f.csrf.as_deref()) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "capacity", &RefusedPage) {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal),
+        Err(answer) => return *answer,
     };
-    let Ok(Path(token)) = token else { return invalid_link() };
     if form.action.as_deref().map(str::trim) == Some("email") {
         return change_email(&state, &token, &form, csrf).await;
     }
@@ -156,7 +161,7 @@ async fn redisplay(
     csrf: String,
     status: StatusCode,
 ) -> Response {
-    match state.store.open_service_link(token, Utc::now(), stale_after(state)).await {
+    match state.store.open_service_link(token, Utc::now()).await {
         Ok(linked) => {
             let entered = if entered.email.is_some() {
                 Entered { email: entered.email, ..Entered::recorded(&linked) }
@@ -168,12 +173,6 @@ async fn redisplay(
         }
         Err(e) => link_failed(e),
     }
-}
-
-/// How old a confirmation may be before the page asks the provider to check it (the deployment's setting,
-/// which matching uses too).
-fn stale_after(state: &AppState) -> TimeDelta {
-    TimeDelta::try_days(state.settings.capacity_stale_after_days.max(0)).unwrap_or(TimeDelta::MAX)
 }
 
 fn capacity_page(status: StatusCode, page: &CapacityPage, csrf: &str, public_base_url: &str) -> Response {
@@ -188,11 +187,6 @@ fn set_cookie(token: &str, public_base_url: &str) -> String {
 /// `303 See Other` back to the page, confirming the update.
 fn see_page(token: &str) -> Response {
     see_other(&format!("{PATH_PREFIX}/{token}?done=updated"))
-}
-
-fn refused(refusal: csrf::Refusal) -> Response {
-    tracing::warn!(reason = refusal.as_str(), "capacity page refused a POST that may be forged");
-    render(StatusCode::FORBIDDEN, &RefusedPage)
 }
 
 /// Whether the query says an update was just saved (`done=updated`).
@@ -411,7 +405,7 @@ impl CapacityPage {
         let stale_note = (linked.stale && linked.capacity.is_some()).then(|| {
             format!(
                 "This was last confirmed more than {} days ago: please check it is still right.",
-                stale_after(state).num_days()
+                state.store.policy().capacity_stale_after().num_days()
             )
         });
         CapacityPage {
@@ -521,11 +515,5 @@ mod tests {
             format!("{}=ab; Path=/capacity; HttpOnly; SameSite=Strict; Secure", csrf::COOKIE_NAME)
         );
         assert!(!set_cookie("ab", "http://127.0.0.1:8080").contains("Secure"));
-    }
-
-    #[test]
-    fn a_logged_uri_never_holds_a_capacity_token() {
-        let uri: axum::http::Uri = "http://t.example/capacity/trc_abc123?done=updated".parse().unwrap();
-        assert_eq!(crate::provider_pages::redacted_uri(&uri), "/capacity/[redacted]?done=updated");
     }
 }

@@ -13,7 +13,7 @@
 //! (async-graphql builds the whole response as a value tree before writing it: measured with heaptrack,
 //! `docs/benchmarks.md`). More at once would add memory without adding cores. A caller takes its
 //! [`NetworkCache::turn`] before [`NetworkCache::graph`] and keeps it until the response is on its way
-//! (through `POST /graphql`, until the body has been sent: [`crate::held_until_sent`]).
+//! (through `POST /graphql`, until the body has been sent: [`super::held_until_sent`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,11 +1,12 @@
 //! What the provider page shows, formatted in Rust so the templates only place words.
 
 use askama::Template;
-use chrono::{DateTime, Utc};
 use trellis_domain::offer::{DeclineReason, OfferStatus};
 use trellis_domain::values::{ContactMethod, Need};
 use trellis_store::links::LinkedOffer;
 use trellis_store::notices::offer_reference;
+
+use crate::link_pages::kit::day;
 
 /// A confirmation shown after the POST/redirect/GET round trip, named by the `done` query flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,31 +167,10 @@ pub(crate) struct OfferPage {
     pub csrf: String,
 }
 
-/// What the page shows for a link that cannot be used, whatever the reason: unknown, altered or expired.
-#[derive(Template)]
-#[template(path = "provider_link_invalid.html")]
-pub(crate) struct InvalidLinkPage;
-
 /// What a refused (possibly forged) POST gets.
 #[derive(Template)]
 #[template(path = "provider_refused.html")]
 pub(crate) struct RefusedPage;
-
-/// What a malformed request or a failure gets.
-#[derive(Template)]
-#[template(path = "provider_problem.html")]
-pub(crate) struct ProblemPage {
-    pub heading: &'static str,
-    pub message: &'static str,
-}
-
-/// A day as people in the UK write it: `Monday 7 December 2026`.
-///
-/// UTC, like the offer emails, so the page and the email name the same day: Trellis serves one locality
-/// in England, where UTC is at most an hour off local time.
-pub(crate) fn day(at: DateTime<Utc>) -> String {
-    at.format("%A %-d %B %Y").to_string()
-}
 
 /// The words for a decline reason.
 pub(crate) fn reason_label(reason: DeclineReason) -> &'static str {
@@ -376,15 +356,7 @@ impl OfferPage {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
     use super::*;
-
-    #[test]
-    fn days_are_written_the_uk_way() {
-        let at = Utc.with_ymd_and_hms(2026, 12, 7, 9, 30, 0).unwrap();
-        assert_eq!(day(at), "Monday 7 December 2026");
-    }
 
     #[test]
     fn the_done_flag_is_read_from_the_query_and_only_shown_when_it_still_holds() {

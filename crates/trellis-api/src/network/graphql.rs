@@ -9,11 +9,11 @@ use trellis_domain::values::ValueError;
 use trellis_store::Store;
 use trellis_store::network::{NetworkGraph, NetworkStatistics, OfferStats};
 
+use super::cache::{NetworkCache, Period, Turn};
+use super::held_until_sent::HeldUntilSent;
 use super::in_turn::InTurn;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
-use crate::held_until_sent::HeldUntilSent;
-use crate::network_cache::{NetworkCache, Period, Turn};
 
 /// The network query.
 #[derive(Default)]

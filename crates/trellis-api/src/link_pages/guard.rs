@@ -49,8 +49,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use trellis_domain::Actor;
 
+use super::kit::{InvalidLink, ProblemPage, render};
 use crate::AppState;
-use crate::provider_pages::view::ProblemPage;
 
 /// Failed link attempts allowed from one address in [`WINDOW`].
 pub const MAX_FAILED_ATTEMPTS: u32 = 20;
@@ -60,11 +60,6 @@ pub const WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// How many addresses may be tracked before those with nothing left to remember are dropped.
 const MAX_TRACKED: usize = 100_000;
-
-/// Marks a response as the "not valid" page of a link that could not be used: put in the response's
-/// extensions by [`crate::provider_pages::invalid_link`], read by [`guard`], never sent.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct InvalidLink;
 
 /// Which page a link is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,7 +215,7 @@ pub(crate) async fn guard(
 
 /// The `429` page, in place of the "not valid" page `response`, whose headers it keeps.
 fn too_many(response: Response, retry_after: Duration) -> Response {
-    let page = crate::provider_pages::render(
+    let page = render(
         StatusCode::TOO_MANY_REQUESTS,
         &ProblemPage {
             heading: "Too many attempts",

@@ -1,47 +1,31 @@
-//! Provider links: the secret in an offer email that lets a provider with no account act on that one
-//! offer.
+//! Links to one offer: what a provider that has no account may do with the link in an offer email.
 //!
-//! A link is minted when its email is rendered for sending, so the raw token exists only in the email
-//! and only its SHA-256 hash is stored. It is scoped to one offer and expires. Opening it changes
-//! nothing; acting through it applies the provider's command to the offer, each action at most once
-//! (the offer's lifecycle refuses a repeat, and the caller shows what was already decided).
+//! Acting through the link applies the provider's command to the offer, each action at most once (the
+//! offer's lifecycle refuses a repeat, and the caller shows what was already decided). The offer row
+//! verifying read is the one the command is decided and written against: one read of the offer per
+//! action.
 //!
-//! How long it works is the domain's rule ([`trellis_domain::offer::link`]): a week after the offer was
-//! accepted at most, and not at all once the first attendance is confirmed. The person's contact details
-//! are shown in answer to the accepting action and then only to the browser holding the
+//! How long the link works is the domain's rule ([`trellis_domain::offer::link`]): a week after the offer
+//! was accepted at most, and not at all once the first attendance is confirmed. The person's contact
+//! details are shown in answer to the accepting action and then only to the browser holding the
 //! [`RevealGrant`] that action minted, for a few minutes; opening the link otherwise shows the offer
 //! without them. Every showing of them is audited (`offer.contact_details_read`).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
 use trellis_domain::offer::link::{CONTACT_DETAILS_SHOWN_FOR, link_works, works_until};
 use trellis_domain::offer::{OfferCommand, OfferStatus};
 use trellis_domain::{Actor, OfferId, OrganisationId};
 use uuid::Uuid;
 
-use crate::entity::{offer, offer_event, offer_link, offer_link_reveal};
-use crate::offers::ProviderOfferView;
+use super::{LinkError, LinkKind, StoredLink, mark_link_used};
+use crate::entity::{offer, offer_event, offer_link_reveal};
+use crate::offers::{OfferRequest, ProviderOfferView};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
-/// Prefix of provider link tokens.
-pub const LINK_TOKEN_PREFIX: &str = "tro_";
-
 /// Prefix of the grants that show an accepted offer's contact details again ([`RevealGrant`]).
 pub const REVEAL_TOKEN_PREFIX: &str = "trv_";
-
-/// Why a link cannot be used. Deliberately coarse: the page says the same for all, so it leaks nothing
-/// about whether an offer exists.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    /// Unknown, altered, or expired.
-    #[error("this link is not valid")]
-    Invalid,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// An offer reached through a live link.
 #[derive(Clone, Debug)]
@@ -77,9 +61,11 @@ impl std::fmt::Debug for RevealGrant {
     }
 }
 
-/// A link that works, with what decides how long.
+/// A link to an offer that works now, with the offer's row as verifying read it and what decides how
+/// long the link works.
 struct LiveLink {
-    link: offer_link::Model,
+    link: StoredLink,
+    offer: offer::Model,
     provider: OrganisationId,
     status: OfferStatus,
     works_until: DateTime<Utc>,
@@ -102,52 +88,20 @@ pub enum LinkAction {
 }
 
 impl Store {
-    /// Mints a link for an offer, returning the raw token (to put in the email, and nowhere else).
-    pub async fn create_offer_link(
-        &self,
-        offer: OfferId,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<String, StoreError> {
-        let (token, token_hash) = new_secret(LINK_TOKEN_PREFIX);
-        let model = offer_link::Model {
-            id: Uuid::now_v7(),
-            offer_id: offer.0,
-            token_hash,
-            expires_at,
-            used_at: None,
-            created_at: now,
-        };
-        offer_link::Entity::insert(model.into_active_model()).exec_without_returning(&self.db).await?;
-        Ok(token)
-    }
-
-    async fn live_link(&self, token: &str, now: DateTime<Utc>) -> Result<LiveLink, LinkError> {
-        if !token.starts_with(LINK_TOKEN_PREFIX) || token.len() > 128 {
-            return Err(LinkError::Invalid);
-        }
-        let link = offer_link::Entity::find()
-            .filter(offer_link::Column::TokenHash.eq(hash_secret(token)))
-            .one(&self.db)
-            .await
-            .map_err(StoreError::from)?
-            .filter(|l| l.expires_at > now)
-            .ok_or(LinkError::Invalid)?;
-        let offer = offer::Entity::find_by_id(link.offer_id)
-            .one(&self.db)
-            .await
-            .map_err(StoreError::from)?
-            .ok_or(LinkError::Invalid)?;
+    /// Verifies an offer link and applies the offer's own limits ([`link_works`]): reads the offer once.
+    async fn live_offer_link(&self, token: &str, now: DateTime<Utc>) -> Result<LiveLink, LinkError> {
+        let verified = self.verify_link::<offer::Entity>(token, now).await?;
+        let (link, offer) = (verified.link, verified.subject);
         let status = crate::convert::stored("offer status", OfferStatus::parse(&offer.status))?;
         let accepted_at = match status {
-            OfferStatus::Accepted => self.accepted_at(link.offer_id).await?,
+            OfferStatus::Accepted => self.accepted_at(offer.id).await?,
             _ => None,
         };
         if !link_works(status, link.expires_at, accepted_at, now) {
             return Err(LinkError::Invalid);
         }
         let works_until = works_until(link.expires_at, accepted_at);
-        Ok(LiveLink { link, provider: OrganisationId(offer.provider_organisation_id), status, works_until })
+        Ok(LiveLink { link, provider: OrganisationId(offer.provider_organisation_id), offer, status, works_until })
     }
 
     /// When an offer was last accepted, from its history.
@@ -190,18 +144,13 @@ impl Store {
         grant: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<LinkedOffer, LinkError> {
-        let live = self.live_link(token, now).await?;
+        let live = self.live_offer_link(token, now).await?;
         let actor = Actor::provider_link(live.provider);
-        let offer = OfferId(live.link.offer_id);
         let revealed = match grant {
             Some(grant) if live.status == OfferStatus::Accepted => self.grant_holds(live.link.id, grant, now).await?,
             _ => false,
         };
-        let view = if revealed {
-            self.provider_view(&actor, offer, now).await?
-        } else {
-            self.provider_summary(&actor, offer, now).await?
-        };
+        let view = self.provider_view_with(&actor, live.offer, now, revealed).await?;
         crate::audit::Audit {
             actor: &actor,
             action: "offer.link_opened",
@@ -221,35 +170,28 @@ impl Store {
         })
     }
 
-    /// Acts through a link. A command the offer's state no longer allows changes nothing and reports
-    /// what was already decided; a concurrent answer is the same. An acceptance leaves the link at most
-    /// a week ([`LIFE_AFTER_ACCEPTANCE`], never past its own expiry), mints a [`RevealGrant`] for the
-    /// accepting browser in the acceptance's transaction, and answers with the contact details (their
-    /// reading audited).
+    /// Acts through a link, against the offer as verifying the link read it. A command the offer's state
+    /// no longer allows changes nothing and reports what was already decided; a concurrent answer (the
+    /// offer's version moved on since) is the same. An acceptance leaves the link at most a week
+    /// ([`trellis_domain::offer::link::LIFE_AFTER_ACCEPTANCE`], never past its own expiry), mints a
+    /// [`RevealGrant`] for the accepting browser in the acceptance's transaction, and answers with the
+    /// contact details (their reading audited).
     pub async fn act_on_offer_link(
         &self,
         token: &str,
         command: OfferCommand,
         now: DateTime<Utc>,
     ) -> Result<LinkAction, LinkError> {
-        let live = self.live_link(token, now).await?;
-        let link = live.link;
-        let provider = live.provider;
+        let live = self.live_offer_link(token, now).await?;
+        let (link, provider) = (live.link, live.provider);
         let actor = Actor::provider_link(provider);
-        let offer_id = OfferId(link.offer_id);
         let accepting = matches!(command, OfferCommand::Accept);
         let txn = self.db.begin().await.map_err(StoreError::from)?;
-        let current = offer::Entity::find_by_id(offer_id.0)
-            .one(&txn)
-            .await
-            .map_err(StoreError::from)?
-            .ok_or(LinkError::Invalid)?;
-        let version = crate::convert::version(current.version)?;
-        let outcome = self.transition_offer_in(&txn, offer_id, version, command, &actor, now).await;
+        let outcome = self.transition_read_offer_in(&txn, live.offer.clone(), command, &actor, now).await;
         let mut expires_at = live.works_until;
         let mut reveal = None;
-        let applied = match outcome {
-            Ok(_) => {
+        let (row, applied) = match outcome {
+            Ok(row) => {
                 if accepting {
                     expires_at = works_until(link.expires_at, Some(now));
                     let (token, token_hash) = new_secret(REVEAL_TOKEN_PREFIX);
@@ -266,26 +208,24 @@ impl Store {
                         .await
                         .map_err(StoreError::from)?;
                 }
-                offer_link::Entity::update_many()
-                    .col_expr(offer_link::Column::UsedAt, Expr::value(now))
-                    .filter(offer_link::Column::Id.eq(link.id))
-                    .exec(&txn)
-                    .await
-                    .map_err(StoreError::from)?;
+                mark_link_used(&txn, LinkKind::Offer, link.id, now).await?;
                 txn.commit().await.map_err(StoreError::from)?;
-                true
+                (row, true)
             }
-            Err(StoreError::Domain(_) | StoreError::Conflict { .. }) => {
+            // The offer as read was already past this command: it is what was decided.
+            Err(StoreError::Domain(_)) => {
                 txn.rollback().await.map_err(StoreError::from)?;
-                false
+                (live.offer, false)
+            }
+            // Another answer landed since the link was verified: show that one.
+            Err(StoreError::Conflict { .. }) => {
+                txn.rollback().await.map_err(StoreError::from)?;
+                let current = offer::Entity::find_by_id(live.offer.id).one(&self.db).await;
+                (current.map_err(StoreError::from)?.ok_or(LinkError::Invalid)?, false)
             }
             Err(other) => return Err(other.into()),
         };
-        let view = if reveal.is_some() {
-            self.provider_view(&actor, offer_id, now).await?
-        } else {
-            self.provider_summary(&actor, offer_id, now).await?
-        };
+        let view = self.provider_view_with(&actor, row, now, reveal.is_some()).await?;
         let linked = LinkedOffer { link: link.id, provider, view, expires_at, reveal };
         Ok(if applied { LinkAction::Applied(linked) } else { LinkAction::AlreadyDecided(linked) })
     }
@@ -301,15 +241,14 @@ impl Store {
         timers: crate::offers::OfferTimers,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
-        let live = self.live_link(token, now).await?;
+        let live = self.live_offer_link(token, now).await?;
         let actor = Actor::provider_link(live.provider);
-        let parent = offer::Entity::find_by_id(live.link.offer_id)
-            .one(&self.db)
+        let referral = trellis_domain::ReferralId(live.offer.referral_id);
+        let parent = OfferId(live.offer.id);
+        match self
+            .make_offer(OfferRequest::new(referral, service, timers).with_note(note).onward_from(parent), &actor, now)
             .await
-            .map_err(StoreError::from)?
-            .ok_or(LinkError::Invalid)?;
-        let referral = trellis_domain::ReferralId(parent.referral_id);
-        match self.make_offer(referral, None, service, note, Some(OfferId(parent.id)), timers, &actor, now).await {
+        {
             Ok(record) => Ok(Some(record)),
             Err(StoreError::Domain(_) | StoreError::Conflict { .. }) => Ok(None),
             Err(other) => Err(other.into()),
