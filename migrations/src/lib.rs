@@ -18,6 +18,7 @@ mod m20261126_000005_add_link_limits;
 mod m20261126_000006_create_plans_and_measures;
 mod m20261126_000007_add_mesh_mailboxes;
 mod m20261126_000008_add_mesh_delivery;
+mod m20261126_000011_add_notes_for_gp;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_plans_and_measures::Migration),
             Box::new(m20261126_000007_add_mesh_mailboxes::Migration),
             Box::new(m20261126_000008_add_mesh_delivery::Migration),
+            Box::new(m20261126_000011_add_notes_for_gp::Migration),
         ]
     }
 }

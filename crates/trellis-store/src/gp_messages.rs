@@ -3,8 +3,8 @@
 //!
 //! It is built from the referral as committed, so it says what the practice can also see in Trellis: the
 //! person as the referral holds them, the contacts, needs, the plan's summary, the support offered and
-//! what became of it, the wellbeing measures and the closure. Free-text notes are never included: nothing
-//! yet lets a link worker mark a note for the GP.
+//! what became of it, the wellbeing measures and the closure. A free-text note is included only where the
+//! link worker marked it for the GP (`forGp`); every other note stays in Trellis.
 
 use chrono::{DateTime, Utc};
 use trellis_domain::ReferralId;
@@ -67,6 +67,15 @@ impl Store {
             .iter()
             .filter(|e| matches!(e.kind, ReferralEventKind::Contacted | ReferralEventKind::ContactAttempted))
             .map(|e| e.at)
+            .collect();
+        let notes_for_gp = history
+            .iter()
+            .filter(|e| e.note_for_gp)
+            .filter_map(|e| {
+                let note = e.note.as_deref()?;
+                let what = e.kind.name().replace('_', " ");
+                Some(format!("{} ({what}): {note}", e.at.format("%d %B %Y")))
+            })
             .collect();
         let closed_at = history.iter().rev().find(|e| matches!(e.kind, ReferralEventKind::Closed { .. })).map(|e| e.at);
         let plan = self.plan_of(record).await?.map(|p| {
@@ -150,7 +159,7 @@ impl Store {
             measures,
             closure: record.state.closure_reason,
             closed_at,
-            notes_for_gp: vec![],
+            notes_for_gp,
         }))
     }
 }

@@ -247,6 +247,7 @@ fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, Sto
         actor_organisation_id: event.actor.organisation.map(|o| o.0),
         actor_user_id: event.actor.user.map(|u| u.0),
         note: event.note.clone(),
+        note_for_gp: event.note_for_gp,
         data: serde_json::to_string(&event.kind).map_err(unreadable("referral_events.data"))?,
         occurred_at: event.at,
     }
@@ -268,6 +269,7 @@ fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
         actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
         at: m.occurred_at,
         note: m.note,
+        note_for_gp: m.note_for_gp,
     })
 }
 
@@ -644,24 +646,40 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralRecord, StoreError> {
+        self.transition_referral_with_note_for_gp(id, expected_version, command, false, actor, now).await
+    }
+
+    /// As [`Store::transition_referral`], with the command's note marked for the referring GP practice when
+    /// `note_for_gp` (it then goes into the message back to the GP).
+    pub async fn transition_referral_with_note_for_gp(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        command: ReferralCommand,
+        note_for_gp: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralRecord, StoreError> {
         // Every closure passes the same checks (a completed one needs its follow-up measure or a reason).
         if let ReferralCommand::Close { reason, note } = command {
-            return self.close_referral(id, expected_version, reason, note, None, actor, now).await;
+            return self.close_referral(id, expected_version, reason, note, note_for_gp, None, actor, now).await;
         }
         let txn = self.db.begin().await?;
-        let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
+        let event = self.transition_in(&txn, id, Some(expected_version), command, note_for_gp, actor, now).await?;
         txn.commit().await?;
         self.referral_unaudited(actor, event.referral).await
     }
 
     /// The transition inside a caller's transaction. `expected_version` is `None` only for changes that
     /// follow from another change in the same transaction (a provider's confirmed attendance).
+    #[allow(clippy::too_many_arguments, reason = "one command's parts, as the API passes them")]
     pub(crate) async fn transition_in(
         &self,
         txn: &DatabaseTransaction,
         id: ReferralId,
         expected_version: Option<u32>,
         command: ReferralCommand,
+        note_for_gp: bool,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralEvent, StoreError> {
@@ -686,6 +704,7 @@ impl Store {
             }
         }
         let (next, event) = state.handle(command, actor, now)?;
+        let event = event.with_note_for_gp(note_for_gp)?;
         let mut update = referral::Entity::update_many()
             .col_expr(referral::Column::Status, Expr::value(next.status.as_str()))
             .col_expr(referral::Column::Version, Expr::value(i64::from(next.version)))

@@ -633,6 +633,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
             3,
             ClosureReason::Completed,
             Some("Goes every fortnight and has made friends.".into()),
+            true,
             Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered),
             lw,
             now,

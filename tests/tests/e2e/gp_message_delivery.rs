@@ -30,6 +30,8 @@ use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backend
 const NHS: &str = "9434765919";
 /// Written on the contact and never marked for the GP: it must never reach the practice.
 const UNMARKED_NOTE: &str = "Talked about the canal walks she used to do";
+/// Written at closure and marked for the GP: it reaches the practice.
+const MARKED_NOTE: &str = "Goes to the allotment group every Tuesday";
 
 /// A migrated database, its store, and the fixture locality whose practice has the sandbox's practice
 /// mailbox.
@@ -42,7 +44,8 @@ async fn locality(backend: Backend) -> (TestDb, Store, Fixture) {
     (db, store, f)
 }
 
-/// A referral assigned to the fixture's link worker, contacted with a note, then closed for `reason`.
+/// A referral assigned to the fixture's link worker, contacted with a note for the record, then closed for
+/// `reason` with a note marked for the GP.
 async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> ReferralId {
     let gp = Fixture::actor(&f.gp);
     let lw = Fixture::actor(&f.link_worker);
@@ -51,7 +54,10 @@ async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> R
     let contact = ReferralCommand::RecordContact { note: Some(UNMARKED_NOTE.into()) };
     store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
     let no_follow_up = (reason == ClosureReason::Completed).then_some(NoFollowUpReason::NotOffered);
-    store.close_referral(id, 3, reason, None, no_follow_up, &lw, Utc::now()).await.expect("close");
+    store
+        .close_referral(id, 3, reason, Some(MARKED_NOTE.into()), true, no_follow_up, &lw, Utc::now())
+        .await
+        .expect("close");
     id
 }
 
@@ -156,6 +162,7 @@ async fn closing_a_referral_puts_exactly_one_readable_message_in_the_practice_in
     assert!(pdf_text.contains("Closed: completed"), "the outcome: {pdf_text}");
     let text = String::from_utf8_lossy(&bundle);
     assert!(!text.contains(UNMARKED_NOTE) && !pdf_text.contains(UNMARKED_NOTE), "an unmarked note never goes");
+    assert!(pdf_text.contains(MARKED_NOTE) && text.contains(MARKED_NOTE), "the marked note goes: {pdf_text}");
 
     // The practice acknowledged it (mesh-client did): the next check records that, and nothing is sent again.
     let report = worker.tick(now + TimeDelta::minutes(2)).await;
@@ -277,7 +284,7 @@ async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: 
     let lw = Fixture::actor(&f.link_worker);
     let id = other.referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
-    store.close_referral(id, 2, ClosureReason::MovedAway, None, None, &lw, Utc::now()).await.unwrap();
+    store.close_referral(id, 2, ClosureReason::MovedAway, None, false, None, &lw, Utc::now()).await.unwrap();
     let no_mesh = Worker::new(store.clone(), files_mailer(), WorkerSettings::new("w1", "http://trellis.test"));
     let report = no_mesh.tick(Utc::now()).await;
     assert_eq!((report.skipped, report.dead, report.retrying), (1, 0, 0), "{report:?}");

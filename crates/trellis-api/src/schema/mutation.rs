@@ -186,10 +186,24 @@ async fn transition(
     expected_version: u32,
     command: ReferralCommand,
 ) -> ApiResult<Referral> {
+    transition_noting(ctx, referral, expected_version, command, false).await
+}
+
+/// As [`transition`], with the command's note marked for the referring GP practice when `note_for_gp`.
+async fn transition_noting(
+    ctx: &Context<'_>,
+    referral: &ID,
+    expected_version: u32,
+    command: ReferralCommand,
+    note_for_gp: bool,
+) -> ApiResult<Referral> {
     let actor = ctx.data::<Caller>()?.actor().api()?;
     let id = referral_id(referral).api()?;
-    let record =
-        ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
+    let record = ctx
+        .data::<Store>()?
+        .transition_referral_with_note_for_gp(id, expected_version, command, note_for_gp, &actor, Utc::now())
+        .await
+        .api()?;
     Ok(Referral(record))
 }
 
@@ -299,7 +313,7 @@ impl Mutation {
     ) -> ApiResult<RecordContactAttemptPayload> {
         let command = ReferralCommand::RecordContactAttempt { note: input.note };
         Ok(RecordContactAttemptPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
@@ -307,7 +321,7 @@ impl Mutation {
     async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
         let command = ReferralCommand::RecordContact { note: input.note };
         Ok(RecordContactPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
@@ -319,14 +333,16 @@ impl Mutation {
     ) -> ApiResult<RecordAttendancePayload> {
         let command = ReferralCommand::RecordAttendance { evidence: None, note: input.note };
         Ok(RecordAttendancePayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
     /// Record that the activity ended early and the person needs another connection.
     async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
         let command = ReferralCommand::EndActivity { note: input.note };
-        Ok(EndActivityPayload { referral: transition(ctx, &input.referral_id, input.expected_version, command).await? })
+        let referral =
+            transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?;
+        Ok(EndActivityPayload { referral })
     }
 
     /// Close a referral with a reason; the referring practice is told by reference. Every open offer ends
@@ -343,6 +359,7 @@ impl Mutation {
                 input.expected_version,
                 input.reason.into(),
                 input.note,
+                input.for_gp,
                 no_follow_up,
                 &actor,
                 Utc::now(),

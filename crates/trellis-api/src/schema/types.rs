@@ -421,6 +421,11 @@ impl ReferralEvent {
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
+    /// Whether the link worker marked the note for the referring GP practice (it goes into the message
+    /// back to the GP).
+    async fn note_for_gp(&self) -> bool {
+        self.0.note_for_gp
+    }
 }
 
 /// A referral handed to one provider's service (a FHIR R4 Task).
