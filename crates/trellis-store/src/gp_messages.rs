@@ -51,6 +51,18 @@ impl Store {
         if record.state.status != ReferralStatus::Closed {
             return Ok(None);
         }
+        self.build_gp_message(record, Occasion::Closure, now).await.map(Some)
+    }
+
+    /// The message back about a referral already read in scope, for `occasion`: at first contact it says
+    /// the person has been contacted and carries no outcome, whatever happened since.
+    pub(crate) async fn build_gp_message(
+        &self,
+        record: &ReferralRecord,
+        occasion: Occasion,
+        now: DateTime<Utc>,
+    ) -> Result<MessageBack, StoreError> {
+        let closing = occasion == Occasion::Closure;
         let referral = record.state.id;
         let practice = self.organisation(record.state.referring_organisation).await?;
         let service = self.organisation(record.state.link_worker_service).await?;
@@ -77,7 +89,12 @@ impl Store {
                 Some(format!("{} ({what}): {note}", e.at.format("%d %B %Y")))
             })
             .collect();
-        let closed_at = history.iter().rev().find(|e| matches!(e.kind, ReferralEventKind::Closed { .. })).map(|e| e.at);
+        let closed_at = history
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, ReferralEventKind::Closed { .. }))
+            .map(|e| e.at)
+            .filter(|_| closing);
         let plan = self.plan_of(record).await?.map(|p| {
             let summary = p.plan.summary();
             let goals = summary
@@ -131,10 +148,10 @@ impl Store {
             })
             .collect();
         let details = &record.person.details;
-        Ok(Some(MessageBack {
-            id: message_id(referral, Occasion::Closure),
+        Ok(MessageBack {
+            id: message_id(referral, occasion),
             replaces: None,
-            occasion: Occasion::Closure,
+            occasion,
             created_at: now,
             referral_id: referral.0,
             person: Person {
@@ -157,9 +174,9 @@ impl Store {
             plan,
             support,
             measures,
-            closure: record.state.closure_reason,
+            closure: record.state.closure_reason.filter(|_| closing),
             closed_at,
             notes_for_gp,
-        }))
+        })
     }
 }

@@ -743,6 +743,12 @@ impl Store {
             let replaced = sea_orm::ActiveModelTrait::reset_all(demographics_model(id, &held, now).into_active_model());
             referral_demographics::Entity::update(replaced).exec(txn).await?;
         }
+        if event.kind == ReferralEventKind::Contacted {
+            let service = organisation::Entity::find_by_id(row.link_worker_service_id).one(txn).await?;
+            if service.is_some_and(|s| s.gp_message_at_first_contact) {
+                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, now).await?;
+            }
+        }
         if let ReferralEventKind::Closed { reason } = event.kind {
             self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;
             crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, now).await?;

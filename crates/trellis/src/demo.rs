@@ -98,6 +98,7 @@ async fn org(
     // The first demo practice has the MESH sandbox's second mailbox, so the message back has somewhere to go.
     let mesh_mailbox = (ods == Some(MARKER_ODS)).then(|| DEMO_PRACTICE_MESH_MAILBOX.to_owned());
     let new = NewOrganisation {
+        gp_message_at_first_contact: false,
         mesh_mailbox,
         kind,
         name: name.into(),

@@ -335,10 +335,14 @@ pub struct CreateOrganisationInput {
     pub link_worker_service_id: Option<ID>,
     /// Its MESH mailbox id (`X26ABC2`): where the message back to a GP practice is delivered.
     pub mesh_mailbox_id: Option<String>,
+    /// For a link worker service: the referring practice also gets a message back at first contact,
+    /// saying the person has been contacted (it always gets one at closure).
+    #[graphql(default)]
+    pub gp_message_at_first_contact: bool,
 }
 
-/// Change an organisation's name, email or MESH mailbox (admin). An absent field stays as it is; an
-/// empty `email` or `meshMailboxId` removes it.
+/// Change an organisation's name, email, MESH mailbox or message back at first contact (admin). An absent
+/// field stays as it is; an empty `email` or `meshMailboxId` removes it.
 #[derive(InputObject)]
 pub struct UpdateOrganisationInput {
     /// The organisation.
@@ -349,6 +353,8 @@ pub struct UpdateOrganisationInput {
     pub email: Option<String>,
     /// A new MESH mailbox id; empty removes it.
     pub mesh_mailbox_id: Option<String>,
+    /// For a link worker service: turn the message back to the practice at first contact on or off.
+    pub gp_message_at_first_contact: Option<bool>,
 }
 
 /// Add a user; the payload carries their API token, shown once.

@@ -498,6 +498,7 @@ impl Mutation {
             return Err(ApiError::Validation(ValueError::new("odsCode", "", "is required for a GP practice")).extend());
         }
         let new = NewOrganisation {
+            gp_message_at_first_contact: input.gp_message_at_first_contact,
             mesh_mailbox: input
                 .mesh_mailbox_id
                 .as_deref()
@@ -519,7 +520,7 @@ impl Mutation {
         Ok(CreateOrganisationPayload { organisation: organisation.into() })
     }
 
-    /// Change an organisation's name, email or MESH mailbox id (admin).
+    /// Change an organisation's name, email, MESH mailbox id or message back at first contact (admin).
     async fn update_organisation(
         &self,
         ctx: &Context<'_>,
@@ -538,6 +539,7 @@ impl Mutation {
                 .map(|m| m.as_deref().map(trellis_domain::organisation::parse_mesh_mailbox).transpose())
                 .transpose()
                 .api()?,
+            gp_message_at_first_contact: input.gp_message_at_first_contact,
         };
         let organisation = ctx.data::<Store>()?.update_organisation(&actor, id, changes).await.api()?;
         Ok(UpdateOrganisationPayload { organisation: organisation.into() })
