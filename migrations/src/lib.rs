@@ -19,6 +19,8 @@ mod m20261126_000006_create_plans_and_measures;
 mod m20261126_000007_add_mesh_mailboxes;
 mod m20261126_000008_add_mesh_delivery;
 mod m20261126_000010_create_sign_in_links;
+mod m20261126_000011_add_notes_for_gp;
+mod m20261126_000012_add_gp_message_at_first_contact;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_add_mesh_mailboxes::Migration),
             Box::new(m20261126_000008_add_mesh_delivery::Migration),
             Box::new(m20261126_000010_create_sign_in_links::Migration),
+            Box::new(m20261126_000011_add_notes_for_gp::Migration),
+            Box::new(m20261126_000012_add_gp_message_at_first_contact::Migration),
         ]
     }
 }

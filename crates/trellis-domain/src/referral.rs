@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::ids::{OfferId, OrganisationId, ReferralId, UserId};
 use crate::offer::OfferStatus;
 use crate::person::{DetailsChoice, PersonDetails};
+use crate::values::ValueError;
 use crate::values::needs::named_enum;
 use crate::wellbeing::InstrumentCode;
 
@@ -270,6 +271,27 @@ pub struct ReferralEvent {
     pub at: DateTime<Utc>,
     /// What the person who did it wrote.
     pub note: Option<String>,
+    /// Whether the link worker marked the note for the referring GP practice: only a marked note goes
+    /// into the message back to the GP.
+    pub note_for_gp: bool,
+}
+
+impl ReferralEvent {
+    /// The event with its note marked for the referring GP practice (`for_gp`), or left for the record
+    /// only. Only a note can be marked, and only by the link worker service working the referral.
+    pub fn with_note_for_gp(mut self, for_gp: bool) -> Result<ReferralEvent, DomainError> {
+        if !for_gp {
+            return Ok(self);
+        }
+        if self.note.is_none() {
+            return Err(ValueError::new("forGp", "true", "only a note can be marked for the GP").into());
+        }
+        if self.actor.role != Role::LinkWorker {
+            return Err(DomainError::Forbidden { role: self.actor.role, action: "mark a note for the GP" });
+        }
+        self.note_for_gp = true;
+        Ok(self)
+    }
 }
 
 /// Longest note a person may write on an event.
@@ -301,6 +323,7 @@ impl Referral {
             actor: *actor,
             at,
             note: None,
+            note_for_gp: false,
         };
         let referral = Referral::replay(std::slice::from_ref(&event))
             .ok_or(DomainError::InvalidTransition { state: "new", action: "refer" })?;
@@ -391,6 +414,7 @@ impl Referral {
             actor: *actor,
             at,
             note,
+            note_for_gp: false,
         })
     }
 

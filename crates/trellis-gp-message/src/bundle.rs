@@ -263,7 +263,7 @@ fn sections(message: &MessageBack, parts: Parts<'_>) -> Value {
         list.push(json!({ "title": "Outcome", "text": narrative(&[outcome]), "entry": references(parts.closure) }));
     }
     if !message.notes_for_gp.is_empty() {
-        list.push(json!({ "title": "Notes for the practice", "text": narrative(&message.notes_for_gp) }));
+        list.push(json!({ "title": "Notes from the link worker", "text": narrative(&message.notes_for_gp) }));
     }
     list.push(json!({ "title": "Document", "text": narrative(&["The report as a PDF.".into()]), "entry": [{ "reference": urn(parts.pdf) }] }));
     Value::Array(list)

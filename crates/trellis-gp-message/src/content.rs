@@ -125,7 +125,8 @@ pub struct MessageBack {
     pub closure: Option<ClosureReason>,
     /// When it closed.
     pub closed_at: Option<DateTime<Utc>>,
-    /// Notes the link worker marked for the GP; no other note is ever included.
+    /// Notes the link worker marked for the GP, each with its date and what it was written on; no other
+    /// note is ever included.
     pub notes_for_gp: Vec<String>,
 }
 

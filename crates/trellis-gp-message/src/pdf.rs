@@ -130,7 +130,7 @@ fn lines(m: &MessageBack) -> Vec<Line> {
     }
 
     if !m.notes_for_gp.is_empty() {
-        out.push(Line::heading("Notes for the practice"));
+        out.push(Line::heading("Notes from the link worker"));
         out.extend(m.notes_for_gp.iter().map(Line::text));
         out.push(Line::gap());
     }

@@ -121,7 +121,7 @@ fn a_declined_closure_parses_as_fhir_stu3_with_its_snomed_codes_and_a_readable_p
             "Care and support plan",
             "Wellbeing",
             "Outcome",
-            "Notes for the practice",
+            "Notes from the link worker",
             "Document"
         ]
     );

@@ -9,7 +9,7 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 use trellis_domain::organisation::OrganisationKind;
-use trellis_domain::values::EmailAddress;
+use trellis_domain::values::{EmailAddress, ValueError};
 use trellis_domain::{Actor, OrganisationId, Role, UserId};
 use uuid::Uuid;
 
@@ -41,6 +41,9 @@ pub struct Organisation {
     pub link_worker_service: Option<OrganisationId>,
     /// Its MESH mailbox id, where the message back to a GP practice is delivered.
     pub mesh_mailbox: Option<String>,
+    /// For a link worker service: whether the referring practice also gets a message back at first
+    /// contact, saying the person has been contacted (it always gets one at closure).
+    pub gp_message_at_first_contact: bool,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }
@@ -60,6 +63,8 @@ pub struct NewOrganisation {
     pub link_worker_service: Option<OrganisationId>,
     /// Its MESH mailbox id (already parsed), where the message back to a GP practice is delivered.
     pub mesh_mailbox: Option<String>,
+    /// For a link worker service: a message back to the practice at first contact too.
+    pub gp_message_at_first_contact: bool,
 }
 
 /// What an administrator changes about an organisation; `None` leaves a field as it is.
@@ -71,6 +76,8 @@ pub struct OrganisationChanges {
     pub email: Option<Option<EmailAddress>>,
     /// A new MESH mailbox id (parsed), or `Some(None)` to remove it.
     pub mesh_mailbox: Option<Option<String>>,
+    /// For a link worker service: turn the message back at first contact on or off.
+    pub gp_message_at_first_contact: Option<bool>,
 }
 
 /// A user account.
@@ -171,6 +178,11 @@ impl std::fmt::Debug for IssuedKey {
     }
 }
 
+/// Only a link worker service makes first contact, so only one can turn on the message back at first contact.
+fn not_a_link_worker_service() -> trellis_domain::DomainError {
+    ValueError::new("gpMessageAtFirstContact", "true", "only a link worker service makes first contact").into()
+}
+
 impl TryFrom<organisation::Model> for Organisation {
     type Error = StoreError;
     fn try_from(m: organisation::Model) -> Result<Self, StoreError> {
@@ -182,6 +194,7 @@ impl TryFrom<organisation::Model> for Organisation {
             email: m.email,
             link_worker_service: m.link_worker_service_id.map(OrganisationId),
             mesh_mailbox: m.mesh_mailbox_id,
+            gp_message_at_first_contact: m.gp_message_at_first_contact,
             created_at: m.created_at,
         })
     }
@@ -216,6 +229,9 @@ impl Store {
                 return Err(StoreError::UnknownReference("linkWorkerService"));
             }
         }
+        if new.gp_message_at_first_contact && new.kind != OrganisationKind::LinkWorkerService {
+            return Err(not_a_link_worker_service().into());
+        }
         let model = organisation::Model {
             id: OrganisationId::new_at(now).0,
             kind: new.kind.as_str().into(),
@@ -224,6 +240,7 @@ impl Store {
             email: new.email.map(String::from),
             link_worker_service_id: new.link_worker_service.map(|o| o.0),
             mesh_mailbox_id: new.mesh_mailbox,
+            gp_message_at_first_contact: new.gp_message_at_first_contact,
             created_at: now,
         };
         organisation::Entity::insert(model.clone().into_active_model())
@@ -249,6 +266,7 @@ impl Store {
             }));
         }
         let current = organisation::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+        let current_kind = current.kind.clone();
         let mut row = current.into_active_model();
         if let Some(name) = changes.name {
             row.name = sea_orm::ActiveValue::Set(name);
@@ -258,6 +276,13 @@ impl Store {
         }
         if let Some(mailbox) = changes.mesh_mailbox {
             row.mesh_mailbox_id = sea_orm::ActiveValue::Set(mailbox);
+        }
+        if let Some(on) = changes.gp_message_at_first_contact {
+            let kind = stored("organisation kind", OrganisationKind::parse(&current_kind))?;
+            if on && kind != OrganisationKind::LinkWorkerService {
+                return Err(not_a_link_worker_service().into());
+            }
+            row.gp_message_at_first_contact = sea_orm::ActiveValue::Set(on);
         }
         let saved = sea_orm::ActiveModelTrait::update(row, &self.db).await?;
         tracing::info!(organisation = %id.0, "organisation updated");

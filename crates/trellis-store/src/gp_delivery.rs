@@ -1,6 +1,7 @@
 //! The message back to the GP on its way through the outbox: queued in the transaction that closes the
-//! referral (for a practice with a MESH mailbox), built when the worker sends it, and tracked on MESH
-//! until the practice's system acknowledges it or MESH gives up.
+//! referral, and in the one that records first contact where the link worker service turns that on (for a
+//! practice with a MESH mailbox); built when the worker sends it, and tracked on MESH until the practice's
+//! system acknowledges it or MESH gives up.
 //!
 //! The row holds only the referral and the occasion, like every outbox row: the message, which is full of
 //! personal data, is built from the committed referral at send time and never stored. Its id is derived
@@ -46,7 +47,8 @@ pub(crate) async fn queue_gp_message(
 
 impl Store {
     /// The message back to send for `referral` on `occasion`, built now from the committed referral; `None`
-    /// if there is nothing to send (the referral is not closed). The read is audited as the system's.
+    /// if there is nothing to send (a closing message for a referral not closed). The read is audited as the
+    /// system's.
     pub async fn gp_message_to_send(
         &self,
         referral: ReferralId,
@@ -61,7 +63,7 @@ impl Store {
         Audit { actor: &system, action, referral: Some(referral), offer: None, at: now }.write(&self.db).await?;
         match occasion {
             Occasion::Closure => self.gp_message_of(&record, now).await,
-            Occasion::FirstContact => Ok(None),
+            Occasion::FirstContact => self.build_gp_message(&record, occasion, now).await.map(Some),
         }
     }
 

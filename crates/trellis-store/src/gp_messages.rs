@@ -3,8 +3,8 @@
 //!
 //! It is built from the referral as committed, so it says what the practice can also see in Trellis: the
 //! person as the referral holds them, the contacts, needs, the plan's summary, the support offered and
-//! what became of it, the wellbeing measures and the closure. Free-text notes are never included: nothing
-//! yet lets a link worker mark a note for the GP.
+//! what became of it, the wellbeing measures and the closure. A free-text note is included only where the
+//! link worker marked it for the GP (`forGp`); every other note stays in Trellis.
 
 use chrono::{DateTime, Utc};
 use trellis_domain::ReferralId;
@@ -51,6 +51,18 @@ impl Store {
         if record.state.status != ReferralStatus::Closed {
             return Ok(None);
         }
+        self.build_gp_message(record, Occasion::Closure, now).await.map(Some)
+    }
+
+    /// The message back about a referral already read in scope, for `occasion`: at first contact it says
+    /// the person has been contacted and carries no outcome, whatever happened since.
+    pub(crate) async fn build_gp_message(
+        &self,
+        record: &ReferralRecord,
+        occasion: Occasion,
+        now: DateTime<Utc>,
+    ) -> Result<MessageBack, StoreError> {
+        let closing = occasion == Occasion::Closure;
         let referral = record.state.id;
         let practice = self.organisation(record.state.referring_organisation).await?;
         let service = self.organisation(record.state.link_worker_service).await?;
@@ -68,7 +80,21 @@ impl Store {
             .filter(|e| matches!(e.kind, ReferralEventKind::Contacted | ReferralEventKind::ContactAttempted))
             .map(|e| e.at)
             .collect();
-        let closed_at = history.iter().rev().find(|e| matches!(e.kind, ReferralEventKind::Closed { .. })).map(|e| e.at);
+        let notes_for_gp = history
+            .iter()
+            .filter(|e| e.note_for_gp)
+            .filter_map(|e| {
+                let note = e.note.as_deref()?;
+                let what = e.kind.name().replace('_', " ");
+                Some(format!("{} ({what}): {note}", e.at.format("%d %B %Y")))
+            })
+            .collect();
+        let closed_at = history
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, ReferralEventKind::Closed { .. }))
+            .map(|e| e.at)
+            .filter(|_| closing);
         let plan = self.plan_of(record).await?.map(|p| {
             let summary = p.plan.summary();
             let goals = summary
@@ -122,10 +148,10 @@ impl Store {
             })
             .collect();
         let details = &record.person.details;
-        Ok(Some(MessageBack {
-            id: message_id(referral, Occasion::Closure),
+        Ok(MessageBack {
+            id: message_id(referral, occasion),
             replaces: None,
-            occasion: Occasion::Closure,
+            occasion,
             created_at: now,
             referral_id: referral.0,
             person: Person {
@@ -148,9 +174,9 @@ impl Store {
             plan,
             support,
             measures,
-            closure: record.state.closure_reason,
+            closure: record.state.closure_reason.filter(|_| closing),
             closed_at,
-            notes_for_gp: vec![],
-        }))
+            notes_for_gp,
+        })
     }
 }

@@ -688,6 +688,7 @@ async fn resolve_organisation(
             link_worker_service_id: None,
             created_at: now,
             mesh_mailbox_id: None,
+            gp_message_at_first_contact: false,
         }
         .into_active_model(),
     )

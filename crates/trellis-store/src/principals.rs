@@ -181,6 +181,7 @@ mod tests {
                 email: None,
                 link_worker_service: None,
                 mesh_mailbox: None,
+                gp_message_at_first_contact: false,
                 created_at: now,
             },
             api_key: key,

@@ -221,6 +221,7 @@ fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, Sto
         actor_organisation_id: event.actor.organisation.map(|o| o.0),
         actor_user_id: event.actor.user.map(|u| u.0),
         note: event.note.clone(),
+        note_for_gp: event.note_for_gp,
         data: serde_json::to_string(&event.kind).map_err(unreadable("referral_events.data"))?,
         occurred_at: event.at,
     }
@@ -242,6 +243,7 @@ fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
         actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
         at: m.occurred_at,
         note: m.note,
+        note_for_gp: m.note_for_gp,
     })
 }
 
@@ -624,24 +626,40 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralRecord, StoreError> {
+        self.transition_referral_with_note_for_gp(id, expected_version, command, false, actor, now).await
+    }
+
+    /// As [`Store::transition_referral`], with the command's note marked for the referring GP practice when
+    /// `note_for_gp` (it then goes into the message back to the GP).
+    pub async fn transition_referral_with_note_for_gp(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        command: ReferralCommand,
+        note_for_gp: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralRecord, StoreError> {
         // Every closure passes the same checks (a completed one needs its follow-up measure or a reason).
         if let ReferralCommand::Close { reason, note } = command {
-            return self.close_referral(id, expected_version, reason, note, None, actor, now).await;
+            return self.close_referral(id, expected_version, reason, note, note_for_gp, None, actor, now).await;
         }
         let txn = self.db.begin().await?;
-        let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
+        let event = self.transition_in(&txn, id, Some(expected_version), command, note_for_gp, actor, now).await?;
         txn.commit().await?;
         self.referral_unaudited(actor, event.referral).await
     }
 
     /// The transition inside a caller's transaction. `expected_version` is `None` only for changes that
     /// follow from another change in the same transaction (a provider's confirmed attendance).
+    #[allow(clippy::too_many_arguments, reason = "one command's parts, as the API passes them")]
     pub(crate) async fn transition_in(
         &self,
         txn: &DatabaseTransaction,
         id: ReferralId,
         expected_version: Option<u32>,
         command: ReferralCommand,
+        note_for_gp: bool,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralEvent, StoreError> {
@@ -666,6 +684,7 @@ impl Store {
             }
         }
         let (next, event) = state.handle(command, actor, now)?;
+        let event = event.with_note_for_gp(note_for_gp)?;
         let mut update = referral::Entity::update_many()
             .col_expr(referral::Column::Status, Expr::value(next.status.as_str()))
             .col_expr(referral::Column::Version, Expr::value(i64::from(next.version)))
@@ -703,6 +722,12 @@ impl Store {
                 .ok_or(StoreError::UnknownReference("heldDetails"))?;
             let replaced = sea_orm::ActiveModelTrait::reset_all(demographics_model(id, &held, now).into_active_model());
             referral_demographics::Entity::update(replaced).exec(txn).await?;
+        }
+        if event.kind == ReferralEventKind::Contacted {
+            let service = organisation::Entity::find_by_id(row.link_worker_service_id).one(txn).await?;
+            if service.is_some_and(|s| s.gp_message_at_first_contact) {
+                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, now).await?;
+            }
         }
         if let ReferralEventKind::Closed { reason } = event.kind {
             self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;

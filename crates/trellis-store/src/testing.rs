@@ -215,6 +215,7 @@ impl Fixture {
         let now = Utc::now();
         let email = |s: &str| Some(EmailAddress::parse(s).expect("fixture email"));
         let org = |kind, name: &str, ods: Option<&str>, mail: &str, lws| NewOrganisation {
+            gp_message_at_first_contact: false,
             mesh_mailbox: None,
             kind,
             name: name.into(),

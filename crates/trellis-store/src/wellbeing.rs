@@ -132,8 +132,16 @@ impl Store {
             .await?;
         let version = latest.map_or(1, |p| p.version.saturating_add(1));
         let plan_version = u32::try_from(version).map_err(|_| corrupt("referral_plans.version"))?;
-        self.transition_in(&txn, id, Some(expected_version), ReferralCommand::UpdatePlan { plan_version }, actor, now)
-            .await?;
+        self.transition_in(
+            &txn,
+            id,
+            Some(expected_version),
+            ReferralCommand::UpdatePlan { plan_version },
+            false,
+            actor,
+            now,
+        )
+        .await?;
         referral_plan::Entity::insert(
             referral_plan::Model {
                 id: Uuid::now_v7(),
@@ -179,7 +187,7 @@ impl Store {
         }
         check_taken_at(taken_at, state.created_at, now)?;
         let command = ReferralCommand::RecordMeasure { instrument: new.instrument };
-        self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
+        self.transition_in(&txn, id, Some(expected_version), command, false, actor, now).await?;
         let measure_id = Uuid::now_v7();
         wellbeing_measure::Entity::insert(
             wellbeing_measure::Model {
@@ -210,6 +218,7 @@ impl Store {
         expected_version: u32,
         reason: ClosureReason,
         note: Option<String>,
+        note_for_gp: bool,
         no_follow_up: Option<NoFollowUpReason>,
         actor: &Actor,
         now: DateTime<Utc>,
@@ -217,8 +226,16 @@ impl Store {
         let now = now.trunc_subsecs(6);
         let txn = self.db.begin().await?;
         // The transition first: a stale version is a conflict whatever else is wrong.
-        self.transition_in(&txn, id, Some(expected_version), ReferralCommand::Close { reason, note }, actor, now)
-            .await?;
+        self.transition_in(
+            &txn,
+            id,
+            Some(expected_version),
+            ReferralCommand::Close { reason, note },
+            note_for_gp,
+            actor,
+            now,
+        )
+        .await?;
         let missing = if reason == ClosureReason::Completed {
             let mut has_follow_up = false;
             for code in InstrumentCode::ALL {

@@ -257,7 +257,16 @@ both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     store
-        .close_referral(id, 2, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, Utc::now())
+        .close_referral(
+            id,
+            2,
+            ClosureReason::Completed,
+            None,
+            false,
+            Some(NoFollowUpReason::NotOffered),
+            &lw,
+            Utc::now(),
+        )
         .await
         .unwrap();
     let email = store.outbox().await.unwrap().pop().unwrap();

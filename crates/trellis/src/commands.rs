@@ -147,6 +147,7 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
                 Some(o) => o.id,
                 None => {
                     let new = NewOrganisation {
+                        gp_message_at_first_contact: false,
                         mesh_mailbox: None,
                         kind: OrganisationKind::Locality,
                         name: "Locality".into(),

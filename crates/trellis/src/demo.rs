@@ -108,6 +108,7 @@ async fn org(
     // The first demo practice has the MESH sandbox's second mailbox, so the message back has somewhere to go.
     let mesh_mailbox = (ods == Some(MARKER_ODS)).then(|| DEMO_PRACTICE_MESH_MAILBOX.to_owned());
     let new = NewOrganisation {
+        gp_message_at_first_contact: false,
         mesh_mailbox,
         kind,
         name: name.into(),
@@ -635,6 +636,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
             3,
             ClosureReason::Completed,
             Some("Goes every fortnight and has made friends.".into()),
+            true,
             Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered),
             lw,
             now,

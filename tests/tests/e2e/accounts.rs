@@ -251,3 +251,32 @@ on_both_databases!(an_admin_gives_a_practice_its_mesh_mailbox_changes_it_and_rem
         .await;
     assert_eq!(unknown.code(), Some("NOT_FOUND"));
 });
+
+const FIRST_CONTACT_SETTING: &str = "mutation($input: UpdateOrganisationInput!) { updateOrganisation(input: $input) { organisation { id gpMessageAtFirstContact } } }";
+
+on_both_databases!(
+    only_a_link_worker_service_turns_on_the_message_back_at_first_contact_and_only_an_admin_may,
+    |app: TestApp| async move {
+        let t = app.tokens.clone();
+        let service = app.fixture.service.id.to_string();
+        let on = json!({ "input": { "organisationId": service, "gpMessageAtFirstContact": true } });
+        let set = app.ok(&t.admin, FIRST_CONTACT_SETTING, on.clone()).await;
+        assert_eq!(set["updateOrganisation"]["organisation"]["gpMessageAtFirstContact"], true);
+        let renamed = json!({ "input": { "organisationId": service, "name": "Erewash Social Prescribing" } });
+        let kept = app.ok(&t.admin, FIRST_CONTACT_SETTING, renamed).await;
+        assert_eq!(kept["updateOrganisation"]["organisation"]["gpMessageAtFirstContact"], true, "absent stays");
+        let refused = app.graphql(Some(&t.link_worker), FIRST_CONTACT_SETTING, on).await;
+        assert_eq!(refused.code(), Some("FORBIDDEN"), "an admin's setting");
+
+        let practice = app.fixture.practice.id.to_string();
+        let on_a_practice = json!({ "input": { "organisationId": practice, "gpMessageAtFirstContact": true } });
+        let bad = app.graphql(Some(&t.admin), FIRST_CONTACT_SETTING, on_a_practice).await;
+        assert_eq!((bad.code(), bad.field()), (Some("VALIDATION"), Some("gpMessageAtFirstContact")));
+        let create =
+            "mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) { organisation { id } } }";
+        let new_practice = json!({ "input": { "kind": "GP_PRACTICE", "name": "Draycott Surgery", "odsCode": "C81699",
+                                              "linkWorkerServiceId": service, "gpMessageAtFirstContact": true } });
+        let bad = app.graphql(Some(&t.admin), create, new_practice).await;
+        assert_eq!((bad.code(), bad.field()), (Some("VALIDATION"), Some("gpMessageAtFirstContact")));
+    }
+);

@@ -765,6 +765,7 @@ async fn world(app: TestApp) -> World {
         .store
         .create_organisation(
             NewOrganisation {
+                gp_message_at_first_contact: false,
                 mesh_mailbox: None,
                 kind: OrganisationKind::Provider,
                 name: "Riverside Arts Collective".into(),

@@ -78,6 +78,7 @@ async fn other_provider(app: &TestApp) -> (OrganisationId, String) {
         .store
         .create_organisation(
             NewOrganisation {
+                gp_message_at_first_contact: false,
                 mesh_mailbox: None,
                 kind: trellis_domain::organisation::OrganisationKind::Provider,
                 name: "Sawley Sports Club".into(),

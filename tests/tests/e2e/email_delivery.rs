@@ -230,7 +230,7 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     let note = Some("Walking weekly now".to_owned());
     let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
     let completed = ClosureReason::Completed;
-    store.close_referral(referral, version, completed, note, not_offered, &lw, Utc::now()).await.expect("close");
+    store.close_referral(referral, version, completed, note, false, not_offered, &lw, Utc::now()).await.expect("close");
     drain(&worker, now + TimeDelta::days(6)).await;
 
     let rows = store.outbox().await.expect("outbox");

@@ -23,13 +23,15 @@ use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, Worker
 use trellis_store::Store;
 use trellis_store::accounts::OrganisationChanges;
 use trellis_store::notices::DELIVERY_FAILED_FLAG;
-use trellis_store::outbox::{DeliveryStatus, EmailKind, MeshStatus, OutboxEmail};
+use trellis_store::outbox::{DeliveryStatus, EmailKind, MeshStatus, Occasion, OutboxEmail, OutboxJob};
 use trellis_tests::maildev::MailDev;
 use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backends, repo_root};
 
 const NHS: &str = "9434765919";
 /// Written on the contact and never marked for the GP: it must never reach the practice.
 const UNMARKED_NOTE: &str = "Talked about the canal walks she used to do";
+/// Written at closure and marked for the GP: it reaches the practice.
+const MARKED_NOTE: &str = "Goes to the allotment group every Tuesday";
 
 /// A migrated database, its store, and the fixture locality whose practice has the sandbox's practice
 /// mailbox.
@@ -42,7 +44,8 @@ async fn locality(backend: Backend) -> (TestDb, Store, Fixture) {
     (db, store, f)
 }
 
-/// A referral assigned to the fixture's link worker, contacted with a note, then closed for `reason`.
+/// A referral assigned to the fixture's link worker, contacted with a note for the record, then closed for
+/// `reason` with a note marked for the GP.
 async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> ReferralId {
     let gp = Fixture::actor(&f.gp);
     let lw = Fixture::actor(&f.link_worker);
@@ -51,7 +54,10 @@ async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> R
     let contact = ReferralCommand::RecordContact { note: Some(UNMARKED_NOTE.into()) };
     store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
     let no_follow_up = (reason == ClosureReason::Completed).then_some(NoFollowUpReason::NotOffered);
-    store.close_referral(id, 3, reason, None, no_follow_up, &lw, Utc::now()).await.expect("close");
+    store
+        .close_referral(id, 3, reason, Some(MARKED_NOTE.into()), true, no_follow_up, &lw, Utc::now())
+        .await
+        .expect("close");
     id
 }
 
@@ -156,6 +162,7 @@ async fn closing_a_referral_puts_exactly_one_readable_message_in_the_practice_in
     assert!(pdf_text.contains("Closed: completed"), "the outcome: {pdf_text}");
     let text = String::from_utf8_lossy(&bundle);
     assert!(!text.contains(UNMARKED_NOTE) && !pdf_text.contains(UNMARKED_NOTE), "an unmarked note never goes");
+    assert!(pdf_text.contains(MARKED_NOTE) && text.contains(MARKED_NOTE), "the marked note goes: {pdf_text}");
 
     // The practice acknowledged it (mesh-client did): the next check records that, and nothing is sent again.
     let report = worker.tick(now + TimeDelta::minutes(2)).await;
@@ -277,7 +284,7 @@ async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: 
     let lw = Fixture::actor(&f.link_worker);
     let id = other.referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
-    store.close_referral(id, 2, ClosureReason::MovedAway, None, None, &lw, Utc::now()).await.unwrap();
+    store.close_referral(id, 2, ClosureReason::MovedAway, None, false, None, &lw, Utc::now()).await.unwrap();
     let no_mesh = Worker::new(store.clone(), files_mailer(), WorkerSettings::new("w1", "http://trellis.test"));
     let report = no_mesh.tick(Utc::now()).await;
     assert_eq!((report.skipped, report.dead, report.retrying), (1, 0, 0), "{report:?}");
@@ -288,3 +295,80 @@ async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: 
     assert_eq!(report.claimed, 0, "nothing piles up: {report:?}");
 }
 on_both_backends!(without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries);
+
+/// The GP message rows for `occasion`.
+async fn gp_messages_for(store: &Store, occasion: Occasion) -> Vec<OutboxEmail> {
+    let rows = store.outbox().await.expect("outbox");
+    gp_messages(&rows)
+        .into_iter()
+        .filter(|r| matches!(r.job, OutboxJob::GpMessage { occasion: o, .. } if o == occasion))
+        .cloned()
+        .collect()
+}
+
+/// The link worker service turns the message at first contact on (or leaves it off); a referral is then
+/// contacted and closed, the worker sending after each step. What reached the practice, in order.
+async fn messages_for_a_contacted_then_closed_referral(backend: Backend, at_first_contact: bool) -> Vec<Value> {
+    let (_db, store, f) = locality(backend).await;
+    let admin = Fixture::actor(&f.admin);
+    let changes = OrganisationChanges { gp_message_at_first_contact: Some(at_first_contact), ..Default::default() };
+    let service = store.update_organisation(&admin, f.service.id, changes).await.expect("setting");
+    assert_eq!(service.gp_message_at_first_contact, at_first_contact);
+    let sandbox = Sandbox::start().await;
+    let worker = worker(&store, files_mailer(), sandbox.trellis());
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let id = store.submit_referral(f.referral(NHS), None, &gp, Utc::now()).await.expect("submit").referral.state.id;
+    store.transition_referral(id, 1, ReferralCommand::Assign { to: f.link_worker.id }, &lw, Utc::now()).await.unwrap();
+    let contact = ReferralCommand::RecordContact { note: Some(UNMARKED_NOTE.into()) };
+    store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
+
+    let mut received = vec![];
+    let first_contact = gp_messages_for(&store, Occasion::FirstContact).await;
+    assert_eq!(first_contact.len(), usize::from(at_first_contact), "queued with the contact: {first_contact:#?}");
+    let now = Utc::now();
+    let report = worker.tick(now).await;
+    assert_eq!((report.errors, report.dead, report.retrying), (0, 0, 0), "{report:?}");
+    if let Some(row) = first_contact.first() {
+        received.push(third_party_reading(&the_one_message_in_the_practice_inbox(&sandbox, &row.message_id)));
+    } else {
+        assert!(sandbox.inbox(PRACTICE_MAILBOX).is_empty(), "nothing at first contact when it is off");
+    }
+
+    store
+        .close_referral(id, 3, ClosureReason::Completed, None, false, Some(NoFollowUpReason::NotOffered), &lw, now)
+        .await
+        .unwrap();
+    let report = worker.tick(now + TimeDelta::minutes(5)).await;
+    assert_eq!((report.errors, report.dead, report.retrying), (0, 0, 0), "{report:?}");
+    let closing = gp_messages_for(&store, Occasion::Closure).await;
+    assert_eq!(closing.len(), 1, "{closing:#?}");
+    if let Some(row) = first_contact.first() {
+        assert_ne!(row.message_id, closing[0].message_id, "each message has its own id");
+    }
+    received.push(third_party_reading(&the_one_message_in_the_practice_inbox(&sandbox, &closing[0].message_id)));
+    received
+}
+
+async fn a_service_that_turns_it_on_sends_a_first_contact_message_and_then_the_closing_one(backend: Backend) {
+    let received = messages_for_a_contacted_then_closed_referral(backend, true).await;
+    assert_eq!(received.len(), 2);
+    let contacted = received[0]["pdf_text"].as_str().unwrap();
+    assert!(contacted.contains("Social prescribing: person contacted"), "{contacted}");
+    assert!(contacted.contains("The link worker has contacted the person."), "{contacted}");
+    assert!(contacted.contains("943 476 5919") && !contacted.contains("Outcome"), "{contacted}");
+    assert!(!received[0]["sections"].to_string().contains("Outcome"), "no outcome yet: {}", received[0]);
+    let closed = received[1]["pdf_text"].as_str().unwrap();
+    assert!(closed.contains("Social prescribing: outcome of referral") && closed.contains("Closed: completed"));
+    for reading in &received {
+        assert!(!reading["pdf_text"].as_str().unwrap().contains(UNMARKED_NOTE), "an unmarked note never goes");
+    }
+}
+on_both_backends!(a_service_that_turns_it_on_sends_a_first_contact_message_and_then_the_closing_one);
+
+async fn a_service_that_leaves_it_off_sends_only_the_closing_message(backend: Backend) {
+    let received = messages_for_a_contacted_then_closed_referral(backend, false).await;
+    assert_eq!(received.len(), 1);
+    assert!(received[0]["pdf_text"].as_str().unwrap().contains("Closed: completed"), "{}", received[0]);
+}
+on_both_backends!(a_service_that_leaves_it_off_sends_only_the_closing_message);

@@ -65,6 +65,7 @@ async fn traffic(app: &TestApp) -> (String, String) {
         .store
         .create_organisation(
             NewOrganisation {
+                gp_message_at_first_contact: false,
                 mesh_mailbox: None,
                 kind: OrganisationKind::Provider,
                 name: "Towpath Voices".into(),

@@ -376,6 +376,7 @@ on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepti
         .store
         .create_organisation(
             trellis_store::accounts::NewOrganisation {
+                gp_message_at_first_contact: false,
                 mesh_mailbox: None,
                 kind: trellis_domain::organisation::OrganisationKind::Provider,
                 name: "Towpath Voices".into(),

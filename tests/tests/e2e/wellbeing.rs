@@ -14,6 +14,14 @@ const LW: &str = "link-worker.md";
 
 /// A referral submitted by the fixture's practice and contacted by its link worker: version 2.
 async fn contacted(app: &TestApp, nhs: &str) -> String {
+    let id = submitted(app, nhs).await;
+    let contact = json!({ "input": { "referralId": id, "expectedVersion": 1 } });
+    app.ok(&app.tokens.link_worker, &doc_operation(LW, "RecordContact"), contact).await;
+    id
+}
+
+/// A referral submitted by the fixture's practice: version 1.
+async fn submitted(app: &TestApp, nhs: &str) -> String {
     let input = json!({ "input": {
         "idempotencyKey": format!("wellbeing-{nhs}"),
         "person": { "nhsNumber": nhs, "givenName": "Margaret", "familyName": "Hughes", "dateOfBirth": "1946-05-17",
@@ -21,10 +29,7 @@ async fn contacted(app: &TestApp, nhs: &str) -> String {
         "needs": ["LONELINESS", "PHYSICAL_ACTIVITY"], "reason": "Rarely goes out.",
         "consent": { "given": true, "recordedBy": "Dr Patel", "recordedAt": (Utc::now() - Duration::days(1)).to_rfc3339() } } });
     let submitted = app.ok(&app.tokens.gp, &doc_operation(GP, "SubmitReferral"), input).await;
-    let id = submitted["submitReferral"]["referral"]["id"].as_str().unwrap().to_owned();
-    let contact = json!({ "input": { "referralId": id, "expectedVersion": 1 } });
-    app.ok(&app.tokens.link_worker, &doc_operation(LW, "RecordContact"), contact).await;
-    id
+    submitted["submitReferral"]["referral"]["id"].as_str().unwrap().to_owned()
 }
 
 fn plan_input(id: &str, version: u64, service: &Value, review: Option<&str>) -> Value {
@@ -437,3 +442,45 @@ on_both_databases!(
         assert_eq!(other.code(), Some("NOT_FOUND"));
     }
 );
+
+/// Written on the contact and marked for the GP.
+const MARKED_NOTE: &str = "Keen to rejoin the walking group she left last year";
+/// Written on a contact attempt and at closure, for the record only.
+const UNMARKED_NOTES: [&str; 2] = ["Left a voicemail with her daughter", "Closed after our last call"];
+
+on_both_databases!(only_notes_the_link_worker_marked_for_the_gp_reach_the_message_back, |app: TestApp| async move {
+    let t = app.tokens.clone();
+    let id = submitted(&app, "943 476 5919").await;
+    let nothing_to_mark = json!({ "input": { "referralId": id, "expectedVersion": 1, "forGp": true } });
+    let refused = app.graphql(Some(&t.link_worker), &doc_operation(LW, "RecordContact"), nothing_to_mark).await;
+    assert_eq!(refused.code(), Some("VALIDATION"), "only a note can be marked");
+
+    let attempt = json!({ "input": { "referralId": id, "expectedVersion": 1, "note": UNMARKED_NOTES[0] } });
+    app.ok(&t.link_worker, &doc_operation(LW, "RecordContactAttempt"), attempt).await;
+    let contact = json!({ "input": { "referralId": id, "expectedVersion": 2, "note": MARKED_NOTE, "forGp": true } });
+    app.ok(&t.link_worker, &doc_operation(LW, "RecordContact"), contact).await;
+    let close = json!({ "input": { "referralId": id, "expectedVersion": 3, "reason": "DECLINED_BY_PERSON",
+                                       "note": UNMARKED_NOTES[1], "forGp": false } });
+    app.ok(&t.link_worker, &doc_operation(LW, "CloseReferral"), close).await;
+
+    let history = "query($id: ID!) { referral(id: $id) { history { kind note noteForGp } } }";
+    let events = app.ok(&t.link_worker, history, json!({ "id": id })).await["referral"]["history"].clone();
+    let marked: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["noteForGp"] == true).collect();
+    assert_eq!(marked.len(), 1, "{events}");
+    assert_eq!((marked[0]["kind"].as_str(), marked[0]["note"].as_str()), (Some("contacted"), Some(MARKED_NOTE)));
+
+    let message = "query($id: ID!) { referral(id: $id) { gpMessage { fhirBundle } } }";
+    let closed = app.ok(&t.gp, message, json!({ "id": id })).await;
+    let bundle = closed["referral"]["gpMessage"]["fhirBundle"].as_str().unwrap().to_owned();
+    let reading = read_as_a_third_party(&bundle);
+    assert_eq!(reading["ok"], true, "{reading}");
+    let pdf_text = reading["pdf_text"].as_str().unwrap();
+    assert!(pdf_text.contains("Notes from the link worker"), "{pdf_text}");
+    assert!(pdf_text.contains(MARKED_NOTE), "the marked note is in the PDF: {pdf_text}");
+    assert!(reading["sections"].to_string().contains("Notes from the link worker"), "{reading}");
+    let composition = serde_json::from_str::<Value>(&bundle).unwrap()["entry"][1]["resource"]["entry"][0].to_string();
+    assert!(composition.contains(MARKED_NOTE), "the marked note is in the Composition: {composition}");
+    for unmarked in UNMARKED_NOTES {
+        assert!(!bundle.contains(unmarked) && !pdf_text.contains(unmarked), "{unmarked:?} reached the practice");
+    }
+});

@@ -161,6 +161,10 @@ pub struct RecordContactAttemptInput {
     pub expected_version: u32,
     /// What was tried.
     pub note: Option<String>,
+    /// Marks the note for the referring GP practice: it then goes into the message back to the GP. Unmarked
+    /// notes are for the record only and never reach the practice's record. Needs a note.
+    #[graphql(default)]
+    pub for_gp: bool,
 }
 
 /// The first real conversation with the person.
@@ -172,6 +176,10 @@ pub struct RecordContactInput {
     pub expected_version: u32,
     /// What matters to them; the start of their plan.
     pub note: Option<String>,
+    /// Marks the note for the referring GP practice: it then goes into the message back to the GP. Unmarked
+    /// notes are for the record only and never reach the practice's record. Needs a note.
+    #[graphql(default)]
+    pub for_gp: bool,
 }
 
 /// The person attends an activity.
@@ -183,6 +191,10 @@ pub struct RecordAttendanceInput {
     pub expected_version: u32,
     /// Any note.
     pub note: Option<String>,
+    /// Marks the note for the referring GP practice: it then goes into the message back to the GP. Unmarked
+    /// notes are for the record only and never reach the practice's record. Needs a note.
+    #[graphql(default)]
+    pub for_gp: bool,
 }
 
 /// The activity ended early; the person needs another connection.
@@ -194,6 +206,10 @@ pub struct EndActivityInput {
     pub expected_version: u32,
     /// Why.
     pub note: Option<String>,
+    /// Marks the note for the referring GP practice: it then goes into the message back to the GP. Unmarked
+    /// notes are for the record only and never reach the practice's record. Needs a note.
+    #[graphql(default)]
+    pub for_gp: bool,
 }
 
 /// Close a referral.
@@ -205,8 +221,12 @@ pub struct CloseReferralInput {
     pub expected_version: u32,
     /// Why.
     pub reason: ClosureReason,
-    /// Any note (for the record; not sent to the practice).
+    /// Any note (for the record; it reaches the practice only when marked `forGp`).
     pub note: Option<String>,
+    /// Marks the note for the referring GP practice: it then goes into the message back to the GP. Unmarked
+    /// notes are for the record only and never reach the practice's record. Needs a note.
+    #[graphql(default)]
+    pub for_gp: bool,
     /// Why no follow-up wellbeing measure was taken: required to close as `COMPLETED` without one.
     pub no_follow_up_reason: Option<super::wellbeing::NoFollowUpReason>,
 }
@@ -315,10 +335,14 @@ pub struct CreateOrganisationInput {
     pub link_worker_service_id: Option<ID>,
     /// Its MESH mailbox id (`X26ABC2`): where the message back to a GP practice is delivered.
     pub mesh_mailbox_id: Option<String>,
+    /// For a link worker service: the referring practice also gets a message back at first contact,
+    /// saying the person has been contacted (it always gets one at closure).
+    #[graphql(default)]
+    pub gp_message_at_first_contact: bool,
 }
 
-/// Change an organisation's name, email or MESH mailbox (admin). An absent field stays as it is; an
-/// empty `email` or `meshMailboxId` removes it.
+/// Change an organisation's name, email, MESH mailbox or message back at first contact (admin). An absent
+/// field stays as it is; an empty `email` or `meshMailboxId` removes it.
 #[derive(InputObject)]
 pub struct UpdateOrganisationInput {
     /// The organisation.
@@ -329,6 +353,8 @@ pub struct UpdateOrganisationInput {
     pub email: Option<String>,
     /// A new MESH mailbox id; empty removes it.
     pub mesh_mailbox_id: Option<String>,
+    /// For a link worker service: turn the message back to the practice at first contact on or off.
+    pub gp_message_at_first_contact: Option<bool>,
 }
 
 /// Add a user; the payload carries their API token, shown once.

@@ -193,10 +193,24 @@ async fn transition(
     expected_version: u32,
     command: ReferralCommand,
 ) -> ApiResult<Referral> {
+    transition_noting(ctx, referral, expected_version, command, false).await
+}
+
+/// As [`transition`], with the command's note marked for the referring GP practice when `note_for_gp`.
+async fn transition_noting(
+    ctx: &Context<'_>,
+    referral: &ID,
+    expected_version: u32,
+    command: ReferralCommand,
+    note_for_gp: bool,
+) -> ApiResult<Referral> {
     let actor = ctx.data::<Caller>()?.actor().api()?;
     let id = referral_id(referral).api()?;
-    let record =
-        ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
+    let record = ctx
+        .data::<Store>()?
+        .transition_referral_with_note_for_gp(id, expected_version, command, note_for_gp, &actor, Utc::now())
+        .await
+        .api()?;
     Ok(Referral(record))
 }
 
@@ -267,7 +281,7 @@ impl Mutation {
     ) -> ApiResult<RecordContactAttemptPayload> {
         let command = ReferralCommand::RecordContactAttempt { note: input.note };
         Ok(RecordContactAttemptPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
@@ -275,7 +289,7 @@ impl Mutation {
     async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
         let command = ReferralCommand::RecordContact { note: input.note };
         Ok(RecordContactPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
@@ -287,14 +301,16 @@ impl Mutation {
     ) -> ApiResult<RecordAttendancePayload> {
         let command = ReferralCommand::RecordAttendance { evidence: None, note: input.note };
         Ok(RecordAttendancePayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
         })
     }
 
     /// Record that the activity ended early and the person needs another connection.
     async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
         let command = ReferralCommand::EndActivity { note: input.note };
-        Ok(EndActivityPayload { referral: transition(ctx, &input.referral_id, input.expected_version, command).await? })
+        let referral =
+            transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?;
+        Ok(EndActivityPayload { referral })
     }
 
     /// Close a referral with a reason; the referring practice is told by reference. Every open offer ends
@@ -311,6 +327,7 @@ impl Mutation {
                 input.expected_version,
                 input.reason.into(),
                 input.note,
+                input.for_gp,
                 no_follow_up,
                 &actor,
                 Utc::now(),
@@ -441,6 +458,7 @@ impl Mutation {
             return Err(ApiError::Validation(ValueError::new("odsCode", "", "is required for a GP practice")).extend());
         }
         let new = NewOrganisation {
+            gp_message_at_first_contact: input.gp_message_at_first_contact,
             mesh_mailbox: input
                 .mesh_mailbox_id
                 .as_deref()
@@ -462,7 +480,7 @@ impl Mutation {
         Ok(CreateOrganisationPayload { organisation: organisation.into() })
     }
 
-    /// Change an organisation's name, email or MESH mailbox id (admin).
+    /// Change an organisation's name, email, MESH mailbox id or message back at first contact (admin).
     async fn update_organisation(
         &self,
         ctx: &Context<'_>,
@@ -481,6 +499,7 @@ impl Mutation {
                 .map(|m| m.as_deref().map(trellis_domain::organisation::parse_mesh_mailbox).transpose())
                 .transpose()
                 .api()?,
+            gp_message_at_first_contact: input.gp_message_at_first_contact,
         };
         let organisation = ctx.data::<Store>()?.update_organisation(&actor, id, changes).await.api()?;
         Ok(UpdateOrganisationPayload { organisation: organisation.into() })

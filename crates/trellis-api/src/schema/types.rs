@@ -175,6 +175,9 @@ pub struct Organisation {
     pub link_worker_service_id: Option<ID>,
     /// Its MESH mailbox id: where the message back to a GP practice is delivered.
     pub mesh_mailbox_id: Option<String>,
+    /// For a link worker service: whether the referring practice also gets a message back at first
+    /// contact, saying the person has been contacted.
+    pub gp_message_at_first_contact: bool,
 }
 
 impl From<accounts::Organisation> for Organisation {
@@ -187,6 +190,7 @@ impl From<accounts::Organisation> for Organisation {
             email: o.email,
             link_worker_service_id: o.link_worker_service.map(|s| ID(s.to_string())),
             mesh_mailbox_id: o.mesh_mailbox,
+            gp_message_at_first_contact: o.gp_message_at_first_contact,
         }
     }
 }
@@ -420,6 +424,11 @@ impl ReferralEvent {
     /// What they wrote.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
+    }
+    /// Whether the link worker marked the note for the referring GP practice (it goes into the message
+    /// back to the GP).
+    async fn note_for_gp(&self) -> bool {
+        self.0.note_for_gp
     }
 }
 

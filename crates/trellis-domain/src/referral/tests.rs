@@ -283,3 +283,22 @@ proptest! {
         prop_assert_eq!(Referral::replay(&history), Some(state), "replaying the history reproduces the state");
     }
 }
+
+#[test]
+fn only_a_link_workers_note_can_be_marked_for_the_gp() {
+    let lw = own(Role::LinkWorker);
+    let contact = |note: Option<&str>| {
+        referral_in(R).decide(ReferralCommand::RecordContact { note: note.map(Into::into) }, &lw, t0()).unwrap()
+    };
+    let marked = contact(Some("walks with a friend")).with_note_for_gp(true).unwrap();
+    assert!(marked.note_for_gp);
+    assert!(!contact(Some("for the record")).with_note_for_gp(false).unwrap().note_for_gp);
+    let nothing_to_mark = contact(None).with_note_for_gp(true);
+    assert!(
+        matches!(nothing_to_mark, Err(DomainError::Invalid(ValueError { field: "forGp", .. }))),
+        "{nothing_to_mark:?}"
+    );
+    let withdraw = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: Some("moved".into()) };
+    let by_practice = referral_in(R).decide(withdraw, &own(Role::GpPractice), t0()).unwrap().with_note_for_gp(true);
+    assert!(matches!(by_practice, Err(DomainError::Forbidden { .. })), "{by_practice:?}");
+}

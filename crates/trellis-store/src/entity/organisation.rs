@@ -14,6 +14,7 @@ pub struct Model {
     pub email: Option<String>,
     pub link_worker_service_id: Option<Uuid>,
     pub mesh_mailbox_id: Option<String>,
+    pub gp_message_at_first_contact: bool,
     pub created_at: DateTimeUtc,
 }
 

@@ -17,6 +17,7 @@ pub struct Model {
     pub actor_organisation_id: Option<Uuid>,
     pub actor_user_id: Option<Uuid>,
     pub note: Option<String>,
+    pub note_for_gp: bool,
     pub data: String,
     pub occurred_at: DateTimeUtc,
 }
