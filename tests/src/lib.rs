@@ -6,6 +6,7 @@
 //!
 //! Logs are silent unless `TEST_LOG=1`.
 
+pub mod console;
 pub mod link_pages;
 pub mod maildev;
 mod node;

@@ -3,58 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use std::time::Duration;
-
 use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
-use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::audit::AuditFilter;
 use trellis_store::testing::Fixture;
+use trellis_tests::console::{ask_for_link, emailed_link, sign_in, worker};
 use trellis_tests::link_pages::{Page, get, post, same_origin};
-use trellis_tests::maildev::{MailDev, decode_quoted_printable};
+use trellis_tests::maildev::MailDev;
 use trellis_tests::{TestApp, run_node, screenshot_dir};
-
-/// Asks for a sign-in link for `email` from a fresh sign-in page, as a browser would.
-async fn ask_for_link(app: &TestApp, email: &str) -> Page {
-    let form = get(app, "/sign-in", None).await;
-    assert_eq!(form.status, StatusCode::OK);
-    let cookie = form.cookie();
-    post(app, "/sign-in", Some(&cookie), &[("csrf", &form.csrf_field()), ("email", email)], &same_origin(app)).await
-}
-
-fn worker(app: &TestApp, maildev: &MailDev) -> Worker {
-    let settings = WorkerSettings {
-        poll_interval: Duration::from_millis(50),
-        base_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(200),
-        ..WorkerSettings::new("console-test", app.base_url.clone())
-    };
-    Worker::new(app.store.clone(), maildev.mailer(), settings)
-}
-
-/// The sign-in path in the one email maildev holds for `to`.
-async fn emailed_link(maildev: &MailDev, to: &str) -> String {
-    let emails = maildev.wait_for(1).await;
-    let email = emails.iter().find(|e| e["to"][0]["address"].as_str() == Some(to)).expect("an email to the user");
-    let text = decode_quoted_printable(email["text"].as_str().unwrap());
-    let start = text.find("/sign-in/tsi_").expect("a sign-in link");
-    text[start..].split_whitespace().next().unwrap().to_owned()
-}
-
-/// Signs `email` in through the whole round trip and returns the session cookie (`name=value`).
-async fn sign_in(app: &TestApp, maildev: &MailDev, email: &str) -> String {
-    assert_eq!(ask_for_link(app, email).await.status, StatusCode::OK);
-    worker(app, maildev).tick(Utc::now()).await;
-    let path = emailed_link(maildev, email).await;
-    let shown = get(app, &path, None).await;
-    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
-    let cookie = shown.cookie();
-    let confirmed = post(app, &path, Some(&cookie), &[("csrf", &shown.csrf_field())], &same_origin(app)).await;
-    assert_eq!(confirmed.status, StatusCode::SEE_OTHER, "{}", confirmed.body);
-    let set = confirmed.header("set-cookie");
-    assert!(set.starts_with("trellis_session=trs_"), "{set}");
-    format!("{}; {cookie}", set.split(';').next().unwrap())
-}
 
 on_both_databases!(a_signed_out_visitor_is_sent_to_sign_in_and_pages_need_a_session, |app: TestApp| async move {
     let home = get(&app, "/", None).await;

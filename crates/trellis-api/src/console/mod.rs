@@ -13,7 +13,9 @@ mod referrals;
 mod sign_in;
 
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -74,9 +76,16 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<O
     state.store.session(&secret, state.settings.session_policy(), Utc::now()).await.map_err(|e| failure(&e))
 }
 
-/// Who is signed in, or the response that sends them to sign in.
-pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<SessionPrincipal, Response> {
-    signed_in(state, headers).await?.ok_or_else(|| see_other("/sign-in"))
+/// The signed-in member of staff a console handler serves: extracting it sends anyone else to
+/// sign in (or shows the failure page when the database cannot say).
+pub(crate) struct Staff(pub SessionPrincipal);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        signed_in(state, &parts.headers).await?.map(Staff).ok_or_else(|| see_other("/sign-in"))
+    }
 }
 
 /// The `Set-Cookie` value for the session cookie (`""` with `Max-Age=0` ends it).

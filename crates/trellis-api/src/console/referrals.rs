@@ -15,7 +15,7 @@ use trellis_store::StoreError;
 use trellis_store::referrals::ReferralFilter;
 
 use super::pages::{ReferralListPage, ReferralPage, ReferralRow, Shell};
-use super::{failure, form_token, page, problem, refused, see_other, staff};
+use super::{Staff, failure, form_token, page, problem, refused, see_other};
 use crate::AppState;
 use crate::link_pages::csrf;
 
@@ -65,11 +65,12 @@ fn store_refusal(e: &StoreError, shell: Shell, id: ReferralId) -> Response {
     }
 }
 
-pub(super) async fn list(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    let staff = match staff(&state, &headers).await {
-        Ok(staff) => staff,
-        Err(response) => return response,
-    };
+pub(super) async fn list(
+    Staff(staff): Staff,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let actor = staff.actor();
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
@@ -107,11 +108,12 @@ fn parse_id(raw: &str) -> Option<ReferralId> {
     raw.parse().ok().map(ReferralId)
 }
 
-pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
-    let staff = match staff(&state, &headers).await {
-        Ok(staff) => staff,
-        Err(response) => return response,
-    };
+pub(super) async fn show(
+    Staff(staff): Staff,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
     let Some(id) = parse_id(&raw) else { return not_found(shell) };
@@ -135,15 +137,12 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, Path
 }
 
 pub(super) async fn withdraw(
+    Staff(staff): Staff,
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
     form: Result<Form<WithdrawForm>, FormRejection>,
 ) -> Response {
-    let staff = match staff(&state, &headers).await {
-        Ok(staff) => staff,
-        Err(response) => return response,
-    };
     let (form, csrf) =
         match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &WithdrawForm| f.csrf.as_deref()) {
             Ok(checked) => checked,
