@@ -187,13 +187,13 @@ fn joined_date(typed: &Posted, prefix: &str) -> String {
     if d.is_empty() && m.is_empty() && y.is_empty() { String::new() } else { format!("{y}-{m}-{d}") }
 }
 
-/// When consent was recorded: the moment of submitting when the date is today, otherwise the start of
-/// that day (the form asks for the day, not the minute).
-fn consent_time(typed: &Posted, now: DateTime<Utc>) -> Result<DateTime<Utc>, ValueError> {
+/// When consent was recorded: the start of the day typed (the form asks for the day, not the minute,
+/// and a double submission must fingerprint the same).
+fn consent_time(typed: &Posted) -> Result<DateTime<Utc>, ValueError> {
     let joined = joined_date(typed, "consent");
     let date = NaiveDate::parse_from_str(&joined, "%Y-%m-%d")
         .map_err(|_| ValueError::new("consent.recordedAt", joined.clone(), "must be a real date"))?;
-    Ok(if date == now.date_naive() { now } else { Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)) })
+    Ok(Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)))
 }
 
 /// The words for a refusal of a field, and the id of the field the summary links to.
@@ -359,7 +359,7 @@ async fn parse_and_submit(
     let field = |name: &str| typed.get(name).map_or("", String::as_str);
     let date_of_birth = joined_date(typed, "dob");
     let consent_given = field("consent") == "yes";
-    let consent_at = consent_time(typed, now);
+    let consent_at = consent_time(typed);
     let text = ReferralText {
         idempotency_key: key,
         nhs_number: field("nhs_number"),
