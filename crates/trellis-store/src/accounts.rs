@@ -439,12 +439,12 @@ impl Store {
         Ok(api_key::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?.into())
     }
 
-    /// Revokes a key as an administrator (`trellis admin revoke-key`); revoking twice keeps the first
-    /// time. Every server process on this database refuses it within
-    /// [`crate::principals::EPOCH_CHECK_EVERY`], this one at once, and its user's signed-in sessions
-    /// (the console, `/network`) end in the same transaction.
+    /// Revokes a key; revoking twice keeps the first time. Every server process on this database
+    /// refuses it within [`crate::principals::EPOCH_CHECK_EVERY`], this one at once, and the sessions
+    /// opened with it end; its user's other sessions live on (see [`Store::revoke_api_key_as`] for an
+    /// administrator's revocation, which ends them too).
     pub async fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
-        self.revoke_key(id, true, now).await
+        self.revoke_key(id, false, now).await
     }
 
     /// Revokes a key for `actor`, who may manage its owner's keys ([`KeyManagement`]): any key for an
