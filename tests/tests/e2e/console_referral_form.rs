@@ -5,16 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 use reqwest::StatusCode;
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
-use trellis_store::referrals::ReferralFilter;
+use trellis_store::referrals::{Consent, ReferralFilter};
 use trellis_store::testing::Fixture;
-use trellis_tests::TestApp;
 use trellis_tests::console::sign_in;
 use trellis_tests::link_pages::{Page, get, post, same_origin};
 use trellis_tests::maildev::MailDev;
+use trellis_tests::{TestApp, run_node, screenshot_dir};
 
 /// How many referrals the GP's practice has made.
 async fn practice_referrals(app: &TestApp) -> usize {
@@ -211,5 +211,58 @@ on_both_databases!(
         assert!(list.contains(&format!("First contact due by {due}")), "{list}");
         assert!(list.contains(&format!("Outcome: Withdrawn by the referrer, closed {today}")), "{list}");
         assert!(list.contains(">Referred<") && list.contains(">Closed<"), "each row's status");
+    }
+);
+
+on_both_databases!(
+    in_chromium_a_wrong_nhs_number_is_fixed_after_the_error_and_the_form_and_caseload_pass_axe_wcag_22_aa,
+    |app: TestApp| async move {
+        let f = &app.fixture;
+        let now = Utc::now();
+        // An overdue referral for the caseload's filters to find.
+        let mut overdue = f.referral("9434765870");
+        overdue.consent = Some(Consent { recorded_by: "Dr Patel".into(), recorded_at: now - Duration::days(31) });
+        let gp = Fixture::actor(&f.gp);
+        app.store.submit_referral(overdue, None, &gp, now - Duration::days(30)).await.unwrap();
+        let gp_link = app.store.create_sign_in_link(f.gp.id, now + TimeDelta::minutes(15), now).await.unwrap();
+        let worker_link =
+            app.store.create_sign_in_link(f.link_worker.id, now + TimeDelta::minutes(15), now).await.unwrap();
+        let backend = match app.store.backend() {
+            sea_orm::DatabaseBackend::Postgres => "postgres",
+            _ => "sqlite",
+        };
+        let dir = screenshot_dir("console-referral-form", backend);
+        let config = serde_json::json!({
+            "url": app.base_url,
+            "gpSignInPath": format!("/sign-in/{gp_link}"),
+            "workerSignInPath": format!("/sign-in/{worker_link}"),
+            "outDir": dir,
+        });
+        let output = tokio::task::spawn_blocking(move || run_node("console-referral-form.mjs", &[&config.to_string()]))
+            .await
+            .expect("node");
+        let report: serde_json::Value = serde_json::from_str(output.trim().lines().last().unwrap()).expect(&output);
+        assert_eq!(report["violations"], serde_json::json!([]), "axe-core found violations: {report:#}");
+        assert_eq!(report["failedRequests"], serde_json::json!([]), "no failed requests");
+        assert_eq!(report["pages"].as_array().unwrap().len(), 6, "{report:#}");
+        // The referral the browser submitted is stored once, with the NHS number as fixed.
+        let id: uuid::Uuid = report["referral"].as_str().unwrap().parse().unwrap();
+        let stored = app.store.referral(&gp, trellis_domain::ReferralId(id), Utc::now()).await.unwrap();
+        assert_eq!(stored.person.details.nhs_number.as_str(), "9434765919");
+        assert_eq!(stored.person.details.given_name, "Ada");
+        assert_eq!(practice_referrals(&app).await, 2, "the seeded referral and the one submitted");
+        assert_eq!(report["practiceRows"], 2);
+        assert_eq!(report["caseloadHasReferral"], true);
+        assert_eq!(report["filteredRows"], 1, "only the overdue referral: {report:#}");
+        assert_eq!(report["overdueTags"], 1, "marked overdue in words");
+        for shot in [
+            "01-referral-form",
+            "02-referral-form-errors",
+            "03-submitted-referral",
+            "05-caseload",
+            "06-caseload-filtered",
+        ] {
+            assert!(dir.join(format!("{shot}.png")).exists(), "screenshot {shot} missing");
+        }
     }
 );
