@@ -300,10 +300,10 @@ pub struct ApiArgs {
     /// first submission; after it a reuse of the key makes a new referral.
     #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
     pub idempotency_key_days: i64,
-    /// A `/network` sign-in ends after this many minutes without a request.
+    /// A console sign-in ends after this many minutes without a request.
     #[arg(long, env = "TRELLIS_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
-    /// A `/network` sign-in ends this many hours after it began, however busy.
+    /// A console sign-in ends this many hours after it began, however busy.
     #[arg(long, env = "TRELLIS_SESSION_MAX_HOURS", default_value_t = 10)]
     pub session_max_hours: u64,
 }
