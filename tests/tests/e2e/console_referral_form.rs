@@ -169,30 +169,33 @@ on_both_databases!(
     }
 );
 
-on_both_databases!(the_form_refuses_a_forged_post_a_future_consent_and_a_network_lead, |app: TestApp| async move {
-    let maildev = MailDev::start().await;
-    let session = sign_in(&app, &maildev, &app.fixture.gp.email).await;
-    let form = get(&app, "/referrals/new", Some(&session)).await;
-    let fields = filled(&form, "9434765919", Utc::now());
-    let as_pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let cross_site = [("origin", "https://evil.example".to_owned()), ("sec-fetch-site", "cross-site".into())];
-    let forged = post(&app, "/referrals/new", Some(&session), &as_pairs, &cross_site).await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let next_year = (Utc::now() + chrono::Duration::days(400)).format("%Y").to_string();
-    let future = send(&app, &session, &with(fields.clone(), "consent_year", &next_year)).await;
-    assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        future
-            .text()
-            .contains("<a href=\"#consent-day\">The date consent was recorded must be today or in the past</a>")
-    );
-    let unreal = send(&app, &session, &with(fields, "dob_month", "13")).await;
-    assert!(unreal.text().contains("<a href=\"#dob-day\">Date of birth must be a real date, like 14 3 1956</a>"));
-    assert_eq!(practice_referrals(&app).await, 0);
+on_both_databases!(
+    the_form_refuses_a_forged_post_a_form_without_its_key_a_future_consent_and_a_network_lead,
+    |app: TestApp| async move {
+        let maildev = MailDev::start().await;
+        let session = sign_in(&app, &maildev, &app.fixture.gp.email).await;
+        let form = get(&app, "/referrals/new", Some(&session)).await;
+        let fields = filled(&form, "9434765919", Utc::now());
+        let as_pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let cross_site = [("origin", "https://evil.example".to_owned()), ("sec-fetch-site", "cross-site".into())];
+        let forged = post(&app, "/referrals/new", Some(&session), &as_pairs, &cross_site).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let next_year = (Utc::now() + chrono::Duration::days(400)).format("%Y").to_string();
+        let future = send(&app, &session, &with(fields.clone(), "consent_year", &next_year)).await;
+        assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            future
+                .text()
+                .contains("<a href=\"#consent-day\">The date consent was recorded must be today or in the past</a>")
+        );
+        let unreal = send(&app, &session, &with(fields, "dob_month", "13")).await;
+        assert!(unreal.text().contains("<a href=\"#dob-day\">Date of birth must be a real date, like 14 3 1956</a>"));
+        assert_eq!(practice_referrals(&app).await, 0);
 
-    let lead = sign_in(&app, &maildev, &app.fixture.network_lead.email).await;
-    assert_eq!(get(&app, "/referrals/new", Some(&lead)).await.status, StatusCode::FORBIDDEN);
-});
+        let lead = sign_in(&app, &maildev, &app.fixture.network_lead.email).await;
+        assert_eq!(get(&app, "/referrals/new", Some(&lead)).await.status, StatusCode::FORBIDDEN);
+    }
+);
 
 on_both_databases!(
     the_practices_list_shows_the_next_step_with_its_date_and_the_outcome_once_closed,

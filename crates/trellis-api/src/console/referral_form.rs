@@ -252,6 +252,7 @@ fn wording(e: &ValueError, typed: &Posted) -> (&'static str, String) {
             text("#consent-day", "The date consent was recorded must be today or in the past")
         }
         ("consent.recordedAt", _) => text("#consent-day", "The date consent was recorded must be a real date"),
+        ("idempotencyKey", _) => text("#main", "This form was incomplete: check the details and submit it again"),
         ("organisation", reason) => ("#main", format!("Your organisation {reason}: ask your administrator")),
         (field, reason) => ("#main", format!("{field} {reason}")),
     }
