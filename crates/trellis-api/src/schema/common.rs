@@ -8,12 +8,15 @@ use trellis_domain::{OfferId, OrganisationId, ReferralId, ServiceId, UserId};
 use crate::ApiSettings;
 use crate::error::{ApiError, ApiResult};
 
+/// Declares a GraphQL enum whose source is a domain enum: the conversions both ways are exhaustive
+/// matches, so a variant added to the domain fails to compile here until the API names it. Variants may
+/// carry their own `///` lines, which become the SDL's value descriptions.
 macro_rules! mirror_enum {
-    ($(#[$doc:meta])* $name:ident => $domain:ty { $($variant:ident),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident => $domain:ty { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
         #[allow(missing_docs)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl From<$domain> for $name {
             fn from(v: $domain) -> Self {

@@ -6,46 +6,30 @@ use trellis_domain::directory as rules;
 use trellis_store::directory;
 
 use crate::error::ApiResult;
-use crate::schema::common::Need;
+use crate::schema::common::{Need, mirror_enum};
 
-/// Whether a service is listed.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceStatus {
-    /// Listed and open to offers.
-    Active,
-    /// Kept for its history, not offered.
-    Inactive,
-}
-
-impl From<ServiceStatus> for rules::ServiceStatus {
-    fn from(s: ServiceStatus) -> Self {
-        match s {
-            ServiceStatus::Active => rules::ServiceStatus::Active,
-            ServiceStatus::Inactive => rules::ServiceStatus::Inactive,
-        }
+mirror_enum!(
+    /// Whether a service is listed.
+    ServiceStatus => rules::ServiceStatus {
+        /// Listed and open to offers.
+        Active,
+        /// Kept for its history, not offered.
+        Inactive,
     }
-}
+);
 
-/// Whether a service takes people now.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapacityStatus {
-    /// Taking people.
-    Open,
-    /// Taking names for a waiting list.
-    Waitlist,
-    /// Not taking anyone.
-    Closed,
-}
-
-impl From<CapacityStatus> for rules::CapacityStatus {
-    fn from(s: CapacityStatus) -> Self {
-        match s {
-            CapacityStatus::Open => rules::CapacityStatus::Open,
-            CapacityStatus::Waitlist => rules::CapacityStatus::Waitlist,
-            CapacityStatus::Closed => rules::CapacityStatus::Closed,
-        }
+mirror_enum!(
+    /// Whether a service takes people now.
+    CapacityStatus => rules::CapacityStatus {
+        /// Taking people.
+        Open,
+        /// Taking names for a waiting list.
+        Waitlist,
+        /// Not taking anyone.
+        Closed,
     }
-}
+);
+
 /// A service in the directory.
 #[derive(SimpleObject)]
 pub struct Service {
@@ -130,7 +114,7 @@ impl From<directory::Service> for Service {
             description: s.description,
             email: s.email,
             url: s.url,
-            status: s.status,
+            status: s.status.as_str().into(),
             taxonomy: s.taxonomy,
             min_age: s.min_age,
             max_age: s.max_age,
@@ -150,7 +134,7 @@ impl From<directory::Service> for Service {
                 available: c.available,
                 maximum: c.maximum,
                 unit: c.unit,
-                status: c.status,
+                status: c.status.as_str().into(),
                 updated_at: c.updated_at,
             }),
             version: s.version,
