@@ -13,6 +13,7 @@ mod authorization;
 mod capacity_check;
 mod closing;
 mod console;
+mod console_actions;
 mod directory;
 mod email_delivery;
 mod explorer;

@@ -8,6 +8,10 @@
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
+mod actions;
+mod casework;
+mod conflict;
+mod find_services;
 mod pages;
 mod referrals;
 mod sign_in;
@@ -42,7 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/referrals", get(referrals::list))
         .route("/referrals/{id}", get(referrals::show))
-        .route("/referrals/{id}/withdraw", post(referrals::withdraw));
+        .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .merge(actions::routes());
     with_page_headers(router)
 }
 
