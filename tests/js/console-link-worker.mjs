@@ -20,7 +20,7 @@ const path = (page) => new URL(page.url()).pathname;
 /// The first email to `to` whose text holds `marker`, waited for at maildev's API; returns the link in it.
 async function linkInEmail(to, marker) {
   for (let i = 0; i < 150; i++) {
-    const emails = await (await fetch(`${maildev}/email`)).json();
+    const emails = await (await fetch(`${maildev}/api/email`)).json();
     for (const e of emails) {
       if (!e.to.some((t) => t.address === to)) continue;
       const text = (e.text ?? "").replace(/=\r?\n/g, "").replace(/=3D/g, "=");

@@ -6,6 +6,7 @@
 //! store functions the practice's page and GraphQL use.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -81,13 +82,12 @@ impl Names {
             }
         }
         for org in orgs {
-            if !names.organisations.contains_key(&org) {
-                let name = match store.organisation(org).await {
+            if let Entry::Vacant(slot) = names.organisations.entry(org) {
+                slot.insert(match store.organisation(org).await {
                     Ok(o) => o.name,
                     Err(StoreError::NotFound) => "A former organisation".into(),
                     Err(e) => return Err(e),
-                };
-                names.organisations.insert(org, name);
+                });
             }
         }
         Ok(names)
@@ -419,7 +419,7 @@ impl CaseworkPage {
             ("Phone", or_none(p.phone.as_ref().map(|x| x.as_str()))),
             ("Email", or_none(p.email.as_ref().map(|x| x.as_str()))),
             ("Postcode", or_none(p.postcode.as_ref().map(|x| x.as_str()))),
-            ("Prefers to be contacted by", p.preferred_contact.as_str().to_owned()),
+            ("Prefers to be contacted by", capitalised(p.preferred_contact.as_str())),
         ];
         let assigned = match r.state.assigned_to {
             Some(u) => names.user(u).unwrap_or("A former user").to_owned(),
@@ -548,4 +548,10 @@ pub(crate) fn no_follow_up_label(r: NoFollowUpReason) -> &'static str {
 /// `943 476 5919`.
 pub(crate) fn spaced(n: &str) -> String {
     if n.len() == 10 { format!("{} {} {}", &n[..3], &n[3..6], &n[6..]) } else { n.to_owned() }
+}
+
+/// `phone` → `Phone`.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

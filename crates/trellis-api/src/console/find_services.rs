@@ -6,6 +6,7 @@
 //! with places". Each result says why it matched, how far it is and what capacity it has.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -204,12 +205,11 @@ pub(super) async fn search(
         let mut cards = Vec::new();
         for m in found {
             let org = m.service.organisation;
-            if !providers.contains_key(&org) {
-                let name = match state.store.organisation(org).await {
+            if let Entry::Vacant(slot) = providers.entry(org) {
+                slot.insert(match state.store.organisation(org).await {
                     Ok(o) => o.name,
                     Err(e) => return failure(&e),
-                };
-                providers.insert(org, name);
+                });
             }
             let stale =
                 m.service.capacity.as_ref().is_some_and(|c| state.store.policy().capacity_stale(c.updated_at, now));
