@@ -270,6 +270,10 @@ async fn again_with_error(
     error: FormError,
 ) -> Response {
     let now = Utc::now();
+    if staff.user.role != trellis_domain::Role::LinkWorker {
+        // The forms belong to the link worker's page; anyone else is told, on a page of its own.
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, Some(shell), "This cannot be done", &error.message);
+    }
     if action == Action::Offer {
         let service = form.service.as_deref().and_then(|s| s.parse().ok()).map(ServiceId);
         return match service {
