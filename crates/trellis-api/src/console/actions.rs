@@ -466,3 +466,68 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/referrals/{id}/close", post(close))
         .route("/referrals/{id}/offers/{offer}", post(update_offer))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly")]
+
+    use super::*;
+
+    fn form(fields: &[(&str, &str)]) -> ActionForm {
+        let get = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        ActionForm {
+            note: get("note"),
+            for_gp: get("for_gp"),
+            to: get("to"),
+            reason: get("reason"),
+            no_follow_up: get("no_follow_up"),
+            service: get("service"),
+            update: get("update"),
+            offer_version: get("offer_version"),
+            ..ActionForm::default()
+        }
+    }
+
+    #[test]
+    fn closing_without_a_reason_or_with_an_unknown_one_is_an_error_at_the_reasons() {
+        for fields in [&[][..], &[("reason", "bored")][..]] {
+            let Err(error) = parse(Action::Close, &form(fields)) else { panic!("parsed {fields:?}") };
+            assert_eq!(error.field, "close-reason");
+        }
+        let Err(error) = parse(Action::Close, &form(&[("reason", "completed"), ("no_follow_up", "x")])) else {
+            panic!("an unknown no-follow-up reason parsed")
+        };
+        assert_eq!(error.field, "close-no-follow-up");
+    }
+
+    #[test]
+    fn an_offer_update_needs_a_known_update_and_the_offers_version() {
+        let offer = OfferId(uuid::Uuid::now_v7());
+        let action = Action::UpdateOffer(offer);
+        let no_version = parse(action, &form(&[("update", "start")]));
+        assert!(matches!(no_version, Err(FormError { ref field, .. }) if *field == format!("offer-{offer}-update")));
+        assert!(parse(action, &form(&[("update", "explode"), ("offer_version", "2")])).is_err());
+        let Ok(Change::UpdateOffer { version, command, .. }) =
+            parse(action, &form(&[("update", "end_early"), ("offer_version", "2"), ("note", " knee ")]))
+        else {
+            panic!("a good update did not parse")
+        };
+        assert_eq!((version, command), (2, OfferCommand::EndEarly { note: Some("knee".into()) }));
+    }
+
+    #[test]
+    fn a_refusal_points_at_the_field_it_is_about() {
+        let too_long = DomainError::Invalid(ValueError::new("note", "…", "must be at most 4000 characters"));
+        let error = field_error(Action::Contact, &too_long);
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("contact-note", "The note must be at most 4000 characters")
+        );
+        let missing = DomainError::Invalid(ValueError::new("noFollowUpReason", "", "is required"));
+        assert_eq!(field_error(Action::Close, &missing).field, "close-no-follow-up");
+        let state = DomainError::InvalidTransition { state: "referred", action: "record_attendance" };
+        let error = field_error(Action::Attendance, &state);
+        assert_eq!(error.field, "attendance-note");
+        assert!(error.message.contains("it is referred"), "{}", error.message);
+    }
+}
