@@ -8,7 +8,11 @@
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
+mod actions;
 mod caseload;
+mod casework;
+mod conflict;
+mod find_services;
 mod pages;
 mod referral_form;
 mod referrals;
@@ -46,7 +50,8 @@ pub fn routes() -> Router<AppState> {
         .route("/caseload", get(caseload::show))
         .route("/referrals/new", get(referral_form::form).post(referral_form::submit))
         .route("/referrals/{id}", get(referrals::show))
-        .route("/referrals/{id}/withdraw", post(referrals::withdraw));
+        .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .merge(actions::routes());
     with_page_headers(router)
 }
 
