@@ -9,10 +9,12 @@
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
 mod actions;
+mod caseload;
 mod casework;
 mod conflict;
 mod find_services;
 mod pages;
+mod referral_form;
 mod referrals;
 mod sign_in;
 
@@ -45,6 +47,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in/{token}", get(sign_in::confirm).post(sign_in::redeem))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/referrals", get(referrals::list))
+        .route("/caseload", get(caseload::show))
+        .route("/referrals/new", get(referral_form::form).post(referral_form::submit))
         .route("/referrals/{id}", get(referrals::show))
         .route("/referrals/{id}/withdraw", post(referrals::withdraw))
         .merge(actions::routes());
@@ -55,6 +59,7 @@ pub fn routes() -> Router<AppState> {
 fn start_page(role: Role) -> &'static str {
     match role {
         Role::NetworkLead => "/network",
+        Role::LinkWorker => "/caseload",
         _ => "/referrals",
     }
 }
