@@ -25,7 +25,7 @@ use trellis_domain::{OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::directory::{
-    CapacityRow, LocationRow, ServiceRow, TermSpec, insert_service_row, set_capacity, set_locations, set_taxonomy,
+    Capacity, LocationRow, ServiceRow, TermSpec, insert_service_row, set_capacity, set_locations, set_taxonomy,
     update_service_row,
 };
 use crate::entity::{organisation, service, service_capacity, service_taxonomy, taxonomy_term};
@@ -390,7 +390,7 @@ struct ParsedService {
     terms: Vec<TermSpec>,
     /// (external location id, service-at-location id, location).
     locations: Vec<(String, String, LocationRow)>,
-    capacity: Option<CapacityRow>,
+    capacity: Option<Capacity>,
 }
 
 struct ParsedOrganisation {
@@ -542,7 +542,7 @@ fn parse_record(s: OrukService, now: DateTime<Utc>) -> Result<ParsedService, Str
                 None => CapacityStatus::Closed,
             };
             let unit = c.unit.as_ref().and_then(|u| text(Some(&u.name))).unwrap_or_else(|| "places".into());
-            Some(CapacityRow { available, maximum, unit, status, updated_at: c.updated.unwrap_or(now) })
+            Some(Capacity { available, maximum, unit, status, updated_at: c.updated.unwrap_or(now) })
         }
     };
 
