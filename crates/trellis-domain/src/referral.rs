@@ -292,6 +292,26 @@ impl ReferralEvent {
         self.note_for_gp = true;
         Ok(self)
     }
+
+    /// The event with its note marked for the referring GP practice, or unmarked, after it was written:
+    /// the correction of what the practice is told. Only a link worker of the service working `referral`
+    /// may do it, and only to a note a link worker wrote (the one kind that may be marked at all).
+    pub fn remark_note_for_gp(
+        mut self,
+        referral: &Referral,
+        for_gp: bool,
+        actor: &Actor,
+    ) -> Result<ReferralEvent, DomainError> {
+        if actor.role != Role::LinkWorker || actor.organisation != Some(referral.link_worker_service) {
+            return Err(DomainError::Forbidden { role: actor.role, action: "mark a note for the GP" });
+        }
+        if self.note.is_none() || self.actor.role != Role::LinkWorker {
+            let why = "has no note by a link worker to mark for the GP";
+            return Err(ValueError::new("eventVersion", self.version.to_string(), why).into());
+        }
+        self.note_for_gp = for_gp;
+        Ok(self)
+    }
 }
 
 /// Longest note a person may write on an event.

@@ -390,9 +390,9 @@ impl Worker {
 
     /// Renders and sends one row: an email through the mailer, a GP message through MESH.
     async fn deliver(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<Delivered, NotifierError> {
-        if let (OutboxJob::GpMessage { referral, occasion }, Some(mesh)) = (&row.job, &self.mesh) {
+        if let (&OutboxJob::GpMessage { referral, occasion, version }, Some(mesh)) = (&row.job, &self.mesh) {
             let (subject, mesh_id) =
-                crate::gp_delivery::send(&self.store, mesh, row, *referral, *occasion, now).await?;
+                crate::gp_delivery::send(&self.store, mesh, row, referral, (occasion, version), now).await?;
             return Ok(Delivered { subject, mesh_message_id: Some(mesh_id) });
         }
         let email = self.compose(row, now).await?;

@@ -182,6 +182,10 @@ pub enum OutboxJob {
         referral: ReferralId,
         /// Why it is sent (the outcome at closure, or first contact).
         occasion: Occasion,
+        /// Which version of the message for this referral and occasion: 1, then one more for each
+        /// correction, which replaces the one before. Rows written before corrections existed read as 1.
+        #[serde(default = "first_version")]
+        version: u32,
     },
     /// A member of staff asked to sign in to the web console; the link is minted when the email is
     /// composed.
@@ -189,6 +193,11 @@ pub enum OutboxJob {
         /// Who asked.
         user: UserId,
     },
+}
+
+/// The version of a GP message row written before corrections existed.
+fn first_version() -> u32 {
+    1
 }
 
 impl OutboxJob {
@@ -383,8 +392,8 @@ impl NewEmail {
         // A GP message's id is its document's, the same for every attempt and every build of it: MESH's
         // `mex-LocalID`, so that a resend after a lost answer can be recognised.
         let message_id = match self.job {
-            OutboxJob::GpMessage { referral, occasion } => {
-                crate::gp_messages::message_id(referral, occasion).to_string()
+            OutboxJob::GpMessage { referral, occasion, version } => {
+                crate::gp_messages::message_id(referral, occasion, version).to_string()
             }
             _ => format!("<{id}@outbox.trellis>"),
         };
@@ -551,7 +560,7 @@ mod tests {
             OutboxJob::CapacityCheck { service },
             OutboxJob::OfferEnded { offer, status: OfferStatus::EndedEarly },
             OutboxJob::ServiceEmailChanged { service, old: None, new: Some("new@example.org".into()) },
-            OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure },
+            OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure, version: 2 },
             OutboxJob::SignInLink { user: UserId(Uuid::now_v7()) },
         ]
     }
@@ -588,6 +597,11 @@ mod tests {
         assert_eq!(
             read("delivery_failed", format!(r#"{{"failed_email":"{id}"}}"#)),
             OutboxJob::DeliveryFailed { failed_email: uuid }
+        );
+        assert_eq!(
+            read("gp_message", format!(r#"{{"referral":"{id}","occasion":"closure"}}"#)),
+            OutboxJob::GpMessage { referral: ReferralId(uuid), occasion: Occasion::Closure, version: 1 },
+            "a GP message queued before corrections is the first version"
         );
     }
 

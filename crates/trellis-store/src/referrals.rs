@@ -228,7 +228,7 @@ fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, Sto
     .into_active_model())
 }
 
-fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
+pub(crate) fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
     Ok(ReferralEvent {
         referral: ReferralId(m.referral_id),
         version: version(m.version)?,
@@ -726,12 +726,12 @@ impl Store {
         if event.kind == ReferralEventKind::Contacted {
             let service = organisation::Entity::find_by_id(row.link_worker_service_id).one(txn).await?;
             if service.is_some_and(|s| s.gp_message_at_first_contact) {
-                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, now).await?;
+                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, 1, now).await?;
             }
         }
         if let ReferralEventKind::Closed { reason } = event.kind {
             self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;
-            crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, now).await?;
+            crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, 1, now).await?;
             let practice = organisation::Entity::find_by_id(row.referring_organisation_id).one(txn).await?;
             if let Some(email) = practice.and_then(|p| p.email) {
                 NewEmail {

@@ -30,10 +30,16 @@ pub struct QueryRoot(
     wellbeing::WellbeingQuery,
 );
 
-/// Every mutation: the journeys', the directory's, and the plan's and measures'.
+/// Every mutation: the journeys', the directory's, the plan's and measures', and the message back to the
+/// GP's corrections.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation, wellbeing::WellbeingMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    directory::DirectoryMutation,
+    wellbeing::WellbeingMutation,
+    gp_message::GpMessageMutation,
+);
 
 use crate::auth::{self, RateLimiter};
 use crate::network::held_until_sent::{HeldUntilSent, hold_until_sent};
