@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::audit::Audit;
 use crate::entity::{email_outbox, organisation, referral, referral_event};
-use crate::outbox::{DeliveryStatus, EmailKind, MeshStatus, NewEmail, OutboxEmail, OutboxJob};
+use crate::outbox::{DeliveryStatus, JobKind, MeshStatus, NewEmail, OutboxEmail, OutboxJob};
 use crate::referrals::ReferralRecord;
 use crate::rows::with_person;
 use crate::{Store, StoreError};
@@ -61,7 +61,7 @@ pub(crate) async fn latest_versions(
 ) -> Result<HashMap<Occasion, u32>, StoreError> {
     let rows = email_outbox::Entity::find()
         .filter(email_outbox::Column::ReferralId.eq(referral.0))
-        .filter(email_outbox::Column::Kind.eq(EmailKind::GpMessage.as_str()))
+        .filter(email_outbox::Column::Kind.eq(JobKind::GpMessage.as_str()))
         .all(conn)
         .await?;
     let mut latest = HashMap::new();
@@ -205,7 +205,7 @@ impl Store {
     /// `next_attempt_at` is when to ask MESH again), oldest first.
     pub async fn gp_messages_to_track(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<OutboxEmail>, StoreError> {
         let rows = email_outbox::Entity::find()
-            .filter(email_outbox::Column::Kind.eq(EmailKind::GpMessage.as_str()))
+            .filter(email_outbox::Column::Kind.eq(JobKind::GpMessage.as_str()))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Sent.as_str()))
             .filter(email_outbox::Column::MeshStatus.eq(MeshStatus::Accepted.as_str()))
             .filter(email_outbox::Column::NextAttemptAt.lte(now))

@@ -13,7 +13,7 @@ use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::JobKind;
 use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -218,7 +218,7 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     assert_eq!(offer.state.provider_organisation, f.provider.id);
     let outbox = store.outbox().await.unwrap();
     assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
+    assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (JobKind::OfferMade, "walks@greenspring.example"));
     assert!(!serde_json::to_string(&outbox[0].job).unwrap().contains("Margaret"), "no personal data in the outbox");
 
     let refused =
@@ -249,7 +249,7 @@ both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending
     let referral = store.referral(&lw, id, Utc::now()).await.unwrap();
     assert_eq!((referral.state.status, referral.state.version), (ReferralStatus::Attending, 3));
     let kinds: Vec<_> = store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EmailKind::OfferMade, EmailKind::OfferAnswered]);
+    assert_eq!(kinds, vec![JobKind::OfferMade, JobKind::OfferAnswered]);
 });
 
 both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are_audited, |store: Store| async move {
@@ -270,7 +270,7 @@ both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are
         .await
         .unwrap();
     let email = store.outbox().await.unwrap().pop().unwrap();
-    assert_eq!((email.kind, email.recipient.as_str()), (EmailKind::ReferralClosed, "practice@longeaton.example"));
+    assert_eq!((email.kind, email.recipient.as_str()), (JobKind::ReferralClosed, "practice@longeaton.example"));
     store.referral(&Fixture::actor(&f.gp), id, Utc::now()).await.unwrap();
     let log = store
         .audit_log(&trellis_store::audit::AuditFilter { referral: Some(id), limit: 50, ..Default::default() })
@@ -801,11 +801,8 @@ both_databases!(
         assert_eq!(
             jobs,
             [
-                (EmailKind::OfferMade, OutboxJob::OfferMade { offer: OfferId(offer) }),
-                (
-                    EmailKind::OfferEnded,
-                    OutboxJob::OfferEnded { offer: OfferId(offer), status: OfferStatus::Withdrawn }
-                ),
+                (JobKind::OfferMade, OutboxJob::OfferMade { offer: OfferId(offer) }),
+                (JobKind::OfferEnded, OutboxJob::OfferEnded { offer: OfferId(offer), status: OfferStatus::Withdrawn }),
             ]
         );
     }

@@ -23,7 +23,7 @@ use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, Worker
 use trellis_store::accounts::OrganisationChanges;
 use trellis_store::audit::AuditFilter;
 use trellis_store::notices::DELIVERY_FAILED_FLAG;
-use trellis_store::outbox::{DeliveryStatus, EmailKind, MeshStatus, Occasion, OutboxEmail, OutboxJob};
+use trellis_store::outbox::{DeliveryStatus, JobKind, MeshStatus, Occasion, OutboxEmail, OutboxJob};
 use trellis_store::{Store, StoreError};
 use trellis_tests::maildev::MailDev;
 use trellis_tests::{
@@ -77,7 +77,7 @@ fn worker(store: &Store, mailer: Mailer, mesh: MeshClient) -> Worker {
 }
 
 fn gp_messages(rows: &[OutboxEmail]) -> Vec<&OutboxEmail> {
-    rows.iter().filter(|r| r.kind == EmailKind::GpMessage).collect()
+    rows.iter().filter(|r| r.kind == JobKind::GpMessage).collect()
 }
 
 /// The one GP message row.
