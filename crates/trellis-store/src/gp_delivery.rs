@@ -173,34 +173,6 @@ impl Store {
         self.build_gp_message(&record, occasion, version, now).await.map(Some)
     }
 
-    /// Records that MESH accepted a claimed GP message as `mesh_message_id`; its delivery is tracked from
-    /// `track_at`. Returns false if the claim was lost.
-    pub async fn mark_gp_message_sent(
-        &self,
-        id: Uuid,
-        worker: &str,
-        mesh_message_id: &str,
-        subject: &str,
-        now: DateTime<Utc>,
-        track_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let result = email_outbox::Entity::update_many()
-            .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Sent.as_str()))
-            .col_expr(email_outbox::Column::Subject, Expr::value(subject))
-            .col_expr(email_outbox::Column::SentAt, Expr::value(now))
-            .col_expr(email_outbox::Column::MeshMessageId, Expr::value(mesh_message_id))
-            .col_expr(email_outbox::Column::MeshStatus, Expr::value(MeshStatus::Accepted.as_str()))
-            .col_expr(email_outbox::Column::NextAttemptAt, Expr::value(track_at))
-            .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None))
-            .filter(email_outbox::Column::Id.eq(id))
-            .filter(email_outbox::Column::LockedBy.eq(worker))
-            .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
-    }
-
     /// Sent GP messages whose delivery MESH has not settled yet and whose next check is due (a sent row's
     /// `next_attempt_at` is when to ask MESH again), oldest first.
     pub async fn gp_messages_to_track(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<OutboxEmail>, StoreError> {

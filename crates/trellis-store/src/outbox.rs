@@ -315,6 +315,21 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
     }
 }
 
+/// How a sent row went.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport<'a> {
+    /// By email: the SMTP server accepted it.
+    Smtp,
+    /// Over MESH (a GP message): MESH accepted it as `message_id`, and its delivery is tracked from
+    /// `track_at` until the practice acknowledges it or MESH fails it.
+    Mesh {
+        /// MESH's id for it.
+        message_id: &'a str,
+        /// When to first ask MESH how delivery is going.
+        track_at: DateTime<Utc>,
+    },
+}
+
 /// An email to write in the same transaction as the change that causes it.
 #[derive(Clone, Debug)]
 pub(crate) struct NewEmail {
@@ -405,20 +420,30 @@ impl Store {
         claimed.into_iter().map(OutboxEmail::try_from).collect()
     }
 
-    /// Records that the SMTP server accepted a claimed row. Returns false if the claim was lost.
-    pub async fn mark_email_sent(
+    /// Records that a claimed row was accepted for delivery, by the SMTP server or by MESH (`transport`).
+    /// Returns false if the claim was lost.
+    pub async fn mark_sent(
         &self,
         id: Uuid,
         worker: &str,
         subject: &str,
+        transport: Transport<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = email_outbox::Entity::update_many()
+        let mut update = email_outbox::Entity::update_many()
             .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Sent.as_str()))
             .col_expr(email_outbox::Column::Subject, Expr::value(subject))
             .col_expr(email_outbox::Column::SentAt, Expr::value(now))
             .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None));
+        if let Transport::Mesh { message_id, track_at } = transport {
+            // A sent row's `next_attempt_at` is when to ask MESH again how delivery is going.
+            update = update
+                .col_expr(email_outbox::Column::MeshMessageId, Expr::value(message_id))
+                .col_expr(email_outbox::Column::MeshStatus, Expr::value(MeshStatus::Accepted.as_str()))
+                .col_expr(email_outbox::Column::NextAttemptAt, Expr::value(track_at));
+        }
+        let result = update
             .filter(email_outbox::Column::Id.eq(id))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))

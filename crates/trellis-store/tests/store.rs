@@ -13,7 +13,7 @@ use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::JobKind;
+use trellis_store::outbox::{JobKind, Transport};
 use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -384,8 +384,8 @@ both_databases!(
         let reclaimed = store.claim_due_emails("other", later, later + Duration::seconds(30), 10).await.unwrap();
         assert_eq!((reclaimed.len(), reclaimed[0].id, reclaimed[0].attempts), (1, claimed[0].id, 2));
         // And the dead worker's late report is refused: the row is not marked sent twice.
-        assert!(!store.mark_email_sent(claimed[0].id, "crashed", "subject", later).await.unwrap());
-        assert!(store.mark_email_sent(claimed[0].id, "other", "subject", later).await.unwrap());
+        assert!(!store.mark_sent(claimed[0].id, "crashed", "subject", Transport::Smtp, later).await.unwrap());
+        assert!(store.mark_sent(claimed[0].id, "other", "subject", Transport::Smtp, later).await.unwrap());
     }
 );
 
