@@ -326,10 +326,7 @@ both_databases!(a_started_offer_ends_as_the_closure_reason_implies, |store: Stor
         assert_eq!(attending.state.status, ReferralStatus::Attending);
         // No wellbeing follow-up was taken in this test: say why, as a completed closure must.
         let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
-        store
-            .close_referral(id, attending.state.version, reason, None, false, not_offered, &lw, Utc::now())
-            .await
-            .unwrap();
+        store.close_referral(id, attending.state.version, reason, None, not_offered, &lw, Utc::now()).await.unwrap();
         assert_eq!(store.offer(&lw, offer).await.unwrap().state.status, ends, "{reason:?}");
         let place_back = store.service(f.walking_group.id).await.unwrap().capacity.unwrap().available;
         assert_eq!(place_back, 5, "{reason:?}: the place is given back");

@@ -165,7 +165,7 @@ both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |s
                 .transition_referral(
                     id,
                     1,
-                    ReferralCommand::RecordContactAttempt { note: Some(format!("try {i}")) },
+                    ReferralCommand::RecordContactAttempt { note: Some(format!("try {i}").into()) },
                     &lw,
                     Utc::now(),
                 )
@@ -257,16 +257,7 @@ both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     store
-        .close_referral(
-            id,
-            2,
-            ClosureReason::Completed,
-            None,
-            false,
-            Some(NoFollowUpReason::NotOffered),
-            &lw,
-            Utc::now(),
-        )
+        .close_referral(id, 2, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, Utc::now())
         .await
         .unwrap();
     let email = store.outbox().await.unwrap().pop().unwrap();

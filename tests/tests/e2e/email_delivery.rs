@@ -227,10 +227,10 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     store.update_service(&admin, f.walking_group.id, version, changes, Utc::now()).await.expect("email changed");
     // The referral closes: the practice hears.
     let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
-    let note = Some("Walking weekly now".to_owned());
+    let note = Some("Walking weekly now".into());
     let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
     let completed = ClosureReason::Completed;
-    store.close_referral(referral, version, completed, note, false, not_offered, &lw, Utc::now()).await.expect("close");
+    store.close_referral(referral, version, completed, note, not_offered, &lw, Utc::now()).await.expect("close");
     // A link worker asks to sign in to the console: the link goes by email.
     assert!(store.request_sign_in(&f.link_worker.email, Utc::now()).await.expect("sign-in asked for"));
     drain(&worker, now + TimeDelta::days(6)).await;

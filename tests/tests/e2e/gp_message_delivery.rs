@@ -14,7 +14,7 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use trellis_domain::ReferralId;
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_gp_message::WORKFLOW_ID;
 use trellis_gp_message::mesh::MeshClient;
@@ -58,7 +58,15 @@ async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> R
     store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
     let no_follow_up = (reason == ClosureReason::Completed).then_some(NoFollowUpReason::NotOffered);
     store
-        .close_referral(id, 3, reason, Some(MARKED_NOTE.into()), true, no_follow_up, &lw, Utc::now())
+        .close_referral(
+            id,
+            3,
+            reason,
+            Some(Note { text: MARKED_NOTE.into(), for_gp: true }),
+            no_follow_up,
+            &lw,
+            Utc::now(),
+        )
         .await
         .expect("close");
     id
@@ -287,7 +295,7 @@ async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: 
     let lw = Fixture::actor(&f.link_worker);
     let id = other.referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
-    store.close_referral(id, 2, ClosureReason::MovedAway, None, false, None, &lw, Utc::now()).await.unwrap();
+    store.close_referral(id, 2, ClosureReason::MovedAway, None, None, &lw, Utc::now()).await.unwrap();
     let no_mesh = Worker::new(store.clone(), files_mailer(), WorkerSettings::new("w1", "http://trellis.test"));
     let report = no_mesh.tick(Utc::now()).await;
     assert_eq!((report.skipped, report.dead, report.retrying), (1, 0, 0), "{report:?}");
@@ -339,7 +347,7 @@ async fn messages_for_a_contacted_then_closed_referral(backend: Backend, at_firs
     }
 
     store
-        .close_referral(id, 3, ClosureReason::Completed, None, false, Some(NoFollowUpReason::NotOffered), &lw, now)
+        .close_referral(id, 3, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, now)
         .await
         .unwrap();
     let report = worker.tick(now + TimeDelta::minutes(5)).await;

@@ -159,7 +159,7 @@ pub(super) async fn withdraw(
         );
     };
     let note = form.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note };
+    let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: note.map(Into::into) };
     match state.store.transition_referral(id, version, command, &staff.actor(), Utc::now()).await {
         Ok(_) => see_other(&format!("/referrals/{id}")),
         Err(e) => store_refusal(&e, shell, id),

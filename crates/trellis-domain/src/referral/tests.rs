@@ -188,7 +188,11 @@ fn an_accepted_submission_opens_referred_at_version_one_between_its_organisation
 #[test]
 fn an_overlong_note_is_refused_as_invalid() {
     let note = Some("x".repeat(MAX_NOTE_CHARS + 1));
-    let result = referral_in(R).decide(ReferralCommand::RecordContact { note }, &own(Role::LinkWorker), t0());
+    let result = referral_in(R).decide(
+        ReferralCommand::RecordContact { note: note.map(Into::into) },
+        &own(Role::LinkWorker),
+        t0(),
+    );
     assert!(matches!(result, Err(DomainError::Invalid(ValueError { field: "note", .. }))), "{result:?}");
 }
 
