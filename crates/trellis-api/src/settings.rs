@@ -33,9 +33,9 @@ pub struct ApiSettings {
     /// How many days a referral's idempotency key is remembered: a retry within it replays the first
     /// submission; after it the key is forgotten and a reuse makes a new referral.
     pub idempotency_key_days: i64,
-    /// A `/network` session ends after this long without a request.
+    /// A console session ends after this long without a request.
     pub session_idle: Duration,
-    /// A `/network` session ends this long after sign-in, however busy.
+    /// A console session ends this long after sign-in, however busy.
     pub session_max: Duration,
     /// How long a network graph's response may take to reach a client before its turn is given to the
     /// next graph: a client that asks and never reads must not hold every other graph up.

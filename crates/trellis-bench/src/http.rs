@@ -354,3 +354,101 @@ pub fn network(api: &Api, seeded: &Seeded, fresh: bool) -> Operation {
         }
     })
 }
+
+/// Signs `user` in to the web console as a browser does: a sign-in link (minted by the store, as the
+/// emailed one is), its confirmation page, then the confirming `POST`. Returns the `Cookie` header the
+/// browser would then send (the session and the anti-forgery cookie).
+pub async fn console_session(api: &Api, store: &trellis_store::Store, user: Uuid) -> anyhow::Result<String> {
+    let now = Utc::now();
+    let user = trellis_domain::UserId(user);
+    let secret = store.create_sign_in_link(user, now + chrono::Duration::minutes(15), now).await?;
+    let url = format!("{}/sign-in/{secret}", api.base);
+    let page = api.http.get(&url).send().await?;
+    if !page.status().is_success() {
+        bail!("GET sign-in link: HTTP {}", page.status());
+    }
+    let csrf_cookie = set_cookie(&page, "trellis_offer_csrf").context("no CSRF cookie")?;
+    let html = page.text().await?;
+    let field = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("no CSRF field")?
+        .to_owned();
+    let confirmed = api
+        .http
+        .post(&url)
+        .header(reqwest::header::COOKIE, format!("trellis_offer_csrf={csrf_cookie}"))
+        .header(reqwest::header::ORIGIN, api.base.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("csrf={field}"))
+        .send()
+        .await?;
+    let session = set_cookie(&confirmed, "trellis_session").context("no session cookie")?;
+    Ok(format!("trellis_session={session}; trellis_offer_csrf={csrf_cookie}"))
+}
+
+/// The value of the cookie `name` that `response` sets.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// One console page as a signed-in browser asks for it: the HTML, which must be a `200`.
+async fn console_page(api: &Api, cookie: &str, path: &str) -> anyhow::Result<String> {
+    let response = api.http.get(format!("{}{path}", api.base)).header(reqwest::header::COOKIE, cookie).send().await?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        bail!("GET {path}: HTTP {status}");
+    }
+    Ok(response.text().await?)
+}
+
+/// The console's "next page" link in a list page, if there is one (`/referrals?…after=…`).
+fn next_page(html: &str) -> Option<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.starts_with("/referrals?") && href.contains("after="))
+        .map(|href| href.replace("&amp;", "&"))
+}
+
+/// The console's caseload page, as the link worker sees it in a browser: each client walks the pages
+/// by their "Next page" links, 50 referrals a page, and starts again at the end.
+pub fn console_caseload(api: &Api, cookie: &str, clients: usize) -> Operation {
+    let api = api.clone();
+    let cookie = cookie.to_owned();
+    let paths: Arc<Vec<Mutex<Option<String>>>> = Arc::new((0..clients).map(|_| Mutex::new(None)).collect());
+    op(move |client, _| {
+        let (api, cookie, paths) = (api.clone(), cookie.clone(), paths.clone());
+        async move {
+            let path = paths[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+            let html = console_page(&api, &cookie, path.as_deref().unwrap_or("/referrals")).await?;
+            *paths[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))? = next_page(&html);
+            Ok(true)
+        }
+    })
+}
+
+/// The console's page for one referral (person, history, offers), for referrals spread over the caseload.
+pub fn console_referral(api: &Api, cookie: &str, seeded: &Seeded) -> Operation {
+    let api = api.clone();
+    let cookie = cookie.to_owned();
+    let ids = Arc::new(seeded.caseload.clone());
+    op(move |client, i| {
+        let (api, cookie) = (api.clone(), cookie.clone());
+        let id = ids[(mix(client as u64 * 1_000_003 + i) % ids.len().max(1) as u64) as usize];
+        async move {
+            console_page(&api, &cookie, &format!("/referrals/{id}")).await?;
+            Ok(true)
+        }
+    })
+}

@@ -74,7 +74,8 @@ struct Args {
     /// Most offer links minted for the provider-accept operation.
     #[arg(long, default_value_t = 4_000)]
     accept_links: usize,
-    /// Run only these operations (comma-separated: submit, caseload, referral, offer, accept, find, network).
+    /// Run only these operations (comma-separated: submit, caseload, referral, console, offer, accept,
+    /// find, network).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -121,6 +122,9 @@ fn machine() -> String {
 }
 
 /// `network` with the default period: the statistics are reused for up to the server's time to live.
+const GRAPHQL_CASELOAD: &str = "referrals (caseload page, 50)";
+const CONSOLE_CASELOAD: &str = "console caseload page (HTML, 50)";
+const CONSOLE_REFERRAL: &str = "console referral page (HTML)";
 const NETWORK_REUSED: &str = "network (statistics reused)";
 /// `network` up to an instant of each request's own: the statistics are computed for every request.
 const NETWORK_FRESH: &str = "network (statistics computed)";
@@ -203,11 +207,20 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.runs("caseload") {
         let raw = vec![baseline::caseload(db, &seeded, c, false), baseline::caseload(db, &seeded, c, true)];
-        measure("referrals (caseload page, 50)", http::caseload(&api, &seeded, c), raw).await;
+        measure(GRAPHQL_CASELOAD, http::caseload(&api, &seeded, c), raw).await;
     }
     if args.runs("referral") {
         let raw = vec![baseline::referral(db, &seeded, false), baseline::referral(db, &seeded, true)];
         measure("referral(id) with history", http::referral(&api, &seeded), raw).await;
+    }
+    let console = if args.runs("console") {
+        Some(http::console_session(&api, &store, seeded.link_worker.0).await.context("console sign-in")?)
+    } else {
+        None
+    };
+    if let Some(cookie) = &console {
+        measure(CONSOLE_CASELOAD, http::console_caseload(&api, cookie, c), vec![]).await;
+        measure(CONSOLE_REFERRAL, http::console_referral(&api, cookie, &seeded), vec![]).await;
     }
     if args.runs("offer") {
         measure("offerReferral", http::offer(&api, &seeded), vec![]).await;
@@ -227,13 +240,17 @@ async fn main() -> anyhow::Result<()> {
     let mut single = Vec::new();
     if args.latency_seconds > 0 {
         let d1 = Duration::from_secs(args.latency_seconds);
-        let reads = [
-            ("caseload", "referrals (caseload page, 50)", http::caseload(&api, &seeded, 1)),
+        let mut reads = vec![
+            ("caseload", GRAPHQL_CASELOAD, http::caseload(&api, &seeded, 1)),
             ("referral", "referral(id) with history", http::referral(&api, &seeded)),
             ("find", "findServices", http::find_services(&api, &seeded)),
             ("network", NETWORK_REUSED, http::network(&api, &seeded, false)),
             ("network", NETWORK_FRESH, http::network(&api, &seeded, true)),
         ];
+        if let Some(cookie) = &console {
+            reads.push(("console", CONSOLE_CASELOAD, http::console_caseload(&api, cookie, 1)));
+            reads.push(("console", CONSOLE_REFERRAL, http::console_referral(&api, cookie, &seeded)));
+        }
         for (_, name, op) in reads.into_iter().filter(|(key, _, _)| args.runs(key)) {
             eprintln!("{name}, one client…");
             single.push(load::run(name, 1, d1, op).await);
@@ -332,6 +349,16 @@ fn report(args: &Args, backend: &str, seeded: &seed::Seeded, rows: &[Row], singl
                 m.p99
             );
         }
+    }
+    let rate = |name: &str| rows.iter().find(|r| r.service.name == name).map(|r| r.service.rate());
+    if let (Some(console), Some(graphql)) = (rate(CONSOLE_CASELOAD), rate(GRAPHQL_CASELOAD))
+        && graphql > 0.0
+    {
+        let _ = writeln!(
+            out,
+            "\nConsole caseload page (HTML) / GraphQL caseload page, same run: {:.0} %.",
+            100.0 * console / graphql
+        );
     }
     let _ = writeln!(out, "\nServer peak resident memory (VmHWM): {rss:.0} MiB.");
     for Row { service: s, raw, raw_audited } in rows {

@@ -7,6 +7,7 @@
 //! - [`access`]: who may read which referrals.
 //! - [`calendar`]: working-day arithmetic for timers.
 //! - [`directory`]: service and capacity states, which support meets which need, and matching.
+//! - [`disclosure`]: small-number suppression for impact reports.
 //! - [`organisation`]: kinds of organisation and the roles each may hold.
 //! - [`actor`]: roles and the acting party (a user, a provider acting through an email link, the system).
 //! - [`ids`]: typed identifiers over time-ordered UUIDs.
@@ -23,6 +24,7 @@ pub mod access;
 pub mod actor;
 pub mod calendar;
 pub mod directory;
+pub mod disclosure;
 pub mod error;
 pub mod ids;
 pub mod offer;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::{Value, json};
 use trellis_api::ApiSettings;
-use trellis_tests::link_pages::{post, same_origin};
+use trellis_tests::link_pages::get;
 use trellis_tests::{Backend, TestApp, doc_operation, on_both_databases};
 
 const ME: &str = "{ me { user { id } } }";
@@ -35,10 +35,9 @@ on_both_databases!(
         assert!(disabled["disableUser"]["user"]["disabledAt"].is_string());
         let refused = app.graphql(Some(&t.link_worker), ME, json!({})).await;
         assert_eq!(refused.code(), Some("UNAUTHENTICATED"), "{refused:?}");
-        let form = trellis_tests::link_pages::Session::open(&app, "/network").await;
-        let fields = [("csrf", form.csrf.as_str()), ("token", t.link_worker.as_str())];
-        let sign_in = post(&app, "/network/sign-in", Some(&form.cookie), &fields, &same_origin(&app)).await;
-        assert_eq!(sign_in.status.as_u16(), 401, "the network page does not sign a disabled user in");
+        let link = trellis_tests::console::sign_in_path(&app, app.fixture.link_worker.id).await;
+        let sign_in = get(&app, &link, None).await;
+        assert_eq!(sign_in.status.as_u16(), 404, "the console does not sign a disabled user in: {}", sign_in.body);
         // Disabling twice keeps the first time.
         let again = app.ok(&t.admin, DISABLE, json!({ "id": lw })).await;
         assert_eq!(again["disableUser"]["user"]["disabledAt"], disabled["disableUser"]["user"]["disabledAt"]);

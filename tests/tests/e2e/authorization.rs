@@ -37,6 +37,7 @@ use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::testing::plain_service;
+use trellis_tests::console::session_for;
 use trellis_tests::link_pages::{LinkPages, Page, get, post, same_origin};
 use trellis_tests::{Fixture, GqlResponse, TestApp, on_both_databases};
 use uuid::Uuid;
@@ -1636,18 +1637,7 @@ on_both_databases!(
 );
 // The network page (`/network`) and the public directory (`/oruk`).
 
-/// Signs in to `/network` with `token` as a browser on the page would; the response and the cookies
-/// (`name=value; name=value`) the browser then holds.
-async fn network_sign_in(app: &TestApp, token: &str) -> (Page, String) {
-    let form = trellis_tests::link_pages::Session::open(app, "/network").await;
-    let page =
-        post(app, "/network/sign-in", Some(&form.cookie), &[("csrf", &form.csrf), ("token", token)], &same_origin(app))
-            .await;
-    let session = page.header("set-cookie").split(';').next().unwrap_or_default().to_owned();
-    (page, format!("{session}; {}", form.cookie))
-}
-
-/// Whether `/network` with `cookies` shows the network (`200`), or the sign-in form and with what status.
+/// Whether `/network` with `cookies` shows the network: its status, and whether the graph is there.
 async fn network_status(app: &TestApp, cookies: &str) -> (u16, bool) {
     let page = get(app, "/network", Some(cookies)).await;
     (page.status.as_u16(), page.body.contains("Who refers to whom"))
@@ -1656,42 +1646,28 @@ async fn network_status(app: &TestApp, cookies: &str) -> (u16, bool) {
 on_both_databases!(
     the_network_page_shows_the_network_to_a_signed_in_lead_or_link_worker_only_while_their_session_lives,
     |app: TestApp| async move {
-        let t = app.tokens.clone();
-        // Signed out: the sign-in form, and nothing of the network.
-        assert_eq!(network_status(&app, "").await, (200, false));
-        // Who may sign in.
-        for (who, token, status) in [
-            ("gp", t.gp.as_str(), 403),
-            ("provider", t.provider.as_str(), 403),
-            ("admin", t.admin.as_str(), 403),
-            ("made up", "trellis_0000", 401),
-            ("network_lead", t.network_lead.as_str(), 303),
-            ("link_worker", t.link_worker.as_str(), 303),
+        let f = &app.fixture;
+        // Signed out: sent to the console's sign-in, and nothing of the network.
+        let signed_out = get(&app, "/network", None).await;
+        assert_eq!((signed_out.status.as_u16(), signed_out.header("location")), (303, "/sign-in"));
+        // Who may see it, signed in to the console.
+        for (who, user, status) in [
+            ("gp", f.gp.id, 403),
+            ("provider", f.provider_user.id, 403),
+            ("admin", f.admin.id, 403),
+            ("network_lead", f.network_lead.id, 200),
+            ("link_worker", f.link_worker.id, 200),
         ] {
-            let (page, _) = network_sign_in(&app, token).await;
-            assert_eq!(page.status.as_u16(), status, "{who}: {}", page.body);
+            let cookies = session_for(&app, user).await;
+            let (got, graph) = network_status(&app, &cookies).await;
+            assert_eq!((got, graph), (status, status == 200), "{who}");
         }
-        // Signed in: the cookie holds a session id, not the token, and shows the network.
-        let (page, lead) = network_sign_in(&app, &t.network_lead).await;
-        let cookie = page.header("set-cookie");
-        assert!(cookie.starts_with("trellis_network=trs_"), "{cookie}");
-        assert!(!cookie.contains(&t.network_lead[8..]), "the cookie holds the API token");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/network"));
-        assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
-        assert_eq!(network_status(&app, &lead).await, (200, true));
-        // The raw token in the cookie, as the page used to keep it, is no session.
-        assert_eq!(network_status(&app, &format!("trellis_network={}", t.network_lead)).await, (401, false));
-
-        // A revoked key ends the sessions opened with it, at once; another key's session lives on.
-        let key = app.store.issue_api_key(app.fixture.link_worker.id, "network", Utc::now()).await.unwrap();
-        let (_, by_key) = network_sign_in(&app, &key.token).await;
-        let (_, by_other) = network_sign_in(&app, &t.link_worker).await;
-        assert_eq!(network_status(&app, &by_key).await, (200, true));
-        app.store.revoke_api_key(key.id, Utc::now()).await.unwrap();
-        assert_eq!(network_status(&app, &by_key).await, (401, false), "revoked key");
-        assert_eq!(network_status(&app, &by_other).await, (200, true));
+        // A made-up session is no session.
+        assert_eq!(get(&app, "/network", Some("trellis_session=trs_0000")).await.status.as_u16(), 303);
 
         // A disabled user's sessions end at once.
+        let lead = session_for(&app, f.network_lead.id).await;
+        assert_eq!(network_status(&app, &lead).await, (200, true));
         let backend = app.store.backend();
         let disable = if backend == sea_orm::DatabaseBackend::Postgres {
             "UPDATE users SET disabled_at = now() WHERE id = $1"
@@ -1700,56 +1676,24 @@ on_both_databases!(
         };
         app.store
             .connection()
-            .execute_raw(Statement::from_sql_and_values(backend, disable, [app.fixture.network_lead.id.0.into()]))
+            .execute_raw(Statement::from_sql_and_values(backend, disable, [f.network_lead.id.0.into()]))
             .await
             .unwrap();
-        assert_eq!(network_status(&app, &lead).await, (401, false), "disabled user");
+        assert_eq!(network_status(&app, &lead).await, (303, false), "disabled user");
     }
 );
 
 async fn a_network_session_ends_when_idle(backend: trellis_tests::Backend) {
     let settings = trellis_api::ApiSettings { session_idle: StdDuration::from_secs(1), ..Default::default() };
     let app = TestApp::spawn_with(backend, settings).await;
-    let (_, lead) = network_sign_in(&app, &app.tokens.network_lead).await;
+    let lead = session_for(&app, app.fixture.network_lead.id).await;
     assert_eq!(network_status(&app, &lead).await, (200, true));
     tokio::time::sleep(StdDuration::from_millis(2100)).await;
     let page = get(&app, "/network", Some(&lead)).await;
-    assert_eq!(page.status.as_u16(), 401, "idle longer than allowed");
-    assert!(page.text().contains("Your sign-in has ended"), "{}", page.body);
+    assert_eq!((page.status.as_u16(), page.header("location")), (303, "/sign-in"), "idle too long");
 }
 
 trellis_tests::on_both_backends!(a_network_session_ends_when_idle);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_sign_in_attempts_are_limited_per_client_address() {
-    let app = TestApp::spawn(trellis_tests::Backend::Sqlite).await;
-    let form = trellis_tests::link_pages::Session::open(&app, "/network").await;
-    let attempt = |address: Ipv4Addr, token: String| {
-        let (cookie, csrf, url, origin) =
-            (form.cookie.clone(), form.csrf.clone(), format!("{}/network/sign-in", app.base_url), app.base_url.clone());
-        async move {
-            client_from(address)
-                .post(url)
-                .header("cookie", cookie)
-                .header("origin", origin)
-                .header("sec-fetch-site", "same-origin")
-                .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    let guesser = Ipv4Addr::new(127, 0, 0, 21);
-    let mut statuses = vec![];
-    for i in 0..app.settings.sign_in_per_minute {
-        statuses.push(attempt(guesser, format!("trellis_guess{i}")).await);
-    }
-    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
-    assert_eq!(attempt(guesser, app.tokens.network_lead.clone()).await, 429, "over the limit, even a real token waits");
-    assert_eq!(attempt(Ipv4Addr::new(127, 0, 0, 22), app.tokens.network_lead.clone()).await, 303, "another address");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_directory_needs_no_token_and_is_limited_per_address_whatever_token_is_sent() {

@@ -16,6 +16,7 @@ use trellis_store::accounts::NewOrganisation;
 use trellis_store::directory::{Capacity, NewService};
 use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::testing::{Fixture, plain_service};
+use trellis_tests::console::sign_in_path;
 use trellis_tests::{Backend, TestApp, on_both_backends, on_both_databases, repo_root, run_node};
 
 const NETWORK: &str = "query($category: String) { network(category: $category) {
@@ -85,7 +86,7 @@ async fn traffic(app: &TestApp) -> (String, String) {
                     available: 0,
                     maximum: 30,
                     unit: "places".into(),
-                    status: "waitlist".into(),
+                    status: trellis_domain::directory::CapacityStatus::Waitlist,
                     updated_at: now,
                 }),
                 ..plain_service(choir_org.id, "Men's Choir", "Singing under the bridge", "arts_and_culture")
@@ -175,21 +176,25 @@ on_both_databases!(the_network_counts_offers_flows_and_capacity_per_service, |ap
 });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_network_page_draws_the_graph_in_a_real_browser() {
+async fn the_network_page_is_a_console_page_for_leads_and_draws_the_graph_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Postgres).await;
     traffic(&app).await;
     let out_dir = repo_root().join("target/test-output/network");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let (url, lead, gp) = (format!("{}/network", app.base_url), app.tokens.network_lead.clone(), app.tokens.gp.clone());
+    let lead = sign_in_path(&app, app.fixture.network_lead.id).await;
+    let gp = sign_in_path(&app, app.fixture.gp.id).await;
+    let base = app.base_url.clone();
     let dir = out_dir.to_str().unwrap().to_owned();
     let out =
-        tokio::task::spawn_blocking(move || run_node("network-page.mjs", &[&url, &lead, &gp, &dir])).await.unwrap();
+        tokio::task::spawn_blocking(move || run_node("network-page.mjs", &[&base, &lead, &gp, &dir])).await.unwrap();
     let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(report["landed"], json!("/network"), "a network lead starts on the network: {report}");
     assert_eq!(report["flows"], json!(2), "{report}");
     assert!(report["nodes"].as_u64().unwrap() >= 3, "{report}");
     assert!(report["tableRows"].as_u64().unwrap() >= 2, "{report}");
-    assert_eq!(report["gpRefused"], json!(true));
+    assert_eq!(report["gpRefused"], json!(true), "{report}");
     assert_eq!(report["signedOut"], json!(true), "{report}");
+    assert_eq!(report["afterSignOut"], json!("/sign-in"), "signed out, the network sends to sign-in: {report}");
     assert_eq!(report["violations"], json!([]), "axe-core finds no WCAG 2.2 AA violation: {report}");
     assert!(out_dir.join("network.png").exists());
 }
@@ -252,7 +257,7 @@ on_both_databases!(the_network_remembers_statistics_for_a_few_periods_only, |app
     for days in 1..=10 {
         let period = Period::Between(now - Duration::days(days), now + Duration::seconds(1));
         let (graph, statistics) = cache.graph(&app.store, period, None).await.unwrap();
-        let walking = graph.services.iter().find(|s| s.id == app.fixture.walking_group.id.0).unwrap();
+        let walking = graph.services.iter().find(|s| s.id == app.fixture.walking_group.id).unwrap();
         assert_eq!((walking.stats.offered, statistics.from), (3, now - Duration::days(days)));
         assert!(cache.remembered() <= MAX_REMEMBERED, "{} remembered after {days}", cache.remembered());
     }

@@ -10,7 +10,8 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use trellis_api::{ApiSettings, AppState};
-use trellis_tests::link_pages::{Session, get, post, same_origin};
+use trellis_tests::console::session_for;
+use trellis_tests::link_pages::{get, post, same_origin};
 use trellis_tests::{Backend, TestApp, on_both_backends};
 
 /// An HTTP client whose requests come from `address` (any of 127.0.0.0/8 is this machine).
@@ -105,35 +106,41 @@ async fn serve_with(store: trellis_store::Store, settings: ApiSettings) -> (Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_https_every_response_carries_hsts_and_the_network_session_cookie_is_secure() {
+async fn over_https_every_response_carries_hsts_and_the_console_session_cookie_is_secure() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let public = "https://trellis.example.nhs.uk";
     let settings = ApiSettings { public_base_url: public.into(), ..ApiSettings::default() };
     let (base, _stop) = serve_with(app.store.clone(), settings).await;
     let client = client_from(Ipv4Addr::LOCALHOST);
-    for path in ["/healthz", "/network", "/oruk/services"] {
+    for path in ["/healthz", "/sign-in", "/oruk/services"] {
         let response = client.get(format!("{base}{path}")).send().await.unwrap();
         assert!(header(&response, "strict-transport-security").starts_with("max-age="), "{path}");
     }
-    let shown = client.get(format!("{base}/network")).send().await.unwrap();
+    let now = chrono::Utc::now();
+    let link = app
+        .store
+        .create_sign_in_link(app.fixture.network_lead.id, now + chrono::TimeDelta::minutes(15), now)
+        .await
+        .unwrap();
+    let shown = client.get(format!("{base}/sign-in/{link}")).send().await.unwrap();
     let csrf_cookie = header(&shown, "set-cookie").to_owned();
     assert!(csrf_cookie.contains("; Secure"), "{csrf_cookie}");
     let body = shown.text().await.unwrap();
     let marker = "name=\"csrf\" value=\"";
     let csrf: String = body[body.find(marker).unwrap() + marker.len()..].chars().take_while(|c| *c != '"').collect();
     let signed_in = client
-        .post(format!("{base}/network/sign-in"))
+        .post(format!("{base}/sign-in/{link}"))
         .header("cookie", csrf_cookie.split(';').next().unwrap())
         .header("origin", public)
         .header("sec-fetch-site", "same-origin")
-        .form(&[("token", app.tokens.network_lead.as_str()), ("csrf", csrf.as_str())])
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(signed_in.status().as_u16(), 303);
     let cookie = header(&signed_in, "set-cookie");
-    assert!(cookie.starts_with("trellis_network=trs_"), "{cookie}");
-    for part in ["HttpOnly", "SameSite=Strict", "Path=/network", "Secure"] {
+    assert!(cookie.starts_with("trellis_session=trs_"), "{cookie}");
+    for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(cookie.contains(part), "{part} missing from {cookie}");
     }
 }
@@ -226,34 +233,29 @@ async fn a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_
 on_both_backends!(a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_until_the_send_timeout);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_network_page_signs_out_only_by_a_post_from_itself() {
+async fn the_console_signs_out_only_by_a_post_from_its_own_pages() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let form = Session::open(&app, "/network").await;
-    let signed_in = post(
-        &app,
-        "/network/sign-in",
-        Some(&form.cookie),
-        &[("csrf", &form.csrf), ("token", &app.tokens.network_lead)],
-        &same_origin(&app),
-    )
-    .await;
-    let session = signed_in.header("set-cookie").split(';').next().unwrap().to_owned();
-    let both = format!("{session}; {}", form.cookie);
-    assert_eq!(get(&app, "/network", Some(&both)).await.status.as_u16(), 200);
+    let both = session_for(&app, app.fixture.network_lead.id).await;
+    let network = get(&app, "/network", Some(&both)).await;
+    assert_eq!(network.status.as_u16(), 200);
+    let csrf = network.csrf_field();
 
     let cross_site = [("origin", "https://evil.example".to_owned()), ("sec-fetch-site", "cross-site".to_owned())];
-    let forged = post(&app, "/network/sign-out", Some(&both), &[("csrf", &form.csrf)], &cross_site).await;
+    let forged = post(&app, "/sign-out", Some(&both), &[("csrf", &csrf)], &cross_site).await;
     assert_eq!(forged.status.as_u16(), 403);
-    let no_token = post(&app, "/network/sign-out", Some(&both), &[], &same_origin(&app)).await;
+    let no_token = post(&app, "/sign-out", Some(&both), &[], &same_origin(&app)).await;
     assert_eq!(no_token.status.as_u16(), 403);
-    let by_get = get(&app, "/network/sign-out", Some(&both)).await;
+    let by_get = get(&app, "/sign-out", Some(&both)).await;
     assert!(by_get.status.is_client_error(), "{}", by_get.status);
     assert_eq!(get(&app, "/network", Some(&both)).await.status.as_u16(), 200, "still signed in");
 
-    let out = post(&app, "/network/sign-out", Some(&both), &[("csrf", &form.csrf)], &same_origin(&app)).await;
+    let out = post(&app, "/sign-out", Some(&both), &[("csrf", &csrf)], &same_origin(&app)).await;
     assert_eq!(out.status.as_u16(), 303);
     assert!(out.header("set-cookie").contains("Max-Age=0"));
     let after = get(&app, "/network", Some(&both)).await;
-    assert_eq!(after.status.as_u16(), 401, "the old cookie ends with the session");
-    assert!(after.body.contains("Sign in"));
+    assert_eq!(
+        (after.status.as_u16(), after.header("location")),
+        (303, "/sign-in"),
+        "the old cookie ends with the session"
+    );
 }

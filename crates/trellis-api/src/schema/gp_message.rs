@@ -7,8 +7,8 @@ use trellis_domain::plan::PlanAccess;
 use trellis_store::Store;
 use trellis_store::outbox::Occasion;
 
-use super::inputs::referral_id;
-use super::types::{Referral, mirror_enum};
+use super::common::{mirror_enum, referral_id};
+use super::referrals::Referral;
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiResult, OrApiError};

@@ -5,22 +5,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 
-use crate::link_pages::csrf;
+use crate::console::Shell;
 use crate::network::graphql::{Network, NetworkService};
-
-/// The sign-in form, with `message` saying why it is shown again (empty the first time).
-#[derive(Template)]
-#[template(path = "network_sign_in.html")]
-pub(super) struct SignInPage {
-    pub message: &'static str,
-    pub csrf_field: &'static str,
-    pub csrf: String,
-}
-
-/// What a refused (possibly forged) sign-in or sign-out gets.
-#[derive(Template)]
-#[template(path = "network_refused.html")]
-pub(super) struct RefusedPage;
 
 /// One option of a list.
 pub(super) struct Choice {
@@ -73,9 +59,7 @@ pub(super) struct ServiceRow {
 #[derive(Template)]
 #[template(path = "network_page.html")]
 pub(super) struct NetworkPage {
-    pub user: String,
-    pub csrf_field: &'static str,
-    pub csrf: String,
+    pub shell: Option<Shell>,
     pub periods: Vec<Choice>,
     pub categories: Vec<Choice>,
     pub width: f64,
@@ -94,8 +78,8 @@ const SOURCES_X: f64 = 260.0;
 const PROVIDERS_X: f64 = 620.0;
 
 impl NetworkPage {
-    /// The page for `network`, seen by `user` for the last `days` and `category`.
-    pub(super) fn new(network: &Network, user: String, days: i64, category: Option<&str>, csrf: String) -> Self {
+    /// The page for `network`, in the console's frame `shell`, for the last `days` and `category`.
+    pub(super) fn new(network: &Network, shell: Shell, days: i64, category: Option<&str>) -> Self {
         let mut services_by_org: HashMap<&str, Vec<&NetworkService>> = HashMap::new();
         for s in network.services.iter() {
             services_by_org.entry(s.organisation_id.as_str()).or_default().push(s);
@@ -209,9 +193,7 @@ impl NetworkPage {
             .map(|(code, label)| Choice { value: code.into(), label: label.into(), selected: Some(code) == category })
             .collect();
         NetworkPage {
-            user,
-            csrf_field: csrf::FIELD_NAME,
-            csrf,
+            shell: Some(shell),
             periods,
             categories,
             width: 980.0,
