@@ -3,7 +3,7 @@ fhir.resources, its document bundle holds the parts GP Connect Send Document exp
 back as text with pdftotext.
 
 Usage: check_gp_message.py BUNDLE.json   (the PDF is taken from the bundle's Binary)
-Prints one JSON line: {"ok": true, "pdf_text": "...", "codes": [...], ...}; exits 1 with the reason.
+Prints one JSON line: {"ok": true, "version": "1", "replaces": [...], "pdf_text": "...", "codes": [...], ...}; exits 1 with the reason.
 """
 import base64
 import json
@@ -33,6 +33,8 @@ def main(path):
     codes = sorted({c.code for r in resources for c in _codings(r)})
     composition = resources[0]
     relates = [r.targetIdentifier.value for r in (composition.relatesTo or []) if r.code == "replaces"]
+    version = document.meta.versionId if document.meta else None
+    assert version == (composition.meta.versionId if composition.meta else None), "one version throughout"
     binary = next(r for r in resources if r.__resource_type__ == "Binary")
     assert binary.contentType == "application/pdf"
     with tempfile.NamedTemporaryFile(suffix=".pdf") as pdf:
@@ -42,7 +44,7 @@ def main(path):
         pdf.flush()
         text = subprocess.run(["pdftotext", "-layout", pdf.name, "-"], check=True, capture_output=True).stdout.decode()
     print(json.dumps({
-        "ok": True, "nhs_number": nhs, "ods_codes": orgs, "codes": codes, "replaces": relates,
+        "ok": True, "version": version, "nhs_number": nhs, "ods_codes": orgs, "codes": codes, "replaces": relates,
         "sections": [s.title for s in composition.section], "pdf_text": text,
     }))
 

@@ -106,6 +106,42 @@ pub struct AttendanceEvidence {
     pub offer_status: OfferStatus,
 }
 
+/// What a person writes with a change: for the record, and, where a link worker marks it `for_gp`, for
+/// the referring GP practice too (it then goes into the message back to the GP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// The words.
+    pub text: String,
+    /// Whether it is marked for the referring GP practice.
+    pub for_gp: bool,
+}
+
+impl Note {
+    /// A note as an entry point receives it: the words if any, marked for the GP or not. Only a note can
+    /// be marked (`forGp`).
+    pub fn given(text: Option<String>, for_gp: bool) -> Result<Option<Note>, ValueError> {
+        match text {
+            Some(text) => Ok(Some(Note { text, for_gp })),
+            None if for_gp => Err(ValueError::new("forGp", "true", "only a note can be marked for the GP")),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A note for the record only.
+impl From<String> for Note {
+    fn from(text: String) -> Note {
+        Note { text, for_gp: false }
+    }
+}
+
+/// A note for the record only.
+impl From<&str> for Note {
+    fn from(text: &str) -> Note {
+        Note { text: text.to_owned(), for_gp: false }
+    }
+}
+
 /// A change someone asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReferralCommand {
@@ -117,31 +153,31 @@ pub enum ReferralCommand {
     /// Log a failed attempt to reach the person (not a transition).
     RecordContactAttempt {
         /// What was tried.
-        note: Option<String>,
+        note: Option<Note>,
     },
     /// The first real conversation happened: referred → contacted.
     RecordContact {
         /// What was talked about, what matters to the person.
-        note: Option<String>,
+        note: Option<Note>,
     },
     /// The person attends an activity: contacted → attending.
     RecordAttendance {
         /// The offer attended, required when a provider confirms it.
         evidence: Option<AttendanceEvidence>,
         /// Any note.
-        note: Option<String>,
+        note: Option<Note>,
     },
     /// The activity ended early and the person needs another connection: attending → contacted.
     EndActivity {
         /// Why.
-        note: Option<String>,
+        note: Option<Note>,
     },
     /// Close the episode with a reason.
     Close {
         /// Why.
         reason: ClosureReason,
         /// Any note.
-        note: Option<String>,
+        note: Option<Note>,
     },
     /// Record a new version of the person's plan, which they agreed to (not a transition).
     UpdatePlan {
@@ -159,7 +195,7 @@ pub enum ReferralCommand {
         /// Which details stand.
         keep: DetailsChoice,
         /// Any note.
-        note: Option<String>,
+        note: Option<Note>,
     },
 }
 
@@ -292,6 +328,26 @@ impl ReferralEvent {
         self.note_for_gp = true;
         Ok(self)
     }
+
+    /// The event with its note marked for the referring GP practice, or unmarked, after it was written:
+    /// the correction of what the practice is told. Only a link worker of the service working `referral`
+    /// may do it, and only to a note a link worker wrote (the one kind that may be marked at all).
+    pub fn remark_note_for_gp(
+        mut self,
+        referral: &Referral,
+        for_gp: bool,
+        actor: &Actor,
+    ) -> Result<ReferralEvent, DomainError> {
+        if actor.role != Role::LinkWorker || actor.organisation != Some(referral.link_worker_service) {
+            return Err(DomainError::Forbidden { role: actor.role, action: "mark a note for the GP" });
+        }
+        if self.note.is_none() || self.actor.role != Role::LinkWorker {
+            let why = "has no note by a link worker to mark for the GP";
+            return Err(ValueError::new("eventVersion", self.version.to_string(), why).into());
+        }
+        self.note_for_gp = for_gp;
+        Ok(self)
+    }
 }
 
 /// Longest note a person may write on an event.
@@ -404,8 +460,9 @@ impl Referral {
                 (ReferralEventKind::PersonDetailsResolved { kept: keep }, self.status, note)
             }
         };
-        let note = crate::values::optional_text("note", note.as_deref(), MAX_NOTE_CHARS)?;
-        Ok(ReferralEvent {
+        let for_gp = note.as_ref().is_some_and(|n| n.for_gp);
+        let note = crate::values::optional_text("note", note.as_ref().map(|n| n.text.as_str()), MAX_NOTE_CHARS)?;
+        ReferralEvent {
             referral: self.id,
             version: self.version + 1,
             kind,
@@ -415,7 +472,8 @@ impl Referral {
             at,
             note,
             note_for_gp: false,
-        })
+        }
+        .with_note_for_gp(for_gp)
     }
 
     /// The state after `event`. The event must have come from [`Referral::decide`] on this state.

@@ -3,7 +3,9 @@
 //! worker service (`Organization`, ODS code), the `ReferralRequest` (SNOMED CT 871731000000106), the coded
 //! structured parts as `Observation`s (needs, wellbeing scores, the closure), and the PDF as a `Binary`.
 //!
-//! A correction is a new message whose `Composition.relatesTo` says it replaces the earlier one.
+//! A correction is a new version of the message (`meta.versionId` on the document bundle and its
+//! Composition) with a new id, whose `Composition.relatesTo` says it `replaces` the previous version's,
+//! and whose first section says so in words for the person filing it.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -145,9 +147,11 @@ pub fn document_bundle(message: &MessageBack, pdf: &[u8]) -> Value {
         (Occasion::Closure, Some(ClosureReason::Completed)) => "completed",
         (Occasion::Closure, Some(_)) => "cancelled",
     };
+    let meta = json!({ "versionId": message.version.to_string() });
     let mut composition = json!({
         "resourceType": "Composition",
         "id": composition_id,
+        "meta": meta.clone(),
         "identifier": { "system": "https://tools.ietf.org/html/rfc4122", "value": message.id.to_string() },
         "status": "final",
         "type": { "coding": [{ "system": SNOMED, "code": DOCUMENT_TYPE, "display": "Clinical consultation report" }] },
@@ -204,6 +208,7 @@ pub fn document_bundle(message: &MessageBack, pdf: &[u8]) -> Value {
     json!({
         "resourceType": "Bundle",
         "id": id_for(message, "document-bundle"),
+        "meta": meta,
         "identifier": { "system": "https://tools.ietf.org/html/rfc4122", "value": message.id.to_string() },
         "type": "document",
         "entry": entries.into_iter().map(|(id, resource)| json!({ "fullUrl": urn(id), "resource": resource })).collect::<Vec<_>>()
@@ -229,11 +234,16 @@ fn sections(message: &MessageBack, parts: Parts<'_>) -> Value {
     if support.is_empty() {
         support.push("None.".into());
     }
-    let mut list = vec![
+    let mut list: Vec<Value> = message
+        .correction_text()
+        .map(|correction| json!({ "title": "Correction", "text": narrative(&[correction]) }))
+        .into_iter()
+        .collect();
+    list.extend([
         json!({ "title": "Referral", "text": narrative(&[format!("Reason: {}", message.reason)]), "entry": [{ "reference": urn(parts.referral) }] }),
         json!({ "title": "Needs and concerns", "text": narrative(&message.needs.iter().map(|n| n.label().to_owned()).collect::<Vec<_>>()), "entry": references(parts.needs) }),
         json!({ "title": "Support offered", "text": narrative(&support) }),
-    ];
+    ]);
     if let Some((what_matters, goals)) = &message.plan {
         let mut lines = vec![format!("What matters to the person: {what_matters}")];
         for goal in goals {
@@ -267,4 +277,96 @@ fn sections(message: &MessageBack, parts: Parts<'_>) -> Value {
     }
     list.push(json!({ "title": "Document", "text": narrative(&["The report as a PDF.".into()]), "entry": [{ "reference": urn(parts.pdf) }] }));
     Value::Array(list)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+    use crate::content::{LinkWorker, Organisation, Person};
+
+    fn message(version: u32, replaces: Option<Uuid>) -> MessageBack {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        MessageBack {
+            id: Uuid::from_u128(u128::from(version)),
+            version,
+            replaces,
+            occasion: Occasion::Closure,
+            created_at: at,
+            referral_id: Uuid::from_u128(42),
+            person: Person {
+                nhs_number: "9434765919".into(),
+                given_name: "Margaret".into(),
+                family_name: "Hughes".into(),
+                date_of_birth: NaiveDate::from_ymd_opt(1946, 5, 17).unwrap(),
+            },
+            practice: Organisation { name: "Long Eaton Health Centre".into(), ods_code: Some("C84001".into()) },
+            referred_at: at,
+            referrer: None,
+            reason: "Lives alone".into(),
+            link_worker: LinkWorker {
+                name: None,
+                service: Organisation { name: "Erewash social prescribing".into(), ods_code: None },
+                contact_email: None,
+            },
+            contact_dates: vec![],
+            needs: vec![],
+            plan: None,
+            support: vec![],
+            measures: vec![],
+            closure: Some(ClosureReason::Completed),
+            closed_at: Some(at),
+            notes_for_gp: vec![],
+        }
+    }
+
+    fn composition(document: &Value) -> &Value {
+        &document["entry"][0]["resource"]
+    }
+
+    #[test]
+    fn a_first_message_is_version_1_and_replaces_nothing() {
+        let document = document_bundle(&message(1, None), b"%PDF");
+        assert_eq!(document["meta"]["versionId"], "1");
+        let composition = composition(&document);
+        assert_eq!(composition["resourceType"], "Composition");
+        assert_eq!(composition["meta"]["versionId"], "1");
+        assert!(composition.get("relatesTo").is_none(), "{composition}");
+        assert_eq!(composition["section"][0]["title"], "Referral");
+    }
+
+    #[test]
+    fn a_correction_carries_its_version_and_replaces_the_previous_message_by_its_identifier() {
+        let first = message(1, None);
+        let correction = message(2, Some(first.id));
+        let document = document_bundle(&correction, b"%PDF");
+        assert_eq!(document["meta"]["versionId"], "2");
+        assert_eq!(document["identifier"]["value"], correction.id.to_string(), "a correction has an id of its own");
+        let composition = composition(&document);
+        assert_eq!(composition["meta"]["versionId"], "2");
+        assert_eq!(
+            composition["relatesTo"],
+            json!([{
+                "code": "replaces",
+                "targetIdentifier": { "system": "https://tools.ietf.org/html/rfc4122", "value": first.id.to_string() }
+            }])
+        );
+        assert_eq!(composition["section"][0]["title"], "Correction", "said in words first, for whoever files it");
+        let words = composition["section"][0]["text"]["div"].as_str().unwrap();
+        assert!(words.contains("version 2") && words.contains(&first.id.to_string()), "{words}");
+    }
+
+    #[test]
+    fn a_correction_builds_resources_with_ids_of_its_own() {
+        let first = document_bundle(&message(1, None), b"%PDF");
+        let second = document_bundle(&message(2, Some(Uuid::from_u128(1))), b"%PDF");
+        let ids = |d: &Value| -> Vec<String> {
+            d["entry"].as_array().unwrap().iter().map(|e| e["fullUrl"].as_str().unwrap().to_owned()).collect()
+        };
+        let (first, second) = (ids(&first), ids(&second));
+        assert!(first.iter().all(|id| !second.contains(id)), "{first:?} / {second:?}");
+    }
 }

@@ -91,7 +91,10 @@ pub struct Measure {
 pub struct MessageBack {
     /// This message's id (the Composition's identifier); a correction has a new one.
     pub id: Uuid,
-    /// The message it corrects, if any.
+    /// Which version of the message about this referral and occasion it is: 1, then one more for each
+    /// correction (the bundle's `meta.versionId`).
+    pub version: u32,
+    /// The message it corrects (the previous version's id), if any.
     pub replaces: Option<Uuid>,
     /// Why it is sent.
     pub occasion: Occasion,
@@ -137,6 +140,16 @@ impl MessageBack {
             Occasion::Closure => "Social prescribing: outcome of referral",
             Occasion::FirstContact => "Social prescribing: person contacted",
         }
+    }
+
+    /// The line a correction starts with, saying what it replaces; `None` for a first version.
+    pub fn correction_text(&self) -> Option<String> {
+        self.replaces.map(|earlier| {
+            format!(
+                "Correction (version {}): this message replaces the earlier one ({earlier}); file this one instead.",
+                self.version
+            )
+        })
     }
 
     /// The person's name as a practice files it: FAMILY, Given.

@@ -42,9 +42,11 @@ fn lines(m: &MessageBack) -> Vec<Line> {
         Some(ods) => format!("{} ({ods})", m.practice.name),
         None => m.practice.name.clone(),
     };
-    let mut out = vec![
-        Line { text: m.title().into(), bold: true, size: 16.0 },
-        Line::gap(),
+    let mut out = vec![Line { text: m.title().into(), bold: true, size: 16.0 }, Line::gap()];
+    if let Some(correction) = m.correction_text() {
+        out.extend([Line { text: correction, bold: true, size: 11.0 }, Line::gap()]);
+    }
+    out.extend([
         Line::text(format!("To: {practice}")),
         Line::text(format!(
             "Patient: {}    NHS number: {}    Born: {}",
@@ -53,7 +55,7 @@ fn lines(m: &MessageBack) -> Vec<Line> {
             m.person.date_of_birth.format("%d %B %Y")
         )),
         Line::text(format!("Referred: {}", date(m.referred_at))),
-    ];
+    ]);
     if let Some(closed) = m.closed_at {
         out.push(Line::text(format!("Closed: {}", date(closed))));
     }

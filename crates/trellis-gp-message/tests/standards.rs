@@ -23,6 +23,7 @@ fn message(closure: ClosureReason, replaces: Option<Uuid>) -> MessageBack {
     let at = |d| Utc.with_ymd_and_hms(2026, 11, d, 10, 0, 0).unwrap();
     MessageBack {
         id: Uuid::from_u128(0x5eed),
+        version: if replaces.is_some() { 2 } else { 1 },
         replaces,
         occasion: Occasion::Closure,
         created_at: at(26),
@@ -132,6 +133,10 @@ fn a_correction_says_which_message_it_replaces() {
     let earlier = Uuid::from_u128(0x01d);
     let reading = third_party_reading(&message(ClosureReason::Completed, Some(earlier)));
     assert_eq!(reading["replaces"], serde_json::json!([earlier.to_string()]));
+    assert_eq!(reading["version"], "2");
+    assert_eq!(reading["sections"][0], "Correction");
+    let text = reading["pdf_text"].as_str().unwrap();
+    assert!(text.contains("Correction (version 2)") && text.contains(&earlier.to_string()), "{text}");
     let codes: Vec<&str> = reading["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert!(!codes.contains(&"871711000000103"), "only a declined closure carries the declined code");
 }

@@ -11,33 +11,37 @@ use trellis_store::outbox::{MeshStatus, OutboxEmail};
 
 use crate::NotifierError;
 
-/// Builds the message back for `row`'s referral and sends it to the practice's mailbox (the row's
+/// Builds `version` of the message back for `row`'s referral and sends it to the practice's mailbox (the row's
 /// recipient). Returns the subject and MESH's message id.
 pub(crate) async fn send(
     store: &Store,
     mesh: &MeshClient,
     row: &OutboxEmail,
     referral: ReferralId,
-    occasion: Occasion,
+    (occasion, version): (Occasion, u32),
     now: DateTime<Utc>,
 ) -> Result<(String, String), NotifierError> {
-    let message = store.gp_message_to_send(referral, occasion, now).await?.ok_or(NotifierError::NoGpMessage)?;
+    let message =
+        store.gp_message_to_send(referral, occasion, version, now).await?.ok_or(NotifierError::NoGpMessage)?;
     let pdf = trellis_gp_message::pdf::render(&message);
     let bundle = trellis_gp_message::bundle::message_bundle(&message, &pdf, mesh.mailbox());
-    let subject = message.title();
+    let subject = match message.replaces {
+        Some(_) => format!("{} (correction, version {})", message.title(), message.version),
+        None => message.title().to_owned(),
+    };
     let filename = format!("{}.json", message.id);
     let mesh_id = mesh
         .send(Outgoing {
             to: &row.recipient,
             workflow_id: WORKFLOW_ID,
-            subject,
+            subject: &subject,
             // The message's own id, the same on every attempt: a resend after a lost answer is recognisable.
             local_id: &row.message_id,
             filename: &filename,
             body: bundle.to_string().into_bytes(),
         })
         .await?;
-    Ok((subject.to_owned(), mesh_id))
+    Ok((subject, mesh_id))
 }
 
 /// What MESH's tracking says, as the row records it, with the reason for a failure.

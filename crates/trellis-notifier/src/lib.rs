@@ -33,10 +33,10 @@
 //! # Layout
 //! - [`worker`]: [`Worker`], its [`WorkerSettings`] and the [`TickReport`] of one pass; retry backoff.
 //! - [`mailer`]: [`Mailer`] (SMTP through lettre, or `.eml` files), [`MailerSettings`], [`OutgoingEmail`].
-//! - [`templates`]: one askama template pair (text and HTML) per [`EmailKind`], under `templates/`.
+//! - [`templates`]: one askama template pair (text and HTML) per [`JobKind`], under `templates/`.
 //! - [`NotifierError`]: why composing or sending failed.
 //!
-//! [`EmailKind`]: trellis_store::outbox::EmailKind
+//! [`JobKind`]: trellis_store::outbox::JobKind
 
 mod error;
 mod gp_delivery;

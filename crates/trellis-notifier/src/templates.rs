@@ -12,7 +12,7 @@ use trellis_domain::referral::ClosureReason;
 use trellis_domain::values::Need;
 use trellis_store::capacity_checks::CapacityNotice;
 use trellis_store::notices::{OfferNotice, ReferralNotice};
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::JobKind;
 
 use crate::NotifierError;
 
@@ -29,8 +29,11 @@ pub struct Rendered {
     pub sender_name: Option<String>,
 }
 
-/// What one email is about, with what its template needs.
-#[derive(Clone, Debug)]
+/// What one email is about, with what its template needs. Each is named after its job's kind
+/// ([`JobKind`]): its name (`<&str>::from(&letter)`) is that kind's stored name, so the kinds are listed once,
+/// by the outbox's jobs, and a test checks that every kind of email has its letter.
+#[derive(Clone, Debug, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Letter<'a> {
     /// To the provider: a new offer and its link.
     OfferMade {
@@ -75,7 +78,7 @@ pub enum Letter<'a> {
     /// To the link worker: an email could not be delivered.
     DeliveryFailed {
         /// What the undelivered email was.
-        failed_kind: EmailKind,
+        failed_kind: JobKind,
         /// Where it was going (an organisation's or user's address, never the person's).
         failed_recipient: &'a str,
         /// How many times it was tried.
@@ -278,23 +281,6 @@ fn pair(text: impl Template, html: impl Template) -> Result<(String, String), No
 }
 
 impl Letter<'_> {
-    /// The kind of email this is.
-    pub fn kind(&self) -> EmailKind {
-        match self {
-            Self::OfferMade { .. } => EmailKind::OfferMade,
-            Self::OfferReminder { .. } => EmailKind::OfferReminder,
-            Self::OfferAnswered { .. } => EmailKind::OfferAnswered,
-            Self::OfferExpired { .. } => EmailKind::OfferExpired,
-            Self::OnwardOfferProposed { .. } => EmailKind::OnwardOfferProposed,
-            Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
-            Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
-            Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
-            Self::OfferEnded { .. } => EmailKind::OfferEnded,
-            Self::ServiceEmailChanged { .. } => EmailKind::ServiceEmailChanged,
-            Self::SignInLink { .. } => EmailKind::SignInLink,
-        }
-    }
-
     /// Renders the subject and both parts. `sign_in` is where link workers and practices sign in.
     pub fn render(&self, sign_in: &str) -> Result<Rendered, NotifierError> {
         let sign_in = sign_in.to_string();
@@ -370,7 +356,7 @@ impl Letter<'_> {
                     .unwrap_or_else(|| "a referral".into());
                 let m = FailedDelivery {
                     subject: match failed_kind {
-                        EmailKind::GpMessage => {
+                        JobKind::GpMessage => {
                             format!("The message back to the GP about {about} could not be delivered")
                         }
                         _ => format!("Email about {about} could not be delivered"),
@@ -495,21 +481,21 @@ fn closure_label(reason: ClosureReason) -> &'static str {
     }
 }
 
-fn what_failed(kind: EmailKind, offer: Option<&OfferNotice>) -> String {
+fn what_failed(kind: JobKind, offer: Option<&OfferNotice>) -> String {
     let reference = offer.map(|o| o.reference.as_str()).unwrap_or("an offer");
     match kind {
-        EmailKind::OfferMade => format!("the offer email for {reference}"),
-        EmailKind::OfferReminder => format!("the reminder email for offer {reference}"),
-        EmailKind::OfferAnswered => format!("the email about the answer to offer {reference}"),
-        EmailKind::OfferExpired => format!("the email about the expiry of offer {reference}"),
-        EmailKind::OnwardOfferProposed => format!("the email about onward offer {reference}"),
-        EmailKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
-        EmailKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
-        EmailKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
-        EmailKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
-        EmailKind::ServiceEmailChanged => "an email saying where a service's offers now go".into(),
-        EmailKind::GpMessage => "the message back to the referring GP practice, over MESH to its mailbox".into(),
-        EmailKind::SignInLink => "a sign-in link for the web console".into(),
+        JobKind::OfferMade => format!("the offer email for {reference}"),
+        JobKind::OfferReminder => format!("the reminder email for offer {reference}"),
+        JobKind::OfferAnswered => format!("the email about the answer to offer {reference}"),
+        JobKind::OfferExpired => format!("the email about the expiry of offer {reference}"),
+        JobKind::OnwardOfferProposed => format!("the email about onward offer {reference}"),
+        JobKind::ReferralClosed => "the email telling the referring practice that the referral closed".into(),
+        JobKind::DeliveryFailed => "an email about an earlier delivery failure".into(),
+        JobKind::CapacityCheck => "an email asking a provider to confirm a service's capacity".into(),
+        JobKind::OfferEnded => format!("the email telling the provider that offer {reference} is no longer needed"),
+        JobKind::ServiceEmailChanged => "an email saying where a service's offers now go".into(),
+        JobKind::GpMessage => "the message back to the referring GP practice, over MESH to its mailbox".into(),
+        JobKind::SignInLink => "a sign-in link for the web console".into(),
     }
 }
 
@@ -520,6 +506,12 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    /// The kind a letter is named after.
+    fn kind(letter: &Letter<'_>) -> JobKind {
+        let name: &'static str = letter.into();
+        JobKind::parse(name).unwrap_or_else(|| panic!("no kind of job is called {name}"))
+    }
 
     fn notice() -> OfferNotice {
         let id = Uuid::parse_str("0190f3a2-7b1c-7d4e-8f00-1c2b3f9a4d5e").unwrap();
@@ -569,7 +561,7 @@ mod tests {
             Letter::OnwardOfferProposed { notice: n },
             Letter::ReferralClosed { notice: r },
             Letter::DeliveryFailed {
-                failed_kind: EmailKind::OfferMade,
+                failed_kind: JobKind::OfferMade,
                 failed_recipient: "walks@greenspring.example",
                 attempts: 8,
                 offer: Some(n),
@@ -597,28 +589,28 @@ mod tests {
         };
         let c = capacity_notice();
         let letters = every_letter(&n, &r, &c);
-        let kinds: Vec<EmailKind> = letters.iter().map(Letter::kind).collect();
-        let emails: Vec<EmailKind> = EmailKind::ALL.into_iter().filter(|k| k.is_email()).collect();
+        let kinds: Vec<JobKind> = letters.iter().map(kind).collect();
+        let emails: Vec<JobKind> = JobKind::emails().collect();
         assert_eq!(kinds, emails, "one letter per kind of email (a GP message goes over MESH, not by letter)");
         for letter in letters {
             let out = letter.render("https://trellis.example").unwrap();
-            let (reference, in_html) = match letter.kind() {
-                EmailKind::ReferralClosed => ("RF-3F9A-4D5E", "RF-3F9A-4D5E"),
-                EmailKind::CapacityCheck | EmailKind::ServiceEmailChanged => {
+            let (reference, in_html) = match kind(&letter) {
+                JobKind::ReferralClosed => ("RF-3F9A-4D5E", "RF-3F9A-4D5E"),
+                JobKind::CapacityCheck | JobKind::ServiceEmailChanged => {
                     ("Tea & Talk <Wednesdays>", "Tea &#38; Talk &#60;Wednesdays&#62;")
                 }
-                EmailKind::SignInLink => ("/sign-in/tsi_abc", "/sign-in/tsi_abc"),
+                JobKind::SignInLink => ("/sign-in/tsi_abc", "/sign-in/tsi_abc"),
                 _ => ("OF-3F9A-4D5E", "OF-3F9A-4D5E"),
             };
-            if letter.kind() == EmailKind::SignInLink {
+            if kind(&letter) == JobKind::SignInLink {
                 assert_eq!(out.subject, "Your link to sign in to Trellis");
             } else {
-                assert!(out.subject.contains(reference), "{:?}: {}", letter.kind(), out.subject);
+                assert!(out.subject.contains(reference), "{:?}: {}", kind(&letter), out.subject);
             }
-            assert!(out.text.contains(reference), "{:?}: {}", letter.kind(), out.text);
-            assert!(out.html.contains(in_html), "{:?}: {}", letter.kind(), out.html);
-            assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", letter.kind());
-            assert!(!out.text.contains("{{") && !out.html.contains("{%"), "{:?}", letter.kind());
+            assert!(out.text.contains(reference), "{:?}: {}", kind(&letter), out.text);
+            assert!(out.html.contains(in_html), "{:?}: {}", kind(&letter), out.html);
+            assert!(out.html.contains("name=\"viewport\""), "{:?} is not phone-sized", kind(&letter));
+            assert!(!out.text.contains("{{") && !out.html.contains("{%"), "{:?}", kind(&letter));
         }
     }
 

@@ -10,7 +10,7 @@ use trellis_domain::offer::link::{LinkPurpose, link_expiry};
 use trellis_gp_message::mesh::MeshClient;
 use trellis_store::Store;
 use trellis_store::links::LinkScope;
-use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob};
+use trellis_store::outbox::{MeshStatus, OutboxEmail, OutboxJob, Transport};
 use trellis_store::sign_in::SIGN_IN_LINK_LIFETIME;
 
 use crate::NotifierError;
@@ -317,7 +317,8 @@ impl Worker {
         match outcome {
             Ok(Delivered { subject, mesh_message_id: Some(mesh_id) }) => {
                 let track_at = later(at, self.settings.mesh_track_every);
-                if self.store.mark_gp_message_sent(row.id, worker, &mesh_id, &subject, at, track_at).await? {
+                let mesh = Transport::Mesh { message_id: &mesh_id, track_at };
+                if self.store.mark_sent(row.id, worker, &subject, mesh, at).await? {
                     tracing::info!(worker, email = %row.id, kind, mailbox = %row.recipient, mesh_message = %mesh_id, "GP message accepted by MESH");
                     report.sent += 1;
                 } else {
@@ -326,7 +327,7 @@ impl Worker {
                 }
             }
             Ok(Delivered { subject, mesh_message_id: None }) => {
-                if self.store.mark_email_sent(row.id, worker, &subject, at).await? {
+                if self.store.mark_sent(row.id, worker, &subject, Transport::Smtp, at).await? {
                     tracing::debug!(worker, email = %row.id, kind, attempt = row.attempts, "email sent");
                     report.sent += 1;
                 } else {
@@ -390,9 +391,9 @@ impl Worker {
 
     /// Renders and sends one row: an email through the mailer, a GP message through MESH.
     async fn deliver(&self, row: &OutboxEmail, now: DateTime<Utc>) -> Result<Delivered, NotifierError> {
-        if let (OutboxJob::GpMessage { referral, occasion }, Some(mesh)) = (&row.job, &self.mesh) {
+        if let (&OutboxJob::GpMessage { referral, occasion, version }, Some(mesh)) = (&row.job, &self.mesh) {
             let (subject, mesh_id) =
-                crate::gp_delivery::send(&self.store, mesh, row, *referral, *occasion, now).await?;
+                crate::gp_delivery::send(&self.store, mesh, row, referral, (occasion, version), now).await?;
             return Ok(Delivered { subject, mesh_message_id: Some(mesh_id) });
         }
         let email = self.compose(row, now).await?;

@@ -30,19 +30,20 @@ fn outcome(status: OfferStatus, decline: Option<trellis_domain::offer::DeclineRe
     }
 }
 
-/// The id of the message back about `referral` for `occasion`: the same every time it is built, so a
-/// retry never makes a second document.
-pub fn message_id(referral: ReferralId, occasion: Occasion) -> Uuid {
-    let name: &[u8] = match occasion {
-        Occasion::Closure => b"gp-message-closure-1",
-        Occasion::FirstContact => b"gp-message-first-contact-1",
+/// The id of `version` of the message back about `referral` for `occasion`: the same every time it is
+/// built, so a retry never makes a second document; each correction (a new version) has its own.
+pub fn message_id(referral: ReferralId, occasion: Occasion, version: u32) -> Uuid {
+    let occasion = match occasion {
+        Occasion::Closure => "closure",
+        Occasion::FirstContact => "first-contact",
     };
-    Uuid::new_v5(&referral.0, name)
+    Uuid::new_v5(&referral.0, format!("gp-message-{occasion}-{version}").as_bytes())
 }
 
 impl Store {
-    /// The message back for a closed referral already read in scope; `None` while it is open. The same
-    /// referral always gives the same message id.
+    /// The message back for a closed referral already read in scope; `None` while it is open. It is the
+    /// latest version: the one sent over MESH, or its correction queued since (the first version where
+    /// nothing was sent), with the same id as that version.
     pub async fn gp_message_of(
         &self,
         record: &ReferralRecord,
@@ -51,15 +52,23 @@ impl Store {
         if record.state.status != ReferralStatus::Closed {
             return Ok(None);
         }
-        self.build_gp_message(record, Occasion::Closure, now).await.map(Some)
+        let referral = record.state.id;
+        let version = crate::gp_delivery::latest_versions(&self.db, referral)
+            .await?
+            .get(&Occasion::Closure)
+            .copied()
+            .unwrap_or(1);
+        self.build_gp_message(record, Occasion::Closure, version, now).await.map(Some)
     }
 
-    /// The message back about a referral already read in scope, for `occasion`: at first contact it says
-    /// the person has been contacted and carries no outcome, whatever happened since.
+    /// `version` of the message back about a referral already read in scope, for `occasion`: at first
+    /// contact it says the person has been contacted and carries no outcome, whatever happened since. A
+    /// version after the first replaces the one before it.
     pub(crate) async fn build_gp_message(
         &self,
         record: &ReferralRecord,
         occasion: Occasion,
+        version: u32,
         now: DateTime<Utc>,
     ) -> Result<MessageBack, StoreError> {
         let closing = occasion == Occasion::Closure;
@@ -149,8 +158,9 @@ impl Store {
             .collect();
         let details = &record.person.details;
         Ok(MessageBack {
-            id: message_id(referral, occasion),
-            replaces: None,
+            id: message_id(referral, occasion, version),
+            version,
+            replaces: version.checked_sub(1).filter(|v| *v >= 1).map(|earlier| message_id(referral, occasion, earlier)),
             occasion,
             created_at: now,
             referral_id: referral.0,

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::convert::{stored, unreadable};
 use crate::entity::{email_outbox, offer, organisation, referral, service};
 use crate::offers::link_worker_recipient;
-use crate::outbox::{DeliveryStatus, EmailKind, NewEmail, OutboxEmail, OutboxJob};
+use crate::outbox::{DeliveryStatus, JobKind, NewEmail, OutboxEmail, OutboxJob};
 use crate::{Store, StoreError};
 
 /// The flag a referral carries when an email about it could not be delivered.
@@ -157,7 +157,7 @@ impl Store {
 
     /// Gives up on a claimed row after its last attempt. In the same transaction the row is marked dead,
     /// its referral is flagged [`DELIVERY_FAILED_FLAG`], and the link worker (the assignee, else the
-    /// service's address) is queued a [`EmailKind::DeliveryFailed`] email naming the row. A
+    /// service's address) is queued a [`JobKind::DeliveryFailed`] email naming the row. A
     /// `DeliveryFailed` row that dies is only marked dead, so failures never feed on themselves.
     ///
     /// Returns false, changing nothing, if `worker` no longer holds the row.
@@ -191,14 +191,14 @@ impl Store {
 
 /// After `row` could not be delivered, in the caller's transaction: flags its referral
 /// [`DELIVERY_FAILED_FLAG`] and queues the link worker (the assignee, else the service's address) a
-/// [`EmailKind::DeliveryFailed`] email naming the row. Nothing for a `DeliveryFailed` row, so failures
+/// [`JobKind::DeliveryFailed`] email naming the row. Nothing for a `DeliveryFailed` row, so failures
 /// never feed on themselves.
 pub(crate) async fn tell_of_failure(
     txn: &impl sea_orm::ConnectionTrait,
     row: &email_outbox::Model,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let follow_up = row.kind != EmailKind::DeliveryFailed.as_str();
+    let follow_up = row.kind != JobKind::DeliveryFailed.as_str();
     if let (true, Some(referral_id)) = (follow_up, row.referral_id) {
         let referral_row = referral::Entity::find_by_id(referral_id).one(txn).await?.ok_or(StoreError::NotFound)?;
         Store::flag_referral(txn, ReferralId(referral_id), DELIVERY_FAILED_FLAG).await?;

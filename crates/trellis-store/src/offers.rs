@@ -614,7 +614,7 @@ impl Store {
                     offer_status: next.status,
                 };
                 let command = ReferralCommand::RecordAttendance { evidence: Some(evidence), note: None };
-                self.transition_in(txn, state.referral, None, command, false, actor, now).await?;
+                self.transition_in(txn, state.referral, None, command, actor, now).await?;
             }
             _ => {}
         }

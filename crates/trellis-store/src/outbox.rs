@@ -26,70 +26,21 @@ use crate::convert::unreadable;
 use crate::entity::email_outbox;
 use crate::{Store, StoreError};
 
-/// What an email is about; the notifier has one template per kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EmailKind {
-    /// A provider is offered a referral (with the action link).
-    OfferMade,
-    /// A provider has not answered yet.
-    OfferReminder,
-    /// The link worker hears that a provider accepted, waitlisted or declined.
-    OfferAnswered,
-    /// The link worker hears that an offer expired unanswered.
-    OfferExpired,
-    /// The link worker hears that a provider proposed an onward offer.
-    OnwardOfferProposed,
-    /// The referring practice hears that its referral closed (reference only).
-    ReferralClosed,
-    /// The link worker hears that an email could not be delivered.
-    DeliveryFailed,
-    /// A provider is asked to confirm a service's capacity (with the capacity link).
-    CapacityCheck,
-    /// A provider hears that an offer ended because its referral closed: the place is no longer needed.
-    OfferEnded,
-    /// The address a service's offers went to hears that they now go elsewhere (organisations'
-    /// addresses only, no personal data).
-    ServiceEmailChanged,
-    /// Not an email: the message back to the referring GP practice, sent over MESH to its mailbox (the
-    /// row's recipient). The message is built when it is sent, so the row holds only the referral.
-    GpMessage,
-    /// A member of staff asked to sign in to the web console (with the sign-in link).
-    SignInLink,
-}
+impl JobKind {
+    /// Every kind, in the order of [`OutboxJob`]'s variants.
+    pub fn all() -> impl Iterator<Item = JobKind> {
+        <JobKind as strum::IntoEnumIterator>::iter()
+    }
 
-impl EmailKind {
-    /// Every kind.
-    pub const ALL: [EmailKind; 12] = [
-        Self::OfferMade,
-        Self::OfferReminder,
-        Self::OfferAnswered,
-        Self::OfferExpired,
-        Self::OnwardOfferProposed,
-        Self::ReferralClosed,
-        Self::DeliveryFailed,
-        Self::CapacityCheck,
-        Self::OfferEnded,
-        Self::ServiceEmailChanged,
-        Self::GpMessage,
-        Self::SignInLink,
-    ];
+    /// The kinds that go by email, each with its template pair in the notifier: all but
+    /// [`JobKind::GpMessage`], which goes over MESH.
+    pub fn emails() -> impl Iterator<Item = JobKind> {
+        Self::all().filter(|k| *k != JobKind::GpMessage)
+    }
 
-    /// The stored name.
+    /// The stored name: the job's serde tag, its variant's name in snake case.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OfferMade => "offer_made",
-            Self::OfferReminder => "offer_reminder",
-            Self::OfferAnswered => "offer_answered",
-            Self::OfferExpired => "offer_expired",
-            Self::OnwardOfferProposed => "onward_offer_proposed",
-            Self::ReferralClosed => "referral_closed",
-            Self::DeliveryFailed => "delivery_failed",
-            Self::CapacityCheck => "capacity_check",
-            Self::OfferEnded => "offer_ended",
-            Self::ServiceEmailChanged => "service_email_changed",
-            Self::GpMessage => "gp_message",
-            Self::SignInLink => "sign_in_link",
-        }
+        self.into()
     }
 
     /// Whether this kind of email about an offer goes to the offer's provider (the others about an offer go
@@ -98,22 +49,25 @@ impl EmailKind {
         matches!(self, Self::OfferMade | Self::OfferReminder | Self::OfferEnded)
     }
 
-    /// Whether rows of this kind go by email (all but [`EmailKind::GpMessage`], which goes over MESH).
-    pub fn is_email(self) -> bool {
-        self != Self::GpMessage
-    }
-
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Self::all().find(|k| k.as_str() == s)
     }
 }
 
 /// One job in the outbox, with the references its message needs (ids and outcomes, never personal data).
 ///
 /// Serialised with its kind's stored name as the tag (`kind`) and its fields as the `payload`, exactly as
-/// the row holds them; [`OutboxJob::kind`] gives the same name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// the row holds them; [`OutboxJob::kind`] gives the same name. Its kinds, [`JobKind`], are derived from
+/// its variants, so a new job is one new variant here and nothing else to keep in step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(JobKind),
+    doc = "What an outbox job is, without its references: an email (the notifier has one template pair per \
+           kind) or the message back to the GP (over MESH). Stored in the row's `kind` column.",
+    derive(Hash, strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
 pub enum OutboxJob {
     /// A provider is offered a referral.
@@ -182,6 +136,10 @@ pub enum OutboxJob {
         referral: ReferralId,
         /// Why it is sent (the outcome at closure, or first contact).
         occasion: Occasion,
+        /// Which version of the message for this referral and occasion: 1, then one more for each
+        /// correction, which replaces the one before. Rows written before corrections existed read as 1.
+        #[serde(default = "first_version")]
+        version: u32,
     },
     /// A member of staff asked to sign in to the web console; the link is minted when the email is
     /// composed.
@@ -191,23 +149,15 @@ pub enum OutboxJob {
     },
 }
 
+/// The version of a GP message row written before corrections existed.
+fn first_version() -> u32 {
+    1
+}
+
 impl OutboxJob {
     /// Its kind, stored in the row's `kind` column.
-    pub fn kind(&self) -> EmailKind {
-        match self {
-            Self::OfferMade { .. } => EmailKind::OfferMade,
-            Self::OfferReminder { .. } => EmailKind::OfferReminder,
-            Self::OfferAnswered { .. } => EmailKind::OfferAnswered,
-            Self::OfferExpired { .. } => EmailKind::OfferExpired,
-            Self::OnwardOfferProposed { .. } => EmailKind::OnwardOfferProposed,
-            Self::ReferralClosed { .. } => EmailKind::ReferralClosed,
-            Self::DeliveryFailed { .. } => EmailKind::DeliveryFailed,
-            Self::CapacityCheck { .. } => EmailKind::CapacityCheck,
-            Self::OfferEnded { .. } => EmailKind::OfferEnded,
-            Self::ServiceEmailChanged { .. } => EmailKind::ServiceEmailChanged,
-            Self::GpMessage { .. } => EmailKind::GpMessage,
-            Self::SignInLink { .. } => EmailKind::SignInLink,
-        }
+    pub fn kind(&self) -> JobKind {
+        self.into()
     }
 
     /// The offer it is about, if any.
@@ -278,7 +228,7 @@ pub struct OutboxEmail {
     /// Its id.
     pub id: Uuid,
     /// What it is about (the job's kind).
-    pub kind: EmailKind,
+    pub kind: JobKind,
     /// Where it goes.
     pub recipient: String,
     /// What to send, with the references it needs (ids, never personal data).
@@ -365,6 +315,21 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
     }
 }
 
+/// How a sent row went.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport<'a> {
+    /// By email: the SMTP server accepted it.
+    Smtp,
+    /// Over MESH (a GP message): MESH accepted it as `message_id`, and its delivery is tracked from
+    /// `track_at` until the practice acknowledges it or MESH fails it.
+    Mesh {
+        /// MESH's id for it.
+        message_id: &'a str,
+        /// When to first ask MESH how delivery is going.
+        track_at: DateTime<Utc>,
+    },
+}
+
 /// An email to write in the same transaction as the change that causes it.
 #[derive(Clone, Debug)]
 pub(crate) struct NewEmail {
@@ -383,8 +348,8 @@ impl NewEmail {
         // A GP message's id is its document's, the same for every attempt and every build of it: MESH's
         // `mex-LocalID`, so that a resend after a lost answer can be recognised.
         let message_id = match self.job {
-            OutboxJob::GpMessage { referral, occasion } => {
-                crate::gp_messages::message_id(referral, occasion).to_string()
+            OutboxJob::GpMessage { referral, occasion, version } => {
+                crate::gp_messages::message_id(referral, occasion, version).to_string()
             }
             _ => format!("<{id}@outbox.trellis>"),
         };
@@ -455,20 +420,30 @@ impl Store {
         claimed.into_iter().map(OutboxEmail::try_from).collect()
     }
 
-    /// Records that the SMTP server accepted a claimed row. Returns false if the claim was lost.
-    pub async fn mark_email_sent(
+    /// Records that a claimed row was accepted for delivery, by the SMTP server or by MESH (`transport`).
+    /// Returns false if the claim was lost.
+    pub async fn mark_sent(
         &self,
         id: Uuid,
         worker: &str,
         subject: &str,
+        transport: Transport<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = email_outbox::Entity::update_many()
+        let mut update = email_outbox::Entity::update_many()
             .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Sent.as_str()))
             .col_expr(email_outbox::Column::Subject, Expr::value(subject))
             .col_expr(email_outbox::Column::SentAt, Expr::value(now))
             .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(email_outbox::Column::LastError, Expr::value(Option::<String>::None));
+        if let Transport::Mesh { message_id, track_at } = transport {
+            // A sent row's `next_attempt_at` is when to ask MESH again how delivery is going.
+            update = update
+                .col_expr(email_outbox::Column::MeshMessageId, Expr::value(message_id))
+                .col_expr(email_outbox::Column::MeshStatus, Expr::value(MeshStatus::Accepted.as_str()))
+                .col_expr(email_outbox::Column::NextAttemptAt, Expr::value(track_at));
+        }
+        let result = update
             .filter(email_outbox::Column::Id.eq(id))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
@@ -551,7 +526,7 @@ mod tests {
             OutboxJob::CapacityCheck { service },
             OutboxJob::OfferEnded { offer, status: OfferStatus::EndedEarly },
             OutboxJob::ServiceEmailChanged { service, old: None, new: Some("new@example.org".into()) },
-            OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure },
+            OutboxJob::GpMessage { referral: ReferralId(Uuid::now_v7()), occasion: Occasion::Closure, version: 2 },
             OutboxJob::SignInLink { user: UserId(Uuid::now_v7()) },
         ]
     }
@@ -560,7 +535,7 @@ mod tests {
     fn every_job_is_stored_under_its_kinds_name_and_reads_back_the_same() {
         let jobs = every_job();
         let kinds: std::collections::HashSet<_> = jobs.iter().map(OutboxJob::kind).collect();
-        assert_eq!(kinds.len(), EmailKind::ALL.len(), "one job for every kind");
+        assert_eq!(kinds.len(), JobKind::all().count(), "one job for every kind");
         for job in jobs {
             let tagged = serde_json::to_value(&job).unwrap();
             assert_eq!(tagged["kind"], job.kind().as_str(), "{job:?}");
@@ -588,6 +563,11 @@ mod tests {
         assert_eq!(
             read("delivery_failed", format!(r#"{{"failed_email":"{id}"}}"#)),
             OutboxJob::DeliveryFailed { failed_email: uuid }
+        );
+        assert_eq!(
+            read("gp_message", format!(r#"{{"referral":"{id}","occasion":"closure"}}"#)),
+            OutboxJob::GpMessage { referral: ReferralId(uuid), occasion: Occasion::Closure, version: 1 },
+            "a GP message queued before corrections is the first version"
         );
     }
 

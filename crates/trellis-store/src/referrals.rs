@@ -228,7 +228,7 @@ fn event_model(event: &ReferralEvent) -> Result<referral_event::ActiveModel, Sto
     .into_active_model())
 }
 
-fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
+pub(crate) fn event_from(m: referral_event::Model) -> Result<ReferralEvent, StoreError> {
     Ok(ReferralEvent {
         referral: ReferralId(m.referral_id),
         version: version(m.version)?,
@@ -616,8 +616,9 @@ impl Store {
         Ok(ReferralPage { records, has_next })
     }
 
-    /// Applies a command to a referral made against `expected_version`. A stale version is a conflict and
-    /// changes nothing; so is losing a race to another writer.
+    /// Applies a command to a referral made against `expected_version`; a note the command carries marked
+    /// for the GP goes into the message back to the GP. A stale version is a conflict and changes nothing;
+    /// so is losing a race to another writer.
     pub async fn transition_referral(
         &self,
         id: ReferralId,
@@ -626,40 +627,24 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralRecord, StoreError> {
-        self.transition_referral_with_note_for_gp(id, expected_version, command, false, actor, now).await
-    }
-
-    /// As [`Store::transition_referral`], with the command's note marked for the referring GP practice when
-    /// `note_for_gp` (it then goes into the message back to the GP).
-    pub async fn transition_referral_with_note_for_gp(
-        &self,
-        id: ReferralId,
-        expected_version: u32,
-        command: ReferralCommand,
-        note_for_gp: bool,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<ReferralRecord, StoreError> {
         // Every closure passes the same checks (a completed one needs its follow-up measure or a reason).
         if let ReferralCommand::Close { reason, note } = command {
-            return self.close_referral(id, expected_version, reason, note, note_for_gp, None, actor, now).await;
+            return self.close_referral(id, expected_version, reason, note, None, actor, now).await;
         }
         let txn = self.db.begin().await?;
-        let event = self.transition_in(&txn, id, Some(expected_version), command, note_for_gp, actor, now).await?;
+        let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
         txn.commit().await?;
         self.referral_unaudited(actor, event.referral).await
     }
 
     /// The transition inside a caller's transaction. `expected_version` is `None` only for changes that
     /// follow from another change in the same transaction (a provider's confirmed attendance).
-    #[allow(clippy::too_many_arguments, reason = "one command's parts, as the API passes them")]
     pub(crate) async fn transition_in(
         &self,
         txn: &DatabaseTransaction,
         id: ReferralId,
         expected_version: Option<u32>,
         command: ReferralCommand,
-        note_for_gp: bool,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ReferralEvent, StoreError> {
@@ -684,7 +669,6 @@ impl Store {
             }
         }
         let (next, event) = state.handle(command, actor, now)?;
-        let event = event.with_note_for_gp(note_for_gp)?;
         let mut update = referral::Entity::update_many()
             .col_expr(referral::Column::Status, Expr::value(next.status.as_str()))
             .col_expr(referral::Column::Version, Expr::value(i64::from(next.version)))
@@ -726,12 +710,12 @@ impl Store {
         if event.kind == ReferralEventKind::Contacted {
             let service = organisation::Entity::find_by_id(row.link_worker_service_id).one(txn).await?;
             if service.is_some_and(|s| s.gp_message_at_first_contact) {
-                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, now).await?;
+                crate::gp_delivery::queue_gp_message(txn, &row, Occasion::FirstContact, 1, now).await?;
             }
         }
         if let ReferralEventKind::Closed { reason } = event.kind {
             self.end_offers_of_closed_referral(txn, &row, reason, actor, now).await?;
-            crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, now).await?;
+            crate::gp_delivery::queue_gp_message(txn, &row, Occasion::Closure, 1, now).await?;
             let practice = organisation::Entity::find_by_id(row.referring_organisation_id).one(txn).await?;
             if let Some(email) = practice.and_then(|p| p.email) {
                 NewEmail {

@@ -9,7 +9,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 use trellis_domain::plan::{Plan, PlanDraft};
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_domain::wellbeing::{
     Instrument, InstrumentCode, NoFollowUpReason, ScoreChange, Scores, change_between, check_taken_at,
 };
@@ -132,16 +132,8 @@ impl Store {
             .await?;
         let version = latest.map_or(1, |p| p.version.saturating_add(1));
         let plan_version = u32::try_from(version).map_err(|_| corrupt("referral_plans.version"))?;
-        self.transition_in(
-            &txn,
-            id,
-            Some(expected_version),
-            ReferralCommand::UpdatePlan { plan_version },
-            false,
-            actor,
-            now,
-        )
-        .await?;
+        self.transition_in(&txn, id, Some(expected_version), ReferralCommand::UpdatePlan { plan_version }, actor, now)
+            .await?;
         referral_plan::Entity::insert(
             referral_plan::Model {
                 id: Uuid::now_v7(),
@@ -187,7 +179,7 @@ impl Store {
         }
         check_taken_at(taken_at, state.created_at, now)?;
         let command = ReferralCommand::RecordMeasure { instrument: new.instrument };
-        self.transition_in(&txn, id, Some(expected_version), command, false, actor, now).await?;
+        self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
         let measure_id = Uuid::now_v7();
         wellbeing_measure::Entity::insert(
             wellbeing_measure::Model {
@@ -217,8 +209,7 @@ impl Store {
         id: ReferralId,
         expected_version: u32,
         reason: ClosureReason,
-        note: Option<String>,
-        note_for_gp: bool,
+        note: Option<Note>,
         no_follow_up: Option<NoFollowUpReason>,
         actor: &Actor,
         now: DateTime<Utc>,
@@ -226,16 +217,8 @@ impl Store {
         let now = now.trunc_subsecs(6);
         let txn = self.db.begin().await?;
         // The transition first: a stale version is a conflict whatever else is wrong.
-        self.transition_in(
-            &txn,
-            id,
-            Some(expected_version),
-            ReferralCommand::Close { reason, note },
-            note_for_gp,
-            actor,
-            now,
-        )
-        .await?;
+        self.transition_in(&txn, id, Some(expected_version), ReferralCommand::Close { reason, note }, actor, now)
+            .await?;
         let missing = if reason == ClosureReason::Completed {
             let mut has_follow_up = false;
             for code in InstrumentCode::ALL {

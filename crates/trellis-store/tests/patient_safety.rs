@@ -15,7 +15,7 @@ use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::JobKind;
 use trellis_store::referrals::{NewReferral, ReferralFilter};
 use trellis_store::testing::{Fixture, plain_service};
 use trellis_store::{Store, StoreError};
@@ -295,7 +295,7 @@ both_databases!(
         assert_eq!(places(store.clone()).await, 5, "the accepted place was given back");
 
         let outbox = store.outbox().await.unwrap();
-        let ended: Vec<_> = outbox[before..].iter().filter(|e| e.kind == EmailKind::OfferEnded).collect();
+        let ended: Vec<_> = outbox[before..].iter().filter(|e| e.kind == JobKind::OfferEnded).collect();
         let mut recipients: Vec<&str> = ended.iter().map(|e| e.recipient.as_str()).collect();
         recipients.sort_unstable();
         assert_eq!(recipients, ["cafe@greenspring.example", "choir@greenspring.example", "walks@greenspring.example"]);
@@ -326,10 +326,7 @@ both_databases!(a_started_offer_ends_as_the_closure_reason_implies, |store: Stor
         assert_eq!(attending.state.status, ReferralStatus::Attending);
         // No wellbeing follow-up was taken in this test: say why, as a completed closure must.
         let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
-        store
-            .close_referral(id, attending.state.version, reason, None, false, not_offered, &lw, Utc::now())
-            .await
-            .unwrap();
+        store.close_referral(id, attending.state.version, reason, None, not_offered, &lw, Utc::now()).await.unwrap();
         assert_eq!(store.offer(&lw, offer).await.unwrap().state.status, ends, "{reason:?}");
         let place_back = store.service(f.walking_group.id).await.unwrap().capacity.unwrap().available;
         assert_eq!(place_back, 5, "{reason:?}: the place is given back");

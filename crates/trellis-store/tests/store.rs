@@ -13,7 +13,7 @@ use trellis_domain::{DomainError, ReferralId};
 use trellis_store::audit::AuditFilter;
 use trellis_store::both_databases;
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::{JobKind, Transport};
 use trellis_store::referrals::{IdempotencyKey, NewReferral, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_store::{Store, StoreError};
@@ -165,7 +165,7 @@ both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |s
                 .transition_referral(
                     id,
                     1,
-                    ReferralCommand::RecordContactAttempt { note: Some(format!("try {i}")) },
+                    ReferralCommand::RecordContactAttempt { note: Some(format!("try {i}").into()) },
                     &lw,
                     Utc::now(),
                 )
@@ -218,7 +218,7 @@ both_databases!(making_an_offer_writes_its_event_and_an_outbox_email_in_one_tran
     assert_eq!(offer.state.provider_organisation, f.provider.id);
     let outbox = store.outbox().await.unwrap();
     assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (EmailKind::OfferMade, "walks@greenspring.example"));
+    assert_eq!((outbox[0].kind, outbox[0].recipient.as_str()), (JobKind::OfferMade, "walks@greenspring.example"));
     assert!(!serde_json::to_string(&outbox[0].job).unwrap().contains("Margaret"), "no personal data in the outbox");
 
     let refused =
@@ -249,7 +249,7 @@ both_databases!(a_provider_confirming_attendance_moves_the_referral_to_attending
     let referral = store.referral(&lw, id, Utc::now()).await.unwrap();
     assert_eq!((referral.state.status, referral.state.version), (ReferralStatus::Attending, 3));
     let kinds: Vec<_> = store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EmailKind::OfferMade, EmailKind::OfferAnswered]);
+    assert_eq!(kinds, vec![JobKind::OfferMade, JobKind::OfferAnswered]);
 });
 
 both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are_audited, |store: Store| async move {
@@ -257,20 +257,11 @@ both_databases!(closing_a_referral_tells_the_practice_by_reference_and_reads_are
     let lw = Fixture::actor(&f.link_worker);
     let id = contacted_referral(&store, &f).await;
     store
-        .close_referral(
-            id,
-            2,
-            ClosureReason::Completed,
-            None,
-            false,
-            Some(NoFollowUpReason::NotOffered),
-            &lw,
-            Utc::now(),
-        )
+        .close_referral(id, 2, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, Utc::now())
         .await
         .unwrap();
     let email = store.outbox().await.unwrap().pop().unwrap();
-    assert_eq!((email.kind, email.recipient.as_str()), (EmailKind::ReferralClosed, "practice@longeaton.example"));
+    assert_eq!((email.kind, email.recipient.as_str()), (JobKind::ReferralClosed, "practice@longeaton.example"));
     store.referral(&Fixture::actor(&f.gp), id, Utc::now()).await.unwrap();
     let log = store
         .audit_log(&trellis_store::audit::AuditFilter { referral: Some(id), limit: 50, ..Default::default() })
@@ -384,8 +375,8 @@ both_databases!(
         let reclaimed = store.claim_due_emails("other", later, later + Duration::seconds(30), 10).await.unwrap();
         assert_eq!((reclaimed.len(), reclaimed[0].id, reclaimed[0].attempts), (1, claimed[0].id, 2));
         // And the dead worker's late report is refused: the row is not marked sent twice.
-        assert!(!store.mark_email_sent(claimed[0].id, "crashed", "subject", later).await.unwrap());
-        assert!(store.mark_email_sent(claimed[0].id, "other", "subject", later).await.unwrap());
+        assert!(!store.mark_sent(claimed[0].id, "crashed", "subject", Transport::Smtp, later).await.unwrap());
+        assert!(store.mark_sent(claimed[0].id, "other", "subject", Transport::Smtp, later).await.unwrap());
     }
 );
 
@@ -801,11 +792,8 @@ both_databases!(
         assert_eq!(
             jobs,
             [
-                (EmailKind::OfferMade, OutboxJob::OfferMade { offer: OfferId(offer) }),
-                (
-                    EmailKind::OfferEnded,
-                    OutboxJob::OfferEnded { offer: OfferId(offer), status: OfferStatus::Withdrawn }
-                ),
+                (JobKind::OfferMade, OutboxJob::OfferMade { offer: OfferId(offer) }),
+                (JobKind::OfferEnded, OutboxJob::OfferEnded { offer: OfferId(offer), status: OfferStatus::Withdrawn }),
             ]
         );
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, PhoneNumber, Postcode, Urgency};
 use trellis_domain::{Actor, Role};
 use trellis_store::Store;
@@ -635,8 +635,7 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
             ids[4],
             3,
             ClosureReason::Completed,
-            Some("Goes every fortnight and has made friends.".into()),
-            true,
+            Some(Note { text: "Goes every fortnight and has made friends.".into(), for_gp: true }),
             Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered),
             lw,
             now,

@@ -362,6 +362,15 @@ fn rows() -> Vec<Row> {
             variables: id_only,
             expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
         },
+        Row {
+            // Version 3 is the closure, whose note the link worker wrote.
+            op: "markNoteForGp",
+            case: "the closing note, after closure",
+            subject: ClosedReferral,
+            document: "mutation($id: ID!) { markNoteForGp(input: { referralId: $id, eventVersion: 3, forGp: true }) { referral { id } corrections { version } } }",
+            variables: id_only,
+            expect: [SEEN, NF, OK, NF, NF, NF, NF, NF, ANON, ANON],
+        },
         // ----- The plan and wellbeing measures ----------------------------------------------------------
         Row {
             op: "updatePlan",
@@ -873,8 +882,8 @@ async fn make(world: &World, subject: Subject, n: usize) -> String {
 /// Closes a referral as its link worker, against `version`.
 async fn close(app: &TestApp, id: ReferralId, version: u32) {
     let lw = Fixture::actor(&app.fixture.link_worker);
-    let command =
-        ReferralCommand::Close { reason: trellis_domain::referral::ClosureReason::DeclinedByPerson, note: None };
+    let reason = trellis_domain::referral::ClosureReason::DeclinedByPerson;
+    let command = ReferralCommand::Close { reason, note: Some("Would rather walk with her sister".into()) };
     app.store.transition_referral(id, version, command, &lw, Utc::now()).await.unwrap();
 }
 
@@ -1084,7 +1093,7 @@ async fn the_matrix_has_a_row_for_every_query_and_mutation() {
         Vec::<&String>::new(),
         "rows for operations the schema no longer has"
     );
-    assert_eq!(in_schema.len(), 41, "15 queries and 26 mutations: update this count with the table");
+    assert_eq!(in_schema.len(), 42, "15 queries and 27 mutations: update this count with the table");
 }
 
 on_both_databases!(a_provider_sees_a_summary_before_accepting_and_contact_details_after, |app: TestApp| async move {

@@ -21,7 +21,7 @@ use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUp
 use trellis_store::directory::ServiceChanges;
 use trellis_store::links::LinkError;
 use trellis_store::links::LinkScope;
-use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxJob};
+use trellis_store::outbox::{DeliveryStatus, JobKind, OutboxJob};
 use trellis_store::testing;
 use trellis_store::{DatabaseSettings, Store};
 use trellis_tests::link_pages::{LinkPages, Page, client, get, same_origin};
@@ -491,7 +491,7 @@ on_both_databases!(the_provider_changes_where_offers_go_from_its_capacity_page, 
         .await
         .expect("outbox")
         .into_iter()
-        .filter(|e| e.kind == EmailKind::ServiceEmailChanged)
+        .filter(|e| e.kind == JobKind::ServiceEmailChanged)
         .map(|e| e.recipient)
         .collect();
     assert_eq!(told, [current], "the old address is told");

@@ -14,7 +14,7 @@ use trellis_notifier::{Worker, WorkerSettings};
 use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::EmailKind;
+use trellis_store::outbox::JobKind;
 use trellis_tests::link_pages::LinkPages;
 use trellis_tests::maildev::MailDev;
 use trellis_tests::{Fixture, TestApp, on_both_databases};
@@ -118,7 +118,7 @@ on_both_databases!(
         let (referral, offer, _) = offer_with_link(&app).await;
         app.ok(&app.tokens.link_worker, CLOSE, json!({ "id": referral.to_string(), "v": 2 })).await;
         let rows = app.store.emails_for_offer(offer).await.unwrap();
-        assert_eq!(rows.iter().filter(|r| r.kind == EmailKind::OfferEnded).count(), 1, "{rows:?}");
+        assert_eq!(rows.iter().filter(|r| r.kind == JobKind::OfferEnded).count(), 1, "{rows:?}");
         for _ in 0..10 {
             if worker.tick(Utc::now()).await.claimed == 0 {
                 break;

@@ -18,7 +18,7 @@ use trellis_domain::{OfferId, ReferralId};
 use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, WorkerSettings};
 use trellis_store::notices::{DELIVERY_FAILED_FLAG, offer_reference};
 use trellis_store::offers::{OfferRequest, OfferTimers};
-use trellis_store::outbox::{DeliveryStatus, EmailKind, OutboxEmail};
+use trellis_store::outbox::{DeliveryStatus, JobKind, OutboxEmail};
 use trellis_store::{DatabaseSettings, Store};
 use trellis_tests::maildev::{MailDev, decode_quoted_printable, free_port, smtp_mailer};
 use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backends};
@@ -136,7 +136,7 @@ fn link_token(text: &str) -> String {
     text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
 }
 
-fn of_kind(rows: &[OutboxEmail], kind: EmailKind) -> Vec<&OutboxEmail> {
+fn of_kind(rows: &[OutboxEmail], kind: JobKind) -> Vec<&OutboxEmail> {
     rows.iter().filter(|r| r.kind == kind).collect()
 }
 
@@ -227,24 +227,24 @@ async fn every_kind_of_email_arrives_without_personal_data(backend: Backend) {
     store.update_service(&admin, f.walking_group.id, version, changes, Utc::now()).await.expect("email changed");
     // The referral closes: the practice hears.
     let version = store.referral(&lw, referral, Utc::now()).await.expect("referral").state.version;
-    let note = Some("Walking weekly now".to_owned());
+    let note = Some("Walking weekly now".into());
     let not_offered = Some(trellis_domain::wellbeing::NoFollowUpReason::NotOffered);
     let completed = ClosureReason::Completed;
-    store.close_referral(referral, version, completed, note, false, not_offered, &lw, Utc::now()).await.expect("close");
+    store.close_referral(referral, version, completed, note, not_offered, &lw, Utc::now()).await.expect("close");
     // A link worker asks to sign in to the console: the link goes by email.
     assert!(store.request_sign_in(&f.link_worker.email, Utc::now()).await.expect("sign-in asked for"));
     drain(&worker, now + TimeDelta::days(6)).await;
 
     let rows = store.outbox().await.expect("outbox");
-    for kind in EmailKind::ALL.into_iter().filter(|k| k.is_email()) {
+    for kind in JobKind::emails() {
         assert!(
             of_kind(&rows, kind).iter().any(|r| r.status == DeliveryStatus::Sent),
             "no {kind:?} email was sent: {rows:#?}"
         );
     }
-    assert_eq!(of_kind(&rows, EmailKind::DeliveryFailed)[0].recipient, "sam@erewash.example", "to the assignee");
-    assert_eq!(of_kind(&rows, EmailKind::ReferralClosed)[0].recipient, "practice@longeaton.example");
-    assert_eq!(of_kind(&rows, EmailKind::ServiceEmailChanged)[0].recipient, "walks@greenspring.example", "the old one");
+    assert_eq!(of_kind(&rows, JobKind::DeliveryFailed)[0].recipient, "sam@erewash.example", "to the assignee");
+    assert_eq!(of_kind(&rows, JobKind::ReferralClosed)[0].recipient, "practice@longeaton.example");
+    assert_eq!(of_kind(&rows, JobKind::ServiceEmailChanged)[0].recipient, "walks@greenspring.example", "the old one");
     let dead: Vec<_> = rows.iter().filter(|r| r.status == DeliveryStatus::Dead).collect();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].offer, Some(undeliverable));
@@ -276,7 +276,7 @@ async fn a_reminders_link_never_outlives_the_offer(backend: Backend) {
     drain(&worker, now).await;
     drain(&worker, now + TimeDelta::days(6)).await;
     let rows = store.emails_for_offer(offer_id).await.expect("rows");
-    let reminder = of_kind(&rows, EmailKind::OfferReminder);
+    let reminder = of_kind(&rows, JobKind::OfferReminder);
     assert_eq!(reminder.len(), 1, "{rows:#?}");
     let emails = maildev.wait_for(2).await;
     let email = emails.iter().find(|e| header(e, "message-id") == reminder[0].message_id).expect("the reminder");
@@ -415,10 +415,10 @@ async fn a_row_that_fails_its_last_attempt_is_dead_and_the_link_worker_is_told(b
     let rows = store.outbox().await.expect("outbox");
     assert_eq!(rows.len(), 2, "{rows:#?}");
     let dead = &rows[0];
-    assert_eq!((dead.kind, dead.status, dead.attempts), (EmailKind::OfferMade, DeliveryStatus::Dead, 3));
+    assert_eq!((dead.kind, dead.status, dead.attempts), (JobKind::OfferMade, DeliveryStatus::Dead, 3));
     assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("smtp")), "{dead:?}");
     let notice = &rows[1];
-    assert_eq!((notice.kind, notice.status), (EmailKind::DeliveryFailed, DeliveryStatus::Pending));
+    assert_eq!((notice.kind, notice.status), (JobKind::DeliveryFailed, DeliveryStatus::Pending));
     assert_eq!(notice.recipient, "sam@erewash.example", "the assigned link worker");
     assert_eq!((notice.offer, notice.referral), (Some(offer_id), Some(referral)));
     let lw = Fixture::actor(&f.link_worker);
@@ -455,7 +455,7 @@ async fn a_delivery_failure_notice_that_cannot_be_delivered_is_not_followed_by_a
     let kinds: Vec<_> = rows.iter().map(|r| (r.kind, r.status)).collect();
     assert_eq!(
         kinds,
-        [(EmailKind::OfferMade, DeliveryStatus::Dead), (EmailKind::DeliveryFailed, DeliveryStatus::Dead)],
+        [(JobKind::OfferMade, DeliveryStatus::Dead), (JobKind::DeliveryFailed, DeliveryStatus::Dead)],
         "the failed notice is given up quietly"
     );
 }

@@ -12,20 +12,23 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use trellis_domain::ReferralId;
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_gp_message::WORKFLOW_ID;
 use trellis_gp_message::mesh::MeshClient;
 use trellis_gp_message::sandbox::{PASSWORD, PRACTICE_MAILBOX, Sandbox, TRELLIS_MAILBOX, venv};
 use trellis_notifier::{Mailer, MailerSettings, TransportSettings, Worker, WorkerSettings};
-use trellis_store::Store;
 use trellis_store::accounts::OrganisationChanges;
+use trellis_store::audit::AuditFilter;
 use trellis_store::notices::DELIVERY_FAILED_FLAG;
-use trellis_store::outbox::{DeliveryStatus, EmailKind, MeshStatus, Occasion, OutboxEmail, OutboxJob};
+use trellis_store::outbox::{DeliveryStatus, JobKind, MeshStatus, Occasion, OutboxEmail, OutboxJob};
+use trellis_store::{Store, StoreError};
 use trellis_tests::maildev::MailDev;
-use trellis_tests::{Backend, Fixture, TestDb, init_test_logging, on_both_backends, repo_root};
+use trellis_tests::{
+    Backend, Fixture, TestApp, TestDb, init_test_logging, on_both_backends, on_both_databases, repo_root,
+};
 
 const NHS: &str = "9434765919";
 /// Written on the contact and never marked for the GP: it must never reach the practice.
@@ -55,7 +58,15 @@ async fn closed_referral(store: &Store, f: &Fixture, reason: ClosureReason) -> R
     store.transition_referral(id, 2, contact, &lw, Utc::now()).await.expect("contact");
     let no_follow_up = (reason == ClosureReason::Completed).then_some(NoFollowUpReason::NotOffered);
     store
-        .close_referral(id, 3, reason, Some(MARKED_NOTE.into()), true, no_follow_up, &lw, Utc::now())
+        .close_referral(
+            id,
+            3,
+            reason,
+            Some(Note { text: MARKED_NOTE.into(), for_gp: true }),
+            no_follow_up,
+            &lw,
+            Utc::now(),
+        )
         .await
         .expect("close");
     id
@@ -74,7 +85,7 @@ fn worker(store: &Store, mailer: Mailer, mesh: MeshClient) -> Worker {
 }
 
 fn gp_messages(rows: &[OutboxEmail]) -> Vec<&OutboxEmail> {
-    rows.iter().filter(|r| r.kind == EmailKind::GpMessage).collect()
+    rows.iter().filter(|r| r.kind == JobKind::GpMessage).collect()
 }
 
 /// The one GP message row.
@@ -284,7 +295,7 @@ async fn without_mesh_or_a_mailbox_nothing_is_sent_and_nothing_retries(backend: 
     let lw = Fixture::actor(&f.link_worker);
     let id = other.referral.state.id;
     store.transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now()).await.unwrap();
-    store.close_referral(id, 2, ClosureReason::MovedAway, None, false, None, &lw, Utc::now()).await.unwrap();
+    store.close_referral(id, 2, ClosureReason::MovedAway, None, None, &lw, Utc::now()).await.unwrap();
     let no_mesh = Worker::new(store.clone(), files_mailer(), WorkerSettings::new("w1", "http://trellis.test"));
     let report = no_mesh.tick(Utc::now()).await;
     assert_eq!((report.skipped, report.dead, report.retrying), (1, 0, 0), "{report:?}");
@@ -336,7 +347,7 @@ async fn messages_for_a_contacted_then_closed_referral(backend: Backend, at_firs
     }
 
     store
-        .close_referral(id, 3, ClosureReason::Completed, None, false, Some(NoFollowUpReason::NotOffered), &lw, now)
+        .close_referral(id, 3, ClosureReason::Completed, None, Some(NoFollowUpReason::NotOffered), &lw, now)
         .await
         .unwrap();
     let report = worker.tick(now + TimeDelta::minutes(5)).await;
@@ -372,3 +383,145 @@ async fn a_service_that_leaves_it_off_sends_only_the_closing_message(backend: Ba
     assert!(received[0]["pdf_text"].as_str().unwrap().contains("Closed: completed"), "{}", received[0]);
 }
 on_both_backends!(a_service_that_leaves_it_off_sends_only_the_closing_message);
+
+// ---------------------------------------------------------------------------------------------------------
+// Corrections.
+
+const MARK_NOTE: &str = "mutation($id: ID!, $event: Int!, $forGp: Boolean!) {
+    markNoteForGp(input: { referralId: $id, eventVersion: $event, forGp: $forGp }) {
+        referral { id history { version note noteForGp } }
+        corrections { occasion version }
+    }
+}";
+
+/// The link worker unmarks, through the API, the closing note that went to the practice: a corrected
+/// message (version 2) reaches the practice's inbox and replaces the first, which the practice's side reads
+/// with fhir.resources; the practice sees the corrected version in Trellis; the change is audited.
+async fn a_note_unmarked_after_the_message_went_sends_a_correction_that_replaces_it(app: TestApp) {
+    let (store, f) = (&app.store, &app.fixture);
+    let changes = OrganisationChanges { mesh_mailbox: Some(Some(PRACTICE_MAILBOX.into())), ..Default::default() };
+    store.update_organisation(&Fixture::actor(&f.admin), f.practice.id, changes).await.expect("mailbox");
+    let sandbox = Sandbox::start().await;
+    let referral = closed_referral(store, f, ClosureReason::Completed).await;
+    let worker = worker(store, files_mailer(), sandbox.trellis());
+    let now = Utc::now();
+    tick_until_sent(&worker, store, now).await;
+    let first = the_gp_message(store).await;
+    let first_reading = third_party_reading(&the_one_message_in_the_practice_inbox(&sandbox, &first.message_id));
+    assert_eq!((&first_reading["version"], &first_reading["replaces"]), (&json!("1"), &json!([])));
+    assert!(first_reading["pdf_text"].as_str().unwrap().contains(MARKED_NOTE));
+
+    // Event 4 is the closure, whose note was marked for the GP.
+    let vars = json!({ "id": referral.to_string(), "event": 4, "forGp": false });
+    let out = app.ok(&app.tokens.link_worker, MARK_NOTE, vars.clone()).await;
+    let marked = &out["markNoteForGp"];
+    assert_eq!(marked["corrections"], json!([{ "occasion": "CLOSURE", "version": 2 }]), "{out}");
+    assert_eq!(marked["referral"]["history"][3]["noteForGp"], false, "{out}");
+
+    let rows = gp_messages_for(store, Occasion::Closure).await;
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let second = &rows[1];
+    assert!(matches!(second.job, OutboxJob::GpMessage { version: 2, .. }), "{second:?}");
+    assert_ne!(second.message_id, first.message_id, "a correction is a new document");
+    let report = worker.tick(now + TimeDelta::minutes(5)).await;
+    assert_eq!((report.errors, report.dead, report.retrying, report.sent), (0, 0, 0, 1), "{report:?}");
+    let reading = third_party_reading(&the_one_message_in_the_practice_inbox(&sandbox, &second.message_id));
+    assert_eq!(reading["version"], "2");
+    assert_eq!(reading["replaces"], json!([first.message_id]), "relatesTo replaces the first: {reading}");
+    assert_eq!(reading["sections"][0], "Correction");
+    let pdf_text = reading["pdf_text"].as_str().unwrap();
+    assert!(pdf_text.contains("Correction (version 2)") && pdf_text.contains(&first.message_id), "{pdf_text}");
+    assert!(!pdf_text.contains(MARKED_NOTE) && !pdf_text.contains(UNMARKED_NOTE), "the note is gone: {pdf_text}");
+    assert!(pdf_text.contains("Closed: completed"), "the outcome still: {pdf_text}");
+
+    // The practice sees the corrected version in Trellis too.
+    let seen = app
+        .ok(
+            &app.tokens.gp,
+            "query($id: ID!) { referral(id: $id) { gpMessage { id version replaces } } }",
+            json!({ "id": referral.to_string() }),
+        )
+        .await;
+    let message = &seen["referral"]["gpMessage"];
+    assert_eq!((&message["id"], &message["version"]), (&json!(second.message_id), &json!(2)), "{seen}");
+    assert_eq!(message["replaces"], json!(first.message_id));
+
+    // Asking again for what already stands changes nothing and sends nothing.
+    let again = app.ok(&app.tokens.link_worker, MARK_NOTE, vars).await;
+    assert_eq!(again["markNoteForGp"]["corrections"], json!([]), "{again}");
+    assert_eq!(gp_messages_for(store, Occasion::Closure).await.len(), 2);
+
+    let filter = AuditFilter { referral: Some(referral), limit: 200, ..Default::default() };
+    let actions: Vec<String> = store.audit_log(&filter).await.unwrap().into_iter().map(|e| e.action).collect();
+    for action in ["referral.note_for_gp_unmarked", "referral.gp_message_corrected"] {
+        assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action} once: {actions:?}");
+    }
+}
+on_both_databases!(a_note_unmarked_after_the_message_went_sends_a_correction_that_replaces_it, |app| {
+    a_note_unmarked_after_the_message_went_sends_a_correction_that_replaces_it(app)
+});
+
+/// Only the link worker service working the referral may mark a note, only a note a link worker wrote,
+/// and only an event that exists; each refusal is typed and changes nothing.
+async fn marking_a_note_for_the_gp_is_refused_with_a_typed_error_where_it_does_not_apply(app: TestApp) {
+    let (store, f) = (&app.store, &app.fixture);
+    let referral = closed_referral(store, f, ClosureReason::Completed).await;
+    let id = referral.to_string();
+    let try_mark = |token: &str, event: u32| {
+        let vars = json!({ "id": id, "event": event, "forGp": true });
+        let token = token.to_owned();
+        let app = &app;
+        async move { app.graphql(Some(&token), MARK_NOTE, vars).await }
+    };
+    assert_eq!(try_mark(&app.tokens.gp, 3).await.code(), Some("FORBIDDEN"), "the practice reads but may not mark");
+    assert_eq!(try_mark(&app.tokens.other_link_worker, 3).await.code(), Some("NOT_FOUND"));
+    assert_eq!(try_mark(&app.tokens.provider, 3).await.code(), Some("NOT_FOUND"));
+    let no_note = try_mark(&app.tokens.link_worker, 2).await;
+    assert_eq!((no_note.code(), no_note.field()), (Some("VALIDATION"), Some("eventVersion")), "{no_note:?}");
+    let no_event = try_mark(&app.tokens.link_worker, 99).await;
+    assert_eq!((no_event.code(), no_event.field()), (Some("VALIDATION"), Some("eventVersion")), "{no_event:?}");
+    let lw = Fixture::actor(&f.link_worker);
+    let history = store.referral_history(&lw, referral).await.unwrap();
+    assert!(!history[2].note_for_gp, "the contact note is still unmarked");
+    let filter = AuditFilter { referral: Some(referral), limit: 200, ..Default::default() };
+    let actions: Vec<String> = store.audit_log(&filter).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(!actions.iter().any(|a| a.starts_with("referral.note_for_gp")), "{actions:?}");
+}
+on_both_databases!(marking_a_note_for_the_gp_is_refused_with_a_typed_error_where_it_does_not_apply, |app| {
+    marking_a_note_for_the_gp_is_refused_with_a_typed_error_where_it_does_not_apply(app)
+});
+
+/// Two link workers correcting the same sent message at once: one correction wins; the other gets a
+/// conflict (or, where the database serialises them, comes after it as the next version); never two
+/// documents with one version.
+async fn two_corrections_at_once_never_make_two_messages_of_one_version(backend: Backend) {
+    let (_db, store, f) = locality(backend).await;
+    let referral = closed_referral(&store, &f, ClosureReason::Completed).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let (a, b) = tokio::join!(
+        store.mark_note_for_gp(referral, 3, true, &lw, Utc::now()),
+        store.mark_note_for_gp(referral, 4, false, &lw, Utc::now()),
+    );
+    let mut versions: Vec<u32> = vec![];
+    for result in [a, b] {
+        match result {
+            Ok(marked) => versions.extend(marked.corrections.iter().map(|(_, v)| *v)),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("neither a correction nor a conflict: {other:?}"),
+        }
+    }
+    versions.sort_unstable();
+    assert!(versions == [2] || versions == [2, 3], "{versions:?}");
+    let mut queued: Vec<u32> = gp_messages_for(&store, Occasion::Closure)
+        .await
+        .iter()
+        .map(|r| match r.job {
+            OutboxJob::GpMessage { version, .. } => version,
+            _ => unreachable!(),
+        })
+        .collect();
+    queued.sort_unstable();
+    let expected: Vec<u32> = std::iter::once(1).chain(versions).collect();
+    assert_eq!(queued, expected, "one row per version, and only the winners'");
+}
+on_both_backends!(two_corrections_at_once_never_make_two_messages_of_one_version);

@@ -301,7 +301,7 @@ on_both_databases!(
 on_both_databases!(
     a_provider_passes_an_accepted_person_on_to_another_service_and_the_link_worker_is_told,
     |app: TestApp| async move {
-        use trellis_store::outbox::EmailKind;
+        use trellis_store::outbox::JobKind;
 
         let t = app.tokens.clone();
         let submitted =
@@ -340,8 +340,8 @@ on_both_databases!(
         // The link worker sees both offers on the referral and is emailed about the onward one.
         let detail = app.ok(&t.link_worker, &doc_operation(LW, "ReferralDetail"), json!({ "id": id })).await;
         assert_eq!(detail["referral"]["offers"].as_array().unwrap().len(), 2);
-        let kinds: Vec<EmailKind> = app.store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
-        assert!(kinds.contains(&EmailKind::OnwardOfferProposed), "{kinds:?}");
+        let kinds: Vec<JobKind> = app.store.outbox().await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&JobKind::OnwardOfferProposed), "{kinds:?}");
         // Another organisation's provider cannot pass on an offer that is not its own.
         let stranger = app
             .graphql(

@@ -360,7 +360,7 @@ on_both_databases!(accepting_shows_the_contact_details_and_how_to_confirm_attend
 });
 
 on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepting, |app: TestApp| async move {
-    use trellis_store::outbox::EmailKind;
+    use trellis_store::outbox::JobKind;
 
     let offer = offer_with_link(&app).await;
     let session = OFFER_PAGE.open(&app, &offer.token).await;
@@ -421,8 +421,8 @@ on_both_databases!(a_provider_suggests_another_group_from_the_page_after_accepti
     assert_eq!(offers.len(), 2);
     assert_eq!((offers[1].state.part_of, offers[1].state.service), (Some(offer.id), choir.id));
     assert_eq!(offers[1].note_for_provider.as_deref(), Some("Loves to sing"));
-    let kinds: Vec<EmailKind> = app.store.outbox().await.expect("outbox").into_iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&EmailKind::OnwardOfferProposed), "{kinds:?}");
+    let kinds: Vec<JobKind> = app.store.outbox().await.expect("outbox").into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&JobKind::OnwardOfferProposed), "{kinds:?}");
 });
 
 on_both_databases!(acting_twice_shows_what_was_already_decided, |app: TestApp| async move {

@@ -13,7 +13,7 @@ use axum::{Form, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use trellis_domain::offer::OfferCommand;
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_domain::wellbeing::NoFollowUpReason;
 use trellis_domain::{DomainError, OfferId, ReferralId, ServiceId, UserId};
@@ -140,8 +140,8 @@ pub(crate) fn typed(action: Action, form: &ActionForm) -> Typed {
 
 /// A parsed change, ready for the store.
 enum Change {
-    Referral { command: ReferralCommand, for_gp: bool },
-    Close { reason: ClosureReason, note: Option<String>, for_gp: bool, no_follow_up: Option<NoFollowUpReason> },
+    Referral { command: ReferralCommand },
+    Close { reason: ClosureReason, note: Option<Note>, no_follow_up: Option<NoFollowUpReason> },
     Offer { service: ServiceId, note: Option<String> },
     UpdateOffer { offer: OfferId, version: u32, command: OfferCommand },
 }
@@ -153,9 +153,11 @@ fn note_of(form: &ActionForm) -> Option<String> {
 /// Parses the form into the change it asks for; a value that does not parse is an error at its field.
 fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
     let at = |field: String, message: &str| FormError { field, message: message.into() };
-    let note = note_of(form);
-    let for_gp = form.for_gp.is_some();
-    let referral = |command| Ok(Change::Referral { command, for_gp });
+    let text = note_of(form);
+    // The note for the record, marked for the GP or not (a mark without words is refused at its field).
+    let marked =
+        || Note::given(text.clone(), form.for_gp.is_some()).map_err(|e| field_error(action, &DomainError::Invalid(e)));
+    let referral = |command| Ok(Change::Referral { command });
     match action {
         Action::Assign => {
             let to = form
@@ -166,10 +168,10 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                 .ok_or_else(|| at(action.first_field(), "Choose the link worker to assign the referral to"))?;
             referral(ReferralCommand::Assign { to })
         }
-        Action::Attempt => referral(ReferralCommand::RecordContactAttempt { note }),
-        Action::Contact => referral(ReferralCommand::RecordContact { note }),
-        Action::Attendance => referral(ReferralCommand::RecordAttendance { evidence: None, note }),
-        Action::EndActivity => referral(ReferralCommand::EndActivity { note }),
+        Action::Attempt => referral(ReferralCommand::RecordContactAttempt { note: marked()? }),
+        Action::Contact => referral(ReferralCommand::RecordContact { note: marked()? }),
+        Action::Attendance => referral(ReferralCommand::RecordAttendance { evidence: None, note: marked()? }),
+        Action::EndActivity => referral(ReferralCommand::EndActivity { note: marked()? }),
         Action::Close => {
             let reason = form
                 .reason
@@ -183,7 +185,7 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                         .map_err(|_| at("close-no-follow-up".into(), "Choose why no follow-up measure was taken"))?,
                 ),
             };
-            Ok(Change::Close { reason, note, for_gp, no_follow_up })
+            Ok(Change::Close { reason, note: marked()?, no_follow_up })
         }
         Action::Offer => {
             let service = form
@@ -192,7 +194,7 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                 .and_then(|s| s.parse().ok())
                 .map(ServiceId)
                 .ok_or_else(|| at(action.first_field(), "Choose a service from the search results"))?;
-            let note = v::optional_text("noteForProvider", note.as_deref(), 2000)
+            let note = v::optional_text("noteForProvider", text.as_deref(), 2000)
                 .map_err(|e| field_error(action, &DomainError::Invalid(e)))?;
             Ok(Change::Offer { service, note })
         }
@@ -205,8 +207,8 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
             let command = match form.update.as_deref() {
                 Some("start") => OfferCommand::Start,
                 Some("finish") => OfferCommand::Finish,
-                Some("end_early") => OfferCommand::EndEarly { note },
-                Some("withdraw") => OfferCommand::Withdraw { note },
+                Some("end_early") => OfferCommand::EndEarly { note: text },
+                Some("withdraw") => OfferCommand::Withdraw { note: text },
                 _ => return Err(at(action.first_field(), "Choose what happened to the offer")),
             };
             Ok(Change::UpdateOffer { offer, version, command })
@@ -328,11 +330,9 @@ async fn act(
     let now = Utc::now();
     let store = &state.store;
     let done = match change {
-        Change::Referral { command, for_gp } => {
-            store.transition_referral_with_note_for_gp(id, version, command, for_gp, &actor, now).await.map(|_| ())
-        }
-        Change::Close { reason, note, for_gp, no_follow_up } => {
-            store.close_referral(id, version, reason, note, for_gp, no_follow_up, &actor, now).await.map(|_| ())
+        Change::Referral { command } => store.transition_referral(id, version, command, &actor, now).await.map(|_| ()),
+        Change::Close { reason, note, no_follow_up } => {
+            store.close_referral(id, version, reason, note, no_follow_up, &actor, now).await.map(|_| ())
         }
         Change::Offer { service, note } => store
             .make_offer(

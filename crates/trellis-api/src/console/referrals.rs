@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
-use trellis_domain::{ReferralId, Role};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand, ReferralStatus};
+use trellis_domain::{ReferralId, Role};
 use trellis_store::StoreError;
 use trellis_store::referrals::ReferralFilter;
 
@@ -168,7 +168,7 @@ pub(super) async fn withdraw(
         );
     };
     let note = form.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note };
+    let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: note.map(Into::into) };
     match state.store.transition_referral(id, version, command, &staff.actor(), Utc::now()).await {
         Ok(_) => see_other(&format!("/referrals/{id}")),
         Err(e) => store_refusal(&e, shell, id),

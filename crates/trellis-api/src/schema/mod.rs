@@ -52,8 +52,8 @@ pub struct QueryRoot(
     wellbeing::WellbeingQuery,
 );
 
-/// Every mutation, feature by feature: referrals, offers, accounts, the directory, and the plan's and
-/// measures'.
+/// Every mutation, feature by feature: referrals, offers, accounts, the directory, the plan's and
+/// measures', and the message back to the GP's corrections.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
@@ -62,6 +62,7 @@ pub struct MutationRoot(
     accounts::AccountMutation,
     directory::DirectoryMutation,
     wellbeing::WellbeingMutation,
+    gp_message::GpMessageMutation,
 );
 
 use crate::auth::{self, RateLimiter};

@@ -188,7 +188,11 @@ fn an_accepted_submission_opens_referred_at_version_one_between_its_organisation
 #[test]
 fn an_overlong_note_is_refused_as_invalid() {
     let note = Some("x".repeat(MAX_NOTE_CHARS + 1));
-    let result = referral_in(R).decide(ReferralCommand::RecordContact { note }, &own(Role::LinkWorker), t0());
+    let result = referral_in(R).decide(
+        ReferralCommand::RecordContact { note: note.map(Into::into) },
+        &own(Role::LinkWorker),
+        t0(),
+    );
     assert!(matches!(result, Err(DomainError::Invalid(ValueError { field: "note", .. }))), "{result:?}");
 }
 
@@ -301,4 +305,30 @@ fn only_a_link_workers_note_can_be_marked_for_the_gp() {
     let withdraw = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: Some("moved".into()) };
     let by_practice = referral_in(R).decide(withdraw, &own(Role::GpPractice), t0()).unwrap().with_note_for_gp(true);
     assert!(matches!(by_practice, Err(DomainError::Forbidden { .. })), "{by_practice:?}");
+}
+
+#[test]
+fn a_note_can_be_marked_or_unmarked_for_the_gp_later_only_by_a_link_worker_of_the_service_working_it() {
+    let lw = own(Role::LinkWorker);
+    let referral = referral_in(ReferralStatus::Closed);
+    let written = referral_in(R)
+        .decide(ReferralCommand::RecordContact { note: Some("walks with a friend".into()) }, &lw, t0())
+        .unwrap();
+    let marked = written.clone().remark_note_for_gp(&referral, true, &lw).unwrap();
+    assert!(marked.note_for_gp);
+    assert!(!marked.remark_note_for_gp(&referral, false, &lw).unwrap().note_for_gp, "unmarked again");
+
+    let elsewhere = Actor { organisation: Some(PROVIDER), ..lw };
+    for who in [own(Role::GpPractice), own(Role::Provider), own(Role::Admin), Actor::system(), elsewhere] {
+        let refused = written.clone().remark_note_for_gp(&referral, true, &who);
+        assert!(matches!(refused, Err(DomainError::Forbidden { .. })), "{who:?}: {refused:?}");
+    }
+
+    let no_note = referral_in(R).decide(ReferralCommand::RecordContact { note: None }, &lw, t0()).unwrap();
+    let refused = no_note.remark_note_for_gp(&referral, true, &lw);
+    assert!(matches!(refused, Err(DomainError::Invalid(ValueError { field: "eventVersion", .. }))), "{refused:?}");
+    let withdraw = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: Some("moved".into()) };
+    let practice_note = referral_in(R).decide(withdraw, &own(Role::GpPractice), t0()).unwrap();
+    let refused = practice_note.remark_note_for_gp(&referral, true, &lw);
+    assert!(matches!(refused, Err(DomainError::Invalid(_))), "only a link worker's note: {refused:?}");
 }

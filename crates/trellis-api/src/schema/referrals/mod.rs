@@ -10,7 +10,7 @@ use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::Utc;
 use trellis_domain::Role;
 use trellis_domain::access::ReferralScope;
-use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
 use trellis_store::Store;
 use trellis_store::referrals::ReferralFilter;
 
@@ -124,24 +124,10 @@ async fn transition(
     expected_version: u32,
     command: ReferralCommand,
 ) -> ApiResult<Referral> {
-    transition_noting(ctx, referral, expected_version, command, false).await
-}
-
-/// As [`transition`], with the command's note marked for the referring GP practice when `note_for_gp`.
-async fn transition_noting(
-    ctx: &Context<'_>,
-    referral: &ID,
-    expected_version: u32,
-    command: ReferralCommand,
-    note_for_gp: bool,
-) -> ApiResult<Referral> {
     let actor = ctx.data::<Caller>()?.actor().api()?;
     let id = referral_id(referral).api()?;
-    let record = ctx
-        .data::<Store>()?
-        .transition_referral_with_note_for_gp(id, expected_version, command, note_for_gp, &actor, Utc::now())
-        .await
-        .api()?;
+    let record =
+        ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
     Ok(Referral(record))
 }
 
@@ -175,7 +161,8 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: WithdrawReferralInput,
     ) -> ApiResult<WithdrawReferralPayload> {
-        let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: input.note };
+        let command =
+            ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: input.note.map(Into::into) };
         Ok(WithdrawReferralPayload {
             referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
         })
@@ -196,17 +183,17 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: RecordContactAttemptInput,
     ) -> ApiResult<RecordContactAttemptPayload> {
-        let command = ReferralCommand::RecordContactAttempt { note: input.note };
+        let command = ReferralCommand::RecordContactAttempt { note: Note::given(input.note, input.for_gp).api()? };
         Ok(RecordContactAttemptPayload {
-            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
         })
     }
 
     /// Record the first real conversation with the person.
     async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
-        let command = ReferralCommand::RecordContact { note: input.note };
+        let command = ReferralCommand::RecordContact { note: Note::given(input.note, input.for_gp).api()? };
         Ok(RecordContactPayload {
-            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
         })
     }
 
@@ -216,17 +203,17 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: RecordAttendanceInput,
     ) -> ApiResult<RecordAttendancePayload> {
-        let command = ReferralCommand::RecordAttendance { evidence: None, note: input.note };
+        let command =
+            ReferralCommand::RecordAttendance { evidence: None, note: Note::given(input.note, input.for_gp).api()? };
         Ok(RecordAttendancePayload {
-            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
         })
     }
 
     /// Record that the activity ended early and the person needs another connection.
     async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
-        let command = ReferralCommand::EndActivity { note: input.note };
-        let referral =
-            transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?;
+        let command = ReferralCommand::EndActivity { note: Note::given(input.note, input.for_gp).api()? };
+        let referral = transition(ctx, &input.referral_id, input.expected_version, command).await?;
         Ok(EndActivityPayload { referral })
     }
 
@@ -243,8 +230,7 @@ impl ReferralMutation {
                 id,
                 input.expected_version,
                 input.reason.into(),
-                input.note,
-                input.for_gp,
+                Note::given(input.note, input.for_gp).api()?,
                 no_follow_up,
                 &actor,
                 Utc::now(),
@@ -262,7 +248,8 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: ResolvePersonDetailsInput,
     ) -> ApiResult<ResolvePersonDetailsPayload> {
-        let command = ReferralCommand::ResolvePersonDetails { keep: input.keep.into(), note: input.note };
+        let command =
+            ReferralCommand::ResolvePersonDetails { keep: input.keep.into(), note: input.note.map(Into::into) };
         Ok(ResolvePersonDetailsPayload {
             referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
         })
