@@ -13,6 +13,7 @@ mod authorization;
 mod capacity_check;
 mod closing;
 mod console;
+mod console_directory;
 mod directory;
 mod email_delivery;
 mod explorer;

@@ -8,6 +8,7 @@
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
+mod directory;
 mod pages;
 mod referrals;
 mod sign_in;
@@ -42,7 +43,11 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/referrals", get(referrals::list))
         .route("/referrals/{id}", get(referrals::show))
-        .route("/referrals/{id}/withdraw", post(referrals::withdraw));
+        .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .route("/directory", get(directory::list))
+        .route("/directory/services/new", get(directory::new_form).post(directory::create))
+        .route("/directory/services/{id}", get(directory::show).post(directory::save_details))
+        .route("/directory/services/{id}/capacity", post(directory::save_capacity));
     with_page_headers(router)
 }
 
