@@ -253,7 +253,11 @@ mod tests {
             ..text()
         };
         let fields: Vec<&str> = parse_details(&bad).unwrap_err().iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["name", "email", "url", "postcode"]);
+        assert_eq!(
+            fields,
+            ["name", "email", "url", "locations.name"],
+            "a place reports its first wrong field, as the API always has"
+        );
     }
 
     #[test]
