@@ -29,6 +29,7 @@ use trellis_domain::{Actor, DomainError, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::audit::Audit;
+use crate::convert::stored;
 use crate::entity::{location, service, service_at_location, service_capacity, service_taxonomy, taxonomy_term};
 use crate::{Store, StoreError};
 
@@ -59,8 +60,8 @@ pub struct Capacity {
     pub maximum: i32,
     /// What a place is (`places`, `appointments`).
     pub unit: String,
-    /// `open`, `waitlist` or `closed`.
-    pub status: String,
+    /// Whether it takes people now.
+    pub status: CapacityStatus,
     /// When the provider last said so.
     pub updated_at: DateTime<Utc>,
 }
@@ -107,8 +108,8 @@ pub struct Service {
     pub email: Option<String>,
     /// Its web page.
     pub url: Option<String>,
-    /// `active` or `inactive`.
-    pub status: String,
+    /// Whether it is listed.
+    pub status: ServiceStatus,
     /// Taxonomy term codes.
     pub taxonomy: Vec<String>,
     /// Youngest age it takes.
@@ -642,7 +643,7 @@ impl Store {
     pub async fn create_service(&self, new: NewService, now: DateTime<Utc>) -> Result<Service, StoreError> {
         let capacity = match new.capacity {
             Some(c) => Some(CapacityRow {
-                status: CapacityStatus::parse(&c.status).map_err(invalid)?,
+                status: c.status,
                 available: c.available,
                 maximum: c.maximum,
                 unit: c.unit,
@@ -1142,7 +1143,7 @@ impl Store {
                         available: c.available,
                         maximum: c.maximum,
                         unit: c.unit,
-                        status: c.status,
+                        status: stored("service_capacities.status", CapacityStatus::parse(&c.status))?,
                         updated_at: c.updated_at,
                     },
                 );
@@ -1174,7 +1175,7 @@ impl Store {
                     description: r.description,
                     email: r.email,
                     url: r.url,
-                    status: r.status,
+                    status: stored("services.status", ServiceStatus::parse(&r.status))?,
                     min_age: r.min_age,
                     max_age: r.max_age,
                     eligibility: r.eligibility_description,

@@ -15,8 +15,12 @@ use std::task::Poll;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
-use uuid::Uuid;
+use trellis_domain::directory::CapacityStatus;
+use trellis_domain::offer::{DeclineReason, OfferStatus};
+use trellis_domain::organisation::OrganisationKind;
+use trellis_domain::{OrganisationId, ServiceId};
 
+use crate::convert::stored;
 use crate::{Store, StoreError};
 
 /// Which offers to count.
@@ -44,7 +48,7 @@ pub struct OfferStats {
     /// Expired unanswered.
     pub expired: i64,
     /// Decline reasons and their counts.
-    pub decline_reasons: Vec<(String, i64)>,
+    pub decline_reasons: Vec<DeclineCount>,
     /// Median hours from offer to the provider's first answer.
     pub median_response_hours: Option<f64>,
 }
@@ -57,17 +61,39 @@ impl OfferStats {
     }
 }
 
+/// How many of a service's offers were declined for one reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclineCount {
+    /// The reason (`Other` for a declined offer that gave none).
+    pub reason: DeclineReason,
+    /// How many offers.
+    pub count: i64,
+}
+
+/// A service's live capacity as the graph draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeCapacity {
+    /// Places free.
+    pub available: i32,
+    /// Places in all.
+    pub maximum: i32,
+    /// Whether it takes people now.
+    pub status: CapacityStatus,
+    /// When the provider last said so.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A service in the network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceNode {
     /// The service.
-    pub id: Uuid,
+    pub id: ServiceId,
     /// Its provider.
-    pub organisation: Uuid,
+    pub organisation: OrganisationId,
     /// Its name.
     pub name: String,
-    /// Places free, places in all, status and when last updated.
-    pub capacity: Option<(i32, i32, String, DateTime<Utc>)>,
+    /// Its capacity, if it has said.
+    pub capacity: Option<NodeCapacity>,
     /// Its offers in the period.
     pub stats: OfferStats,
 }
@@ -76,22 +102,41 @@ pub struct ServiceNode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrganisationNode {
     /// The organisation.
-    pub id: Uuid,
-    /// `link_worker_service` or `provider`.
-    pub kind: String,
+    pub id: OrganisationId,
+    /// A link worker service or a provider.
+    pub kind: OrganisationKind,
     /// Its name.
     pub name: String,
+}
+
+/// What a flow of offers is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowKind {
+    /// From a link worker service to a provider.
+    Referral,
+    /// From one provider to another (an onward offer).
+    Onward,
+}
+
+impl FlowKind {
+    /// Its name in the API and on the page (`referral`, `onward`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Referral => "referral",
+            FlowKind::Onward => "onward",
+        }
+    }
 }
 
 /// A flow of offers between two organisations.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Flow {
     /// Where offers came from (a link worker service, or a provider for onward offers).
-    pub from: Uuid,
+    pub from: OrganisationId,
     /// The provider they went to.
-    pub to: Uuid,
-    /// `referral` or `onward`.
-    pub kind: &'static str,
+    pub to: OrganisationId,
+    /// Referral or onward.
+    pub kind: FlowKind,
     /// How many.
     pub count: i64,
 }
@@ -119,7 +164,7 @@ pub struct NetworkStatistics {
     /// When they were computed.
     pub computed_at: DateTime<Utc>,
     /// Offer statistics by service id (services with no offers in the period are absent).
-    pub services: HashMap<Uuid, OfferStats>,
+    pub services: HashMap<ServiceId, OfferStats>,
     /// Offer flows between organisations.
     pub flows: Vec<Flow>,
 }
@@ -138,12 +183,12 @@ impl NetworkGraph {
             }
         }
         let flows = statistics.flows.clone();
-        let mut wanted: HashSet<Uuid> = services.iter().map(|s| s.organisation).collect();
+        let mut wanted: HashSet<OrganisationId> = services.iter().map(|s| s.organisation).collect();
         wanted.extend(flows.iter().flat_map(|f| [f.from, f.to]));
         let organisations = organisations
             .into_iter()
-            .filter(|o| wanted.contains(&o.id.0))
-            .map(|o| OrganisationNode { id: o.id.0, kind: o.kind.as_str().into(), name: o.name })
+            .filter(|o| wanted.contains(&o.id))
+            .map(|o| OrganisationNode { id: o.id, kind: o.kind, name: o.name })
             .collect();
         NetworkGraph { organisations, services, flows }
     }
@@ -195,13 +240,19 @@ impl Store {
                 let available: Option<i32> = row.try_get_by_index(3)?;
                 let capacity = match available {
                     Some(available) => {
-                        Some((available, row.try_get_by_index(4)?, row.try_get_by_index(5)?, row.try_get_by_index(6)?))
+                        let status: String = row.try_get_by_index(5)?;
+                        Some(NodeCapacity {
+                            available,
+                            maximum: row.try_get_by_index(4)?,
+                            status: stored("service_capacities.status", CapacityStatus::parse(&status))?,
+                            updated_at: row.try_get_by_index(6)?,
+                        })
                     }
                     None => None,
                 };
                 Ok(ServiceNode {
-                    id: row.try_get_by_index(0)?,
-                    organisation: row.try_get_by_index(1)?,
+                    id: ServiceId(row.try_get_by_index(0)?),
+                    organisation: OrganisationId(row.try_get_by_index(1)?),
                     name: row.try_get_by_index(2)?,
                     capacity,
                     stats: OfferStats::default(),
@@ -281,37 +332,44 @@ impl Store {
         ])
         .await?;
 
-        let mut stats: HashMap<Uuid, OfferStats> = HashMap::new();
+        let mut stats: HashMap<ServiceId, OfferStats> = HashMap::new();
         for row in &counts {
-            let entry = stats.entry(row.try_get_by_index(0)?).or_default();
+            let entry = stats.entry(ServiceId(row.try_get_by_index(0)?)).or_default();
             let status: String = row.try_get_by_index(1)?;
             let n: i64 = row.try_get_by_index(3)?;
             entry.offered += n;
-            match status.as_str() {
-                "offered" | "waitlisted" => entry.open += n,
-                "accepted" | "started" | "finished" | "ended_early" => entry.accepted += n,
-                "declined" => {
+            match stored("offers.status", OfferStatus::parse(&status))? {
+                OfferStatus::Offered | OfferStatus::Waitlisted => entry.open += n,
+                OfferStatus::Accepted | OfferStatus::Started | OfferStatus::Finished | OfferStatus::EndedEarly => {
+                    entry.accepted += n
+                }
+                OfferStatus::Declined => {
                     entry.declined += n;
                     let reason: Option<String> = row.try_get_by_index(2)?;
-                    entry.decline_reasons.push((reason.unwrap_or_else(|| "other".into()), n));
+                    let reason = match reason {
+                        Some(r) => stored("offers.decline_reason", DeclineReason::parse(&r))?,
+                        None => DeclineReason::Other,
+                    };
+                    entry.decline_reasons.push(DeclineCount { reason, count: n });
                 }
-                "expired" => entry.expired += n,
-                _ => {}
+                OfferStatus::Expired => entry.expired += n,
+                OfferStatus::Withdrawn => {}
             }
         }
         drop(counts);
         for row in &medians {
             let median: Option<f64> = row.try_get_by_index(1)?;
-            stats.entry(row.try_get_by_index(0)?).or_default().median_response_hours = median.map(|s| s / 3600.0);
+            stats.entry(ServiceId(row.try_get_by_index(0)?)).or_default().median_response_hours =
+                median.map(|s| s / 3600.0);
         }
         drop(medians);
 
         let mut flows = Vec::with_capacity(referral_flows.len() + onward_flows.len());
-        for (rows, kind) in [(&referral_flows, "referral"), (&onward_flows, "onward")] {
+        for (rows, kind) in [(&referral_flows, FlowKind::Referral), (&onward_flows, FlowKind::Onward)] {
             for row in rows {
                 flows.push(Flow {
-                    from: row.try_get_by_index(0)?,
-                    to: row.try_get_by_index(1)?,
+                    from: OrganisationId(row.try_get_by_index(0)?),
+                    to: OrganisationId(row.try_get_by_index(1)?),
                     kind,
                     count: row.try_get_by_index(2)?,
                 });
@@ -437,24 +495,27 @@ mod tests {
             let filter =
                 NetworkFilter { from: now - Duration::hours(1), until: now + Duration::hours(1), category: None };
             let graph = store.network(&filter).await.unwrap();
-            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
             // The middle two of 1, 2, 4, 8 hours (SQLite's julianday arithmetic is good to a millisecond).
             assert!((walking.stats.median_response_hours.unwrap() - 3.0).abs() < 1e-6, "{:?}", walking.stats);
             assert_eq!(
                 (walking.stats.offered, walking.stats.open, walking.stats.accepted, walking.stats.declined),
                 (6, 1, 3, 1)
             );
-            assert_eq!(walking.stats.decline_reasons, vec![("at_capacity".to_owned(), 1)]);
+            assert_eq!(
+                walking.stats.decline_reasons,
+                vec![DeclineCount { reason: DeclineReason::AtCapacity, count: 1 }]
+            );
 
             // An odd count: the middle one.
             store.transition_offer(offers[5], 1, OfferCommand::Accept, &provider, hours(16)).await.unwrap();
             let graph = store.network(&filter).await.unwrap();
-            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
             assert!((walking.stats.median_response_hours.unwrap() - 4.0).abs() < 1e-6, "{:?}", walking.stats);
             // Offers made outside the period are not counted.
             let before = NetworkFilter { from: now - Duration::days(9), until: now, category: None };
             let graph = store.network(&before).await.unwrap();
-            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id.0).unwrap();
+            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
             assert_eq!(walking.stats, OfferStats::default());
         }
     );

@@ -351,7 +351,7 @@ impl Fixture {
                         available: 5,
                         maximum: 20,
                         unit: "places".into(),
-                        status: "open".into(),
+                        status: trellis_domain::directory::CapacityStatus::Open,
                         updated_at: now,
                     }),
                 },

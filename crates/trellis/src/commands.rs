@@ -40,7 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => {
             let mail = crate::worker::mailer_settings(&args.mail, false)?;
             crate::worker::log_transport(&mail);
-            let store = open(&cli.global).await?;
+            let store = open(&cli.global).await?.with_policy(args.policy.policy());
             crate::worker::run(store, args, mail, shutdown_signal()).await
         }
     }
@@ -213,7 +213,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(mail) = &mail {
         crate::worker::log_transport(mail);
     }
-    let store = open(global).await?.with_policy(args.api.policy());
+    let store = open(global).await?.with_policy(args.api.policy.policy());
     let mut settings = args.api.settings(args.demo)?;
     if args.demo {
         demo::ensure(&store).await?;
@@ -228,7 +228,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             mail: args.mail.clone(),
             mesh: args.mesh.clone(),
             public_base_url: settings.public_base_url.clone(),
-            offer_expiry_days: args.api.offer_expiry_days,
+            policy: args.api.policy.clone(),
             capacity_check_every_days: args.capacity_check_every_days,
             capacity_link_days: args.capacity_link_days,
             idempotency_key_days: settings.idempotency_key_days,

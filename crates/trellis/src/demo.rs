@@ -385,7 +385,7 @@ async fn load(store: &Store) -> anyhow::Result<()> {
                 available: *available,
                 maximum: *maximum,
                 unit: "places".into(),
-                status: (*status).into(),
+                status: trellis_domain::directory::CapacityStatus::parse(status)?,
                 updated_at: now,
             }),
         };

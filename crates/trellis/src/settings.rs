@@ -229,6 +229,37 @@ impl std::fmt::Debug for MeshArgs {
     }
 }
 
+/// The service levels, read by the server and the worker alike (a worker on its own runs the offer
+/// timers and capacity checks by them too).
+#[derive(Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// How long a provider has to answer an offer, in days.
+    #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
+    pub offer_expiry_days: i64,
+    /// When an unanswered offer gets its one reminder, in days.
+    #[arg(long, env = "TRELLIS_OFFER_REMINDER_DAYS", default_value_t = 5)]
+    pub offer_reminder_days: i64,
+    /// Working days within which a new referral should be contacted.
+    #[arg(long, env = "TRELLIS_FIRST_CONTACT_WORKING_DAYS", default_value_t = 5)]
+    pub first_contact_working_days: u32,
+    /// Capacity a provider has not confirmed for this many days is shown as stale.
+    #[arg(long, env = "TRELLIS_CAPACITY_STALE_AFTER_DAYS", default_value_t = 14)]
+    pub capacity_stale_after_days: i64,
+}
+
+impl PolicyArgs {
+    /// The service levels the store derives deadlines and staleness from.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            offer_expiry_days: self.offer_expiry_days,
+            offer_reminder_days: self.offer_reminder_days,
+            first_contact_working_days: self.first_contact_working_days,
+            capacity_stale_after_days: self.capacity_stale_after_days,
+            ..Policy::default()
+        }
+    }
+}
+
 /// Email worker settings.
 #[derive(Args, Debug, Clone)]
 pub struct WorkerArgs {
@@ -241,9 +272,9 @@ pub struct WorkerArgs {
     /// The address people reach Trellis at, for links in emails.
     #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
-    /// How long a provider has to answer an offer, in days.
-    #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
-    pub offer_expiry_days: i64,
+    /// The service levels (offer expiry and reminder, first contact, capacity staleness).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Days between the emails asking a provider to confirm a service's capacity.
     #[arg(long, env = "TRELLIS_CAPACITY_CHECK_EVERY_DAYS", default_value_t = 28)]
     pub capacity_check_every_days: u64,
@@ -276,18 +307,9 @@ pub struct ApiArgs {
     /// Request timeout, in seconds.
     #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// How long a provider has to answer an offer, in days.
-    #[arg(long, env = "TRELLIS_OFFER_EXPIRY_DAYS", default_value_t = 14)]
-    pub offer_expiry_days: i64,
-    /// When an unanswered offer gets its one reminder, in days.
-    #[arg(long, env = "TRELLIS_OFFER_REMINDER_DAYS", default_value_t = 5)]
-    pub offer_reminder_days: i64,
-    /// Working days within which a new referral should be contacted.
-    #[arg(long, env = "TRELLIS_FIRST_CONTACT_WORKING_DAYS", default_value_t = 5)]
-    pub first_contact_working_days: u32,
-    /// Capacity a provider has not confirmed for this many days is shown as stale.
-    #[arg(long, env = "TRELLIS_CAPACITY_STALE_AFTER_DAYS", default_value_t = 14)]
-    pub capacity_stale_after_days: i64,
+    /// The service levels (offer expiry and reminder, first contact, capacity staleness).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// How long the network graph's offer statistics are reused, in seconds (0: computed for every
     /// graph). Capacity is always read live.
     #[arg(long, env = "TRELLIS_NETWORK_STATISTICS_TTL_SECS", default_value_t = 30)]
@@ -309,17 +331,6 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
-    /// The service levels the store derives deadlines and staleness from.
-    pub fn policy(&self) -> Policy {
-        Policy {
-            offer_expiry_days: self.offer_expiry_days,
-            offer_reminder_days: self.offer_reminder_days,
-            first_contact_working_days: self.first_contact_working_days,
-            capacity_stale_after_days: self.capacity_stale_after_days,
-            ..Policy::default()
-        }
-    }
-
     /// The API crate's settings. `demo` switches the explorer and introspection on unless they are set.
     /// Fails if a SWEMWBS wording file is named but unreadable or not seven non-empty lines.
     pub fn settings(&self, demo: bool) -> anyhow::Result<trellis_api::ApiSettings> {
@@ -402,5 +413,45 @@ pub fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn a_worker_on_its_own_reads_every_service_level_as_the_server_does() {
+        let levels = [
+            "--offer-expiry-days",
+            "10",
+            "--offer-reminder-days",
+            "3",
+            "--first-contact-working-days",
+            "2",
+            "--capacity-stale-after-days",
+            "7",
+        ];
+        let parse = |command: &str| {
+            let cli = Cli::try_parse_from(["trellis", command].into_iter().chain(levels)).expect("arguments parse");
+            match cli.command {
+                Command::Worker(args) => args.policy.policy(),
+                Command::Serve(args) => args.api.policy.policy(),
+                other => panic!("unexpected command {other:?}"),
+            }
+        };
+        let worker = parse("worker");
+        assert_eq!(
+            (
+                worker.offer_expiry_days,
+                worker.offer_reminder_days,
+                worker.first_contact_working_days,
+                worker.capacity_stale_after_days
+            ),
+            (10, 3, 2, 7)
+        );
+        assert_eq!(worker, parse("serve"));
     }
 }

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use trellis_domain::policy::Policy;
 use trellis_notifier::{
     Mailer, MailerSettings, SmtpCredentials, SmtpSecurity, SmtpSettings, TransportSettings, Worker, WorkerSettings,
 };
@@ -64,7 +63,8 @@ pub fn log_transport(mail: &MailerSettings) {
 
 /// Runs the worker over `store` with `mail` (from [`mailer_settings`]) until `shutdown` resolves; it
 /// finishes the pass it is in first. `serve` passes its own store, so the process has one pool, one audit
-/// committer and one principal cache; `trellis worker` alone opens one.
+/// committer and one principal cache; `trellis worker` alone opens one. Either way the store holds the
+/// service levels (`Store::with_policy`), which the timers and capacity checks follow.
 pub async fn run(
     store: Store,
     args: WorkerArgs,
@@ -75,8 +75,7 @@ pub async fn run(
     let mesh = mesh_client(&args.mesh)?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "trellis".into());
     let mut settings = WorkerSettings::new(format!("{host}:{}", std::process::id()), args.public_base_url.clone());
-    let policy = Policy { offer_expiry_days: args.offer_expiry_days, ..Policy::default() };
-    settings.offer_link_ttl = policy.offer_expiry().to_std().unwrap_or(Duration::MAX);
+    settings.offer_link_ttl = store.policy().offer_expiry().to_std().unwrap_or(Duration::MAX);
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());

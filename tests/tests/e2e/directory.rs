@@ -141,7 +141,7 @@ async fn service_at(
                     available,
                     maximum: 20,
                     unit: "places".into(),
-                    status: status.into(),
+                    status: trellis_domain::directory::CapacityStatus::parse(status).expect("a capacity status"),
                     updated_at: now - Duration::days(days_old),
                 }),
             },

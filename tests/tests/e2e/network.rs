@@ -86,7 +86,7 @@ async fn traffic(app: &TestApp) -> (String, String) {
                     available: 0,
                     maximum: 30,
                     unit: "places".into(),
-                    status: "waitlist".into(),
+                    status: trellis_domain::directory::CapacityStatus::Waitlist,
                     updated_at: now,
                 }),
                 ..plain_service(choir_org.id, "Men's Choir", "Singing under the bridge", "arts_and_culture")
@@ -257,7 +257,7 @@ on_both_databases!(the_network_remembers_statistics_for_a_few_periods_only, |app
     for days in 1..=10 {
         let period = Period::Between(now - Duration::days(days), now + Duration::seconds(1));
         let (graph, statistics) = cache.graph(&app.store, period, None).await.unwrap();
-        let walking = graph.services.iter().find(|s| s.id == app.fixture.walking_group.id.0).unwrap();
+        let walking = graph.services.iter().find(|s| s.id == app.fixture.walking_group.id).unwrap();
         assert_eq!((walking.stats.offered, statistics.from), (3, now - Duration::days(days)));
         assert!(cache.remembered() <= MAX_REMEMBERED, "{} remembered after {days}", cache.remembered());
     }

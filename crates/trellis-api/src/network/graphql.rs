@@ -129,7 +129,7 @@ impl From<OfferStats> for NetworkOfferStats {
             decline_reasons: s
                 .decline_reasons
                 .into_iter()
-                .map(|(reason, count)| DeclineCount { reason, count })
+                .map(|d| DeclineCount { reason: d.reason.as_str().into(), count: d.count })
                 .collect(),
         }
     }
@@ -146,7 +146,7 @@ pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Netw
             graph
                 .organisations
                 .into_iter()
-                .map(|o| NetworkOrganisation { id: ID(o.id.to_string()), kind: o.kind, name: o.name })
+                .map(|o| NetworkOrganisation { id: ID(o.id.to_string()), kind: o.kind.as_str().into(), name: o.name })
                 .collect(),
         ),
         services: InTurn(
@@ -157,10 +157,10 @@ pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Netw
                     id: ID(s.id.to_string()),
                     organisation_id: ID(s.organisation.to_string()),
                     name: s.name,
-                    available: s.capacity.as_ref().map(|c| c.0),
-                    maximum: s.capacity.as_ref().map(|c| c.1),
-                    capacity_status: s.capacity.as_ref().map(|c| c.2.clone()),
-                    capacity_updated_at: s.capacity.as_ref().map(|c| c.3),
+                    available: s.capacity.as_ref().map(|c| c.available),
+                    maximum: s.capacity.as_ref().map(|c| c.maximum),
+                    capacity_status: s.capacity.as_ref().map(|c| c.status.as_str().into()),
+                    capacity_updated_at: s.capacity.as_ref().map(|c| c.updated_at),
                     offers: s.stats.into(),
                 })
                 .collect(),
@@ -172,7 +172,7 @@ pub fn network_from(graph: NetworkGraph, statistics: &NetworkStatistics) -> Netw
                 .map(|f| NetworkFlow {
                     from_id: ID(f.from.to_string()),
                     to_id: ID(f.to.to_string()),
-                    kind: f.kind.into(),
+                    kind: f.kind.as_str().into(),
                     count: f.count,
                 })
                 .collect(),

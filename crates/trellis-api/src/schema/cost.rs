@@ -1,7 +1,7 @@
 //! What one request may ask for before it runs: a limit on root fields and aliases.
 //!
-//! Complexity counts fields, and list fields by their `first` ([`super::query`]), but each root field
-//! is its own resolver with its own reads and audit entries: 450 aliased copies of `providerOffers`
+//! Complexity counts fields, and list fields by their `first` ([`super::common::page_cost`]), but each
+//! root field is its own resolver with its own reads and audit entries: 450 aliased copies of `providerOffers`
 //! stayed under the complexity limit and wrote 2,250 audit rows. So, before execution (and before any
 //! read), a document whose operation selects more than [`MAX_ROOT_FIELDS`] root fields, or holds more
 //! than [`MAX_ALIASES`] aliased fields, is refused with `QUERY_TOO_COMPLEX`. Standard clients'

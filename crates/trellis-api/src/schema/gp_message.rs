@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use trellis_domain::plan::PlanAccess;
 use trellis_store::Store;
 
-use super::types::Referral;
+use super::referrals::Referral;
 use crate::ApiSettings;
 use crate::error::{ApiResult, OrApiError};
 

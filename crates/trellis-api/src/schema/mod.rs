@@ -1,13 +1,31 @@
 //! The GraphQL schema, built apart from the web framework so its SDL can be produced with no database.
+//!
+//! # Layout
+//!
+//! One module per feature, each holding its own query and mutation parts, its object types and its
+//! inputs; [`QueryRoot`] and [`MutationRoot`] merge them into the one `Query` and `Mutation`:
+//!
+//! - `referrals`: submitting, the caseload, one referral and every change on its way to closed;
+//! - `offers`: offers to providers, their answers and progress, onward offers;
+//! - `directory`: services, capacity and matching;
+//! - `accounts`: the caller, organisations, users and API keys;
+//! - `audit`: the audit log;
+//! - `wellbeing`: the plan, the measures and the instruments;
+//! - `gp_message`: the message back to the GP on a closed referral;
+//! - the network graph, whose query lives with its cache and turn in `crate::network`.
+//!
+//! `common` holds what they share (id arguments, paging, the enums more than one returns), [`cost`]
+//! the limits checked before a document runs, and [`loaders`] the per-request batch loaders.
 
+mod accounts;
+mod audit;
+mod common;
 pub mod cost;
 mod directory;
 mod gp_message;
-mod inputs;
 pub mod loaders;
-mod mutation;
-mod query;
-pub mod types;
+mod offers;
+mod referrals;
 mod wellbeing;
 
 use std::sync::Arc;
@@ -20,20 +38,31 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use trellis_store::Store;
 
-/// Every query: the journeys' ([`query::Query`]), the directory's, the network's and the instruments.
+/// Every query, feature by feature: accounts, referrals, offers, the directory, the audit log, the
+/// network and the instruments.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(
-    query::Query,
+    accounts::AccountQuery,
+    referrals::ReferralQuery,
+    offers::OfferQuery,
     directory::DirectoryQuery,
+    audit::AuditQuery,
     crate::network::graphql::NetworkQuery,
     wellbeing::WellbeingQuery,
 );
 
-/// Every mutation: the journeys', the directory's, and the plan's and measures'.
+/// Every mutation, feature by feature: referrals, offers, accounts, the directory, and the plan's and
+/// measures'.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, directory::DirectoryMutation, wellbeing::WellbeingMutation);
+pub struct MutationRoot(
+    referrals::ReferralMutation,
+    offers::OfferMutation,
+    accounts::AccountMutation,
+    directory::DirectoryMutation,
+    wellbeing::WellbeingMutation,
+);
 
 use crate::auth::{self, RateLimiter};
 use crate::network::held_until_sent::{HeldUntilSent, hold_until_sent};

@@ -11,8 +11,8 @@ use trellis_domain::wellbeing::{self as domain_wellbeing, INSTRUMENTS};
 use trellis_store::Store;
 use trellis_store::wellbeing::{self as store_wellbeing, NewMeasure, PlanVersion};
 
-use super::inputs::{referral_id, service_id};
-use super::types::{Need, Referral, mirror_enum};
+use super::common::{Need, mirror_enum, referral_id, service_id};
+use super::referrals::Referral;
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+mod types;
+
+use async_graphql::{Context, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::Utc;
 use trellis_domain::directory::{self as rules, Coordinates, MatchRequest};
 use trellis_domain::values::{self as v, ValueError};
@@ -11,51 +13,12 @@ use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
 use trellis_store::directory::{ServiceChanges, ServiceSearch};
 
-use super::inputs::{organisation_id, service_id};
-use super::types::{Need, Service};
+pub use self::types::{CapacityStatus, Service, ServiceMatch, ServiceStatus};
+use super::common::{Need, organisation_id, page_cost, service_id};
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
 use crate::service_input::{self, CapacityText, PlaceText, ServiceText};
-
-/// Whether a service is listed.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServiceStatus {
-    /// Listed and open to offers.
-    Active,
-    /// Kept for its history, not offered.
-    Inactive,
-}
-
-impl From<ServiceStatus> for rules::ServiceStatus {
-    fn from(s: ServiceStatus) -> Self {
-        match s {
-            ServiceStatus::Active => rules::ServiceStatus::Active,
-            ServiceStatus::Inactive => rules::ServiceStatus::Inactive,
-        }
-    }
-}
-
-/// Whether a service takes people now.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapacityStatus {
-    /// Taking people.
-    Open,
-    /// Taking names for a waiting list.
-    Waitlist,
-    /// Not taking anyone.
-    Closed,
-}
-
-impl From<CapacityStatus> for rules::CapacityStatus {
-    fn from(s: CapacityStatus) -> Self {
-        match s {
-            CapacityStatus::Open => rules::CapacityStatus::Open,
-            CapacityStatus::Waitlist => rules::CapacityStatus::Waitlist,
-            CapacityStatus::Closed => rules::CapacityStatus::Closed,
-        }
-    }
-}
 
 /// A place where a service happens.
 #[derive(InputObject)]
@@ -199,21 +162,6 @@ pub struct UpdateServiceCapacityPayload {
     pub service: Service,
 }
 
-/// A service that fits a person, with how well and why.
-#[derive(SimpleObject)]
-pub struct ServiceMatch {
-    /// The service; offer the person to it with `offerReferral`.
-    pub service: Service,
-    /// From 0 to 1: needs met (half), nearness (three tenths), places free (a fifth).
-    pub score: f64,
-    /// From the person to its nearest location, when both are known.
-    pub distance_km: Option<f64>,
-    /// The person's needs it meets.
-    pub needs_met: Vec<Need>,
-    /// Why it matched (`meets loneliness via befriending`, `2.1 km away`, `8 places free`).
-    pub reasons: Vec<String>,
-}
-
 fn validation(field: &'static str, value: impl Into<String>, reason: &'static str) -> async_graphql::Error {
     ApiError::Validation(ValueError::new(field, value, reason)).extend()
 }
@@ -254,6 +202,13 @@ pub struct DirectoryQuery;
 
 #[Object]
 impl DirectoryQuery {
+    /// The directory's active services.
+    #[graphql(complexity = "page_cost(None, child_complexity)")]
+    async fn services(&self, ctx: &Context<'_>) -> ApiResult<Vec<Service>> {
+        ctx.data::<Caller>()?.actor().api()?;
+        Ok(ctx.data::<Store>()?.services().await.api()?.into_iter().map(Into::into).collect())
+    }
+
     /// The taxonomy terms services are tagged with.
     async fn taxonomy_terms(&self) -> Vec<String> {
         trellis_store::directory::TAXONOMY.iter().map(|(code, _)| (*code).to_owned()).collect()
@@ -267,7 +222,7 @@ impl DirectoryQuery {
     }
 
     /// Every service of an organisation, listed or not (the caller's own unless one is named).
-    #[graphql(complexity = "super::query::page_cost(None, child_complexity)")]
+    #[graphql(complexity = "page_cost(None, child_complexity)")]
     async fn organisation_services(&self, ctx: &Context<'_>, organisation_id: Option<ID>) -> ApiResult<Vec<Service>> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let org = match organisation_id {
@@ -282,7 +237,7 @@ impl DirectoryQuery {
     /// service's nearest location), the ages it takes and its live capacity (open > waiting list >
     /// closed or stale). Each match says why.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::query::page_cost(first, child_complexity)")]
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn find_services(
         &self,
         ctx: &Context<'_>,

@@ -1,42 +1,13 @@
-//! GraphQL inputs, named `<Verb><Noun>Input`, and their parsing into domain values.
+//! The referral's inputs, named `<Verb><Noun>Input`, and their parsing into domain values.
 
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use trellis_domain::values::{self as v, ValueError};
-use trellis_domain::{OfferId, OrganisationId, ReferralId, ServiceId, UserId};
 use trellis_store::referrals::PersonDetails;
 
-use super::types::{
-    ClosureReason, ContactMethod, DeclineReason, Need, OrganisationKind, PersonDetailsChoice, ReferralStatus, Role,
-    Urgency,
-};
-
-/// Parses an id argument, naming the field when it is not one.
-pub fn parse_id<T: From<uuid::Uuid>>(field: &'static str, id: &ID) -> Result<T, ValueError> {
-    uuid::Uuid::parse_str(id.as_str()).map(T::from).map_err(|_| ValueError::new(field, id.as_str(), "is not an id"))
-}
-
-/// Shorthands for the ids the inputs carry.
-pub fn referral_id(id: &ID) -> Result<ReferralId, ValueError> {
-    parse_id("referralId", id)
-}
-/// An offer id.
-pub fn offer_id(id: &ID) -> Result<OfferId, ValueError> {
-    parse_id("offerId", id)
-}
-/// A service id.
-pub fn service_id(id: &ID) -> Result<ServiceId, ValueError> {
-    parse_id("serviceId", id)
-}
-/// A user id.
-pub fn user_id(field: &'static str, id: &ID) -> Result<UserId, ValueError> {
-    parse_id(field, id)
-}
-/// An organisation id.
-pub fn organisation_id(field: &'static str, id: &ID) -> Result<OrganisationId, ValueError> {
-    parse_id(field, id)
-}
+use super::types::{ClosureReason, ContactMethod, PersonDetailsChoice, ReferralStatus, Urgency};
+use crate::schema::common::Need;
 
 /// The person being referred.
 #[derive(InputObject, Serialize, Clone)]
@@ -228,7 +199,7 @@ pub struct CloseReferralInput {
     #[graphql(default)]
     pub for_gp: bool,
     /// Why no follow-up wellbeing measure was taken: required to close as `COMPLETED` without one.
-    pub no_follow_up_reason: Option<super::wellbeing::NoFollowUpReason>,
+    pub no_follow_up_reason: Option<crate::schema::wellbeing::NoFollowUpReason>,
 }
 
 /// Choose which of a flagged referral's person details stand (its flag is `details_differ`).
@@ -244,171 +215,6 @@ pub struct ResolvePersonDetailsInput {
     pub note: Option<String>,
 }
 
-/// Offer a referral to a service in the directory.
-#[derive(InputObject)]
-pub struct OfferReferralInput {
-    /// The referral.
-    pub referral_id: ID,
-    /// The referral's version the caller saw.
-    pub expected_version: u32,
-    /// The service.
-    pub service_id: ID,
-    /// What the provider should know (shown to it before it accepts: no contact details here).
-    pub note_for_provider: Option<String>,
-}
-
-/// How a provider answers an offer.
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum OfferResponse {
-    /// Take the person.
-    Accept,
-    /// Cannot take the person (give a reason).
-    Decline,
-    /// Take the person when a place frees up.
-    Waitlist,
-}
-
-/// A provider's answer to an offer.
-#[derive(InputObject)]
-pub struct RespondToOfferInput {
-    /// The offer.
-    pub offer_id: ID,
-    /// The version the caller saw.
-    pub expected_version: u32,
-    /// The answer.
-    pub response: OfferResponse,
-    /// Why, when declining.
-    pub decline_reason: Option<DeclineReason>,
-    /// Any note.
-    pub note: Option<String>,
-}
-
-/// What happened with an accepted offer, or its withdrawal.
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum OfferUpdate {
-    /// The person attended.
-    Start,
-    /// The activity finished.
-    Finish,
-    /// The activity ended early.
-    EndEarly,
-    /// The link worker takes the offer back.
-    Withdraw,
-}
-
-/// Record an offer's progress.
-#[derive(InputObject)]
-pub struct UpdateOfferInput {
-    /// The offer.
-    pub offer_id: ID,
-    /// The version the caller saw.
-    pub expected_version: u32,
-    /// What happened.
-    pub update: OfferUpdate,
-    /// Any note.
-    pub note: Option<String>,
-}
-
-/// Propose an onward offer from an accepted one to another service (a provider).
-#[derive(InputObject)]
-pub struct ProposeOnwardOfferInput {
-    /// The accepted offer it comes from.
-    pub from_offer_id: ID,
-    /// The service to offer.
-    pub service_id: ID,
-    /// Why.
-    pub note_for_provider: Option<String>,
-}
-
-/// Add an organisation.
-#[derive(InputObject)]
-pub struct CreateOrganisationInput {
-    /// What it is.
-    pub kind: OrganisationKind,
-    /// Its name.
-    pub name: String,
-    /// ODS code (GP practices).
-    pub ods_code: Option<String>,
-    /// Where it receives email.
-    pub email: Option<String>,
-    /// For a GP practice, the link worker service that receives its referrals.
-    pub link_worker_service_id: Option<ID>,
-    /// Its MESH mailbox id (`X26ABC2`): where the message back to a GP practice is delivered.
-    pub mesh_mailbox_id: Option<String>,
-    /// For a link worker service: the referring practice also gets a message back at first contact,
-    /// saying the person has been contacted (it always gets one at closure).
-    #[graphql(default)]
-    pub gp_message_at_first_contact: bool,
-}
-
-/// Change an organisation's name, email, MESH mailbox or message back at first contact (admin). An absent
-/// field stays as it is; an empty `email` or `meshMailboxId` removes it.
-#[derive(InputObject)]
-pub struct UpdateOrganisationInput {
-    /// The organisation.
-    pub organisation_id: ID,
-    /// A new name.
-    pub name: Option<String>,
-    /// A new email address; empty removes it.
-    pub email: Option<String>,
-    /// A new MESH mailbox id; empty removes it.
-    pub mesh_mailbox_id: Option<String>,
-    /// For a link worker service: turn the message back to the practice at first contact on or off.
-    pub gp_message_at_first_contact: Option<bool>,
-}
-
-/// Add a user; the payload carries their API token, shown once.
-#[derive(InputObject)]
-pub struct CreateUserInput {
-    /// The organisation.
-    pub organisation_id: ID,
-    /// The role (must fit the organisation).
-    pub role: Role,
-    /// Email address.
-    pub email: String,
-    /// Name.
-    pub name: String,
-}
-
-/// Revoke an API key.
-#[derive(InputObject)]
-pub struct RevokeApiKeyInput {
-    /// The key, from `apiKeys` on `Me` or `User`.
-    pub api_key_id: ID,
-}
-
-/// Issue an API key: an admin for any user; any user for itself, replacing the key it calls with.
-#[derive(InputObject)]
-pub struct IssueApiKeyInput {
-    /// Whose key; the caller when absent.
-    pub user_id: Option<ID>,
-    /// What it is for ("practice system", "laptop"), to tell keys apart in `apiKeys`.
-    pub label: String,
-}
-
-/// Disable a user (offboarding): its keys stop working on every server at once.
-#[derive(InputObject)]
-pub struct DisableUserInput {
-    /// The user.
-    pub user_id: ID,
-}
-
-/// Let a disabled user sign in again with its live keys.
-#[derive(InputObject)]
-pub struct EnableUserInput {
-    /// The user.
-    pub user_id: ID,
-}
-
-/// Change the work address a user's console sign-in links go to.
-#[derive(InputObject)]
-pub struct ChangeUserEmailInput {
-    /// The user.
-    pub user_id: ID,
-    /// The new work email address.
-    pub email: String,
-}
-
 /// Filters for the caseload.
 #[derive(InputObject, Default)]
 pub struct ReferralFilterInput {
@@ -422,17 +228,4 @@ pub struct ReferralFilterInput {
     pub overdue: Option<bool>,
     /// A name or NHS number.
     pub search: Option<String>,
-}
-
-/// Filters for the audit log.
-#[derive(InputObject, Default)]
-pub struct AuditLogFilterInput {
-    /// Only this referral.
-    pub referral_id: Option<ID>,
-    /// Only this user.
-    pub actor_user_id: Option<ID>,
-    /// From (inclusive).
-    pub from: Option<DateTime<Utc>>,
-    /// Until (exclusive).
-    pub until: Option<DateTime<Utc>>,
 }

@@ -1,0 +1,311 @@
+//! Referrals: submitting one, the caseload and one referral, and every change a link worker records on
+//! its way from referred to closed. Each state-changing mutation takes `expectedVersion`; a stale one is
+//! `CONFLICT`.
+
+mod inputs;
+mod types;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+use trellis_domain::Role;
+use trellis_domain::access::ReferralScope;
+use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::values as v;
+use trellis_store::Store;
+use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral, ReferralFilter};
+
+use self::inputs::*;
+pub use self::types::Referral;
+use super::common::{self, page_cost, page_size, referral_id, user_id};
+use crate::ApiSettings;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, OrApiError};
+
+/// Reading referrals.
+#[derive(Default)]
+pub struct ReferralQuery;
+
+#[Object]
+impl ReferralQuery {
+    /// Referrals in the caller's scope, newest first: a practice's own referrals, or a link worker
+    /// service's caseload. Keyset-paginated; each person listed is audited.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn referrals(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ReferralFilterInput>,
+    ) -> ApiResult<Connection<String, Referral, EmptyFields, EmptyFields>> {
+        let actor = ctx.data::<Caller>()?.require(&[Role::GpPractice, Role::LinkWorker], "list referrals").api()?;
+        let scope = ReferralScope::of(&actor).ok_or(ApiError::Forbidden("list referrals".into())).api()?;
+        let limit = page_size(ctx, first)?;
+        let filter = filter.unwrap_or_default();
+        let now = Utc::now();
+        let query = ReferralFilter {
+            scope,
+            statuses: filter.statuses.unwrap_or_default().into_iter().map(Into::into).collect(),
+            need: filter.need.map(Into::into),
+            assigned_to: filter
+                .assigned_to_id
+                .as_ref()
+                .map(|id| common::user_id("assignedToId", id))
+                .transpose()
+                .api()?,
+            overdue_at: filter.overdue.unwrap_or(false).then_some(now),
+            search: filter.search,
+            before: after.map(|c| common::parse_id("after", &ID(c))).transpose().api()?,
+            limit,
+        };
+        let page = ctx.data::<Store>()?.referral_page(&actor, &query, now).await.api()?;
+        let mut connection = Connection::new(query.before.is_some(), page.has_next);
+        connection.edges.extend(page.records.into_iter().map(|r| Edge::new(r.state.id.to_string(), Referral(r))));
+        Ok(connection)
+    }
+
+    /// One referral with its history and offers, if the caller may read it (audited).
+    async fn referral(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Referral> {
+        let actor = ctx.data::<Caller>()?.actor().api()?;
+        let id = common::referral_id(&id).api()?;
+        let record = ctx.data::<Store>()?.referral(&actor, id, Utc::now()).await.api()?;
+        Ok(Referral(record))
+    }
+}
+
+/// Changing referrals.
+#[derive(Default)]
+pub struct ReferralMutation;
+
+macro_rules! referral_payload {
+    ($($(#[$doc:meta])* $name:ident),+ $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// The referral after the change.
+            pub referral: Referral,
+        }
+    )+};
+}
+
+referral_payload!(
+    /// The withdrawn referral.
+    WithdrawReferralPayload,
+    /// The assigned referral.
+    AssignReferralPayload,
+    /// The referral with the attempt logged.
+    RecordContactAttemptPayload,
+    /// The contacted referral.
+    RecordContactPayload,
+    /// The attending referral.
+    RecordAttendancePayload,
+    /// The referral back to contacted.
+    EndActivityPayload,
+    /// The closed referral.
+    CloseReferralPayload,
+    /// The referral with the details that stand, its flag cleared.
+    ResolvePersonDetailsPayload,
+);
+
+/// The outcome of a submission.
+#[derive(SimpleObject)]
+pub struct SubmitReferralPayload {
+    /// The referral: new, or the first one when this was a retry.
+    pub referral: Referral,
+    /// Whether this was a retry of an earlier submission with the same key.
+    pub replayed: bool,
+    /// Other open referrals for the same NHS number in the caller's scope.
+    pub other_open_referral_ids: Vec<ID>,
+}
+
+/// The fingerprint of a submission, taken over what it parses to rather than how it was typed: an NHS
+/// number with spaces, a postcode in lower case, a name with a trailing space or needs in another order
+/// are the same request as their tidy forms, so a client's retry that formats them differently replays
+/// instead of being refused as a different request. The referring organisation is not in it: keys are
+/// already kept per organisation.
+fn request_hash(new: &NewReferral) -> String {
+    let p = &new.person;
+    let mut needs: Vec<&str> = new.needs.iter().map(|n| n.as_str()).collect();
+    needs.sort_unstable();
+    needs.dedup();
+    let canonical = serde_json::json!({
+        "person": {
+            "nhsNumber": p.nhs_number.as_str(),
+            "givenName": p.given_name,
+            "familyName": p.family_name,
+            "dateOfBirth": p.date_of_birth.to_string(),
+            "phone": p.phone.as_ref().map(|x| x.as_str()),
+            "email": p.email.as_ref().map(|x| x.as_str()),
+            "postcode": p.postcode.as_ref().map(|x| x.as_str()),
+            "preferredContact": p.preferred_contact.as_str(),
+        },
+        "needs": needs,
+        "reason": new.reason,
+        "urgency": new.urgency.as_str(),
+        "consent": new.consent.as_ref().map(|c| serde_json::json!({
+            "recordedBy": c.recorded_by,
+            "recordedAt": c.recorded_at.timestamp_micros(),
+        })),
+    });
+    hex::encode(Sha256::digest(canonical.to_string()))
+}
+
+async fn transition(
+    ctx: &Context<'_>,
+    referral: &ID,
+    expected_version: u32,
+    command: ReferralCommand,
+) -> ApiResult<Referral> {
+    transition_noting(ctx, referral, expected_version, command, false).await
+}
+
+/// As [`transition`], with the command's note marked for the referring GP practice when `note_for_gp`.
+async fn transition_noting(
+    ctx: &Context<'_>,
+    referral: &ID,
+    expected_version: u32,
+    command: ReferralCommand,
+    note_for_gp: bool,
+) -> ApiResult<Referral> {
+    let actor = ctx.data::<Caller>()?.actor().api()?;
+    let id = referral_id(referral).api()?;
+    let record = ctx
+        .data::<Store>()?
+        .transition_referral_with_note_for_gp(id, expected_version, command, note_for_gp, &actor, Utc::now())
+        .await
+        .api()?;
+    Ok(Referral(record))
+}
+
+#[Object]
+impl ReferralMutation {
+    /// Submit a referral (GP practice, or a link worker for a self-referral). Safe to retry with the same
+    /// `idempotencyKey`.
+    // Parses, then calls the store, whose one domain call decides who may refer, consent, the link
+    // worker service and the due date.
+    async fn submit_referral(&self, ctx: &Context<'_>, input: SubmitReferralInput) -> ApiResult<SubmitReferralPayload> {
+        let actor = ctx.data::<Caller>()?.actor().api()?;
+        let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
+        let now = Utc::now();
+        let key = v::required_text("idempotencyKey", &input.idempotency_key, 200).api()?;
+        let person = input.person.parse(now.date_naive()).api()?;
+        let needs = v::Need::parse_list(input.needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
+        let reason = v::required_text("reason", &input.reason, 4000).api()?;
+        let consent = match input.consent.given {
+            true => Some(Consent {
+                recorded_by: v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?,
+                recorded_at: input.consent.recorded_at,
+            }),
+            false => None,
+        };
+        let new = NewReferral { person, needs, reason, urgency: input.urgency.into(), consent };
+        let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
+        let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
+        let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
+        Ok(SubmitReferralPayload {
+            referral: Referral(submission.referral),
+            replayed: submission.replayed,
+            other_open_referral_ids: submission.other_open_referrals.into_iter().map(|r| ID(r.to_string())).collect(),
+        })
+    }
+
+    /// Withdraw the practice's own referral while it is still `REFERRED`.
+    async fn withdraw_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawReferralInput,
+    ) -> ApiResult<WithdrawReferralPayload> {
+        let command = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: input.note };
+        Ok(WithdrawReferralPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Assign a referral to a link worker of its service.
+    async fn assign_referral(&self, ctx: &Context<'_>, input: AssignReferralInput) -> ApiResult<AssignReferralPayload> {
+        let to = user_id("linkWorkerId", &input.link_worker_id).api()?;
+        let command = ReferralCommand::Assign { to };
+        Ok(AssignReferralPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+
+    /// Log an attempt to reach the person that did not succeed.
+    async fn record_contact_attempt(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordContactAttemptInput,
+    ) -> ApiResult<RecordContactAttemptPayload> {
+        let command = ReferralCommand::RecordContactAttempt { note: input.note };
+        Ok(RecordContactAttemptPayload {
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+        })
+    }
+
+    /// Record the first real conversation with the person.
+    async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
+        let command = ReferralCommand::RecordContact { note: input.note };
+        Ok(RecordContactPayload {
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+        })
+    }
+
+    /// Record that the person attends an activity.
+    async fn record_attendance(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordAttendanceInput,
+    ) -> ApiResult<RecordAttendancePayload> {
+        let command = ReferralCommand::RecordAttendance { evidence: None, note: input.note };
+        Ok(RecordAttendancePayload {
+            referral: transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?,
+        })
+    }
+
+    /// Record that the activity ended early and the person needs another connection.
+    async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
+        let command = ReferralCommand::EndActivity { note: input.note };
+        let referral =
+            transition_noting(ctx, &input.referral_id, input.expected_version, command, input.for_gp).await?;
+        Ok(EndActivityPayload { referral })
+    }
+
+    /// Close a referral with a reason; the referring practice is told by reference. Every open offer ends
+    /// in the same change (withdrawn, or a started one finished or ended early as the reason implies) and
+    /// its provider is told the place is no longer needed.
+    async fn close_referral(&self, ctx: &Context<'_>, input: CloseReferralInput) -> ApiResult<CloseReferralPayload> {
+        let actor = ctx.data::<Caller>()?.actor().api()?;
+        let id = referral_id(&input.referral_id).api()?;
+        let no_follow_up = input.no_follow_up_reason.map(Into::into);
+        let record = ctx
+            .data::<Store>()?
+            .close_referral(
+                id,
+                input.expected_version,
+                input.reason.into(),
+                input.note,
+                input.for_gp,
+                no_follow_up,
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .api()?;
+        Ok(CloseReferralPayload { referral: Referral(record) })
+    }
+
+    /// Choose which person details stand for a referral flagged `details_differ` (the submission's details
+    /// differed from those the link worker service already held for the NHS number). Only the referral's
+    /// link worker service may; it is an event in the referral's history and clears the flag.
+    async fn resolve_person_details(
+        &self,
+        ctx: &Context<'_>,
+        input: ResolvePersonDetailsInput,
+    ) -> ApiResult<ResolvePersonDetailsPayload> {
+        let command = ReferralCommand::ResolvePersonDetails { keep: input.keep.into(), note: input.note };
+        Ok(ResolvePersonDetailsPayload {
+            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
+        })
+    }
+}
