@@ -32,7 +32,7 @@ async fn add(app: &TestApp, name: &str, days_ago: i64) -> Service {
             available: 2,
             maximum: 8,
             unit: "places".into(),
-            status: "open".into(),
+            status: trellis_domain::directory::CapacityStatus::Open,
             updated_at: now - TimeDelta::days(days_ago),
         }),
     };

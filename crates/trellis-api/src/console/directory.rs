@@ -41,17 +41,9 @@ const PAGE_SIZE: u64 = 50;
 /// `taxonomy_<code>`).
 type Posted = HashMap<String, String>;
 
-// The two `status` columns are read only here, so that when the store's `String`s become enums only
-// these lines change.
-
 /// Whether a service is listed.
 fn is_listed(s: &Service) -> bool {
-    s.status == ServiceStatus::Active.as_str()
-}
-
-/// Whether a capacity takes people, as the domain says it.
-fn capacity_status(c: &Capacity) -> Option<CapacityStatus> {
-    CapacityStatus::parse(&c.status).ok()
+    s.status == ServiceStatus::Active
 }
 
 fn capacity_label(s: CapacityStatus) -> &'static str {
@@ -504,12 +496,7 @@ fn row(
     policy_stale: impl Fn(DateTime<Utc>) -> bool,
 ) -> ServiceRow {
     let (places, status, stale, confirmed) = match &s.capacity {
-        Some(c) => (
-            places_text(c),
-            capacity_status(c).map_or("Unknown", capacity_label),
-            policy_stale(c.updated_at),
-            day(c.updated_at),
-        ),
+        Some(c) => (places_text(c), capacity_label(c.status), policy_stale(c.updated_at), day(c.updated_at)),
         None => ("Not given".into(), "Unknown", false, String::new()),
     };
     ServiceRow {
@@ -727,7 +714,7 @@ fn as_typed(s: &Service) -> Posted {
             put("available", c.available.to_string());
             put("maximum", c.maximum.to_string());
             put("unit", c.unit.clone());
-            put("capacity_status", capacity_status(c).map_or("", CapacityStatus::as_str).into());
+            put("capacity_status", c.status.as_str().into());
         }
         None => put("unit", "places".into()),
     }
@@ -776,14 +763,7 @@ async fn service_page(
         },
         capacity_now: service.capacity.as_ref().map_or_else(
             || "Not given".into(),
-            |c| {
-                format!(
-                    "{}, {}, confirmed {}",
-                    places_text(c),
-                    capacity_status(c).map_or("unknown", capacity_label),
-                    day(c.updated_at)
-                )
-            },
+            |c| format!("{}, {}, confirmed {}", places_text(c), capacity_label(c.status), day(c.updated_at)),
         ),
     }
 }

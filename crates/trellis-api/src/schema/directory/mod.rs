@@ -7,7 +7,7 @@ mod types;
 
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::Utc;
-use trellis_domain::directory::{self as rules, Coordinates, MatchRequest};
+use trellis_domain::directory::{Coordinates, MatchRequest};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
