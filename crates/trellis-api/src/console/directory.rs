@@ -881,7 +881,6 @@ async fn refused_save(
     e: StoreError,
 ) -> Response {
     let version = posted_version(posted).unwrap_or(service.version);
-    let typed = overlay(as_typed(service), posted, fields);
     match e {
         StoreError::Conflict { .. } => {
             // Read again: the service as it is now, to show what changed beside what was typed.
@@ -890,6 +889,8 @@ async fn refused_save(
                 Err(e) => return failure(&e),
             };
             let conflict = Conflict { differences: differences(&as_typed(&now), posted, fields) };
+            // The other form shows the service as it is now; this one, what was typed.
+            let typed = overlay(as_typed(&now), posted, fields);
             let view = service_page(state, staff, shell, &now, version, typed, &[], Some(conflict), None).await;
             page(StatusCode::CONFLICT, &view, None)
         }
@@ -897,6 +898,7 @@ async fn refused_save(
         StoreError::Domain(DomainError::Forbidden { .. }) => not_yours(shell),
         other => match field_refusal(&other) {
             Some(v) => {
+                let typed = overlay(as_typed(service), posted, fields);
                 let view = service_page(state, staff, shell, service, version, typed, &[v], None, None).await;
                 page(StatusCode::UNPROCESSABLE_ENTITY, &view, None)
             }
