@@ -13,6 +13,7 @@ mod authorization;
 mod capacity_check;
 mod closing;
 mod console;
+mod console_actions;
 mod console_caseload;
 mod console_directory;
 mod console_referral_form;

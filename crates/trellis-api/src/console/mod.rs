@@ -8,8 +8,12 @@
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
+mod actions;
 mod caseload;
+mod casework;
+mod conflict;
 mod directory;
+mod find_services;
 mod pages;
 mod referral_form;
 mod referrals;
@@ -48,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/referrals/new", get(referral_form::form).post(referral_form::submit))
         .route("/referrals/{id}", get(referrals::show))
         .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .merge(actions::routes())
         .route("/directory", get(directory::list))
         .route("/directory/services/new", get(directory::new_form).post(directory::create))
         .route("/directory/services/{id}", get(directory::show).post(directory::save_details))

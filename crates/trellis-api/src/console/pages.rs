@@ -171,7 +171,8 @@ pub(crate) struct HistoryLine {
     pub note: Option<String>,
 }
 
-fn event_label(kind: &ReferralEventKind) -> String {
+/// An event in a referral's history as people say it.
+pub(crate) fn event_label(kind: &ReferralEventKind) -> String {
     match kind {
         ReferralEventKind::Opened { .. } => "Referral received".into(),
         ReferralEventKind::Assigned { .. } => "Assigned to a link worker".into(),

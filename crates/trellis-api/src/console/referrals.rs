@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
-use trellis_domain::ReferralId;
+use trellis_domain::{ReferralId, Role};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand, ReferralStatus};
 use trellis_store::StoreError;
@@ -71,6 +71,10 @@ pub(super) async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
+    if staff.user.role == Role::LinkWorker {
+        // A link worker's list is the caseload, with its filters.
+        return see_other("/caseload");
+    }
     let actor = staff.actor();
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
@@ -113,10 +117,15 @@ pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
+    Query(shown): Query<super::casework::ShowQuery>,
 ) -> Response {
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
     let Some(id) = parse_id(&raw) else { return not_found(shell) };
+    if staff.user.role == trellis_domain::Role::LinkWorker {
+        // The link worker's page shows the referral in full, with the forms that work it.
+        return super::actions::show(&state, &staff, shell, id, &shown, cookie).await;
+    }
     let actor = staff.actor();
     let record = match state.store.referral(&actor, id, Utc::now()).await {
         Ok(record) => record,
