@@ -16,6 +16,7 @@
 //! - [`network`]: the network graph: its GraphQL query, the statistics cache, the turn each graph waits
 //!   for and holds until sent, and the `/network` page (made with the link pages' kit).
 //! - [`oruk`]: the directory as a public Open Referral UK API.
+//! - [`referral_input`]: a submitted referral's text parsed once, for the API and the console's form.
 //! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
 //!   templates, forgery checks) and the guard counting failed links.
 //! - [`security_headers`]: the headers every response carries (no sniffing, no framing, no caching, HSTS).
@@ -29,6 +30,7 @@ pub mod health;
 pub mod link_pages;
 pub mod network;
 pub mod oruk;
+pub mod referral_input;
 pub mod schema;
 pub mod security_headers;
 pub mod settings;

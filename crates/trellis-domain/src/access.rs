@@ -69,6 +69,13 @@ impl KeyManagement {
             _ => KeyManagement::None,
         }
     }
+
+    /// Whether revoking one of the owner's keys also ends the owner's signed-in browser sessions. An
+    /// administrator revokes a key when a user's access is in doubt, so the sessions end with it; a user
+    /// tidying away its own keys stays signed in.
+    pub fn revoking_ends_sessions(self) -> bool {
+        self == KeyManagement::Any
+    }
 }
 
 #[cfg(test)]

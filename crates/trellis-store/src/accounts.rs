@@ -8,13 +8,14 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     Statement, TransactionTrait,
 };
+use trellis_domain::access::KeyManagement;
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::values::{EmailAddress, ValueError};
 use trellis_domain::{Actor, OrganisationId, Role, UserId};
 use uuid::Uuid;
 
 use crate::convert::stored;
-use crate::entity::{api_key, organisation, user};
+use crate::entity::{api_key, organisation, user, web_session};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -439,9 +440,28 @@ impl Store {
     }
 
     /// Revokes a key; revoking twice keeps the first time. Every server process on this database
-    /// refuses it within [`crate::principals::EPOCH_CHECK_EVERY`]; this one at once.
+    /// refuses it within [`crate::principals::EPOCH_CHECK_EVERY`], this one at once, and the sessions
+    /// opened with it end; its user's other sessions live on (see [`Store::revoke_api_key_as`] for an
+    /// administrator's revocation, which ends them too).
     pub async fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
+        self.revoke_key(id, false, now).await
+    }
+
+    /// Revokes a key for `actor`, who may manage its owner's keys ([`KeyManagement`]): any key for an
+    /// administrator, its own for a user; another's is [`StoreError::NotFound`], like a key that does
+    /// not exist. An administrator's revocation also ends the owner's sessions
+    /// ([`KeyManagement::revoking_ends_sessions`]).
+    pub async fn revoke_api_key_as(&self, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
+        let key = self.api_key(id).await?;
+        match KeyManagement::of(actor, key.user) {
+            KeyManagement::None => Err(StoreError::NotFound),
+            may => self.revoke_key(id, may.revoking_ends_sessions(), now).await,
+        }
+    }
+
+    async fn revoke_key(&self, id: Uuid, end_sessions: bool, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         let txn = self.db.begin().await?;
+        let key = api_key::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let revoked = api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
             .filter(api_key::Column::Id.eq(id))
@@ -450,6 +470,13 @@ impl Store {
             .await?;
         if revoked.rows_affected > 0 {
             bump_revocation_epoch(&txn).await?;
+        }
+        if end_sessions {
+            let ended = web_session::Entity::delete_many()
+                .filter(web_session::Column::UserId.eq(key.user_id))
+                .exec(&txn)
+                .await?;
+            tracing::info!(user = %key.user_id, sessions = ended.rows_affected, "sessions ended by a key's revocation");
         }
         txn.commit().await?;
         self.principals.forget_key(id);

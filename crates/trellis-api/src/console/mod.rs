@@ -8,7 +8,13 @@
 //!   browser's own `Sec-Fetch-Site` / `Origin`, and a double-submit token in a cookie and a hidden field.
 //! - Handlers parse, then call the store functions GraphQL calls; access rules live there, not here.
 
+mod actions;
+mod caseload;
+mod casework;
+mod conflict;
+mod find_services;
 mod pages;
+mod referral_form;
 mod referrals;
 mod sign_in;
 
@@ -41,8 +47,11 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in/{token}", get(sign_in::confirm).post(sign_in::redeem))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/referrals", get(referrals::list))
+        .route("/caseload", get(caseload::show))
+        .route("/referrals/new", get(referral_form::form).post(referral_form::submit))
         .route("/referrals/{id}", get(referrals::show))
-        .route("/referrals/{id}/withdraw", post(referrals::withdraw));
+        .route("/referrals/{id}/withdraw", post(referrals::withdraw))
+        .merge(actions::routes());
     with_page_headers(router)
 }
 
@@ -50,6 +59,7 @@ pub fn routes() -> Router<AppState> {
 fn start_page(role: Role) -> &'static str {
     match role {
         Role::NetworkLead => "/network",
+        Role::LinkWorker => "/caseload",
         _ => "/referrals",
     }
 }

@@ -28,7 +28,7 @@ impl Shell {
     pub(crate) fn of(staff: &SessionPrincipal, csrf: String) -> Shell {
         let nav = match staff.user.role {
             Role::GpPractice => vec![("/referrals", "Your referrals")],
-            Role::LinkWorker => vec![("/referrals", "Caseload"), ("/network", "Network")],
+            Role::LinkWorker => vec![("/caseload", "Caseload"), ("/network", "Network")],
             Role::NetworkLead => vec![("/network", "Network")],
             _ => Vec::new(),
         };
@@ -130,10 +130,14 @@ impl ReferralRow {
         let p = &r.person.details;
         let next_step = match (r.state.status, r.state.closure_reason) {
             (ReferralStatus::Referred, _) => format!("First contact due by {}", day(r.contact_due_at)),
-            (ReferralStatus::Closed, Some(reason)) => format!("Outcome: {}", closure_label(reason)),
-            (ReferralStatus::Closed, None) => "Closed".into(),
-            (ReferralStatus::Contacted, _) => "Finding support".into(),
-            (ReferralStatus::Attending, _) => "Attending an activity".into(),
+            (ReferralStatus::Closed, Some(reason)) => {
+                format!("Outcome: {}, closed {}", closure_label(reason), day(r.state.updated_at))
+            }
+            (ReferralStatus::Closed, None) => format!("Closed {}", day(r.state.updated_at)),
+            (ReferralStatus::Contacted, _) => format!("Finding support, last update {}", day(r.state.updated_at)),
+            (ReferralStatus::Attending, _) => {
+                format!("Attending an activity, last update {}", day(r.state.updated_at))
+            }
         };
         ReferralRow {
             id: r.state.id.to_string(),
@@ -167,7 +171,8 @@ pub(crate) struct HistoryLine {
     pub note: Option<String>,
 }
 
-fn event_label(kind: &ReferralEventKind) -> String {
+/// An event in a referral's history as people say it.
+pub(crate) fn event_label(kind: &ReferralEventKind) -> String {
     match kind {
         ReferralEventKind::Opened { .. } => "Referral received".into(),
         ReferralEventKind::Assigned { .. } => "Assigned to a link worker".into(),

@@ -113,10 +113,15 @@ pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
+    Query(shown): Query<super::casework::ShowQuery>,
 ) -> Response {
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
     let Some(id) = parse_id(&raw) else { return not_found(shell) };
+    if staff.user.role == trellis_domain::Role::LinkWorker {
+        // The link worker's page shows the referral in full, with the forms that work it.
+        return super::actions::show(&state, &staff, shell, id, &shown, cookie).await;
+    }
     let actor = staff.actor();
     let record = match state.store.referral(&actor, id, Utc::now()).await {
         Ok(record) => record,

@@ -90,6 +90,20 @@ impl AcceptedSubmission {
     }
 }
 
+impl Consent {
+    /// The consent a referral needs: given, and not recorded in the future (`now`, give or take clock
+    /// drift). [`NewReferral::accept`] asks it; a form may ask it too, to show every problem at once.
+    pub fn required(consent: Option<&Consent>, now: DateTime<Utc>) -> Result<Consent, ValueError> {
+        let consent = consent.cloned().ok_or_else(|| {
+            ValueError::new("consent", "false", "must be given to share the referral with the network")
+        })?;
+        if consent.recorded_at > now + CLOCK_SKEW {
+            return Err(ValueError::new("consent.recordedAt", consent.recorded_at.to_rfc3339(), "is in the future"));
+        }
+        Ok(consent)
+    }
+}
+
 /// How far ahead of the server's clock a consent time may be: client clocks drift.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
@@ -117,14 +131,7 @@ impl NewReferral {
             Role::LinkWorker => referrer.organisation,
             _ => return Err(forbidden),
         };
-        let consent = self.consent.clone().ok_or_else(|| {
-            ValueError::new("consent", "false", "must be given to share the referral with the network")
-        })?;
-        if consent.recorded_at > now + CLOCK_SKEW {
-            return Err(
-                ValueError::new("consent.recordedAt", consent.recorded_at.to_rfc3339(), "is in the future").into()
-            );
-        }
+        let consent = Consent::required(self.consent.as_ref(), now)?;
         Ok(AcceptedSubmission {
             referring_organisation: referrer.organisation,
             link_worker_service,

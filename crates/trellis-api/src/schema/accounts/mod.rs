@@ -292,12 +292,7 @@ impl AccountMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> ApiResult<RevokeApiKeyPayload> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let id = parse_id::<uuid::Uuid>("apiKeyId", &input.api_key_id).api()?;
-        let store = ctx.data::<Store>()?;
-        let key = store.api_key(id).await.api()?;
-        if KeyManagement::of(&p.actor(), key.user) == KeyManagement::None {
-            return Err(ApiError::NotFound.extend());
-        }
-        let key = store.revoke_api_key(id, Utc::now()).await.api()?;
+        let key = ctx.data::<Store>()?.revoke_api_key_as(&p.actor(), id, Utc::now()).await.api()?;
         Ok(RevokeApiKeyPayload { api_key: key.into() })
     }
 }

@@ -34,6 +34,11 @@ impl Offer {
     async fn version(&self) -> u32 {
         self.0.state.version
     }
+    /// The reference the provider's emails carry (`OF-…`), so a phone call about an email can be matched
+    /// to its offer.
+    async fn reference(&self) -> String {
+        trellis_store::notices::offer_reference(self.0.state.id)
+    }
     /// The referral's id.
     async fn referral_id(&self) -> ID {
         ID(self.0.state.referral.to_string())

@@ -1,10 +1,11 @@
 //! The referral's inputs, named `<Verb><Noun>Input`, and their parsing into domain values.
 
 use async_graphql::{ID, InputObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use trellis_domain::values::{self as v, ValueError};
-use trellis_store::referrals::PersonDetails;
+use trellis_domain::values as v;
+
+use crate::referral_input::ReferralText;
 
 use super::types::{ClosureReason, ContactMethod, PersonDetailsChoice, ReferralStatus, Urgency};
 use crate::schema::common::Need;
@@ -30,33 +31,28 @@ pub struct PersonInput {
     pub preferred_contact: ContactMethod,
 }
 
-impl PersonInput {
-    /// Parses every field, reporting the first that is wrong.
-    pub fn parse(&self, today: NaiveDate) -> Result<PersonDetails, ValueError> {
-        let opt = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
-        let details = PersonDetails {
-            nhs_number: v::NhsNumber::parse(&self.nhs_number)?,
-            given_name: name("givenName", &self.given_name)?,
-            family_name: name("familyName", &self.family_name)?,
-            date_of_birth: v::DateOfBirth::parse_iso(&self.date_of_birth, today)?.date(),
-            phone: opt(&self.phone).map(|p| v::PhoneNumber::parse(&p)).transpose()?,
-            email: opt(&self.email).map(|e| v::EmailAddress::parse(&e)).transpose()?,
-            postcode: opt(&self.postcode).map(|p| v::Postcode::parse(&p)).transpose()?,
-            preferred_contact: self.preferred_contact.into(),
-        };
-        let reachable = match details.preferred_contact {
-            v::ContactMethod::Phone | v::ContactMethod::Text => details.phone.is_some(),
-            v::ContactMethod::Email => details.email.is_some(),
-            v::ContactMethod::Letter => details.postcode.is_some(),
-        };
-        if !reachable {
-            return Err(ValueError::new(
-                "preferredContact",
-                self.preferred_contact.as_str(),
-                "needs the matching phone, email or postcode",
-            ));
+impl SubmitReferralInput {
+    /// The submission as text, for the one parser every way in shares
+    /// ([`crate::referral_input::parse_submission`]).
+    pub fn text(&self) -> ReferralText<'_> {
+        let p = &self.person;
+        ReferralText {
+            idempotency_key: &self.idempotency_key,
+            nhs_number: &p.nhs_number,
+            given_name: &p.given_name,
+            family_name: &p.family_name,
+            date_of_birth: &p.date_of_birth,
+            phone: p.phone.as_deref(),
+            email: p.email.as_deref(),
+            postcode: p.postcode.as_deref(),
+            preferred_contact: p.preferred_contact.as_str(),
+            needs: self.needs.iter().map(|n| v::Need::from(*n).as_str()).collect(),
+            reason: &self.reason,
+            urgency: v::Urgency::from(self.urgency).as_str(),
+            consent_given: self.consent.given,
+            consent_recorded_by: &self.consent.recorded_by,
+            consent_recorded_at: self.consent.recorded_at,
         }
-        Ok(details)
     }
 }
 
@@ -65,10 +61,6 @@ impl ContactMethod {
     pub fn as_str(self) -> &'static str {
         v::ContactMethod::from(self).as_str()
     }
-}
-
-fn name(field: &'static str, value: &str) -> Result<String, ValueError> {
-    v::required_text(field, value, 100)
 }
 
 /// The person's consent to share their referral with the network.

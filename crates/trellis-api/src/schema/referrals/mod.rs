@@ -6,15 +6,13 @@ mod inputs;
 mod types;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{Duration, Utc};
-use sha2::{Digest, Sha256};
+use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
+use chrono::Utc;
 use trellis_domain::Role;
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
-use trellis_domain::values as v;
 use trellis_store::Store;
-use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral, ReferralFilter};
+use trellis_store::referrals::ReferralFilter;
 
 use self::inputs::*;
 pub use self::types::Referral;
@@ -22,6 +20,7 @@ use super::common::{self, page_cost, page_size, referral_id, user_id};
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
+use crate::referral_input::parse_submission;
 
 /// Reading referrals.
 #[derive(Default)]
@@ -119,38 +118,6 @@ pub struct SubmitReferralPayload {
     pub other_open_referral_ids: Vec<ID>,
 }
 
-/// The fingerprint of a submission, taken over what it parses to rather than how it was typed: an NHS
-/// number with spaces, a postcode in lower case, a name with a trailing space or needs in another order
-/// are the same request as their tidy forms, so a client's retry that formats them differently replays
-/// instead of being refused as a different request. The referring organisation is not in it: keys are
-/// already kept per organisation.
-fn request_hash(new: &NewReferral) -> String {
-    let p = &new.person;
-    let mut needs: Vec<&str> = new.needs.iter().map(|n| n.as_str()).collect();
-    needs.sort_unstable();
-    needs.dedup();
-    let canonical = serde_json::json!({
-        "person": {
-            "nhsNumber": p.nhs_number.as_str(),
-            "givenName": p.given_name,
-            "familyName": p.family_name,
-            "dateOfBirth": p.date_of_birth.to_string(),
-            "phone": p.phone.as_ref().map(|x| x.as_str()),
-            "email": p.email.as_ref().map(|x| x.as_str()),
-            "postcode": p.postcode.as_ref().map(|x| x.as_str()),
-            "preferredContact": p.preferred_contact.as_str(),
-        },
-        "needs": needs,
-        "reason": new.reason,
-        "urgency": new.urgency.as_str(),
-        "consent": new.consent.as_ref().map(|c| serde_json::json!({
-            "recordedBy": c.recorded_by,
-            "recordedAt": c.recorded_at.timestamp_micros(),
-        })),
-    });
-    hex::encode(Sha256::digest(canonical.to_string()))
-}
-
 async fn transition(
     ctx: &Context<'_>,
     referral: &ID,
@@ -174,20 +141,12 @@ impl ReferralMutation {
         let actor = ctx.data::<Caller>()?.actor().api()?;
         let settings = ctx.data::<std::sync::Arc<ApiSettings>>()?;
         let now = Utc::now();
-        let key = v::required_text("idempotencyKey", &input.idempotency_key, 200).api()?;
-        let person = input.person.parse(now.date_naive()).api()?;
-        let needs = v::Need::parse_list(input.needs.iter().map(|n| v::Need::from(*n).as_str())).api()?;
-        let reason = v::required_text("reason", &input.reason, 4000).api()?;
-        let consent = match input.consent.given {
-            true => Some(Consent {
-                recorded_by: v::required_text("consent.recordedBy", &input.consent.recorded_by, 200).api()?,
-                recorded_at: input.consent.recorded_at,
-            }),
-            false => None,
-        };
-        let new = NewReferral { person, needs, reason, urgency: input.urgency.into(), consent };
-        let forget_before = now - Duration::days(settings.idempotency_key_days.max(1));
-        let key = IdempotencyKey { key, request_hash: request_hash(&new), forget_before };
+        // Every field is parsed by the one parser the console's form shares; the API reports the first
+        // that is wrong.
+        let parsed = parse_submission(&input.text(), now, settings.idempotency_key_days)
+            .map_err(|errors| errors.into_iter().next())
+            .map_err(|first| first.map_or(ApiError::Internal, ApiError::Validation).extend())?;
+        let (new, key) = (parsed.referral, parsed.key);
         let submission = ctx.data::<Store>()?.submit_referral(new, Some(key), &actor, now).await.api()?;
         Ok(SubmitReferralPayload {
             referral: Referral(submission.referral),
