@@ -1,18 +1,21 @@
-// A link worker's day with one referral, in headless Chromium, by keyboard alone (Tab, Enter and Space;
-// text typed into fields; no pointer): sign in by the emailed link, open the referral from the list,
+// A referral's journey in headless Chromium. A GP practice submits it with the console's referral form;
+// then the link worker works it by keyboard alone (Tab, Enter and Space; text typed into fields; no
+// pointer): sign in by the emailed link, open the referral from the caseload,
 // assign it, record first contact, find a service and offer it; the provider accepts from the link in
 // its email; the link worker records attendance, tries to close without a reason (the error keeps the
 // note), and meanwhile a colleague in a second browser changes the referral, so closing meets the
 // conflict page, which says who changed what and keeps what was typed; saving it closes the referral.
 // Every page is checked with axe-core against WCAG 2.2 AA and screenshotted. Prints a JSON report.
 //
-// Argument: a JSON object { url, maildev, linkWorkerEmail, providerEmail, referralId, colleaguePath,
-// outDir }. The Rust test runs the notifier's worker throughout, sending through maildev.
+// Argument: a JSON object { url, maildev, linkWorkerEmail, providerEmail, gpPath, colleaguePath, outDir }
+// (the practice's and the colleague's sign-in links are minted by the test; the link worker's comes by
+// email). The Rust test runs the notifier's worker throughout, sending through maildev. The report
+// names the referral made (`referralId`) for the test to check in the database.
 import { chromium } from "playwright-core";
 import { CHROMIUM, axeViolations, checker } from "./browser.mjs";
 
 const config = JSON.parse(process.argv[2]);
-const { url, maildev, linkWorkerEmail, providerEmail, referralId, colleaguePath, outDir } = config;
+const { url, maildev, linkWorkerEmail, providerEmail, gpPath, colleaguePath, outDir } = config;
 const check = checker("console-link-worker");
 const report = { pages: [], violations: [], clicks: 0 };
 const path = (page) => new URL(page.url()).pathname;
@@ -68,6 +71,33 @@ async function audit(page, name) {
 
 const browser = await chromium.launch(CHROMIUM);
 try {
+  // The practice submits the referral with the console's form (its errors are tested by
+  // console-referral-form.mjs).
+  const practice = await browser.newContext({ locale: "en-GB" });
+  const gp = await practice.newPage();
+  await gp.goto(`${url}${gpPath}`);
+  await Promise.all([gp.waitForNavigation(), gp.getByRole("button", { name: "Sign in" }).click()]);
+  await gp.goto(`${url}/referrals/new`);
+  await gp.getByLabel("NHS number").fill("943 476 5919");
+  await gp.getByLabel("Given name").fill("Margaret");
+  await gp.getByLabel("Family name").fill("Hughes");
+  await gp.locator("#dob-day").fill("17");
+  await gp.locator("#dob-month").fill("5");
+  await gp.locator("#dob-year").fill("1948");
+  await gp.getByLabel("Phone number (optional)").fill("0115 496 0123");
+  await gp.getByLabel("Postcode (optional)").fill("NG10 1AB");
+  await gp.getByLabel("Phone call").check();
+  await gp.getByLabel("Loneliness or isolation").check();
+  await gp.getByLabel("Being more active").check();
+  await gp.getByLabel("Reason for the referral").fill("Widowed last year, rarely leaves the house, would like company.");
+  await gp.getByLabel(/agrees to share this referral/).check();
+  await Promise.all([gp.waitForNavigation(), gp.getByRole("button", { name: "Submit referral" }).click()]);
+  const made = path(gp).match(/^\/referrals\/([0-9a-f-]{36})$/);
+  check(made, `submitting lands on the referral: ${gp.url()}`);
+  const referralId = made[1];
+  report.referralId = referralId;
+  await practice.close();
+
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
   // Counts any pointer press in the link worker's browser: the journey must make none.
   await context.exposeBinding("__pointer", () => {
@@ -89,9 +119,9 @@ try {
   const signIn = await linkInEmail(linkWorkerEmail, `${url}/sign-in/`);
   await page.goto(signIn);
   await activate(page, { text: "Sign in" });
-  check(path(page) === "/referrals", `signing in lands on ${page.url()}`);
+  check(path(page) === "/caseload", `signing in lands on ${page.url()}`);
 
-  // Open the referral from the list; assign it (the list of link workers starts at "you").
+  // Open the referral from the caseload; assign it (the list of link workers starts at "you").
   await activate(page, { text: "Margaret Hughes" });
   check(path(page) === `/referrals/${referralId}`, `the row opens ${page.url()}`);
   await audit(page, "referral");

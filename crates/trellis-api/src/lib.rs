@@ -20,6 +20,7 @@
 //! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
 //!   templates, forgery checks) and the guard counting failed links.
 //! - [`security_headers`]: the headers every response carries (no sniffing, no framing, no caching, HSTS).
+//! - [`service_input`]: a directory service's text parsed once, for the API and the console's forms.
 
 pub mod auth;
 pub mod console;
@@ -33,6 +34,7 @@ pub mod oruk;
 pub mod referral_input;
 pub mod schema;
 pub mod security_headers;
+pub mod service_input;
 pub mod settings;
 
 use std::sync::Arc;

@@ -412,17 +412,18 @@ async fn console_page(api: &Api, cookie: &str, path: &str) -> anyhow::Result<Str
     Ok(response.text().await?)
 }
 
-/// The console's "next page" link in a list page, if there is one (`/referrals?…after=…`).
+/// The caseload's "next page" link, if there is one (`/caseload?…after=…`).
 fn next_page(html: &str) -> Option<String> {
     html.split("href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .find(|href| href.starts_with("/referrals?") && href.contains("after="))
+        .find(|href| href.starts_with("/caseload?") && href.contains("after="))
         .map(|href| href.replace("&amp;", "&"))
 }
 
-/// The console's caseload page, as the link worker sees it in a browser: each client walks the pages
-/// by their "Next page" links, 50 referrals a page, and starts again at the end.
+/// The console's caseload page as the link worker sees it in a browser, with every status
+/// (`/caseload?status=all`, as the GraphQL caseload page lists them): each client walks the pages by
+/// their "Next page" links, 50 referrals a page, newest first, and starts again at the end.
 pub fn console_caseload(api: &Api, cookie: &str, clients: usize) -> Operation {
     let api = api.clone();
     let cookie = cookie.to_owned();
@@ -431,7 +432,7 @@ pub fn console_caseload(api: &Api, cookie: &str, clients: usize) -> Operation {
         let (api, cookie, paths) = (api.clone(), cookie.clone(), paths.clone());
         async move {
             let path = paths[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
-            let html = console_page(&api, &cookie, path.as_deref().unwrap_or("/referrals")).await?;
+            let html = console_page(&api, &cookie, path.as_deref().unwrap_or("/caseload?status=all")).await?;
             *paths[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))? = next_page(&html);
             Ok(true)
         }

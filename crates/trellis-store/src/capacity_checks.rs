@@ -22,7 +22,6 @@ use trellis_domain::directory::{CapacityStatus, ServiceStatus};
 use trellis_domain::{Actor, OrganisationId, ServiceId};
 use uuid::Uuid;
 
-use crate::convert::stored;
 use crate::entity::{capacity_check, organisation, service, service_capacity};
 use crate::links::{LinkError, LinkKind, Verified, mark_link_used};
 use crate::outbox::{NewEmail, OutboxJob};
@@ -34,33 +33,9 @@ pub const MAX_PLACES: i32 = 10_000;
 /// What a place is when a service has never said (HSDS `unit`).
 pub const DEFAULT_UNIT: &str = "places";
 
-/// A service's capacity as last confirmed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CurrentCapacity {
-    /// Places free now.
-    pub available: i32,
-    /// Places in all.
-    pub maximum: i32,
-    /// What a place is (`places`, `appointments`).
-    pub unit: String,
-    /// Whether it takes people now.
-    pub status: CapacityStatus,
-    /// When it was last confirmed.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<service_capacity::Model> for CurrentCapacity {
-    type Error = StoreError;
-    fn try_from(m: service_capacity::Model) -> Result<Self, StoreError> {
-        Ok(CurrentCapacity {
-            available: m.available,
-            maximum: m.maximum,
-            unit: m.unit,
-            status: stored("capacity status", CapacityStatus::parse(&m.status))?,
-            updated_at: m.updated_at,
-        })
-    }
-}
+/// A service's capacity as last confirmed: the directory's own [`Capacity`](crate::directory::Capacity),
+/// under the name the capacity pages and emails know it by.
+pub use crate::directory::Capacity as CurrentCapacity;
 
 /// A service as a capacity-check email may describe it: names and numbers, nothing about anyone.
 #[derive(Clone, Debug, PartialEq)]

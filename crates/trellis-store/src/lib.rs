@@ -12,6 +12,7 @@
 //! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
 //! - [`offers`]: making and transitioning offers, and the provider's view of them.
 //! - [`directory`]: services, locations, taxonomy and capacity; managing them and matching people to them.
+//! - [`directory_list`]: the directory a page at a time for those who manage it.
 //! - [`oruk`]: the directory as Open Referral UK: import (idempotent, record by record) and export.
 //! - [`network`]: the locality as a graph of organisations, services and offer flows.
 //! - [`audit`]: the audit log.
@@ -30,6 +31,7 @@ pub mod audit;
 pub mod capacity_checks;
 mod convert;
 pub mod directory;
+pub mod directory_list;
 mod entity;
 mod error;
 pub mod gp_delivery;

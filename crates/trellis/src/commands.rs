@@ -125,8 +125,11 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
             let id = key.parse().with_context(|| format!("{key} is not a key id"))?;
             store.api_key(id).await.with_context(|| format!("there is no key {id}"))?;
             let key = store.revoke_api_key(id, now).await?;
+            // An operator revokes a key when the user's access is in doubt, as an admin does through
+            // the API: the user's console sessions end with it.
+            let sessions = store.close_sessions_of(key.user).await?;
             let at = key.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-            println!("Revoked key {} ({at}).", key.id);
+            println!("Revoked key {} ({at}); ended {sessions} console session(s) of its user.", key.id);
             return Ok(());
         }
         AdminAction::IssueKey { user, label } => {

@@ -1,7 +1,8 @@
 //! The link worker's side of the web console over HTTP, on both databases: the referral in full, each
 //! action's form, service search, the offer reference in the API, errors that keep what was typed, and
 //! the conflict page when someone else changed the referral first. The last test drives it all in
-//! headless Chromium, keyboard only, with email through maildev.
+//! headless Chromium, with email through maildev: the practice submits with the referral form, the
+//! link worker works the referral by keyboard alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -482,10 +483,10 @@ on_both_databases!(
     |app: TestApp| async move {
         let maildev = MailDev::start().await;
         let f = &app.fixture;
-        let id = referral(&app, NHS).await;
         let priya = colleague(&app).await;
         let now = Utc::now();
         let priya_link = app.store.create_sign_in_link(priya.id, now + TimeDelta::minutes(15), now).await.unwrap();
+        let gp_link = app.store.create_sign_in_link(f.gp.id, now + TimeDelta::minutes(15), now).await.unwrap();
 
         // The notifier runs throughout, as in `trellis serve`, sending through maildev.
         let stop = Arc::new(AtomicBool::new(false));
@@ -508,7 +509,7 @@ on_both_databases!(
             "maildev": maildev.web_url(),
             "linkWorkerEmail": f.link_worker.email,
             "providerEmail": "walks@greenspring.example",
-            "referralId": id.to_string(),
+            "gpPath": format!("/sign-in/{gp_link}"),
             "colleaguePath": format!("/sign-in/{priya_link}"),
             "outDir": dir,
         });
@@ -529,11 +530,15 @@ on_both_databases!(
             assert!(pages.iter().any(|p| dir.join(format!("{p}.png")).exists() && p.ends_with(name)));
         }
 
-        // What the database says the journey did.
+        // What the database says the journey did, to the referral the practice's form made.
+        let id = ReferralId(report["referralId"].as_str().unwrap().parse().unwrap());
         let lw = Fixture::actor(&f.link_worker);
         let record = app.store.referral(&lw, id, Utc::now()).await.unwrap();
         assert_eq!(record.state.status, ReferralStatus::Closed);
         assert_eq!(record.state.assigned_to, Some(f.link_worker.id));
+        assert_eq!(record.person.details.nhs_number.as_str(), NHS);
+        let opened = app.store.referral_history(&lw, id).await.unwrap();
+        assert_eq!(opened[0].actor.user, Some(f.gp.id), "the practice's form made it");
         let offers = app.store.offers_for_referral(&lw, id).await.unwrap();
         assert_eq!(offers.len(), 1);
         assert_eq!(offers[0].note_for_provider.as_deref(), Some("Keen on birds; mornings suit her best"));

@@ -15,6 +15,7 @@ mod closing;
 mod console;
 mod console_actions;
 mod console_caseload;
+mod console_directory;
 mod console_referral_form;
 mod console_sessions;
 mod directory;

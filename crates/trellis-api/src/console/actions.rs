@@ -140,26 +140,10 @@ pub(crate) fn typed(action: Action, form: &ActionForm) -> Typed {
 
 /// A parsed change, ready for the store.
 enum Change {
-    /// `unmarkable`: the box "for the GP" was ticked with no note to mark.
-    Referral {
-        command: ReferralCommand,
-        unmarkable: Option<ValueError>,
-    },
-    Close {
-        reason: ClosureReason,
-        note: Option<Note>,
-        unmarkable: Option<ValueError>,
-        no_follow_up: Option<NoFollowUpReason>,
-    },
-    Offer {
-        service: ServiceId,
-        note: Option<String>,
-    },
-    UpdateOffer {
-        offer: OfferId,
-        version: u32,
-        command: OfferCommand,
-    },
+    Referral { command: ReferralCommand },
+    Close { reason: ClosureReason, note: Option<Note>, no_follow_up: Option<NoFollowUpReason> },
+    Offer { service: ServiceId, note: Option<String> },
+    UpdateOffer { offer: OfferId, version: u32, command: OfferCommand },
 }
 
 fn note_of(form: &ActionForm) -> Option<String> {
@@ -169,10 +153,11 @@ fn note_of(form: &ActionForm) -> Option<String> {
 /// Parses the form into the change it asks for; a value that does not parse is an error at its field.
 fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
     let at = |field: String, message: &str| FormError { field, message: message.into() };
-    let for_gp = form.for_gp.is_some();
-    let unmarkable = Note::given(note_of(form), for_gp).err();
-    let note = note_of(form).map(|text| Note { text, for_gp });
-    let referral = |command| Ok(Change::Referral { command, unmarkable: unmarkable.clone() });
+    let text = note_of(form);
+    // The note for the record, marked for the GP or not (a mark without words is refused at its field).
+    let marked =
+        || Note::given(text.clone(), form.for_gp.is_some()).map_err(|e| field_error(action, &DomainError::Invalid(e)));
+    let referral = |command| Ok(Change::Referral { command });
     match action {
         Action::Assign => {
             let to = form
@@ -183,10 +168,10 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                 .ok_or_else(|| at(action.first_field(), "Choose the link worker to assign the referral to"))?;
             referral(ReferralCommand::Assign { to })
         }
-        Action::Attempt => referral(ReferralCommand::RecordContactAttempt { note }),
-        Action::Contact => referral(ReferralCommand::RecordContact { note }),
-        Action::Attendance => referral(ReferralCommand::RecordAttendance { evidence: None, note }),
-        Action::EndActivity => referral(ReferralCommand::EndActivity { note }),
+        Action::Attempt => referral(ReferralCommand::RecordContactAttempt { note: marked()? }),
+        Action::Contact => referral(ReferralCommand::RecordContact { note: marked()? }),
+        Action::Attendance => referral(ReferralCommand::RecordAttendance { evidence: None, note: marked()? }),
+        Action::EndActivity => referral(ReferralCommand::EndActivity { note: marked()? }),
         Action::Close => {
             let reason = form
                 .reason
@@ -200,7 +185,7 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                         .map_err(|_| at("close-no-follow-up".into(), "Choose why no follow-up measure was taken"))?,
                 ),
             };
-            Ok(Change::Close { reason, note, unmarkable, no_follow_up })
+            Ok(Change::Close { reason, note: marked()?, no_follow_up })
         }
         Action::Offer => {
             let service = form
@@ -209,7 +194,7 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
                 .and_then(|s| s.parse().ok())
                 .map(ServiceId)
                 .ok_or_else(|| at(action.first_field(), "Choose a service from the search results"))?;
-            let note = v::optional_text("noteForProvider", note_of(form).as_deref(), 2000)
+            let note = v::optional_text("noteForProvider", text.as_deref(), 2000)
                 .map_err(|e| field_error(action, &DomainError::Invalid(e)))?;
             Ok(Change::Offer { service, note })
         }
@@ -222,8 +207,8 @@ fn parse(action: Action, form: &ActionForm) -> Result<Change, FormError> {
             let command = match form.update.as_deref() {
                 Some("start") => OfferCommand::Start,
                 Some("finish") => OfferCommand::Finish,
-                Some("end_early") => OfferCommand::EndEarly { note: note_of(form) },
-                Some("withdraw") => OfferCommand::Withdraw { note: note_of(form) },
+                Some("end_early") => OfferCommand::EndEarly { note: text },
+                Some("withdraw") => OfferCommand::Withdraw { note: text },
                 _ => return Err(at(action.first_field(), "Choose what happened to the offer")),
             };
             Ok(Change::UpdateOffer { offer, version, command })
@@ -345,11 +330,8 @@ async fn act(
     let now = Utc::now();
     let store = &state.store;
     let done = match change {
-        Change::Referral { unmarkable: Some(e), .. } | Change::Close { unmarkable: Some(e), .. } => Err(e.into()),
-        Change::Referral { command, unmarkable: None } => {
-            store.transition_referral(id, version, command, &actor, now).await.map(|_| ())
-        }
-        Change::Close { reason, note, unmarkable: None, no_follow_up } => {
+        Change::Referral { command } => store.transition_referral(id, version, command, &actor, now).await.map(|_| ()),
+        Change::Close { reason, note, no_follow_up } => {
             store.close_referral(id, version, reason, note, no_follow_up, &actor, now).await.map(|_| ())
         }
         Change::Offer { service, note } => store

@@ -12,6 +12,7 @@ mod actions;
 mod caseload;
 mod casework;
 mod conflict;
+mod directory;
 mod find_services;
 mod pages;
 mod referral_form;
@@ -51,7 +52,11 @@ pub fn routes() -> Router<AppState> {
         .route("/referrals/new", get(referral_form::form).post(referral_form::submit))
         .route("/referrals/{id}", get(referrals::show))
         .route("/referrals/{id}/withdraw", post(referrals::withdraw))
-        .merge(actions::routes());
+        .merge(actions::routes())
+        .route("/directory", get(directory::list))
+        .route("/directory/services/new", get(directory::new_form).post(directory::create))
+        .route("/directory/services/{id}", get(directory::show).post(directory::save_details))
+        .route("/directory/services/{id}/capacity", post(directory::save_capacity));
     with_page_headers(router)
 }
 

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
-use trellis_domain::ReferralId;
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand, ReferralStatus};
+use trellis_domain::{ReferralId, Role};
 use trellis_store::StoreError;
 use trellis_store::referrals::ReferralFilter;
 
@@ -71,6 +71,10 @@ pub(super) async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
+    if staff.user.role == Role::LinkWorker {
+        // A link worker's list is the caseload, with its filters.
+        return see_other("/caseload");
+    }
     let actor = staff.actor();
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);

@@ -30,7 +30,8 @@ use trellis_store::capacity_checks::{CapacityProblem, CapacityUpdate, CapacityUp
 
 use super::csrf;
 use super::kit::{
-    AntiForgery, checked_post, day, invalid_link, link_failed, render_with_cookie, see_other, with_page_headers,
+    AntiForgery, LinkForm, checked_post, day, invalid_link, link_failed, render_with_cookie, see_other,
+    with_page_headers,
 };
 use crate::AppState;
 
@@ -89,6 +90,14 @@ async fn show(
     }
 }
 
+/// The capacity page's form, as a refusal speaks of it.
+const CAPACITY_FORM: LinkForm = LinkForm {
+    name: "capacity",
+    sends: "update",
+    from: "its own page",
+    instead: "Please open the link in the email again and update the places on that page.",
+};
+
 /// `POST /capacity/{token}`: new capacity, checked for forgery first, then for sense.
 async fn update(
     State(state): State<AppState>,
@@ -96,7 +105,7 @@ async fn update(
     headers: HeaderMap,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "capacity", &RefusedPage) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, CAPACITY_FORM) {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -440,11 +449,6 @@ impl CapacityPage {
         }
     }
 }
-
-/// What a refused (possibly forged) POST gets.
-#[derive(Template)]
-#[template(path = "capacity_refused.html")]
-struct RefusedPage;
 
 #[cfg(test)]
 mod tests {

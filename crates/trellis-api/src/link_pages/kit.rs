@@ -119,20 +119,40 @@ pub(crate) fn invalid_link() -> Response {
     response
 }
 
+/// A link page's form, as its refusals speak of it: the same page for every link's form that may have
+/// been forged, in that form's words.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinkForm {
+    /// Names the form in the log (`offer`, `capacity`).
+    pub name: &'static str,
+    /// What a provider sends with it (`answer`, `update`).
+    pub sends: &'static str,
+    /// The page it must be sent from (`its own offer page`).
+    pub from: &'static str,
+    /// What to do instead, as a sentence.
+    pub instead: &'static str,
+}
+
+/// What a refused (possibly forged) `POST` from a link page gets, in its form's words.
+#[derive(Template)]
+#[template(path = "link_refused.html")]
+struct RefusedPage {
+    form: LinkForm,
+}
+
 /// A link page's `POST`, checked for forgery first ([`csrf::check_form`], on the form's `csrf` field) and
 /// then for a token in its path: the form, its anti-forgery token and the link's token, or the answer to
-/// give instead (`refused_page` for a `POST` that may be forged, the "not valid" page for a bad path).
-/// `form_name` names the form in the log.
+/// give instead: for a `POST` that may be forged, the refusal logged and `403` with the page saying
+/// nothing was saved and what to do (in `link_form`'s words); for a bad path, the "not valid" page.
 pub(crate) fn checked_post<F: AntiForgery>(
     state: &AppState,
     headers: &HeaderMap,
     token: Result<Path<String>, PathRejection>,
     form: Result<Form<F>, FormRejection>,
-    form_name: &str,
-    refused_page: &impl Template,
+    link_form: LinkForm,
 ) -> Result<(F, String, String), Box<Response>> {
     let (form, csrf) = csrf::check_form(headers, &state.settings.public_base_url, form, F::csrf)
-        .map_err(|refusal| Box::new(refused(refusal, form_name, refused_page)))?;
+        .map_err(|refusal| Box::new(refused(refusal, link_form.name, &RefusedPage { form: link_form })))?;
     let Ok(Path(token)) = token else { return Err(Box::new(invalid_link())) };
     Ok((form, csrf, token))
 }

@@ -18,8 +18,8 @@
 //!
 //! # Layout
 //! - `view`: the page models and how dates, needs and reasons are worded.
-//! - `templates/provider_offer.html`, `templates/provider_refused.html`: askama templates, plain HTML
-//!   with inline CSS and no script, on the kit's layout.
+//! - `templates/provider_offer.html`: the askama template, plain HTML with inline CSS and no script, on
+//!   the kit's layout; a refused POST gets the kit's `templates/link_refused.html`.
 
 mod view;
 
@@ -38,11 +38,11 @@ use trellis_store::links::LinkAction;
 
 use super::csrf;
 use super::kit::{
-    AntiForgery, checked_post, cookie_value, invalid_link, link_failed, problem, render_with_cookie, see_other,
-    with_page_headers,
+    AntiForgery, LinkForm, checked_post, cookie_value, invalid_link, link_failed, problem, render_with_cookie,
+    see_other, with_page_headers,
 };
 use crate::AppState;
-use view::{Done, FormError, OfferPage, RefusedPage};
+use view::{Done, FormError, OfferPage};
 
 /// The provider page routes: `GET` and `POST` `/offers/{token}`.
 pub fn routes() -> Router<AppState> {
@@ -88,6 +88,14 @@ async fn show(
     }
 }
 
+/// The offer page's form, as a refusal speaks of it.
+const OFFER_FORM: LinkForm = LinkForm {
+    name: "offer",
+    sends: "answer",
+    from: "its own offer page",
+    instead: "Please open the link in the offer email again and answer on that page.",
+};
+
 /// `POST /offers/{token}`: the provider's answer, checked for forgery first.
 async fn act(
     State(state): State<AppState>,
@@ -95,7 +103,7 @@ async fn act(
     headers: HeaderMap,
     form: Result<Form<ActForm>, FormRejection>,
 ) -> Response {
-    let (form, csrf, token) = match checked_post(&state, &headers, token, form, "offer", &RefusedPage) {
+    let (form, csrf, token) = match checked_post(&state, &headers, token, form, OFFER_FORM) {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };

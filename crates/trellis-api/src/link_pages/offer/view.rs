@@ -167,11 +167,6 @@ pub(crate) struct OfferPage {
     pub csrf: String,
 }
 
-/// What a refused (possibly forged) POST gets.
-#[derive(Template)]
-#[template(path = "provider_refused.html")]
-pub(crate) struct RefusedPage;
-
 /// The words for a decline reason.
 pub(crate) fn reason_label(reason: DeclineReason) -> &'static str {
     match reason {

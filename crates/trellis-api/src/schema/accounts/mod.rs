@@ -288,7 +288,8 @@ impl AccountMutation {
     }
 
     /// Revoke an API key, by an id from `apiKeys` (an admin any key; anyone their own). Every server on
-    /// the database refuses it within a second.
+    /// the database refuses it within a second. When an admin revokes it, its user's web console
+    /// sessions end too.
     async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> ApiResult<RevokeApiKeyPayload> {
         let p = ctx.data::<Caller>()?.principal().api()?;
         let id = parse_id::<uuid::Uuid>("apiKeyId", &input.api_key_id).api()?;

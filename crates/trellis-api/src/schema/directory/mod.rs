@@ -7,17 +7,18 @@ mod types;
 
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::Utc;
-use trellis_domain::directory::{self as rules, Coordinates, MatchRequest};
+use trellis_domain::directory::{Coordinates, MatchRequest};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
-use trellis_store::directory::{CapacityUpdate, Place, ServiceChanges, ServiceDetails, ServiceSearch};
+use trellis_store::directory::{ServiceChanges, ServiceSearch};
 
 pub use self::types::{CapacityStatus, Service, ServiceMatch, ServiceStatus};
 use super::common::{Need, organisation_id, page_cost, service_id};
 use crate::ApiSettings;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, OrApiError};
+use crate::service_input::{self, CapacityText, PlaceText, ServiceText};
 
 /// A place where a service happens.
 #[derive(InputObject)]
@@ -165,30 +166,23 @@ fn validation(field: &'static str, value: impl Into<String>, reason: &'static st
     ApiError::Validation(ValueError::new(field, value, reason)).extend()
 }
 
-fn place(input: LocationInput) -> Result<Place, ValueError> {
-    let postcode = v::optional_text("postcode", input.postcode.as_deref(), 20)?;
-    Ok(Place {
-        name: v::required_text("locations.name", &input.name, 200)?,
-        postcode: postcode.as_deref().map(v::Postcode::parse).transpose()?,
-        latitude: input.latitude,
-        longitude: input.longitude,
+/// The places as the shared parser reads them.
+fn place_texts(input: &Option<Vec<LocationInput>>) -> Option<Vec<PlaceText<'_>>> {
+    input.as_ref().map(|ls| {
+        ls.iter()
+            .map(|l| PlaceText {
+                name: &l.name,
+                postcode: l.postcode.as_deref(),
+                latitude: l.latitude,
+                longitude: l.longitude,
+            })
+            .collect()
     })
 }
 
-fn places(input: Option<Vec<LocationInput>>) -> Result<Option<Vec<Place>>, ValueError> {
-    input.map(|ls| ls.into_iter().map(place).collect()).transpose()
-}
-
-fn email(value: Option<&str>) -> Result<Option<v::EmailAddress>, ValueError> {
-    v::optional_text("email", value, 320)?.as_deref().map(v::EmailAddress::parse).transpose()
-}
-
-fn url(value: Option<&str>) -> Result<Option<String>, ValueError> {
-    v::optional_text("url", value, 2000)?.as_deref().map(rules::check_url).transpose()
-}
-
-fn unit(value: Option<&str>) -> Result<String, ValueError> {
-    Ok(v::optional_text("unit", value, 50)?.unwrap_or_else(|| "places".into()))
+/// The first of the fields the shared parser refused (it refuses none without saying which).
+fn first(errors: Vec<ValueError>) -> ValueError {
+    errors.into_iter().next().unwrap_or_else(|| ValueError::new("input", "", "is not valid"))
 }
 
 fn maybe<T, U>(
@@ -334,26 +328,30 @@ impl DirectoryMutation {
             (None, Role::Provider) => actor.organisation.ok_or(ApiError::Forbidden("manage services".into())).api()?,
             (None, _) => return Err(validation("organisationId", "", "is required")),
         };
-        let details = ServiceDetails {
-            name: v::required_text("name", &input.name, 200).api()?,
-            description: v::required_text("description", &input.description, 4000).api()?,
-            email: email(input.email.as_deref()).api()?,
-            url: url(input.url.as_deref()).api()?,
+        let text = ServiceText {
+            name: &input.name,
+            description: &input.description,
+            email: input.email.as_deref(),
+            url: input.url.as_deref(),
             status: input.status.unwrap_or(ServiceStatus::Active).into(),
-            taxonomy: input.taxonomy,
+            taxonomy: input.taxonomy.clone(),
             min_age: input.min_age,
             max_age: input.max_age,
-            eligibility: v::optional_text("eligibility", input.eligibility.as_deref(), 2000).api()?,
-            schedule: v::optional_text("schedule", input.schedule.as_deref(), 2000).api()?,
-            places: places(input.locations).api()?.unwrap_or_default(),
+            eligibility: input.eligibility.as_deref(),
+            schedule: input.schedule.as_deref(),
+            places: place_texts(&input.locations).unwrap_or_default(),
         };
-        let capacity = match input.capacity {
-            Some(c) => Some(CapacityUpdate {
-                available: c.available,
-                maximum: c.maximum,
-                unit: unit(c.unit.as_deref()).api()?,
-                status: c.status.into(),
-            }),
+        let details = service_input::parse_details(&text).map_err(first).api()?;
+        let capacity = match &input.capacity {
+            Some(c) => Some(
+                service_input::parse_capacity(&CapacityText {
+                    available: c.available,
+                    maximum: c.maximum,
+                    unit: c.unit.as_deref(),
+                    status: c.status.into(),
+                })
+                .api()?,
+            ),
             None => None,
         };
         let service =
@@ -368,26 +366,17 @@ impl DirectoryMutation {
         let actor = ctx.data::<Caller>()?.require(&roles, "manage services").api()?;
         let id = service_id(&input.service_id).api()?;
         let changes = ServiceChanges {
-            name: input.name.as_deref().map(|n| v::required_text("name", n, 200)).transpose().api()?,
-            description: input
-                .description
-                .as_deref()
-                .map(|d| v::required_text("description", d, 4000))
-                .transpose()
-                .api()?,
-            email: maybe(input.email, |e| email(Some(&e))).api()?.map(Option::flatten),
-            url: maybe(input.url, |u| url(Some(&u))).api()?.map(Option::flatten),
+            name: input.name.as_deref().map(service_input::name).transpose().api()?,
+            description: input.description.as_deref().map(service_input::description).transpose().api()?,
+            email: maybe(input.email, |e| service_input::email(Some(&e))).api()?.map(Option::flatten),
+            url: maybe(input.url, |u| service_input::url(Some(&u))).api()?.map(Option::flatten),
             status: input.status.map(Into::into),
             taxonomy: input.taxonomy,
             min_age: maybe(input.min_age, Ok).api()?,
             max_age: maybe(input.max_age, Ok).api()?,
-            eligibility: maybe(input.eligibility, |e| v::optional_text("eligibility", Some(&e), 2000))
-                .api()?
-                .map(Option::flatten),
-            schedule: maybe(input.schedule, |s| v::optional_text("schedule", Some(&s), 2000))
-                .api()?
-                .map(Option::flatten),
-            places: places(input.locations).api()?,
+            eligibility: maybe(input.eligibility, |e| service_input::eligibility(Some(&e))).api()?.map(Option::flatten),
+            schedule: maybe(input.schedule, |s| service_input::schedule(Some(&s))).api()?.map(Option::flatten),
+            places: place_texts(&input.locations).map(|p| service_input::places(&p)).transpose().api()?,
         };
         let service =
             ctx.data::<Store>()?.update_service(&actor, id, input.expected_version, changes, Utc::now()).await.api()?;
@@ -403,12 +392,13 @@ impl DirectoryMutation {
     ) -> ApiResult<UpdateServiceCapacityPayload> {
         let actor = ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::Provider], "update capacity").api()?;
         let id = service_id(&input.service_id).api()?;
-        let update = CapacityUpdate {
+        let update = service_input::parse_capacity(&CapacityText {
             available: input.available,
             maximum: input.maximum,
-            unit: unit(input.unit.as_deref()).api()?,
+            unit: input.unit.as_deref(),
             status: input.status.into(),
-        };
+        })
+        .api()?;
         let service = ctx
             .data::<Store>()?
             .update_service_capacity(&actor, id, input.expected_version, update, Utc::now())
