@@ -1,8 +1,8 @@
 //! The message back to the GP as a download: `GET /referrals/{id}/gp-message.pdf`, for the referring
 //! practice (and the link worker service) once the referral has closed.
 //!
-//! Signed in with the same bearer token as GraphQL, rate limited the same way; the read of the referral is
-//! audited like any other. Anyone who may not read the referral gets `404`, as for an id that does not
+//! Signed in with the same bearer token as GraphQL (rate limited the same way) or, from a browser, with the
+//! web console's session; the read of the referral is audited like any other. Anyone who may not read the referral gets `404`, as for an id that does not
 //! exist; one who may read it but not the message (the referral is still open) gets `404` too.
 
 use axum::extract::{ConnectInfo, Path, State};
@@ -27,25 +27,35 @@ pub async fn pdf(
     headers: HeaderMap,
 ) -> Response {
     let address = RateLimiter::address_key(peer.ip());
-    let Some(token) = auth::bearer_token(&headers) else {
-        if !state.limiter.check(&address) {
-            return status(StatusCode::TOO_MANY_REQUESTS);
-        }
-        return status(StatusCode::UNAUTHORIZED);
-    };
-    let actor = match auth::caller(&state.store, &headers).await.map(|c| c.actor()) {
-        Ok(Ok(actor)) => actor,
-        Ok(Err(_)) | Err(crate::error::ApiError::Unauthenticated) => {
-            if !state.limiter.check(&address) {
+    let actor = match auth::bearer_token(&headers) {
+        Some(token) => {
+            let actor = match auth::caller(&state.store, &headers).await.map(|c| c.actor()) {
+                Ok(Ok(actor)) => actor,
+                Ok(Err(_)) | Err(crate::error::ApiError::Unauthenticated) => {
+                    if !state.limiter.check(&address) {
+                        return status(StatusCode::TOO_MANY_REQUESTS);
+                    }
+                    return status(StatusCode::UNAUTHORIZED);
+                }
+                Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE),
+            };
+            if !state.limiter.check(&RateLimiter::token_key(token)) {
                 return status(StatusCode::TOO_MANY_REQUESTS);
             }
-            return status(StatusCode::UNAUTHORIZED);
+            actor
         }
-        Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE),
+        // A browser signed in to the console downloads it from the referral's page.
+        None => match crate::console::signed_in(&state, &headers).await {
+            Ok(Some(staff)) => staff.actor(),
+            Ok(None) => {
+                if !state.limiter.check(&address) {
+                    return status(StatusCode::TOO_MANY_REQUESTS);
+                }
+                return status(StatusCode::UNAUTHORIZED);
+            }
+            Err(response) => return response,
+        },
     };
-    if !state.limiter.check(&RateLimiter::token_key(token)) {
-        return status(StatusCode::TOO_MANY_REQUESTS);
-    }
     let Ok(referral) = id.parse() else { return status(StatusCode::NOT_FOUND) };
     let now = Utc::now();
     let record = match state.store.referral(&actor, referral, now).await {

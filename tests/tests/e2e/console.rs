@@ -5,6 +5,7 @@
 
 use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
+use trellis_domain::referral::{ClosureReason, ReferralCommand};
 use trellis_store::audit::AuditFilter;
 use trellis_store::testing::Fixture;
 use trellis_tests::console::{ask_for_link, emailed_link, sign_in, worker};
@@ -98,9 +99,9 @@ on_both_databases!(an_expired_sign_in_link_and_a_disabled_users_link_do_not_sign
 on_both_databases!(disabling_a_user_ends_their_console_session_at_once, |app: TestApp| async move {
     let maildev = MailDev::start().await;
     let session = sign_in(&app, &maildev, &app.fixture.link_worker.email).await;
-    assert_eq!(get(&app, "/referrals", Some(&session)).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/caseload", Some(&session)).await.status, StatusCode::OK);
     app.store.disable_user(app.fixture.link_worker.id, Utc::now()).await.unwrap();
-    assert_eq!(get(&app, "/referrals", Some(&session)).await.location(), "/sign-in");
+    assert_eq!(get(&app, "/caseload", Some(&session)).await.location(), "/sign-in");
 });
 
 on_both_databases!(sign_in_links_are_limited_per_address_typed, |app: TestApp| async move {
@@ -155,6 +156,46 @@ on_both_databases!(a_practice_sees_its_own_referrals_and_withdraws_one_still_ref
     assert!(after.text().contains("Withdrawn by the referrer"));
     assert!(!after.text().contains("Withdraw referral"));
 });
+
+on_both_databases!(
+    a_practice_downloads_the_outcome_letter_of_a_closed_referral_from_its_page,
+    |app: TestApp| async move {
+        let maildev = MailDev::start().await;
+        let f = &app.fixture;
+        let gp = Fixture::actor(&f.gp);
+        let own = app.store.submit_referral(f.referral("9434765919"), None, &gp, Utc::now()).await.unwrap().referral;
+        let other_gp = Fixture::actor(&f.other_gp);
+        let theirs =
+            app.store.submit_referral(f.referral("9434765870"), None, &other_gp, Utc::now()).await.unwrap().referral;
+        for (referral, actor) in [(&own, &gp), (&theirs, &other_gp)] {
+            let close = ReferralCommand::Close { reason: ClosureReason::WithdrawnByReferrer, note: None };
+            app.store
+                .transition_referral(referral.state.id, referral.state.version, close, actor, Utc::now())
+                .await
+                .unwrap();
+        }
+        let session = sign_in(&app, &maildev, &f.gp.email).await;
+        let letter = format!("/referrals/{}/gp-message.pdf", own.state.id);
+
+        let page = get(&app, &format!("/referrals/{}", own.state.id), Some(&session)).await;
+        assert!(page.body.contains(&format!("href=\"{letter}\"")), "the closed referral's page links its letter");
+        let pdf = trellis_tests::link_pages::client()
+            .get(format!("{}{letter}", app.base_url))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.status(), StatusCode::OK);
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"), "a PDF the practice can file");
+
+        let signed_out = get(&app, &letter, None).await;
+        assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+        let another_practices =
+            get(&app, &format!("/referrals/{}/gp-message.pdf", theirs.state.id), Some(&session)).await;
+        assert_eq!(another_practices.status, StatusCode::NOT_FOUND, "another practice's letter is not there to see");
+    }
+);
 
 on_both_databases!(the_console_pages_pass_axe_wcag_22_aa_in_chromium_and_need_no_script, |app: TestApp| async move {
     let f = &app.fixture;
