@@ -119,23 +119,10 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::directory::NewService;
     use crate::testing::Fixture;
 
     async fn add(store: &Store, f: &Fixture, name: &str) -> Service {
-        let new = NewService {
-            organisation: f.provider.id,
-            name: name.into(),
-            description: "A service.".into(),
-            email: None,
-            taxonomy: vec!["befriending".into()],
-            min_age: None,
-            max_age: None,
-            eligibility: None,
-            schedule: None,
-            place: None,
-            capacity: None,
-        };
+        let new = crate::testing::plain_service(f.provider.id, name, "A service.", "befriending");
         store.create_service(new, Utc::now()).await.unwrap()
     }
 

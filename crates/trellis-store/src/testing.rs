@@ -333,20 +333,24 @@ impl Fixture {
             .create_service(
                 crate::directory::NewService {
                     organisation: provider.id,
-                    name: "Long Eaton Walking Group".into(),
-                    description: "A gentle weekly walk along the canal, with a cuppa after.".into(),
-                    email: email("walks@greenspring.example"),
-                    taxonomy: vec!["physical_activity".into(), "nature_and_green".into()],
-                    min_age: Some(18),
-                    max_age: None,
-                    eligibility: Some("Adults of any fitness".into()),
-                    schedule: Some("Wednesdays 10:00".into()),
-                    place: Some(crate::directory::Place {
-                        name: "West Park".into(),
-                        postcode: trellis_domain::values::Postcode::parse("NG10 4AA").ok(),
-                        latitude: Some(52.8987),
-                        longitude: Some(-1.2832),
-                    }),
+                    details: crate::directory::ServiceDetails {
+                        name: "Long Eaton Walking Group".into(),
+                        description: "A gentle weekly walk along the canal, with a cuppa after.".into(),
+                        email: email("walks@greenspring.example"),
+                        url: None,
+                        status: trellis_domain::directory::ServiceStatus::Active,
+                        taxonomy: vec!["physical_activity".into(), "nature_and_green".into()],
+                        min_age: Some(18),
+                        max_age: None,
+                        eligibility: Some("Adults of any fitness".into()),
+                        schedule: Some("Wednesdays 10:00".into()),
+                        places: vec![crate::directory::Place {
+                            name: "West Park".into(),
+                            postcode: trellis_domain::values::Postcode::parse("NG10 4AA").ok(),
+                            latitude: Some(52.8987),
+                            longitude: Some(-1.2832),
+                        }],
+                    },
                     capacity: Some(crate::directory::Capacity {
                         available: 5,
                         maximum: 20,
@@ -411,8 +415,8 @@ impl Fixture {
     }
 }
 
-/// A service of `organisation` under one taxonomy term, with no email, ages, eligibility, schedule,
-/// place or capacity: set what a test needs with struct update syntax.
+/// A listed service of `organisation` under one taxonomy term, with no email, web page, ages,
+/// eligibility, schedule, places or capacity: set what a test needs on `details` or `capacity`.
 pub fn plain_service(
     organisation: trellis_domain::OrganisationId,
     name: &str,
@@ -421,15 +425,19 @@ pub fn plain_service(
 ) -> crate::directory::NewService {
     crate::directory::NewService {
         organisation,
-        name: name.into(),
-        description: description.into(),
-        email: None,
-        taxonomy: vec![term.into()],
-        min_age: None,
-        max_age: None,
-        eligibility: None,
-        schedule: None,
-        place: None,
+        details: crate::directory::ServiceDetails {
+            name: name.into(),
+            description: description.into(),
+            email: None,
+            url: None,
+            status: trellis_domain::directory::ServiceStatus::Active,
+            taxonomy: vec![term.into()],
+            min_age: None,
+            max_age: None,
+            eligibility: None,
+            schedule: None,
+            places: vec![],
+        },
         capacity: None,
     }
 }

@@ -257,10 +257,10 @@ both_databases!(
         let lw = Fixture::actor(&f.link_worker);
         let provider = Fixture::actor(&f.provider_user);
         let mut choir = plain_service(f.provider.id, "Men's Choir", "Singing on Thursdays", "arts_and_culture");
-        choir.email = trellis_domain::values::EmailAddress::parse("choir@greenspring.example").ok();
+        choir.details.email = trellis_domain::values::EmailAddress::parse("choir@greenspring.example").ok();
         let choir = store.create_service(choir, Utc::now()).await.unwrap();
         let mut cafe = plain_service(f.provider.id, "Memory Cafe", "Tea and talk", "befriending");
-        cafe.email = trellis_domain::values::EmailAddress::parse("cafe@greenspring.example").ok();
+        cafe.details.email = trellis_domain::values::EmailAddress::parse("cafe@greenspring.example").ok();
         let cafe = store.create_service(cafe, Utc::now()).await.unwrap();
 
         let (id, accepted) = accepted_offer(&store, &f).await;

@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use chrono::{Duration, NaiveDate, Utc};
+use trellis_domain::directory::ServiceStatus;
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
@@ -12,7 +13,7 @@ use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, Phone
 use trellis_domain::{Actor, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser, Organisation, User};
-use trellis_store::directory::{Capacity, NewService, Place, Service};
+use trellis_store::directory::{Capacity, NewService, Place, Service, ServiceDetails};
 use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::referrals::{Consent, NewReferral, PersonDetails};
 
@@ -367,20 +368,24 @@ async fn load(store: &Store) -> anyhow::Result<()> {
         }
         let new = NewService {
             organisation: provider.id,
-            name: (*service).into(),
-            description: (*description).into(),
-            email: None,
-            taxonomy: taxonomy.iter().map(|t| (*t).into()).collect(),
-            min_age: Some(18),
-            max_age: None,
-            eligibility: Some("Adults living or registered with a GP in Erewash".into()),
-            schedule: None,
-            place: Some(Place {
-                name: (*place).into(),
-                postcode: Postcode::parse(postcode).ok(),
-                latitude: Some(*lat),
-                longitude: Some(*lon),
-            }),
+            details: ServiceDetails {
+                name: (*service).into(),
+                description: (*description).into(),
+                email: None,
+                url: None,
+                status: ServiceStatus::Active,
+                taxonomy: taxonomy.iter().map(|t| (*t).into()).collect(),
+                min_age: Some(18),
+                max_age: None,
+                eligibility: Some("Adults living or registered with a GP in Erewash".into()),
+                schedule: None,
+                places: vec![Place {
+                    name: (*place).into(),
+                    postcode: Postcode::parse(postcode).ok(),
+                    latitude: Some(*lat),
+                    longitude: Some(*lon),
+                }],
+            },
             capacity: Some(Capacity {
                 available: *available,
                 maximum: *maximum,

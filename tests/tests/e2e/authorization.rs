@@ -32,7 +32,6 @@ use trellis_domain::values::EmailAddress;
 use trellis_domain::{OfferId, ReferralId, Role};
 use trellis_store::accounts::{NewOrganisation, NewUser};
 use trellis_store::audit::AuditFilter;
-use trellis_store::directory::NewService;
 use trellis_store::links::LinkScope;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::{OfferRequest, OfferTimers};
@@ -760,10 +759,8 @@ async fn offer(app: &TestApp, accepted: bool) -> (ReferralId, OfferId) {
 
 /// A new service of `organisation`.
 async fn service(app: &TestApp, organisation: trellis_domain::OrganisationId, name: &str) -> String {
-    let new = NewService {
-        email: EmailAddress::parse("groups@services.example").ok(),
-        ..plain_service(organisation, name, "Weekly, with tea after.", "arts_and_culture")
-    };
+    let mut new = plain_service(organisation, name, "Weekly, with tea after.", "arts_and_culture");
+    new.details.email = EmailAddress::parse("groups@services.example").ok();
     app.store.create_service(new, Utc::now()).await.unwrap().id.to_string()
 }
 

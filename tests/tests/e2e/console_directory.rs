@@ -18,16 +18,6 @@ use trellis_tests::{TestApp, run_node, screenshot_dir};
 async fn add(app: &TestApp, name: &str, days_ago: i64) -> Service {
     let now = Utc::now();
     let new = NewService {
-        organisation: app.fixture.provider.id,
-        name: name.into(),
-        description: "A service for the test.".into(),
-        email: None,
-        taxonomy: vec!["befriending".into()],
-        min_age: None,
-        max_age: None,
-        eligibility: None,
-        schedule: None,
-        place: None,
         capacity: Some(Capacity {
             available: 2,
             maximum: 8,
@@ -35,6 +25,7 @@ async fn add(app: &TestApp, name: &str, days_ago: i64) -> Service {
             status: trellis_domain::directory::CapacityStatus::Open,
             updated_at: now - TimeDelta::days(days_ago),
         }),
+        ..trellis_store::testing::plain_service(app.fixture.provider.id, name, "A service for the test.", "befriending")
     };
     app.store.create_service(new, now).await.unwrap()
 }

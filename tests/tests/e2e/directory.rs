@@ -12,13 +12,14 @@ mod import;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use trellis_api::{ApiSettings, AppState};
+use trellis_domain::directory::ServiceStatus;
 use trellis_domain::policy::Policy;
 use trellis_domain::referral::ReferralCommand;
 use trellis_domain::values::{EmailAddress, Postcode};
 use trellis_domain::{OrganisationId, Role};
 use trellis_store::Store;
 use trellis_store::accounts::{NewOrganisation, NewUser};
-use trellis_store::directory::{Capacity, NewService, Place};
+use trellis_store::directory::{Capacity, NewService, Place, ServiceDetails};
 use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::oruk::Page;
 use trellis_store::testing::Fixture;
@@ -123,20 +124,24 @@ async fn service_at(
         .create_service(
             NewService {
                 organisation: f.provider.id,
-                name: name.into(),
-                description: format!("{name}, for the tests."),
-                email: None,
-                taxonomy: taxonomy.iter().map(|t| (*t).into()).collect(),
-                min_age: ages.0,
-                max_age: ages.1,
-                eligibility: None,
-                schedule: None,
-                place: Some(Place {
-                    name: format!("{name} hall"),
-                    postcode: Postcode::parse(postcode).ok(),
-                    latitude: Some(latitude),
-                    longitude: Some(longitude),
-                }),
+                details: ServiceDetails {
+                    name: name.into(),
+                    description: format!("{name}, for the tests."),
+                    email: None,
+                    url: None,
+                    status: ServiceStatus::Active,
+                    taxonomy: taxonomy.iter().map(|t| (*t).into()).collect(),
+                    min_age: ages.0,
+                    max_age: ages.1,
+                    eligibility: None,
+                    schedule: None,
+                    places: vec![Place {
+                        name: format!("{name} hall"),
+                        postcode: Postcode::parse(postcode).ok(),
+                        latitude: Some(latitude),
+                        longitude: Some(longitude),
+                    }],
+                },
                 capacity: capacity.map(|(available, status, days_old)| Capacity {
                     available,
                     maximum: 20,

@@ -43,30 +43,7 @@ impl Store {
     /// Adds a service, with its place, taxonomy and capacity, in one transaction. For seeding and tests:
     /// it checks no caller (people go through [`Store::add_service`]).
     pub async fn create_service(&self, new: NewService, now: DateTime<Utc>) -> Result<Service, StoreError> {
-        let capacity = match new.capacity {
-            Some(c) => Some(Capacity {
-                status: c.status,
-                available: c.available,
-                maximum: c.maximum,
-                unit: c.unit,
-                updated_at: c.updated_at,
-            }),
-            None => None,
-        };
-        let details = ServiceDetails {
-            name: new.name,
-            description: new.description,
-            email: new.email,
-            url: None,
-            status: ServiceStatus::Active,
-            taxonomy: new.taxonomy,
-            min_age: new.min_age,
-            max_age: new.max_age,
-            eligibility: new.eligibility,
-            schedule: new.schedule,
-            places: new.place.into_iter().collect(),
-        };
-        self.insert_service(None, new.organisation, details, capacity, now).await
+        self.insert_service(None, new.organisation, new.details, new.capacity, now).await
     }
 
     /// Adds a service for a provider organisation: the network lead for any provider, a provider for

@@ -74,29 +74,15 @@ pub struct Capacity {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A service to add, for seeding and tests; people add services with [`Store::add_service`].
+/// A service to add, for seeding and tests; people add services with [`Store::add_service`]. It is
+/// what a network lead or provider describes ([`ServiceDetails`]) with whose it is and, unlike
+/// `add_service`, capacity with its own `updated_at`, so a seed or test can make it stale.
 #[derive(Clone, Debug)]
 pub struct NewService {
     /// The provider organisation that runs it.
     pub organisation: OrganisationId,
-    /// Its name.
-    pub name: String,
-    /// What it is.
-    pub description: String,
-    /// Where offers go; the organisation's address when absent.
-    pub email: Option<EmailAddress>,
-    /// Taxonomy term codes (`physical_activity`, `befriending`, …).
-    pub taxonomy: Vec<String>,
-    /// Youngest age it takes.
-    pub min_age: Option<i32>,
-    /// Oldest age it takes.
-    pub max_age: Option<i32>,
-    /// Eligibility in words.
-    pub eligibility: Option<String>,
-    /// When it runs, in words.
-    pub schedule: Option<String>,
-    /// Where it happens.
-    pub place: Option<Place>,
+    /// The service itself.
+    pub details: ServiceDetails,
     /// Its capacity.
     pub capacity: Option<Capacity>,
 }
