@@ -273,32 +273,11 @@ pub fn accept(api: &Api, links: Vec<String>) -> Operation {
             if !page.status().is_success() {
                 bail!("GET offer page: HTTP {}", page.status());
             }
-            let cookie = page
-                .headers()
-                .get_all(reqwest::header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(|v| v.strip_prefix("trellis_offer_csrf="))
-                .and_then(|v| v.split(';').next())
-                .map(str::to_owned)
-                .context("no CSRF cookie")?;
-            let html = page.text().await?;
-            let field = html
-                .split("name=\"csrf\" value=\"")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .context("no CSRF field")?
-                .to_owned();
-            let posted = api
-                .http
-                .post(&url)
-                .header(reqwest::header::COOKIE, format!("trellis_offer_csrf={cookie}"))
-                .header(reqwest::header::ORIGIN, api.base.as_str())
-                .header("sec-fetch-site", "same-origin")
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(format!("csrf={field}&action=accept"))
-                .send()
-                .await?;
+            let cookie = set_cookie(&page, "trellis_offer_csrf").context("no CSRF cookie")?;
+            let field = csrf_field(&page.text().await?)?;
+            let posted =
+                post_form(&api, &url, format!("trellis_offer_csrf={cookie}"), format!("csrf={field}&action=accept"))
+                    .await?;
             let status = posted.status();
             if !(status.is_success() || status.is_redirection()) {
                 bail!("POST accept: HTTP {status}");
@@ -368,25 +347,33 @@ pub async fn console_session(api: &Api, store: &trellis_store::Store, user: Uuid
         bail!("GET sign-in link: HTTP {}", page.status());
     }
     let csrf_cookie = set_cookie(&page, "trellis_offer_csrf").context("no CSRF cookie")?;
-    let html = page.text().await?;
-    let field = html
-        .split("name=\"csrf\" value=\"")
+    let field = csrf_field(&page.text().await?)?;
+    let confirmed = post_form(api, &url, format!("trellis_offer_csrf={csrf_cookie}"), format!("csrf={field}")).await?;
+    let session = set_cookie(&confirmed, "trellis_session").context("no session cookie")?;
+    Ok(format!("trellis_session={session}; trellis_offer_csrf={csrf_cookie}"))
+}
+
+/// The anti-forgery field's value in a page's form.
+fn csrf_field(html: &str) -> anyhow::Result<String> {
+    html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .context("no CSRF field")?
-        .to_owned();
-    let confirmed = api
+        .map(str::to_owned)
+        .context("no CSRF field")
+}
+
+/// `POST`s a same-origin form with `cookie`, as a browser on one of the site's pages does.
+async fn post_form(api: &Api, url: &str, cookie: String, body: String) -> anyhow::Result<reqwest::Response> {
+    Ok(api
         .http
-        .post(&url)
-        .header(reqwest::header::COOKIE, format!("trellis_offer_csrf={csrf_cookie}"))
+        .post(url)
+        .header(reqwest::header::COOKIE, cookie)
         .header(reqwest::header::ORIGIN, api.base.as_str())
         .header("sec-fetch-site", "same-origin")
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("csrf={field}"))
+        .body(body)
         .send()
-        .await?;
-    let session = set_cookie(&confirmed, "trellis_session").context("no session cookie")?;
-    Ok(format!("trellis_session={session}; trellis_offer_csrf={csrf_cookie}"))
+        .await?)
 }
 
 /// The value of the cookie `name` that `response` sets.

@@ -29,17 +29,15 @@ use trellis_store::directory_list::ServiceListFilter;
 use trellis_store::sessions::SessionPrincipal;
 
 use super::pages::{Shell, day};
-use super::{Staff, failure, form_token, page, problem, refused, see_other};
+use super::{Posted, Staff, checked_form, failure, form_token, page, problem, see_other};
 use crate::AppState;
-use crate::link_pages::csrf;
 use crate::service_input::{self as input, CapacityText, PlaceText, ServiceText};
 
 /// Services on one page of the list.
 const PAGE_SIZE: u64 = 50;
 
-/// A form as posted: field name to value (each kind of support is a checkbox of its own,
-/// `taxonomy_<code>`).
-type Posted = HashMap<String, String>;
+// A form is posted as field name to value ([`Posted`]): each kind of support is a checkbox of its own,
+// `taxonomy_<code>`.
 
 /// Whether a service is listed.
 fn is_listed(s: &Service) -> bool {
@@ -625,11 +623,9 @@ pub(super) async fn create(
     headers: HeaderMap,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &Posted| {
-        f.get("csrf").map(String::as_str)
-    }) {
+    let (posted, csrf) = match checked_form(&state, &headers, form, "new service") {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "new service"),
+        Err(response) => return response,
     };
     let shell = Shell::of(&staff, csrf);
     let providers = match managed_providers(&state, &staff, &shell).await {
@@ -914,11 +910,9 @@ pub(super) async fn save_details(
     Path(raw): Path<String>,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &Posted| {
-        f.get("csrf").map(String::as_str)
-    }) {
+    let (posted, csrf) = match checked_form(&state, &headers, form, "service details") {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "service details"),
+        Err(response) => return response,
     };
     let shell = Shell::of(&staff, csrf);
     let service = match read_managed(&state, &staff, &shell, &raw).await {
@@ -974,11 +968,9 @@ pub(super) async fn save_capacity(
     Path(raw): Path<String>,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &Posted| {
-        f.get("csrf").map(String::as_str)
-    }) {
+    let (posted, csrf) = match checked_form(&state, &headers, form, "service capacity") {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "service capacity"),
+        Err(response) => return response,
     };
     let shell = Shell::of(&staff, csrf);
     let service = match read_managed(&state, &staff, &shell, &raw).await {

@@ -144,6 +144,22 @@ pub(crate) fn problem(status: StatusCode, shell: Option<Shell>, heading: &str, m
     render(status, &pages::ProblemPage { shell, heading: heading.into(), message: message.into() })
 }
 
+/// A form posted as name/value pairs, for forms whose fields vary (the directory's, the referral form).
+pub(crate) type Posted = std::collections::HashMap<String, String>;
+
+/// A posted form that passed the anti-forgery checks, with the token for the next page's forms; or the
+/// refusal page, naming `what` in the log.
+#[allow(clippy::result_large_err, reason = "the refusal is a whole response, returned at once by the handler")]
+pub(crate) fn checked_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<axum::Form<Posted>, axum::extract::rejection::FormRejection>,
+    what: &str,
+) -> Result<(Posted, String), Response> {
+    csrf::check_form(headers, &state.settings.public_base_url, form, |f: &Posted| f.get("csrf").map(String::as_str))
+        .map_err(|refusal| refused(refusal, what))
+}
+
 /// A POST the anti-forgery checks refused.
 pub(crate) fn refused(refusal: csrf::Refusal, form: &str) -> Response {
     tracing::warn!(refusal = refusal.as_str(), form, "console: a POST that may be forged was refused");

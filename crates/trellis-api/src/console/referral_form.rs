@@ -7,8 +7,6 @@
 //! and words the parser's and the domain's refusals for a person. The form carries an idempotency key
 //! minted when it is shown, so a double submission makes one referral.
 
-use std::collections::HashMap;
-
 use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
@@ -23,13 +21,12 @@ use trellis_store::StoreError;
 use trellis_store::sessions::SessionPrincipal;
 
 use super::pages::Shell;
-use super::{Staff, failure, form_token, page, problem, refused, see_other};
+use super::{Posted, Staff, checked_form, failure, form_token, page, problem, see_other};
 use crate::AppState;
-use crate::link_pages::csrf;
 use crate::referral_input::{ReferralText, parse_submission};
 
-/// The form as posted: field name to value (each need is a checkbox of its own, `need_<name>`).
-type Posted = HashMap<String, String>;
+// The form is posted as field name to value ([`Posted`]): each need is a checkbox of its own,
+// `need_<name>`.
 
 /// One choice of a radio group or a checkbox list.
 pub(crate) struct Choice {
@@ -316,11 +313,9 @@ pub(super) async fn submit(
     headers: HeaderMap,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (typed, csrf) = match csrf::check_form(&headers, &state.settings.public_base_url, form, |f: &Posted| {
-        f.get("csrf").map(String::as_str)
-    }) {
+    let (typed, csrf) = match checked_form(&state, &headers, form, "referral") {
         Ok(checked) => checked,
-        Err(refusal) => return refused(refusal, "referral"),
+        Err(response) => return response,
     };
     let shell = Shell::of(&staff, csrf);
     let now = Utc::now();
