@@ -4,8 +4,8 @@
 // assign it, record first contact, find a service and offer it; the provider accepts from the link in
 // its email; the link worker records attendance, tries to close without a reason (the error keeps the
 // note), and meanwhile a colleague in a second browser changes the referral, so closing meets the
-// conflict page, which says who changed what and keeps what was typed; saving it closes the referral.
-// Every page is checked with axe-core against WCAG 2.2 AA and screenshotted. Prints a JSON report.
+// conflict page, which says who changed what and keeps what was typed; saving it closes the referral;
+// the practice then sees the outcome on its own page. Every page is checked with axe-core against WCAG 2.2 AA and screenshotted. Prints a JSON report.
 //
 // Argument: a JSON object { url, maildev, linkWorkerEmail, providerEmail, gpPath, colleaguePath, outDir }
 // (the practice's and the colleague's sign-in links are minted by the test; the link worker's comes by
@@ -96,7 +96,6 @@ try {
   check(made, `submitting lands on the referral: ${gp.url()}`);
   const referralId = made[1];
   report.referralId = referralId;
-  await practice.close();
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
   // Counts any pointer press in the link worker's browser: the journey must make none.
@@ -212,6 +211,14 @@ try {
   check(closed.includes("The referral is closed.") && closed.includes("Outcome: Completed"), "closed");
   await audit(page, "closed");
   await context.close();
+
+  // The practice, still signed in, sees the outcome on its own page, with the letter to file.
+  await gp.goto(`${url}/referrals/${referralId}`);
+  const seen = await gp.textContent("body");
+  check(seen.includes("Outcome: Completed"), "the practice sees the outcome");
+  check(seen.includes("Download the outcome letter"), "the practice can download the letter to file");
+  await audit(gp, "practice-outcome");
+  await practice.close();
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();

@@ -523,9 +523,16 @@ on_both_databases!(
         assert_eq!(report["clicks"], 0, "the link worker's journey used no pointer: {report:#}");
         let pages: Vec<&str> =
             report["pages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        for name in
-            ["referral", "find-services", "find-services-error", "offer-form", "referral-error", "conflict", "closed"]
-        {
+        for name in [
+            "referral",
+            "find-services",
+            "find-services-error",
+            "offer-form",
+            "referral-error",
+            "conflict",
+            "closed",
+            "practice-outcome",
+        ] {
             assert!(pages.iter().any(|p| p.ends_with(name)), "page {name} was not checked: {pages:?}");
             assert!(pages.iter().any(|p| dir.join(format!("{p}.png")).exists() && p.ends_with(name)));
         }
