@@ -36,6 +36,15 @@ impl ReferralScope {
     }
 }
 
+/// Who may see the network as a whole (the `network` query and the `/network` page): network leads and
+/// link workers. It shows organisations, services and counts, never a person.
+pub const NETWORK_VIEWERS: [Role; 2] = [Role::NetworkLead, Role::LinkWorker];
+
+/// Whether someone in `role` may see the network ([`NETWORK_VIEWERS`]).
+pub fn may_see_the_network(role: Role) -> bool {
+    NETWORK_VIEWERS.contains(&role)
+}
+
 /// Whether `actor` may read `referral`.
 pub fn may_read_referral(actor: &Actor, referral: &Referral) -> bool {
     ReferralScope::of(actor).is_some_and(|scope| scope.covers(referral))
@@ -98,5 +107,19 @@ mod key_management_tests {
         assert_eq!(KeyManagement::of(&admin, me), KeyManagement::Any);
         assert_eq!(KeyManagement::of(&Actor::provider_link(org), other), KeyManagement::None);
         assert_eq!(KeyManagement::of(&Actor::system(), other), KeyManagement::None);
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+
+    #[test]
+    fn network_leads_and_link_workers_see_the_network_and_no_one_else() {
+        let seeing: Vec<Role> = [Role::GpPractice, Role::LinkWorker, Role::Provider, Role::NetworkLead, Role::Admin]
+            .into_iter()
+            .filter(|r| may_see_the_network(*r))
+            .collect();
+        assert_eq!(seeing, [Role::LinkWorker, Role::NetworkLead]);
     }
 }

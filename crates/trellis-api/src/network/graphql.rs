@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use trellis_domain::Role;
+use trellis_domain::access::NETWORK_VIEWERS;
 use trellis_domain::values::ValueError;
 use trellis_store::Store;
 use trellis_store::network::{NetworkGraph, NetworkStatistics, OfferStats};
@@ -208,7 +208,7 @@ impl NetworkQuery {
         until: Option<DateTime<Utc>>,
         category: Option<String>,
     ) -> ApiResult<Network> {
-        ctx.data::<Caller>()?.require(&[Role::NetworkLead, Role::LinkWorker], "see the network").api()?;
+        ctx.data::<Caller>()?.require(&NETWORK_VIEWERS, "see the network").api()?;
         let period = period(from, until).map_err(|e| e.extend())?;
         let category = category.filter(|c| !c.trim().is_empty());
         let cache = ctx.data::<Arc<NetworkCache>>()?;

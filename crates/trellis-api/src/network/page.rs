@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
-use trellis_domain::Role;
+use trellis_domain::access::may_see_the_network;
 
 use super::cache::Period;
 use super::graphql::network_from;
@@ -33,10 +33,6 @@ pub fn routes() -> Router<AppState> {
 pub struct PageQuery {
     days: Option<i64>,
     category: Option<String>,
-}
-
-fn may_see_the_network(role: Role) -> bool {
-    matches!(role, Role::NetworkLead | Role::LinkWorker)
 }
 
 async fn page(
