@@ -4,8 +4,10 @@
 //! store turns them into query filters so that nobody reads another organisation's data by guessing an id.
 
 use crate::actor::{Actor, Role};
-use crate::ids::OrganisationId;
+use crate::error::DomainError;
+use crate::ids::{OrganisationId, UserId};
 use crate::referral::Referral;
+use crate::values::ValueError;
 
 /// The referrals a party may read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +57,44 @@ pub fn may_read_contact_details(actor: &Actor, referral: &Referral) -> bool {
     actor.is(Role::LinkWorker, referral.link_worker_service)
         || actor.is(Role::GpPractice, referral.referring_organisation)
 }
+
+/// A user a referral may be assigned to, as the store read them: who they are, in which role, for which
+/// organisation, and whether their account is still enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Assignee {
+    /// The user.
+    pub user: UserId,
+    /// The role their account holds.
+    pub role: Role,
+    /// The organisation they act for.
+    pub organisation: OrganisationId,
+    /// `false` once an administrator disabled the account.
+    pub active: bool,
+}
+
+/// Whether `candidate` may be given `referral` to work: an active link worker of the referral's own link
+/// worker service. A provider, a link worker of another service or a disabled colleague would hold a
+/// person's record they may not read.
+pub fn may_be_assigned(candidate: &Assignee, referral: &Referral) -> bool {
+    candidate.active && candidate.role == Role::LinkWorker && candidate.organisation == referral.link_worker_service
+}
+
+/// The assignment rule as a refusal: assigning `referral` to user `to`, read as `candidate` (`None` when no
+/// such user exists), is refused at the `linkWorkerId` field unless [`may_be_assigned`]. An unknown id and
+/// another organisation's user are refused alike, so the refusal does not tell whether an id exists.
+pub fn check_assignee(referral: &Referral, to: UserId, candidate: Option<&Assignee>) -> Result<(), DomainError> {
+    match candidate {
+        Some(c) if c.user == to && may_be_assigned(c, referral) => Ok(()),
+        _ => Err(DomainError::Invalid(ValueError::new(
+            ASSIGNEE_FIELD,
+            to.to_string(),
+            "is not an active link worker of the referral's service",
+        ))),
+    }
+}
+
+/// The field an assignment's refusal names (the GraphQL input's `linkWorkerId`).
+pub const ASSIGNEE_FIELD: &str = "linkWorkerId";
 
 /// What a party may do about a user's API keys: who holds a token holds what the user may read, so
 /// keys are the admin's to hand out, and a user may only replace its own.
@@ -121,5 +161,66 @@ mod network_tests {
             .filter(|r| may_see_the_network(*r))
             .collect();
         assert_eq!(seeing, [Role::LinkWorker, Role::NetworkLead]);
+    }
+}
+
+#[cfg(test)]
+mod assignment_tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ids::ReferralId;
+    use crate::referral::ReferralStatus;
+
+    const SERVICE: OrganisationId = OrganisationId(Uuid::from_u128(20));
+    const OTHER_SERVICE: OrganisationId = OrganisationId(Uuid::from_u128(21));
+    const COLLEAGUE: UserId = UserId(Uuid::from_u128(7));
+
+    fn referral() -> Referral {
+        Referral {
+            id: ReferralId(Uuid::from_u128(3)),
+            status: ReferralStatus::Referred,
+            version: 1,
+            referring_organisation: OrganisationId(Uuid::from_u128(10)),
+            link_worker_service: SERVICE,
+            assigned_to: None,
+            closure_reason: None,
+            details_differ: false,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn user(role: Role, organisation: OrganisationId, active: bool) -> Assignee {
+        Assignee { user: COLLEAGUE, role, organisation, active }
+    }
+
+    #[test]
+    fn only_an_active_link_worker_of_the_referrals_service_may_be_assigned() {
+        let r = referral();
+        assert_eq!(check_assignee(&r, COLLEAGUE, Some(&user(Role::LinkWorker, SERVICE, true))), Ok(()));
+        let refused = [
+            Some(user(Role::LinkWorker, OTHER_SERVICE, true)),
+            Some(user(Role::LinkWorker, SERVICE, false)),
+            Some(user(Role::Provider, SERVICE, true)),
+            Some(user(Role::GpPractice, SERVICE, true)),
+            Some(user(Role::NetworkLead, SERVICE, true)),
+            Some(user(Role::Admin, SERVICE, true)),
+            None,
+        ];
+        for candidate in refused {
+            let Err(DomainError::Invalid(e)) = check_assignee(&r, COLLEAGUE, candidate.as_ref()) else {
+                panic!("{candidate:?} was not refused at its field");
+            };
+            assert_eq!((e.field, e.value.as_str()), (ASSIGNEE_FIELD, COLLEAGUE.to_string().as_str()));
+        }
+    }
+
+    #[test]
+    fn a_candidate_read_for_another_id_is_not_taken_for_the_one_asked() {
+        let someone_else = UserId(Uuid::from_u128(8));
+        let colleague = user(Role::LinkWorker, SERVICE, true);
+        assert!(check_assignee(&referral(), someone_else, Some(&colleague)).is_err());
     }
 }

@@ -100,6 +100,19 @@ pub struct User {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+impl User {
+    /// The user as the rule for who may be assigned a referral sees them
+    /// ([`trellis_domain::access::may_be_assigned`]).
+    pub fn as_assignee(&self) -> trellis_domain::access::Assignee {
+        trellis_domain::access::Assignee {
+            user: self.id,
+            role: self.role,
+            organisation: self.organisation,
+            active: self.disabled_at.is_none(),
+        }
+    }
+}
+
 /// What is needed to add a user.
 #[derive(Clone, Debug)]
 pub struct NewUser {

@@ -163,6 +163,35 @@ fn may_see(actor: &Actor, offer: &Offer) -> bool {
     actor.is(Role::LinkWorker, offer.link_worker_service) || actor.is(Role::Provider, offer.provider_organisation)
 }
 
+/// The offer `id`'s row if `actor` may see it ([`may_see`]); `NotFound` otherwise, as for no such offer.
+async fn visible_offer(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    id: OfferId,
+) -> Result<offer::Model, StoreError> {
+    let row = offer::Entity::find_by_id(id.0).one(conn).await?.ok_or(StoreError::NotFound)?;
+    if !may_see(actor, &state_of(&row)?) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(row)
+}
+
+/// `Ok` if `actor` sees offer `id` in any way: as the offer itself ([`may_see`]) or as one of the offers
+/// of a referral it may read (the referring practice following its referral). `NotFound` otherwise.
+pub(crate) async fn offer_in_sight(
+    conn: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    id: OfferId,
+) -> Result<(), StoreError> {
+    let row = offer::Entity::find_by_id(id.0).one(conn).await?.ok_or(StoreError::NotFound)?;
+    if may_see(actor, &state_of(&row)?) {
+        return Ok(());
+    }
+    let scope = ReferralScope::of(actor).ok_or(StoreError::NotFound)?;
+    let referral = referral::Entity::find_by_id(row.referral_id).one(conn).await?.ok_or(StoreError::NotFound)?;
+    if scope.covers(&state_from(&referral)?) { Ok(()) } else { Err(StoreError::NotFound) }
+}
+
 impl Store {
     async fn offer_record(
         &self,
@@ -307,10 +336,7 @@ impl Store {
 
     /// One offer, if `actor` may see it.
     pub async fn offer(&self, actor: &Actor, id: OfferId) -> Result<OfferRecord, StoreError> {
-        let row = offer::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?;
-        if !may_see(actor, &state_of(&row)?) {
-            return Err(StoreError::NotFound);
-        }
+        let row = visible_offer(&self.db, actor, id).await?;
         self.offer_record(&self.db, row).await
     }
 

@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use trellis_domain::offer::OfferStatus;
 use trellis_domain::referral::ClosureReason;
-use trellis_domain::{OfferId, ReferralId, ServiceId, UserId};
+use trellis_domain::{Actor, OfferId, ReferralId, Role, ServiceId, UserId};
 pub use trellis_gp_message::content::Occasion;
 use uuid::Uuid;
 
@@ -491,14 +491,20 @@ impl Store {
         Ok(result.rows_affected == 1)
     }
 
-    /// Every email about an offer, oldest first.
-    pub async fn emails_for_offer(&self, offer: OfferId) -> Result<Vec<OutboxEmail>, StoreError> {
+    /// The emails about an offer that `actor` may see, oldest first. Only those who see the offer (its
+    /// link worker service, the provider it went to, the practice that made its referral) see its emails;
+    /// anyone else is answered `NotFound`, as for the offer itself. A provider sees only the emails sent
+    /// to it, never those (or their errors) sent to the link worker or the practice.
+    pub async fn emails_for_offer(&self, actor: &Actor, offer: OfferId) -> Result<Vec<OutboxEmail>, StoreError> {
+        crate::offers::offer_in_sight(&self.db, actor, offer).await?;
         let rows = email_outbox::Entity::find()
             .filter(email_outbox::Column::OfferId.eq(offer.0))
             .order_by_asc(email_outbox::Column::Id)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(OutboxEmail::try_from).collect()
+        let provider = actor.role == Role::Provider;
+        let emails = rows.into_iter().map(OutboxEmail::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(emails.into_iter().filter(|e| !provider || e.kind.is_to_provider()).collect())
     }
 
     /// Every outbox row, oldest first (operations and tests).

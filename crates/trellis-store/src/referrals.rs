@@ -7,7 +7,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
-use trellis_domain::access::ReferralScope;
+use trellis_domain::access::{Assignee, ReferralScope};
 use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
 use trellis_domain::referral::{
     ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus, Referrer,
@@ -659,16 +659,16 @@ impl Store {
         if state.version != expected {
             return Err(StoreError::Conflict { expected, current: state.version });
         }
-        if let ReferralCommand::Assign { to } = &command {
-            let assignee = user::Entity::find_by_id(to.0).one(txn).await?;
-            let fits = assignee.is_some_and(|u| {
-                u.organisation_id == state.link_worker_service.0 && u.role == "link_worker" && u.disabled_at.is_none()
-            });
-            if !fits {
-                return Err(StoreError::UnknownReference("assignee"));
-            }
-        }
+        let assignee = match &command {
+            ReferralCommand::Assign { to } => Some(*to),
+            _ => None,
+        };
         let (next, event) = state.handle(command, actor, now)?;
+        if let Some(to) = assignee {
+            // Read in the transaction, so a user disabled or moved meanwhile is not given the referral.
+            let candidate = Self::assignee_in(txn, to).await?;
+            trellis_domain::access::check_assignee(&state, to, candidate.as_ref())?;
+        }
         let mut update = referral::Entity::update_many()
             .col_expr(referral::Column::Status, Expr::value(next.status.as_str()))
             .col_expr(referral::Column::Version, Expr::value(i64::from(next.version)))
@@ -730,6 +730,12 @@ impl Store {
             }
         }
         Ok(event)
+    }
+
+    /// The user `id` as the assignment rule sees them, or `None` when there is no such user.
+    async fn assignee_in(txn: &DatabaseTransaction, id: UserId) -> Result<Option<Assignee>, StoreError> {
+        let row = user::Entity::find_by_id(id.0).one(txn).await?;
+        Ok(row.map(crate::accounts::User::try_from).transpose()?.map(|u| u.as_assignee()))
     }
 
     /// Marks a referral for the link worker's attention without changing its state. Differing details

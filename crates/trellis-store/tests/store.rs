@@ -798,3 +798,39 @@ both_databases!(
         );
     }
 );
+
+both_databases!(
+    an_offers_emails_are_read_only_by_those_who_see_the_offer_and_a_provider_reads_only_its_own,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        let id = contacted_referral(&store, &f).await;
+        let offer = store
+            .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
+            .await
+            .unwrap()
+            .state
+            .id;
+        let provider = Fixture::actor(&f.provider_user);
+        store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
+        let kinds = |emails: Vec<trellis_store::outbox::OutboxEmail>| emails.iter().map(|e| e.kind).collect::<Vec<_>>();
+
+        let all = vec![JobKind::OfferMade, JobKind::OfferAnswered];
+        assert_eq!(kinds(store.emails_for_offer(&lw, offer).await.unwrap()), all, "its link worker service");
+        let gp = Fixture::actor(&f.gp);
+        assert_eq!(kinds(store.emails_for_offer(&gp, offer).await.unwrap()), all, "the referring practice");
+        let to_provider = vec![JobKind::OfferMade];
+        assert_eq!(kinds(store.emails_for_offer(&provider, offer).await.unwrap()), to_provider, "its provider");
+        for (who, user) in [
+            ("another service's link worker", &f.other_link_worker),
+            ("another practice", &f.other_gp),
+            ("the network lead", &f.network_lead),
+            ("an administrator", &f.admin),
+        ] {
+            let refused = store.emails_for_offer(&Fixture::actor(user), offer).await;
+            assert!(matches!(refused, Err(StoreError::NotFound)), "{who}: {refused:?}");
+        }
+        let another_provider = trellis_domain::Actor::provider_link(f.other_service.id);
+        assert!(matches!(store.emails_for_offer(&another_provider, offer).await, Err(StoreError::NotFound)));
+    }
+);

@@ -117,7 +117,7 @@ on_both_databases!(
             Worker::new(app.store.clone(), maildev.mailer(), WorkerSettings::new("closing", "http://trellis.test"));
         let (referral, offer, _) = offer_with_link(&app).await;
         app.ok(&app.tokens.link_worker, CLOSE, json!({ "id": referral.to_string(), "v": 2 })).await;
-        let rows = app.store.emails_for_offer(offer).await.unwrap();
+        let rows = app.store.emails_for_offer(&Fixture::actor(&app.fixture.link_worker), offer).await.unwrap();
         assert_eq!(rows.iter().filter(|r| r.kind == JobKind::OfferEnded).count(), 1, "{rows:?}");
         for _ in 0..10 {
             if worker.tick(Utc::now()).await.claimed == 0 {

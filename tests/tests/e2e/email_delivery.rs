@@ -155,7 +155,7 @@ async fn an_offer_email_arrives_with_its_link_and_no_personal_data(backend: Back
     let emails = maildev.wait_for(1).await;
     assert_eq!(emails.len(), 1);
     let email = &emails[0];
-    let row = &store.emails_for_offer(offer_id).await.expect("rows")[0];
+    let row = &store.emails_for_offer(&Fixture::actor(&f.link_worker), offer_id).await.expect("rows")[0];
     assert_eq!(row.status, DeliveryStatus::Sent);
     assert_eq!(row.attempts, 1);
     assert_eq!(header(email, "message-id"), row.message_id, "the row's stable Message-ID");
@@ -275,7 +275,7 @@ async fn a_reminders_link_never_outlives_the_offer(backend: Backend) {
     let now = Utc::now();
     drain(&worker, now).await;
     drain(&worker, now + TimeDelta::days(6)).await;
-    let rows = store.emails_for_offer(offer_id).await.expect("rows");
+    let rows = store.emails_for_offer(&Fixture::actor(&f.link_worker), offer_id).await.expect("rows");
     let reminder = of_kind(&rows, JobKind::OfferReminder);
     assert_eq!(reminder.len(), 1, "{rows:#?}");
     let emails = maildev.wait_for(2).await;
@@ -475,7 +475,7 @@ async fn the_files_transport_writes_a_readable_eml_with_a_working_link(backend: 
 
     let files = eml_files(&dir);
     assert_eq!(files.len(), 1, "{files:?}");
-    let row = &store.emails_for_offer(offer_id).await.expect("rows")[0];
+    let row = &store.emails_for_offer(&Fixture::actor(&f.link_worker), offer_id).await.expect("rows")[0];
     assert_eq!(row.status, DeliveryStatus::Sent);
     let raw = std::fs::read_to_string(&files[0]).expect("read the .eml");
     let _ = std::fs::remove_dir_all(&dir);
@@ -509,7 +509,7 @@ async fn an_offer_withdrawn_before_its_email_went_is_not_sent_to_the_provider(ba
 
     drain(&worker, Utc::now()).await;
 
-    let rows = store.emails_for_offer(offer_id).await.expect("rows");
+    let rows = store.emails_for_offer(&Fixture::actor(&f.link_worker), offer_id).await.expect("rows");
     assert_eq!(rows.iter().map(|r| r.status).collect::<Vec<_>>(), vec![DeliveryStatus::Skipped]);
     assert!(eml_files(&dir).is_empty(), "nothing was written for the provider");
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@ extern crate trellis_tests;
 
 mod accounts;
 mod api_errors;
+mod assignment;
 mod authorization;
 mod capacity_check;
 mod closing;

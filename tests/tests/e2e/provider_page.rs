@@ -92,7 +92,7 @@ async fn snapshot(app: &TestApp, offer: OfferId, referral: ReferralId) -> Snapsh
         offer: (o.state.status, o.state.version, o.state.decline_reason),
         referral: (r.state.status, r.state.version),
         history: app.store.offer_history(&lw, offer).await.expect("history").len(),
-        emails: app.store.emails_for_offer(offer).await.expect("outbox").len(),
+        emails: app.store.emails_for_offer(&lw, offer).await.expect("outbox").len(),
     }
 }
 

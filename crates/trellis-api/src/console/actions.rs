@@ -233,6 +233,11 @@ pub(crate) fn field_error(action: Action, e: &DomainError) -> FormError {
                         .to_owned()
                 }
                 "forGp" => "Write a note to share it with the GP".to_owned(),
+                trellis_domain::access::ASSIGNEE_FIELD => {
+                    "Choose a link worker of this referral's service whose account is active: \
+                     the referral cannot be given to that person"
+                        .to_owned()
+                }
                 _ => format!("{name} {reason}"),
             };
             FormError { field: id, message }

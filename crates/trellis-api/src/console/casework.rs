@@ -336,14 +336,14 @@ impl Loaded {
         let history = store.referral_history(actor, id).await?;
         let mut offers = Vec::new();
         for offer in store.offers_for_referral(actor, id).await? {
-            let emails = store.emails_for_offer(offer.state.id).await?;
+            let emails = store.emails_for_offer(actor, offer.state.id).await?;
             offers.push((offer, emails));
         }
         let colleagues = store
             .users_of(record.state.link_worker_service)
             .await?
             .into_iter()
-            .filter(|u| u.role == Role::LinkWorker && u.disabled_at.is_none())
+            .filter(|u| trellis_domain::access::may_be_assigned(&u.as_assignee(), &record.state))
             .map(|u| (u.id, u.name))
             .collect();
         let assigned =

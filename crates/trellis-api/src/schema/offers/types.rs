@@ -90,12 +90,10 @@ impl Offer {
     /// The emails about this offer and how their delivery went. A provider sees only the emails sent to
     /// it, never those (or their errors) sent to the link worker or the practice.
     async fn deliveries(&self, ctx: &Context<'_>) -> ApiResult<Vec<Delivery>> {
-        let emails = ctx.data::<Store>()?.emails_for_offer(self.0.state.id).await.api()?;
         let actor = ctx.data::<crate::auth::Caller>()?.actor().api()?;
-        let only_providers = actor.role == trellis_domain::Role::Provider;
+        let emails = ctx.data::<Store>()?.emails_for_offer(&actor, self.0.state.id).await.api()?;
         Ok(emails
             .into_iter()
-            .filter(|e| !only_providers || e.kind.is_to_provider())
             .map(|e| Delivery {
                 kind: e.kind.as_str().into(),
                 status: e.status.as_str().into(),
