@@ -1,50 +1,52 @@
 //! Typed identifiers. Each wraps a UUID so that a referral id cannot be passed where an offer id is expected.
+//!
+//! [`id_type!`] makes one; the store makes its own records' ids with it (API keys, sessions, links, outbox
+//! rows), so every id in Trellis has the same shape.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
+/// Declares a typed identifier over a UUID: `Copy`, ordered, hashable, shown and parsed as the UUID,
+/// serialised transparently. A crate using it depends on `uuid`, `chrono` and `serde` itself.
+#[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(transparent)]
-        pub struct $name(pub Uuid);
+        pub struct $name(pub ::uuid::Uuid);
 
         impl $name {
             /// A new time-ordered (UUIDv7) identifier for the given instant.
-            pub fn new_at(at: chrono::DateTime<chrono::Utc>) -> Self {
-                let ts = uuid::Timestamp::from_unix(
-                    uuid::NoContext,
+            pub fn new_at(at: ::chrono::DateTime<::chrono::Utc>) -> Self {
+                let ts = ::uuid::Timestamp::from_unix(
+                    ::uuid::NoContext,
                     at.timestamp().max(0) as u64,
                     at.timestamp_subsec_nanos(),
                 );
-                Self(Uuid::new_v7(ts))
+                Self(::uuid::Uuid::new_v7(ts))
             }
 
             /// The underlying UUID.
-            pub fn as_uuid(&self) -> Uuid {
+            pub fn as_uuid(&self) -> ::uuid::Uuid {
                 self.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl FromStr for $name {
-            type Err = uuid::Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+        impl ::std::str::FromStr for $name {
+            type Err = ::uuid::Error;
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                ::uuid::Uuid::parse_str(s).map(Self)
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
+        impl ::std::convert::From<::uuid::Uuid> for $name {
+            fn from(id: ::uuid::Uuid) -> Self {
                 Self(id)
             }
         }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::convert::stored;
 use crate::entity::{api_key, organisation, user, web_session};
+use crate::ids::ApiKeyId;
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -134,7 +135,7 @@ pub struct Principal {
     /// The user's organisation.
     pub organisation: Organisation,
     /// The API key used.
-    pub api_key: Uuid,
+    pub api_key: ApiKeyId,
 }
 
 impl Principal {
@@ -148,7 +149,7 @@ impl Principal {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiKey {
     /// Its id.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// Its owner.
     pub user: UserId,
     /// What it is for.
@@ -166,7 +167,7 @@ pub struct ApiKey {
 impl From<api_key::Model> for ApiKey {
     fn from(m: api_key::Model) -> Self {
         ApiKey {
-            id: m.id,
+            id: ApiKeyId(m.id),
             user: UserId(m.user_id),
             label: m.label,
             created_at: m.created_at,
@@ -181,7 +182,7 @@ impl From<api_key::Model> for ApiKey {
 #[derive(Clone)]
 pub struct IssuedKey {
     /// The key's id, for revoking it.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// The bearer token.
     pub token: String,
 }
@@ -410,7 +411,7 @@ impl Store {
         user: UserId,
         label: &str,
         expires_at: DateTime<Utc>,
-        replacing: Option<Uuid>,
+        replacing: Option<ApiKeyId>,
         now: DateTime<Utc>,
     ) -> Result<IssuedKey, StoreError> {
         let txn = self.db.begin().await?;
@@ -419,7 +420,7 @@ impl Store {
         if let Some(old) = replacing {
             let revoked = api_key::Entity::update_many()
                 .col_expr(api_key::Column::RevokedAt, Expr::value(now))
-                .filter(api_key::Column::Id.eq(old))
+                .filter(api_key::Column::Id.eq(old.0))
                 .filter(api_key::Column::UserId.eq(user.0))
                 .filter(api_key::Column::RevokedAt.is_null())
                 .exec(&txn)
@@ -448,15 +449,15 @@ impl Store {
     }
 
     /// The key with this id, without its token.
-    pub async fn api_key(&self, id: Uuid) -> Result<ApiKey, StoreError> {
-        Ok(api_key::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?.into())
+    pub async fn api_key(&self, id: ApiKeyId) -> Result<ApiKey, StoreError> {
+        Ok(api_key::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?.into())
     }
 
     /// Revokes a key; revoking twice keeps the first time. Every server process on this database
     /// refuses it within [`crate::principals::EPOCH_CHECK_EVERY`], this one at once, and the sessions
     /// opened with it end; its user's other sessions live on (see [`Store::revoke_api_key_as`] for an
     /// administrator's revocation, which ends them too).
-    pub async fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
+    pub async fn revoke_api_key(&self, id: ApiKeyId, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         self.revoke_key(id, false, now).await
     }
 
@@ -464,7 +465,12 @@ impl Store {
     /// administrator, its own for a user; another's is [`StoreError::NotFound`], like a key that does
     /// not exist. An administrator's revocation also ends the owner's sessions
     /// ([`KeyManagement::revoking_ends_sessions`]).
-    pub async fn revoke_api_key_as(&self, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
+    pub async fn revoke_api_key_as(
+        &self,
+        actor: &Actor,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError> {
         let key = self.api_key(id).await?;
         match KeyManagement::of(actor, key.user) {
             KeyManagement::None => Err(StoreError::NotFound),
@@ -472,12 +478,12 @@ impl Store {
         }
     }
 
-    async fn revoke_key(&self, id: Uuid, end_sessions: bool, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
+    async fn revoke_key(&self, id: ApiKeyId, end_sessions: bool, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         let txn = self.db.begin().await?;
-        let key = api_key::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let key = api_key::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let revoked = api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
-            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::Id.eq(id.0))
             .filter(api_key::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
@@ -512,7 +518,7 @@ impl Store {
         }
         let user = user::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
         txn.commit().await?;
-        self.principals.forget_user(id.0);
+        self.principals.forget_user(id);
         user.try_into()
     }
 
@@ -577,7 +583,7 @@ impl Store {
         let Some(expires_at) = key.expires_at else { return Ok(None) };
         let user = User::try_from(user_row)?;
         let organisation = Organisation::try_from(organisation_row)?;
-        Ok(Some((Principal { user, organisation, api_key: key.id }, expires_at)))
+        Ok(Some((Principal { user, organisation, api_key: ApiKeyId(key.id) }, expires_at)))
     }
 
     /// Reads the revocation epoch, dropping the cached principals if it moved.
@@ -596,12 +602,12 @@ impl Store {
 
     /// Writes `last_used_at` unless another process did within the last minute. A failure is logged,
     /// not returned: the request it belongs to was authenticated all the same.
-    async fn record_key_use(&self, key: Uuid, now: DateTime<Utc>) {
+    async fn record_key_use(&self, key: ApiKeyId, now: DateTime<Utc>) {
         let resolution = chrono::Duration::from_std(crate::principals::LAST_USED_RESOLUTION)
             .unwrap_or_else(|_| chrono::Duration::minutes(1));
         let written = api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
-            .filter(api_key::Column::Id.eq(key))
+            .filter(api_key::Column::Id.eq(key.0))
             .filter(
                 sea_orm::Condition::any()
                     .add(api_key::Column::LastUsedAt.is_null())
@@ -624,9 +630,9 @@ async fn insert_key(
     now: DateTime<Utc>,
 ) -> Result<IssuedKey, StoreError> {
     let (token, token_hash) = new_secret(API_TOKEN_PREFIX);
-    let id = Uuid::now_v7();
+    let id = ApiKeyId(Uuid::now_v7());
     let model = api_key::Model {
-        id,
+        id: id.0,
         user_id: user.0,
         token_hash,
         label: label.into(),

@@ -23,6 +23,7 @@ use trellis_domain::{Actor, OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use crate::entity::{capacity_check, organisation, service, service_capacity};
+use crate::ids::LinkId;
 use crate::links::{LinkError, LinkKind, Verified, mark_link_used};
 use crate::outbox::{NewEmail, OutboxJob};
 use crate::{Store, StoreError};
@@ -56,7 +57,7 @@ pub struct CapacityNotice {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkedService {
     /// The link's id (for logs, never shown).
-    pub link: Uuid,
+    pub link: LinkId,
     /// The service.
     pub service: ServiceId,
     /// The provider organisation acting through the link.

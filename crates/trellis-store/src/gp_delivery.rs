@@ -19,10 +19,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use trellis_domain::referral::ReferralStatus;
 use trellis_domain::{Actor, ReferralId};
 use trellis_gp_message::content::{MessageBack, Occasion};
-use uuid::Uuid;
 
 use crate::audit::Audit;
 use crate::entity::{email_outbox, organisation, referral, referral_event};
+use crate::ids::OutboxId;
 use crate::outbox::{DeliveryStatus, JobKind, MeshStatus, NewEmail, OutboxEmail, OutboxJob};
 use crate::referrals::ReferralRecord;
 use crate::rows::with_person;
@@ -194,7 +194,7 @@ impl Store {
     /// longer waiting for MESH (another worker recorded it first).
     pub async fn record_gp_message_tracking(
         &self,
-        id: Uuid,
+        id: OutboxId,
         status: MeshStatus,
         why: Option<&str>,
         next_check: DateTime<Utc>,
@@ -211,7 +211,7 @@ impl Store {
                 .col_expr(email_outbox::Column::LastError, Expr::value(why.chars().take(500).collect::<String>()));
         }
         let result = update
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(id.0))
             .filter(email_outbox::Column::MeshStatus.eq(MeshStatus::Accepted.as_str()))
             .exec(&txn)
             .await?;
@@ -220,7 +220,7 @@ impl Store {
             return Ok(false);
         }
         if status == MeshStatus::Failed {
-            let row = email_outbox::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+            let row = email_outbox::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
             crate::notices::tell_of_failure(&txn, &row, now).await?;
         }
         txn.commit().await?;

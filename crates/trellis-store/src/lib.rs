@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`Store`]: connecting, migrating, readiness, and the service levels ([`Store::policy`]).
+//! - [`ids`]: the typed ids of the store's own records (API keys, sessions, links, outbox rows).
 //! - [`accounts`]: organisations, users, API keys and authentication.
 //! - [`principals`]: the cache of signed-in principals, and how revocations reach every process.
 //! - [`referrals`]: submitting (idempotently), reading, listing and transitioning referrals.
@@ -36,6 +37,7 @@ mod entity;
 mod error;
 pub mod gp_delivery;
 pub mod gp_messages;
+pub mod ids;
 mod known;
 pub mod links;
 pub mod network;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::convert::{stored, unreadable};
 use crate::entity::{email_outbox, offer, organisation, referral, service};
+use crate::ids::OutboxId;
 use crate::offers::link_worker_recipient;
 use crate::outbox::{DeliveryStatus, JobKind, NewEmail, OutboxEmail, OutboxJob};
 use crate::{Store, StoreError};
@@ -151,8 +152,8 @@ impl Store {
     }
 
     /// One outbox row.
-    pub async fn outbox_email(&self, id: Uuid) -> Result<OutboxEmail, StoreError> {
-        email_outbox::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
+    pub async fn outbox_email(&self, id: OutboxId) -> Result<OutboxEmail, StoreError> {
+        email_outbox::Entity::find_by_id(id.0).one(&self.db).await?.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// Gives up on a claimed row after its last attempt. In the same transaction the row is marked dead,
@@ -163,7 +164,7 @@ impl Store {
     /// Returns false, changing nothing, if `worker` no longer holds the row.
     pub async fn bury_email(
         &self,
-        id: Uuid,
+        id: OutboxId,
         worker: &str,
         error: &str,
         now: DateTime<Utc>,
@@ -173,7 +174,7 @@ impl Store {
             .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Dead.as_str()))
             .col_expr(email_outbox::Column::LastError, Expr::value(error.chars().take(500).collect::<String>()))
             .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(id.0))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .exec(&txn)
@@ -182,7 +183,7 @@ impl Store {
             txn.rollback().await?;
             return Ok(false);
         }
-        let row = email_outbox::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let row = email_outbox::Entity::find_by_id(id.0).one(&txn).await?.ok_or(StoreError::NotFound)?;
         tell_of_failure(&txn, &row, now).await?;
         txn.commit().await?;
         Ok(true)
@@ -204,7 +205,7 @@ pub(crate) async fn tell_of_failure(
         Store::flag_referral(txn, ReferralId(referral_id), DELIVERY_FAILED_FLAG).await?;
         if let Some(recipient) = link_worker_recipient(txn, &referral_row).await? {
             NewEmail {
-                job: OutboxJob::DeliveryFailed { failed_email: row.id },
+                job: OutboxJob::DeliveryFailed { failed_email: OutboxId(row.id) },
                 recipient,
                 offer: row.offer_id.map(OfferId),
                 referral: Some(ReferralId(referral_id)),

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::convert::unreadable;
 use crate::entity::email_outbox;
+use crate::ids::OutboxId;
 use crate::{Store, StoreError};
 
 impl JobKind {
@@ -107,7 +108,7 @@ pub enum OutboxJob {
     /// The link worker hears that a row could not be delivered.
     DeliveryFailed {
         /// The dead row.
-        failed_email: Uuid,
+        failed_email: OutboxId,
     },
     /// A provider is asked to confirm a service's capacity.
     CapacityCheck {
@@ -226,7 +227,7 @@ impl DeliveryStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxEmail {
     /// Its id.
-    pub id: Uuid,
+    pub id: OutboxId,
     /// What it is about (the job's kind).
     pub kind: JobKind,
     /// Where it goes.
@@ -295,7 +296,7 @@ impl TryFrom<email_outbox::Model> for OutboxEmail {
     fn try_from(m: email_outbox::Model) -> Result<Self, StoreError> {
         let job = OutboxJob::from_row(&m.kind, &m.payload)?;
         Ok(OutboxEmail {
-            id: m.id,
+            id: OutboxId(m.id),
             kind: job.kind(),
             recipient: m.recipient,
             job,
@@ -343,8 +344,8 @@ pub(crate) struct NewEmail {
 }
 
 impl NewEmail {
-    pub(crate) async fn write(self, conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Uuid, StoreError> {
-        let id = Uuid::now_v7();
+    pub(crate) async fn write(self, conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<OutboxId, StoreError> {
+        let id = OutboxId(Uuid::now_v7());
         // A GP message's id is its document's, the same for every attempt and every build of it: MESH's
         // `mex-LocalID`, so that a resend after a lost answer can be recognised.
         let message_id = match self.job {
@@ -354,7 +355,7 @@ impl NewEmail {
             _ => format!("<{id}@outbox.trellis>"),
         };
         let model = email_outbox::Model {
-            id,
+            id: id.0,
             kind: self.job.kind().as_str().into(),
             recipient: self.recipient,
             payload: self.job.payload()?,
@@ -424,7 +425,7 @@ impl Store {
     /// Returns false if the claim was lost.
     pub async fn mark_sent(
         &self,
-        id: Uuid,
+        id: OutboxId,
         worker: &str,
         subject: &str,
         transport: Transport<'_>,
@@ -444,7 +445,7 @@ impl Store {
                 .col_expr(email_outbox::Column::NextAttemptAt, Expr::value(track_at));
         }
         let result = update
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(id.0))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .exec(&self.db)
@@ -454,12 +455,12 @@ impl Store {
 
     /// Records that a claimed row was not sent because it no longer applies. Returns false if the claim
     /// was lost.
-    pub async fn mark_email_skipped(&self, id: Uuid, worker: &str, why: &str) -> Result<bool, StoreError> {
+    pub async fn mark_email_skipped(&self, id: OutboxId, worker: &str, why: &str) -> Result<bool, StoreError> {
         let result = email_outbox::Entity::update_many()
             .col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Skipped.as_str()))
             .col_expr(email_outbox::Column::LastError, Expr::value(why))
             .col_expr(email_outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(id.0))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .exec(&self.db)
@@ -470,7 +471,7 @@ impl Store {
     /// Records a failed attempt: due again at `retry_at`, or dead when `retry_at` is `None`.
     pub async fn mark_email_failed(
         &self,
-        id: Uuid,
+        id: OutboxId,
         worker: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
@@ -483,7 +484,7 @@ impl Store {
             None => update.col_expr(email_outbox::Column::Status, Expr::value(DeliveryStatus::Dead.as_str())),
         };
         let result = update
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(id.0))
             .filter(email_outbox::Column::LockedBy.eq(worker))
             .filter(email_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .exec(&self.db)
@@ -528,7 +529,7 @@ mod tests {
             OutboxJob::OfferExpired { offer },
             OutboxJob::OnwardOfferProposed { offer },
             OutboxJob::ReferralClosed { referral: ReferralId(Uuid::now_v7()), reason: ClosureReason::MovedAway },
-            OutboxJob::DeliveryFailed { failed_email: Uuid::now_v7() },
+            OutboxJob::DeliveryFailed { failed_email: OutboxId(Uuid::now_v7()) },
             OutboxJob::CapacityCheck { service },
             OutboxJob::OfferEnded { offer, status: OfferStatus::EndedEarly },
             OutboxJob::ServiceEmailChanged { service, old: None, new: Some("new@example.org".into()) },
@@ -568,7 +569,7 @@ mod tests {
         );
         assert_eq!(
             read("delivery_failed", format!(r#"{{"failed_email":"{id}"}}"#)),
-            OutboxJob::DeliveryFailed { failed_email: uuid }
+            OutboxJob::DeliveryFailed { failed_email: OutboxId(uuid) }
         );
         assert_eq!(
             read("gp_message", format!(r#"{{"referral":"{id}","occasion":"closure"}}"#)),

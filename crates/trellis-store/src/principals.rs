@@ -21,9 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use trellis_domain::UserId;
 
 use crate::accounts::Principal;
+use crate::ids::ApiKeyId;
 
 /// How long a looked-up principal is trusted without asking the database again, if no revocation
 /// happens meanwhile. Revocations do not wait for it: see the module docs.
@@ -61,7 +62,7 @@ pub(crate) struct PrincipalCache {
     entries: Mutex<HashMap<String, Entry>>,
     generation: AtomicU64,
     epoch: Mutex<EpochSeen>,
-    last_used_written: Mutex<HashMap<Uuid, Instant>>,
+    last_used_written: Mutex<HashMap<ApiKeyId, Instant>>,
 }
 
 impl PrincipalCache {
@@ -115,13 +116,13 @@ impl PrincipalCache {
     }
 
     /// Forgets every principal signed in with API key `key`.
-    pub(crate) fn forget_key(&self, key: Uuid) {
+    pub(crate) fn forget_key(&self, key: ApiKeyId) {
         self.forget(|p| p.api_key == key);
     }
 
     /// Forgets every principal of user `user`.
-    pub(crate) fn forget_user(&self, user: Uuid) {
-        self.forget(|p| p.user.id.0 == user);
+    pub(crate) fn forget_user(&self, user: UserId) {
+        self.forget(|p| p.user.id == user);
     }
 
     fn forget(&self, matches: impl Fn(&Principal) -> bool) {
@@ -139,7 +140,7 @@ impl PrincipalCache {
     }
 
     /// Whether this process should write `last_used_at` for `key` now; if so, notes that it does.
-    pub(crate) fn claim_last_used_write(&self, key: Uuid) -> bool {
+    pub(crate) fn claim_last_used_write(&self, key: ApiKeyId) -> bool {
         let Ok(mut written) = self.last_used_written.lock() else { return false };
         if written.get(&key).is_some_and(|at| at.elapsed() < LAST_USED_RESOLUTION) {
             return false;
@@ -159,9 +160,10 @@ mod tests {
     use super::*;
     use crate::accounts::{Organisation, User};
     use trellis_domain::organisation::OrganisationKind;
-    use trellis_domain::{OrganisationId, Role, UserId};
+    use trellis_domain::{OrganisationId, Role};
+    use uuid::Uuid;
 
-    fn principal(key: Uuid) -> Principal {
+    fn principal(key: ApiKeyId) -> Principal {
         let now = Utc::now();
         Principal {
             user: User {
@@ -191,7 +193,7 @@ mod tests {
     #[test]
     fn a_lookup_that_straddles_a_revocation_does_not_cache_the_revoked_key() {
         let cache = PrincipalCache::default();
-        let key = Uuid::now_v7();
+        let key = ApiKeyId(Uuid::now_v7());
         let generation = cache.generation();
         // The lookup has read the key; meanwhile the key is revoked and the cache told so.
         cache.forget_key(key);
@@ -205,7 +207,12 @@ mod tests {
         cache.observe_epoch(3, Instant::now());
         let generation = cache.generation();
         cache.observe_epoch(4, Instant::now());
-        cache.put(generation, "hash".into(), principal(Uuid::now_v7()), Utc::now() + chrono::Duration::days(1));
+        cache.put(
+            generation,
+            "hash".into(),
+            principal(ApiKeyId(Uuid::now_v7())),
+            Utc::now() + chrono::Duration::days(1),
+        );
         assert_eq!(cache.get("hash", Utc::now()), None);
     }
 
@@ -214,7 +221,7 @@ mod tests {
         let cache = PrincipalCache::default();
         cache.observe_epoch(7, Instant::now());
         let expires = Utc::now() + chrono::Duration::days(1);
-        cache.put(cache.generation(), "a".into(), principal(Uuid::now_v7()), expires);
+        cache.put(cache.generation(), "a".into(), principal(ApiKeyId(Uuid::now_v7())), expires);
         cache.observe_epoch(7, Instant::now());
         assert!(cache.get("a", Utc::now()).is_some());
         cache.observe_epoch(8, Instant::now());
@@ -235,7 +242,7 @@ mod tests {
     fn a_cached_principal_whose_key_has_expired_is_not_returned() {
         let cache = PrincipalCache::default();
         let expires = Utc::now() + chrono::Duration::seconds(5);
-        cache.put(cache.generation(), "a".into(), principal(Uuid::now_v7()), expires);
+        cache.put(cache.generation(), "a".into(), principal(ApiKeyId(Uuid::now_v7())), expires);
         assert!(cache.get("a", Utc::now()).is_some());
         assert!(cache.get("a", expires).is_none());
     }
@@ -243,9 +250,9 @@ mod tests {
     #[test]
     fn last_used_is_written_at_most_once_a_resolution_per_key() {
         let cache = PrincipalCache::default();
-        let key = Uuid::now_v7();
+        let key = ApiKeyId(Uuid::now_v7());
         assert!(cache.claim_last_used_write(key));
         assert!(!cache.claim_last_used_write(key));
-        assert!(cache.claim_last_used_write(Uuid::now_v7()));
+        assert!(cache.claim_last_used_write(ApiKeyId(Uuid::now_v7())));
     }
 }

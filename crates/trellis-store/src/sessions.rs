@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::accounts::{Organisation, User};
 use crate::entity::{api_key, organisation, user, web_session};
+use crate::ids::{ApiKeyId, SessionId};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -50,11 +51,11 @@ impl Default for SessionPolicy {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     /// Its row id (not the secret the browser holds), for the audit log and for closing it.
-    pub id: Uuid,
+    pub id: SessionId,
     /// Whose it is.
     pub user: UserId,
     /// The API key it was opened with, if any: revoking the key ends the session.
-    pub api_key: Option<Uuid>,
+    pub api_key: Option<ApiKeyId>,
     /// When it began.
     pub created_at: DateTime<Utc>,
     /// When it was last used (to within [`TOUCH_EVERY`]).
@@ -98,9 +99,9 @@ impl SessionPrincipal {
 
 fn session_from(m: &web_session::Model) -> Session {
     Session {
-        id: m.id,
+        id: SessionId(m.id),
         user: UserId(m.user_id),
-        api_key: m.api_key_id,
+        api_key: m.api_key_id.map(ApiKeyId),
         created_at: m.created_at,
         last_seen_at: m.last_seen_at,
         expires_at: m.expires_at,
@@ -117,7 +118,7 @@ impl Store {
     pub async fn open_session(
         &self,
         user: UserId,
-        api_key: Option<Uuid>,
+        api_key: Option<ApiKeyId>,
         policy: SessionPolicy,
         now: DateTime<Utc>,
     ) -> Result<OpenedSession, StoreError> {
@@ -127,7 +128,7 @@ impl Store {
             id: Uuid::now_v7(),
             id_hash,
             user_id: user.0,
-            api_key_id: api_key,
+            api_key_id: api_key.map(|k| k.0),
             created_at: now,
             last_seen_at: now,
             expires_at: now + chrono(policy.absolute),

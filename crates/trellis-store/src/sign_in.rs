@@ -95,7 +95,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        self.enabled_user(link.user_id).await
+        self.enabled_user(UserId(link.user_id)).await
     }
 
     /// Spends a live, unused link and returns its enabled user; `None` (and nothing spent by this call)
@@ -117,11 +117,11 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or(StoreError::NotFound)?;
-        self.enabled_user(link.user_id).await
+        self.enabled_user(UserId(link.user_id)).await
     }
 
-    async fn enabled_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        let user = self.user(UserId(id)).await?;
+    async fn enabled_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let user = self.user(id).await?;
         Ok(user.disabled_at.is_none().then_some(user))
     }
 
@@ -154,7 +154,7 @@ impl Store {
             .write_detail(&txn, &detail)
             .await?;
         txn.commit().await?;
-        self.principals.forget_user(id.0);
+        self.principals.forget_user(id);
         self.user(id).await
     }
 }

@@ -25,6 +25,7 @@ use uuid::Uuid;
 pub use offer::{LinkAction, LinkedOffer, REVEAL_TOKEN_PREFIX, RevealGrant};
 
 use crate::entity::{offer as offer_row, offer_link, service, service_link};
+use crate::ids::LinkId;
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
 
@@ -93,7 +94,7 @@ pub enum LinkError {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoredLink {
     /// The link's id (for audit, logs and reveal grants, never shown).
-    pub id: Uuid,
+    pub id: LinkId,
     /// When it stops working at the latest.
     pub expires_at: DateTime<Utc>,
     /// When an action through it last changed something.
@@ -199,12 +200,12 @@ impl Store {
                 .filter(offer_link::Column::TokenHash.eq(token_hash))
                 .one(&self.db)
                 .await?
-                .map(|l| (StoredLink { id: l.id, expires_at: l.expires_at, used_at: l.used_at }, l.offer_id)),
+                .map(|l| (StoredLink { id: LinkId(l.id), expires_at: l.expires_at, used_at: l.used_at }, l.offer_id)),
             LinkKind::Service => service_link::Entity::find()
                 .filter(service_link::Column::TokenHash.eq(token_hash))
                 .one(&self.db)
                 .await?
-                .map(|l| (StoredLink { id: l.id, expires_at: l.expires_at, used_at: l.used_at }, l.service_id)),
+                .map(|l| (StoredLink { id: LinkId(l.id), expires_at: l.expires_at, used_at: l.used_at }, l.service_id)),
         })
     }
 }
@@ -213,21 +214,21 @@ impl Store {
 pub(crate) async fn mark_link_used(
     txn: &impl ConnectionTrait,
     kind: LinkKind,
-    link: Uuid,
+    link: LinkId,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     match kind {
         LinkKind::Offer => {
             offer_link::Entity::update_many()
                 .col_expr(offer_link::Column::UsedAt, Expr::value(now))
-                .filter(offer_link::Column::Id.eq(link))
+                .filter(offer_link::Column::Id.eq(link.0))
                 .exec(txn)
                 .await?
         }
         LinkKind::Service => {
             service_link::Entity::update_many()
                 .col_expr(service_link::Column::UsedAt, Expr::value(now))
-                .filter(service_link::Column::Id.eq(link))
+                .filter(service_link::Column::Id.eq(link.0))
                 .exec(txn)
                 .await?
         }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::{LinkError, LinkKind, StoredLink, mark_link_used};
 use crate::entity::{offer, offer_event, offer_link_reveal};
+use crate::ids::LinkId;
 use crate::offers::{OfferRequest, ProviderOfferView};
 use crate::tokens::{hash_secret, new_secret};
 use crate::{Store, StoreError};
@@ -31,7 +32,7 @@ pub const REVEAL_TOKEN_PREFIX: &str = "trv_";
 #[derive(Clone, Debug)]
 pub struct LinkedOffer {
     /// The link's id (for audit and rate limiting, never shown).
-    pub link: Uuid,
+    pub link: LinkId,
     /// The provider organisation acting through it.
     pub provider: OrganisationId,
     /// What the provider may see now: the contact details only in answer to the accepting action, or
@@ -94,7 +95,7 @@ impl Store {
         let (link, offer) = (verified.link, verified.subject);
         let status = crate::convert::stored("offer status", OfferStatus::parse(&offer.status))?;
         let accepted_at = match status {
-            OfferStatus::Accepted => self.accepted_at(offer.id).await?,
+            OfferStatus::Accepted => self.accepted_at(OfferId(offer.id)).await?,
             _ => None,
         };
         if !link_works(status, link.expires_at, accepted_at, now) {
@@ -105,9 +106,9 @@ impl Store {
     }
 
     /// When an offer was last accepted, from its history.
-    async fn accepted_at(&self, offer: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn accepted_at(&self, offer: OfferId) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(offer_event::Entity::find()
-            .filter(offer_event::Column::OfferId.eq(offer))
+            .filter(offer_event::Column::OfferId.eq(offer.0))
             .filter(offer_event::Column::ToStatus.eq(OfferStatus::Accepted.as_str()))
             .order_by_desc(offer_event::Column::Version)
             .one(&self.db)
@@ -116,13 +117,13 @@ impl Store {
     }
 
     /// Whether `grant` (a reveal cookie's value) was minted for `link` and has not lapsed.
-    async fn grant_holds(&self, link: Uuid, grant: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn grant_holds(&self, link: LinkId, grant: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         if !grant.starts_with(REVEAL_TOKEN_PREFIX) || grant.len() > 128 {
             return Ok(false);
         }
         Ok(offer_link_reveal::Entity::find()
             .filter(offer_link_reveal::Column::TokenHash.eq(hash_secret(grant)))
-            .filter(offer_link_reveal::Column::LinkId.eq(link))
+            .filter(offer_link_reveal::Column::LinkId.eq(link.0))
             .filter(offer_link_reveal::Column::ExpiresAt.gt(now))
             .one(&self.db)
             .await?
@@ -197,7 +198,7 @@ impl Store {
                     let (token, token_hash) = new_secret(REVEAL_TOKEN_PREFIX);
                     let grant = offer_link_reveal::Model {
                         id: Uuid::now_v7(),
-                        link_id: link.id,
+                        link_id: link.id.0,
                         token_hash,
                         expires_at: now + CONTACT_DETAILS_SHOWN_FOR,
                         created_at: now,

@@ -292,7 +292,7 @@ impl AccountMutation {
     /// sessions end too.
     async fn revoke_api_key(&self, ctx: &Context<'_>, input: RevokeApiKeyInput) -> ApiResult<RevokeApiKeyPayload> {
         let p = ctx.data::<Caller>()?.principal().api()?;
-        let id = parse_id::<uuid::Uuid>("apiKeyId", &input.api_key_id).api()?;
+        let id = parse_id::<trellis_store::ids::ApiKeyId>("apiKeyId", &input.api_key_id).api()?;
         let key = ctx.data::<Store>()?.revoke_api_key_as(&p.actor(), id, Utc::now()).await.api()?;
         Ok(RevokeApiKeyPayload { api_key: key.into() })
     }
