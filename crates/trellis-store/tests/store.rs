@@ -51,6 +51,13 @@ fn timers() -> OfferTimers {
     OfferTimers { expires_at: Utc::now() + Duration::days(14), remind_at: Some(Utc::now() + Duration::days(5)) }
 }
 
+/// A contacted referral offered to the fixture's walking group by its link worker.
+async fn offered_to_walking_group(store: &Store, f: &Fixture) -> trellis_store::offers::OfferRecord {
+    let id = contacted_referral(store, f).await;
+    let request = OfferRequest::new(id, f.walking_group.id, timers()).at_version(2);
+    store.make_offer(request, &Fixture::actor(&f.link_worker), Utc::now()).await.unwrap()
+}
+
 both_databases!(a_submitted_referral_is_stored_with_its_person_and_opening_event, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let gp = Fixture::actor(&f.gp);
@@ -353,12 +360,7 @@ both_databases!(
     emails_claimed_by_a_worker_that_died_are_claimed_again_when_its_lease_lapses,
     |store: Store| async move {
         let f = Fixture::create(&store).await;
-        let lw = Fixture::actor(&f.link_worker);
-        let id = contacted_referral(&store, &f).await;
-        store
-            .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
-            .await
-            .unwrap();
+        offered_to_walking_group(&store, &f).await;
         let now = Utc::now();
         let claimed = store.claim_due_emails("crashed", now, now + Duration::seconds(30), 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
@@ -804,13 +806,7 @@ both_databases!(
     |store: Store| async move {
         let f = Fixture::create(&store).await;
         let lw = Fixture::actor(&f.link_worker);
-        let id = contacted_referral(&store, &f).await;
-        let offer = store
-            .make_offer(OfferRequest::new(id, f.walking_group.id, timers()).at_version(2), &lw, Utc::now())
-            .await
-            .unwrap()
-            .state
-            .id;
+        let offer = offered_to_walking_group(&store, &f).await.state.id;
         let provider = Fixture::actor(&f.provider_user);
         store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
         let kinds = |emails: Vec<trellis_store::outbox::OutboxEmail>| emails.iter().map(|e| e.kind).collect::<Vec<_>>();

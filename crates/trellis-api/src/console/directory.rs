@@ -623,11 +623,10 @@ pub(super) async fn create(
     headers: HeaderMap,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match checked_form(&state, &headers, form, "new service") {
+    let (posted, shell) = match checked_form(&state, &headers, &staff, form, "new service") {
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let shell = Shell::of(&staff, csrf);
     let providers = match managed_providers(&state, &staff, &shell).await {
         Ok(p) => p,
         Err(response) => return response,
@@ -903,6 +902,67 @@ async fn refused_save(
     }
 }
 
+/// What a POST to one of a service's forms starts with: the anti-forgery checks passed, the service the
+/// reader manages, and the version its page showed.
+struct ServicePost {
+    posted: Posted,
+    shell: Shell,
+    service: Service,
+    version: u32,
+}
+
+impl ServicePost {
+    /// Checks the POST of the `what` form to the service at `raw`; the page to answer with when it fails.
+    async fn check(
+        state: &AppState,
+        staff: &SessionPrincipal,
+        headers: &HeaderMap,
+        raw: &str,
+        form: Result<Form<Posted>, FormRejection>,
+        what: &str,
+    ) -> Result<ServicePost, Response> {
+        let (posted, shell) = checked_form(state, headers, staff, form, what)?;
+        let service = read_managed(state, staff, &shell, raw).await?;
+        let Some(version) = posted_version(&posted) else {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                Some(shell),
+                "This form could not be sent",
+                "Reload the service and try again.",
+            ));
+        };
+        Ok(ServicePost { posted, shell, service, version })
+    }
+
+    /// The service's page again, with the errors at the `fields` of the form and what was typed in them.
+    async fn again(
+        self,
+        state: &AppState,
+        staff: &SessionPrincipal,
+        fields: &[&str],
+        errors: &[ValueError],
+    ) -> Response {
+        let typed = overlay(as_typed(&self.service), &self.posted, fields);
+        let view = service_page(state, staff, self.shell, &self.service, self.version, typed, errors, None, None).await;
+        page(StatusCode::UNPROCESSABLE_ENTITY, &view, None)
+    }
+
+    /// Where a save of the `fields` form ends: the service's page saying `saved`, or why not.
+    async fn saved(
+        self,
+        state: &AppState,
+        staff: &SessionPrincipal,
+        fields: &[&str],
+        saved: &str,
+        result: Result<Service, StoreError>,
+    ) -> Response {
+        match result {
+            Ok(service) => see_other(&format!("/directory/services/{}?saved={saved}", service.id)),
+            Err(e) => refused_save(state, staff, self.shell, &self.service, &self.posted, fields, e).await,
+        }
+    }
+}
+
 pub(super) async fn save_details(
     Staff(staff): Staff,
     State(state): State<AppState>,
@@ -910,55 +970,31 @@ pub(super) async fn save_details(
     Path(raw): Path<String>,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match checked_form(&state, &headers, form, "service details") {
-        Ok(checked) => checked,
+    let post = match ServicePost::check(&state, &staff, &headers, &raw, form, "service details").await {
+        Ok(post) => post,
         Err(response) => return response,
     };
-    let shell = Shell::of(&staff, csrf);
-    let service = match read_managed(&state, &staff, &shell, &raw).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    let Some(version) = posted_version(&posted) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            Some(shell),
-            "This form could not be sent",
-            "Reload the service and try again.",
-        );
-    };
+    let service = &post.service;
     let email_editable = rules::may_change_service_email(&staff.actor(), service.organisation);
-    let status = if typed(&posted, "listed") == "inactive" { ServiceStatus::Inactive } else { ServiceStatus::Active };
-    let details = match parse_details(&posted, status, email_editable) {
+    let listed = typed(&post.posted, "listed");
+    let status = if listed == "inactive" { ServiceStatus::Inactive } else { ServiceStatus::Active };
+    let details = match parse_details(&post.posted, status, email_editable) {
         Ok(d) => d,
-        Err(errors) => {
-            let typed = overlay(as_typed(&service), &posted, DETAIL_FIELDS);
-            let view = service_page(&state, &staff, shell, &service, version, typed, &errors, None, None).await;
-            return page(StatusCode::UNPROCESSABLE_ENTITY, &view, None);
-        }
+        Err(errors) => return post.again(&state, &staff, DETAIL_FIELDS, &errors).await,
     };
+    let mut changes = ServiceChanges::from(details);
     // Kinds of support the form does not list (from another directory's taxonomy) stay as they are.
-    let mut taxonomy = details.taxonomy;
-    taxonomy.extend(service.taxonomy.iter().filter(|c| rules::term_name(c).is_none()).cloned());
-    // The place is replaced only when it changed, and never when the service has more than the form shows.
-    let places = (service.places.len() <= 1 && details.places != service.places).then_some(details.places);
-    let changes = ServiceChanges {
-        name: Some(details.name),
-        description: Some(details.description),
-        email: email_editable.then_some(details.email),
-        url: Some(details.url),
-        status: Some(details.status),
-        taxonomy: Some(taxonomy),
-        min_age: Some(details.min_age),
-        max_age: Some(details.max_age),
-        eligibility: Some(details.eligibility),
-        schedule: Some(details.schedule),
-        places,
-    };
-    match state.store.update_service(&staff.actor(), service.id, version, changes, Utc::now()).await {
-        Ok(saved) => see_other(&format!("/directory/services/{}?saved=details", saved.id.0)),
-        Err(e) => refused_save(&state, &staff, shell, &service, &posted, DETAIL_FIELDS, e).await,
+    if let Some(taxonomy) = changes.taxonomy.as_mut() {
+        taxonomy.extend(service.taxonomy.iter().filter(|c| rules::term_name(c).is_none()).cloned());
     }
+    // The place is replaced only when it changed, and never when the service has more than the form shows.
+    changes.places = changes.places.filter(|p| service.places.len() <= 1 && *p != service.places);
+    // Where offers go stays as it is unless the reader may change it.
+    if !email_editable {
+        changes.email = None;
+    }
+    let result = state.store.update_service(&staff.actor(), service.id, post.version, changes, Utc::now()).await;
+    post.saved(&state, &staff, DETAIL_FIELDS, "details", result).await
 }
 
 pub(super) async fn save_capacity(
@@ -968,33 +1004,15 @@ pub(super) async fn save_capacity(
     Path(raw): Path<String>,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (posted, csrf) = match checked_form(&state, &headers, form, "service capacity") {
-        Ok(checked) => checked,
+    let post = match ServicePost::check(&state, &staff, &headers, &raw, form, "service capacity").await {
+        Ok(post) => post,
         Err(response) => return response,
     };
-    let shell = Shell::of(&staff, csrf);
-    let service = match read_managed(&state, &staff, &shell, &raw).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    let Some(version) = posted_version(&posted) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            Some(shell),
-            "This form could not be sent",
-            "Reload the service and try again.",
-        );
-    };
-    let update = match parse_capacity(&posted) {
+    let update = match parse_capacity(&post.posted) {
         Ok(u) => u,
-        Err(errors) => {
-            let typed = overlay(as_typed(&service), &posted, CAPACITY_FIELDS);
-            let view = service_page(&state, &staff, shell, &service, version, typed, &errors, None, None).await;
-            return page(StatusCode::UNPROCESSABLE_ENTITY, &view, None);
-        }
+        Err(errors) => return post.again(&state, &staff, CAPACITY_FIELDS, &errors).await,
     };
-    match state.store.update_service_capacity(&staff.actor(), service.id, version, update, Utc::now()).await {
-        Ok(saved) => see_other(&format!("/directory/services/{}?saved=capacity", saved.id.0)),
-        Err(e) => refused_save(&state, &staff, shell, &service, &posted, CAPACITY_FIELDS, e).await,
-    }
+    let (actor, id) = (staff.actor(), post.service.id);
+    let result = state.store.update_service_capacity(&actor, id, post.version, update, Utc::now()).await;
+    post.saved(&state, &staff, CAPACITY_FIELDS, "capacity", result).await
 }

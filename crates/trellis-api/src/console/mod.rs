@@ -147,16 +147,18 @@ pub(crate) fn problem(status: StatusCode, shell: Option<Shell>, heading: &str, m
 /// A form posted as name/value pairs, for forms whose fields vary (the directory's, the referral form).
 pub(crate) type Posted = std::collections::HashMap<String, String>;
 
-/// A posted form that passed the anti-forgery checks, with the token for the next page's forms; or the
-/// refusal page, naming `what` in the log.
+/// A posted form that passed the anti-forgery checks, with the frame of the page that answers it (which
+/// carries the token for that page's forms); or the refusal page, naming `what` in the log.
 #[allow(clippy::result_large_err, reason = "the refusal is a whole response, returned at once by the handler")]
 pub(crate) fn checked_form(
     state: &AppState,
     headers: &HeaderMap,
+    staff: &trellis_store::sessions::SessionPrincipal,
     form: Result<axum::Form<Posted>, axum::extract::rejection::FormRejection>,
     what: &str,
-) -> Result<(Posted, String), Response> {
+) -> Result<(Posted, Shell), Response> {
     csrf::check_form(headers, &state.settings.public_base_url, form, |f: &Posted| f.get("csrf").map(String::as_str))
+        .map(|(posted, csrf)| (posted, Shell::of(staff, csrf)))
         .map_err(|refusal| refused(refusal, what))
 }
 

@@ -313,11 +313,10 @@ pub(super) async fn submit(
     headers: HeaderMap,
     form: Result<Form<Posted>, FormRejection>,
 ) -> Response {
-    let (typed, csrf) = match checked_form(&state, &headers, form, "referral") {
+    let (typed, shell) = match checked_form(&state, &headers, &staff, form, "referral") {
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let shell = Shell::of(&staff, csrf);
     let now = Utc::now();
     let key = typed.get("idempotency_key").map(|k| k.trim().to_owned()).unwrap_or_default();
     match parse_and_submit(&state, &staff, &typed, &key, now).await {

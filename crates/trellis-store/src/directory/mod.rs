@@ -178,6 +178,25 @@ pub struct ServiceChanges {
     pub places: Option<Vec<Place>>,
 }
 
+impl From<ServiceDetails> for ServiceChanges {
+    /// Every field replaced by the details of a whole form: what the form leaves empty is cleared.
+    fn from(d: ServiceDetails) -> Self {
+        ServiceChanges {
+            name: Some(d.name),
+            description: Some(d.description),
+            email: Some(d.email),
+            url: Some(d.url),
+            status: Some(d.status),
+            taxonomy: Some(d.taxonomy),
+            min_age: Some(d.min_age),
+            max_age: Some(d.max_age),
+            eligibility: Some(d.eligibility),
+            schedule: Some(d.schedule),
+            places: Some(d.places),
+        }
+    }
+}
+
 /// What a provider says about its capacity now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CapacityUpdate {
