@@ -11,18 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
-use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::ReferralStatus;
 use trellis_domain::values::Need;
 use trellis_domain::{ReferralId, Role};
 use trellis_store::referrals::{ReferralFilter, ReferralRecord};
 
 use super::pages::{ReferralRow, Shell};
-use super::{Staff, failure, form_token, page, problem};
+use super::{Staff, failure, form_token, page, problem, referral_list};
 use crate::AppState;
-
-/// Referrals on one page.
-const PAGE_SIZE: u64 = 50;
 
 /// The filters as the GET form sends them; every field is optional and an empty one is no filter.
 #[derive(Deserialize, Default, Clone)]
@@ -136,16 +132,11 @@ pub(super) async fn show(
     headers: HeaderMap,
     Query(q): Query<CaseloadQuery>,
 ) -> Response {
-    let actor = staff.actor();
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
-    let Some(scope) = ReferralScope::of(&actor) else {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(shell),
-            "Not available",
-            "The caseload is for link workers and GP practices.",
-        );
+    let scope = match referral_list::scope_of(&staff, &shell, "The caseload is for link workers and GP practices.") {
+        Ok(scope) => scope,
+        Err(response) => return response,
     };
     let status = filled(&q.status).unwrap_or("open");
     let Some(wanted) = statuses(status) else { return unreadable(shell) };
@@ -163,22 +154,19 @@ pub(super) async fn show(
     let search = filled(&q.q).map(str::to_owned);
     let now = Utc::now();
     let filter = ReferralFilter {
-        scope,
         statuses: wanted,
         need,
         assigned_to: mine.then_some(staff.user.id),
         overdue_at: overdue.then_some(now),
         search: search.clone(),
-        before,
-        limit: PAGE_SIZE,
+        ..referral_list::filter(scope, before)
     };
-    let result = match state.store.referral_page(&actor, &filter, now).await {
-        Ok(result) => result,
+    let listed = match referral_list::read(&state, &staff, &filter, now).await {
+        Ok(listed) => listed,
         Err(e) => return failure(&e),
     };
-    let next =
-        result.has_next.then(|| result.records.last().map(|r| address(&q, Some(&r.state.id.to_string())))).flatten();
-    let rows = result.records.iter().map(|r| row(r, &staff.user.id, now)).collect();
+    let next = listed.next.map(|last| address(&q, Some(&last.to_string())));
+    let rows = listed.records.iter().map(|r| row(r, &staff.user.id, now)).collect();
     let view = CaseloadPage {
         shell: Some(shell),
         statuses: STATUS_CHOICES

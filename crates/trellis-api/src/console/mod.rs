@@ -16,6 +16,7 @@ mod directory;
 mod find_services;
 mod pages;
 mod referral_form;
+mod referral_list;
 mod referrals;
 mod sign_in;
 

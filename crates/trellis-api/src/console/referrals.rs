@@ -12,15 +12,11 @@ use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand, ReferralStatus};
 use trellis_domain::{ReferralId, Role};
 use trellis_store::StoreError;
-use trellis_store::referrals::ReferralFilter;
 
 use super::pages::{ReferralListPage, ReferralPage, ReferralRow, Shell};
-use super::{Staff, failure, form_token, page, problem, refused, see_other};
+use super::{Staff, failure, form_token, page, problem, referral_list, refused, see_other};
 use crate::AppState;
 use crate::link_pages::csrf;
-
-/// Referrals on one page of a list.
-const PAGE_SIZE: u64 = 50;
 
 /// The list's paging.
 #[derive(Deserialize, Default)]
@@ -75,33 +71,18 @@ pub(super) async fn list(
         // A link worker's list is the caseload, with its filters.
         return see_other("/caseload");
     }
-    let actor = staff.actor();
     let (csrf, cookie) = form_token(&state, &headers);
     let shell = Shell::of(&staff, csrf);
-    let Some(scope) = ReferralScope::of(&actor) else {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(shell),
-            "Not available",
-            "Referrals are for GP practices and link workers.",
-        );
+    let scope = match referral_list::scope_of(&staff, &shell, "Referrals are for GP practices and link workers.") {
+        Ok(scope) => scope,
+        Err(response) => return response,
     };
     let before = q.after.as_deref().and_then(|a| a.parse().ok()).map(ReferralId);
     let now = Utc::now();
-    let filter = ReferralFilter {
-        scope,
-        statuses: Vec::new(),
-        need: None,
-        assigned_to: None,
-        overdue_at: None,
-        search: None,
-        before,
-        limit: PAGE_SIZE,
-    };
-    match state.store.referral_page(&actor, &filter, now).await {
-        Ok(result) => {
-            let next = result.has_next.then(|| result.records.last().map(|r| r.state.id.to_string())).flatten();
-            let rows = result.records.iter().map(|r| ReferralRow::of(r, now)).collect();
+    match referral_list::read(&state, &staff, &referral_list::filter(scope, before), now).await {
+        Ok(listed) => {
+            let next = listed.next.map(|last| last.to_string());
+            let rows = listed.records.iter().map(|r| ReferralRow::of(r, now)).collect();
             page(StatusCode::OK, &ReferralListPage { shell: Some(shell), rows, next, paged: before.is_some() }, cookie)
         }
         Err(e) => failure(&e),

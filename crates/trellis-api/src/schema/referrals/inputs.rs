@@ -3,12 +3,14 @@
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use trellis_domain::ReferralId;
+use trellis_domain::referral::Note;
 use trellis_domain::values as v;
 
 use crate::referral_input::ReferralText;
 
 use super::types::{ClosureReason, ContactMethod, PersonDetailsChoice, ReferralStatus, Urgency};
-use crate::schema::common::Need;
+use crate::schema::common::{Need, referral_id};
 
 /// The person being referred.
 #[derive(InputObject, Serialize, Clone)]
@@ -114,6 +116,27 @@ pub struct AssignReferralInput {
     /// The link worker.
     pub link_worker_id: ID,
 }
+
+/// What the inputs of the mutations that take a note and nothing else share: the referral, the version
+/// the caller saw and the note, marked for the GP or not. Each input keeps its own words for its note, so
+/// the fields are not flattened into one shared input.
+pub trait NotedInput {
+    /// The referral, the version and the note, parsed (the note first, as the mutations always checked).
+    fn parsed(self) -> Result<(ReferralId, u32, Option<Note>), v::ValueError>;
+}
+
+macro_rules! noted_input {
+    ($($input:ident),+ $(,)?) => {$(
+        impl NotedInput for $input {
+            fn parsed(self) -> Result<(ReferralId, u32, Option<Note>), v::ValueError> {
+                let note = Note::given(self.note, self.for_gp)?;
+                Ok((referral_id(&self.referral_id)?, self.expected_version, note))
+            }
+        }
+    )+};
+}
+
+noted_input!(RecordContactAttemptInput, RecordContactInput, RecordAttendanceInput, EndActivityInput);
 
 /// A note on a referral, for the mutations that take nothing else.
 #[derive(InputObject)]

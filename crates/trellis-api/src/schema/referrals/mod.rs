@@ -126,8 +126,29 @@ async fn transition(
 ) -> ApiResult<Referral> {
     let actor = ctx.data::<Caller>()?.actor().api()?;
     let id = referral_id(referral).api()?;
+    transition_as(ctx, &actor, id, expected_version, command).await
+}
+
+/// The command a note-taking mutation makes of its note, applied.
+async fn noted(
+    ctx: &Context<'_>,
+    input: impl NotedInput,
+    command: impl FnOnce(Option<Note>) -> ReferralCommand,
+) -> ApiResult<Referral> {
+    let actor = ctx.data::<Caller>()?.actor().api()?;
+    let (id, expected_version, note) = input.parsed().api()?;
+    transition_as(ctx, &actor, id, expected_version, command(note)).await
+}
+
+async fn transition_as(
+    ctx: &Context<'_>,
+    actor: &trellis_domain::Actor,
+    id: trellis_domain::ReferralId,
+    expected_version: u32,
+    command: ReferralCommand,
+) -> ApiResult<Referral> {
     let record =
-        ctx.data::<Store>()?.transition_referral(id, expected_version, command, &actor, Utc::now()).await.api()?;
+        ctx.data::<Store>()?.transition_referral(id, expected_version, command, actor, Utc::now()).await.api()?;
     Ok(Referral(record))
 }
 
@@ -183,18 +204,14 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: RecordContactAttemptInput,
     ) -> ApiResult<RecordContactAttemptPayload> {
-        let command = ReferralCommand::RecordContactAttempt { note: Note::given(input.note, input.for_gp).api()? };
-        Ok(RecordContactAttemptPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
-        })
+        let referral = noted(ctx, input, |note| ReferralCommand::RecordContactAttempt { note }).await?;
+        Ok(RecordContactAttemptPayload { referral })
     }
 
     /// Record the first real conversation with the person.
     async fn record_contact(&self, ctx: &Context<'_>, input: RecordContactInput) -> ApiResult<RecordContactPayload> {
-        let command = ReferralCommand::RecordContact { note: Note::given(input.note, input.for_gp).api()? };
-        Ok(RecordContactPayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
-        })
+        let referral = noted(ctx, input, |note| ReferralCommand::RecordContact { note }).await?;
+        Ok(RecordContactPayload { referral })
     }
 
     /// Record that the person attends an activity.
@@ -203,17 +220,13 @@ impl ReferralMutation {
         ctx: &Context<'_>,
         input: RecordAttendanceInput,
     ) -> ApiResult<RecordAttendancePayload> {
-        let command =
-            ReferralCommand::RecordAttendance { evidence: None, note: Note::given(input.note, input.for_gp).api()? };
-        Ok(RecordAttendancePayload {
-            referral: transition(ctx, &input.referral_id, input.expected_version, command).await?,
-        })
+        let referral = noted(ctx, input, |note| ReferralCommand::RecordAttendance { evidence: None, note }).await?;
+        Ok(RecordAttendancePayload { referral })
     }
 
     /// Record that the activity ended early and the person needs another connection.
     async fn end_activity(&self, ctx: &Context<'_>, input: EndActivityInput) -> ApiResult<EndActivityPayload> {
-        let command = ReferralCommand::EndActivity { note: Note::given(input.note, input.for_gp).api()? };
-        let referral = transition(ctx, &input.referral_id, input.expected_version, command).await?;
+        let referral = noted(ctx, input, |note| ReferralCommand::EndActivity { note }).await?;
         Ok(EndActivityPayload { referral })
     }
 
