@@ -66,6 +66,16 @@ pub async fn session_for(app: &TestApp, user: trellis_domain::UserId) -> String 
     format!("{}; {cookie}", confirmed.header("set-cookie").split(';').next().unwrap())
 }
 
+/// Posts `form` to `path` from `page`, as its form would: with the page's anti-forgery token and the
+/// version it showed (a referral's or a service's), from the same site, signed in as `session`.
+pub async fn submit_from(app: &TestApp, session: &str, page: &Page, path: &str, form: &[(&str, &str)]) -> Page {
+    let csrf = page.csrf_field();
+    let version = page.hidden_field("version").expect("the page's version");
+    let mut fields = vec![("csrf", csrf.as_str()), ("version", version.as_str())];
+    fields.extend_from_slice(form);
+    post(app, path, Some(session), &fields, &same_origin(app)).await
+}
+
 /// A fresh sign-in path (`/sign-in/tsi_…`) for `user`, for a browser test to open.
 pub async fn sign_in_path(app: &TestApp, user: trellis_domain::UserId) -> String {
     let now = Utc::now();

@@ -12,8 +12,8 @@ use trellis_domain::{ReferralId, Role, UserId};
 use trellis_store::accounts::{NewUser, User};
 use trellis_store::testing::Fixture;
 use trellis_tests::TestApp;
-use trellis_tests::console::session_for;
-use trellis_tests::link_pages::{get, post, same_origin};
+use trellis_tests::console::{session_for, submit_from};
+use trellis_tests::link_pages::get;
 
 const ASSIGN: &str = "mutation($id: ID!, $lw: ID!) { assignReferral(input: { referralId: $id, expectedVersion: 1, \
                       linkWorkerId: $lw }) { referral { id version assignedToId } } }";
@@ -75,9 +75,7 @@ on_both_databases!(
         assert!(!page.body.contains(&f.provider_user.id.to_string()), "the form offers colleagues only");
         assert!(!page.body.contains(&disabled.id.to_string()), "the form offers no disabled colleague");
         let provider = f.provider_user.id.to_string();
-        let fields = [("csrf", page.csrf_field()), ("version", "1".to_owned()), ("to", provider)];
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let answer = post(&app, &format!("/referrals/{id}/assign"), Some(&session), &fields, &same_origin(&app)).await;
+        let answer = submit_from(&app, &session, &page, &format!("/referrals/{id}/assign"), &[("to", &provider)]).await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
         assert!(
             answer.text().contains("Choose a link worker of this referral's service whose account is active"),

@@ -22,7 +22,7 @@ use trellis_store::audit::AuditFilter;
 use trellis_store::notices::offer_reference;
 use trellis_store::offers::OfferRequest;
 use trellis_store::testing::Fixture;
-use trellis_tests::console::{sign_in, worker};
+use trellis_tests::console::{session_for, sign_in, submit_from, worker};
 use trellis_tests::link_pages::{Page, get, post, same_origin};
 use trellis_tests::maildev::{MailDev, free_port, smtp_mailer};
 use trellis_tests::{TestApp, run_node, screenshot_dir};
@@ -44,15 +44,6 @@ async fn colleague(app: &TestApp) -> User {
         name: "Priya Link".into(),
     };
     app.store.create_user(new, Utc::now()).await.unwrap()
-}
-
-/// Posts `form` from `page` (its anti-forgery token and the referral's version added) to `path`.
-async fn submit(app: &TestApp, session: &str, page: &Page, path: &str, form: &[(&str, &str)]) -> Page {
-    let csrf = page.csrf_field();
-    let version = page.hidden_field("version").expect("the page's version");
-    let mut fields = vec![("csrf", csrf.as_str()), ("version", version.as_str())];
-    fields.extend_from_slice(form);
-    post(app, path, Some(session), &fields, &same_origin(app)).await
 }
 
 async fn status_of(app: &TestApp, id: ReferralId) -> (ReferralStatus, u32) {
@@ -140,7 +131,7 @@ on_both_databases!(
         assert!(after > before, "opening the page is audited");
 
         // Another service's link worker cannot tell that it exists.
-        let other = sign_in_fresh(&app, &f.other_link_worker).await;
+        let other = session_for(&app, f.other_link_worker.id).await;
         let theirs = get(&app, &format!("/referrals/{id}"), Some(&other)).await;
         assert_eq!(theirs.status, StatusCode::NOT_FOUND);
         assert!(!theirs.text().contains("Margaret"));
@@ -152,41 +143,29 @@ async fn open_referral(app: &TestApp, session: &str, id: ReferralId) -> Page {
     get(app, &format!("/referrals/{id}"), Some(session)).await
 }
 
-/// Signs `user` in with a link minted directly (the emailed round trip is tested elsewhere).
-async fn sign_in_fresh(app: &TestApp, user: &User) -> String {
-    let now = Utc::now();
-    let token = app.store.create_sign_in_link(user.id, now + TimeDelta::minutes(15), now).await.unwrap();
-    let path = format!("/sign-in/{token}");
-    let shown = get(app, &path, None).await;
-    let cookie = shown.cookie();
-    let confirmed = post(app, &path, Some(&cookie), &[("csrf", &shown.csrf_field())], &same_origin(app)).await;
-    assert_eq!(confirmed.status, StatusCode::SEE_OTHER, "{}", confirmed.body);
-    format!("{}; {cookie}", confirmed.header("set-cookie").split(';').next().unwrap())
-}
-
 on_both_databases!(
     a_link_worker_works_a_referral_through_its_forms_from_assignment_to_closure,
     |app: TestApp| async move {
         let f = &app.fixture;
         let id = referral(&app, NHS).await;
-        let session = sign_in_fresh(&app, &f.link_worker).await;
+        let session = session_for(&app, f.link_worker.id).await;
         let path = |action: &str| format!("/referrals/{id}/{action}");
         let open = || open_referral(&app, &session, id);
 
         let page = open().await;
         let me = f.link_worker.id.to_string();
-        let done = submit(&app, &session, &page, &path("assign"), &[("to", &me)]).await;
+        let done = submit_from(&app, &session, &page, &path("assign"), &[("to", &me)]).await;
         assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, &*format!("/referrals/{id}?done=assigned")));
         let page = get(&app, done.location(), Some(&session)).await;
         assert!(page.text().contains("The referral is assigned."));
         let lw = Fixture::actor(&f.link_worker);
         assert_eq!(app.store.referral(&lw, id, Utc::now()).await.unwrap().state.assigned_to, Some(f.link_worker.id));
 
-        let done = submit(&app, &session, &page, &path("contact-attempt"), &[("note", "No answer at 10am")]).await;
+        let done = submit_from(&app, &session, &page, &path("contact-attempt"), &[("note", "No answer at 10am")]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let page = open().await;
         let done =
-            submit(&app, &session, &page, &path("contact"), &[("note", "Keen on walks"), ("for_gp", "yes")]).await;
+            submit_from(&app, &session, &page, &path("contact"), &[("note", "Keen on walks"), ("for_gp", "yes")]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let history = app.store.referral_history(&lw, id).await.unwrap();
         let kinds: Vec<_> = history.iter().map(|e| e.kind.clone()).collect();
@@ -214,7 +193,7 @@ on_both_databases!(
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         let service = f.walking_group.id.to_string();
         let note = "Loves birdwatching";
-        let done = submit(&app, &session, &form, &path("offer"), &[("service", &service), ("note", note)]).await;
+        let done = submit_from(&app, &session, &form, &path("offer"), &[("service", &service), ("note", note)]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let offers = app.store.offers_for_referral(&lw, id).await.unwrap();
         assert_eq!(offers.len(), 1);
@@ -225,7 +204,8 @@ on_both_databases!(
         let provider = Fixture::actor(&f.provider_user);
         app.store.transition_offer(offer, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
         let page = open().await;
-        let done = submit(&app, &session, &page, &path("attendance"), &[("note", "First walk on Wednesday")]).await;
+        let done =
+            submit_from(&app, &session, &page, &path("attendance"), &[("note", "First walk on Wednesday")]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         assert_eq!(status_of(&app, id).await.0, ReferralStatus::Attending);
         let offer_path = format!("/referrals/{id}/offers/{offer}");
@@ -234,17 +214,17 @@ on_both_databases!(
         {
             let page = open().await;
             let form = [("update", update), ("offer_version", offer_version)];
-            let done = submit(&app, &session, &page, &offer_path, &form).await;
+            let done = submit_from(&app, &session, &page, &offer_path, &form).await;
             assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
             assert_eq!(app.store.offer(&lw, offer).await.unwrap().state.status, expected);
         }
         let page = open().await;
-        let done = submit(&app, &session, &page, &path("end-activity"), &[("note", "Knee trouble")]).await;
+        let done = submit_from(&app, &session, &page, &path("end-activity"), &[("note", "Knee trouble")]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         assert_eq!(status_of(&app, id).await.0, ReferralStatus::Contacted);
 
         let page = open().await;
-        let done = submit(
+        let done = submit_from(
             &app,
             &session,
             &page,
@@ -285,10 +265,10 @@ on_both_databases!(
         assert_eq!(data["referral"]["offers"][0]["reference"], offer_reference(offer.state.id));
         assert!(offer_reference(offer.state.id).starts_with("OF-"));
 
-        let session = sign_in_fresh(&app, &f.link_worker).await;
+        let session = session_for(&app, f.link_worker.id).await;
         let page = get(&app, &format!("/referrals/{id}"), Some(&session)).await;
         let path = format!("/referrals/{id}/offers/{}", offer.state.id);
-        let done = submit(
+        let done = submit_from(
             &app,
             &session,
             &page,
@@ -307,13 +287,13 @@ on_both_databases!(
     |app: TestApp| async move {
         let f = &app.fixture;
         let id = referral(&app, NHS).await;
-        let session = sign_in_fresh(&app, &f.link_worker).await;
+        let session = session_for(&app, f.link_worker.id).await;
         let page = get(&app, &format!("/referrals/{id}"), Some(&session)).await;
         let before = status_of(&app, id).await;
 
         // Attendance before first contact: the domain refuses; the note is kept.
         let refused =
-            submit(&app, &session, &page, &format!("/referrals/{id}/attendance"), &[("note", "Came to the walk")])
+            submit_from(&app, &session, &page, &format!("/referrals/{id}/attendance"), &[("note", "Came to the walk")])
                 .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
         let text = refused.text();
@@ -322,7 +302,7 @@ on_both_databases!(
         assert!(text.contains("<title>Error: "));
 
         // Completed with no follow-up measure and no reason why: the store asks for it, keeping the rest.
-        let refused = submit(
+        let refused = submit_from(
             &app,
             &session,
             &page,
@@ -336,7 +316,8 @@ on_both_databases!(
         assert!(refused.body.contains("value=\"completed\" checked"), "the reason chosen is kept");
         assert!(refused.body.contains(">All done</textarea>"));
 
-        let no_reason = submit(&app, &session, &page, &format!("/referrals/{id}/close"), &[("note", "Oops")]).await;
+        let no_reason =
+            submit_from(&app, &session, &page, &format!("/referrals/{id}/close"), &[("note", "Oops")]).await;
         assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(no_reason.text().contains("Choose why the referral is closing"));
         assert_eq!(status_of(&app, id).await, before, "nothing changed");
@@ -377,9 +358,9 @@ on_both_databases!(
         assert_eq!(status_of(&app, id).await, before, "nothing changed");
 
         // A practice cannot work the referral through these forms: the domain says no.
-        let gp = sign_in_fresh(&app, &f.gp).await;
+        let gp = session_for(&app, f.gp.id).await;
         let gp_page = get(&app, &format!("/referrals/{id}"), Some(&gp)).await;
-        let refused = submit(&app, &gp, &gp_page, &format!("/referrals/{id}/contact"), &[]).await;
+        let refused = submit_from(&app, &gp, &gp_page, &format!("/referrals/{id}/contact"), &[]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(refused.text().contains("only a link worker of the referral's service can do this"));
         assert_eq!(status_of(&app, id).await, before, "nothing changed");
@@ -392,7 +373,7 @@ on_both_databases!(
         let f = &app.fixture;
         let id = referral(&app, NHS).await;
         let priya = colleague(&app).await;
-        let session = sign_in_fresh(&app, &f.link_worker).await;
+        let session = session_for(&app, f.link_worker.id).await;
         let page = get(&app, &format!("/referrals/{id}"), Some(&session)).await;
 
         // Meanwhile, a colleague records first contact.
@@ -401,7 +382,7 @@ on_both_databases!(
         app.store.transition_referral(id, 1, contact, &other, Utc::now()).await.unwrap();
         let (_, version) = status_of(&app, id).await;
 
-        let stale = submit(
+        let stale = submit_from(
             &app,
             &session,
             &page,
@@ -459,7 +440,7 @@ on_both_databases!(
         let page = get(&app, &format!("/referrals/{id}"), Some(&session)).await;
         let provider = Fixture::actor(&f.provider_user);
         app.store.transition_offer(offer.state.id, 1, OfferCommand::Accept, &provider, Utc::now()).await.unwrap();
-        let stale = submit(
+        let stale = submit_from(
             &app,
             &session,
             &page,
