@@ -1,6 +1,6 @@
 //! The directory as it reads: services, their places and live capacity, and matches.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use trellis_domain::directory as rules;
 use trellis_store::directory;
@@ -30,115 +30,137 @@ mirror_enum!(
     }
 );
 
+/// A service in the directory: the store's service, read through (`status` and capacity's `status` as
+/// their snake_case names).
+pub struct Service(pub directory::Service);
+
 /// A service in the directory.
-#[derive(SimpleObject)]
-pub struct Service {
+#[Object]
+impl Service {
     /// Its id.
-    pub id: ID,
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
     /// The provider organisation's id.
-    pub organisation_id: ID,
+    async fn organisation_id(&self) -> ID {
+        ID(self.0.organisation.to_string())
+    }
     /// Its name.
-    pub name: String,
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
     /// What it is.
-    pub description: String,
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
     /// Where offers go (the organisation's address when absent).
-    pub email: Option<String>,
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
     /// Its web page.
-    pub url: Option<String>,
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
     /// `active` (listed and open to offers) or `inactive`.
-    pub status: String,
+    async fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
     /// Taxonomy term codes.
-    pub taxonomy: Vec<String>,
+    async fn taxonomy(&self) -> &[String] {
+        &self.0.taxonomy
+    }
     /// Youngest age it takes.
-    pub min_age: Option<i32>,
+    async fn min_age(&self) -> Option<i32> {
+        self.0.min_age
+    }
     /// Oldest age it takes.
-    pub max_age: Option<i32>,
+    async fn max_age(&self) -> Option<i32> {
+        self.0.max_age
+    }
     /// Eligibility in words.
-    pub eligibility: Option<String>,
+    async fn eligibility(&self) -> Option<&str> {
+        self.0.eligibility.as_deref()
+    }
     /// When it runs.
-    pub schedule: Option<String>,
+    async fn schedule(&self) -> Option<&str> {
+        self.0.schedule.as_deref()
+    }
     /// Where it happens.
-    pub places: Vec<Place>,
+    async fn places(&self) -> Vec<Place<'_>> {
+        self.0.places.iter().map(Place).collect()
+    }
     /// Live capacity.
-    pub capacity: Option<Capacity>,
+    async fn capacity(&self) -> Option<Capacity<'_>> {
+        self.0.capacity.as_ref().map(Capacity)
+    }
     /// Moves on with every change to the service or its capacity (an accepted offer taking a place
     /// included): pass it as `expectedVersion` to `updateService` and `updateServiceCapacity`, which
     /// answer `CONFLICT` when someone changed it since.
-    pub version: u32,
+    async fn version(&self) -> u32 {
+        self.0.version
+    }
 }
 
 /// Where a service happens.
-#[derive(SimpleObject)]
-pub struct Place {
+pub struct Place<'a>(&'a directory::Place);
+
+/// Where a service happens.
+#[Object]
+impl Place<'_> {
     /// Its name.
-    pub name: String,
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
     /// Its postcode.
-    pub postcode: Option<String>,
+    async fn postcode(&self) -> Option<String> {
+        self.0.postcode.clone().map(String::from)
+    }
     /// Latitude.
-    pub latitude: Option<f64>,
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
     /// Longitude.
-    pub longitude: Option<f64>,
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
 }
 
 /// A service's capacity (HSDS 3.1 `service_capacity`).
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct Capacity {
-    /// Places free.
-    pub available: i32,
-    /// Places in all.
-    pub maximum: i32,
-    /// What a place is.
-    pub unit: String,
-    /// `open`, `waitlist` or `closed`.
-    pub status: String,
-    /// When the provider last said so.
-    pub updated_at: DateTime<Utc>,
-}
+pub struct Capacity<'a>(&'a directory::Capacity);
 
-#[ComplexObject]
-impl Capacity {
+/// A service's capacity (HSDS 3.1 `service_capacity`).
+#[Object]
+impl Capacity<'_> {
+    /// Places free.
+    async fn available(&self) -> i32 {
+        self.0.available
+    }
+    /// Places in all.
+    async fn maximum(&self) -> i32 {
+        self.0.maximum
+    }
+    /// What a place is.
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    /// `open`, `waitlist` or `closed`.
+    async fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    /// When the provider last said so.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
     /// Whether the provider last confirmed it longer ago than this deployment trusts (14 days unless
     /// configured otherwise): the numbers may no longer be true.
     async fn stale(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(ctx.data::<trellis_store::Store>()?.policy().capacity_stale(self.updated_at, Utc::now()))
+        Ok(ctx.data::<trellis_store::Store>()?.policy().capacity_stale(self.0.updated_at, Utc::now()))
     }
 }
 
 impl From<directory::Service> for Service {
     fn from(s: directory::Service) -> Self {
-        Service {
-            id: ID(s.id.to_string()),
-            organisation_id: ID(s.organisation.to_string()),
-            name: s.name,
-            description: s.description,
-            email: s.email,
-            url: s.url,
-            status: s.status.as_str().into(),
-            taxonomy: s.taxonomy,
-            min_age: s.min_age,
-            max_age: s.max_age,
-            eligibility: s.eligibility,
-            schedule: s.schedule,
-            places: s
-                .places
-                .into_iter()
-                .map(|p| Place {
-                    name: p.name,
-                    postcode: p.postcode.map(String::from),
-                    latitude: p.latitude,
-                    longitude: p.longitude,
-                })
-                .collect(),
-            capacity: s.capacity.map(|c| Capacity {
-                available: c.available,
-                maximum: c.maximum,
-                unit: c.unit,
-                status: c.status.as_str().into(),
-                updated_at: c.updated_at,
-            }),
-            version: s.version,
-        }
+        Service(s)
     }
 }
 
