@@ -106,6 +106,9 @@ pub enum ImportSource {
     Oruk {
         /// A file path or an http(s) URL.
         source: String,
+        /// Keep the feed in sync: read it again at this interval (`30m`, `6h`, `1d`) until stopped.
+        #[arg(long, value_parser = crate::import::parse_every)]
+        every: Option<std::time::Duration>,
     },
 }
 
@@ -185,6 +188,9 @@ pub struct ServeArgs {
     /// API behaviour.
     #[command(flatten)]
     pub api: ApiArgs,
+    /// Open Referral UK feeds the worker keeps in sync.
+    #[command(flatten)]
+    pub feeds: FeedArgs,
     /// Email delivery.
     #[command(flatten)]
     pub mail: MailArgs,
@@ -284,6 +290,20 @@ pub struct WorkerArgs {
     /// How long a referral's idempotency key is remembered, in days; older keys are forgotten.
     #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
     pub idempotency_key_days: i64,
+    /// Open Referral UK feeds kept in sync.
+    #[command(flatten)]
+    pub feeds: FeedArgs,
+}
+
+/// Open Referral UK feeds the worker keeps in sync (none by default).
+#[derive(Args, Debug, Clone)]
+pub struct FeedArgs {
+    /// A feed's `/services` address; repeat the flag, or separate addresses with commas in the variable.
+    #[arg(long = "oruk-feed", env = "TRELLIS_ORUK_FEEDS", value_delimiter = ',')]
+    pub oruk_feeds: Vec<String>,
+    /// How often each feed is read (`30m`, `6h`, `1d`).
+    #[arg(long, env = "TRELLIS_ORUK_SYNC_EVERY", default_value = "6h", value_parser = crate::import::parse_every)]
+    pub oruk_sync_every: std::time::Duration,
 }
 
 /// API behaviour.
