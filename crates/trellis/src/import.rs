@@ -343,3 +343,54 @@ fn http_failure(e: reqwest::Error, limits: &FetchLimits) -> String {
         reason
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first surprise")]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn next(url: &str, body: Value) -> Option<String> {
+        let page = read_page(body).unwrap();
+        next_page(&reqwest::Url::parse(url).unwrap(), &page).unwrap().map(String::from)
+    }
+
+    #[test]
+    fn oruk_3_and_oruk_1_pages_are_followed_to_their_last() {
+        let three =
+            |n: u64, last: bool| json!({ "page_number": n, "total_pages": 3, "last_page": last, "contents": [{}] });
+        assert_eq!(
+            next("https://d.example/services?per_page=2", three(1, false)).as_deref(),
+            Some("https://d.example/services?per_page=2&page=2")
+        );
+        assert_eq!(next("https://d.example/services?page=3", three(3, true)), None);
+        let one = |n: u64, last: bool| json!({ "number": n, "totalPages": 2, "last": last, "content": [{}] });
+        assert_eq!(
+            next("https://d.example/services", one(1, false)).as_deref(),
+            Some("https://d.example/services?page=2")
+        );
+        assert_eq!(next("https://d.example/services?page=2", one(2, false)), None, "totalPages says it is the last");
+        assert_eq!(next("https://d.example/services?page=2", one(2, true)), None);
+        let linked = json!({ "contents": [{}], "links": { "next": "/services?cursor=abc" } });
+        assert_eq!(
+            next("https://d.example/services", linked).as_deref(),
+            Some("https://d.example/services?cursor=abc")
+        );
+        assert_eq!(next("https://d.example/services", json!({ "contents": [] })), None, "an empty page ends it");
+    }
+
+    #[test]
+    fn a_page_of_the_wrong_shape_is_refused_saying_what_was_found() {
+        let refused = |body: Value| read_page(body).err().unwrap();
+        assert_eq!(refused(json!({ "contents": "x" })), "has `contents` that is not a list but a string");
+        assert_eq!(
+            refused(json!({ "contents": [], "total_pages": "many" })),
+            "says total_pages is \"many\", which is not a page count"
+        );
+        assert!(refused(json!(42)).ends_with("or one service, not a number"));
+        assert_eq!(read_page(json!([{ "id": 1 }, { "id": 2 }])).unwrap().records.len(), 2);
+        assert_eq!(read_page(json!({ "id": "s", "name": "One" })).unwrap().records.len(), 1);
+    }
+}

@@ -474,4 +474,29 @@ mod tests {
         );
         assert_eq!(worker, parse("serve"));
     }
+
+    #[test]
+    fn the_worker_and_the_server_take_the_feeds_to_keep_in_sync_and_how_often() {
+        let feeds = |command: &str, extra: &[&str]| {
+            let cli = Cli::try_parse_from(["trellis", command].iter().chain(extra)).expect("arguments parse");
+            match cli.command {
+                Command::Worker(args) => args.feeds,
+                Command::Serve(args) => args.feeds,
+                other => panic!("unexpected command {other:?}"),
+            }
+        };
+        let given = ["--oruk-feed", "https://a.example/services", "--oruk-feed", "https://b.example/services"];
+        let worker = feeds("worker", &[&given[..], &["--oruk-sync-every", "30m"]].concat());
+        assert_eq!(worker.oruk_feeds, ["https://a.example/services", "https://b.example/services"]);
+        assert_eq!(worker.oruk_sync_every, std::time::Duration::from_secs(1800));
+        let serve = feeds("serve", &[]);
+        assert!(serve.oruk_feeds.is_empty(), "no feed unless one is configured");
+        assert_eq!(serve.oruk_sync_every, std::time::Duration::from_secs(6 * 3600));
+        assert!(Cli::try_parse_from(["trellis", "worker", "--oruk-sync-every", "often"]).is_err());
+        let import = Cli::try_parse_from(["trellis", "import", "oruk", "https://a.example/services", "--every", "6h"]);
+        assert!(matches!(
+            import.expect("arguments parse").command,
+            Command::Import { source: super::ImportSource::Oruk { every: Some(e), .. } } if e.as_secs() == 21_600
+        ));
+    }
 }
