@@ -21,7 +21,8 @@ use trellis_store::Store;
 use trellis_store::audit::AuditFilter;
 use trellis_store::offers::{OfferRequest, OfferTimers};
 use trellis_store::oruk::{FeedValidators, RunOutcome};
-use trellis_tests::{Fixture, TestApp, on_both_databases};
+use trellis_tests::console::sign_in_path;
+use trellis_tests::{Fixture, TestApp, on_both_databases, run_node, screenshot_dir};
 
 use crate::directory::{fixture_path, import};
 
@@ -363,3 +364,38 @@ fn a_sync_interval_is_read_from_a_number_and_a_unit() {
         assert!(import::parse_every(bad).is_err(), "{bad}");
     }
 }
+
+on_both_databases!(
+    the_import_reports_page_shows_each_run_with_its_warnings_to_the_network_lead_only_and_passes_axe_wcag_22_aa,
+    |app: TestApp| async move {
+        let f = &app.fixture;
+        import::import_oruk(&app.store, &fixture_path("bad-records.json")).await.unwrap();
+        import::import_oruk(&app.store, &fixture_path("example_service_full.json")).await.unwrap();
+        import::import_oruk(&app.store, "/nonexistent/services.json").await.unwrap();
+        let lead = sign_in_path(&app, f.network_lead.id).await;
+        let gp = sign_in_path(&app, f.gp.id).await;
+        let backend = match app.store.backend() {
+            sea_orm::DatabaseBackend::Postgres => "postgres",
+            _ => "sqlite",
+        };
+        let dir = screenshot_dir("console-imports", backend);
+        let args = [app.base_url.clone(), lead, gp, dir.to_str().unwrap().to_owned()];
+        let output = tokio::task::spawn_blocking(move || {
+            run_node("console-imports.mjs", &args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .expect("node");
+        let report: Value = serde_json::from_str(output.trim().lines().last().unwrap()).expect(&output);
+        assert_eq!(report["violations"], json!([]), "axe-core found violations: {report:#}");
+        assert_eq!(report["gpRefused"], true, "{report:#}");
+        let runs: Vec<&str> = report["runs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        assert_eq!(runs.len(), 3, "{runs:?}");
+        assert!(runs[0].ends_with("Failed") && runs[1].ends_with("Imported"), "{runs:?}");
+        assert!(report["failures"][0].as_str().unwrap().starts_with("cannot read the file"), "{report:#}");
+        let warnings = report["warnings"].to_string();
+        for shown in ["ABC 1234", "service_at_locations[0].location.latitude", "nobody-at-example"] {
+            assert!(warnings.contains(shown), "{shown} in {warnings}");
+        }
+        assert!(report["rejections"].to_string().contains("has no usable id"), "{report:#}");
+    }
+);

@@ -3,7 +3,7 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use trellis_domain::Role;
+use trellis_domain::access::IMPORT_READERS;
 use trellis_store::Store;
 use trellis_store::oruk::{ImportRunRecord, RunOutcome};
 
@@ -25,7 +25,7 @@ impl ImportQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, ImportRun, EmptyFields, EmptyFields>> {
-        ctx.data::<Caller>()?.require(&[Role::NetworkLead], "read import runs").api()?;
+        ctx.data::<Caller>()?.require(&IMPORT_READERS, "read import runs").api()?;
         let limit = page_size(ctx, first)?;
         let before = after.map(|c| common::parse_id::<uuid::Uuid>("after", &ID(c))).transpose().api()?;
         let mut rows = ctx.data::<Store>()?.import_runs(before, limit + 1).await.api()?;
