@@ -7,6 +7,11 @@
 #[macro_use(on_both_databases)]
 extern crate trellis_tests;
 
+// The binary has no library target; its import entry point is compiled into this test as it is into
+// the binary, so the import tests run the CLI's own code.
+#[path = "../../../crates/trellis/src/import.rs"]
+mod import;
+
 mod accounts;
 mod api_errors;
 mod authorization;
@@ -25,6 +30,7 @@ mod gp_message_delivery;
 mod hostile_input;
 mod journeys;
 mod network;
+mod oruk;
 mod provider_page;
 mod query_count;
 mod request_cost;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::external_id::{LOCATION, ORGANISATION, SERVICE, lookup, remember};
 use super::parse::{ParsedOrganisation, ParsedService, parse_record};
-use super::wire::*;
+use super::wire_v1::*;
 use crate::directory::{ServiceRow, insert_service_row, set_capacity, set_locations, set_taxonomy, update_service_row};
 use crate::entity::{organisation, service};
 use crate::{Store, StoreError};

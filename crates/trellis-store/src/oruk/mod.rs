@@ -1,5 +1,5 @@
-//! The directory as Open Referral UK (the UK profile of HSDS): the subset of a `/services` response that
-//! Trellis reads and writes, importing it idempotently, and exporting the directory in the same shape.
+//! The directory as Open Referral UK (the UK profile of HSDS): importing another directory's `/services`
+//! feed idempotently, and serving Trellis's own as ORUK 3.0.
 //!
 //! Import is lenient about shape (ORUK 1 `service_taxonomys`, `eligibilitys`, `regular_schedules`,
 //! `physical_addresses`; HSDS 3 `taxonomy_terms`, `attributes`, `schedules`, `addresses`, service-level
@@ -11,22 +11,26 @@
 //!
 //! # Layout
 //!
-//! - `wire`: the ORUK documents as serde types, lenient about how a feed writes ids and numbers;
+//! - `wire`: ORUK 3.0 as Trellis serves it (public: `oruk::wire::Service`, `oruk::wire::Page`, …);
+//! - `wire_v1`: the documents as the importer reads them (ORUK 1 and 3), lenient about how a feed writes
+//!   ids and numbers;
 //! - `parse`: a record read and checked into what Trellis writes, or why not;
 //! - `external_id`: which Trellis row an ORUK id stands for;
 //! - `import`: each record written in its own transaction, its organisation matched or added;
-//! - `export`: the directory as ORUK pages.
+//! - `export`: the directory as ORUK 3.0: services, services at locations, taxonomies and terms.
 //!
-//! `wire` and `parse` touch no database.
+//! `wire`, `wire_v1` and `parse` touch no database.
 
 mod export;
 mod external_id;
 mod import;
 mod parse;
-mod wire;
+pub mod wire;
+mod wire_v1;
 
+pub use self::export::ServiceFilter;
 pub use self::import::ImportReport;
-pub use self::wire::*;
+pub use self::wire_v1::*;
 
 /// The largest page the export serves.
 pub const MAX_PER_PAGE: u64 = 500;

@@ -7,7 +7,7 @@ use trellis_domain::directory::{self as rules, CapacityStatus, Coordinates, Serv
 use trellis_domain::values::{EmailAddress, Postcode, required_text};
 use uuid::Uuid;
 
-use super::wire::*;
+use super::wire_v1::*;
 use crate::directory::{Capacity, LocationRow, TermSpec};
 
 pub(super) fn whole(field: &str, n: &Number) -> Result<i32, String> {
