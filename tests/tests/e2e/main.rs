@@ -7,11 +7,6 @@
 #[macro_use(on_both_databases)]
 extern crate trellis_tests;
 
-// The binary has no library target; its import entry point is compiled into this test as it is into
-// the binary, so the import tests run the CLI's own code.
-#[path = "../../../crates/trellis/src/import.rs"]
-mod import;
-
 mod accounts;
 mod api_errors;
 mod authorization;
@@ -31,6 +26,7 @@ mod hostile_input;
 mod journeys;
 mod network;
 mod oruk;
+mod oruk_import;
 mod provider_page;
 mod query_count;
 mod request_cost;

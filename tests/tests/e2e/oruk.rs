@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
-use crate::import;
+use crate::directory::import;
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, Statement};
@@ -15,7 +15,6 @@ use trellis_domain::directory::ServiceStatus;
 use trellis_domain::values::Postcode;
 use trellis_store::Store;
 use trellis_store::directory::{NewService, Place, ServiceDetails};
-use trellis_store::oruk::Page;
 use trellis_store::testing::Fixture;
 use trellis_tests::{Backend, TestApp, TestDb, on_both_databases, repo_root};
 
@@ -47,9 +46,11 @@ async fn listing(base_url: &str, path: &str, per_page: u64) -> (Vec<Value>, Vec<
     (items, pages)
 }
 
-fn fixture_page(name: &str) -> Page<Value> {
+/// The services of a fixture page.
+fn fixture_records(name: &str) -> Vec<Value> {
     let path = repo_root().join("tests/fixtures/oruk").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let page: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    page["content"].as_array().unwrap().clone()
 }
 
 /// A service of the fixture's provider, at one place.
@@ -107,8 +108,9 @@ on_both_databases!(every_oruk_endpoint_answers_as_the_profiles_schemas_say, |app
     let (store, f, base) = (&app.store, &app.fixture, app.base_url.as_str());
     // Some of everything: imported services (an outside vocabulary, an inactive one, addresses, ages,
     // capacity) and the fixture's walking group (email, schedule, eligibility, capacity).
-    let report = store.import_oruk(&fixture_page("services-page.json"), Utc::now()).await.unwrap();
-    assert!(report.rejected.is_empty(), "{report}");
+    let records = fixture_records("services-page.json");
+    let report = store.import_oruk("services-page.json", &records, Utc::now()).await.unwrap().report;
+    assert_eq!(report.rejected, 0, "{report}");
     add_service(store, f, "Old Choir", &["arts_and_culture"], (None, None), ServiceStatus::Inactive).await;
 
     let mut documents: Vec<(&str, Value)> = vec![("root", ok(base, "/oruk/").await), ("root", ok(base, "/oruk").await)];
@@ -313,7 +315,7 @@ on_both_databases!(
         let t = app.tokens.clone();
         // A directory with some of everything: an imported external vocabulary, several places, no
         // capacity, an inactive service, ages, a web page.
-        app.store.import_oruk(&fixture_page("services-page.json"), Utc::now()).await.unwrap();
+        app.store.import_oruk("services-page.json", &fixture_records("services-page.json"), Utc::now()).await.unwrap();
         app.ok(
             &t.provider,
             "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } } }",
@@ -335,8 +337,8 @@ on_both_databases!(
             if app.store.backend() == sea_orm::DatabaseBackend::Postgres { Backend::Postgres } else { Backend::Sqlite };
         let (_db, empty) = TestDb::migrated(backend).await;
         let source = format!("{}/oruk/services?per_page=2", app.base_url);
-        let report = import::import_oruk(&empty, &source).await.unwrap();
-        assert_eq!((report.created, report.updated, report.rejected.len()), (6, 0, 0), "{report}");
+        let report = import::import_oruk(&empty, &source).await.unwrap().report;
+        assert_eq!((report.created, report.updated, report.rejected, report.warned), (6, 0, 0, 0), "{report}");
 
         // Served from there, the directory is the same document: services, organisations, taxonomy,
         // locations, addresses, schedules, contacts and capacity, with the same ids.
@@ -348,8 +350,8 @@ on_both_databases!(
         assert_eq!(copied, exported);
 
         // Importing again changes nothing and duplicates nothing.
-        let again = import::import_oruk(&empty, &source).await.unwrap();
-        assert_eq!((again.created, again.updated), (0, 6), "{again}");
+        let again = import::import_oruk(&empty, &source).await.unwrap().report;
+        assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 6), "{again}");
         assert_eq!(export_of(&copy_url).await, exported);
     }
 );
