@@ -167,6 +167,32 @@ async fn breaks_on_page_two(Query(q): Query<HashMap<String, String>>) -> Respons
     }
 }
 
+/// The address of a server that answers one request with a 10 MB page in 64 KB chunks
+/// (`Transfer-Encoding: chunked`, so no `Content-Length` to refuse it by).
+async fn chunked_huge_page() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/services", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..160 {
+            let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+            if socket.write_all(&framed).await.is_err() {
+                return; // the importer stopped reading at its limit
+            }
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+    });
+    url
+}
+
 /// A service as an ORUK 3.0 feed gives it.
 fn feed_service(id: &str, name: &str) -> Value {
     json!({
@@ -299,6 +325,10 @@ on_both_databases!(
             assert!(error.starts_with(reason), "{path}: {error}");
             assert_eq!((run.report.created, run.report.rejected), (0, 0), "{path}");
         }
+        // A huge page sent in chunks, with no length announced, is cut off at the limit as it arrives.
+        let chunked = chunked_huge_page().await;
+        let run = import::import_oruk_with(&app.store, &chunked, &limits).await.unwrap();
+        assert_eq!(run.error.as_deref(), Some("page 1: is larger than the limit of 5242880 bytes"));
         assert_eq!(app.store.services().await.unwrap().len(), before, "nothing written");
 
         // A feed that breaks on its second page: the first page's record is imported whole, but the feed
@@ -324,7 +354,7 @@ on_both_databases!(
             .filter(|e| e["node"]["outcome"] == "FAILED")
             .map(|e| e["node"]["error"].as_str().unwrap())
             .collect();
-        assert_eq!(errors.len(), 7, "{errors:?}");
+        assert_eq!(errors.len(), 8, "{errors:?}");
     }
 );
 
