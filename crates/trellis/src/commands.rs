@@ -54,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// One import run, its report printed; a run that failed is an error (after its report is kept).
 async fn import_once(store: &Store, source: &str) -> anyhow::Result<()> {
     let run = crate::import::import_oruk(store, source).await?;
-    println!("{}: {} (run {})", run.source, run.report, run.id);
+    println!("import run {} from {}: {}", run.id, run.source, run.report);
     match (run.outcome, run.error) {
         (trellis_store::oruk::RunOutcome::Failed, Some(error)) => bail!("the import of {} failed: {error}", run.source),
         (trellis_store::oruk::RunOutcome::NotModified, _) => {
