@@ -195,12 +195,12 @@ async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, ref
     Ok(())
 }
 
-/// "Who saw this person's record": the newest 51 audit entries about one referral (one page of 50 and
+/// "Who saw this person's record": the newest 51 audit entries about one of `people` (one page of 50 and
 /// whether more follow), its single-record entries and the listings that showed it, as
 /// `Store::audit_log` asks (through the GIN index on PostgreSQL, the index table on SQLite).
-pub fn who_saw(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
+pub fn who_saw(db: &DatabaseConnection, people: Arc<Vec<Uuid>>) -> Operation {
     let db = db.clone();
-    let ids = Arc::new(seeded.caseload.clone());
+    let ids = people;
     Arc::new(move |client, i| {
         let db = db.clone();
         let id = ids[(mix(client as u64 * 2_000_003 + i) % ids.len().max(1) as u64) as usize];
@@ -209,6 +209,28 @@ pub fn who_saw(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
             Ok(true)
         })
     })
+}
+
+/// The people "who saw" asks about: the newest 1,000 referrals of the caseload (on the first pages every
+/// caseload client lists) and the first 1,000 of [`Seeded::caseload`] (read one at a time by the
+/// `referral(id)` clients), alternating.
+pub async fn who_saw_people(db: &DatabaseConnection, seeded: &Seeded) -> anyhow::Result<Vec<Uuid>> {
+    let b = db.get_database_backend();
+    let newest = db
+        .query_all_raw(sql(
+            b,
+            "SELECT id FROM referrals WHERE link_worker_service_id = $1 ORDER BY id DESC LIMIT 1000",
+            vec![v(seeded.lws)],
+        ))
+        .await?;
+    let mut people = Vec::with_capacity(2_000);
+    for (i, row) in newest.iter().enumerate() {
+        people.push(row.try_get::<Uuid>("", "id")?);
+        if let Some(read) = seeded.caseload.get(i) {
+            people.push(*read);
+        }
+    }
+    Ok(people)
 }
 
 /// The statement of [`who_saw`] for `referral`.

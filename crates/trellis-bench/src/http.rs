@@ -234,12 +234,12 @@ pub fn referral(api: &Api, seeded: &Seeded) -> Operation {
 const WHO_SAW: &str = "query($id: ID!) { auditLog(filter: { referralId: $id }, first: 50) { \
     pageInfo { hasNextPage endCursor } edges { node { id at action actorRole actorUserId actorOrganisationId referralId } } } }";
 
-/// "Who saw this person's record": the network lead's audit log for one referral of the caseload, newest
-/// 50 entries, single reads and the caseload pages that listed it.
-pub fn who_saw(api: &Api, seeded: &Seeded) -> Operation {
+/// "Who saw this person's record": the network lead's audit log for one of `people`, newest 50 entries,
+/// single reads and the caseload pages that listed them.
+pub fn who_saw(api: &Api, seeded: &Seeded, people: Arc<Vec<Uuid>>) -> Operation {
     let api = api.clone();
     let token = seeded.lead_token.clone();
-    let ids = Arc::new(seeded.caseload.clone());
+    let ids = people;
     op(move |client, i| {
         let api = api.clone();
         let token = token.clone();
