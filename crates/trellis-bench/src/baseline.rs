@@ -82,8 +82,8 @@ pub fn submit(db: &DatabaseConnection, seeded: &Seeded, nhs_from: u64) -> Operat
 }
 
 /// The caseload keyset scan: 50 referrals of the link worker service older than the cursor, newest first,
-/// and their demographics; each client walks on like the HTTP clients. `audited`: then one audit entry per
-/// referral shown, in one multi-row `INSERT`.
+/// and their demographics; each client walks on like the HTTP clients. `audited`: then the page's one
+/// audit entry naming the referrals shown, as the store writes it (`trellis-store`'s `audit::listing`).
 pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize, audited: bool) -> Operation {
     let db = db.clone();
     let lws = seeded.lws;
@@ -110,7 +110,7 @@ pub fn caseload(db: &DatabaseConnection, seeded: &Seeded, clients: usize, audite
                 db.query_all_raw(sql(b, &query, ids.iter().map(|id| v(*id)).collect())).await?;
             }
             if audited {
-                audit_reads(&db, lws, reader, "referral.listed", &ids).await?;
+                audit_listing(&db, lws, reader, &ids).await?;
             }
             *cursors[client].lock().map_err(|_| anyhow::anyhow!("poisoned"))? =
                 if ids.len() == 50 { ids.last().copied() } else { None };
@@ -142,44 +142,104 @@ pub fn referral(db: &DatabaseConnection, seeded: &Seeded, audited: bool) -> Oper
             .await?;
             db.query_all_raw(sql(b, "SELECT * FROM offers WHERE referral_id = $1", vec![v(id)])).await?;
             if audited {
-                audit_reads(&db, lws, reader, "referral.read", &[id]).await?;
+                audit_read(&db, lws, reader, id).await?;
             }
             Ok(true)
         })
     })
 }
 
-/// One audit entry per referral read by the link worker `reader`, in one statement.
-async fn audit_reads(
-    db: &DatabaseConnection,
-    service: Uuid,
-    reader: Uuid,
-    action: &str,
-    referrals: &[Uuid],
-) -> anyhow::Result<()> {
+/// The audit entry of one referral read by the link worker `reader`.
+async fn audit_read(db: &DatabaseConnection, service: Uuid, reader: Uuid, referral: Uuid) -> anyhow::Result<()> {
+    let values = vec![
+        v(Uuid::now_v7()),
+        v(Utc::now()),
+        v("link_worker"),
+        v(Some(service)),
+        v(Some(reader)),
+        v("referral.read"),
+        v(Some(referral)),
+    ];
+    let text = "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_id) VALUES ($1,$2,$3,$4,$5,$6,$7)";
+    db.execute_raw(sql(db.get_database_backend(), text, values)).await?;
+    Ok(())
+}
+
+/// The one audit entry of a page of `referrals` listed by the link worker `reader`: on PostgreSQL one
+/// row with a `uuid[]`; on SQLite one row with a JSON array and its index rows, in one transaction.
+async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, referrals: &[Uuid]) -> anyhow::Result<()> {
     if referrals.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
-    let mut rows = Vec::with_capacity(referrals.len());
-    let mut values = Vec::with_capacity(referrals.len() * 7);
-    for (i, referral) in referrals.iter().enumerate() {
-        let n = i * 7;
-        rows.push(format!("(${},${},${},${},${},${},${},NULL,NULL)", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7));
-        values.extend([
-            v(Uuid::now_v7()),
-            v(now),
-            v("link_worker"),
-            v(Some(service)),
-            v(Some(reader)),
-            v(action),
-            v(Some(*referral)),
-        ]);
+    let b = db.get_database_backend();
+    let id = Uuid::now_v7();
+    let head = vec![v(id), v(Utc::now()), v("link_worker"), v(Some(service)), v(Some(reader)), v("referral.listed")];
+    let columns = "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
+    if b == DatabaseBackend::Postgres {
+        let array = format!("{{{}}}", referrals.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
+        let mut values = head;
+        values.push(v(array));
+        db.execute_raw(sql(b, &format!("{columns} VALUES ($1,$2,$3,$4,$5,$6,CAST($7 AS uuid[]))"), values)).await?;
+    } else {
+        let json = serde_json::Value::from(referrals.iter().map(Uuid::to_string).collect::<Vec<_>>()).to_string();
+        let mut values = head;
+        values.push(v(json));
+        let txn = db.begin().await?;
+        txn.execute_raw(sql(b, &format!("{columns} VALUES ($1,$2,$3,$4,$5,$6,$7)"), values)).await?;
+        let marks = vec!["(?,?)"; referrals.len()].join(",");
+        let index = format!("INSERT INTO audit_log_referrals (referral_id, audit_id) VALUES {marks}");
+        let values: Vec<Value> = referrals.iter().flat_map(|r| [v(*r), v(id)]).collect();
+        txn.execute_raw(Statement::from_sql_and_values(b, index, values)).await?;
+        txn.commit().await?;
     }
-    let text = format!(
-        "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_id, offer_id, detail) VALUES {}",
-        rows.join(",")
-    );
-    db.execute_raw(sql(db.get_database_backend(), &text, values)).await?;
     Ok(())
+}
+
+/// "Who saw this person's record": the newest 51 audit entries about one of `people` (one page of 50 and
+/// whether more follow), its single-record entries and the listings that showed it, as
+/// `Store::audit_log` asks (through the GIN index on PostgreSQL, the index table on SQLite).
+pub fn who_saw(db: &DatabaseConnection, people: Arc<Vec<Uuid>>) -> Operation {
+    let db = db.clone();
+    let ids = people;
+    Arc::new(move |client, i| {
+        let db = db.clone();
+        let id = ids[(mix(client as u64 * 2_000_003 + i) % ids.len().max(1) as u64) as usize];
+        Box::pin(async move {
+            db.query_all_raw(who_saw_statement(db.get_database_backend(), id)).await?;
+            Ok(true)
+        })
+    })
+}
+
+/// The people "who saw" asks about: the newest 1,000 referrals of the caseload (on the first pages every
+/// caseload client lists) and the first 1,000 of [`Seeded::caseload`] (read one at a time by the
+/// `referral(id)` clients), alternating.
+pub async fn who_saw_people(db: &DatabaseConnection, seeded: &Seeded) -> anyhow::Result<Vec<Uuid>> {
+    let b = db.get_database_backend();
+    let newest = db
+        .query_all_raw(sql(
+            b,
+            "SELECT id FROM referrals WHERE link_worker_service_id = $1 ORDER BY id DESC LIMIT 1000",
+            vec![v(seeded.lws)],
+        ))
+        .await?;
+    let mut people = Vec::with_capacity(2_000);
+    for (i, row) in newest.iter().enumerate() {
+        people.push(row.try_get::<Uuid>("", "id")?);
+        if let Some(read) = seeded.caseload.get(i) {
+            people.push(*read);
+        }
+    }
+    Ok(people)
+}
+
+/// The statement of [`who_saw`] for `referral`.
+pub fn who_saw_statement(backend: DatabaseBackend, referral: Uuid) -> Statement {
+    let listed = if backend == DatabaseBackend::Postgres {
+        "referral_ids @> ARRAY[$2]::uuid[]"
+    } else {
+        "id IN (SELECT audit_id FROM audit_log_referrals WHERE referral_id = $2)"
+    };
+    let text = format!("SELECT * FROM audit_log WHERE (referral_id = $1 OR {listed}) ORDER BY id DESC LIMIT 51");
+    sql(backend, &text, vec![v(referral), v(referral)])
 }

@@ -231,6 +231,26 @@ pub fn referral(api: &Api, seeded: &Seeded) -> Operation {
     })
 }
 
+const WHO_SAW: &str = "query($id: ID!) { auditLog(filter: { referralId: $id }, first: 50) { \
+    pageInfo { hasNextPage endCursor } edges { node { id at action actorRole actorUserId actorOrganisationId referralId } } } }";
+
+/// "Who saw this person's record": the network lead's audit log for one of `people`, newest 50 entries,
+/// single reads and the caseload pages that listed them.
+pub fn who_saw(api: &Api, seeded: &Seeded, people: Arc<Vec<Uuid>>) -> Operation {
+    let api = api.clone();
+    let token = seeded.lead_token.clone();
+    let ids = people;
+    op(move |client, i| {
+        let api = api.clone();
+        let token = token.clone();
+        let id = ids[(mix(client as u64 * 2_000_003 + i) % ids.len().max(1) as u64) as usize];
+        async move {
+            api.gql_unread(&token, WHO_SAW, json!({ "id": id })).await?;
+            Ok(true)
+        }
+    })
+}
+
 const OFFER: &str =
     "mutation($input: OfferReferralInput!) { offerReferral(input: $input) { offer { id status expiresAt } } }";
 

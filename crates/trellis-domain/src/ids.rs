@@ -77,3 +77,7 @@ id_type!(
     /// A service in the directory.
     ServiceId
 );
+id_type!(
+    /// One entry of the audit log (time-ordered, so newer entries have greater ids: the log's cursor).
+    AuditEntryId
+);

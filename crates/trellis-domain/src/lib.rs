@@ -38,4 +38,4 @@ pub mod wellbeing;
 
 pub use actor::{Actor, Role};
 pub use error::DomainError;
-pub use ids::{OfferId, OrganisationId, PersonId, ReferralId, ServiceId, UserId};
+pub use ids::{AuditEntryId, OfferId, OrganisationId, PersonId, ReferralId, ServiceId, UserId};

@@ -1,14 +1,22 @@
 //! The audit log: every read and change of a person's record, by whom and when.
+//!
+//! A single record's read or change is one entry naming it (`referral`, `offer`); a listing (a caseload
+//! page) is one entry naming every referral it showed ([`listing`]). Asked about one referral, the log
+//! answers with both kinds.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
-use trellis_domain::{Actor, OfferId, ReferralId, UserId};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use trellis_domain::{Actor, AuditEntryId, OfferId, ReferralId, UserId};
 use uuid::Uuid;
 
 use crate::entity::audit_log;
 use crate::{Store, StoreError};
 
 mod group_commit;
+mod listing;
 mod per_request;
 
 pub(crate) use group_commit::GroupCommit;
@@ -17,18 +25,21 @@ pub use per_request::within_one_request;
 /// One audit entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
-    /// Its id (time-ordered).
-    pub id: Uuid,
+    /// Its id (time-ordered: the log's cursor).
+    pub id: AuditEntryId,
     /// When.
     pub at: DateTime<Utc>,
     /// Who.
     pub actor: Actor,
     /// What, as `noun.verb` (`referral.read`, `referral.contacted`, `offer.accepted`).
     pub action: String,
-    /// The referral concerned.
+    /// The referral concerned, for an entry about one record.
     pub referral: Option<ReferralId>,
     /// The offer concerned.
     pub offer: Option<OfferId>,
+    /// For a listing (`referral.listed`, one entry per page): every referral it showed. Empty otherwise,
+    /// and for listings written before one entry per page (those name their referral in `referral`).
+    pub listed: Vec<ReferralId>,
     /// Anything else worth keeping (never personal data).
     pub detail: Option<String>,
 }
@@ -36,7 +47,8 @@ pub struct AuditEntry {
 /// Which entries to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
-    /// Only this referral's.
+    /// Only the entries about this referral: "who saw or changed this person's record", the entries of
+    /// single records and the listings that showed it.
     pub referral: Option<ReferralId>,
     /// Only this user's.
     pub actor: Option<UserId>,
@@ -45,7 +57,7 @@ pub struct AuditFilter {
     /// Until this instant (exclusive).
     pub until: Option<DateTime<Utc>>,
     /// Entries older than this one (keyset cursor).
-    pub before: Option<Uuid>,
+    pub before: Option<AuditEntryId>,
     /// At most this many.
     pub limit: u64,
 }
@@ -93,28 +105,30 @@ impl Audit<'_> {
         Ok(())
     }
 
-    /// Writes one entry per referral, for a listing that shows several people; within one request
-    /// ([`within_one_request`]), not again for a referral whose entry for this read is already written.
-    pub(crate) async fn write_each(
+    /// Writes one entry for a listing that shows several people, naming each ([`listing`]); within one
+    /// request ([`within_one_request`]), leaving out a referral this request has already listed (and
+    /// writing nothing if none is left). Returns once the entry is committed.
+    pub(crate) async fn write_listing(
         &self,
-        conn: &impl ConnectionTrait,
+        db: &DatabaseConnection,
         referrals: impl IntoIterator<Item = ReferralId>,
     ) -> Result<(), StoreError> {
         let audits: Vec<Audit<'_>> = referrals.into_iter().map(|r| Audit { referral: Some(r), ..*self }).collect();
+        let entry = Audit { referral: None, ..*self }.model(None);
         match per_request::lock_all(audits).await {
             Ok(mut locked) => {
-                let rows: Vec<_> = locked.iter().map(|(a, _)| a.model(None).into_active_model()).collect();
-                if !rows.is_empty() {
-                    audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+                let shown: Vec<ReferralId> = locked.iter().filter_map(|(a, _)| a.referral).collect();
+                if !shown.is_empty() {
+                    listing::write(db, entry, &shown).await?;
                 }
                 for (_, written) in &mut locked {
                     **written = true;
                 }
             }
             Err(audits) => {
-                let rows: Vec<_> = audits.iter().map(|a| a.model(None).into_active_model()).collect();
-                if !rows.is_empty() {
-                    audit_log::Entity::insert_many(rows).exec_without_returning(conn).await?;
+                let shown: Vec<ReferralId> = audits.iter().filter_map(|a| a.referral).collect();
+                if !shown.is_empty() {
+                    listing::write(db, entry, &shown).await?;
                 }
             }
         }
@@ -178,35 +192,64 @@ impl Store {
 
     /// Lists entries, newest first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut query = audit_log::Entity::find();
-        if let Some(r) = filter.referral {
-            query = query.filter(audit_log::Column::ReferralId.eq(r.0));
-        }
-        if let Some(u) = filter.actor {
-            query = query.filter(audit_log::Column::ActorUserId.eq(u.0));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(audit_log::Column::OccurredAt.gte(from));
-        }
-        if let Some(until) = filter.until {
-            query = query.filter(audit_log::Column::OccurredAt.lt(until));
-        }
-        if let Some(before) = filter.before {
-            query = query.filter(audit_log::Column::Id.lt(before));
-        }
-        let rows = query.order_by_desc(audit_log::Column::Id).limit(filter.limit).all(&self.db).await?;
+        let rows = entries(self.db.get_database_backend(), filter).into_model::<EntryRow>().all(&self.db).await?;
         rows.into_iter()
             .map(|m| {
                 Ok(AuditEntry {
-                    id: m.id,
+                    id: AuditEntryId(m.id),
                     at: m.occurred_at,
                     actor: crate::convert::actor(&m.actor_role, m.actor_organisation_id, m.actor_user_id)?,
                     action: m.action,
                     referral: m.referral_id.map(ReferralId),
                     offer: m.offer_id.map(OfferId),
+                    listed: listing::parse_listed(m.listed.as_deref())?,
                     detail: m.detail,
                 })
             })
             .collect()
     }
+
+    /// The statement [`Store::audit_log`] runs for `filter`, for a test to `EXPLAIN` (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn audit_log_statement(&self, filter: &AuditFilter) -> sea_orm::Statement {
+        use sea_orm::QueryTrait;
+        let backend = self.db.get_database_backend();
+        entries(backend, filter).build(backend)
+    }
+}
+
+/// The query of [`Store::audit_log`].
+fn entries(backend: DatabaseBackend, filter: &AuditFilter) -> Select<audit_log::Entity> {
+    let mut query = audit_log::Entity::find().column_as(listing::listed_json(backend), "listed");
+    if let Some(r) = filter.referral {
+        query = query.filter(listing::mentioning(backend, r));
+    }
+    if let Some(u) = filter.actor {
+        query = query.filter(audit_log::Column::ActorUserId.eq(u.0));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::Column::OccurredAt.gte(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::Column::OccurredAt.lt(until));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(audit_log::Column::Id.lt(before.0));
+    }
+    query.order_by_desc(audit_log::Column::Id).limit(filter.limit)
+}
+
+/// An `audit_log` row with its listed referrals as JSON ([`listing::listed_json`]).
+#[derive(FromQueryResult)]
+struct EntryRow {
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    actor_role: String,
+    actor_organisation_id: Option<Uuid>,
+    actor_user_id: Option<Uuid>,
+    action: String,
+    referral_id: Option<Uuid>,
+    offer_id: Option<Uuid>,
+    detail: Option<String>,
+    listed: Option<String>,
 }

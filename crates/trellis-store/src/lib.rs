@@ -16,7 +16,7 @@
 //! - [`directory_list`]: the directory a page at a time for those who manage it.
 //! - [`oruk`]: the directory as Open Referral UK: import (idempotent, record by record) and export.
 //! - [`network`]: the locality as a graph of organisations, services and offer flows.
-//! - [`audit`]: the audit log.
+//! - [`audit`]: the audit log: one entry per read or change of a record, one per listing (a page).
 //! - [`links`]: provider links from offer emails.
 //! - [`timers`]: reminders and expiry of unanswered offers.
 //! - [`sessions`]: server-side browser sessions (`/network`, the coming staff console).

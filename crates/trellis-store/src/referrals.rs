@@ -611,7 +611,7 @@ impl Store {
             .map(|row| record_from(row.referral, row.person))
             .collect::<Result<Vec<_>, _>>()?;
         Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
-            .write_each(&self.db, records.iter().map(|r| r.state.id))
+            .write_listing(&self.db, records.iter().map(|r| r.state.id))
             .await?;
         Ok(ReferralPage { records, has_next })
     }

@@ -441,3 +441,18 @@ pub fn plain_service(
         capacity: None,
     }
 }
+
+/// From now on the database refuses every listing's audit entry (`referral.listed`), as a full disk or
+/// a lost connection would: for tests that a page is not answered without its audit.
+pub async fn refuse_audit_listings(store: &Store) {
+    let refusal = match store.backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            "ALTER TABLE audit_log ADD CONSTRAINT refuse_listings CHECK (action <> 'referral.listed') NOT VALID"
+        }
+        _ => {
+            "CREATE TRIGGER refuse_listings BEFORE INSERT ON audit_log WHEN NEW.action = 'referral.listed' \
+             BEGIN SELECT RAISE(ABORT, 'listings refused'); END"
+        }
+    };
+    store.connection().execute_unprepared(refusal).await.expect("refusing listings");
+}

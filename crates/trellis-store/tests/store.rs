@@ -442,28 +442,6 @@ both_databases!(a_revoked_key_is_refused_at_once_though_it_was_just_used, |store
     assert_eq!(store.authenticate(&key.token).await.unwrap(), None);
 });
 
-both_databases!(a_page_audits_exactly_the_people_it_shows, |store: Store| async move {
-    let f = Fixture::create(&store).await;
-    let gp = Fixture::actor(&f.gp);
-    let lw = Fixture::actor(&f.link_worker);
-    for nhs in [NHS, NHS_2, "9434765870"] {
-        store.submit_referral(f.referral(nhs), None, &gp, Utc::now()).await.unwrap();
-    }
-    let scope = ReferralScope::WorkedBy(f.service.id);
-    let page = store.referral_page(&lw, &ReferralFilter { limit: 2, ..filter(scope) }, Utc::now()).await.unwrap();
-    assert!(page.has_next, "a third referral follows the page");
-    let audited = store.audit_log(&AuditFilter { actor: lw.user, limit: 100, ..Default::default() }).await.unwrap();
-    let mut listed: Vec<_> =
-        audited.iter().filter(|e| e.action == "referral.listed").filter_map(|e| e.referral).collect();
-    let mut shown: Vec<_> = page.records.iter().map(|r| r.state.id).collect();
-    listed.sort();
-    shown.sort();
-    assert_eq!(listed, shown);
-
-    let last = store.referral_page(&lw, &ReferralFilter { limit: 3, ..filter(scope) }, Utc::now()).await.unwrap();
-    assert_eq!((last.records.len(), last.has_next), (3, false));
-});
-
 both_databases!(
     concurrent_reads_each_answer_only_after_their_own_audit_entry_is_committed,
     |store: Store| async move {

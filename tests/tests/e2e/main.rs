@@ -10,6 +10,7 @@ extern crate trellis_tests;
 mod accounts;
 mod api_errors;
 mod assignment;
+mod audit_listings;
 mod authorization;
 mod capacity_check;
 mod closing;

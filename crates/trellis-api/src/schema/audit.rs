@@ -1,9 +1,10 @@
-//! The audit log: who read or changed which record, when (network lead, admin).
+//! The audit log: who read or changed which record, when (network lead, admin); asked about one
+//! referral, who saw that person's record, alone or on a listed page.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use trellis_domain::Role;
+use trellis_domain::{AuditEntryId, Role};
 use trellis_store::Store;
 use trellis_store::audit::AuditFilter;
 
@@ -34,7 +35,7 @@ impl AuditQuery {
             actor: filter.actor_user_id.as_ref().map(|id| common::user_id("actorUserId", id)).transpose().api()?,
             from: filter.from,
             until: filter.until,
-            before: after.map(|c| common::parse_id::<uuid::Uuid>("after", &ID(c))).transpose().api()?,
+            before: after.map(|c| common::parse_id::<AuditEntryId>("after", &ID(c))).transpose().api()?,
             limit: limit + 1,
         };
         let mut rows = ctx.data::<Store>()?.audit_log(&query).await.api()?;
@@ -61,10 +62,12 @@ pub struct AuditEntry {
     pub actor_user_id: Option<ID>,
     /// For which organisation.
     pub actor_organisation_id: Option<ID>,
-    /// The referral concerned.
+    /// The referral concerned, for an entry about one record.
     pub referral_id: Option<ID>,
     /// The offer concerned.
     pub offer_id: Option<ID>,
+    /// For a listing (`referral.listed`, one entry per page shown): every referral it showed.
+    pub listed_referral_ids: Vec<ID>,
 }
 
 impl From<trellis_store::audit::AuditEntry> for AuditEntry {
@@ -78,6 +81,7 @@ impl From<trellis_store::audit::AuditEntry> for AuditEntry {
             actor_organisation_id: e.actor.organisation.map(|o| ID(o.to_string())),
             referral_id: e.referral.map(|r| ID(r.to_string())),
             offer_id: e.offer.map(|o| ID(o.to_string())),
+            listed_referral_ids: e.listed.iter().map(|r| ID(r.to_string())).collect(),
         }
     }
 }
@@ -85,7 +89,8 @@ impl From<trellis_store::audit::AuditEntry> for AuditEntry {
 /// Filters for the audit log.
 #[derive(InputObject, Default)]
 pub struct AuditLogFilterInput {
-    /// Only this referral.
+    /// Only the entries about this referral: who read or changed the person's record, including the
+    /// listings (caseload pages) that showed it.
     pub referral_id: Option<ID>,
     /// Only this user.
     pub actor_user_id: Option<ID>,

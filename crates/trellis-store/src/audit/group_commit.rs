@@ -6,9 +6,9 @@
 //! only then answers: the guarantee is unchanged, the statement and the commit are shared. A failed
 //! write fails every read in its group.
 //!
-//! A caseload page's fifty entries are written by the page itself: measured, grouping pages into
-//! statements of hundreds of rows was slower than letting each page write its own on its own connection
-//! (`docs/benchmarks.md`).
+//! A caseload page's one listing entry is written by the page itself (`listing`): measured when a page
+//! still wrote fifty rows, grouping pages into statements of hundreds of rows was slower than letting
+//! each page write its own on its own connection (`docs/benchmarks.md`).
 
 use std::sync::Mutex;
 

@@ -12,8 +12,8 @@
 //! Each (action, subject) has a lock and a "written" flag. A read takes the lock, writes its entry
 //! unless the flag is set, then sets it: a second read of the same record waits for the first's commit,
 //! and writes the entry itself if that failed, so no read is ever answered unrecorded. A page takes the
-//! locks of all its rows in one global order (so two pages cannot wait for each other) and writes the
-//! rows not yet written in one statement.
+//! locks of all its rows in one global order (so two pages cannot wait for each other) and writes one
+//! listing naming the rows not yet listed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -1,0 +1,249 @@
+//! The audit of listings on SQLite and PostgreSQL: a page writes one entry naming everyone it shows,
+//! "who saw this person" finds it (with the single reads and changes, newest first, page by page), a
+//! request lists a person once, and a page whose entry cannot be written is not answered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use trellis_domain::access::ReferralScope;
+use trellis_domain::{Actor, ReferralId, UserId};
+use trellis_store::audit::{AuditEntry, AuditFilter, within_one_request};
+use trellis_store::referrals::{ReferralFilter, ReferralPage};
+use trellis_store::testing::{Backend, Fixture, TestDb, refuse_audit_listings};
+use trellis_store::{Store, StoreError, both_databases};
+
+const NHS: [&str; 3] = ["9434765919", "4010232137", "9434765870"];
+
+/// The link worker service's caseload, `limit` to a page.
+fn caseload(f: &Fixture, limit: u64) -> ReferralFilter {
+    ReferralFilter {
+        scope: ReferralScope::WorkedBy(f.service.id),
+        statuses: vec![],
+        need: None,
+        assigned_to: None,
+        overdue_at: None,
+        search: None,
+        before: None,
+        limit,
+    }
+}
+
+/// Three referrals in the fixture service's caseload, oldest first.
+async fn three_referrals(store: &Store, f: &Fixture) -> Vec<ReferralId> {
+    let gp = Fixture::actor(&f.gp);
+    let mut ids = Vec::new();
+    for nhs in NHS {
+        ids.push(store.submit_referral(f.referral(nhs), None, &gp, Utc::now()).await.unwrap().referral.state.id);
+    }
+    ids
+}
+
+async fn page(store: &Store, reader: &Actor, filter: &ReferralFilter) -> ReferralPage {
+    store.referral_page(reader, filter, Utc::now()).await.unwrap()
+}
+
+fn shown(page: &ReferralPage) -> Vec<ReferralId> {
+    let mut ids: Vec<_> = page.records.iter().map(|r| r.state.id).collect();
+    ids.sort();
+    ids
+}
+
+/// `user`'s listings, newest first.
+async fn listings_by(store: &Store, user: UserId) -> Vec<AuditEntry> {
+    let all = store.audit_log(&AuditFilter { actor: Some(user), limit: 1000, ..Default::default() }).await.unwrap();
+    all.into_iter().filter(|e| e.action == "referral.listed").collect()
+}
+
+fn sorted(mut ids: Vec<ReferralId>) -> Vec<ReferralId> {
+    ids.sort();
+    ids
+}
+
+async fn about(store: &Store, referral: ReferralId) -> Vec<AuditEntry> {
+    store.audit_log(&AuditFilter { referral: Some(referral), limit: 1000, ..Default::default() }).await.unwrap()
+}
+
+both_databases!(
+    a_page_writes_one_audit_entry_naming_everyone_it_shows_and_each_persons_history_shows_it,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        let ids = three_referrals(&store, &f).await;
+
+        let first = page(&store, &lw, &caseload(&f, 2)).await;
+        assert!(first.has_next, "a third referral follows the page");
+        let listings = listings_by(&store, f.link_worker.id).await;
+        assert_eq!(listings.len(), 1, "one entry for a page of two: {listings:#?}");
+        let entry = &listings[0];
+        assert_eq!(sorted(entry.listed.clone()), shown(&first));
+        assert_eq!((entry.referral, entry.offer, entry.actor), (None, None, lw));
+        for id in shown(&first) {
+            assert!(about(&store, id).await.iter().any(|e| e.id == entry.id), "{id}'s history shows the page");
+        }
+        let unshown = *ids.iter().find(|id| !shown(&first).contains(id)).unwrap();
+        assert!(
+            about(&store, unshown).await.iter().all(|e| e.action != "referral.listed"),
+            "the person the page did not show is not listed"
+        );
+
+        let whole = page(&store, &lw, &caseload(&f, 3)).await;
+        assert_eq!((whole.records.len(), whole.has_next), (3, false));
+        let listings = listings_by(&store, f.link_worker.id).await;
+        assert_eq!(listings.len(), 2, "one more entry for the next page");
+        assert_eq!(sorted(listings[0].listed.clone()), sorted(ids.clone()), "the newest first");
+        for id in ids {
+            assert_eq!(
+                about(&store, id).await.iter().filter(|e| e.action == "referral.listed").count(),
+                if id == unshown { 1 } else { 2 }
+            );
+        }
+    }
+);
+
+both_databases!(
+    who_saw_a_person_is_every_entry_about_them_newest_first_and_pages_by_its_cursor,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        let other_lw = Fixture::actor(&f.other_link_worker);
+        let ids = three_referrals(&store, &f).await;
+        let person = ids[0];
+        // Read alone, listed with others, and listed pages that do not show them.
+        page(&store, &lw, &caseload(&f, 3)).await;
+        store.referral(&lw, person, Utc::now()).await.unwrap();
+        store.referral(&lw, ids[1], Utc::now()).await.unwrap();
+        page(&store, &lw, &caseload(&f, 1)).await;
+        let elsewhere = ReferralFilter { scope: ReferralScope::WorkedBy(f.other_service.id), ..caseload(&f, 50) };
+        page(&store, &other_lw, &elsewhere).await;
+        page(&store, &lw, &caseload(&f, 3)).await;
+        store.referral(&lw, person, Utc::now()).await.unwrap();
+
+        // What the whole log says about the person, worked out here rather than by the query under test.
+        let everything = store.audit_log(&AuditFilter { limit: 1000, ..Default::default() }).await.unwrap();
+        let expected: Vec<_> = everything
+            .iter()
+            .filter(|e| e.referral == Some(person) || e.listed.contains(&person))
+            .map(|e| e.id)
+            .collect();
+        let actions: Vec<&str> =
+            everything.iter().filter(|e| expected.contains(&e.id)).map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["referral.read", "referral.listed", "referral.read", "referral.listed", "referral.submitted"]
+        );
+
+        let mut walked = Vec::new();
+        let mut before = None;
+        loop {
+            let filter = AuditFilter { referral: Some(person), before, limit: 2, ..Default::default() };
+            let page = store.audit_log(&filter).await.unwrap();
+            walked.extend(page.iter().map(|e| e.id));
+            match page.last() {
+                Some(last) if page.len() == 2 => before = Some(last.id),
+                _ => break,
+            }
+        }
+        assert_eq!(walked, expected, "newest first, every entry once, two at a time");
+    }
+);
+
+both_databases!(within_one_request_a_person_already_listed_is_not_listed_again, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let ids = three_referrals(&store, &f).await;
+    let (two, three) = within_one_request(async {
+        (page(&store, &lw, &caseload(&f, 2)).await, page(&store, &lw, &caseload(&f, 3)).await)
+    })
+    .await;
+    let listings = listings_by(&store, f.link_worker.id).await;
+    assert_eq!(listings.len(), 2);
+    assert_eq!(sorted(listings[1].listed.clone()), shown(&two));
+    let new: Vec<_> = shown(&three).into_iter().filter(|id| !shown(&two).contains(id)).collect();
+    assert_eq!(listings[0].listed, new, "only the person the request had not listed yet");
+
+    within_one_request(async {
+        page(&store, &lw, &caseload(&f, 3)).await;
+        page(&store, &lw, &caseload(&f, 3)).await;
+    })
+    .await;
+    let listings = listings_by(&store, f.link_worker.id).await;
+    assert_eq!(listings.len(), 3, "a new request lists again, once");
+    assert_eq!(sorted(listings[0].listed.clone()), sorted(ids));
+});
+
+both_databases!(a_page_whose_audit_entry_cannot_be_written_is_refused, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    three_referrals(&store, &f).await;
+    refuse_audit_listings(&store).await;
+    let refused = store.referral_page(&lw, &caseload(&f, 50), Utc::now()).await;
+    assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+    assert!(listings_by(&store, f.link_worker.id).await.is_empty());
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_a_listing_and_its_index_rows_commit_together_or_not_at_all() {
+    let (_db, store) = TestDb::migrated(Backend::Sqlite).await;
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    three_referrals(&store, &f).await;
+    store
+        .connection()
+        .execute_unprepared(
+            "CREATE TRIGGER refuse_index_rows BEFORE INSERT ON audit_log_referrals \
+             BEGIN SELECT RAISE(ABORT, 'index rows refused'); END",
+        )
+        .await
+        .unwrap();
+    let refused = store.referral_page(&lw, &caseload(&f, 50), Utc::now()).await;
+    assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+    assert!(listings_by(&store, f.link_worker.id).await.is_empty(), "no entry without its index rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_who_saw_a_person_is_answered_through_the_gin_index() {
+    let (_db, store) = TestDb::migrated(Backend::Postgres).await;
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let ids = three_referrals(&store, &f).await;
+    // A log of 2,000 pages of 50 other people and 2,000 single reads.
+    let db = store.connection();
+    db.execute_unprepared(
+        "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_ids) \
+         SELECT gen_random_uuid(), now(), 'link_worker', 'referral.listed', \
+         ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 50) WHERE g > 0) FROM generate_series(1, 2000) g",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared(
+        "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_id) \
+         SELECT gen_random_uuid(), now(), 'link_worker', 'referral.read', gen_random_uuid() \
+         FROM generate_series(1, 2000)",
+    )
+    .await
+    .unwrap();
+    page(&store, &lw, &caseload(&f, 3)).await;
+    db.execute_unprepared("ANALYZE audit_log").await.unwrap();
+
+    let filter = AuditFilter { referral: Some(ids[0]), limit: 50, ..Default::default() };
+    let statement = store.audit_log_statement(&filter);
+    let explain = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        format!("EXPLAIN {}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let plan: Vec<String> = db
+        .query_all_raw(explain)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("ix_audit_referral_ids"), "the listings are found through the GIN index:\n{plan}");
+    assert!(plan.contains("ix_audit_referral "), "single records through their own index:\n{plan}");
+    let entries = store.audit_log(&filter).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["referral.listed", "referral.submitted"]);
+}
