@@ -27,6 +27,7 @@ mod journeys;
 mod network;
 mod provider_page;
 mod query_count;
+mod reports;
 mod request_cost;
 mod schema;
 mod service_versions;

@@ -26,6 +26,7 @@ mod gp_message;
 pub mod loaders;
 mod offers;
 mod referrals;
+mod reports;
 mod wellbeing;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub struct QueryRoot(
     audit::AuditQuery,
     crate::network::graphql::NetworkQuery,
     wellbeing::WellbeingQuery,
+    reports::ReportQuery,
 );
 
 /// Every mutation, feature by feature: referrals, offers, accounts, the directory, the plan's and
