@@ -105,7 +105,7 @@ mod tests {
         let csv = to_csv(report.table("referrals-by-source").unwrap());
         assert_eq!(
             csv,
-            "ods_code,source,referrals\r\nC84001,\"Abbey, Surgery\",<5\r\nC84002,'=HYPERLINK(1),*\r\nC84003,Castle,30\r\ntotal,Total,42\r\n"
+            "ods_code,source,referrals\r\nC84002,'=HYPERLINK(1),*\r\nC84001,\"Abbey, Surgery\",<5\r\nC84003,Castle,30\r\ntotal,Total,42\r\n"
         );
     }
 }
