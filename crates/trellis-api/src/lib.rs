@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .merge(link_pages::routes(state.clone()))
         .merge(oruk::routes())
         .merge(network::page::routes())
+        .merge(reports::page::routes())
         .merge(console::routes())
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))

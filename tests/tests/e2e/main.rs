@@ -17,6 +17,7 @@ mod console_actions;
 mod console_caseload;
 mod console_directory;
 mod console_referral_form;
+mod console_reports;
 mod console_sessions;
 mod directory;
 mod email_delivery;

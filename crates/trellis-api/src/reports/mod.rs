@@ -4,6 +4,8 @@
 //! [`ReportText::parse`], and prints the same domain tables' cells, so their numbers agree.
 
 pub mod csv;
+pub mod page;
+mod svg;
 
 use chrono::{Duration, NaiveDate, Utc};
 use trellis_domain::access::may_see_reports;
