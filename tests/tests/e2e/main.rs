@@ -26,6 +26,8 @@ mod gp_message_delivery;
 mod hostile_input;
 mod journeys;
 mod network;
+mod oruk;
+mod oruk_import;
 mod provider_page;
 mod query_count;
 mod reports;
