@@ -15,8 +15,49 @@ use crate::AppState;
 use crate::auth::{self, RateLimiter};
 
 /// Answers with a plain status and no body worth reading.
-fn status(code: StatusCode) -> Response {
+pub(crate) fn status(code: StatusCode) -> Response {
     (code, code.canonical_reason().unwrap_or_default()).into_response()
+}
+
+/// Who is downloading: the bearer token's caller (rate limited as GraphQL is) or, from a browser, the
+/// console's signed-in user; otherwise the response to send (`401`, `429`, `503`). Shared by every
+/// download (the message back to the GP, the reports' CSV files).
+pub(crate) async fn download_actor(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+) -> Result<trellis_domain::Actor, Response> {
+    let address = RateLimiter::address_key(peer.ip());
+    let actor = match auth::bearer_token(headers) {
+        Some(token) => {
+            let actor = match auth::caller(&state.store, headers).await.map(|c| c.actor()) {
+                Ok(Ok(actor)) => actor,
+                Ok(Err(_)) | Err(crate::error::ApiError::Unauthenticated) => {
+                    if !state.limiter.check(&address) {
+                        return Err(status(StatusCode::TOO_MANY_REQUESTS));
+                    }
+                    return Err(status(StatusCode::UNAUTHORIZED));
+                }
+                Err(_) => return Err(status(StatusCode::SERVICE_UNAVAILABLE)),
+            };
+            if !state.limiter.check(&RateLimiter::token_key(token)) {
+                return Err(status(StatusCode::TOO_MANY_REQUESTS));
+            }
+            actor
+        }
+        // A browser signed in to the console downloads it from the referral's page.
+        None => match crate::console::signed_in(state, headers).await {
+            Ok(Some(staff)) => staff.actor(),
+            Ok(None) => {
+                if !state.limiter.check(&address) {
+                    return Err(status(StatusCode::TOO_MANY_REQUESTS));
+                }
+                return Err(status(StatusCode::UNAUTHORIZED));
+            }
+            Err(response) => return Err(response),
+        },
+    };
+    Ok(actor)
 }
 
 /// `GET /referrals/{id}/gp-message.pdf`.
@@ -26,35 +67,9 @@ pub async fn pdf(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let address = RateLimiter::address_key(peer.ip());
-    let actor = match auth::bearer_token(&headers) {
-        Some(token) => {
-            let actor = match auth::caller(&state.store, &headers).await.map(|c| c.actor()) {
-                Ok(Ok(actor)) => actor,
-                Ok(Err(_)) | Err(crate::error::ApiError::Unauthenticated) => {
-                    if !state.limiter.check(&address) {
-                        return status(StatusCode::TOO_MANY_REQUESTS);
-                    }
-                    return status(StatusCode::UNAUTHORIZED);
-                }
-                Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE),
-            };
-            if !state.limiter.check(&RateLimiter::token_key(token)) {
-                return status(StatusCode::TOO_MANY_REQUESTS);
-            }
-            actor
-        }
-        // A browser signed in to the console downloads it from the referral's page.
-        None => match crate::console::signed_in(&state, &headers).await {
-            Ok(Some(staff)) => staff.actor(),
-            Ok(None) => {
-                if !state.limiter.check(&address) {
-                    return status(StatusCode::TOO_MANY_REQUESTS);
-                }
-                return status(StatusCode::UNAUTHORIZED);
-            }
-            Err(response) => return response,
-        },
+    let actor = match download_actor(&state, peer, &headers).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
     };
     let Ok(referral) = id.parse() else { return status(StatusCode::NOT_FOUND) };
     let now = Utc::now();

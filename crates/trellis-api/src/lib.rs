@@ -32,6 +32,7 @@ pub mod link_pages;
 pub mod network;
 pub mod oruk;
 pub mod referral_input;
+pub mod reports;
 pub mod schema;
 pub mod security_headers;
 pub mod service_input;
@@ -92,12 +93,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(explorer::page).post(schema::graphql_handler))
         .route("/referrals/{id}/gp-message.pdf", get(gp_message::pdf))
+        .route("/reports/{file}", get(reports::csv::download))
         .merge(explorer::routes())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .merge(link_pages::routes(state.clone()))
         .merge(oruk::routes())
         .merge(network::page::routes())
+        .merge(reports::page::routes())
         .merge(console::routes())
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(body_limit))

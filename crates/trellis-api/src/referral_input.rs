@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
+use trellis_domain::report::{EthnicCategory, Sex};
 use trellis_domain::values::{self as v, ValueError};
 use trellis_store::referrals::{Consent, IdempotencyKey, NewReferral, PersonDetails};
 
@@ -41,6 +42,10 @@ pub struct ReferralText<'a> {
     pub postcode: Option<&'a str>,
     /// How they like to be contacted (`phone`, `text`, `email`, `letter`).
     pub preferred_contact: &'a str,
+    /// Their sex (`female`, `male`, `indeterminate`, `not_known`); empty or none is not recorded.
+    pub sex: Option<&'a str>,
+    /// Their NHS ethnic category code (`A` … `Z`, `99`); empty or none is not recorded.
+    pub ethnic_category: Option<&'a str>,
     /// The needs' names (`loneliness`, …).
     pub needs: Vec<&'a str>,
     /// Why they are referred.
@@ -121,6 +126,8 @@ fn parse_person(text: &ReferralText<'_>, today: NaiveDate) -> Result<PersonDetai
     let email = keep(&mut errors, given(text.email).map(v::EmailAddress::parse).transpose());
     let postcode = keep(&mut errors, given(text.postcode).map(v::Postcode::parse).transpose());
     let preferred_contact = keep(&mut errors, v::ContactMethod::parse(text.preferred_contact));
+    let sex = keep(&mut errors, given(text.sex).map(Sex::parse).transpose());
+    let ethnic_category = keep(&mut errors, given(text.ethnic_category).map(EthnicCategory::parse).transpose());
     let (
         Some(nhs_number),
         Some(given_name),
@@ -130,7 +137,20 @@ fn parse_person(text: &ReferralText<'_>, today: NaiveDate) -> Result<PersonDetai
         Some(email),
         Some(postcode),
         Some(preferred_contact),
-    ) = (nhs_number, given_name, family_name, date_of_birth, phone, email, postcode, preferred_contact)
+        Some(sex),
+        Some(ethnic_category),
+    ) = (
+        nhs_number,
+        given_name,
+        family_name,
+        date_of_birth,
+        phone,
+        email,
+        postcode,
+        preferred_contact,
+        sex,
+        ethnic_category,
+    )
     else {
         // The contact route is checked against the details only once they parse: a phone number with a
         // typo is one error, not two.
@@ -157,6 +177,8 @@ fn parse_person(text: &ReferralText<'_>, today: NaiveDate) -> Result<PersonDetai
         email,
         postcode,
         preferred_contact,
+        sex,
+        ethnic_category,
     })
 }
 
@@ -170,7 +192,7 @@ pub fn request_hash(new: &NewReferral) -> String {
     let mut needs: Vec<&str> = new.needs.iter().map(|n| n.as_str()).collect();
     needs.sort_unstable();
     needs.dedup();
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "person": {
             "nhsNumber": p.nhs_number.as_str(),
             "givenName": p.given_name,
@@ -189,6 +211,14 @@ pub fn request_hash(new: &NewReferral) -> String {
             "recordedAt": c.recorded_at.timestamp_micros(),
         })),
     });
+    // Only when recorded, so that a submission without them keeps the fingerprint it had before they
+    // existed (a retry across an upgrade still replays).
+    if let Some(sex) = p.sex {
+        canonical["person"]["sex"] = sex.as_str().into();
+    }
+    if let Some(ethnic) = p.ethnic_category {
+        canonical["person"]["ethnicCategory"] = ethnic.as_str().into();
+    }
     hex::encode(Sha256::digest(canonical.to_string()))
 }
 
@@ -213,6 +243,8 @@ mod tests {
             email: Some(""),
             postcode: None,
             preferred_contact: "phone",
+            sex: None,
+            ethnic_category: Some(""),
             needs: vec!["loneliness", "debt"],
             reason: "Would like company.",
             urgency: "routine",
@@ -280,6 +312,27 @@ mod tests {
         assert_eq!(parse_submission(&messy, now(), 7).unwrap().key.request_hash, tidy.key.request_hash);
         let other = ReferralText { reason: "Another reason.", ..typed() };
         assert_ne!(parse_submission(&other, now(), 7).unwrap().key.request_hash, tidy.key.request_hash);
+    }
+
+    #[test]
+    fn sex_and_ethnic_category_are_optional_and_parsed_by_their_nhs_codes() {
+        let parsed = parse_submission(&typed(), now(), 7).unwrap();
+        assert_eq!((parsed.referral.person.sex, parsed.referral.person.ethnic_category), (None, None));
+        let recorded = ReferralText { sex: Some("female"), ethnic_category: Some("H"), ..typed() };
+        let p = parse_submission(&recorded, now(), 7).unwrap().referral.person;
+        assert_eq!((p.sex, p.ethnic_category), (Some(Sex::Female), Some(EthnicCategory::AsianIndian)));
+        let wrong = ReferralText { sex: Some("f"), ethnic_category: Some("I"), ..typed() };
+        let errors = parse_submission(&wrong, now(), 7).unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.field).collect::<Vec<_>>(), ["sex", "ethnicCategory"]);
+    }
+
+    #[test]
+    fn recording_sex_or_ethnic_category_makes_a_different_request_and_leaving_them_out_does_not() {
+        let without = parse_submission(&typed(), now(), 7).unwrap().key.request_hash;
+        let with = ReferralText { ethnic_category: Some("A"), ..typed() };
+        assert_ne!(parse_submission(&with, now(), 7).unwrap().key.request_hash, without);
+        let blank = ReferralText { sex: Some(" "), ..typed() };
+        assert_eq!(parse_submission(&blank, now(), 7).unwrap().key.request_hash, without);
     }
 
     #[test]

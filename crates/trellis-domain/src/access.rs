@@ -47,6 +47,15 @@ pub fn may_see_the_network(role: Role) -> bool {
     NETWORK_VIEWERS.contains(&role)
 }
 
+/// Who may see impact reports (the `impactReport` query, `/reports` and its CSV files): network leads
+/// only. Reports are aggregates across every organisation, suppressed, never a person.
+pub const REPORT_VIEWERS: [Role; 1] = [Role::NetworkLead];
+
+/// Whether someone in `role` may see impact reports ([`REPORT_VIEWERS`]).
+pub fn may_see_reports(role: Role) -> bool {
+    REPORT_VIEWERS.contains(&role)
+}
+
 /// Who may read the directory's import runs (the `importRuns` query and the `/directory/imports` page):
 /// network leads, who manage the directory. The reports hold directory data only, never a person.
 pub const IMPORT_READERS: [Role; 1] = [Role::NetworkLead];
@@ -165,6 +174,15 @@ mod network_tests {
             .filter(|r| may_see_the_network(*r))
             .collect();
         assert_eq!(seeing, [Role::LinkWorker, Role::NetworkLead]);
+    }
+
+    #[test]
+    fn only_network_leads_see_impact_reports() {
+        let seeing: Vec<Role> = [Role::GpPractice, Role::LinkWorker, Role::Provider, Role::NetworkLead, Role::Admin]
+            .into_iter()
+            .filter(|r| may_see_reports(*r))
+            .collect();
+        assert_eq!(seeing, [Role::NetworkLead]);
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`person`]: the person as one referral holds them, and when a submission's details differ.
 //! - [`referral`]: the referral lifecycle referred → contacted → attending → closed.
 //! - [`offer`]: the offer lifecycle, modelled on the FHIR R4 Task of the Gravity Project SDOH referral.
+//! - [`report`]: impact reports: periods, filters, equity groups, and counts turned into protected tables.
 //! - [`policy`]: the service levels (offer expiry and reminder, first contact, capacity staleness) as one value.
 //! - [`plan`]: the co-produced personal plan (PRSB care and support plan) and who sees what of it.
 //! - [`wellbeing`]: wellbeing instruments (ONS4, SWEMWBS) as versioned data, scoring, bands and change.
@@ -33,6 +34,7 @@ pub mod person;
 pub mod plan;
 pub mod policy;
 pub mod referral;
+pub mod report;
 pub mod values;
 pub mod wellbeing;
 

@@ -9,6 +9,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::report::{EthnicCategory, Sex};
 use crate::values::needs::named_enum;
 use crate::values::{ContactMethod, EmailAddress, NhsNumber, PhoneNumber, Postcode};
 
@@ -36,12 +37,19 @@ pub struct PersonDetails {
     pub postcode: Option<Postcode>,
     /// How they like to be contacted.
     pub preferred_contact: ContactMethod,
+    /// Their sex, if recorded (for equity reporting only).
+    #[serde(default)]
+    pub sex: Option<Sex>,
+    /// Their ethnic category, if recorded (for equity reporting only).
+    #[serde(default)]
+    pub ethnic_category: Option<EthnicCategory>,
 }
 
 impl PersonDetails {
     /// Whether these details tell a link worker something different from `held` about the same person:
     /// another name (ignoring case and surrounding space), date of birth, phone, email, postcode or
     /// contact preference. Values are compared parsed, so the same phone written with spaces is the same.
+    /// Sex and ethnic category are for equity reporting, not for reaching the person, and do not count.
     pub fn differs_from(&self, held: &PersonDetails) -> bool {
         let name = |s: &str| s.trim().to_lowercase();
         name(&self.given_name) != name(&held.given_name)
@@ -85,6 +93,8 @@ mod tests {
             email: None,
             postcode: Some(Postcode::parse("NG1 1AA").unwrap()),
             preferred_contact: ContactMethod::Phone,
+            sex: None,
+            ethnic_category: None,
         }
     }
 

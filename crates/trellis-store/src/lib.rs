@@ -16,6 +16,7 @@
 //! - [`directory_list`]: the directory a page at a time for those who manage it.
 //! - [`oruk`]: the directory as Open Referral UK: import (idempotent, record by record) and export.
 //! - [`network`]: the locality as a graph of organisations, services and offer flows.
+//! - [`reports`]: the counts behind impact reports, aggregated in SQL.
 //! - [`audit`]: the audit log: one entry per read or change of a record, one per listing (a page).
 //! - [`links`]: provider links from offer emails.
 //! - [`timers`]: reminders and expiry of unanswered offers.
@@ -47,6 +48,7 @@ pub mod oruk;
 pub mod outbox;
 pub mod principals;
 pub mod referrals;
+pub mod reports;
 mod rows;
 pub mod sessions;
 pub mod sign_in;

@@ -12,6 +12,7 @@ use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
 use trellis_domain::referral::{
     ClosureReason, Referral, ReferralCommand, ReferralEvent, ReferralEventKind, ReferralStatus, Referrer,
 };
+use trellis_domain::report::{EthnicCategory, Sex};
 use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, PhoneNumber, Postcode, Urgency};
 use trellis_domain::{Actor, OrganisationId, PersonId, ReferralId, UserId};
 use uuid::Uuid;
@@ -153,6 +154,13 @@ pub(crate) fn details_from(m: referral_demographics::Model) -> Result<PersonDeta
             .transpose()
             .map_err(unreadable("referral_demographics.postcode"))?,
         preferred_contact: stored("contact method", ContactMethod::parse(&m.preferred_contact))?,
+        sex: m.sex.as_deref().map(Sex::parse).transpose().map_err(unreadable("referral_demographics.sex"))?,
+        ethnic_category: m
+            .ethnic_category
+            .as_deref()
+            .map(EthnicCategory::parse)
+            .transpose()
+            .map_err(unreadable("referral_demographics.ethnic_category"))?,
     })
 }
 
@@ -168,6 +176,8 @@ fn demographics_model(referral: ReferralId, d: &PersonDetails, at: DateTime<Utc>
         postcode: d.postcode.as_ref().map(|p| p.as_str().into()),
         preferred_contact: d.preferred_contact.as_str().into(),
         recorded_at: at,
+        sex: d.sex.map(|s| s.as_str().into()),
+        ethnic_category: d.ethnic_category.map(|e| e.as_str().into()),
     }
 }
 

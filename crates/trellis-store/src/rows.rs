@@ -77,6 +77,8 @@ impl FromQueryResult for ReferralWithPerson {
             postcode: c.take()?,
             preferred_contact: c.take()?,
             recorded_at: c.take()?,
+            sex: c.take()?,
+            ethnic_category: c.take()?,
         };
         Ok(ReferralWithPerson { referral, person })
     }

@@ -402,6 +402,8 @@ impl Fixture {
                 email: EmailAddress::parse("margaret.hughes@example.org").ok(),
                 postcode: Postcode::parse("NG10 1AB").ok(),
                 preferred_contact: ContactMethod::Phone,
+                sex: None,
+                ethnic_category: None,
             },
             needs: vec![Need::Loneliness, Need::PhysicalActivity],
             reason: "Widowed last year, rarely leaves the house, would like company.".into(),

@@ -9,6 +9,7 @@ use trellis_domain::directory::ServiceStatus;
 use trellis_domain::offer::{DeclineReason, OfferCommand};
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::referral::{ClosureReason, Note, ReferralCommand};
+use trellis_domain::report::{EthnicCategory, Sex};
 use trellis_domain::values::{ContactMethod, EmailAddress, Need, NhsNumber, PhoneNumber, Postcode, Urgency};
 use trellis_domain::{Actor, Role};
 use trellis_store::Store;
@@ -526,6 +527,8 @@ async fn referrals(store: &Store, l: &Locality) -> anyhow::Result<()> {
                 email: None,
                 postcode: Postcode::parse(postcode).ok(),
                 preferred_contact: ContactMethod::Phone,
+                sex: None,
+                ethnic_category: None,
             },
             needs: needs.to_vec(),
             reason: (*reason).into(),
@@ -760,6 +763,15 @@ async fn history(store: &Store, l: &Locality) -> anyhow::Result<()> {
                 email: None,
                 postcode: None,
                 preferred_contact: ContactMethod::Phone,
+                // Recorded for most, as a practice would: the reports count them by group.
+                sex: [Some(Sex::Female), Some(Sex::Male), Some(Sex::Female), None][i % 4],
+                ethnic_category: [
+                    Some(EthnicCategory::WhiteBritish),
+                    Some(EthnicCategory::AsianIndian),
+                    Some(EthnicCategory::WhiteBritish),
+                    Some(EthnicCategory::BlackCaribbean),
+                    None,
+                ][i % 5],
             },
             needs: vec![[Need::Loneliness, Need::LowMood, Need::PhysicalActivity, Need::Debt][i % 4]],
             reason: "Earlier referral in the demo history.".into(),

@@ -58,6 +58,23 @@ on_both_databases!(
     }
 );
 
+on_both_databases!(
+    sex_and_ethnic_category_are_optional_stored_with_the_referral_and_an_unknown_value_is_validation,
+    |app: TestApp| async move {
+        let gp = app.tokens.gp.clone();
+        let read = "mutation($input: SubmitReferralInput!) { submitReferral(input: $input) { referral { person { sex ethnicCategory } } } }";
+        let recorded = input("equity", json!({ "sex": "FEMALE", "ethnicCategory": "ASIAN_BANGLADESHI" }));
+        let person = app.ok(&gp, read, recorded).await["submitReferral"]["referral"]["person"].clone();
+        assert_eq!(person, json!({ "sex": "FEMALE", "ethnicCategory": "ASIAN_BANGLADESHI" }));
+        let unrecorded = input("no-equity", json!({ "nhsNumber": "9434765870" }));
+        let person = app.ok(&gp, read, unrecorded).await["submitReferral"]["referral"]["person"].clone();
+        assert_eq!(person, json!({ "sex": null, "ethnicCategory": null }));
+        let wrong = app.graphql(Some(&gp), SUBMIT, input("wrong-code", json!({ "ethnicCategory": "K" }))).await;
+        assert_eq!(wrong.code(), Some("VALIDATION"), "{:?}", wrong.errors);
+        assert_eq!(referral_count(&app).await, 2);
+    }
+);
+
 on_both_databases!(a_stale_version_is_a_conflict_that_names_both_versions, |app: TestApp| async move {
     let gp = app.tokens.gp.clone();
     let id = app.ok(&gp, SUBMIT, input("k", json!({}))).await["submitReferral"]["referral"]["id"].clone();

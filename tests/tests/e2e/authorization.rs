@@ -303,6 +303,15 @@ fn rows() -> Vec<Row> {
             variables: nothing,
             expect: [DENY, DENY, OK, OK, DENY, DENY, OK, DENY, ANON, ANON],
         },
+        Row {
+            // docs/domain.md: reports are the network lead's, aggregates only (access::REPORT_VIEWERS).
+            op: "impactReport",
+            case: "",
+            subject: Nothing,
+            document: "{ impactReport(period: { from: \"2026-01-01\", to: \"2026-12-31\" }) { tables { name } } }",
+            variables: nothing,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, OK, DENY, ANON, ANON],
+        },
         // ----- Mutations: referrals ---------------------------------------------------------------------
         Row {
             op: "submitReferral",

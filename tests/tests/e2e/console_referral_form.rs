@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, TimeDelta, Utc};
 use reqwest::StatusCode;
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::{ClosureReason, ReferralCommand};
+use trellis_domain::report::EthnicCategory;
 use trellis_store::referrals::{Consent, ReferralFilter};
 use trellis_store::testing::Fixture;
 use trellis_tests::console::sign_in;
@@ -129,8 +130,16 @@ on_both_databases!(
         assert_eq!(shown.hidden_field("idempotency_key"), form.hidden_field("idempotency_key"));
         assert_eq!(practice_referrals(&app).await, 0, "nothing is stored on error");
 
-        // Fixed, it submits and lands on the new referral.
-        let right = filled(&form, "943 476 5919", now);
+        // A sex or ethnic group not in the lists is refused by its field, and the list keeps the choice.
+        let odd = with(with(filled(&form, "943 476 5919", now), "sex", "f"), "ethnic_category", "H");
+        let shown = send(&app, &session, &odd).await;
+        assert_eq!(shown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", shown.body);
+        assert!(shown.text().contains("<a href=\"#sex\">Select the person's sex from the list, or Not recorded</a>"));
+        assert!(shown.text().contains("<option value=\"H\" selected>Asian or Asian British - Indian</option>"));
+        assert_eq!(practice_referrals(&app).await, 0);
+
+        // Fixed, it submits and lands on the new referral, with the ethnic group recorded.
+        let right = with(filled(&form, "943 476 5919", now), "ethnic_category", "H");
         let done = send(&app, &session, &right).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
         let location = done.location().to_owned();
@@ -140,6 +149,11 @@ on_both_databases!(
         assert!(page.text().contains("Margaret Hughes") && page.text().contains("943 476 5919"));
         assert!(page.text().contains("Loneliness or isolation") && page.text().contains("Debt or money worries"));
         assert_eq!(practice_referrals(&app).await, 1);
+        let gp = Fixture::actor(&app.fixture.gp);
+        let id: uuid::Uuid = location.trim_start_matches("/referrals/").parse().unwrap();
+        let stored = app.store.referral(&gp, trellis_domain::ReferralId(id), Utc::now()).await.unwrap();
+        let details = &stored.person.details;
+        assert_eq!((details.sex, details.ethnic_category), (None, Some(EthnicCategory::AsianIndian)));
     }
 );
 

@@ -29,7 +29,7 @@ impl Shell {
         let nav = match staff.user.role {
             Role::GpPractice => vec![("/referrals", "Your referrals")],
             Role::LinkWorker => vec![("/caseload", "Caseload"), ("/network", "Network")],
-            Role::NetworkLead => vec![("/network", "Network"), ("/directory", "Directory")],
+            Role::NetworkLead => vec![("/network", "Network"), ("/reports", "Reports"), ("/directory", "Directory")],
             _ => Vec::new(),
         };
         Shell { user: staff.user.name.clone(), organisation: staff.organisation.name.clone(), nav, csrf }

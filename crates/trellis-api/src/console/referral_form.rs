@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use trellis_domain::DomainError;
 use trellis_domain::access::ReferralScope;
 use trellis_domain::referral::Consent;
+use trellis_domain::report::{EthnicCategory, Sex};
 use trellis_domain::values::{ContactMethod, Need, Urgency, ValueError};
 use trellis_store::StoreError;
 use trellis_store::sessions::SessionPrincipal;
@@ -37,6 +38,27 @@ pub(crate) struct Choice {
     pub checked: bool,
 }
 
+/// One option of a drop-down list.
+pub(crate) struct SelectOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// A drop-down's options: "Not recorded" (empty) first, then each of `all`, the typed one selected.
+fn select_options<T: Copy>(
+    all: &[T],
+    typed: Option<&String>,
+    value: impl Fn(T) -> &'static str,
+    label: impl Fn(T) -> &'static str,
+) -> Vec<SelectOption> {
+    let typed = typed.map_or("", |t| t.as_str());
+    let none = SelectOption { value: "", label: "Not recorded", selected: typed.is_empty() };
+    std::iter::once(none)
+        .chain(all.iter().map(|&t| SelectOption { value: value(t), label: label(t), selected: typed == value(t) }))
+        .collect()
+}
+
 /// An error on the page: the summary's link to its field, and the words.
 pub(crate) struct Problem {
     pub href: &'static str,
@@ -50,6 +72,8 @@ pub(crate) struct FieldErrors {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub date_of_birth: Option<String>,
+    pub sex: Option<String>,
+    pub ethnic_category: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
     pub postcode: Option<String>,
@@ -75,6 +99,8 @@ pub(crate) struct ReferralFormPage {
     pub e: FieldErrors,
     /// What was typed, by field name.
     pub typed: Posted,
+    pub sexes: Vec<SelectOption>,
+    pub ethnic_categories: Vec<SelectOption>,
     pub contact_methods: Vec<Choice>,
     pub needs: Vec<Choice>,
     pub urgencies: Vec<Choice>,
@@ -146,7 +172,26 @@ fn form_page(shell: Shell, key: String, typed: Posted, problems: Vec<Problem>, e
         is,
     );
     let consent_given = is("consent", "yes");
-    ReferralFormPage { shell: Some(shell), key, problems, e, typed, contact_methods, needs, urgencies, consent_given }
+    let sexes = select_options(Sex::ALL, typed.get("sex"), Sex::as_str, Sex::label);
+    let ethnic_categories = select_options(
+        EthnicCategory::ALL,
+        typed.get("ethnic_category"),
+        EthnicCategory::as_str,
+        EthnicCategory::label,
+    );
+    ReferralFormPage {
+        shell: Some(shell),
+        key,
+        problems,
+        e,
+        typed,
+        sexes,
+        ethnic_categories,
+        contact_methods,
+        needs,
+        urgencies,
+        consent_given,
+    }
 }
 
 fn not_for_you(shell: Shell) -> Response {
@@ -220,6 +265,10 @@ fn wording(e: &ValueError, typed: &Posted) -> (&'static str, String) {
             text("#dob-day", "Date of birth must be within the last 120 years")
         }
         ("dateOfBirth", _) => text("#dob-day", "Date of birth must be a real date, like 14 3 1956"),
+        ("sex", _) => text("#sex", "Select the person's sex from the list, or Not recorded"),
+        ("ethnicCategory", _) => {
+            text("#ethnic-category", "Select the person's ethnic group from the list, or Not recorded")
+        }
         ("phone", _) => text("#phone", "Enter a UK phone number, like 01632 960 001 or 07700 900 982"),
         ("email", _) => text("#email", "Enter an email address in the correct format, like name@example.com"),
         ("postcode", _) => text("#postcode", "Enter a real postcode, like LS1 4AP"),
@@ -256,11 +305,13 @@ fn wording(e: &ValueError, typed: &Posted) -> (&'static str, String) {
 }
 
 /// The fields in the order the form shows them, so the summary lists errors in that order too.
-const FORM_ORDER: [&str; 14] = [
+const FORM_ORDER: [&str; 16] = [
     "nhsNumber",
     "givenName",
     "familyName",
     "dateOfBirth",
+    "sex",
+    "ethnicCategory",
     "phone",
     "email",
     "postcode",
@@ -286,6 +337,8 @@ fn place(errors: &[ValueError], typed: &Posted) -> (Vec<Problem>, FieldErrors) {
             "givenName" => &mut e.given_name,
             "familyName" => &mut e.family_name,
             "dateOfBirth" => &mut e.date_of_birth,
+            "sex" => &mut e.sex,
+            "ethnicCategory" => &mut e.ethnic_category,
             "phone" => &mut e.phone,
             "email" => &mut e.email,
             "postcode" => &mut e.postcode,
@@ -365,6 +418,8 @@ async fn parse_and_submit(
         email: Some(field("email")),
         postcode: Some(field("postcode")),
         preferred_contact: field("preferred_contact"),
+        sex: Some(field("sex")),
+        ethnic_category: Some(field("ethnic_category")),
         needs: Need::ALL
             .iter()
             .filter(|n| field(&format!("need_{}", n.as_str())) == "yes")

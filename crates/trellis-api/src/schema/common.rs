@@ -42,6 +42,61 @@ mirror_enum!(
     }
 );
 mirror_enum!(
+    /// The person's sex as recorded (NHS Data Dictionary PERSON STATED GENDER CODE).
+    Sex => trellis_domain::report::Sex {
+        /// Code 2.
+        Female,
+        /// Code 1.
+        Male,
+        /// Code 9: unable to be classified as either.
+        Indeterminate,
+        /// Code X: not known.
+        NotKnown
+    }
+);
+mirror_enum!(
+    /// The person's ethnic group as they stated it: the NHS Data Dictionary's ETHNIC CATEGORY, each value
+    /// naming its code.
+    EthnicCategory => trellis_domain::report::EthnicCategory {
+        /// A: White - British.
+        WhiteBritish,
+        /// B: White - Irish.
+        WhiteIrish,
+        /// C: White - Any other White background.
+        WhiteOther,
+        /// D: Mixed - White and Black Caribbean.
+        MixedWhiteBlackCaribbean,
+        /// E: Mixed - White and Black African.
+        MixedWhiteBlackAfrican,
+        /// F: Mixed - White and Asian.
+        MixedWhiteAsian,
+        /// G: Mixed - Any other mixed background.
+        MixedOther,
+        /// H: Asian or Asian British - Indian.
+        AsianIndian,
+        /// J: Asian or Asian British - Pakistani.
+        AsianPakistani,
+        /// K: Asian or Asian British - Bangladeshi.
+        AsianBangladeshi,
+        /// L: Asian or Asian British - Any other Asian background.
+        AsianOther,
+        /// M: Black or Black British - Caribbean.
+        BlackCaribbean,
+        /// N: Black or Black British - African.
+        BlackAfrican,
+        /// P: Black or Black British - Any other Black background.
+        BlackOther,
+        /// R: Other ethnic groups - Chinese.
+        Chinese,
+        /// S: Other ethnic groups - Any other ethnic group.
+        OtherEthnicGroup,
+        /// Z: Not stated.
+        NotStated,
+        /// 99: Not known.
+        NotKnown
+    }
+);
+mirror_enum!(
     /// What a party may do.
     Role => trellis_domain::Role { GpPractice, LinkWorker, Provider, NetworkLead, Admin, System }
 );

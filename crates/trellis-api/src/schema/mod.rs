@@ -28,6 +28,7 @@ mod imports;
 pub mod loaders;
 mod offers;
 mod referrals;
+mod reports;
 mod wellbeing;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub struct QueryRoot(
     audit::AuditQuery,
     crate::network::graphql::NetworkQuery,
     wellbeing::WellbeingQuery,
+    reports::ReportQuery,
 );
 
 /// Every mutation, feature by feature: referrals, offers, accounts, the directory, the plan's and

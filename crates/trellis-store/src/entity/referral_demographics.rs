@@ -17,6 +17,8 @@ pub struct Model {
     pub postcode: Option<String>,
     pub preferred_contact: String,
     pub recorded_at: DateTimeUtc,
+    pub sex: Option<String>,
+    pub ethnic_category: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

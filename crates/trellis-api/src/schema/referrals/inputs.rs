@@ -10,7 +10,7 @@ use trellis_domain::values as v;
 use crate::referral_input::ReferralText;
 
 use super::types::{ClosureReason, ContactMethod, PersonDetailsChoice, ReferralStatus, Urgency};
-use crate::schema::common::{Need, referral_id};
+use crate::schema::common::{EthnicCategory, Need, Sex, referral_id};
 
 /// The person being referred.
 #[derive(InputObject, Serialize, Clone)]
@@ -31,6 +31,10 @@ pub struct PersonInput {
     pub postcode: Option<String>,
     /// How they like to be contacted.
     pub preferred_contact: ContactMethod,
+    /// Their sex, if recorded (for equity reporting only).
+    pub sex: Option<Sex>,
+    /// Their ethnic category, if they stated it (for equity reporting only).
+    pub ethnic_category: Option<EthnicCategory>,
 }
 
 impl SubmitReferralInput {
@@ -48,6 +52,8 @@ impl SubmitReferralInput {
             email: p.email.as_deref(),
             postcode: p.postcode.as_deref(),
             preferred_contact: p.preferred_contact.as_str(),
+            sex: p.sex.map(|s| trellis_domain::report::Sex::from(s).as_str()),
+            ethnic_category: p.ethnic_category.map(|e| trellis_domain::report::EthnicCategory::from(e).as_str()),
             needs: self.needs.iter().map(|n| v::Need::from(*n).as_str()).collect(),
             reason: &self.reason,
             urgency: v::Urgency::from(self.urgency).as_str(),

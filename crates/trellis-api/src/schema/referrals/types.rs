@@ -7,7 +7,7 @@ use trellis_domain::values as domain_values;
 use trellis_store::referrals::ReferralRecord;
 
 use crate::error::{ApiResult, OrApiError};
-use crate::schema::common::{Need, Role, mirror_enum};
+use crate::schema::common::{EthnicCategory, Need, Role, Sex, mirror_enum};
 use crate::schema::offers::Offer;
 use crate::schema::{gp_message, loaders, wellbeing};
 
@@ -55,6 +55,10 @@ pub struct Person {
     pub postcode: Option<String>,
     /// How they like to be contacted.
     pub preferred_contact: ContactMethod,
+    /// Their sex, if the referrer recorded it.
+    pub sex: Option<Sex>,
+    /// Their ethnic category, if the referrer recorded it.
+    pub ethnic_category: Option<EthnicCategory>,
 }
 
 /// Consent to share the referral with the network's providers.
@@ -108,6 +112,8 @@ impl Referral {
             email: d.email.as_ref().map(|e| e.as_str().into()),
             postcode: d.postcode.as_ref().map(|p| p.as_str().into()),
             preferred_contact: d.preferred_contact.into(),
+            sex: d.sex.map(Into::into),
+            ethnic_category: d.ethnic_category.map(Into::into),
         }
     }
     /// What matters to the person.

@@ -1,0 +1,107 @@
+//! The console's impact report page, on both databases: it shows the network lead the very numbers
+//! GraphQL and the CSV files give for the same period and filters; nobody else may open it; and in
+//! Chromium every chart is an SVG image with a title followed by its table, passing axe-core's
+//! WCAG 2.2 AA rules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
+
+use reqwest::StatusCode;
+use serde_json::json;
+use trellis_tests::console::{session_for, sign_in_path};
+use trellis_tests::link_pages::get;
+use trellis_tests::{TestApp, run_node, screenshot_dir};
+
+use crate::reports::{REPORT, as_lines, csv, csv_lines, period, query_string, seed};
+
+/// The page's tables: for each section, each row's key and cells as printed.
+fn page_rows(body: &str, table: &str) -> Vec<Vec<String>> {
+    let start = body.find(&format!("data-table=\"{table}\"")).unwrap();
+    let section = &body[start..start + body[start..].find("</section>").unwrap()];
+    let unescape = |s: &str| s.replace("&lt;", "<").replace("&#x2a;", "*").replace("&#42;", "*");
+    section
+        .split("<tr data-key=\"")
+        .skip(1)
+        .map(|row| {
+            let key = row[..row.find('"').unwrap()].to_owned();
+            let cells = row.split("<td class=\"n\">").skip(1).map(|c| unescape(&c[..c.find("</td>").unwrap()]));
+            std::iter::once(key).chain(cells).collect()
+        })
+        .collect()
+}
+
+on_both_databases!(
+    the_page_graphql_and_csv_give_the_same_numbers_for_the_same_period_and_filters,
+    |app: TestApp| async move {
+        seed(&app).await;
+        let lead = app.tokens.network_lead.clone();
+        let session = session_for(&app, app.fixture.network_lead.id).await;
+        for filters in [json!({}), json!({ "practiceId": app.fixture.other_practice.id.to_string() })] {
+            let mut query = query_string();
+            if let Some(id) = filters["practiceId"].as_str() {
+                query.push_str(&format!("&practice={id}"));
+            }
+            let page = get(&app, &format!("/reports?{query}"), Some(&session)).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            let data = app.ok(&lead, REPORT, json!({ "period": period(), "filters": filters })).await;
+            for table in data["impactReport"]["tables"].as_array().unwrap() {
+                let name = table["name"].as_str().unwrap();
+                let graphql = as_lines(table);
+                let file = csv_lines(
+                    &csv(&app, Some(&lead), &format!("/reports/{name}.csv?{query}")).await.text().await.unwrap(),
+                );
+                assert_eq!(file, graphql, "{name}: CSV and GraphQL");
+                // The page: each row's key and cells (its labels are HTML).
+                let on_page = page_rows(&page.body, name);
+                let expected: Vec<Vec<String>> = graphql[1..]
+                    .iter()
+                    .map(|l| std::iter::once(l[0].clone()).chain(l[2..].iter().cloned()).collect())
+                    .collect();
+                assert_eq!(on_page, expected, "{name}: page and GraphQL");
+            }
+        }
+        assert!(get(&app, "/reports", Some(&session)).await.body.contains("&lt;5"), "a small count is <5 on the page");
+    }
+);
+
+on_both_databases!(only_a_network_lead_opens_the_reports_page_and_its_header_links_to_it, |app: TestApp| async move {
+    let f = &app.fixture;
+    let lead = session_for(&app, f.network_lead.id).await;
+    let network = get(&app, "/network", Some(&lead)).await;
+    assert!(network.body.contains("<a href=\"/reports\">Reports</a>"), "the lead's header links to the reports");
+    for user in [f.gp.id, f.link_worker.id, f.admin.id] {
+        let session = session_for(&app, user).await;
+        let page = get(&app, "/reports", Some(&session)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(!page.body.contains("<a href=\"/reports\">"), "no link to a page it may not open");
+    }
+    assert_ne!(get(&app, "/reports", None).await.status, StatusCode::OK, "signed out: to the sign-in page");
+});
+
+on_both_databases!(
+    in_chromium_every_chart_is_an_svg_image_followed_by_its_table_and_the_page_passes_axe_wcag_22_aa,
+    |app: TestApp| async move {
+        seed(&app).await;
+        let path = sign_in_path(&app, app.fixture.network_lead.id).await;
+        let backend = match app.store.backend() {
+            sea_orm::DatabaseBackend::Postgres => "postgres",
+            _ => "sqlite",
+        };
+        let dir = screenshot_dir("console-reports", backend);
+        let config = json!({ "url": app.base_url, "signInPath": path, "outDir": dir });
+        let output = tokio::task::spawn_blocking(move || run_node("console-reports.mjs", &[&config.to_string()]))
+            .await
+            .expect("node");
+        let report: serde_json::Value = serde_json::from_str(output.trim().lines().last().unwrap()).expect(&output);
+        assert_eq!(report["violations"], json!([]), "axe-core found violations: {report:#}");
+        assert_eq!(report["failedRequests"], json!([]), "no failed requests");
+        assert_eq!(report["pages"].as_array().unwrap().len(), 3, "{report:#}");
+        let charts = report["charts"].as_u64().unwrap();
+        assert!(charts >= 10, "{report:#}");
+        assert_eq!(report["chartsWithTitles"], charts, "every chart has a title");
+        assert_eq!(report["chartsFollowedByTables"], charts, "every chart is followed by its table");
+        assert_eq!(report["tables"].as_u64(), Some(trellis_domain::report::TABLE_NAMES.len() as u64));
+        assert!(report["smallShown"].as_u64().unwrap() >= 1, "the practice's three referrals are <5: {report:#}");
+        assert!(report["filteredQuery"].as_str().unwrap().contains("need=debt"), "{report:#}");
+        assert_eq!(report["filteredTotal"], "0", "nobody was referred for debt");
+    }
+);
