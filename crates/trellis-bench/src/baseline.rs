@@ -183,3 +183,53 @@ async fn audit_reads(
     db.execute_raw(sql(db.get_database_backend(), &text, values)).await?;
     Ok(())
 }
+
+/// `?` placeholders (the store's SQL) as the backend takes them.
+fn question_marks(backend: DatabaseBackend, text: &str, values: Vec<Value>) -> Statement {
+    if backend != DatabaseBackend::Postgres {
+        return Statement::from_sql_and_values(backend, text, values);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    Statement::from_sql_and_values(backend, out, values)
+}
+
+/// The network view's database work for one locality, as the HTTP clients ask for it: the rollup query
+/// that finds the area's providers (up to 100), then the rollup query of their statistics and flows,
+/// the same statements the store runs (`trellis_store::network::{area_providers_sql, rollup_sql}`).
+pub fn network(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
+    let db = db.clone();
+    let seeded = Arc::new(seeded.clone());
+    Arc::new(move |client, i| {
+        let db = db.clone();
+        let area = crate::http::locality(&seeded, client, i);
+        Box::pin(async move {
+            let b = db.get_database_backend();
+            let until = Utc::now().date_naive();
+            let from = until - chrono::Duration::days(89);
+            let mut values: Vec<Value> = area.iter().map(|id| v(*id)).collect();
+            values.extend([v(from), v(until), v(101i64)]);
+            let providers_sql = trellis_store::network::area_providers_sql(area.len(), false, false);
+            let rows = db.query_all_raw(question_marks(b, &providers_sql, values)).await?;
+            let mut providers = Vec::with_capacity(rows.len());
+            for r in &rows {
+                providers.push(r.try_get_by_index::<Uuid>(0)?);
+            }
+            if !providers.is_empty() {
+                let mut values: Vec<Value> = providers.iter().map(|id| v(*id)).collect();
+                values.extend([v(from), v(until)]);
+                let rollups = trellis_store::network::rollup_sql(providers.len(), false);
+                db.query_all_raw(question_marks(b, &rollups, values)).await?;
+            }
+            Ok(true)
+        })
+    })
+}
