@@ -26,8 +26,8 @@ pub struct NetworkQuery;
 /// Where to look at the network: a locality, named by its link worker services.
 #[derive(InputObject)]
 pub struct NetworkAreaInput {
-    /// The link worker services of the locality (1 to 50). Its providers are those they offered to in
-    /// the period.
+    /// The link worker services of the locality (1 to 50). Its providers are those their people were
+    /// offered to in the period, by a link worker or onward by a provider.
     pub link_worker_service_ids: Vec<ID>,
 }
 
@@ -247,7 +247,7 @@ fn parse_id(field: &'static str, id: &ID) -> Result<OrganisationId, ValueError> 
 #[Object]
 impl NetworkQuery {
     /// One area of the network (network leads and link workers): the area's link worker services, a
-    /// page of the providers they offered to in the period (by name), their services with live
+    /// page of the providers its people were offered to in the period (by name), their services with live
     /// capacity, open offers, acceptance rate, decline reasons and median hours to respond, and the
     /// flows of offers into them. The area defaults to a link worker's own service; a network lead
     /// names one. The period is whole UTC days, the last 90 by default; `category` is a taxonomy code
