@@ -21,7 +21,7 @@ const NETWORK: &str = "query($area: NetworkAreaInput, $category: String, $first:
   network(area: $area, category: $category, first: $first, after: $after) {
   hasNextPage endCursor
   organisations { id kind name }
-  services { id name available maximum capacityStatus offers { offered open accepted declined expired acceptanceRate medianResponseHours declineReasons { reason count } } }
+  services { id organisationId name available maximum capacityStatus offers { offered open accepted declined expired acceptanceRate medianResponseHours declineReasons { reason count } } }
   flows { fromId toId kind count } } }";
 
 /// Valid NHS numbers for several people.
