@@ -202,7 +202,7 @@ on_both_databases!(the_network_pages_through_an_areas_providers_by_name, |app: T
             .map(|o| o["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(providers(first), [walking_provider.clone()]);
+    assert_eq!(providers(first), std::slice::from_ref(&walking_provider));
     assert!(
         first["services"].as_array().unwrap().iter().all(|s| s["organisationId"] == walking_provider.as_str()),
         "{first}"

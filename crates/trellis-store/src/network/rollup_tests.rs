@@ -229,7 +229,7 @@ crate::both_databases!(
                         .transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, now)
                         .await
                         .unwrap();
-                    referrals.push((id, lw.clone()));
+                    referrals.push((id, *lw));
                 }
                 3..=5 if !referrals.is_empty() => {
                     let (referral, lw) = &referrals[choose.below(referrals.len())];
@@ -269,7 +269,7 @@ crate::both_databases!(
                         all[likely[choose.below(likely.len())]].clone()
                     };
                     let actor = if matches!(command, OfferCommand::Withdraw { .. }) {
-                        referrals.iter().find(|(r, _)| r.0 == referral).unwrap().1.clone()
+                        referrals.iter().find(|(r, _)| r.0 == referral).unwrap().1
                     } else {
                         Actor::provider_link(trellis_domain::OrganisationId(provider))
                     };
@@ -290,7 +290,7 @@ crate::both_databases!(
                     }
                 }
                 13 if !referrals.is_empty() => {
-                    let (referral, lw) = referrals[choose.below(referrals.len())].clone();
+                    let (referral, lw) = referrals[choose.below(referrals.len())];
                     let version = version_of(&store, "referrals", referral.0).await;
                     let reason = [ClosureReason::NotAppropriate, ClosureReason::MovedAway][choose.below(2)];
                     let _ = store.close_referral(referral, version, reason, None, None, &lw, now).await;
