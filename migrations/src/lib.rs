@@ -23,6 +23,7 @@ mod m20261126_000011_add_notes_for_gp;
 mod m20261126_000012_add_gp_message_at_first_contact;
 mod m20261126_000013_add_unique_outbox_message_ids;
 mod m20261126_000016_create_offer_rollups;
+mod m20261126_000017_create_import_runs;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_add_gp_message_at_first_contact::Migration),
             Box::new(m20261126_000013_add_unique_outbox_message_ids::Migration),
             Box::new(m20261126_000016_create_offer_rollups::Migration),
+            Box::new(m20261126_000017_create_import_runs::Migration),
         ]
     }
 }

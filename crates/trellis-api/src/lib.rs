@@ -15,7 +15,7 @@
 //! - [`console`]: the staff web console, signed in by an emailed link.
 //! - [`network`]: the network view: its GraphQL query (one area, a page at a time, from the offer
 //!   rollups) and the `/network` page.
-//! - [`oruk`]: the directory as a public Open Referral UK API.
+//! - [`oruk`]: the directory as a public Open Referral UK 3.0 API.
 //! - [`referral_input`]: a submitted referral's text parsed once, for the API and the console's form.
 //! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
 //!   templates, forgery checks) and the guard counting failed links.

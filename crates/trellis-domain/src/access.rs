@@ -45,6 +45,10 @@ pub fn may_see_the_network(role: Role) -> bool {
     NETWORK_VIEWERS.contains(&role)
 }
 
+/// Who may read the directory's import runs (the `importRuns` query and the `/directory/imports` page):
+/// network leads, who manage the directory. The reports hold directory data only, never a person.
+pub const IMPORT_READERS: [Role; 1] = [Role::NetworkLead];
+
 /// Whether `actor` may read `referral`.
 pub fn may_read_referral(actor: &Actor, referral: &Referral) -> bool {
     ReferralScope::of(actor).is_some_and(|scope| scope.covers(referral))

@@ -30,11 +30,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { action } => admin(&cli.global, action).await,
-        Command::Import { source: ImportSource::Oruk { source } } => {
+        Command::Import { source: ImportSource::Oruk { source, every } } => {
             let store = open(&cli.global).await?;
-            let report = crate::import::import_oruk(&store, &source).await?;
-            println!("{report}");
-            Ok(())
+            match every {
+                Some(every) => {
+                    let limits = crate::import::FetchLimits::default();
+                    crate::import::keep_in_sync(store, vec![source], every, limits, shutdown_signal()).await;
+                    Ok(())
+                }
+                None => import_once(&store, &source).await,
+            }
         }
         Command::Serve(args) => serve(&cli.global, args).await,
         Command::Worker(args) => {
@@ -43,6 +48,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&cli.global).await?.with_policy(args.policy.policy());
             crate::worker::run(store, args, mail, shutdown_signal()).await
         }
+    }
+}
+
+/// One import run, its report printed; a run that failed is an error (after its report is kept).
+async fn import_once(store: &Store, source: &str) -> anyhow::Result<()> {
+    let run = crate::import::import_oruk(store, source).await?;
+    println!("import run {} from {}: {}", run.id, run.source, run.report);
+    match (run.outcome, run.error) {
+        (trellis_store::oruk::RunOutcome::Failed, Some(error)) => bail!("the import of {} failed: {error}", run.source),
+        (trellis_store::oruk::RunOutcome::NotModified, _) => {
+            println!("not modified since the last complete read");
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -235,6 +254,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             capacity_check_every_days: args.capacity_check_every_days,
             capacity_link_days: args.capacity_link_days,
             idempotency_key_days: settings.idempotency_key_days,
+            feeds: args.feeds.clone(),
         };
         let mut stop = stop_rx.clone();
         // The server's own store: one pool (on SQLite, the one connection), one audit committer.

@@ -106,6 +106,9 @@ pub enum ImportSource {
     Oruk {
         /// A file path or an http(s) URL.
         source: String,
+        /// Keep the feed in sync: read it again at this interval (`30m`, `6h`, `1d`) until stopped.
+        #[arg(long, value_parser = crate::import::parse_every)]
+        every: Option<std::time::Duration>,
     },
 }
 
@@ -185,6 +188,9 @@ pub struct ServeArgs {
     /// API behaviour.
     #[command(flatten)]
     pub api: ApiArgs,
+    /// Open Referral UK feeds the worker keeps in sync.
+    #[command(flatten)]
+    pub feeds: FeedArgs,
     /// Email delivery.
     #[command(flatten)]
     pub mail: MailArgs,
@@ -284,6 +290,20 @@ pub struct WorkerArgs {
     /// How long a referral's idempotency key is remembered, in days; older keys are forgotten.
     #[arg(long, env = "TRELLIS_IDEMPOTENCY_KEY_DAYS", default_value_t = 30)]
     pub idempotency_key_days: i64,
+    /// Open Referral UK feeds kept in sync.
+    #[command(flatten)]
+    pub feeds: FeedArgs,
+}
+
+/// Open Referral UK feeds the worker keeps in sync (none by default).
+#[derive(Args, Debug, Clone)]
+pub struct FeedArgs {
+    /// A feed's `/services` address; repeat the flag, or separate addresses with commas in the variable.
+    #[arg(long = "oruk-feed", env = "TRELLIS_ORUK_FEEDS", value_delimiter = ',')]
+    pub oruk_feeds: Vec<String>,
+    /// How often each feed is read (`30m`, `6h`, `1d`).
+    #[arg(long, env = "TRELLIS_ORUK_SYNC_EVERY", default_value = "6h", value_parser = crate::import::parse_every)]
+    pub oruk_sync_every: std::time::Duration,
 }
 
 /// API behaviour.
@@ -448,5 +468,30 @@ mod tests {
             (10, 3, 2, 7)
         );
         assert_eq!(worker, parse("serve"));
+    }
+
+    #[test]
+    fn the_worker_and_the_server_take_the_feeds_to_keep_in_sync_and_how_often() {
+        let feeds = |command: &str, extra: &[&str]| {
+            let cli = Cli::try_parse_from(["trellis", command].iter().chain(extra)).expect("arguments parse");
+            match cli.command {
+                Command::Worker(args) => args.feeds,
+                Command::Serve(args) => args.feeds,
+                other => panic!("unexpected command {other:?}"),
+            }
+        };
+        let given = ["--oruk-feed", "https://a.example/services", "--oruk-feed", "https://b.example/services"];
+        let worker = feeds("worker", &[&given[..], &["--oruk-sync-every", "30m"]].concat());
+        assert_eq!(worker.oruk_feeds, ["https://a.example/services", "https://b.example/services"]);
+        assert_eq!(worker.oruk_sync_every, std::time::Duration::from_secs(1800));
+        let serve = feeds("serve", &[]);
+        assert!(serve.oruk_feeds.is_empty(), "no feed unless one is configured");
+        assert_eq!(serve.oruk_sync_every, std::time::Duration::from_secs(6 * 3600));
+        assert!(Cli::try_parse_from(["trellis", "worker", "--oruk-sync-every", "often"]).is_err());
+        let import = Cli::try_parse_from(["trellis", "import", "oruk", "https://a.example/services", "--every", "6h"]);
+        assert!(matches!(
+            import.expect("arguments parse").command,
+            Command::Import { source: super::ImportSource::Oruk { every: Some(e), .. } } if e.as_secs() == 21_600
+        ));
     }
 }

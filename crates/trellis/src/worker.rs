@@ -1,4 +1,5 @@
-//! The email worker: drains the outbox and runs the offer timers, inside `serve` or on its own.
+//! The email worker: drains the outbox and runs the offer timers, inside `serve` or on its own; and keeps
+//! the configured Open Referral UK feeds in sync beside it.
 
 use std::time::Duration;
 
@@ -79,6 +80,24 @@ pub async fn run(
     settings.capacity_check_every = Duration::from_secs(86_400 * args.capacity_check_every_days.max(1));
     settings.capacity_link_ttl = Duration::from_secs(86_400 * args.capacity_link_days.max(1));
     settings.idempotency_key_ttl = Duration::from_secs(86_400 * args.idempotency_key_days.max(1).unsigned_abs());
+    let (stop_feeds, feeds_stopped) = tokio::sync::watch::channel(false);
+    let feeds = (!args.feeds.oruk_feeds.is_empty()).then(|| {
+        tracing::info!(feeds = args.feeds.oruk_feeds.len(), every = ?args.feeds.oruk_sync_every, "keeping ORUK feeds in sync");
+        let mut stopped = feeds_stopped;
+        tokio::spawn(crate::import::keep_in_sync(
+            store.clone(),
+            args.feeds.oruk_feeds.clone(),
+            args.feeds.oruk_sync_every,
+            crate::import::FetchLimits::default(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_feeds.send(true);
+    };
     let mut worker = Worker::new(store, mailer, settings);
     match mesh {
         Some(mesh) => {
@@ -90,6 +109,9 @@ pub async fn run(
         ),
     }
     worker.run_until(shutdown).await;
+    if let Some(feeds) = feeds {
+        feeds.await.context("the ORUK feed sync")?;
+    }
     Ok(())
 }
 

@@ -252,6 +252,15 @@ fn rows() -> Vec<Row> {
             expect: [DENY, DENY, DENY, DENY, DENY, DENY, OK, OK, ANON, ANON],
         },
         Row {
+            // Import reports are the directory's, which the network lead manages; no one else reads them.
+            op: "importRuns",
+            case: "",
+            subject: Nothing,
+            document: "{ importRuns(first: 1) { edges { node { outcome } } } }",
+            variables: nothing,
+            expect: [DENY, DENY, DENY, DENY, DENY, DENY, OK, DENY, ANON, ANON],
+        },
+        Row {
             // The directory's public vocabulary (the Open Referral UK API serves it with no token); a bearer
             // token that does not resolve is still refused, never taken for anonymous.
             op: "taxonomyTerms",

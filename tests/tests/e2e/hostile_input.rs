@@ -7,7 +7,6 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
-use trellis_store::oruk::Page;
 use trellis_tests::{TestApp, on_both_databases};
 
 /// `count` values drawn from `strategy` with a fixed seed, so a failure reproduces.
@@ -69,14 +68,17 @@ on_both_databases!(
     |app: TestApp| async move {
         let before = app.store.services().await.unwrap().len();
         let records = samples(prop_oneof![service_like(), any_json()], 200);
-        let page: Page<Value> = serde_json::from_value(json!({ "content": records })).unwrap();
-        let report = app.store.import_oruk(&page, chrono::Utc::now()).await.unwrap();
+        let report = app.store.import_oruk("random", &records, chrono::Utc::now()).await.unwrap().report;
         assert_eq!(
-            report.created + report.updated + report.rejected.len(),
-            page.content.len(),
+            report.created + report.updated + report.unchanged + report.rejected,
+            records.len(),
             "every record is accounted for"
         );
-        assert!(report.rejected.iter().all(|(_, why)| !why.is_empty()), "every refusal says why");
+        assert!(report.rejections.iter().all(|r| !r.reason.is_empty()), "every refusal says why");
+        assert!(
+            report.warnings.iter().all(|w| !w.field.is_empty() && !w.reason.is_empty()),
+            "every warning says where and why"
+        );
         let after = app.store.services().await.unwrap().len();
         assert!(after <= before + report.created, "nothing stored beyond what was reported created");
     }

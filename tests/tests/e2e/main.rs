@@ -25,6 +25,8 @@ mod gp_message_delivery;
 mod hostile_input;
 mod journeys;
 mod network;
+mod oruk;
+mod oruk_import;
 mod provider_page;
 mod query_count;
 mod request_cost;

@@ -113,6 +113,8 @@ pub(crate) struct DirectoryListPage {
     /// The link back to the first page, on a later one.
     pub first: Option<String>,
     pub may_add: bool,
+    /// Whether to link to the import reports.
+    pub may_see_imports: bool,
     pub stale_days: i64,
 }
 
@@ -575,6 +577,7 @@ pub(super) async fn list(
         q,
         next,
         may_add: !managed.is_empty(),
+        may_see_imports: trellis_domain::access::IMPORT_READERS.contains(&staff.user.role),
         stale_days: policy.capacity_stale_after().num_days(),
     };
     page(StatusCode::OK, &view, cookie)

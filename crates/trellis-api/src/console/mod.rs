@@ -14,6 +14,7 @@ mod casework;
 mod conflict;
 mod directory;
 mod find_services;
+mod imports;
 mod pages;
 mod referral_form;
 mod referrals;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/referrals/{id}/withdraw", post(referrals::withdraw))
         .merge(actions::routes())
         .route("/directory", get(directory::list))
+        .route("/directory/imports", get(imports::list))
         .route("/directory/services/new", get(directory::new_form).post(directory::create))
         .route("/directory/services/{id}", get(directory::show).post(directory::save_details))
         .route("/directory/services/{id}/capacity", post(directory::save_capacity));

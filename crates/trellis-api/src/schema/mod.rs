@@ -8,6 +8,7 @@
 //! - `referrals`: submitting, the caseload, one referral and every change on its way to closed;
 //! - `offers`: offers to providers, their answers and progress, onward offers;
 //! - `directory`: services, capacity and matching;
+//! - `imports`: Open Referral UK import runs and their reports;
 //! - `accounts`: the caller, organisations, users and API keys;
 //! - `audit`: the audit log;
 //! - `wellbeing`: the plan, the measures and the instruments;
@@ -23,6 +24,7 @@ mod common;
 pub mod cost;
 mod directory;
 mod gp_message;
+mod imports;
 pub mod loaders;
 mod offers;
 mod referrals;
@@ -38,8 +40,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use trellis_store::Store;
 
-/// Every query, feature by feature: accounts, referrals, offers, the directory, the audit log, the
-/// network and the instruments.
+/// Every query, feature by feature: accounts, referrals, offers, the directory and its import runs, the
+/// audit log, the network and the instruments.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(
@@ -47,6 +49,7 @@ pub struct QueryRoot(
     referrals::ReferralQuery,
     offers::OfferQuery,
     directory::DirectoryQuery,
+    imports::ImportQuery,
     audit::AuditQuery,
     crate::network::graphql::NetworkQuery,
     wellbeing::WellbeingQuery,

@@ -1,51 +1,25 @@
 //! Importing ORUK pages: each record read, then written in its own transaction (its organisation
-//! matched or added, its service created or updated), so a bad record is reported and the rest import.
+//! matched or added, its service created, updated or left alone when unchanged), so a bad record is
+//! reported and the rest import.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait};
-use serde::Serialize;
 use serde_json::Value;
 use trellis_domain::organisation::OrganisationKind;
 use trellis_domain::{OrganisationId, ServiceId};
 use uuid::Uuid;
 
 use super::external_id::{LOCATION, ORGANISATION, SERVICE, lookup, remember};
-use super::parse::{ParsedOrganisation, ParsedService, parse_record};
-use super::wire::*;
-use crate::directory::{ServiceRow, insert_service_row, set_capacity, set_locations, set_taxonomy, update_service_row};
+use super::feeds::{known_record, remember_record};
+use super::parse::{ParsedOrganisation, ParsedService, read_record};
+use super::report::ImportRejection;
+use super::runs::ImportRun;
+use crate::directory::{
+    Capacity, ServiceRow, insert_service_row, set_capacity, set_locations, set_taxonomy, update_service_row,
+};
 use crate::entity::{organisation, service};
 use crate::{Store, StoreError};
-
-/// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    /// Services added.
-    pub created: usize,
-    /// Services already known (by their ORUK id) and updated.
-    pub updated: usize,
-    /// Records refused: (their id, or `#n` for the n-th record of a page without one; why).
-    pub rejected: Vec<(String, String)>,
-}
-
-impl ImportReport {
-    /// Adds another page's report to this one.
-    pub fn merge(&mut self, other: ImportReport) {
-        self.created += other.created;
-        self.updated += other.updated;
-        self.rejected.extend(other.rejected);
-    }
-}
-
-impl std::fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} created, {} updated, {} rejected", self.created, self.updated, self.rejected.len())?;
-        for (id, reason) in &self.rejected {
-            write!(f, "\n  {id}: {reason}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The provider organisation a record belongs to: the one this ORUK id was imported as, else the one
 /// with this id, else a provider of the same name, else a new provider. An organisation already in
@@ -115,48 +89,78 @@ async fn resolve_organisation(
     Ok(id)
 }
 
-/// The label a rejected record is reported under.
-fn record_label(value: &Value, index: usize) -> String {
-    match value.get("id") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => format!("#{}", index + 1),
-    }
+/// What writing a record did.
+enum Written {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// A hash of what a record said, to tell an unchanged record from a changed one.
+fn content_hash(p: &ParsedService) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(format!("{p:?}").as_bytes()))
 }
 
 impl Store {
-    /// Imports one page of an ORUK `/services` response: each service is created, or updated if this
-    /// ORUK id was imported before; a record that cannot be read or stored is reported and skipped.
-    /// Fails only when the database does.
-    pub async fn import_oruk(&self, page: &Page<Value>, now: DateTime<Utc>) -> Result<ImportReport, StoreError> {
-        let mut report = ImportReport::default();
-        for (i, value) in page.content.iter().enumerate() {
-            let label = record_label(value, i);
-            let parsed = serde_json::from_value::<OrukService>(value.clone())
-                .map_err(|e| format!("is not an Open Referral service: {e}"))
-                .and_then(|s| parse_record(s, now));
-            let parsed = match parsed {
-                Ok(p) => p,
-                Err(reason) => {
-                    report.rejected.push((label, reason));
+    /// Imports one page of ORUK records into `run`: each service created, updated if this ORUK id was
+    /// imported before, or left alone if its record says what it said last time from this source. Each
+    /// record is written in its own transaction, whole or not at all; a record that cannot be read or
+    /// stored is counted as rejected with why, and one with bad parts is imported without them, with a
+    /// warning for each. Fails only when the database does.
+    pub async fn import_oruk_page(
+        &self,
+        run: &mut ImportRun,
+        records: &[Value],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        run.pages += 1;
+        for value in records {
+            let index = run.records;
+            run.records += 1;
+            let (parsed, warnings) = match read_record(value, index) {
+                Ok(read) => read,
+                Err(rejection) => {
+                    run.report.reject(rejection);
                     continue;
                 }
             };
-            match self.write_record(parsed, now).await {
-                Ok(true) => report.created += 1,
-                Ok(false) => report.updated += 1,
+            let record = parsed.id.clone();
+            match self.write_record(&run.source, run.id, parsed, now).await {
+                Ok(Written::Created) => run.report.created += 1,
+                Ok(Written::Updated) => run.report.updated += 1,
+                Ok(Written::Unchanged) => run.report.unchanged += 1,
                 Err(StoreError::Database(e)) if !StoreError::is_unique_violation(&e) => {
                     return Err(StoreError::Database(e));
                 }
-                Err(e) => report.rejected.push((label, format!("could not be stored: {e}"))),
+                Err(e) => {
+                    run.report.reject(ImportRejection { record, reason: format!("could not be stored: {e}") });
+                    continue;
+                }
             }
+            run.report.warn(warnings);
         }
-        Ok(report)
+        Ok(())
     }
 
-    /// Writes one record in its own transaction; `true` when the service is new.
-    async fn write_record(&self, p: ParsedService, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Writes one record in its own transaction.
+    async fn write_record(
+        &self,
+        source: &str,
+        run: Uuid,
+        p: ParsedService,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let hash = content_hash(&p);
         let txn = self.db.begin().await?;
+        if let Some((service_id, last_hash)) = known_record(&txn, source, &p.id).await?
+            && last_hash == hash
+            && service::Entity::find_by_id(service_id).one(&txn).await?.is_some()
+        {
+            remember_record(&txn, source, &p.id, service_id, &hash, run).await?;
+            txn.commit().await?;
+            return Ok(Written::Unchanged);
+        }
         let organisation = resolve_organisation(&txn, &p.organisation, now).await?;
         let known = match lookup(&txn, SERVICE, &p.id).await? {
             Some(id) => Some(id),
@@ -184,6 +188,7 @@ impl Store {
             insert_service_row(&txn, id, &row, now).await?;
         }
         remember(&txn, SERVICE, &p.id, id, now).await?;
+        remember_record(&txn, source, &p.id, id, &hash, run).await?;
         set_taxonomy(&txn, id, &p.terms).await?;
         let mut locations = Vec::with_capacity(p.locations.len());
         for (external, link, mut l) in p.locations {
@@ -196,20 +201,15 @@ impl Store {
             locations.push(l);
         }
         set_locations(&txn, id, organisation, &locations).await?;
-        set_capacity(&txn, id, p.capacity.as_ref()).await?;
+        let capacity = p.capacity.map(|c| Capacity {
+            available: c.available,
+            maximum: c.maximum,
+            unit: c.unit,
+            status: c.status,
+            updated_at: c.updated.unwrap_or(now),
+        });
+        set_capacity(&txn, id, capacity.as_ref()).await?;
         txn.commit().await?;
-        Ok(!exists)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_label_is_its_id_or_its_place_in_the_page() {
-        assert_eq!(record_label(&serde_json::json!({ "id": "abc" }), 0), "abc");
-        assert_eq!(record_label(&serde_json::json!({ "id": 7 }), 0), "7");
-        assert_eq!(record_label(&serde_json::json!({ "name": "x" }), 2), "#3");
+        Ok(if exists { Written::Updated } else { Written::Created })
     }
 }

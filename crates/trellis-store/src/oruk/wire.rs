@@ -1,305 +1,319 @@
-//! The ORUK documents Trellis reads and writes, as serde types. Reading is lenient about shape: ids as
-//! strings or numbers, numbers as numeric strings, `null` for an absent list.
+//! Open Referral UK 3.0 as Trellis serves it under `/oruk`: the documents of the profile's OpenAPI
+//! (`openapi.json`) and compiled JSON Schemas, as serde types.
+//!
+//! Every id is a UUID, as the profile requires. Parts Trellis keeps no row for (a location's address, a
+//! service's schedule, attribute and contact, a taxonomy, a unit of capacity) get ids derived from the
+//! row they belong to ([`derived_id`]), so the same directory is always the same document. Capacity is
+//! HSDS 3.1's `service_capacity`, an extension the UK profile allows (its schemas admit further fields).
 
 use chrono::{DateTime, Utc};
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Number, Value};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-/// One page of an ORUK listing (`GET /services`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Page<T> {
-    /// How many items there are in all.
-    #[serde(default)]
-    pub total_items: u64,
-    /// How many pages there are in all.
-    #[serde(default)]
-    pub total_pages: u64,
-    /// This page's number, from 1.
-    #[serde(default, alias = "page_number")]
-    pub number: u64,
-    /// Items per page.
-    #[serde(default)]
-    pub size: u64,
-    /// Whether this is the first page.
-    #[serde(default)]
-    pub first_page: bool,
-    /// Whether this is the last page.
-    #[serde(default)]
-    pub last_page: bool,
-    /// Whether this page holds nothing.
-    #[serde(default)]
-    pub empty: bool,
-    /// The items.
-    #[serde(default, alias = "contents")]
-    pub content: Vec<T>,
+/// The HSDS version `/oruk/` says it speaks.
+pub const VERSION: &str = "3.0";
+/// Where the UK profile is described.
+pub const PROFILE: &str = "https://github.com/openreferral/uk-profile";
+/// The profile's OpenAPI description, the one Trellis's `/oruk` implements.
+pub const OPENAPI_URL: &str = "https://raw.githubusercontent.com/openreferral/uk-profile/main/schema/openapi.json";
+
+/// A stable id for a part Trellis keeps no row for: a name-based (v5) UUID of what it belongs to and what
+/// it is, so exporting the same directory twice, or from a copy of it, gives the same ids.
+pub fn derived_id(owner: Uuid, part: &str) -> Uuid {
+    Uuid::new_v5(&owner, part.as_bytes())
 }
 
-/// A service as ORUK nests it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukService {
-    /// Its id in the source directory.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+/// `GET /oruk/`: which API this is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiInfo {
+    /// The HSDS version.
+    pub version: String,
+    /// The profile's address.
+    pub profile: String,
+    /// The OpenAPI description's address.
+    pub openapi_url: String,
+}
+
+impl Default for ApiInfo {
+    fn default() -> Self {
+        ApiInfo { version: VERSION.into(), profile: PROFILE.into(), openapi_url: OPENAPI_URL.into() }
+    }
+}
+
+/// One page of a listing (the OpenAPI's `Page`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// Items in all, on every page.
+    pub total_items: u64,
+    /// Pages in all (at least 1: an empty listing is one empty page).
+    pub total_pages: u64,
+    /// This page's number, from 1.
+    pub page_number: u64,
+    /// Items on this page (the OpenAPI: "the number of entities in the current page").
+    pub size: u64,
+    /// Whether this is page 1.
+    pub first_page: bool,
+    /// Whether no page follows.
+    pub last_page: bool,
+    /// Whether this page holds nothing.
+    pub empty: bool,
+    /// The items.
+    pub contents: Vec<T>,
+}
+
+impl<T> Page<T> {
+    /// Page `page_number` of `total_items` at `per_page` a page, holding `contents`.
+    pub fn new(contents: Vec<T>, total_items: u64, page_number: u64, per_page: u64) -> Page<T> {
+        let total_pages = Ord::max(total_items.div_ceil(Ord::max(per_page, 1)), 1);
+        Page {
+            total_items,
+            total_pages,
+            page_number,
+            size: contents.len() as u64,
+            first_page: page_number == 1,
+            last_page: page_number >= total_pages,
+            empty: contents.is_empty(),
+            contents,
+        }
+    }
+}
+
+/// A service, fully nested (`GET /services/{id}`, and each item of `GET /services`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    /// Its id.
+    pub id: Uuid,
+    /// The organisation that runs it.
+    pub organization_id: Uuid,
     /// Its name.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// What it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: String,
     /// Its web page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Its contact email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// `active`, `inactive`, `defunct` or `temporarily closed`.
+    /// `active` (Trellis serves no other).
+    pub status: String,
+    /// Youngest age it takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// Youngest age it takes (HSDS 3).
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub minimum_age: Option<Number>,
-    /// Oldest age it takes (HSDS 3).
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub maximum_age: Option<Number>,
-    /// Who it is for, in words (HSDS 3).
+    pub minimum_age: Option<i32>,
+    /// Oldest age it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_age: Option<i32>,
+    /// Who it is for, in words (HSDS 3's `eligibility_description`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligibility_description: Option<String>,
-    /// The organisation that runs it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<OrukOrganization>,
-    /// Where it happens.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub service_at_locations: Vec<OrukServiceAtLocation>,
-    /// What it helps with.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub taxonomy_terms: Vec<OrukTaxonomyTerm>,
-    /// What it helps with, as ORUK 1 links it (read only).
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
-    pub service_taxonomys: Vec<OrukServiceTaxonomy>,
-    /// What it helps with, as HSDS 3 attributes (read only).
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
-    pub attributes: Vec<OrukAttribute>,
-    /// Who it is for (ORUK 1).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub eligibilitys: Vec<OrukEligibility>,
-    /// When it runs (ORUK 1).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub regular_schedules: Vec<OrukSchedule>,
-    /// When it runs (HSDS 3, read only).
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
-    pub schedules: Vec<OrukSchedule>,
+    /// The organisation.
+    pub organization: Organization,
+    /// Where it happens (left out of the service nested in a service at a location).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_at_locations: Vec<ServiceAtLocation>,
+    /// When it runs.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    /// What it helps with: one attribute per taxonomy term.
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    /// How to get in touch (its email, where it has one).
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
     /// Its capacity (HSDS 3.1 `service_capacity`).
-    #[serde(default, alias = "service_capacities", deserialize_with = "null_as_default")]
-    pub capacities: Vec<OrukCapacity>,
+    #[serde(default)]
+    pub capacities: Vec<Capacity>,
 }
 
-/// An organisation.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukOrganization {
-    /// Its id in the source directory.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+/// An organisation, as nested in a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Its id.
+    pub id: Uuid,
     /// Its name.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    /// What it is.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// What it is (required by the profile; Trellis keeps none, so empty).
     pub description: String,
     /// Its contact email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Its web site.
-    #[serde(default, alias = "url", skip_serializing_if = "Option::is_none")]
-    pub website: Option<String>,
 }
 
-/// A service at a location.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukServiceAtLocation {
+/// A service at a location (in a service, and `GET /service_at_locations(/{id})`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceAtLocation {
     /// Its id.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+    pub id: Uuid,
+    /// The service.
+    pub service_id: Uuid,
     /// The location.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub location: OrukLocation,
+    pub location_id: Uuid,
+    /// The location itself.
+    pub location: Location,
+    /// The service, fully nested but for its locations (only where the service at location stands alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Box<Service>>,
 }
 
-/// A location.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukLocation {
+/// A place where services happen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
     /// Its id.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+    pub id: Uuid,
+    /// `physical`: every Trellis location is a place people go to.
+    pub location_type: String,
     /// Its name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// A postcode given on the location itself (some feeds do; read only).
-    #[serde(default, skip_serializing)]
-    pub postcode: Option<String>,
+    pub name: String,
     /// Latitude (WGS84).
-    #[serde(default, deserialize_with = "lenient_f64", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
     /// Longitude (WGS84).
-    #[serde(default, deserialize_with = "lenient_f64", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
-    /// Its addresses (ORUK 1).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub physical_addresses: Vec<OrukAddress>,
-    /// Its addresses (HSDS 3, read only).
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing)]
-    pub addresses: Vec<OrukAddress>,
+    /// Its address, where Trellis has one.
+    #[serde(default)]
+    pub addresses: Vec<Address>,
 }
 
-/// A postal address.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukAddress {
-    /// First line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_1: Option<String>,
-    /// Town or city.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    /// Postcode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// Country code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
-
-/// A taxonomy term.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukTaxonomyTerm {
+/// A postal address. The profile requires every field; Trellis keeps one address line and a postcode, so
+/// the city and region are empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Address {
     /// Its id.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
-    /// Its code in its vocabulary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub id: Uuid,
+    /// The location it belongs to.
+    pub location_id: Uuid,
+    /// The address line.
+    pub address_1: String,
+    /// Town or city.
+    pub city: String,
+    /// County or region.
+    pub state_province: String,
+    /// Postcode.
+    pub postal_code: String,
+    /// `GB`.
+    pub country: String,
+    /// `physical`.
+    pub address_type: String,
+}
+
+/// When a service runs, in words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Its id.
+    pub id: Uuid,
+    /// The service.
+    pub service_id: Uuid,
+    /// When, in words.
+    pub description: String,
+}
+
+/// A service's taxonomy term.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    /// Its id.
+    pub id: Uuid,
+    /// The service it describes.
+    pub link_id: Uuid,
+    /// `service`.
+    pub link_type: String,
+    /// `service`.
+    pub link_entity: String,
+    /// The term.
+    pub taxonomy_term_id: Uuid,
+    /// The term itself.
+    pub taxonomy_term: TaxonomyTerm,
+}
+
+/// A taxonomy term (in an attribute, and `GET /taxonomy_terms(/{id})`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaxonomyTerm {
+    /// Its id.
+    pub id: Uuid,
+    /// Its code in its taxonomy (Trellis's own: `physical_activity`, `befriending`, …).
+    pub code: String,
     /// Its name.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    /// The vocabulary it comes from.
-    #[serde(default, alias = "taxonomy", skip_serializing_if = "Option::is_none")]
-    pub vocabulary: Option<String>,
+    /// The term in words (Trellis keeps its name).
+    pub description: String,
+    /// The term itself (the profile's `term`: its name).
+    pub term: String,
+    /// The taxonomy's name.
+    pub taxonomy: String,
+    /// The taxonomy's id.
+    pub taxonomy_id: Uuid,
 }
 
-/// ORUK 1's link from a service to a taxonomy term.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukServiceTaxonomy {
-    /// The term.
-    #[serde(default)]
-    pub taxonomy: Option<OrukTaxonomyTerm>,
+/// A taxonomy: the vocabulary taxonomy terms come from (`GET /taxonomies(/{id})`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Taxonomy {
+    /// Its id, derived from its name.
+    pub id: Uuid,
+    /// Its name (`trellis` for Trellis's own kinds of community support).
+    pub name: String,
+    /// What it is.
+    pub description: String,
 }
 
-/// HSDS 3's attribute of a service.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukAttribute {
-    /// The term.
-    #[serde(default)]
-    pub taxonomy_term: Option<OrukTaxonomyTerm>,
-}
-
-/// Who a service is for (ORUK 1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukEligibility {
-    /// In words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eligibility: Option<String>,
-    /// Youngest age.
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub minimum_age: Option<Number>,
-    /// Oldest age.
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub maximum_age: Option<Number>,
-}
-
-/// When a service runs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukSchedule {
-    /// In words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Days (`MO,WE`), read when there is no description.
-    #[serde(default, skip_serializing)]
-    pub byday: Option<String>,
-    /// Opening time, read when there is no description.
-    #[serde(default, skip_serializing)]
-    pub opens_at: Option<String>,
-    /// Closing time, read when there is no description.
-    #[serde(default, skip_serializing)]
-    pub closes_at: Option<String>,
+/// How to get in touch with a service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Its id.
+    pub id: Uuid,
+    /// The service.
+    pub service_id: Uuid,
+    /// The service's own email (never a person's details beyond what the service publishes).
+    pub email: String,
 }
 
 /// A service's capacity (HSDS 3.1 `service_capacity`), with Trellis's `status` alongside.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukCapacity {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
     /// Its id.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+    pub id: Uuid,
+    /// The service.
+    pub service_id: Uuid,
     /// Units free as of `updated`.
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub available: Option<Number>,
+    pub available: i32,
     /// Units in all.
-    #[serde(default, deserialize_with = "lenient_number", skip_serializing_if = "Option::is_none")]
-    pub maximum: Option<Number>,
+    pub maximum: i32,
     /// What a unit is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<OrukUnit>,
+    pub unit: Unit,
     /// When it was last confirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated: Option<DateTime<Utc>>,
-    /// `open`, `waitlist` or `closed` (a Trellis extension; derived from `available` when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub updated: DateTime<Utc>,
+    /// `open`, `waitlist` or `closed` (a Trellis extension).
+    pub status: String,
 }
 
-/// A unit of capacity.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct OrukUnit {
-    /// Its id.
-    #[serde(default, deserialize_with = "lenient_id")]
-    pub id: String,
+/// A unit of capacity (HSDS 3.1 `unit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Its id, derived from its name.
+    pub id: Uuid,
     /// Its name (`places`).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 }
 
-/// An id as a string, whether the source wrote it as a string or a number.
-fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.trim().to_owned()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(D::Error::custom(format!("an id must be a string, not {other}"))),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_counts_its_own_items_and_an_empty_listing_is_one_empty_page() {
+        let page = Page::new(vec![1, 2], 5, 3, 2);
+        assert_eq!(
+            (page.total_pages, page.size, page.first_page, page.last_page, page.empty),
+            (3, 2, false, true, false)
+        );
+        let none: Page<u8> = Page::new(vec![], 0, 1, 50);
+        assert_eq!((none.total_pages, none.first_page, none.last_page, none.empty), (1, true, true, true));
     }
-}
 
-/// A value where `null` means the same as leaving it out, as many feeds write it.
-fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
-
-/// A number, whether written as a number or a numeric string; empty is none.
-fn lenient_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Number>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(Some(n)),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            let t = s.trim();
-            t.parse::<i64>()
-                .map(Number::from)
-                .ok()
-                .or_else(|| t.parse::<f64>().ok().and_then(Number::from_f64))
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("{s:?} is not a number")))
-        }
-        Some(other) => Err(D::Error::custom(format!("expected a number, not {other}"))),
+    #[test]
+    fn derived_ids_are_stable_and_differ_by_part_and_owner() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(derived_id(a, "schedule"), derived_id(a, "schedule"));
+        assert_ne!(derived_id(a, "schedule"), derived_id(a, "contact"));
+        assert_ne!(derived_id(a, "schedule"), derived_id(b, "schedule"));
     }
-}
-
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    lenient_number(d).map(|n| n.and_then(|n| n.as_f64()))
 }
