@@ -24,6 +24,7 @@ mod m20261126_000012_add_gp_message_at_first_contact;
 mod m20261126_000013_add_unique_outbox_message_ids;
 mod m20261126_000014_audit_listings;
 mod m20261126_000015_add_person_equity_fields;
+mod m20261126_000016_create_offer_rollups;
 mod m20261126_000017_create_import_runs;
 
 /// Every migration in order.
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000013_add_unique_outbox_message_ids::Migration),
             Box::new(m20261126_000014_audit_listings::Migration),
             Box::new(m20261126_000015_add_person_equity_fields::Migration),
+            Box::new(m20261126_000016_create_offer_rollups::Migration),
             Box::new(m20261126_000017_create_import_runs::Migration),
         ]
     }

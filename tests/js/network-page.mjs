@@ -1,14 +1,15 @@
 // Opens the /network page in headless Chromium as a console page: a GP practice user, signed in by
-// their link, is refused; a network lead, signed in by theirs, lands on the network and sees the SVG
-// graph and the capacity table. axe-core checks the refusal and the network against WCAG 2.2 AA. The
+// their link, is refused; a network lead, signed in by theirs, lands on the network, chooses the
+// locality of a link worker service in the page's GET form, and sees the SVG graph and the capacity
+// table. axe-core checks the refusal and the network against WCAG 2.2 AA. The
 // session cookie is the console's; signing out ends it. Saves a screenshot. Prints a JSON report.
 //
 // Arguments: the base URL, the lead's and the GP's sign-in paths (minted by the Rust test), the output
-// directory.
+// directory, the id of the link worker service whose locality to choose.
 import { chromium } from "playwright-core";
 import { CHROMIUM, axeViolations } from "./browser.mjs";
 
-const [base, leadPath, gpPath, outDir] = process.argv.slice(2);
+const [base, leadPath, gpPath, outDir, area] = process.argv.slice(2);
 const browser = await chromium.launch(CHROMIUM);
 const fail = async (message) => { console.error(message); await browser.close(); process.exit(1); };
 const signIn = async (page, path) => {
@@ -27,8 +28,13 @@ try {
   const page = await context.newPage();
   await signIn(page, leadPath);
   const landed = new URL(page.url()).pathname;
+  await page.getByLabel("Locality of").selectOption(area);
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.waitForURL((u) => u.searchParams.get("area") === area);
   await page.waitForSelector("svg[role=img]");
   const report = {
+    chosen: new URL(page.url()).searchParams.get("area") === area
+      && (await page.getByLabel("Locality of").inputValue()) === area,
     gpRefused,
     landed,
     nodes: await page.locator("svg g.node").count(),

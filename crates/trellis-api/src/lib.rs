@@ -13,8 +13,8 @@
 //! - [`gp_message`]: the message back to the GP as a PDF download, once a referral has closed.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`console`]: the staff web console, signed in by an emailed link.
-//! - [`network`]: the network graph: its GraphQL query, the statistics cache, the turn each graph waits
-//!   for and holds until sent, and the `/network` page (made with the link pages' kit).
+//! - [`network`]: the network view: its GraphQL query (one area, a page at a time, from the offer
+//!   rollups) and the `/network` page.
 //! - [`oruk`]: the directory as a public Open Referral UK 3.0 API.
 //! - [`referral_input`]: a submitted referral's text parsed once, for the API and the console's form.
 //! - [`link_pages`]: the provider's offer and capacity pages behind email links, their kit (headers,
@@ -64,8 +64,6 @@ pub struct AppState {
     /// Failed provider-link attempts per client address. Shared state, like [`AppState::limiter`], so
     /// every clone of the state counts into the same buckets.
     pub link_guard: Arc<link_pages::guard::LinkGuard>,
-    /// The network graph's statistics, reused for a while by the GraphQL query and the page alike.
-    pub network: Arc<network::cache::NetworkCache>,
     /// Sign-in attempts (`/network`, the console) per client address.
     pub sign_ins: Arc<auth::RateLimiter>,
     /// Console sign-in links asked for, per address typed.
@@ -76,13 +74,12 @@ impl AppState {
     /// Builds the state for a store and settings.
     pub fn new(store: Store, settings: ApiSettings) -> Self {
         let settings = Arc::new(settings);
-        let network = Arc::new(network::cache::NetworkCache::new(settings.network_statistics_ttl_secs));
-        let schema = schema::build_schema(store.clone(), settings.clone(), network.clone());
+        let schema = schema::build_schema(store.clone(), settings.clone());
         let limiter = Arc::new(auth::RateLimiter::new(settings.rate_limit_per_minute));
         let link_guard = Arc::new(link_pages::guard::LinkGuard::new());
         let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
         let sign_in_emails = Arc::new(auth::RateLimiter::sign_in_emails());
-        AppState { store, settings, schema, limiter, link_guard, network, sign_ins, sign_in_emails }
+        AppState { store, settings, schema, limiter, link_guard, sign_ins, sign_in_emails }
     }
 }
 

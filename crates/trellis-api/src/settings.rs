@@ -22,9 +22,6 @@ pub struct ApiSettings {
     pub request_timeout_secs: u64,
     /// Largest page a connection returns.
     pub max_page_size: usize,
-    /// How long the network graph's offer statistics are reused before they are computed again
-    /// (seconds; 0 computes them for every graph). Capacity is always read live.
-    pub network_statistics_ttl_secs: u64,
     /// The SWEMWBS item wording, seven lines, supplied by the deployment under its own licence; without
     /// it the items read `Item 1` … `Item 7`.
     pub swemwbs_wording: Option<Vec<String>>,
@@ -37,9 +34,6 @@ pub struct ApiSettings {
     pub session_idle: Duration,
     /// A console session ends this long after sign-in, however busy.
     pub session_max: Duration,
-    /// How long a network graph's response may take to reach a client before its turn is given to the
-    /// next graph: a client that asks and never reads must not hold every other graph up.
-    pub network_send_timeout: Duration,
     /// `/network` sign-in attempts allowed per client address per minute.
     pub sign_in_per_minute: u32,
 }
@@ -66,10 +60,8 @@ impl Default for ApiSettings {
             body_limit_bytes: 256 * 1024,
             request_timeout_secs: 30,
             max_page_size: 100,
-            network_statistics_ttl_secs: 30,
             session_idle: Duration::from_secs(30 * 60),
             session_max: Duration::from_secs(10 * 3600),
-            network_send_timeout: Duration::from_secs(30),
             sign_in_per_minute: 10,
             swemwbs_wording: None,
             api_key_expiry_days: trellis_store::accounts::DEFAULT_API_KEY_LIFETIME_DAYS,

@@ -206,6 +206,52 @@ pub fn who_saw(db: &DatabaseConnection, people: Arc<Vec<Uuid>>) -> Operation {
         let id = ids[(mix(client as u64 * 2_000_003 + i) % ids.len().max(1) as u64) as usize];
         Box::pin(async move {
             db.query_all_raw(who_saw_statement(db.get_database_backend(), id)).await?;
+
+/// `?` placeholders (the store's SQL) as the backend takes them.
+fn question_marks(backend: DatabaseBackend, text: &str, values: Vec<Value>) -> Statement {
+    if backend != DatabaseBackend::Postgres {
+        return Statement::from_sql_and_values(backend, text, values);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    Statement::from_sql_and_values(backend, out, values)
+}
+
+/// The network view's database work for one locality, as the HTTP clients ask for it: the rollup query
+/// that finds the area's providers (up to 100), then the rollup query of their statistics and flows,
+/// the same statements the store runs (`trellis_store::network::{area_providers_sql, rollup_sql}`).
+pub fn network(db: &DatabaseConnection, seeded: &Seeded) -> Operation {
+    let db = db.clone();
+    let seeded = Arc::new(seeded.clone());
+    Arc::new(move |client, i| {
+        let db = db.clone();
+        let area = crate::http::locality(&seeded, client, i);
+        Box::pin(async move {
+            let b = db.get_database_backend();
+            let until = Utc::now().date_naive();
+            let from = until - chrono::Duration::days(89);
+            let mut values: Vec<Value> = area.iter().map(|id| v(*id)).collect();
+            values.extend([v(from), v(until), v(101i64)]);
+            let providers_sql = trellis_store::network::area_providers_sql(area.len(), false, false);
+            let rows = db.query_all_raw(question_marks(b, &providers_sql, values)).await?;
+            let mut providers = Vec::with_capacity(rows.len());
+            for r in &rows {
+                providers.push(r.try_get_by_index::<Uuid>(0)?);
+            }
+            if !providers.is_empty() {
+                let mut values: Vec<Value> = providers.iter().map(|id| v(*id)).collect();
+                values.extend([v(from), v(until)]);
+                let rollups = trellis_store::network::rollup_sql(providers.len(), false);
+                db.query_all_raw(question_marks(b, &rollups, values)).await?;
+            }
             Ok(true)
         })
     })
@@ -243,3 +289,4 @@ pub fn who_saw_statement(backend: DatabaseBackend, referral: Uuid) -> Statement 
     let text = format!("SELECT * FROM audit_log WHERE (referral_id = $1 OR {listed}) ORDER BY id DESC LIMIT 51");
     sql(backend, &text, vec![v(referral), v(referral)])
 }
+

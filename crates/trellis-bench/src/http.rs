@@ -330,25 +330,35 @@ pub fn find_services(api: &Api, seeded: &Seeded) -> Operation {
     })
 }
 
-/// The whole graph as the network page draws it: every node with its capacity and offer statistics,
-/// every flow.
-const NETWORK: &str = "query($until: DateTime) { network(until: $until) { from until statisticsAt \
+/// One locality's network as the network page draws it: every node with its capacity and offer
+/// statistics, every flow, up to 100 providers (a seeded town has about 60).
+const NETWORK: &str = "query($area: NetworkAreaInput!, $until: NaiveDate) { \
+    network(area: $area, until: $until, first: 100) { from until statisticsAt hasNextPage endCursor \
     organisations { id kind name } \
     services { id organisationId name available maximum capacityStatus capacityUpdatedAt \
       offers { offered open accepted declined expired acceptanceRate medianResponseHours declineReasons { reason count } } } \
     flows { fromId toId kind count } } }";
 
-/// `network` for the network lead. With `fresh`, each request asks for the 90 days up to an instant of
-/// its own, so the server computes the statistics for every request instead of reusing them.
-pub fn network(api: &Api, seeded: &Seeded, fresh: bool) -> Operation {
+/// The locality a request asks for: the seeded towns' link worker services in turn.
+pub fn locality(seeded: &Seeded, client: usize, i: u64) -> Vec<Uuid> {
+    let n = seeded.localities.len().max(1) as u64;
+    seeded.localities.get((mix(client as u64 * 7_919 + i) % n) as usize).cloned().unwrap_or_default()
+}
+
+/// `network` for the network lead: one town's locality, the 90 days up to today, its statistics read
+/// from the rollups for every request (nothing is reused between requests).
+pub fn network(api: &Api, seeded: &Seeded) -> Operation {
     let api = api.clone();
     let token = seeded.lead_token.clone();
-    op(move |_, _| {
+    let seeded = Arc::new(seeded.clone());
+    op(move |client, i| {
         let api = api.clone();
         let token = token.clone();
+        let area: Vec<String> = locality(&seeded, client, i).iter().map(Uuid::to_string).collect();
         async move {
-            let until = fresh.then(|| (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339());
-            api.gql_unread(&token, NETWORK, json!({ "until": until })).await?;
+            let until = chrono::Utc::now().date_naive().to_string();
+            let variables = json!({ "area": { "linkWorkerServiceIds": area }, "until": until });
+            api.gql_unread(&token, NETWORK, variables).await?;
             Ok(true)
         }
     })

@@ -59,6 +59,8 @@ pub struct Seeded {
     pub services: Vec<Uuid>,
     /// The centres of the towns the directory is spread over.
     pub towns: Vec<(f64, f64)>,
+    /// Each town's link worker services: a locality, as the network view is asked for it.
+    pub localities: Vec<Vec<Uuid>>,
     /// Seeded offers still `offered`, not expired: the provider-accept pool.
     pub open_offers: Vec<Uuid>,
 }
@@ -909,6 +911,9 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         offerable,
         services: active_services,
         towns: TOWNS[..n_towns as usize].to_vec(),
+        localities: (0..n_towns as usize)
+            .map(|t| lws.iter().enumerate().filter(|(i, _)| i % n_towns as usize == t).map(|(_, id)| *id).collect())
+            .collect(),
         open_offers,
     })
 }

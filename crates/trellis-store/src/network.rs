@@ -1,19 +1,17 @@
-//! The network view: the locality as one graph. Nodes are link worker services, providers and their
-//! services, with live capacity, open offers, acceptance rate, decline reasons and median time to
-//! respond; edges are referral flows (link worker service → provider) and onward flows (provider →
-//! provider), weighted by the number of offers.
+//! The network view, one area and one page at a time: the link worker services of an area, a page of
+//! the providers they offer to, those providers' services with live capacity, open offers, acceptance
+//! rate, decline reasons and median time to respond, and the flows of offers into the page's providers
+//! (from the area's link worker services, and onward from other providers).
 //!
-//! Everything is aggregated in SQL (GROUP BY and window functions), so what comes back grows with the
-//! number of services and organisations, not with the number of offers; the database still reads every
-//! offer of the period, from a covering index. The offer statistics ([`NetworkStatistics`]) are apart
-//! from the services and their live capacity, so that a caller may reuse them for a while.
+//! The figures come from `offer_rollups` (migration `m20261126_000016_create_offer_rollups`), which
+//! triggers keep as offers change: offer counts per UTC day, service, source, status, decline reason and
+//! whole hours to the first answer. A page reads its providers' rows of the period, so what it costs
+//! grows with the page and the period's days, not with every offer in the network; and no response is
+//! ever the whole network.
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
 use trellis_domain::directory::CapacityStatus;
 use trellis_domain::offer::{DeclineReason, OfferStatus};
@@ -23,15 +21,36 @@ use trellis_domain::{OrganisationId, ServiceId};
 use crate::convert::stored;
 use crate::{Store, StoreError};
 
-/// Which offers to count.
+/// The most link worker services an area may name.
+pub const MAX_AREA: usize = 50;
+
+/// Where the network is looked at: a locality, named by the link worker services it holds. Its
+/// providers are those its link worker services' people were offered to in the period, by a link
+/// worker or onward by a provider (`docs/domain.md`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkArea {
+    /// The link worker services: at least one, at most [`MAX_AREA`].
+    pub link_worker_services: Vec<OrganisationId>,
+}
+
+/// Which offers to count: those made on the UTC days `from` to `until`, both included.
 #[derive(Clone, Debug)]
 pub struct NetworkFilter {
-    /// Offers made from this instant (inclusive).
-    pub from: DateTime<Utc>,
-    /// Offers made before this instant.
-    pub until: DateTime<Utc>,
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day.
+    pub until: NaiveDate,
     /// Only services carrying this taxonomy code.
     pub category: Option<String>,
+}
+
+/// Which providers of the area: `first` of them by name, after the provider `after`.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkPageRequest {
+    /// How many providers.
+    pub first: u64,
+    /// The last provider of the previous page.
+    pub after: Option<OrganisationId>,
 }
 
 /// Offer counts for one service (or summed for an organisation).
@@ -141,57 +160,29 @@ pub struct Flow {
     pub count: i64,
 }
 
-/// The locality as a graph.
+/// A page of the network as a graph.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NetworkGraph {
-    /// Link worker services and providers.
+    /// The area's link worker services, the page's providers, and the providers onward flows into them
+    /// come from.
     pub organisations: Vec<OrganisationNode>,
-    /// Services, with capacity and offer statistics.
+    /// The page's providers' active services, with capacity and offer statistics.
     pub services: Vec<ServiceNode>,
-    /// Offer flows between organisations.
+    /// Offer flows into the page's providers.
     pub flows: Vec<Flow>,
 }
 
-/// What a graph counts about offers for a period: each service's statistics and the flows. Unlike the
-/// services' capacity, which a graph always reads live, these can be computed once and reused for a
-/// while ([`NetworkGraph::assemble`]).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NetworkStatistics {
-    /// Offers made from this instant (inclusive).
-    pub from: DateTime<Utc>,
-    /// Offers made before this instant.
-    pub until: DateTime<Utc>,
-    /// When they were computed.
-    pub computed_at: DateTime<Utc>,
-    /// Offer statistics by service id (services with no offers in the period are absent).
-    pub services: HashMap<ServiceId, OfferStats>,
-    /// Offer flows between organisations.
-    pub flows: Vec<Flow>,
-}
-
-impl NetworkGraph {
-    /// The graph of `services` (live capacity, no statistics yet) with `statistics` and those of
-    /// `organisations` that have a service or a flow in it.
-    pub fn assemble(
-        mut services: Vec<ServiceNode>,
-        organisations: Vec<crate::accounts::Organisation>,
-        statistics: &NetworkStatistics,
-    ) -> NetworkGraph {
-        for service in &mut services {
-            if let Some(stats) = statistics.services.get(&service.id) {
-                service.stats = stats.clone();
-            }
-        }
-        let flows = statistics.flows.clone();
-        let mut wanted: HashSet<OrganisationId> = services.iter().map(|s| s.organisation).collect();
-        wanted.extend(flows.iter().flat_map(|f| [f.from, f.to]));
-        let organisations = organisations
-            .into_iter()
-            .filter(|o| wanted.contains(&o.id))
-            .map(|o| OrganisationNode { id: o.id, kind: o.kind, name: o.name })
-            .collect();
-        NetworkGraph { organisations, services, flows }
-    }
+/// One page of an area's network, and where the next begins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkPage {
+    /// The page.
+    pub graph: NetworkGraph,
+    /// The last provider of the page: the next page's `after`.
+    pub end_cursor: Option<OrganisationId>,
+    /// Whether more providers follow.
+    pub has_next_page: bool,
+    /// When it was read.
+    pub read_at: DateTime<Utc>,
 }
 
 /// Services of a category: `AND <column> IN (…)` and its parameter, or nothing.
@@ -208,6 +199,68 @@ fn in_category(column: &str, category: Option<&str>) -> (String, Vec<Value>) {
     }
 }
 
+/// `?, ?, …`: one placeholder per value.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn ids(ids: &[OrganisationId]) -> Vec<Value> {
+    ids.iter().map(|id| Value::from(id.0)).collect()
+}
+
+/// The median of whole-hour counts `(hours, offers)` sorted by hours: the middle one, or the mean of the
+/// middle two.
+fn median_hours(histogram: &BTreeMap<i32, i64>) -> Option<f64> {
+    let n: i64 = histogram.values().sum();
+    if n <= 0 {
+        return None;
+    }
+    let at = |rank: i64| {
+        let mut seen = 0;
+        histogram.iter().find_map(|(hours, count)| {
+            seen += count;
+            (seen > rank).then_some(f64::from(*hours))
+        })
+    };
+    Some((at((n - 1) / 2)? + at(n / 2)?) / 2.0)
+}
+
+/// The SQL a page's statistics and flows are read with: the period's rollup rows of the providers
+/// (`?` for each), summed over the days. Parameters: the providers, the first and last day, then the
+/// category's.
+pub fn rollup_sql(providers: usize, category: bool) -> String {
+    let (clause, _) = in_category("r.service_id", category.then_some(""));
+    format!(
+        "SELECT r.service_id, r.to_organisation_id, r.from_organisation_id, r.onward, r.status, r.decline_reason, \
+         r.response_hours, CAST(SUM(r.offers) AS BIGINT) FROM offer_rollups r \
+         WHERE r.to_organisation_id IN ({}) AND r.day >= ? AND r.day <= ?{clause} \
+         GROUP BY r.service_id, r.to_organisation_id, r.from_organisation_id, r.onward, r.status, \
+         r.decline_reason, r.response_hours",
+        placeholders(providers)
+    )
+}
+
+/// The SQL that finds a page of an area's providers: the organisations its link worker services' people
+/// (`?` for each service) were offered to in the period, directly or onward, by name, after a provider (when `after`), at most `?`.
+/// Parameters: the link worker services, the first and last day, the category's, the `after`
+/// provider three times, the limit.
+pub fn area_providers_sql(link_worker_services: usize, category: bool, after: bool) -> String {
+    let (clause, _) = in_category("r.service_id", category.then_some(""));
+    let after = if after {
+        " AND (o.name > (SELECT a.name FROM organisations a WHERE a.id = ?) \
+          OR (o.name = (SELECT a.name FROM organisations a WHERE a.id = ?) AND o.id > ?))"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT o.id, o.name FROM organisations o WHERE o.id IN ( \
+           SELECT r.to_organisation_id FROM offer_rollups r WHERE r.link_worker_service_id IN ({}) \
+           AND r.day >= ? AND r.day <= ?{clause}){after} \
+         ORDER BY o.name, o.id LIMIT ?",
+        placeholders(link_worker_services)
+    )
+}
+
 impl Store {
     async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
         let backend = self.db.get_database_backend();
@@ -215,25 +268,115 @@ impl Store {
         Ok(self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?)
     }
 
-    /// The network graph for a period, optionally for one category of service, all of it read now.
-    pub async fn network(&self, filter: &NetworkFilter) -> Result<NetworkGraph, StoreError> {
+    /// One page of `area`'s network for the period and category of `filter`: its link worker services,
+    /// `page.first` of the providers they offered to (by name), their services with live capacity and
+    /// offer statistics, and the flows into them. An area naming something that is not a link worker
+    /// service is `UnknownReference("area")`.
+    pub async fn network_page(
+        &self,
+        area: &NetworkArea,
+        filter: &NetworkFilter,
+        page: NetworkPageRequest,
+    ) -> Result<NetworkPage, StoreError> {
+        let read_at = Utc::now();
+        let mut wanted = area.link_worker_services.clone();
+        wanted.sort_by_key(|id| id.0);
+        wanted.dedup();
+        let sources = self.organisations_named(&wanted).await?;
+        if sources.len() != wanted.len() || sources.iter().any(|o| o.kind != OrganisationKind::LinkWorkerService) {
+            return Err(StoreError::UnknownReference("area"));
+        }
         let category = filter.category.as_deref();
-        let (services, organisations, statistics) = tokio::join!(
-            self.network_services(category),
-            self.organisations(),
-            self.network_statistics(filter, Utc::now()),
-        );
-        Ok(NetworkGraph::assemble(services?, organisations?, &statistics?))
+
+        let mut values = ids(&wanted);
+        values.extend([Value::from(filter.from), Value::from(filter.until)]);
+        values.extend(in_category("", category).1);
+        if let Some(after) = page.after {
+            values.extend([Value::from(after.0), Value::from(after.0), Value::from(after.0)]);
+        }
+        let providers_sql = area_providers_sql(wanted.len(), category.is_some(), page.after.is_some());
+        values.push(Value::from(i64::try_from(page.first.saturating_add(1)).unwrap_or(i64::MAX)));
+        let rows = self.rows(&providers_sql, values).await?;
+        let mut providers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            providers.push(OrganisationNode {
+                id: OrganisationId(row.try_get_by_index(0)?),
+                kind: OrganisationKind::Provider,
+                name: row.try_get_by_index(1)?,
+            });
+        }
+        let has_next_page = providers.len() as u64 > page.first;
+        providers.truncate(usize::try_from(page.first).unwrap_or(usize::MAX));
+        let end_cursor = providers.last().map(|p| p.id);
+        let page_ids: Vec<OrganisationId> = providers.iter().map(|p| p.id).collect();
+        if page_ids.is_empty() {
+            return Ok(NetworkPage {
+                graph: NetworkGraph { organisations: sources, services: vec![], flows: vec![] },
+                end_cursor,
+                has_next_page,
+                read_at,
+            });
+        }
+
+        let (services, counted) =
+            tokio::join!(self.network_services_of(&page_ids, category), self.counted(&page_ids, filter),);
+        let mut services = services?;
+        let (stats, flows) = counted?;
+        let in_area: HashSet<OrganisationId> = wanted.iter().copied().collect();
+        let flows: Vec<Flow> =
+            flows.into_iter().filter(|f| f.kind == FlowKind::Onward || in_area.contains(&f.from)).collect();
+        for service in &mut services {
+            if let Some(s) = stats.get(&service.id) {
+                service.stats = s.clone();
+            }
+        }
+        let mut known: HashSet<OrganisationId> = sources.iter().chain(&providers).map(|o| o.id).collect();
+        let mut onward_sources: Vec<OrganisationId> =
+            flows.iter().map(|f| f.from).filter(|id| known.insert(*id)).collect();
+        onward_sources.sort_by_key(|id| id.0);
+        let onward_sources = self.organisations_named(&onward_sources).await?;
+        let organisations = sources.into_iter().chain(providers).chain(onward_sources).collect();
+        Ok(NetworkPage { graph: NetworkGraph { organisations, services, flows }, end_cursor, has_next_page, read_at })
     }
 
-    /// The active services (of a category), by name, with their live capacity and no statistics.
-    pub async fn network_services(&self, category: Option<&str>) -> Result<Vec<ServiceNode>, StoreError> {
-        let (clause, values) = in_category("s.id", category);
+    /// The organisations with these ids, by name.
+    async fn organisations_named(&self, wanted: &[OrganisationId]) -> Result<Vec<OrganisationNode>, StoreError> {
+        if wanted.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT id, kind, name FROM organisations WHERE id IN ({}) ORDER BY name, id",
+            placeholders(wanted.len())
+        );
+        let rows = self.rows(&sql, ids(wanted)).await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get_by_index(1)?;
+                Ok(OrganisationNode {
+                    id: OrganisationId(row.try_get_by_index(0)?),
+                    kind: stored("organisations.kind", OrganisationKind::parse(&kind))?,
+                    name: row.try_get_by_index(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The active services (of a category) of these providers, by name, with their live capacity and
+    /// no statistics yet.
+    async fn network_services_of(
+        &self,
+        providers: &[OrganisationId],
+        category: Option<&str>,
+    ) -> Result<Vec<ServiceNode>, StoreError> {
+        let (clause, category) = in_category("s.id", category);
         let sql = format!(
             "SELECT s.id, s.organisation_id, s.name, c.available, c.maximum, c.status, c.updated_at \
              FROM services s LEFT JOIN service_capacities c ON c.service_id = s.id \
-             WHERE s.status = 'active'{clause} ORDER BY s.name"
+             WHERE s.status = 'active' AND s.organisation_id IN ({}){clause} ORDER BY s.name, s.id",
+            placeholders(providers.len())
         );
+        let mut values = ids(providers);
+        values.extend(category);
         let rows = self.rows(&sql, values).await?;
         rows.iter()
             .map(|row| {
@@ -261,144 +404,77 @@ impl Store {
             .collect()
     }
 
-    /// Each service's offer statistics and the flows between organisations, for offers made in the
-    /// period, as of `now`.
-    ///
-    /// Four independent aggregate queries, run concurrently (each on its own pooled connection; on SQLite
-    /// they queue for its one). They read only the period's slice of the covering index
-    /// `ix_offers_period_network` (with each offer's `first_answered_at`, kept by a trigger, instead of a
-    /// join to its events) and never join `services` unless a category is asked for (every offer's
-    /// service exists: `offers.service_id` is a foreign key).
-    pub async fn network_statistics(
+    /// Each of these providers' services' offer statistics and the flows into the providers, from one
+    /// read of their rollup rows in the period.
+    async fn counted(
         &self,
+        providers: &[OrganisationId],
         filter: &NetworkFilter,
-        now: DateTime<Utc>,
-    ) -> Result<NetworkStatistics, StoreError> {
-        let (offer_clause, category) = in_category("o.service_id", filter.category.as_deref());
-        let period = || {
-            let mut values = vec![Value::from(filter.from), Value::from(filter.until)];
-            values.extend(category.iter().cloned());
-            values
-        };
-        let counts_sql = format!(
-            "SELECT o.service_id, o.status, o.decline_reason, COUNT(*) FROM offers o \
-             WHERE o.created_at >= ? AND o.created_at < ?{offer_clause} \
-             GROUP BY o.service_id, o.status, o.decline_reason"
-        );
-        // The median of each service's seconds from offer to first answer: the middle one, or the mean of
-        // the middle two. PostgreSQL takes them with ordered-set aggregates (the lower middle ascending,
-        // the upper descending; the same one when the count is odd); SQLite, which has none, numbers the
-        // rows. Each takes the mean of the two as before.
-        let medians_sql = match self.db.get_database_backend() {
-            DatabaseBackend::Postgres => format!(
-                "SELECT service_id, CAST((lo + hi) / 2 AS DOUBLE PRECISION) FROM ( \
-                   SELECT o.service_id AS service_id, \
-                   EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP \
-                     (ORDER BY o.first_answered_at - o.created_at)) AS lo, \
-                   EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP \
-                     (ORDER BY o.first_answered_at - o.created_at DESC)) AS hi \
-                   FROM offers o \
-                   WHERE o.first_answered_at IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
-                   GROUP BY o.service_id) m"
-            ),
-            _ => format!(
-                "WITH r AS (SELECT o.service_id AS service_id, \
-                   (julianday(o.first_answered_at) - julianday(o.created_at)) * 86400.0 AS secs \
-                   FROM offers o \
-                   WHERE o.first_answered_at IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause}), \
-                 ranked AS (SELECT service_id, secs, \
-                   ROW_NUMBER() OVER (PARTITION BY service_id ORDER BY secs) AS rn, \
-                   COUNT(*) OVER (PARTITION BY service_id) AS n FROM r) \
-                 SELECT service_id, CAST(AVG(secs) AS DOUBLE PRECISION) FROM ranked \
-                 WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY service_id"
-            ),
-        };
-        let referral_flows_sql = format!(
-            "SELECT o.link_worker_service_id, o.provider_organisation_id, COUNT(*) FROM offers o \
-             WHERE o.part_of_offer_id IS NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
-             GROUP BY o.link_worker_service_id, o.provider_organisation_id"
-        );
-        let onward_flows_sql = format!(
-            "SELECT p.provider_organisation_id, o.provider_organisation_id, COUNT(*) \
-             FROM offers o JOIN offers p ON p.id = o.part_of_offer_id \
-             WHERE o.part_of_offer_id IS NOT NULL AND o.created_at >= ? AND o.created_at < ?{offer_clause} \
-             GROUP BY p.provider_organisation_id, o.provider_organisation_id"
-        );
-        let [counts, medians, referral_flows, onward_flows] = all([
-            Box::pin(self.rows(&counts_sql, period())),
-            Box::pin(self.rows(&medians_sql, period())),
-            Box::pin(self.rows(&referral_flows_sql, period())),
-            Box::pin(self.rows(&onward_flows_sql, period())),
-        ])
-        .await?;
+    ) -> Result<(HashMap<ServiceId, OfferStats>, Vec<Flow>), StoreError> {
+        let mut values = ids(providers);
+        values.extend([Value::from(filter.from), Value::from(filter.until)]);
+        values.extend(in_category("", filter.category.as_deref()).1);
+        let rows = self.rows(&rollup_sql(providers.len(), filter.category.is_some()), values).await?;
 
         let mut stats: HashMap<ServiceId, OfferStats> = HashMap::new();
-        for row in &counts {
-            let entry = stats.entry(ServiceId(row.try_get_by_index(0)?)).or_default();
-            let status: String = row.try_get_by_index(1)?;
-            let n: i64 = row.try_get_by_index(3)?;
+        let mut reasons: HashMap<(ServiceId, DeclineReason), i64> = HashMap::new();
+        let mut answered: HashMap<ServiceId, BTreeMap<i32, i64>> = HashMap::new();
+        let mut flows: BTreeMap<(OrganisationId, OrganisationId, bool), i64> = BTreeMap::new();
+        for row in &rows {
+            let service = ServiceId(row.try_get_by_index(0)?);
+            let to = OrganisationId(row.try_get_by_index(1)?);
+            let from = OrganisationId(row.try_get_by_index(2)?);
+            let onward: i32 = row.try_get_by_index(3)?;
+            let status: String = row.try_get_by_index(4)?;
+            let reason: String = row.try_get_by_index(5)?;
+            let hours: i32 = row.try_get_by_index(6)?;
+            let n: i64 = row.try_get_by_index(7)?;
+            if n == 0 {
+                continue;
+            }
+            *flows.entry((from, to, onward != 0)).or_default() += n;
+            if hours >= 0 {
+                *answered.entry(service).or_default().entry(hours).or_default() += n;
+            }
+            let entry = stats.entry(service).or_default();
             entry.offered += n;
-            match stored("offers.status", OfferStatus::parse(&status))? {
+            match stored("offer_rollups.status", OfferStatus::parse(&status))? {
                 OfferStatus::Offered | OfferStatus::Waitlisted => entry.open += n,
                 OfferStatus::Accepted | OfferStatus::Started | OfferStatus::Finished | OfferStatus::EndedEarly => {
                     entry.accepted += n
                 }
                 OfferStatus::Declined => {
                     entry.declined += n;
-                    let reason: Option<String> = row.try_get_by_index(2)?;
-                    let reason = match reason {
-                        Some(r) => stored("offers.decline_reason", DeclineReason::parse(&r))?,
-                        None => DeclineReason::Other,
+                    let reason = match reason.as_str() {
+                        "" => DeclineReason::Other,
+                        r => stored("offer_rollups.decline_reason", DeclineReason::parse(r))?,
                     };
-                    entry.decline_reasons.push(DeclineCount { reason, count: n });
+                    *reasons.entry((service, reason)).or_default() += n;
                 }
                 OfferStatus::Expired => entry.expired += n,
                 OfferStatus::Withdrawn => {}
             }
         }
-        drop(counts);
-        for row in &medians {
-            let median: Option<f64> = row.try_get_by_index(1)?;
-            stats.entry(ServiceId(row.try_get_by_index(0)?)).or_default().median_response_hours =
-                median.map(|s| s / 3600.0);
+        let mut reasons: Vec<_> = reasons.into_iter().collect();
+        reasons.sort_by(|((_, a), _), ((_, b), _)| a.as_str().cmp(b.as_str()));
+        for ((service, reason), count) in reasons {
+            stats.entry(service).or_default().decline_reasons.push(DeclineCount { reason, count });
         }
-        drop(medians);
-
-        let mut flows = Vec::with_capacity(referral_flows.len() + onward_flows.len());
-        for (rows, kind) in [(&referral_flows, FlowKind::Referral), (&onward_flows, FlowKind::Onward)] {
-            for row in rows {
-                flows.push(Flow {
-                    from: OrganisationId(row.try_get_by_index(0)?),
-                    to: OrganisationId(row.try_get_by_index(1)?),
-                    kind,
-                    count: row.try_get_by_index(2)?,
-                });
-            }
+        for (service, histogram) in &answered {
+            stats.entry(*service).or_default().median_response_hours = median_hours(histogram);
         }
-        Ok(NetworkStatistics { from: filter.from, until: filter.until, computed_at: now, services: stats, flows })
+        let flows = flows
+            .into_iter()
+            .filter(|(_, count)| *count != 0)
+            .map(|((from, to, onward), count)| Flow {
+                from,
+                to,
+                kind: if onward { FlowKind::Onward } else { FlowKind::Referral },
+                count,
+            })
+            .collect();
+        Ok((stats, flows))
     }
-}
-
-type RowsFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<QueryResult>, StoreError>> + Send + 'a>>;
-
-/// Runs the queries concurrently; the first error wins.
-async fn all<const N: usize>(mut queries: [RowsFuture<'_>; N]) -> Result<[Vec<QueryResult>; N], StoreError> {
-    let mut done: [Option<Vec<QueryResult>>; N] = std::array::from_fn(|_| None);
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (query, slot) in queries.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match query.as_mut().poll(cx) {
-                    Poll::Ready(Ok(rows)) => *slot = Some(rows),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(Ok(())) }
-    })
-    .await?;
-    Ok(done.map(Option::unwrap_or_default))
 }
 
 /// Rewrites `?` placeholders as PostgreSQL's `$1, $2, …`.
@@ -415,6 +491,9 @@ fn numbered(sql: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod rollup_tests;
 
 #[cfg(test)]
 mod tests {
@@ -444,6 +523,18 @@ mod tests {
             .await
             .unwrap();
         rows[0].try_get("", "at").unwrap()
+    }
+
+    #[test]
+    fn the_median_of_whole_hours_is_the_middle_one_or_the_mean_of_the_middle_two() {
+        let histogram = |pairs: &[(i32, i64)]| pairs.iter().copied().collect::<BTreeMap<i32, i64>>();
+        assert_eq!(median_hours(&histogram(&[])), None);
+        assert_eq!(median_hours(&histogram(&[(3, 0)])), None);
+        assert_eq!(median_hours(&histogram(&[(5, 1)])), Some(5.0));
+        assert_eq!(median_hours(&histogram(&[(1, 1), (2, 1), (4, 1), (8, 1)])), Some(3.0));
+        assert_eq!(median_hours(&histogram(&[(1, 3), (9, 1)])), Some(1.0));
+        assert_eq!(median_hours(&histogram(&[(1, 2), (9, 2)])), Some(5.0));
+        assert_eq!(median_hours(&histogram(&[(0, 1), (2, 5), (7, 1)])), Some(2.0));
     }
 
     crate::both_databases!(
@@ -492,9 +583,11 @@ mod tests {
                 assert_eq!(at.map(|a| (a - now).num_seconds()), h.map(|h| h * 3600), "{offer:?}");
             }
 
-            let filter =
-                NetworkFilter { from: now - Duration::hours(1), until: now + Duration::hours(1), category: None };
-            let graph = store.network(&filter).await.unwrap();
+            let area = NetworkArea { link_worker_services: vec![f.service.id] };
+            let page = NetworkPageRequest { first: 10, after: None };
+            let day = now.date_naive();
+            let filter = NetworkFilter { from: day, until: day + Duration::days(1), category: None };
+            let graph = store.network_page(&area, &filter, page).await.unwrap().graph;
             let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
             // The middle two of 1, 2, 4, 8 hours (SQLite's julianday arithmetic is good to a millisecond).
             assert!((walking.stats.median_response_hours.unwrap() - 3.0).abs() < 1e-6, "{:?}", walking.stats);
@@ -509,14 +602,23 @@ mod tests {
 
             // An odd count: the middle one.
             store.transition_offer(offers[5], 1, OfferCommand::Accept, &provider, hours(16)).await.unwrap();
-            let graph = store.network(&filter).await.unwrap();
+            let graph = store.network_page(&area, &filter, page).await.unwrap().graph;
             let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
             assert!((walking.stats.median_response_hours.unwrap() - 4.0).abs() < 1e-6, "{:?}", walking.stats);
-            // Offers made outside the period are not counted.
-            let before = NetworkFilter { from: now - Duration::days(9), until: now, category: None };
-            let graph = store.network(&before).await.unwrap();
-            let walking = graph.services.iter().find(|s| s.id == f.walking_group.id).unwrap();
-            assert_eq!(walking.stats, OfferStats::default());
+            // Offers made outside the period are not counted, and their provider is not in the area then.
+            let before =
+                NetworkFilter { from: day - Duration::days(9), until: day - Duration::days(1), category: None };
+            let graph = store.network_page(&area, &before, page).await.unwrap().graph;
+            assert!(graph.services.is_empty(), "{graph:?}");
+            // Nor does another link worker service's area hold it.
+            let other = NetworkArea { link_worker_services: vec![f.other_service.id] };
+            assert!(store.network_page(&other, &filter, page).await.unwrap().graph.services.is_empty());
+            // An area naming a provider is no area.
+            let wrong = NetworkArea { link_worker_services: vec![f.provider.id] };
+            assert!(matches!(
+                store.network_page(&wrong, &filter, page).await,
+                Err(StoreError::UnknownReference("area"))
+            ));
         }
     );
 }

@@ -330,10 +330,6 @@ pub struct ApiArgs {
     /// The service levels (offer expiry and reminder, first contact, capacity staleness).
     #[command(flatten)]
     pub policy: PolicyArgs,
-    /// How long the network graph's offer statistics are reused, in seconds (0: computed for every
-    /// graph). Capacity is always read live.
-    #[arg(long, env = "TRELLIS_NETWORK_STATISTICS_TTL_SECS", default_value_t = 30)]
-    pub network_statistics_ttl_secs: u64,
     /// A text file with the seven SWEMWBS items' wording, one per line, which the deploying organisation
     /// holds a licence for. Without it the items read "Item 1" … "Item 7".
     #[arg(long, env = "TRELLIS_SWEMWBS_WORDING_FILE")]
@@ -365,7 +361,6 @@ impl ApiArgs {
             body_limit_bytes: self.body_limit_bytes,
             request_timeout_secs: self.request_timeout_secs,
             idempotency_key_days: self.idempotency_key_days,
-            network_statistics_ttl_secs: self.network_statistics_ttl_secs,
             swemwbs_wording,
             ..trellis_api::ApiSettings::default()
         })

@@ -299,8 +299,8 @@ fn rows() -> Vec<Row> {
             op: "network",
             case: "",
             subject: Provider,
-            document: "{ network { organisations { id } } }",
-            variables: nothing,
+            document: "query($area: ID!) { network(area: { linkWorkerServiceIds: [$area] }) { organisations { id } } }",
+            variables: |w, _, _| json!({ "area": w.link_worker_service }),
             expect: [DENY, DENY, OK, OK, DENY, DENY, OK, DENY, ANON, ANON],
         },
         Row {
@@ -728,6 +728,7 @@ struct World {
     app: TestApp,
     callers: Vec<Option<String>>,
     link_worker: String,
+    link_worker_service: String,
     locality: String,
     walking_group: String,
     other_provider_service: String,
@@ -836,6 +837,7 @@ async fn world(app: TestApp) -> World {
     World {
         callers,
         link_worker: f.link_worker.id.to_string(),
+        link_worker_service: f.service.id.to_string(),
         locality: f.locality.id.to_string(),
         walking_group: f.walking_group.id.to_string(),
         other_provider_service,

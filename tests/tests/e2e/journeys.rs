@@ -3,7 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
+use chrono::Utc;
 use serde_json::{Value, json};
+use trellis_domain::referral::ReferralCommand;
+use trellis_store::offers::{OfferRequest, OfferTimers};
+use trellis_store::testing::Fixture;
 // `on_both_databases!` comes from the suite's `#[macro_use]`, not a `use`: `tests/logs.rs` includes this
 // file and puts its own macro of that name in its place, to run every journey with its logs captured.
 use trellis_tests::{TestApp, doc_operation};
@@ -288,13 +292,34 @@ on_both_databases!(
         assert_eq!(str_at(first, "/service/id"), service_id);
         assert!(first["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{first}");
 
-        let network = app.ok(&t.network_lead, &doc_operation(LEAD, "Network"), json!({})).await;
+        // The link worker offers the cafe to someone: its provider is then in the locality's network.
+        let referral = app
+            .store
+            .submit_referral(app.fixture.referral("9434765005"), None, &Fixture::actor(&app.fixture.gp), Utc::now())
+            .await
+            .unwrap()
+            .referral
+            .state
+            .id;
+        let lw = Fixture::actor(&app.fixture.link_worker);
+        app.store
+            .transition_referral(referral, 1, ReferralCommand::RecordContact { note: None }, &lw, Utc::now())
+            .await
+            .unwrap();
+        let timers = OfferTimers { expires_at: Utc::now() + chrono::Duration::days(14), remind_at: None };
+        let cafe = trellis_domain::ServiceId(service_id.parse().unwrap());
+        app.store.make_offer(OfferRequest::new(referral, cafe, timers).at_version(2), &lw, Utc::now()).await.unwrap();
+
+        let area = json!({ "linkWorkerServiceIds": [app.fixture.service.id.to_string()] });
+        let network = app.ok(&t.network_lead, &doc_operation(LEAD, "Network"), json!({ "area": area })).await;
         let names: Vec<&str> =
             network["network"]["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert!(names.contains(&"Tuesday Befriending Cafe"), "{names:?}");
         let lw_view =
             app.ok(&t.link_worker, &doc_operation(LEAD, "Network"), json!({ "category": "befriending" })).await;
-        assert_eq!(lw_view["network"]["services"].as_array().unwrap().len(), 1);
+        let cafe = &lw_view["network"]["services"];
+        assert_eq!(cafe.as_array().unwrap().len(), 1, "{cafe}");
+        assert_eq!(cafe[0]["offers"]["open"], json!(1), "counted as soon as it was made: {cafe}");
     }
 );
 

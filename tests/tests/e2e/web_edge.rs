@@ -1,18 +1,16 @@
-//! The HTTP edge: the headers every response carries, cookies and HSTS over HTTPS, rate limits that a
-//! made-up token cannot dodge, and a network graph that a client who never reads cannot hold up.
+//! The HTTP edge: the headers every response carries, cookies and HSTS over HTTPS, and rate limits that
+//! a made-up token cannot dodge.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sea_orm::ConnectionTrait;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 use trellis_api::{ApiSettings, AppState};
 use trellis_tests::console::session_for;
 use trellis_tests::link_pages::{get, post, same_origin};
-use trellis_tests::{Backend, TestApp, on_both_backends};
+use trellis_tests::{Backend, TestApp};
 
 /// An HTTP client whose requests come from `address` (any of 127.0.0.0/8 is this machine).
 fn client_from(address: Ipv4Addr) -> reqwest::Client {
@@ -168,69 +166,6 @@ async fn made_up_tokens_draw_on_their_address_budget_and_cannot_dodge_it() {
     let other = neighbour.post(&url).bearer_auth(made_up_token()).json(&query).send().await.unwrap();
     assert_eq!(other.status().as_u16(), 401);
 }
-
-/// A `network` query sent over a raw connection whose reader never reads, with a small receive buffer
-/// so that the server's writes stall quickly.
-async fn ask_and_never_read(app: &TestApp, query: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = socket.connect(app.address).await.unwrap();
-    let body = json!({ "query": query }).to_string();
-    let request = format!(
-        "POST /graphql HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        app.address,
-        app.tokens.network_lead,
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream
-}
-
-async fn a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_until_the_send_timeout(
-    backend: Backend,
-) {
-    let timeout = Duration::from_secs(2);
-    let settings = ApiSettings { network_send_timeout: timeout, ..ApiSettings::default() };
-    let app = TestApp::spawn_with(backend, settings).await;
-    // Five thousand services with names of 2 kB: a graph of 10 MB, far larger than the socket buffers
-    // between the server and a client that does not read.
-    let backend = app.store.backend();
-    let columns = "organisation_id, description, email, url, status, min_age, max_age, eligibility_description, \
-                   schedule_description, created_at, updated_at";
-    let sql = if backend == sea_orm::DatabaseBackend::Postgres {
-        format!(
-            "INSERT INTO services (id, name, {columns}) SELECT gen_random_uuid(), repeat('n', 2000) || g, {columns} \
-             FROM (SELECT * FROM services LIMIT 1) s, generate_series(1, 5000) g"
-        )
-    } else {
-        format!(
-            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 5000) \
-             INSERT INTO services (id, name, {columns}) SELECT randomblob(16), hex(zeroblob(1000)) || x, {columns} \
-             FROM (SELECT * FROM services LIMIT 1) s, g"
-        )
-    };
-    app.store.connection().execute_unprepared(&sql).await.unwrap();
-    let _stalled = ask_and_never_read(&app, "{ network { services { name } } }").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let started = Instant::now();
-    let next = app
-        .client()
-        .post(format!("{}/graphql", app.base_url))
-        .bearer_auth(&app.tokens.link_worker)
-        .json(&json!({ "query": "{ network { flows { count } } }" }))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .expect("the next graph is answered");
-    assert_eq!(next.status().as_u16(), 200);
-    let body: serde_json::Value = next.json().await.unwrap();
-    assert!(body["errors"].is_null(), "{body}");
-    let waited = started.elapsed();
-    assert!(waited < timeout + Duration::from_secs(3), "the next graph waited {waited:?}");
-}
-
-on_both_backends!(a_client_that_never_reads_its_network_graph_holds_the_next_one_up_only_until_the_send_timeout);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_signs_out_only_by_a_post_from_its_own_pages() {

@@ -13,7 +13,7 @@
 //! - `audit`: the audit log;
 //! - `wellbeing`: the plan, the measures and the instruments;
 //! - `gp_message`: the message back to the GP on a closed referral;
-//! - the network graph, whose query lives with its cache and turn in `crate::network`.
+//! - the network view, whose query lives with its page in `crate::network`.
 //!
 //! `common` holds what they share (id arguments, paging, the enums more than one returns), [`cost`]
 //! the limits checked before a document runs, and [`loaders`] the per-request batch loaders.
@@ -71,7 +71,6 @@ pub struct MutationRoot(
 );
 
 use crate::auth::{self, RateLimiter};
-use crate::network::held_until_sent::{HeldUntilSent, hold_until_sent};
 use crate::{ApiSettings, AppState};
 
 /// The Trellis schema.
@@ -98,12 +97,8 @@ pub fn sdl() -> String {
 }
 
 /// The schema with its data.
-pub fn build_schema(
-    store: Store,
-    settings: Arc<ApiSettings>,
-    network: Arc<crate::network::cache::NetworkCache>,
-) -> TrellisSchema {
-    let builder = schema_builder().data(store).data(settings.clone()).data(network);
+pub fn build_schema(store: Store, settings: Arc<ApiSettings>) -> TrellisSchema {
+    let builder = schema_builder().data(store).data(settings.clone());
     if settings.introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
 
@@ -149,17 +144,12 @@ pub async fn graphql_handler(
     {
         return too_many();
     }
-    let held = Arc::new(HeldUntilSent::default());
     // Loaders live for this request only, so nothing one caller loaded is served to another.
     let (loaders, batches) = loaders::request_loaders(&state.store);
-    let request = request.data(caller).data(Arc::clone(&held)).data(loaders);
+    let request = request.data(caller).data(loaders);
     let execution = loaders::with_loaders(batches, state.schema.execute(request));
     let response = with_error_codes(trellis_store::audit::within_one_request(execution).await);
-    let response = async_graphql_axum::GraphQLResponse::from(response).into_response();
-    match HeldUntilSent::into_turn(held) {
-        Some(turn) => hold_until_sent(response, turn, state.settings.network_send_timeout).await,
-        None => response,
-    }
+    async_graphql_axum::GraphQLResponse::from(response).into_response()
 }
 
 fn error_response(status: StatusCode, message: &str, code: &str) -> HttpResponse {

@@ -5,8 +5,22 @@ use std::collections::HashMap;
 
 use askama::Template;
 
+use trellis_domain::OrganisationId;
+
 use crate::console::Shell;
 use crate::network::graphql::{Network, NetworkService};
+
+/// What the person chose, and the link worker services they may choose from.
+pub(in crate::network) struct PageChoices<'a> {
+    /// Every link worker service: (id, name).
+    pub services: &'a [(OrganisationId, String)],
+    /// The one whose locality is shown, if one is.
+    pub area: Option<OrganisationId>,
+    /// The last this many days.
+    pub days: i64,
+    /// A kind of service, if one.
+    pub category: Option<&'a str>,
+}
 
 /// One option of a list.
 pub(super) struct Choice {
@@ -60,6 +74,11 @@ pub(super) struct ServiceRow {
 #[template(path = "network_page.html")]
 pub(super) struct NetworkPage {
     pub shell: Option<Shell>,
+    pub areas: Vec<Choice>,
+    /// Whether a locality is shown (otherwise the page asks for one).
+    pub shown: bool,
+    /// The next page of providers, as a link, if more follow.
+    pub next: Option<String>,
     pub periods: Vec<Choice>,
     pub categories: Vec<Choice>,
     pub width: f64,
@@ -78,8 +97,30 @@ const SOURCES_X: f64 = 260.0;
 const PROVIDERS_X: f64 = 620.0;
 
 impl NetworkPage {
-    /// The page for `network`, in the console's frame `shell`, for the last `days` and `category`.
-    pub(super) fn new(network: &Network, shell: Shell, days: i64, category: Option<&str>) -> Self {
+    /// The page that asks which locality to show.
+    pub(in crate::network) fn choose(shell: Shell, choices: &PageChoices<'_>) -> Self {
+        let (areas, periods, categories) = filters(choices);
+        NetworkPage {
+            shell: Some(shell),
+            areas,
+            shown: false,
+            next: None,
+            periods,
+            categories,
+            width: 980.0,
+            height: 0.0,
+            flows: vec![],
+            sources: vec![],
+            providers: vec![],
+            rows: vec![],
+            organisations: 0,
+            services: 0,
+            offers: 0,
+        }
+    }
+
+    /// The page for `network`, in the console's frame `shell`, as chosen.
+    pub(in crate::network) fn new(network: &Network, shell: Shell, choices: &PageChoices<'_>) -> Self {
         let mut services_by_org: HashMap<&str, Vec<&NetworkService>> = HashMap::new();
         for s in network.services.iter() {
             services_by_org.entry(s.organisation_id.as_str()).or_default().push(s);
@@ -184,16 +225,20 @@ impl NetworkPage {
             })
             .collect();
 
-        let periods = [30, 90, 365]
-            .into_iter()
-            .map(|d| Choice { value: d.to_string(), label: format!("Last {d} days"), selected: d == days })
-            .collect();
-        let categories = std::iter::once(("", "All kinds of service"))
-            .chain(trellis_store::directory::TAXONOMY.iter().copied())
-            .map(|(code, label)| Choice { value: code.into(), label: label.into(), selected: Some(code) == category })
-            .collect();
+        let (areas, periods, categories) = filters(choices);
+        let next = match (network.has_next_page, &network.end_cursor, choices.area) {
+            (true, Some(after), Some(area)) => Some(format!(
+                "/network?area={area}&days={}&category={}&after={after}",
+                choices.days,
+                choices.category.unwrap_or("")
+            )),
+            _ => None,
+        };
         NetworkPage {
             shell: Some(shell),
+            areas,
+            shown: true,
+            next,
             periods,
             categories,
             width: 980.0,
@@ -207,6 +252,28 @@ impl NetworkPage {
             offers: network.flows.iter().map(|f| f.count).sum(),
         }
     }
+}
+
+/// The choices of locality, period and kind of service, the chosen ones selected.
+fn filters(choices: &PageChoices<'_>) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
+    let areas = choices
+        .services
+        .iter()
+        .map(|(id, name)| Choice { value: id.to_string(), label: name.clone(), selected: Some(*id) == choices.area })
+        .collect();
+    let periods = [30, 90, 365]
+        .into_iter()
+        .map(|d| Choice { value: d.to_string(), label: format!("Last {d} days"), selected: d == choices.days })
+        .collect();
+    let categories = std::iter::once(("", "All kinds of service"))
+        .chain(trellis_store::directory::TAXONOMY.iter().copied())
+        .map(|(code, label)| Choice {
+            value: code.into(),
+            label: label.into(),
+            selected: Some(code) == choices.category,
+        })
+        .collect();
+    (areas, periods, categories)
 }
 
 /// A provider's colour and word for its capacity: open if any service has a place free now, waitlist if
