@@ -206,6 +206,10 @@ pub fn who_saw(db: &DatabaseConnection, people: Arc<Vec<Uuid>>) -> Operation {
         let id = ids[(mix(client as u64 * 2_000_003 + i) % ids.len().max(1) as u64) as usize];
         Box::pin(async move {
             db.query_all_raw(who_saw_statement(db.get_database_backend(), id)).await?;
+            Ok(true)
+        })
+    })
+}
 
 /// `?` placeholders (the store's SQL) as the backend takes them.
 fn question_marks(backend: DatabaseBackend, text: &str, values: Vec<Value>) -> Statement {
