@@ -293,4 +293,3 @@ pub fn who_saw_statement(backend: DatabaseBackend, referral: Uuid) -> Statement 
     let text = format!("SELECT * FROM audit_log WHERE (referral_id = $1 OR {listed}) ORDER BY id DESC LIMIT 51");
     sql(backend, &text, vec![v(referral), v(referral)])
 }
-

@@ -43,7 +43,7 @@ fn first_cell(cells: &[Cell]) -> Option<&Cell> {
 }
 
 fn scaled(value: u64, max: u64, span: u32) -> u32 {
-    if max == 0 { 0 } else { u32::try_from(value.saturating_mul(u64::from(span)) / max).unwrap_or(span) }
+    value.saturating_mul(u64::from(span)).checked_div(max).map_or(0, |v| u32::try_from(v).unwrap_or(span))
 }
 
 /// The drawing of `table`'s first column, if it is drawn.
