@@ -13,7 +13,7 @@ const check = checker("console-reports");
 const browser = await chromium.launch(CHROMIUM);
 const report = { pages: [], violations: [] };
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB", javaScriptEnabled: false });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
   const page = await context.newPage();
   const failed = [];
   page.on("requestfailed", (r) => failed.push(r.url()));
@@ -35,14 +35,14 @@ try {
   report.smallShown = await page.getByRole("cell", { name: "<5", exact: true }).count();
   await audit("01-reports");
   // Filtering is a plain GET form.
-  await page.getByLabel("Need").selectOption("debt");
+  await page.getByLabel("Need", { exact: true }).selectOption("debt");
   await page.getByRole("button", { name: "Show" }).click();
   report.filteredQuery = new URL(page.url()).search;
   report.filteredTotal = await page.locator("section#referrals-by-status tr[data-key=total] td").first().textContent();
   await audit("02-reports-filtered");
   // A period that ends before it starts is an error, shown at the top.
-  await page.getByLabel("From").fill("2026-11-02");
-  await page.getByLabel("To").fill("2026-11-01");
+  await page.getByLabel("From", { exact: true }).fill("2026-11-02");
+  await page.getByLabel("To", { exact: true }).fill("2026-11-01");
   await page.getByRole("button", { name: "Show" }).click();
   check((await page.title()).startsWith("Error:"), `a backwards period is an error: ${await page.title()}`);
   await audit("03-reports-error");
