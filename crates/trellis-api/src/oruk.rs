@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -85,11 +86,24 @@ fn answer<T: Serialize>(found: Result<T, StoreError>, what: &str) -> Response {
     }
 }
 
-/// Counted per client address whatever the request carries: the endpoints need no token, so a token
-/// (made up or not) buys no budget of its own here.
-fn over_budget(state: &AppState, peer: SocketAddr) -> Option<Response> {
-    (!state.limiter.check(&RateLimiter::address_key(peer.ip())))
-        .then(|| problem(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry"))
+/// A request within its client address's budget: extracting it refuses one over it with a 429.
+/// Counted per address whatever the request carries: the endpoints need no token, so a token (made
+/// up or not) buys no budget of its own here.
+struct WithinBudget;
+
+impl FromRequestParts<AppState> for WithinBudget {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?;
+        if state.limiter.check(&RateLimiter::address_key(peer.ip())) {
+            Ok(WithinBudget)
+        } else {
+            Err(problem(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down and retry"))
+        }
+    }
 }
 
 type Params = HashMap<String, String>;
@@ -150,22 +164,12 @@ fn service_filter(query: &Params) -> Result<ServiceFilter, String> {
 }
 
 /// `GET /oruk/`: the API's version, its profile and its OpenAPI description.
-async fn info(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn info(_: WithinBudget) -> Response {
     public(StatusCode::OK, ApiInfo::default())
 }
 
 /// `GET /oruk/services`: one page of the directory's active services, fully nested.
-async fn services(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<Params>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn services(State(state): State<AppState>, _: WithinBudget, Query(query): Query<Params>) -> Response {
     let asked = service_filter(&query).and_then(|filter| Ok((filter, paging(&query)?)));
     match asked {
         Ok((filter, (page, per_page))) => answer(state.store.oruk_services(&filter, page, per_page).await, "service"),
@@ -174,14 +178,7 @@ async fn services(
 }
 
 /// `GET /oruk/services/{id}`: one active service, fully nested.
-async fn service(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn service(State(state): State<AppState>, _: WithinBudget, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<ServiceId>() else {
         return problem(StatusCode::NOT_FOUND, "no such service");
     };
@@ -191,12 +188,9 @@ async fn service(
 /// `GET /oruk/service_at_locations`: one page of the places active services happen at.
 async fn services_at_locations(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _: WithinBudget,
     Query(query): Query<Params>,
 ) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
     let asked = service_filter(&query).and_then(|filter| Ok((filter, paging(&query)?)));
     match asked {
         Ok((filter, (page, per_page))) => {
@@ -207,14 +201,7 @@ async fn services_at_locations(
 }
 
 /// `GET /oruk/service_at_locations/{id}`: one, with its location and its service.
-async fn service_at_location(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn service_at_location(State(state): State<AppState>, _: WithinBudget, Path(id): Path<String>) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
         return problem(StatusCode::NOT_FOUND, "no such service at location");
     };
@@ -222,14 +209,7 @@ async fn service_at_location(
 }
 
 /// `GET /oruk/taxonomies`: one page of the taxonomies.
-async fn taxonomies(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<Params>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn taxonomies(State(state): State<AppState>, _: WithinBudget, Query(query): Query<Params>) -> Response {
     match paging(&query) {
         Ok((page, per_page)) => answer(state.store.oruk_taxonomies(page, per_page).await, "taxonomy"),
         Err(message) => problem(StatusCode::BAD_REQUEST, &message),
@@ -237,14 +217,7 @@ async fn taxonomies(
 }
 
 /// `GET /oruk/taxonomies/{id}`: one taxonomy.
-async fn taxonomy(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn taxonomy(State(state): State<AppState>, _: WithinBudget, Path(id): Path<String>) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
         return problem(StatusCode::NOT_FOUND, "no such taxonomy");
     };
@@ -252,14 +225,7 @@ async fn taxonomy(
 }
 
 /// `GET /oruk/taxonomy_terms`: one page of the taxonomy terms.
-async fn taxonomy_terms(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<Params>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn taxonomy_terms(State(state): State<AppState>, _: WithinBudget, Query(query): Query<Params>) -> Response {
     match paging(&query) {
         Ok((page, per_page)) => answer(state.store.oruk_taxonomy_terms(page, per_page).await, "taxonomy term"),
         Err(message) => problem(StatusCode::BAD_REQUEST, &message),
@@ -267,14 +233,7 @@ async fn taxonomy_terms(
 }
 
 /// `GET /oruk/taxonomy_terms/{id}`: one taxonomy term.
-async fn taxonomy_term(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = over_budget(&state, peer) {
-        return refused;
-    }
+async fn taxonomy_term(State(state): State<AppState>, _: WithinBudget, Path(id): Path<String>) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
         return problem(StatusCode::NOT_FOUND, "no such taxonomy term");
     };
