@@ -26,6 +26,8 @@ mod m20261126_000014_audit_listings;
 mod m20261126_000015_add_person_equity_fields;
 mod m20261126_000016_create_offer_rollups;
 mod m20261126_000017_create_import_runs;
+mod m20261126_000018_create_report_rollups;
+pub mod report_rollups;
 
 /// Every migration in order.
 pub struct Migrator;
@@ -55,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000015_add_person_equity_fields::Migration),
             Box::new(m20261126_000016_create_offer_rollups::Migration),
             Box::new(m20261126_000017_create_import_runs::Migration),
+            Box::new(m20261126_000018_create_report_rollups::Migration),
         ]
     }
 }

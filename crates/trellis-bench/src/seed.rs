@@ -63,6 +63,12 @@ pub struct Seeded {
     pub localities: Vec<Vec<Uuid>>,
     /// Seeded offers still `offered`, not expired: the provider-accept pool.
     pub open_offers: Vec<Uuid>,
+    /// Every GP practice, and the providers (up to 1 000): the reports' filters.
+    pub practices: Vec<Uuid>,
+    /// See [`Seeded::practices`].
+    pub providers: Vec<Uuid>,
+    /// Every link worker service.
+    pub link_worker_services: Vec<Uuid>,
 }
 
 /// A multi-row `INSERT` being built.
@@ -162,6 +168,18 @@ pub fn nhs_number(start: u64) -> (String, u64) {
             return (number, n);
         }
     }
+}
+
+/// Sexes and ethnic categories (NHS Data Dictionary codes) as the referral form records them.
+const SEXES: &[&str] = &["female", "male", "female", "male", "not_known"];
+const ETHNIC_CATEGORIES: &[&str] = &["A", "A", "A", "B", "C", "D", "H", "J", "M", "N", "R", "S", "Z"];
+
+/// Turns the base tables' report triggers on or off (`ENABLE`, `DISABLE`).
+async fn report_triggers(db: &sea_orm::DatabaseConnection, how: &str) -> anyhow::Result<()> {
+    for (table, trigger) in trellis_migration::report_rollups::POSTGRES_BASE_TRIGGERS {
+        db.execute_unprepared(&format!("ALTER TABLE {table} {how} TRIGGER {trigger}")).await?;
+    }
+    Ok(())
 }
 
 const NEEDS: &[&str] = &["loneliness", "low_mood", "physical_activity", "debt", "housing", "bereavement", "food"];
@@ -470,7 +488,13 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         if town.is_empty() { &all_services } else { town }
     };
 
-    // People, referrals, events, offers.
+    // People, referrals, events, offers. On PostgreSQL the report facts are not kept row by row during the
+    // bulk load (each row's trigger derives its facts and sums them); they are counted in bulk after it,
+    // as the migration does for an existing database.
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    if postgres {
+        report_triggers(db, "DISABLE").await?;
+    }
     let mut people = Rows::new(
         "people",
         &[
@@ -499,6 +523,21 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             "email",
             "postcode",
             "preferred_contact",
+            "recorded_at",
+            "sex",
+            "ethnic_category",
+        ],
+    );
+    let mut measures = Rows::new(
+        "wellbeing_measures",
+        &[
+            "id",
+            "referral_id",
+            "instrument",
+            "instrument_version",
+            "answers",
+            "taken_at",
+            "recorded_by_user_id",
             "recorded_at",
         ],
     );
@@ -672,9 +711,34 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
                     v(Some("NG1 1AA".to_owned())),
                     v("letter"),
                     v(created),
+                    v(Some(SEXES[(h >> 8) as usize % SEXES.len()].to_owned())),
+                    v(Some(ETHNIC_CATEGORIES[(h >> 16) as usize % ETHNIC_CATEGORIES.len()].to_owned())),
                 ],
             )
             .await?;
+        // A closed referral's person took SWEMWBS at the start and at the end.
+        if status == ReferralStatus::Closed {
+            let recorder = lw.unwrap_or(lw_user);
+            for (taken, shift) in [(created + Duration::days(2), 0u64), (created + Duration::days(60), 1 + h % 3)] {
+                let answers: Vec<u64> =
+                    (0..7u64).map(|q| 1 + (mix(h ^ q) % 3) + shift.min(4 - (mix(h ^ q) % 3))).collect();
+                measures
+                    .push(
+                        &txn,
+                        vec![
+                            v(Uuid::now_v7()),
+                            v(id),
+                            v("swemwbs"),
+                            v(1i32),
+                            v(format!("{answers:?}").replace(' ', "")),
+                            v(taken),
+                            v(recorder),
+                            v(taken),
+                        ],
+                    )
+                    .await?;
+            }
+        }
         let opened = ReferralEventKind::Opened {
             referring_organisation: OrganisationId(practice),
             link_worker_service: OrganisationId(service),
@@ -748,11 +812,12 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
                 offerable.push((id, version));
             }
         }
-        // Offers: one for a contacted or closed referral, a second for some contacted ones.
+        // Offers: one for a contacted or closed referral, a second for most contacted ones (about one offer
+        // per referral in all).
         let n_offers = match status {
             ReferralStatus::Referred => 0,
             ReferralStatus::Closed => 1,
-            _ => 1 + u64::from(h % 10 < 3),
+            _ => 1 + u64::from(h % 10 < 7),
         };
         for k in 0..n_offers {
             let oh = mix(h ^ k);
@@ -868,17 +933,31 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             }
         }
         if i % 1000 == 999 {
-            for rows in [&mut people, &mut referrals, &mut demographics, &mut events, &mut offers, &mut offer_events] {
+            for rows in [
+                &mut people,
+                &mut referrals,
+                &mut demographics,
+                &mut measures,
+                &mut events,
+                &mut offers,
+                &mut offer_events,
+            ] {
                 rows.flush(&txn).await?;
             }
             txn.commit().await?;
             txn = db.begin().await?;
         }
     }
-    for rows in [&mut people, &mut referrals, &mut demographics, &mut events, &mut offers, &mut offer_events] {
+    for rows in
+        [&mut people, &mut referrals, &mut demographics, &mut measures, &mut events, &mut offers, &mut offer_events]
+    {
         rows.flush(&txn).await?;
     }
     txn.commit().await?;
+    if postgres {
+        report_triggers(db, "ENABLE").await?;
+        store.rebuild_report_rollups().await?;
+    }
     // Fresh statistics and visibility maps, as autovacuum would give a long-lived database (without the
     // visibility map PostgreSQL cannot answer from an index alone).
     match db.get_database_backend() {
@@ -899,6 +978,7 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
         ("referral events", events.written),
         ("offers", offers.written),
         ("offer events", offer_events.written),
+        ("wellbeing measures", measures.written),
     ];
     Ok(Seeded {
         counts,
@@ -915,5 +995,8 @@ pub async fn seed(store: &Store, size: SeedSize) -> anyhow::Result<Seeded> {
             .map(|t| lws.iter().enumerate().filter(|(i, _)| i % n_towns as usize == t).map(|(_, id)| *id).collect())
             .collect(),
         open_offers,
+        practices: practices.iter().map(|(p, _)| *p).collect(),
+        providers: providers.iter().take(1_000).copied().collect(),
+        link_worker_services: lws.clone(),
     })
 }

@@ -31,6 +31,25 @@ pub struct Spread {
     pub p90: Option<f64>,
 }
 
+impl Spread {
+    /// The spread of whole-number values given as `(value, how many)` counts, in any order: the
+    /// median is the value at rank ⌈n/2⌉ and the 90th percentile at rank ⌈9n/10⌉ (nearest rank).
+    pub fn from_counts(counts: impl IntoIterator<Item = (i64, u64)>) -> Spread {
+        let mut counts: Vec<(i64, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+        counts.sort_unstable();
+        let values: u64 = counts.iter().map(|(_, n)| n).sum();
+        let at_rank = |rank: u64| {
+            let mut seen = 0;
+            counts.iter().find(|(_, n)| {
+                seen += n;
+                seen >= rank
+            })
+        };
+        let value = |rank| at_rank(rank).map(|(v, _)| *v as f64);
+        Spread { values, median: value(values.div_ceil(2)), p90: value((9 * values).div_ceil(10)) }
+    }
+}
+
 /// First contact for the period's referrals.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ContactFigures {

@@ -250,3 +250,16 @@ fn every_table_is_named_as_the_list_of_names_says_and_in_its_order() {
         }
     }
 }
+
+#[test]
+fn a_spread_of_counted_whole_numbers_takes_the_nearest_rank_median_and_90th_percentile() {
+    // 1, 1, 2, 3, 3, 3, 4, 9, 10, 12: rank 5 is 3 and rank 9 is 10.
+    let spread = Spread::from_counts([(12, 1), (3, 3), (1, 2), (2, 1), (4, 1), (9, 1), (10, 1), (7, 0)]);
+    assert_eq!(spread, Spread { values: 10, median: Some(3.0), p90: Some(10.0) });
+    let one = Spread::from_counts([(5, 1)]);
+    assert_eq!(one, Spread { values: 1, median: Some(5.0), p90: Some(5.0) });
+    assert_eq!(Spread::from_counts([]), Spread { values: 0, median: None, p90: None });
+    // Nine values: the median is rank 5, the 90th percentile rank 9 (⌈8.1⌉).
+    let nine = Spread::from_counts([(1, 4), (2, 1), (3, 3), (4, 1)]);
+    assert_eq!(nine, Spread { values: 9, median: Some(2.0), p90: Some(4.0) });
+}

@@ -1,6 +1,7 @@
-//! The offer rollups equal a full recount of the offers after a random workload: offers made, answered,
-//! waitlisted, started, finished, ended early, withdrawn, passed on, ended by closing their referral and
-//! expired by the timer, at times spread over weeks.
+//! The offer rollups and the impact reports' rollups equal a full recount after a random workload:
+//! referrals made (with varied needs, sex and ethnic category), contacted, measured and closed; offers
+//! made, answered, waitlisted, started, finished, ended early, withdrawn, passed on, ended by closing
+//! their referral and expired by the timer, at times spread over weeks.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -13,9 +14,15 @@ use trellis_domain::values::NhsNumber;
 use trellis_domain::{Actor, OfferId, ReferralId};
 use uuid::Uuid;
 
+use chrono::Datelike;
+use trellis_domain::report::{EthnicCategory, Sex};
+use trellis_domain::values::Need;
+use trellis_domain::wellbeing::InstrumentCode;
+
 use super::*;
 use crate::offers::{OfferRequest, OfferTimers};
 use crate::testing::{Fixture, plain_service};
+use crate::wellbeing::NewMeasure;
 
 /// SplitMix64: a seeded, reproducible stream of choices.
 struct Choices(u64);
@@ -153,6 +160,45 @@ fn expected_stats(counted: &HashMap<Key, i64>, from: NaiveDate, until: NaiveDate
     stats
 }
 
+/// A rollup row's key: span, need, bucket, figure, key, num.
+type ReportKey = (String, String, NaiveDate, String, String, i32);
+
+/// The reports' sums, as stored (rows that fell to 0 left out).
+async fn report_rollups(store: &Store) -> HashMap<ReportKey, i64> {
+    let sql = "SELECT span, need, bucket, figure, key, num, n FROM report_rollups WHERE n <> 0";
+    let mut out = HashMap::new();
+    for r in store.rows(sql, vec![]).await.unwrap() {
+        let key = (
+            r.try_get_by_index(0).unwrap(),
+            r.try_get_by_index(1).unwrap(),
+            r.try_get_by_index(2).unwrap(),
+            r.try_get_by_index(3).unwrap(),
+            r.try_get_by_index(4).unwrap(),
+            r.try_get_by_index(5).unwrap(),
+        );
+        assert!(out.insert(key, r.try_get_by_index(6).unwrap()).is_none());
+    }
+    out
+}
+
+/// Figures with every list in one order, to compare two readings.
+fn sorted_figures(mut f: trellis_domain::report::Figures) -> String {
+    f.by_source.sort_by_key(|(s, _)| s.id);
+    f.by_need.sort();
+    f.by_month.sort();
+    f.by_status.sort();
+    f.providers.sort_by_key(|p| p.provider.id);
+    for p in &mut f.providers {
+        p.by_status.sort();
+    }
+    f.decline_reasons.sort();
+    f.closures.by_reason.sort();
+    f.by_age.sort();
+    f.by_sex.sort();
+    f.by_ethnic_category.sort();
+    format!("{f:#?}")
+}
+
 async fn version_of(store: &Store, table: &str, id: Uuid) -> u32 {
     let rows = store.rows(&format!("SELECT version FROM {table} WHERE id = ?"), vec![Value::from(id)]).await.unwrap();
     let v: i64 = rows[0].try_get_by_index(0).unwrap();
@@ -168,7 +214,7 @@ async fn offer_row(store: &Store, id: Uuid) -> (Uuid, Uuid, String) {
 }
 
 crate::both_databases!(
-    the_offer_rollups_equal_a_full_recount_of_the_offers_after_a_random_workload,
+    the_offer_and_report_rollups_equal_a_full_recount_after_a_random_workload,
     |store: Store| async move {
         let f = Fixture::create(&store).await;
         let mut choose = Choices(0x0ff3_2026);
@@ -210,26 +256,44 @@ crate::both_databases!(
             let from = offers.len().saturating_sub(6);
             offers[from + choose.below(offers.len() - from)]
         };
+        let needs = [Need::Loneliness, Need::Debt, Need::LowMood];
+        let sexes = [None, Some(Sex::Female), Some(Sex::Male)];
+        let ethnic = [None, Some(EthnicCategory::WhiteBritish), Some(EthnicCategory::BlackAfrican)];
         for _ in 0..300 {
             now += Duration::seconds(i64::try_from(choose.next() % (4 * 3600)).unwrap());
             let hours = 2 + i64::try_from(choose.next() % 200).unwrap();
             let timers = OfferTimers { expires_at: now + Duration::hours(hours), remind_at: None };
-            match choose.below(15) {
+            match choose.below(17) {
                 0..=2 => {
                     let (gp, lw) = &workers[choose.below(2)];
                     n_people += 1;
-                    let id = store
-                        .submit_referral(f.referral(&nhs(n_people)), None, gp, now)
-                        .await
-                        .unwrap()
-                        .referral
-                        .state
-                        .id;
-                    store
-                        .transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, now)
-                        .await
-                        .unwrap();
+                    let mut new = f.referral(&nhs(n_people));
+                    new.needs = vec![needs[choose.below(3)]];
+                    if choose.below(2) == 0 {
+                        new.needs.push(Need::PhysicalActivity);
+                    }
+                    (new.person.sex, new.person.ethnic_category) = (sexes[choose.below(3)], ethnic[choose.below(3)]);
+                    let id = store.submit_referral(new, None, gp, now).await.unwrap().referral.state.id;
+                    // Most are contacted at once, some hours later (or never, and fall due).
+                    if choose.below(4) > 0 {
+                        let at = now + Duration::hours(i64::try_from(choose.below(200)).unwrap());
+                        store
+                            .transition_referral(id, 1, ReferralCommand::RecordContact { note: None }, lw, at)
+                            .await
+                            .unwrap();
+                    }
                     referrals.push((id, *lw));
+                }
+                15 | 16 if !referrals.is_empty() => {
+                    let (referral, lw) = referrals[choose.below(referrals.len())];
+                    let version = version_of(&store, "referrals", referral.0).await;
+                    let (instrument, answers) = if choose.below(2) == 0 {
+                        (InstrumentCode::Swemwbs, vec![Some(i64::try_from(1 + choose.below(5)).unwrap()); 7])
+                    } else {
+                        (InstrumentCode::Ons4, vec![Some(i64::try_from(choose.below(11)).unwrap()); 4])
+                    };
+                    let measure = NewMeasure { instrument, answers, taken_at: now };
+                    let _ = store.record_measure(referral, version, measure, &lw, now).await;
                 }
                 3..=5 if !referrals.is_empty() => {
                     let (referral, lw) = &referrals[choose.below(referrals.len())];
@@ -322,6 +386,32 @@ crate::both_databases!(
             let want: i64 = page.graph.services.iter().filter_map(|s| expected.get(&s.id.0)).map(|s| s.offered).sum();
             assert_eq!(flows, want, "every offer of the period into the page's providers is in one flow");
             assert!(want > 0, "the period holds offers");
+        }
+
+        // The reports' sums, kept by the triggers, equal the sums of fact rows derived afresh from the
+        // base tables; and a report reads the same figures from the sums as from the fact rows.
+        let kept = report_rollups(&store).await;
+        assert!(kept.keys().any(|k| k.0 == "m") && kept.keys().any(|k| k.1 == "debt"), "{kept:?}");
+        let figures: std::collections::HashSet<&str> = kept.keys().map(|k| k.3.as_str()).collect();
+        assert!(figures.len() >= 13, "the workload reached every figure but waiting: {figures:?}");
+        store.rebuild_report_rollups().await.unwrap();
+        assert_eq!(report_rollups(&store).await, kept);
+        let today = now.date_naive();
+        let month_start = today.with_day(1).unwrap();
+        let periods = [
+            (today - Duration::days(40), today),
+            (month_start - Duration::days(1), today),
+            (month_start, today),
+            (today - Duration::days(5), today - Duration::days(2)),
+        ];
+        for (from, to) in periods {
+            let period = trellis_domain::report::Period::new(from, to).unwrap();
+            for need in [None, Some(Need::Debt), Some(Need::PhysicalActivity)] {
+                let filters = trellis_domain::report::ReportFilters { need, ..Default::default() };
+                let sums = store.figures_from(period, &filters, now, false).await.unwrap();
+                let facts = store.figures_from(period, &filters, now, true).await.unwrap();
+                assert_eq!(sorted_figures(sums), sorted_figures(facts), "{from} to {to}, {need:?}");
+            }
         }
     }
 );

@@ -1,17 +1,17 @@
-//! The counts behind impact reports, aggregated in the database: every query groups and counts in SQL,
-//! on SQLite and PostgreSQL alike, and only counts (and medians, percentiles and sums of change) leave
-//! the store, as the domain's [`Figures`]. Nothing here names or returns a person.
+//! The counts behind impact reports, aggregated in the database: only counts (and sums of change) leave
+//! it, as the domain's [`Figures`]. Nothing here names or returns a person.
 //!
 //! A report follows a cohort: the referrals made in the period (UTC days) that pass the filters, and
 //! what has happened to them and their offers since, up to the moment of the report.
 //!
 //! # Layout
+//! - `rollups`: referrals, contact, offers, attendance, closures and equity, from the rollups the
+//!   database keeps as referrals and offers change (or, for a narrowed report, their fact rows).
 //! - `cohort`: the period and filters as one SQL condition over `referrals r`, and the SQL helpers.
-//! - `counts`: referrals, contact, offers, attendance, closures and equity.
 //! - `wellbeing`: baseline and follow-up measures, scored by the domain and summed.
 
 mod cohort;
-mod counts;
+mod rollups;
 mod wellbeing;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +22,10 @@ use trellis_domain::report::{Figures, Period, ReportFilters};
 use crate::entity::organisation;
 use crate::{Store, StoreError};
 use cohort::Cohort;
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, TransactionTrait};
+use trellis_migration::report_rollups::{
+    OFFER_FACTS, REFERRAL_FACTS, refresh_offer_facts, refresh_referral_facts, rollup_backfill,
+};
 
 impl Store {
     /// The counts for an impact report of `period` with `filters`, as of `now`. A filter naming an
@@ -38,24 +41,38 @@ impl Store {
         self.check_filter(filters.link_worker_service, OrganisationKind::LinkWorkerService, "linkWorkerService")
             .await?;
         self.check_filter(filters.provider, OrganisationKind::Provider, "provider").await?;
-        let cohort = Cohort::new(self.db.get_database_backend(), period, filters);
-        let mut figures = Figures {
-            by_source: self.by_source(&cohort).await?,
-            by_need: self.by_need(&cohort).await?,
-            by_month: self.by_month(&cohort).await?,
-            by_status: self.by_status(&cohort).await?,
-            contact: self.contact(&cohort, now).await?,
-            decline_reasons: self.decline_reasons(&cohort).await?,
-            attendance: self.attendance(&cohort).await?,
-            closures: self.closures(&cohort).await?,
-            wellbeing: self.wellbeing_change(&cohort).await?,
-            by_age: self.by_age(&cohort).await?,
-            by_sex: self.by_sex(&cohort).await?,
-            by_ethnic_category: self.by_ethnic_category(&cohort).await?,
-            ..Figures::default()
-        };
-        (figures.providers, figures.hours_to_answer) = self.providers(&cohort).await?;
+        let mut figures = self.rolled_up_figures(period, &filters, now).await?;
+        let cohort = Cohort::new(period, filters);
+        figures.wellbeing = self.wellbeing_change(&cohort).await?;
         Ok(figures)
+    }
+
+    /// Counts the report rollups again from the base tables: every fact row derived afresh and summed.
+    /// The triggers keep them as data changes; this is for after a bulk load that bypassed them, and
+    /// shows that what they kept equals a full recount. On PostgreSQL it sums in bulk (the fact tables'
+    /// own triggers are off for the transaction); SQLite's triggers sum each fact row as it is written.
+    pub async fn rebuild_report_rollups(&self) -> Result<(), StoreError> {
+        let b = self.db.get_database_backend();
+        let txn = self.db.begin().await?;
+        let facts = [&REFERRAL_FACTS, &OFFER_FACTS];
+        if b == DatabaseBackend::Postgres {
+            for f in facts {
+                txn.execute_unprepared(&format!("ALTER TABLE {t} DISABLE TRIGGER tr_{t}_rollup", t = f.table)).await?;
+            }
+        }
+        for table in [REFERRAL_FACTS.table, OFFER_FACTS.table, "report_rollups"] {
+            txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+        }
+        txn.execute_unprepared(&refresh_referral_facts(b, "1 = 1")).await?;
+        txn.execute_unprepared(&refresh_offer_facts(b, "1 = 1")).await?;
+        if b == DatabaseBackend::Postgres {
+            for f in facts {
+                txn.execute_unprepared(&rollup_backfill(b, f)).await?;
+                txn.execute_unprepared(&format!("ALTER TABLE {t} ENABLE TRIGGER tr_{t}_rollup", t = f.table)).await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     async fn check_filter(
