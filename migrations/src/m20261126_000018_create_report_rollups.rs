@@ -7,32 +7,37 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
 use crate::report_rollups::{
-    Facts, OFFER_FACTS, POSTGRES_BASE_TRIGGERS, REFERRAL_FACTS, refresh_offer_facts, refresh_referral_facts,
-    rollup_backfill, rollup_change,
+    Facts, MEASURE_FACTS, OFFER_FACTS, POSTGRES_BASE_TRIGGERS, REFERRAL_FACTS, refresh_measure_facts,
+    refresh_offer_facts, refresh_referral_facts, rollup_backfill, rollup_change,
 };
+
+/// The fact tables.
+const FACTS: [&Facts; 3] = [&REFERRAL_FACTS, &OFFER_FACTS, &MEASURE_FACTS];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The fact tables' columns that are not text, UUIDs or nullable integers, by type.
+/// A fact table, its columns typed by name.
 fn fact_table(facts: &Facts) -> TableCreateStatement {
     let mut table = Table::create().table(Alias::new(facts.table)).take();
-    for (i, c) in facts.columns.iter().enumerate() {
+    for c in facts.columns {
         let mut col = ColumnDef::new(Alias::new(*c));
         match *c {
             "referral_id" | "offer_id" | "practice_id" | "lws_id" | "provider_id" => col.uuid().not_null(),
             "day" => col.date().not_null(),
             "due_at" => col.timestamp_with_time_zone().not_null(),
-            "needs" | "status" => col.text().not_null(),
+            "needs" | "status" | "instrument" | "first_answers" | "last_answers" => col.text().not_null(),
             "closure_reason" | "decline_reason" | "sex" | "ethnic_category" => col.text().null(),
-            "contact_days" | "on_time" | "age" | "answer_hours" => col.integer().null(),
+            "contact_days" | "on_time" | "age" | "answer_hours" | "first_total" | "last_total" => col.integer().null(),
             _ => col.integer().not_null(),
         };
-        if i == 0 {
-            col.primary_key();
-        }
         table.col(col);
     }
+    let mut key = Index::create();
+    for c in &facts.columns[..facts.key_columns] {
+        key.col(Alias::new(*c));
+    }
+    table.primary_key(&mut key);
     table
 }
 
@@ -45,17 +50,16 @@ const FACT_INDEXES: &[(&str, &str, &[&str])] = &[
     ("ix_report_offers_practice", "report_offers", &["practice_id", "day"]),
     ("ix_report_offers_lws", "report_offers", &["lws_id", "day"]),
     ("ix_report_offers_referral", "report_offers", &["referral_id"]),
+    ("ix_report_measures_practice", "report_measures", &["practice_id", "day"]),
+    ("ix_report_measures_lws", "report_measures", &["lws_id", "day"]),
 ];
 
-/// `(table, trigger, events, row filter, what it does)` of the base tables' triggers, for PostgreSQL;
-/// SQLite gets one trigger per event with the same statements.
+/// A trigger on a base table that writes the facts of the row it changed (`NEW`, or `OLD` for a delete).
 struct BaseTrigger {
     table: &'static str,
     name: &'static str,
-    /// The referral or offer whose facts it refreshes, from `NEW`/`OLD`.
-    row: fn(&str) -> String,
-    /// What it refreshes: referral facts (`r0` filter) or offer facts (`o` filter).
-    of_offers: bool,
+    /// The statements that refresh the facts of row `NEW` or `OLD`.
+    refresh: fn(DatabaseBackend, &str) -> String,
     events: &'static [&'static str],
     when: Option<&'static str>,
 }
@@ -64,56 +68,55 @@ const BASE_TRIGGERS: &[BaseTrigger] = &[
     BaseTrigger {
         table: "referrals",
         name: "tr_referrals_report_facts",
-        row: |r| format!("r0.id = {r}.id"),
-        of_offers: false,
+        refresh: |b, r| refresh_referral_facts(b, &format!("r0.id = {r}.id")),
         events: &["INSERT", "UPDATE"],
         when: None,
     },
     BaseTrigger {
         table: "referrals",
         name: "tr_referrals_report_offer_needs",
-        row: |r| format!("o.referral_id = {r}.id"),
-        of_offers: true,
+        refresh: |b, r| {
+            let offers = refresh_offer_facts(b, &format!("o.referral_id = {r}.id"));
+            format!("{offers}; {}", refresh_measure_facts(b, Some(&format!("{r}.id"))))
+        },
         events: &["UPDATE"],
         when: Some("OLD.needs IS DISTINCT FROM NEW.needs"),
     },
     BaseTrigger {
         table: "referral_demographics",
         name: "tr_referral_demographics_report_facts",
-        row: |r| format!("r0.id = {r}.referral_id"),
-        of_offers: false,
+        refresh: |b, r| refresh_referral_facts(b, &format!("r0.id = {r}.referral_id")),
         events: &["INSERT", "UPDATE", "DELETE"],
         when: None,
     },
     BaseTrigger {
         table: "referral_events",
         name: "tr_referral_events_report_facts",
-        row: |r| format!("r0.id = {r}.referral_id"),
-        of_offers: false,
+        refresh: |b, r| refresh_referral_facts(b, &format!("r0.id = {r}.referral_id")),
         events: &["INSERT"],
         when: Some("NEW.to_status = 'contacted'"),
     },
     BaseTrigger {
         table: "wellbeing_measures",
         name: "tr_wellbeing_measures_report_facts",
-        row: |r| format!("r0.id = {r}.referral_id"),
-        of_offers: false,
+        refresh: |b, r| {
+            let referral = refresh_referral_facts(b, &format!("r0.id = {r}.referral_id"));
+            format!("{referral}; {}", refresh_measure_facts(b, Some(&format!("{r}.referral_id"))))
+        },
         events: &["INSERT", "UPDATE", "DELETE"],
         when: None,
     },
     BaseTrigger {
         table: "offers",
         name: "tr_offers_report_facts",
-        row: |r| format!("o.id = {r}.id"),
-        of_offers: true,
+        refresh: |b, r| refresh_offer_facts(b, &format!("o.id = {r}.id")),
         events: &["INSERT", "UPDATE"],
         when: None,
     },
     BaseTrigger {
         table: "offer_events",
         name: "tr_offer_events_report_facts",
-        row: |r| format!("o.id = {r}.offer_id"),
-        of_offers: true,
+        refresh: |b, r| refresh_offer_facts(b, &format!("o.id = {r}.offer_id")),
         events: &["INSERT"],
         when: Some("NEW.to_status IN ('accepted', 'started')"),
     },
@@ -123,17 +126,17 @@ const BASE_TRIGGERS: &[BaseTrigger] = &[
 const DELETES: &[(&str, &str, &str)] = &[
     ("referrals", "report_referrals", "referral_id"),
     ("referrals", "report_offers", "referral_id"),
+    ("referrals", "report_measures", "referral_id"),
     ("offers", "report_offers", "offer_id"),
 ];
 
 fn refresh(b: DatabaseBackend, t: &BaseTrigger, row: &str) -> String {
-    let filter = (t.row)(row);
-    if t.of_offers { refresh_offer_facts(b, &filter) } else { refresh_referral_facts(b, &filter) }
+    (t.refresh)(b, row)
 }
 
 async fn create_postgres_triggers(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     let b = DatabaseBackend::Postgres;
-    for facts in [&REFERRAL_FACTS, &OFFER_FACTS] {
+    for facts in FACTS {
         let t = facts.table;
         db.execute_unprepared(&format!(
             "CREATE FUNCTION {t}_rollup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
@@ -193,7 +196,7 @@ async fn create_postgres_triggers(db: &SchemaManagerConnection<'_>) -> Result<()
 
 async fn create_sqlite_triggers(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     let b = DatabaseBackend::Sqlite;
-    for facts in [&REFERRAL_FACTS, &OFFER_FACTS] {
+    for facts in FACTS {
         let t = facts.table;
         for (event, old, new) in
             [("INSERT", None, Some("NEW")), ("UPDATE", Some("OLD"), Some("NEW")), ("DELETE", Some("OLD"), None)]
@@ -240,7 +243,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let b = manager.get_database_backend();
         let db = manager.get_connection();
-        for facts in [&REFERRAL_FACTS, &OFFER_FACTS] {
+        for facts in FACTS {
             manager.create_table(fact_table(facts)).await?;
         }
         for (name, table, columns) in FACT_INDEXES {
@@ -266,7 +269,8 @@ impl MigrationTrait for Migration {
         // What exists is counted before the triggers count what changes.
         db.execute_unprepared(&refresh_referral_facts(b, "1 = 1")).await?;
         db.execute_unprepared(&refresh_offer_facts(b, "1 = 1")).await?;
-        for facts in [&REFERRAL_FACTS, &OFFER_FACTS] {
+        db.execute_unprepared(&refresh_measure_facts(b, None)).await?;
+        for facts in FACTS {
             db.execute_unprepared(&rollup_backfill(b, facts)).await?;
         }
         match b {
@@ -283,7 +287,7 @@ impl MigrationTrait for Migration {
                     db.execute_unprepared(&format!("DROP TRIGGER {name} ON {table}")).await?;
                     db.execute_unprepared(&format!("DROP FUNCTION {name}()")).await?;
                 }
-                for facts in [&REFERRAL_FACTS, &OFFER_FACTS] {
+                for facts in FACTS {
                     db.execute_unprepared(&format!("DROP TRIGGER tr_{t}_rollup ON {t}", t = facts.table)).await?;
                     db.execute_unprepared(&format!("DROP FUNCTION {}_rollup()", facts.table)).await?;
                 }
@@ -299,7 +303,7 @@ impl MigrationTrait for Migration {
                 }
             }
         }
-        for table in ["report_rollups", REFERRAL_FACTS.table, OFFER_FACTS.table] {
+        for table in ["report_rollups", REFERRAL_FACTS.table, OFFER_FACTS.table, MEASURE_FACTS.table] {
             manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await?;
         }
         Ok(())

@@ -22,12 +22,14 @@
 
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-/// A fact table: its name, key column and columns (the key first).
+/// A fact table: its name and columns (its key first).
 pub struct Facts {
     /// The table.
     pub table: &'static str,
-    /// Its columns, the key first.
+    /// Its columns, its key first.
     pub columns: &'static [&'static str],
+    /// How many of the first columns are its key.
+    pub key_columns: usize,
 }
 
 /// One referral's facts.
@@ -50,6 +52,7 @@ pub const REFERRAL_FACTS: Facts = Facts {
         "ethnic_category",
         "outcome",
     ],
+    key_columns: 1,
 };
 
 /// One offer's facts, with its referral's day, needs, practice and link worker service.
@@ -69,6 +72,29 @@ pub const OFFER_FACTS: Facts = Facts {
         "accepted",
         "attended",
     ],
+    key_columns: 1,
+};
+
+/// One referral's first (baseline) and last (follow-up) measure with one instrument, where it has at
+/// least two: their versions, answers (a JSON array) and sums of answers (`NULL` unless every item is
+/// answered).
+pub const MEASURE_FACTS: Facts = Facts {
+    table: "report_measures",
+    columns: &[
+        "referral_id",
+        "instrument",
+        "day",
+        "needs",
+        "practice_id",
+        "lws_id",
+        "first_version",
+        "first_answers",
+        "first_total",
+        "last_version",
+        "last_answers",
+        "last_total",
+    ],
+    key_columns: 2,
 };
 
 /// The names of every base-table trigger, `(table, trigger)`, for PostgreSQL (which names one trigger
@@ -89,17 +115,17 @@ pub const POSTGRES_BASE_TRIGGERS: &[(&str, &str)] = &[
 pub const ROLLUP_KEY: &str = "span, need, bucket, figure, key, num";
 
 /// A figure a fact row adds one to when `when` holds: its name, its key and number (SQL over the fact
-/// row `f`), and whether the key is each of the row's needs (`nk.value`) in turn.
+/// row `f`), and rows it is joined to first (each of its needs, say), which the key may name.
 struct Figure {
     name: &'static str,
     key: String,
     num: &'static str,
-    when: &'static str,
-    per_need: bool,
+    when: String,
+    join: String,
 }
 
-fn figure(name: &'static str, key: impl Into<String>, num: &'static str, when: &'static str) -> Figure {
-    Figure { name, key: key.into(), num, when, per_need: false }
+fn figure(name: &'static str, key: impl Into<String>, num: &'static str, when: &str) -> Figure {
+    Figure { name, key: key.into(), num, when: when.to_owned(), join: String::new() }
 }
 
 /// A UUID column as lower-case text (SQLite keeps UUIDs as 16-byte blobs).
@@ -159,7 +185,10 @@ fn referral_figures(b: DatabaseBackend) -> Vec<Figure> {
         figure("status", "f.status", "0", "1 = 1"),
         figure("month", month, "0", "1 = 1"),
         figure("source", uuid_text(b, "f.practice_id"), "0", "1 = 1"),
-        Figure { name: "need", key: "nk.value".into(), num: "0", when: "1 = 1", per_need: true },
+        Figure {
+            join: format!(" CROSS JOIN {}", json_values(b, "f.needs", "nk")),
+            ..figure("need", "nk.value", "0", "1 = 1")
+        },
         figure("closure", "f.closure_reason", "0", "f.status = 'closed' AND f.closure_reason IS NOT NULL"),
         figure("outcome", "''", "0", "f.status = 'closed' AND f.outcome = 1"),
         figure(
@@ -186,8 +215,55 @@ fn offer_figures(b: DatabaseBackend) -> Vec<Figure> {
     ]
 }
 
+/// The figures of a referral's baseline and follow-up with one instrument: the sums of answers (for an
+/// instrument that sums) and each item answered both times (for one scored item by item), keyed by
+/// `instrument first_version last_version` and then the sums, or the item (from 0) and its two answers.
+/// The domain scores each key once.
+fn measure_figures(b: DatabaseBackend) -> Vec<Figure> {
+    let text = |x: &str| format!("CAST({x} AS text)");
+    let versions = format!("f.instrument || ' ' || {} || ' ' || {}", text("f.first_version"), text("f.last_version"));
+    let (index, first, last) = match b {
+        DatabaseBackend::Postgres => (
+            "(a.idx - 1)",
+            "jsonb_array_elements_text(CAST(f.first_answers AS jsonb)) WITH ORDINALITY AS a(value, idx)",
+            "jsonb_array_elements_text(CAST(f.last_answers AS jsonb)) WITH ORDINALITY AS z(value, idx)",
+        ),
+        _ => ("a.key", "json_each(f.first_answers) AS a", "json_each(f.last_answers) AS z"),
+    };
+    let same_item = match b {
+        DatabaseBackend::Postgres => "a.idx = z.idx",
+        _ => "a.key = z.key",
+    };
+    vec![
+        figure(
+            "wellbeing_total",
+            format!("{versions} || ' ' || {} || ' ' || {}", text("f.first_total"), text("f.last_total")),
+            "0",
+            "f.first_total IS NOT NULL AND f.last_total IS NOT NULL",
+        ),
+        Figure {
+            join: format!(" CROSS JOIN {first} CROSS JOIN {last}"),
+            ..figure(
+                "wellbeing_item",
+                format!(
+                    "{versions} || ' ' || {} || ' ' || {} || ' ' || {}",
+                    text(index),
+                    text("a.value"),
+                    text("z.value")
+                ),
+                "0",
+                &format!("{same_item} AND a.value IS NOT NULL AND z.value IS NOT NULL"),
+            )
+        },
+    ]
+}
+
 fn figures_of(b: DatabaseBackend, facts: &Facts) -> Vec<Figure> {
-    if facts.table == OFFER_FACTS.table { offer_figures(b) } else { referral_figures(b) }
+    match facts.table {
+        t if t == OFFER_FACTS.table => offer_figures(b),
+        t if t == MEASURE_FACTS.table => measure_figures(b),
+        _ => referral_figures(b),
+    }
 }
 
 /// How [`figure_rows`] treats needs and time.
@@ -205,9 +281,7 @@ pub enum Grain {
 pub fn figure_rows(b: DatabaseBackend, facts: &Facts, from: &str, filter: &str, grain: Grain, delta: i32) -> String {
     let mut selects = Vec::new();
     for fig in figures_of(b, facts) {
-        let key_join =
-            if fig.per_need { format!(" CROSS JOIN {}", json_values(b, "f.needs", "nk")) } else { String::new() };
-        let (name, key, num, when) = (fig.name, &fig.key, fig.num, fig.when);
+        let (name, key, num, when, key_join) = (fig.name, &fig.key, fig.num, &fig.when, &fig.join);
         let figure = format!("'{name}' AS figure, CAST({key} AS text) AS key, {num} AS num, {delta} AS n");
         match grain {
             Grain::Report => {
@@ -315,8 +389,51 @@ pub fn refresh_offer_facts(b: DatabaseBackend, filter: &str) -> String {
     upsert_facts(&OFFER_FACTS, &select)
 }
 
+/// Writes the fact rows of the measures of the referral `referral` (SQL naming its id), or of every
+/// referral: its facts are deleted and written again.
+pub fn refresh_measure_facts(b: DatabaseBackend, referral: Option<&str>) -> String {
+    let total = |answers: &str| match b {
+        DatabaseBackend::Postgres => format!(
+            "(SELECT CASE WHEN COUNT(*) = COUNT(v.value) THEN SUM(CAST(v.value AS integer)) END \
+             FROM jsonb_array_elements_text(CAST({answers} AS jsonb)) AS v(value))"
+        ),
+        _ => {
+            format!("(SELECT CASE WHEN COUNT(*) = COUNT(v.value) THEN SUM(v.value) END FROM json_each({answers}) AS v)")
+        }
+    };
+    let pick = |order: &str| {
+        format!(
+            "(SELECT w1.id FROM wellbeing_measures w1 WHERE w1.referral_id = p.referral_id \
+             AND w1.instrument = p.instrument ORDER BY {order} LIMIT 1)"
+        )
+    };
+    let (delete, filter) = match referral {
+        Some(id) => {
+            (format!("DELETE FROM report_measures WHERE referral_id = {id}; "), format!("w.referral_id = {id}"))
+        }
+        None => ("DELETE FROM report_measures; ".to_owned(), "1 = 1".to_owned()),
+    };
+    format!(
+        "{delete}INSERT INTO report_measures ({columns}) \
+         SELECT p.referral_id, p.instrument, {day}, r.needs, r.referring_organisation_id, r.link_worker_service_id, \
+           fm.instrument_version, fm.answers, {first_total}, lm.instrument_version, lm.answers, {last_total} \
+         FROM (SELECT w.referral_id, w.instrument FROM wellbeing_measures w WHERE {filter} \
+           GROUP BY w.referral_id, w.instrument HAVING COUNT(*) >= 2) p \
+         JOIN referrals r ON r.id = p.referral_id \
+         JOIN wellbeing_measures fm ON fm.id = {first} \
+         JOIN wellbeing_measures lm ON lm.id = {last}",
+        columns = MEASURE_FACTS.columns.join(", "),
+        day = day_of(b, "r.created_at"),
+        first_total = total("fm.answers"),
+        last_total = total("lm.answers"),
+        first = pick("w1.taken_at, w1.id"),
+        last = pick("w1.taken_at DESC, w1.id DESC"),
+    )
+}
+
 fn upsert_facts(facts: &Facts, select: &str) -> String {
-    let (key, rest) = facts.columns.split_first().unwrap_or((&"", &[]));
+    let (key, rest) = facts.columns.split_at(facts.key_columns);
+    let key = key.join(", ");
     let set: Vec<String> = rest.iter().map(|c| format!("{c} = excluded.{c}")).collect();
     let changed: Vec<String> =
         rest.iter().map(|c| format!("{t}.{c} IS DISTINCT FROM excluded.{c}", t = facts.table)).collect();

@@ -238,6 +238,13 @@ impl Instrument {
             .collect()
     }
 
+    /// The metric score of a raw sum, for an instrument that sums.
+    pub fn metric_of(&self, raw: u32) -> Option<f64> {
+        let Scoring::ConvertedSum { table, .. } = self.scoring else { return None };
+        let lowest = u32::from(self.min) * self.items.len() as u32;
+        table.get(usize::try_from(raw.checked_sub(lowest)?).ok()?).copied()
+    }
+
     /// Scores a set of answers, one per item in order (`None` for an item left unanswered). Refuses a set
     /// of the wrong length, an answer out of range, or a missing answer where every item is needed.
     pub fn score(&'static self, answers: &[Option<u8>]) -> Result<Scores, ValueError> {
@@ -260,7 +267,7 @@ impl Instrument {
         }
         let total = match self.scoring {
             Scoring::EachItem => None,
-            Scoring::ConvertedSum { table, .. } => {
+            Scoring::ConvertedSum { .. } => {
                 let mut raw = 0u32;
                 for (item, answer) in self.items.iter().zip(answers) {
                     let a = answer.ok_or_else(|| {
@@ -268,10 +275,8 @@ impl Instrument {
                     })?;
                     raw += u32::from(a);
                 }
-                let lowest = u32::from(self.min) * self.items.len() as u32;
-                let metric = table
-                    .get((raw - lowest) as usize)
-                    .copied()
+                let metric = self
+                    .metric_of(raw)
                     .ok_or_else(|| ValueError::new("answers", raw.to_string(), "has no metric score"))?;
                 Some(Total { raw, metric })
             }
@@ -392,37 +397,61 @@ pub fn change_between(baseline: &Scores, follow_up: &Scores) -> Result<Vec<Score
     if baseline.instrument.code != follow_up.instrument.code {
         return Err(ValueError::new("instrument", follow_up.instrument.code.as_str(), "differs from the baseline's"));
     }
-    let instrument = follow_up.instrument;
-    match (instrument.scoring, baseline.total, follow_up.total) {
-        (Scoring::ConvertedSum { meaningful_change, .. }, Some(b), Some(f)) => {
-            let change = round2(f.metric - b.metric);
-            Ok(vec![ScoreChange {
-                key: "total",
-                baseline: b.metric,
-                follow_up: f.metric,
-                change,
-                direction: Direction::of(change, Better::Higher),
-                meaningful: Some(change.abs() >= meaningful_change),
-            }])
+    match (baseline.total, follow_up.total) {
+        (Some(b), Some(f)) => {
+            Ok(total_change(baseline.instrument, b.raw, follow_up.instrument, f.raw).into_iter().collect())
         }
         _ => Ok(baseline
             .items
             .iter()
             .zip(&follow_up.items)
-            .filter_map(|(b, f)| {
-                let (b_answer, f_answer) = (f64::from(b.answer?), f64::from(f.answer?));
-                let change = f_answer - b_answer;
-                Some(ScoreChange {
-                    key: f.item.key,
-                    baseline: b_answer,
-                    follow_up: f_answer,
-                    change,
-                    direction: Direction::of(change, f.item.better),
-                    meaningful: None,
-                })
-            })
+            .enumerate()
+            .filter_map(|(i, (b, f))| item_change(follow_up.instrument, i, b.answer?, f.answer?))
             .collect()),
     }
+}
+
+/// The change of a summed score between a baseline and a follow-up with these raw sums (each converted
+/// by its own version's table; the follow-up's version says what change is meaningful), or `None` for an
+/// instrument that does not sum or a sum it cannot convert.
+pub fn total_change(
+    baseline: &Instrument,
+    baseline_raw: u32,
+    follow_up: &Instrument,
+    follow_up_raw: u32,
+) -> Option<ScoreChange> {
+    let (Some(b), Some(f)) = (baseline.metric_of(baseline_raw), follow_up.metric_of(follow_up_raw)) else {
+        return None;
+    };
+    let Scoring::ConvertedSum { meaningful_change, .. } = follow_up.scoring else { return None };
+    let change = round2(f - b);
+    Some(ScoreChange {
+        key: "total",
+        baseline: b,
+        follow_up: f,
+        change,
+        direction: Direction::of(change, Better::Higher),
+        meaningful: Some(change.abs() >= meaningful_change),
+    })
+}
+
+/// The change of item `index` (from 0) of an instrument scored item by item, between these answers; `None`
+/// for an instrument that sums or an item it does not have.
+pub fn item_change(instrument: &Instrument, index: usize, baseline: u8, follow_up: u8) -> Option<ScoreChange> {
+    if instrument.scoring != Scoring::EachItem {
+        return None;
+    }
+    let item = instrument.items.get(index)?;
+    let (b, f) = (f64::from(baseline), f64::from(follow_up));
+    let change = f - b;
+    Some(ScoreChange {
+        key: item.key,
+        baseline: b,
+        follow_up: f,
+        change,
+        direction: Direction::of(change, item.better),
+        meaningful: None,
+    })
 }
 
 /// Metric scores are published to two decimals; differences are kept so, free of float noise.

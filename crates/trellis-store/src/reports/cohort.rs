@@ -1,46 +1,8 @@
-//! The period and filters of a report as one SQL condition over `referrals r` (for wellbeing, which reads
-//! measures), and running a report's SQL on either database.
+//! Running a report's SQL on either database.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, TransactionTrait, Value};
-use trellis_domain::report::{Period, ReportFilters};
 
 use crate::{Store, StoreError};
-
-/// The referrals a report counts.
-pub(super) struct Cohort {
-    /// `r.created_at >= ? AND …`, with `?` placeholders.
-    pub condition: String,
-    /// The values of its placeholders, in order.
-    pub values: Vec<Value>,
-}
-
-impl Cohort {
-    pub fn new(period: Period, filters: ReportFilters) -> Cohort {
-        let mut condition = String::from("r.created_at >= ? AND r.created_at < ?");
-        let mut values = vec![Value::from(period.start()), Value::from(period.end())];
-        if let Some(practice) = filters.practice {
-            condition.push_str(" AND r.referring_organisation_id = ?");
-            values.push(practice.0.into());
-        }
-        if let Some(service) = filters.link_worker_service {
-            condition.push_str(" AND r.link_worker_service_id = ?");
-            values.push(service.0.into());
-        }
-        if let Some(provider) = filters.provider {
-            condition.push_str(
-                " AND EXISTS (SELECT 1 FROM offers fo WHERE fo.referral_id = r.id AND fo.provider_organisation_id = ?)",
-            );
-            values.push(provider.0.into());
-        }
-        if let Some(need) = filters.need {
-            // Needs are stored as a JSON array of fixed snake_case names, none of which is part of another
-            // in quotes: a pattern finds exactly the referrals naming it, on both databases.
-            condition.push_str(" AND r.needs LIKE ?");
-            values.push(format!("%\"{}\"%", need.as_str()).into());
-        }
-        Cohort { condition, values }
-    }
-}
 
 impl Store {
     /// Runs `sql` (with `?` placeholders) with `values`.

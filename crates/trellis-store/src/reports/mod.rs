@@ -7,12 +7,11 @@
 //! # Layout
 //! - `rollups`: referrals, contact, offers, attendance, closures and equity, from the rollups the
 //!   database keeps as referrals and offers change (or, for a narrowed report, their fact rows).
-//! - `cohort`: the period and filters as one SQL condition over `referrals r`, and the SQL helpers.
-//! - `wellbeing`: baseline and follow-up measures, scored by the domain and summed.
+//!   Wellbeing change comes from counts of baseline and follow-up answers, which the domain scores.
+//! - `cohort`: running a report's SQL on either database.
 
 mod cohort;
 mod rollups;
-mod wellbeing;
 
 use chrono::{DateTime, Utc};
 use trellis_domain::OrganisationId;
@@ -21,10 +20,10 @@ use trellis_domain::report::{Figures, Period, ReportFilters};
 
 use crate::entity::organisation;
 use crate::{Store, StoreError};
-use cohort::Cohort;
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, TransactionTrait};
 use trellis_migration::report_rollups::{
-    OFFER_FACTS, REFERRAL_FACTS, refresh_offer_facts, refresh_referral_facts, rollup_backfill,
+    MEASURE_FACTS, OFFER_FACTS, REFERRAL_FACTS, refresh_measure_facts, refresh_offer_facts, refresh_referral_facts,
+    rollup_backfill,
 };
 
 impl Store {
@@ -41,10 +40,7 @@ impl Store {
         self.check_filter(filters.link_worker_service, OrganisationKind::LinkWorkerService, "linkWorkerService")
             .await?;
         self.check_filter(filters.provider, OrganisationKind::Provider, "provider").await?;
-        let mut figures = self.rolled_up_figures(period, &filters, now).await?;
-        let cohort = Cohort::new(period, filters);
-        figures.wellbeing = self.wellbeing_change(&cohort).await?;
-        Ok(figures)
+        self.rolled_up_figures(period, &filters, now).await
     }
 
     /// Counts the report rollups again from the base tables: every fact row derived afresh and summed.
@@ -54,17 +50,18 @@ impl Store {
     pub async fn rebuild_report_rollups(&self) -> Result<(), StoreError> {
         let b = self.db.get_database_backend();
         let txn = self.db.begin().await?;
-        let facts = [&REFERRAL_FACTS, &OFFER_FACTS];
+        let facts = [&REFERRAL_FACTS, &OFFER_FACTS, &MEASURE_FACTS];
         if b == DatabaseBackend::Postgres {
             for f in facts {
                 txn.execute_unprepared(&format!("ALTER TABLE {t} DISABLE TRIGGER tr_{t}_rollup", t = f.table)).await?;
             }
         }
-        for table in [REFERRAL_FACTS.table, OFFER_FACTS.table, "report_rollups"] {
+        for table in [REFERRAL_FACTS.table, OFFER_FACTS.table, MEASURE_FACTS.table, "report_rollups"] {
             txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
         }
         txn.execute_unprepared(&refresh_referral_facts(b, "1 = 1")).await?;
         txn.execute_unprepared(&refresh_offer_facts(b, "1 = 1")).await?;
+        txn.execute_unprepared(&refresh_measure_facts(b, None)).await?;
         if b == DatabaseBackend::Postgres {
             for f in facts {
                 txn.execute_unprepared(&rollup_backfill(b, f)).await?;

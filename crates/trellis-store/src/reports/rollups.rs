@@ -10,10 +10,11 @@ use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Value};
 use trellis_domain::OrganisationId;
 use trellis_domain::offer::{DeclineReason, OfferStatus};
 use trellis_domain::referral::{ClosureReason, ReferralStatus};
-use trellis_domain::report::figures::{AttendanceFigures, ProviderFigures, Source, Spread};
+use trellis_domain::report::figures::{AttendanceFigures, ProviderFigures, Source, Spread, WellbeingFigures};
 use trellis_domain::report::{EthnicCategory, Figures, Period, ReportFilters, Sex};
 use trellis_domain::values::Need;
-use trellis_migration::report_rollups::{Grain, OFFER_FACTS, REFERRAL_FACTS, figure_rows};
+use trellis_domain::wellbeing::{Direction, Instrument, InstrumentCode, ScoreChange, item_change, total_change};
+use trellis_migration::report_rollups::{Grain, MEASURE_FACTS, OFFER_FACTS, REFERRAL_FACTS, figure_rows};
 use uuid::Uuid;
 
 use super::cohort::count;
@@ -100,6 +101,7 @@ impl Store {
             let rows = [
                 figure_rows(b, &REFERRAL_FACTS, "report_referrals f", &referrals, Grain::Report, 1),
                 figure_rows(b, &OFFER_FACTS, "report_offers f", &offers, Grain::Report, 1),
+                figure_rows(b, &MEASURE_FACTS, "report_measures f", &referrals, Grain::Report, 1),
             ];
             (
                 format!(
@@ -160,7 +162,7 @@ impl Store {
         rows.first().map(|row| count(row, 0)).transpose().map(Option::unwrap_or_default)
     }
 
-    /// The report's counts, but wellbeing (which the caller adds): from the rollups, or from the fact
+    /// The report's counts: from the rollups, or from the fact
     /// rows when the report is narrowed to a practice, link worker service or provider.
     pub(super) async fn rolled_up_figures(
         &self,
@@ -173,7 +175,7 @@ impl Store {
         self.figures_from(period, filters, now, narrowed).await
     }
 
-    /// The report's counts, but wellbeing, from the fact rows (`from_facts`) or the rollups.
+    /// The report's counts, from the fact rows (`from_facts`) or the rollups.
     pub(crate) async fn figures_from(
         &self,
         period: Period,
@@ -188,6 +190,7 @@ impl Store {
         let mut offers: BTreeMap<Uuid, Vec<(OfferStatus, u64)>> = BTreeMap::new();
         let mut answers: BTreeMap<Uuid, Vec<(i64, u64)>> = BTreeMap::new();
         let mut contact_days = Vec::new();
+        let mut wellbeing = Wellbeing::default();
         for Counted { figure, key, num, n } in counted {
             match figure.as_str() {
                 "status" => f.by_status.push((stored("referrals.status", ReferralStatus::parse(&key))?, n)),
@@ -225,9 +228,12 @@ impl Store {
                     let AttendanceFigures { accepted, attended: so_far } = f.attendance;
                     f.attendance = AttendanceFigures { accepted: accepted + n, attended: so_far + attended };
                 }
+                "wellbeing_total" => wellbeing.add_total(&key, n)?,
+                "wellbeing_item" => wellbeing.add_item(&key, n)?,
                 _ => return Err(StoreError::Corrupt("report_rollups.figure")),
             }
         }
+        f.wellbeing = wellbeing.figures;
         f.contact.due += self.due_today(period, filters, now).await?;
         f.contact.days = Spread::from_counts(contact_days);
         f.hours_to_answer = Spread::from_counts(answers.values().flatten().copied());
@@ -264,6 +270,69 @@ impl Store {
             names.extend(found.into_iter().map(|o| (o.id, (o.name, o.ods_code))));
         }
         Ok(names)
+    }
+}
+
+/// Wellbeing change summed from counts of `instrument first_version last_version` and a pair of sums
+/// of answers, or an item (from 0) and its pair of answers: the domain scores each pair once.
+#[derive(Default)]
+struct Wellbeing {
+    figures: Vec<WellbeingFigures>,
+}
+
+impl Wellbeing {
+    /// `key` is `instrument first_version last_version` and then `rest` more numbers.
+    fn parse<const N: usize>(key: &str) -> Result<(&'static Instrument, &'static Instrument, [u32; N]), StoreError> {
+        let bad = || StoreError::Corrupt("report_measures");
+        let mut parts = key.split(' ');
+        let code = InstrumentCode::parse(parts.next().ok_or_else(bad)?).map_err(|_| bad())?;
+        let mut number = || parts.next().and_then(|p| p.parse::<u32>().ok()).ok_or_else(bad);
+        let (first, last) = (number()?, number()?);
+        let mut rest = [0; N];
+        for r in &mut rest {
+            *r = number()?;
+        }
+        let find = |version| Instrument::find(code, version).map_err(|_| bad());
+        Ok((find(first)?, find(last)?, rest))
+    }
+
+    fn add(&mut self, instrument: InstrumentCode, change: ScoreChange, n: u64) {
+        let improved = change.direction == Direction::Improved && change.meaningful != Some(false);
+        let at = self.figures.iter().position(|f| f.instrument == instrument && f.score == change.key);
+        let entry = match at {
+            Some(i) => &mut self.figures[i],
+            None => {
+                self.figures.push(WellbeingFigures {
+                    instrument,
+                    score: change.key,
+                    people: 0,
+                    change_sum: 0.0,
+                    improved: 0,
+                });
+                let last = self.figures.len() - 1;
+                &mut self.figures[last]
+            }
+        };
+        entry.people += n;
+        entry.change_sum += change.change * n as f64;
+        entry.improved += u64::from(improved) * n;
+    }
+
+    fn add_total(&mut self, key: &str, n: u64) -> Result<(), StoreError> {
+        let (first, last, [from, to]) = Self::parse(key)?;
+        if let Some(change) = total_change(first, from, last, to) {
+            self.add(last.code, change, n);
+        }
+        Ok(())
+    }
+
+    fn add_item(&mut self, key: &str, n: u64) -> Result<(), StoreError> {
+        let (_, last, [index, from, to]) = Self::parse(key)?;
+        let answer = |a: u32| u8::try_from(a).map_err(|_| StoreError::Corrupt("report_measures"));
+        if let Some(change) = item_change(last, index as usize, answer(from)?, answer(to)?) {
+            self.add(last.code, change, n);
+        }
+        Ok(())
     }
 }
 
