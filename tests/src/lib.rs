@@ -56,6 +56,8 @@ pub struct TestApp {
     pub tokens: Tokens,
     /// Its settings.
     pub settings: ApiSettings,
+    /// Its turns to build an impact report (`AppState::reports`).
+    pub reports: std::sync::Arc<tokio::sync::Semaphore>,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _db: TestDb,
@@ -135,6 +137,7 @@ impl TestApp {
         let base_url = format!("http://{address}");
         settings.public_base_url = base_url.clone();
         let state = AppState::new(store.clone(), settings.clone());
+        let reports = state.reports.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = trellis_api::serve(listener, state, async {
@@ -149,6 +152,7 @@ impl TestApp {
             fixture,
             tokens,
             settings,
+            reports,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             _db: db,

@@ -68,6 +68,8 @@ pub struct AppState {
     pub sign_ins: Arc<auth::RateLimiter>,
     /// Console sign-in links asked for, per address typed.
     pub sign_in_emails: Arc<auth::RateLimiter>,
+    /// Turns to build an impact report ([`reports::turn`]).
+    pub reports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -79,7 +81,8 @@ impl AppState {
         let link_guard = Arc::new(link_pages::guard::LinkGuard::new());
         let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
         let sign_in_emails = Arc::new(auth::RateLimiter::sign_in_emails());
-        AppState { store, settings, schema, limiter, link_guard, sign_ins, sign_in_emails }
+        let reports = Arc::new(tokio::sync::Semaphore::new(reports::REPORTS_AT_ONCE));
+        AppState { store, settings, schema, limiter, link_guard, sign_ins, sign_in_emails, reports }
     }
 }
 

@@ -158,6 +158,12 @@ async fn admin(global: &GlobalArgs, action: AdminAction) -> anyhow::Result<()> {
             println!("API token (shown once, store it safely): {}", key.token);
             return Ok(());
         }
+        AdminAction::RebuildReportRollups => {
+            let started = std::time::Instant::now();
+            store.rebuild_report_rollups().await?;
+            println!("Counted the report rollups again in {:.1} s.", started.elapsed().as_secs_f64());
+            return Ok(());
+        }
     };
     let role = Role::parse(&role).filter(|r| *r != Role::System).with_context(|| format!("unknown role {role}"))?;
     let email = EmailAddress::parse(&email)?;

@@ -164,6 +164,9 @@ pub enum AdminAction {
         #[arg(long, default_value = "issued with trellis admin issue-key")]
         label: String,
     },
+    /// Count the impact reports' rollups again from the records, after a bulk load that bypassed the
+    /// database's triggers (one transaction; writes to referrals and offers wait for it).
+    RebuildReportRollups,
 }
 
 /// HTTP server settings.

@@ -193,3 +193,22 @@ on_both_databases!(
         assert_eq!(bad.text().await.unwrap(), "period.to is before the period's start");
     }
 );
+
+on_both_databases!(impact_reports_wait_their_turn_while_other_requests_go_on, |app: TestApp| async move {
+    seed(&app).await;
+    let lead = Some(app.tokens.network_lead.as_str());
+    let variables = json!({ "period": period() });
+    let taken = app.reports.clone().acquire_many_owned(trellis_api::reports::REPORTS_AT_ONCE as u32).await.unwrap();
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(700), app.graphql(lead, REPORT, variables.clone()));
+    assert!(waiting.await.is_err(), "a report was built while every turn was taken");
+    let csv = app.client().get(format!("{}/reports/referrals-by-sex.csv?{}", app.base_url, query_string()));
+    let csv = tokio::time::timeout(std::time::Duration::from_millis(700), csv.bearer_auth(lead.unwrap()).send());
+    assert!(csv.await.is_err(), "a CSV file was built while every turn was taken");
+    let me = app.graphql(lead, "{ me { user { id } } }", json!({})).await;
+    assert!(me.errors.is_empty() && !me.data["me"].is_null(), "other requests go on: {me:?}");
+    drop(taken);
+    let report = app.graphql(lead, REPORT, variables).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.data["impactReport"]["tables"].as_array().unwrap().len(), 14);
+});

@@ -59,6 +59,7 @@ pub async fn download(
         Ok(parsed) => parsed,
         Err(e) => return refused(StatusCode::BAD_REQUEST, &format!("{} {}", e.field, e.reason)),
     };
+    let _turn = super::turn(&state.reports).await;
     let report = match impact_report(&state.store, &actor, period, filters).await {
         Ok(report) => report,
         Err(ApiError::Forbidden(_)) => return status(StatusCode::FORBIDDEN),

@@ -69,6 +69,19 @@ impl ReportText {
     }
 }
 
+/// How many impact reports are built at once, in every output (GraphQL, CSV, the page). A year of a
+/// national network is a report of thousands of rows whose response is built whole (about 1.5 MB of
+/// JSON, several times that while it is built); two at once keep both cores of a small server busy, and
+/// more would only hold more of them in memory. Others wait their turn.
+pub const REPORTS_AT_ONCE: usize = 2;
+
+/// Waits for a turn to build an impact report, held until the permit is dropped (after the response is
+/// written).
+pub async fn turn(reports: &std::sync::Arc<tokio::sync::Semaphore>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    // The semaphore is never closed; were it, the report would be built without a turn.
+    reports.clone().acquire_owned().await.ok()
+}
+
 /// The report `actor` asked for: network leads only ([`may_see_reports`]), `FORBIDDEN` otherwise; a
 /// filter naming no organisation of its kind is `VALIDATION` naming the filter.
 pub async fn impact_report(

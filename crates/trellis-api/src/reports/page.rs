@@ -152,6 +152,7 @@ async fn show(
         line_height: svg::LINE_HEIGHT,
     };
     let parsed = page.text.parse(Utc::now().date_naive());
+    let _turn = super::turn(&state.reports).await;
     let outcome = match parsed {
         Ok((period, filters)) => impact_report(&state.store, &staff.actor(), period, filters).await,
         Err(e) => Err(ApiError::Validation(e)),

@@ -61,6 +61,28 @@ pub fn check(document: &ExecutableDocument) -> Result<(), TooComplex> {
     Ok(())
 }
 
+/// Whether an operation of the document selects the root field `name`, directly or through fragments.
+pub fn selects_root_field(document: &ExecutableDocument, name: &str) -> bool {
+    document.operations.iter().any(|(_, op)| selects(&op.node.selection_set.node, &document.fragments, name, 0))
+}
+
+fn selects(
+    set: &SelectionSet,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+    name: &str,
+    depth: usize,
+) -> bool {
+    // Fragments spreading each other in a cycle are refused by validation; this only stops early.
+    depth < 8
+        && set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => field.node.name.node == name,
+            Selection::InlineFragment(inline) => selects(&inline.node.selection_set.node, fragments, name, depth + 1),
+            Selection::FragmentSpread(spread) => fragments
+                .get(&spread.node.fragment_name.node)
+                .is_some_and(|f| selects(&f.node.selection_set.node, fragments, name, depth + 1)),
+        })
+}
+
 struct Walk<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     /// The fragments being spread, innermost last: a cycle is left to validation to refuse.
@@ -124,6 +146,16 @@ mod tests {
 
     fn aliases(n: usize, field: &str) -> String {
         (0..n).map(|i| format!("a{i}: {field} ")).collect()
+    }
+
+    #[test]
+    fn a_root_field_is_found_directly_through_fragments_and_not_below_the_root() {
+        let selects = |q: &str| selects_root_field(&async_graphql::parser::parse_query(q).unwrap(), "impactReport");
+        assert!(selects("{ me { user { id } } impactReport(period: $p) { from } }"));
+        assert!(selects("query { ...R } fragment R on QueryRoot { impactReport(period: $p) { from } }"));
+        assert!(selects("{ ... on QueryRoot { r: impactReport(period: $p) { from } } }"));
+        assert!(!selects("{ me { impactReport { from } } }"));
+        assert!(!selects("{ network(area: $a) { from } }"));
     }
 
     #[test]

@@ -120,10 +120,12 @@ pub async fn graphql_handler(
     let mut request = request.into_inner();
     // Refused before any token lookup or read: a document that fans out past the limits costs only its
     // parse (which execution reuses). One that does not parse is left for execution to explain.
-    if let Ok(document) = request.parsed_query()
-        && let Err(too_complex) = cost::check(document)
-    {
-        return error_response(StatusCode::OK, &too_complex.message(), QUERY_TOO_COMPLEX);
+    let mut report = false;
+    if let Ok(document) = request.parsed_query() {
+        if let Err(too_complex) = cost::check(document) {
+            return error_response(StatusCode::OK, &too_complex.message(), QUERY_TOO_COMPLEX);
+        }
+        report = cost::selects_root_field(document, "impactReport");
     }
     let caller = match auth::caller(&state.store, &headers).await {
         Ok(caller) => caller,
@@ -147,6 +149,8 @@ pub async fn graphql_handler(
     // Loaders live for this request only, so nothing one caller loaded is served to another.
     let (loaders, batches) = loaders::request_loaders(&state.store);
     let request = request.data(caller).data(loaders);
+    // An impact report is built whole and large: a few at a time, each held to its last byte.
+    let _report_turn = if report { Some(crate::reports::turn(&state.reports).await) } else { None };
     let execution = loaders::with_loaders(batches, state.schema.execute(request));
     let response = with_error_codes(trellis_store::audit::within_one_request(execution).await);
     async_graphql_axum::GraphQLResponse::from(response).into_response()
