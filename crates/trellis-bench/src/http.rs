@@ -69,6 +69,15 @@ impl Server {
         Ok(kb / 1024.0)
     }
 
+    /// Peak resident memory since the last call (`VmHWM`, then reset by writing `5` to
+    /// `/proc/<pid>/clear_refs`), in MiB: what one operation made the server hold at most.
+    pub fn take_peak_rss_mib(&self) -> anyhow::Result<f64> {
+        let peak = self.peak_rss_mib()?;
+        let pid = self.child.id().context("the server has exited")?;
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5")?;
+        Ok(peak)
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().await?;

@@ -190,9 +190,14 @@ async fn main() -> anyhow::Result<()> {
     let db = store.connection();
 
     let mut rows: Vec<Row> = Vec::new();
+    // The server's peak memory until now (start-up), then each operation's own.
+    let mut peaks: Vec<(String, f64)> = vec![("start-up".into(), server.take_peak_rss_mib()?)];
     let mut measure = async |name: &str, service: load::Operation, raw: Vec<load::Operation>| {
         eprintln!("{name}…");
         let service = load::run(name, c, d, service).await;
+        if let Ok(peak) = server.take_peak_rss_mib() {
+            peaks.push((name.to_owned(), peak));
+        }
         let mut baselines = Vec::new();
         for raw in raw {
             baselines.push(load::run(name, c, d, raw).await);
@@ -280,7 +285,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let rss = server.peak_rss_mib()?;
+    peaks.push(("one client at a time".into(), server.take_peak_rss_mib()?));
+    let rss = peaks.iter().map(|(_, p)| *p).fold(0.0, f64::max);
     server.stop().await?;
     store.close().await?;
     if let Some((admin, name)) = pg_admin
@@ -290,6 +296,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mut report = report(&args, backend, &seeded, &rows, &single, rss);
+    let peaks: Vec<String> = peaks.iter().map(|(name, p)| format!("{name} {p:.0}")).collect();
+    let _ = writeln!(report, "\nServer peak resident memory by operation (MiB): {}.", peaks.join(" · "));
     if let Some(plan) = who_saw_plan {
         let _ = write!(
             report,
@@ -422,7 +430,7 @@ fn report(args: &Args, backend: &str, seeded: &seed::Seeded, rows: &[Row], singl
             100.0 * page / scan
         );
     }
-    let _ = writeln!(out, "\nServer peak resident memory (VmHWM): {rss:.0} MiB.");
+    let _ = writeln!(out, "\nServer peak resident memory (VmHWM, the whole run): {rss:.0} MiB.");
     for Row { service: s, raw, raw_audited } in rows {
         let measured = std::iter::once(s).chain(raw.iter()).chain(raw_audited.iter());
         for m in measured.chain(single.iter().filter(|m| m.name == s.name)) {

@@ -71,9 +71,9 @@ impl ReportText {
 
 /// How many impact reports are built at once, in every output (GraphQL, CSV, the page). A year of a
 /// national network is a report of thousands of rows whose response is built whole (about 1.5 MB of
-/// JSON, several times that while it is built); two at once keep both cores of a small server busy, and
-/// more would only hold more of them in memory. Others wait their turn.
-pub const REPORTS_AT_ONCE: usize = 2;
+/// JSON, several times that while it is built): more at once would hold more of them in memory, and a
+/// report keeps a core busy while it is built anyway. Others wait their turn.
+pub const REPORTS_AT_ONCE: usize = 1;
 
 /// Waits for a turn to build an impact report, held until the permit is dropped (after the response is
 /// written).
