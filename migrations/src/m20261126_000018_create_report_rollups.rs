@@ -130,6 +130,16 @@ const DELETES: &[(&str, &str, &str)] = &[
     ("offers", "report_offers", "offer_id"),
 ];
 
+/// The statements that delete the facts of a deleted row (`OLD`) of `base`.
+fn deletes_of(base: &str) -> String {
+    let statements: Vec<String> = DELETES
+        .iter()
+        .filter(|(table, _, _)| *table == base)
+        .map(|(_, facts, key)| format!("DELETE FROM {facts} WHERE {key} = OLD.id;"))
+        .collect();
+    statements.join(" ")
+}
+
 fn refresh(b: DatabaseBackend, t: &BaseTrigger, row: &str) -> String {
     (t.refresh)(b, row)
 }
@@ -174,15 +184,10 @@ async fn create_postgres_triggers(db: &SchemaManagerConnection<'_>) -> Result<()
         .await?;
     }
     for base in ["referrals", "offers"] {
-        let statements: Vec<String> = DELETES
-            .iter()
-            .filter(|(table, _, _)| *table == base)
-            .map(|(_, facts, key)| format!("DELETE FROM {facts} WHERE {key} = OLD.id;"))
-            .collect();
         db.execute_unprepared(&format!(
             "CREATE FUNCTION tr_{base}_report_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {} \
              RETURN NULL; END $$",
-            statements.join(" ")
+            deletes_of(base)
         ))
         .await?;
         db.execute_unprepared(&format!(
@@ -224,14 +229,9 @@ async fn create_sqlite_triggers(db: &SchemaManagerConnection<'_>) -> Result<(), 
         }
     }
     for base in ["referrals", "offers"] {
-        let statements: Vec<String> = DELETES
-            .iter()
-            .filter(|(table, _, _)| *table == base)
-            .map(|(_, facts, key)| format!("DELETE FROM {facts} WHERE {key} = OLD.id;"))
-            .collect();
         db.execute_unprepared(&format!(
             "CREATE TRIGGER tr_{base}_report_delete AFTER DELETE ON {base} FOR EACH ROW BEGIN {} END",
-            statements.join(" ")
+            deletes_of(base)
         ))
         .await?;
     }
