@@ -79,7 +79,7 @@ fn filters(ask: &Ask, seeded: &Seeded, client: usize, i: u64) -> ReportFilters {
 
 const REPORT: &str = "query($period: ReportPeriodInput!, $filters: ReportFiltersInput) { \
     impactReport(period: $period, filters: $filters) { from to \
-      tables { name columns { key } rows { key label cells { label count value suppressed } } } } }";
+      tables { name columns { key } rowCount rows { key label cells { label count value suppressed } } } } }";
 
 fn filters_json(f: &ReportFilters) -> Value {
     json!({

@@ -611,9 +611,19 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let rows = with_person(query.order_by_desc(referral::Column::Id).limit(filter.limit.saturating_add(1)))
-            .all(&self.db)
-            .await?;
+        // The page's ids first, then their rows and people: joined before the limit, PostgreSQL merged
+        // the whole of `referral_demographics` newer than the cursor into a deep page (179 ms, not 1 ms).
+        let page = query
+            .select_only()
+            .column(referral::Column::Id)
+            .order_by_desc(referral::Column::Id)
+            .limit(filter.limit.saturating_add(1))
+            .into_query();
+        let rows = with_person(
+            referral::Entity::find().filter(referral::Column::Id.in_subquery(page)).order_by_desc(referral::Column::Id),
+        )
+        .all(&self.db)
+        .await?;
         let has_next = rows.len() as u64 > filter.limit;
         let records = rows
             .into_iter()

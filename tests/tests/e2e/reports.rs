@@ -213,3 +213,34 @@ on_both_databases!(impact_reports_wait_their_turn_while_other_requests_go_on, |a
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.data["impactReport"]["tables"].as_array().unwrap().len(), 14);
 });
+
+on_both_databases!(
+    a_table_comes_a_page_of_at_most_500_rows_at_a_time_and_a_bad_offset_or_limit_is_refused_by_name,
+    |app: TestApp| async move {
+        seed(&app).await;
+        let lead = &app.tokens.network_lead;
+        const PAGE: &str = "query($period: ReportPeriodInput!, $offset: Int!, $limit: Int!) { \
+            impactReport(period: $period) { whole: table(name: \"referrals-by-source\") { rowCount rows { key } } \
+            page: table(name: \"referrals-by-source\") { rows(offset: $offset, limit: $limit) { key } } } }";
+        let keys = |table: &Value| -> Vec<String> {
+            table["rows"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap().to_owned()).collect()
+        };
+        let ask = |offset: i64, limit: i64| json!({ "period": period(), "offset": offset, "limit": limit });
+        let data = app.ok(lead, PAGE, ask(0, 500)).await;
+        let whole = keys(&data["impactReport"]["whole"]);
+        assert_eq!(data["impactReport"]["whole"]["rowCount"], 3, "two practices and the total");
+        assert_eq!(whole.len(), 3);
+        let mut paged = Vec::new();
+        for offset in 0..4 {
+            let data = app.ok(lead, PAGE, ask(offset, 1)).await;
+            paged.extend(keys(&data["impactReport"]["page"]));
+        }
+        assert_eq!(paged, whole, "one row at a time gives the same rows in the same order, then none");
+        let two = app.ok(lead, PAGE, ask(1, 2)).await;
+        assert_eq!(keys(&two["impactReport"]["page"]), whole[1..].to_vec());
+        for (variables, field) in [(ask(0, 501), "limit"), (ask(0, 0), "limit"), (ask(-1, 10), "offset")] {
+            let r = app.graphql(Some(lead), PAGE, variables.clone()).await;
+            assert_eq!((r.code(), r.field()), (Some("VALIDATION"), Some(field)), "{variables}: {:?}", r.errors);
+        }
+    }
+);

@@ -1,19 +1,27 @@
-//! The report's GraphQL types: a table of rows of cells, each cell as printed and as a number.
+//! The report's GraphQL types: a table of rows of cells, each cell as printed and as a number. A
+//! table's rows come a page at a time ([`ROWS_PER_PAGE`]), so a national report is never one value tree.
 
-use async_graphql::{Enum, Object, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{Enum, ErrorExtensions, Object, SimpleObject};
 use chrono::NaiveDate;
 use trellis_domain::disclosure::Shown;
 use trellis_domain::report as domain;
+use trellis_domain::values::ValueError;
 
-/// An impact report.
-pub struct ImpactReport(pub domain::ImpactReport);
+use crate::error::{ApiError, ApiResult};
+
+/// An impact report, shared by its tables: a table's rows are made GraphQL values only for the page
+/// asked for.
+pub struct ImpactReport(pub Arc<domain::ImpactReport>);
 
 impl From<domain::ImpactReport> for ImpactReport {
     fn from(report: domain::ImpactReport) -> Self {
-        ImpactReport(report)
+        ImpactReport(Arc::new(report))
     }
 }
 
+/// An impact report: the days it counts and its tables.
 #[Object]
 impl ImpactReport {
     /// The first day counted.
@@ -26,11 +34,12 @@ impl ImpactReport {
     }
     /// Every table, in the order of the page.
     async fn tables(&self) -> Vec<ReportTable> {
-        self.0.tables.iter().map(ReportTable::from).collect()
+        (0..self.0.tables.len()).map(|index| ReportTable { report: self.0.clone(), index }).collect()
     }
     /// One table by its name (as in `/reports/<name>.csv`).
     async fn table(&self, name: String) -> Option<ReportTable> {
-        self.0.table(&name).map(ReportTable::from)
+        let index = self.0.tables.iter().position(|t| t.name == name)?;
+        Some(ReportTable { report: self.0.clone(), index })
     }
 }
 
@@ -117,51 +126,83 @@ pub struct ReportRow {
     pub cells: Vec<ReportCell>,
 }
 
-/// A table of the report.
-#[derive(SimpleObject)]
+/// The most rows of one table in one response: a table of a national network has thousands (a row
+/// per provider or practice), and a response is built whole in memory. The CSV file has every row.
+pub const ROWS_PER_PAGE: usize = 500;
+
+/// A table of the report, as one of the report's.
 pub struct ReportTable {
+    report: Arc<domain::ImpactReport>,
+    index: usize,
+}
+
+impl ReportTable {
+    fn table(&self) -> &domain::Table {
+        &self.report.tables[self.index]
+    }
+}
+
+/// A table of the report.
+#[Object]
+impl ReportTable {
     /// Its stable name: the CSV is `/reports/<name>.csv`.
-    pub name: String,
+    async fn name(&self) -> &str {
+        self.table().name
+    }
     /// Its heading.
-    pub title: String,
+    async fn title(&self) -> &str {
+        self.table().title
+    }
     /// The column of row keys.
-    pub key_column: ReportColumn,
+    async fn key_column(&self) -> ReportColumn {
+        column(&self.table().key_column)
+    }
     /// The column of row labels.
-    pub label_column: ReportColumn,
+    async fn label_column(&self) -> ReportColumn {
+        column(&self.table().label_column)
+    }
     /// The figures' columns.
-    pub columns: Vec<ReportColumn>,
-    /// The rows, a total row last where there is one.
-    pub rows: Vec<ReportRow>,
+    async fn columns(&self) -> Vec<ReportColumn> {
+        self.table().columns.iter().map(column).collect()
+    }
+    /// How many rows the table has, its total row included.
+    async fn row_count(&self) -> usize {
+        self.table().rows.len()
+    }
+    /// The rows in order, a total row last where there is one: `limit` of them (1 to 500, default
+    /// 500) from the one at `offset` (default 0). A table of a whole national network can hold
+    /// thousands: compare with `rowCount` and ask again from the next offset (its CSV has every row).
+    async fn rows(
+        &self,
+        #[graphql(default = 0)] offset: i32,
+        #[graphql(default = 500)] limit: i32,
+    ) -> ApiResult<Vec<ReportRow>> {
+        let offset = usize::try_from(offset)
+            .map_err(|_| ApiError::Validation(ValueError::new("offset", offset.to_string(), "must not be negative")))
+            .map_err(|e| e.extend())?;
+        let limit = usize::try_from(limit)
+            .ok()
+            .filter(|n| (1..=ROWS_PER_PAGE).contains(n))
+            .ok_or_else(|| ApiError::Validation(ValueError::new("limit", limit.to_string(), "must be from 1 to 500")))
+            .map_err(|e| e.extend())?;
+        Ok(self.table().rows.iter().skip(offset).take(limit).map(ReportRow::from).collect())
+    }
     /// How the page draws it.
-    pub chart: ReportChart,
+    async fn chart(&self) -> ReportChart {
+        match self.table().chart {
+            domain::Chart::Bars => ReportChart::Bars,
+            domain::Chart::Line => ReportChart::Line,
+            domain::Chart::None => ReportChart::None,
+        }
+    }
+}
+
+impl From<&domain::Row> for ReportRow {
+    fn from(r: &domain::Row) -> Self {
+        ReportRow { key: r.key.clone(), label: r.label.clone(), cells: r.cells.iter().map(ReportCell::from).collect() }
+    }
 }
 
 fn column(c: &domain::Column) -> ReportColumn {
     ReportColumn { key: c.key.into(), title: c.title.into() }
-}
-
-impl From<&domain::Table> for ReportTable {
-    fn from(t: &domain::Table) -> Self {
-        ReportTable {
-            name: t.name.into(),
-            title: t.title.into(),
-            key_column: column(&t.key_column),
-            label_column: column(&t.label_column),
-            columns: t.columns.iter().map(column).collect(),
-            rows: t
-                .rows
-                .iter()
-                .map(|r| ReportRow {
-                    key: r.key.clone(),
-                    label: r.label.clone(),
-                    cells: r.cells.iter().map(ReportCell::from).collect(),
-                })
-                .collect(),
-            chart: match t.chart {
-                domain::Chart::Bars => ReportChart::Bars,
-                domain::Chart::Line => ReportChart::Line,
-                domain::Chart::None => ReportChart::None,
-            },
-        }
-    }
 }
