@@ -90,7 +90,8 @@ fn filters_json(f: &ReportFilters) -> Value {
     })
 }
 
-/// `impactReport` for the network lead, every table and cell.
+/// `impactReport` for the network lead: every table, its row count and every cell of its first page of
+/// rows (500, the most one response holds).
 pub fn service(api: &Api, seeded: &Seeded, ask: Ask) -> Operation {
     let api = api.clone();
     let seeded = Arc::new(seeded.clone());
