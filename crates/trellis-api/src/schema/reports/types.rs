@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Enum, ErrorExtensions, Object, SimpleObject};
+use async_graphql::{Enum, Object, SimpleObject};
 use chrono::NaiveDate;
 use trellis_domain::disclosure::Shown;
 use trellis_domain::report as domain;
 use trellis_domain::values::ValueError;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrApiError};
 
 /// An impact report, shared by its tables: a table's rows are made GraphQL values only for the page
 /// asked for.
@@ -175,16 +175,16 @@ impl ReportTable {
     async fn rows(
         &self,
         #[graphql(default = 0)] offset: i32,
-        #[graphql(default = 500)] limit: i32,
+        #[graphql(default_with = "ROWS_PER_PAGE as i32")] limit: i32,
     ) -> ApiResult<Vec<ReportRow>> {
         let offset = usize::try_from(offset)
             .map_err(|_| ApiError::Validation(ValueError::new("offset", offset.to_string(), "must not be negative")))
-            .map_err(|e| e.extend())?;
+            .api()?;
         let limit = usize::try_from(limit)
             .ok()
             .filter(|n| (1..=ROWS_PER_PAGE).contains(n))
             .ok_or_else(|| ApiError::Validation(ValueError::new("limit", limit.to_string(), "must be from 1 to 500")))
-            .map_err(|e| e.extend())?;
+            .api()?;
         Ok(self.table().rows.iter().skip(offset).take(limit).map(ReportRow::from).collect())
     }
     /// How the page draws it.
