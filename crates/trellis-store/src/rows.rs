@@ -5,9 +5,10 @@
 //! entities' own column order (their `Column::iter()`, which follows the models' fields) and decoded by
 //! index, in the same order.
 
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{
-    DbErr, FromQueryResult, Iterable, JoinType, QueryResult, QuerySelect, RelationTrait, Select, SelectModel, Selector,
-    TryGetable,
+    ConnectionTrait, DbErr, FromQueryResult, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    RelationTrait, Select, SelectModel, Selector, TryGetable,
 };
 
 use crate::entity::{referral, referral_demographics};
@@ -25,6 +26,37 @@ pub(crate) fn with_person(query: Select<referral::Entity>) -> Selector<SelectMod
         query = query.column(column);
     }
     query.into_model()
+}
+
+/// The first `limit` referrals `query` finds, newest first, each joined with its own demographics only
+/// after the limit: the page is a derived table PostgreSQL cannot flatten into the join, so it walks one
+/// index to the page's rows and looks up just their people. Chosen by id and then joined (`IN` a
+/// subquery), each row took a second primary-key lookup and the statement was re-planned on every call
+/// (0.5 ms of planning for 0.45 ms of work, measured at 100 k referrals).
+pub(crate) async fn page_with_person(
+    db: &impl ConnectionTrait,
+    query: Select<referral::Entity>,
+    limit: u64,
+) -> Result<Vec<ReferralWithPerson>, DbErr> {
+    let page = Alias::new("page");
+    let inner: SelectStatement = query.order_by_desc(referral::Column::Id).limit(limit).into_query();
+    let mut outer = Query::select();
+    for column in referral::Column::iter() {
+        outer.column((page.clone(), column));
+    }
+    for column in referral_demographics::Column::iter() {
+        outer.column((referral_demographics::Entity, column));
+    }
+    outer
+        .from_subquery(inner, page.clone())
+        .inner_join(
+            referral_demographics::Entity,
+            Expr::col((page.clone(), referral::Column::Id))
+                .equals((referral_demographics::Entity, referral_demographics::Column::ReferralId)),
+        )
+        .order_by((page, referral::Column::Id), Order::Desc);
+    let statement = db.get_database_backend().build(&outer);
+    ReferralWithPerson::find_by_statement(statement).all(db).await
 }
 
 /// The columns of one row, taken in order.
