@@ -1,6 +1,7 @@
 //! The audit of listings on SQLite and PostgreSQL: a page writes one entry naming everyone it shows,
 //! "who saw this person" finds it (with the single reads and changes, newest first, page by page), a
-//! request lists a person once, and a page whose entry cannot be written is not answered.
+//! request lists a person once, pages answered at the same time (whose entries share commits) each have
+//! their own, and a page whose entry cannot be written is not answered.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -181,6 +182,61 @@ both_databases!(a_page_whose_audit_entry_cannot_be_written_is_refused, |store: S
     assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
     assert!(listings_by(&store, f.link_worker.id).await.is_empty());
 });
+
+both_databases!(
+    pages_answered_at_the_same_time_each_have_their_own_entry_committed_before_they_answer,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        three_referrals(&store, &f).await;
+        // Enough pages at once that their entries share group commits.
+        let pages: Vec<_> = (0..24u64)
+            .map(|i| {
+                let (store, filter) = (store.clone(), caseload(&f, 1 + i % 3));
+                tokio::spawn(async move {
+                    let page = page(&store, &lw, &filter).await;
+                    // Read back on another connection as soon as the page is answered.
+                    let committed = listings_by(&store, lw.user.unwrap()).await;
+                    assert!(
+                        committed.iter().any(|e| sorted(e.listed.clone()) == shown(&page)),
+                        "the page's entry is committed when it answers"
+                    );
+                    shown(&page)
+                })
+            })
+            .collect();
+        let mut shown_by_pages = Vec::new();
+        for page in pages {
+            shown_by_pages.push(page.await.unwrap());
+        }
+        let mut written: Vec<_> =
+            listings_by(&store, f.link_worker.id).await.into_iter().map(|e| sorted(e.listed)).collect();
+        shown_by_pages.sort();
+        written.sort();
+        assert_eq!(written, shown_by_pages, "one entry per page, naming exactly whom it showed");
+    }
+);
+
+both_databases!(
+    pages_answered_at_the_same_time_are_all_refused_when_their_entries_cannot_be_written,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        three_referrals(&store, &f).await;
+        refuse_audit_listings(&store).await;
+        let pages: Vec<_> = (0..12)
+            .map(|_| {
+                let (store, filter) = (store.clone(), caseload(&f, 50));
+                tokio::spawn(async move { store.referral_page(&lw, &filter, Utc::now()).await })
+            })
+            .collect();
+        for page in pages {
+            let refused = page.await.unwrap();
+            assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+        }
+        assert!(listings_by(&store, f.link_worker.id).await.is_empty());
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sqlite_a_listing_and_its_index_rows_commit_together_or_not_at_all() {
