@@ -1,7 +1,7 @@
 //! The audit of listings on SQLite and PostgreSQL: a page writes one entry naming everyone it shows,
 //! "who saw this person" finds it (with the single reads and changes, newest first, page by page), a
-//! request lists a person once, pages answered at the same time (whose entries share commits) each have
-//! their own, and a page whose entry cannot be written is not answered.
+//! request lists a person once, pages answered at the same time each have their own, and a page whose
+//! entry cannot be written is not answered.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -189,7 +189,7 @@ both_databases!(
         let f = Fixture::create(&store).await;
         let lw = Fixture::actor(&f.link_worker);
         three_referrals(&store, &f).await;
-        // Enough pages at once that their entries share group commits.
+        // Many pages at once, each writing its entry while the others read and write theirs.
         let pages: Vec<_> = (0..24u64)
             .map(|i| {
                 let (store, filter) = (store.clone(), caseload(&f, 1 + i % 3));
