@@ -27,6 +27,7 @@ mod m20261126_000015_add_person_equity_fields;
 mod m20261126_000016_create_offer_rollups;
 mod m20261126_000017_create_import_runs;
 mod m20261126_000018_create_report_rollups;
+mod m20261126_000019_batch_listing_index_writes;
 pub mod report_rollups;
 
 /// Every migration in order.
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000016_create_offer_rollups::Migration),
             Box::new(m20261126_000017_create_import_runs::Migration),
             Box::new(m20261126_000018_create_report_rollups::Migration),
+            Box::new(m20261126_000019_batch_listing_index_writes::Migration),
         ]
     }
 }

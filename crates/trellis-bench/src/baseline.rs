@@ -285,11 +285,12 @@ pub async fn who_saw_people(db: &DatabaseConnection, seeded: &Seeded) -> anyhow:
 
 /// The statement of [`who_saw`] for `referral`.
 pub fn who_saw_statement(backend: DatabaseBackend, referral: Uuid) -> Statement {
-    let listed = if backend == DatabaseBackend::Postgres {
-        "referral_ids @> ARRAY[$2]::uuid[]"
+    let text = if backend == DatabaseBackend::Postgres {
+        "SELECT * FROM audit_log WHERE id = ANY(ARRAY(SELECT id FROM audit_log WHERE referral_id = $1 \
+         UNION ALL SELECT id FROM audit_log WHERE referral_ids @> ARRAY[$2]::uuid[])) ORDER BY id DESC LIMIT 51"
     } else {
-        "id IN (SELECT audit_id FROM audit_log_referrals WHERE referral_id = $2)"
+        "SELECT * FROM audit_log WHERE (referral_id = $1 \
+         OR id IN (SELECT audit_id FROM audit_log_referrals WHERE referral_id = $2)) ORDER BY id DESC LIMIT 51"
     };
-    let text = format!("SELECT * FROM audit_log WHERE (referral_id = $1 OR {listed}) ORDER BY id DESC LIMIT 51");
-    sql(backend, &text, vec![v(referral), v(referral)])
+    sql(backend, text, vec![v(referral), v(referral)])
 }

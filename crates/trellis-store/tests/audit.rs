@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 use trellis_domain::access::ReferralScope;
 use trellis_domain::{Actor, ReferralId, UserId};
 use trellis_store::audit::{AuditEntry, AuditFilter, within_one_request};
@@ -257,49 +257,96 @@ async fn on_sqlite_a_listing_and_its_index_rows_commit_together_or_not_at_all() 
     assert!(listings_by(&store, f.link_worker.id).await.is_empty(), "no entry without its index rows");
 }
 
+/// `statement` with its values written into it, for `EXECUTE` of a prepared statement.
+fn literal_values(statement: &Statement) -> String {
+    let values = statement.values.as_ref().map(|v| v.0.clone()).unwrap_or_default();
+    let literals: Vec<String> = values
+        .into_iter()
+        .map(|value| match value {
+            sea_orm::Value::Uuid(Some(u)) => format!("'{u}'::uuid"),
+            sea_orm::Value::BigUnsigned(Some(n)) => n.to_string(),
+            other => panic!("no literal for {other:?}"),
+        })
+        .collect();
+    literals.join(", ")
+}
+
+/// The plan PostgreSQL runs `statement` with: as sent (a custom plan) or, `generic`, as a prepared
+/// statement planned once for any values.
+async fn plan_of(db: &sea_orm::DatabaseConnection, statement: &Statement, generic: bool) -> String {
+    let txn = db.begin().await.unwrap();
+    let explain = if generic {
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
+        txn.execute_unprepared(&format!("PREPARE who_saw AS {}", statement.sql)).await.unwrap();
+        Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN EXECUTE who_saw({})", literal_values(statement)),
+        )
+    } else {
+        Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {}", statement.sql),
+            statement.values.clone().map(|v| v.0).unwrap_or_default(),
+        )
+    };
+    let rows = txn.query_all_raw(explain).await.unwrap();
+    if generic {
+        txn.execute_unprepared("DEALLOCATE who_saw").await.unwrap();
+    }
+    txn.rollback().await.unwrap();
+    rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap()).collect::<Vec<_>>().join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_who_saw_a_person_is_answered_through_the_gin_index() {
+async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan_and_however_often_listed() {
     let (_db, store) = TestDb::migrated(Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
     let ids = three_referrals(&store, &f).await;
-    // A log of 2,000 pages of 50 other people and 2,000 single reads.
+    // A log of 2,000 pages of 50 other people, 2,000 single reads, and 200 pages listing `often`
+    // (the statistics then say `often` is on one entry in twenty: walking the log from its newest
+    // entry finds 50 of them soonest, the plan the old form of the query took).
+    let often = ids[1];
     let db = store.connection();
-    db.execute_unprepared(
+    for statement in [
         "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_ids) \
          SELECT gen_random_uuid(), now(), 'link_worker', 'referral.listed', \
-         ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 50) WHERE g > 0) FROM generate_series(1, 2000) g",
-    )
-    .await
-    .unwrap();
-    db.execute_unprepared(
+         ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 50) WHERE g > 0) FROM generate_series(1, 2000) g"
+            .to_owned(),
         "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_id) \
          SELECT gen_random_uuid(), now(), 'link_worker', 'referral.read', gen_random_uuid() \
-         FROM generate_series(1, 2000)",
-    )
-    .await
-    .unwrap();
+         FROM generate_series(1, 2000)"
+            .to_owned(),
+        format!(
+            "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_ids) \
+             SELECT gen_random_uuid(), now(), 'link_worker', 'referral.listed', ARRAY['{}'::uuid] \
+             FROM generate_series(1, 200)",
+            often.0
+        ),
+    ] {
+        db.execute_unprepared(&statement).await.unwrap();
+    }
     page(&store, &lw, &caseload(&f, 3)).await;
     db.execute_unprepared("ANALYZE audit_log").await.unwrap();
 
-    let filter = AuditFilter { referral: Some(ids[0]), limit: 50, ..Default::default() };
-    let statement = store.audit_log_statement(&filter);
-    let explain = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        format!("EXPLAIN {}", statement.sql),
-        statement.values.map(|v| v.0).unwrap_or_default(),
-    );
-    let plan: Vec<String> = db
-        .query_all_raw(explain)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
-        .collect();
-    let plan = plan.join("\n");
-    assert!(plan.contains("ix_audit_referral_ids"), "the listings are found through the GIN index:\n{plan}");
-    assert!(plan.contains("ix_audit_referral "), "single records through their own index:\n{plan}");
-    let entries = store.audit_log(&filter).await.unwrap();
-    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    for (person, generic) in [(ids[0], false), (ids[0], true), (often, false), (often, true)] {
+        let filter = AuditFilter { referral: Some(person), limit: 50, ..Default::default() };
+        let plan = plan_of(db, &store.audit_log_statement(&filter), generic).await;
+        let context = format!("{} plan, {person}:\n{plan}", if generic { "generic" } else { "custom" });
+        assert!(plan.contains("ix_audit_referral_ids"), "the listings are found through the GIN index, {context}");
+        assert!(plan.contains("ix_audit_referral "), "single records through their own index, {context}");
+        assert!(!plan.contains("Seq Scan on audit_log"), "the log is never scanned, {context}");
+        assert!(
+            !plan.lines().any(|l| l.contains("Filter:") && l.contains("referral_ids")),
+            "no entry is read just to test whether it names the person, {context}"
+        );
+    }
+    let entries = store.audit_log(&AuditFilter { referral: Some(ids[0]), limit: 50, ..Default::default() }).await;
+    let actions: Vec<String> = entries.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["referral.listed", "referral.submitted"]);
+    let often_entries =
+        store.audit_log(&AuditFilter { referral: Some(often), limit: 50, ..Default::default() }).await.unwrap();
+    assert_eq!(often_entries.len(), 50);
+    assert!(often_entries.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert!(often_entries[0].listed.contains(&often), "the caseload page, the newest");
 }

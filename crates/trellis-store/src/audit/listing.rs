@@ -6,7 +6,8 @@
 //!
 //! - **PostgreSQL**: `referral_ids` is a `uuid[]` with a GIN index, written as one text parameter cast
 //!   to `uuid[]` (one statement text for every page size); "who saw" is `referral_ids @> ARRAY[id]`,
-//!   which the GIN index answers.
+//!   which the GIN index answers. The index takes new entries through a small pending list (migration
+//!   `m20261126_000019`): pages listing the same people no longer all write into the same posting trees.
 //! - **SQLite** has no arrays and cannot index inside a JSON value: `referral_ids` is a JSON array (read
 //!   back with the entry) and `audit_log_referrals (referral_id, audit_id)`, a `WITHOUT ROWID` table
 //!   clustered on the referral, is its index, written in the same transaction: a page adds one B-tree
@@ -73,17 +74,32 @@ pub(super) async fn write(
 }
 
 /// The entries about `referral`: those of a single record (`referral_id`) and the listings that showed it.
+///
+/// On PostgreSQL the ids of both are gathered first, through `ix_audit_referral` and the GIN index
+/// (`id = ANY(ARRAY(…))`), and only those entries are read, newest first. Written as one condition
+/// (`referral_id = $1 OR referral_ids @> …`), the planner could instead walk the whole log backwards
+/// from the newest entry, testing each, whenever its statistics or a generic plan said the person was
+/// listed often: fast for someone on every page, a scan of the log for everyone else (`docs/benchmarks.md`).
+/// As a join (`id IN (…)`) it took milliseconds to plan on a log growing under load.
 pub(super) fn mentioning(backend: DatabaseBackend, referral: ReferralId) -> SimpleExpr {
-    let listed = match backend {
-        DatabaseBackend::Postgres => {
-            Expr::cust_with_values(r#""audit_log"."referral_ids" @> ARRAY[$1]::uuid[]"#, [referral.0])
-        }
-        _ => Expr::cust_with_values(
-            r#""audit_log"."id" IN (SELECT "audit_id" FROM "audit_log_referrals" WHERE "referral_id" = ?)"#,
-            [referral.0],
+    match backend {
+        DatabaseBackend::Postgres => Expr::cust_with_values(
+            concat!(
+                r#""audit_log"."id" = ANY(ARRAY(SELECT "id" FROM "audit_log" WHERE "referral_id" = $1 "#,
+                r#"UNION ALL SELECT "id" FROM "audit_log" "#,
+                // Not `ARRAY[$2]`: sea-query reads `[…]` as a quoted name and leaves a placeholder in it unbound.
+                r#"WHERE "referral_ids" @> array_append(CAST('{}' AS uuid[]), $2)))"#,
+            ),
+            [referral.0, referral.0],
         ),
-    };
-    Expr::col((audit_log::Entity, audit_log::Column::ReferralId)).eq(referral.0).or(listed)
+        _ => {
+            let listed = Expr::cust_with_values(
+                r#""audit_log"."id" IN (SELECT "audit_id" FROM "audit_log_referrals" WHERE "referral_id" = ?)"#,
+                [referral.0],
+            );
+            Expr::col((audit_log::Entity, audit_log::Column::ReferralId)).eq(referral.0).or(listed)
+        }
+    }
 }
 
 /// An entry's listed referrals as a JSON array of ids (`NULL` for an entry that is not a listing).
