@@ -70,6 +70,8 @@ pub struct AppState {
     pub sign_in_emails: Arc<auth::RateLimiter>,
     /// Turns to build an impact report ([`reports::turn`]).
     pub reports: Arc<tokio::sync::Semaphore>,
+    /// GraphQL documents already parsed, by their text.
+    pub documents: Arc<schema::documents::Documents>,
 }
 
 impl AppState {
@@ -82,7 +84,17 @@ impl AppState {
         let sign_ins = Arc::new(auth::RateLimiter::new(settings.sign_in_per_minute));
         let sign_in_emails = Arc::new(auth::RateLimiter::sign_in_emails());
         let reports = Arc::new(tokio::sync::Semaphore::new(reports::REPORTS_AT_ONCE));
-        AppState { store, settings, schema, limiter, link_guard, sign_ins, sign_in_emails, reports }
+        AppState {
+            store,
+            settings,
+            schema,
+            limiter,
+            link_guard,
+            sign_ins,
+            sign_in_emails,
+            reports,
+            documents: Arc::default(),
+        }
     }
 }
 

@@ -324,6 +324,41 @@ both_databases!(the_caseload_filters_and_pages_by_keyset, |store: Store| async m
     assert_eq!(overdue.len(), 3);
 });
 
+// A page is decoded with its first row's types checked and the rest taken as the first's (on PostgreSQL):
+// a detail the newest referral left empty must still be read, with its own value, from the older ones.
+both_databases!(a_page_reads_each_referrals_own_details_whatever_the_newest_left_empty, |store: Store| async move {
+    use trellis_domain::report::{EthnicCategory, Sex};
+    let f = Fixture::create(&store).await;
+    let gp = Fixture::actor(&f.gp);
+    let lw = Fixture::actor(&f.link_worker);
+    let mut oldest = f.referral(NHS);
+    (oldest.person.sex, oldest.person.ethnic_category) = (Some(Sex::Female), Some(EthnicCategory::WhiteBritish));
+    let mut middle = f.referral(NHS_2);
+    middle.person.given_name = "Tomasz".into();
+    (middle.person.sex, middle.person.ethnic_category) = (Some(Sex::Male), Some(EthnicCategory::AsianIndian));
+    let mut newest = f.referral("9990001200");
+    (newest.person.phone, newest.person.email, newest.person.postcode) = (None, None, None);
+    newest.person.preferred_contact = trellis_domain::values::ContactMethod::Letter;
+    let mut ids = Vec::new();
+    for r in [oldest, middle, newest] {
+        ids.push(store.submit_referral(r, None, &gp, Utc::now()).await.unwrap().referral.state.id);
+    }
+    store
+        .transition_referral(ids[1], 1, ReferralCommand::Assign { to: f.link_worker.id }, &lw, Utc::now())
+        .await
+        .unwrap();
+    let page = store.referrals(&lw, &filter(ReferralScope::WorkedBy(f.service.id)), Utc::now()).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.state.id).collect::<Vec<_>>(), ids.iter().rev().copied().collect::<Vec<_>>());
+    for listed in &page {
+        let read_alone = store.referral(&lw, listed.state.id, Utc::now()).await.unwrap();
+        assert_eq!(listed, &read_alone, "a row of the page reads as the referral read on its own");
+    }
+    assert_eq!(page[2].person.details.sex, Some(Sex::Female));
+    assert_eq!(page[1].person.details.given_name, "Tomasz");
+    assert_eq!(page[1].state.assigned_to, Some(f.link_worker.id));
+    assert!(page[0].person.details.phone.is_none() && page[1].person.details.phone.is_some());
+});
+
 both_databases!(migrations_roll_down_and_up_again, |store: Store| async move {
     use trellis_migration::{Migrator, MigratorTrait};
     Migrator::down(store.connection(), None).await.unwrap();

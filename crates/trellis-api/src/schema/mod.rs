@@ -16,13 +16,15 @@
 //! - the network view, whose query lives with its page in `crate::network`.
 //!
 //! `common` holds what they share (id arguments, paging, the enums more than one returns), [`cost`]
-//! the limits checked before a document runs, and [`loaders`] the per-request batch loaders.
+//! the limits checked before a document runs, [`documents`] the parsed documents kept for reuse, and
+//! [`loaders`] the per-request batch loaders.
 
 mod accounts;
 mod audit;
 mod common;
 pub mod cost;
 mod directory;
+pub mod documents;
 mod gp_message;
 mod imports;
 pub mod loaders;
@@ -118,6 +120,7 @@ pub async fn graphql_handler(
         return too_many();
     }
     let mut request = request.into_inner();
+    state.documents.parse(&mut request);
     // Refused before any token lookup or read: a document that fans out past the limits costs only its
     // parse (which execution reuses). One that does not parse is left for execution to explain.
     let mut report = false;

@@ -15,7 +15,7 @@
 //! locks of all its rows in one global order (so two pages cannot wait for each other) and writes one
 //! listing naming the rows not yet listed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -65,13 +65,18 @@ pub(super) type Locked<'a> = (Audit<'a>, OwnedMutexGuard<bool>);
 /// already written (and repeats) left out; outside a request, `audits` back untouched.
 pub(super) async fn lock_all<'a>(audits: Vec<Audit<'a>>) -> Result<Vec<Locked<'a>>, Vec<Audit<'a>>> {
     let Ok(request) = REQUEST.try_with(Arc::clone) else { return Err(audits) };
-    let mut by_key: BTreeMap<Key, Audit<'a>> = BTreeMap::new();
-    for audit in audits {
-        by_key.entry(audit.key()).or_insert(audit);
-    }
-    let mut locked = Vec::with_capacity(by_key.len());
-    for (key, audit) in by_key {
-        let guard = entry(&request, key).lock_owned().await;
+    let mut keyed: Vec<(Key, Audit<'a>)> = audits.into_iter().map(|audit| (audit.key(), audit)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|later, first| later.0 == first.0);
+    // The request's map is locked once for the whole page, not once a row.
+    let (keys, audits): (Vec<Key>, Vec<Audit<'a>>) = keyed.into_iter().unzip();
+    let entries: Vec<Written> = {
+        let mut entries = request.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.into_iter().map(|key| Arc::clone(entries.entry(key).or_default())).collect()
+    };
+    let mut locked = Vec::with_capacity(audits.len());
+    for (audit, written) in audits.into_iter().zip(entries) {
+        let guard = written.lock_owned().await;
         if !*guard {
             locked.push((audit, guard));
         }
