@@ -86,6 +86,8 @@ pub struct TickReport {
     pub capacity_checks_queued: usize,
     /// Idempotency keys forgotten for being older than `idempotency_key_ttl`.
     pub idempotency_keys_forgotten: u64,
+    /// Lapsed grants to see an accepted offer's contact details again, forgotten.
+    pub reveal_grants_forgotten: u64,
     /// Rows claimed for sending.
     pub claimed: usize,
     /// Rows the mail server accepted.
@@ -213,6 +215,13 @@ impl Worker {
             Ok(n) => report.idempotency_keys_forgotten = n,
             Err(e) => {
                 tracing::warn!(worker, error = %e, "forgetting expired idempotency keys failed");
+                report.errors += 1;
+            }
+        }
+        match self.store.forget_lapsed_reveal_grants(now).await {
+            Ok(n) => report.reveal_grants_forgotten = n,
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "forgetting lapsed reveal grants failed");
                 report.errors += 1;
             }
         }

@@ -137,6 +137,26 @@ both_databases!(
     }
 );
 
+both_databases!(lapsed_reveal_grants_are_forgotten_and_live_ones_kept, |store: Store| async move {
+    let f = Fixture::create(&store).await;
+    let now = Utc::now();
+    let (_, _, early) = linked_offer(&store, &f, NHS[0], now).await;
+    let (_, _, late) = linked_offer(&store, &f, NHS[1], now).await;
+    let early_grant = applied(store.act_on_offer_link(&early, OfferCommand::Accept, now).await).reveal.unwrap();
+    let later = now + Duration::minutes(6);
+    let late_grant = applied(store.act_on_offer_link(&late, OfferCommand::Accept, later).await).reveal.unwrap();
+
+    assert_eq!(store.forget_lapsed_reveal_grants(now + Duration::minutes(9)).await.unwrap(), 0, "none lapsed yet");
+    let at = now + Duration::minutes(12);
+    assert_eq!(store.forget_lapsed_reveal_grants(at).await.unwrap(), 1, "the first acceptance's grant lapsed");
+    let kept = store.open_offer_link_revealing(&late, Some(&late_grant.token), at).await.unwrap();
+    assert!(kept.view.contact.is_some(), "a live grant still shows the details");
+    let gone = store.open_offer_link_revealing(&early, Some(&early_grant.token), at).await.unwrap();
+    assert!(gone.view.contact.is_none());
+    assert_eq!(store.forget_lapsed_reveal_grants(at).await.unwrap(), 0, "forgetting again finds nothing");
+    assert_eq!(store.forget_lapsed_reveal_grants(later + Duration::minutes(10)).await.unwrap(), 1);
+});
+
 both_databases!(a_provider_account_still_sees_the_contact_details_of_its_accepted_offers, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let now = Utc::now();

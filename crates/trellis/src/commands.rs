@@ -242,14 +242,14 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         crate::worker::log_transport(mail);
     }
     let store = open(global).await?.with_policy(args.api.policy.policy());
-    let mut settings = args.api.settings(args.demo)?;
+    let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let address = listener.local_addr()?;
+    let mut settings = args.api.settings(args.demo, address)?;
     if args.demo {
         demo::ensure(&store).await?;
         demo::print_tokens(&store, &settings.public_base_url).await?;
     }
     settings.api_key_expiry_days = global.api_key_expiry_days;
-    let listener = TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
-    let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = if let Some(mail) = mail {
         let worker_args = crate::settings::WorkerArgs {

@@ -1,5 +1,6 @@
 //! Settings: defaults, overridden by `TRELLIS_*` environment variables, overridden by flags.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -312,9 +313,10 @@ pub struct FeedArgs {
 /// API behaviour.
 #[derive(Args, Debug, Clone)]
 pub struct ApiArgs {
-    /// The address people reach Trellis at, for links in emails.
-    #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
-    pub public_base_url: String,
+    /// The address people reach Trellis at, for links in emails and sign-in links (default: the
+    /// address the server listens on, `http://127.0.0.1:<port>` when it listens on every interface).
+    #[arg(long, env = "TRELLIS_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
     /// Allow GraphQL introspection (default: on with --demo, otherwise off).
     #[arg(long, env = "TRELLIS_INTROSPECTION", action = clap::ArgAction::Set)]
     pub introspection: Option<bool>,
@@ -350,12 +352,13 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
-    /// The API crate's settings. `demo` switches the explorer and introspection on unless they are set.
-    /// Fails if a SWEMWBS wording file is named but unreadable or not seven non-empty lines.
-    pub fn settings(&self, demo: bool) -> anyhow::Result<trellis_api::ApiSettings> {
+    /// The API crate's settings for a server listening on `listening`. `demo` switches the explorer and
+    /// introspection on unless they are set. Fails if a SWEMWBS wording file is named but unreadable or
+    /// not seven non-empty lines.
+    pub fn settings(&self, demo: bool, listening: SocketAddr) -> anyhow::Result<trellis_api::ApiSettings> {
         let swemwbs_wording = self.swemwbs_wording_file.as_deref().map(read_swemwbs_wording).transpose()?;
         Ok(trellis_api::ApiSettings {
-            public_base_url: self.public_base_url.trim_end_matches('/').to_owned(),
+            public_base_url: public_base_url(self.public_base_url.as_deref(), listening),
             introspection: self.introspection.unwrap_or(demo),
             explorer: self.explorer.unwrap_or(demo),
             session_idle: std::time::Duration::from_secs(60 * self.session_idle_minutes.max(1)),
@@ -368,6 +371,20 @@ impl ApiArgs {
             ..trellis_api::ApiSettings::default()
         })
     }
+}
+
+/// The address in links: the one given (without a trailing `/`), or the address the server listens on,
+/// with `127.0.0.1` (or `::1`) for one that listens on every interface.
+pub fn public_base_url(given: Option<&str>, listening: SocketAddr) -> String {
+    if let Some(given) = given {
+        return given.trim_end_matches('/').to_owned();
+    }
+    let ip = match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, listening.port()))
 }
 
 /// The SWEMWBS wording: exactly seven non-empty lines.
@@ -438,7 +455,18 @@ pub fn init_logging(format: LogFormat) {
 mod tests {
     use clap::Parser;
 
-    use super::{Cli, Command};
+    use super::{Cli, Command, public_base_url};
+
+    #[test]
+    fn links_point_where_the_server_listens_unless_an_address_is_given() {
+        let at = |a: &str| a.parse().expect("socket address");
+        assert_eq!(public_base_url(None, at("127.0.0.1:9123")), "http://127.0.0.1:9123");
+        assert_eq!(public_base_url(None, at("0.0.0.0:8080")), "http://127.0.0.1:8080");
+        assert_eq!(public_base_url(None, at("[::]:8443")), "http://[::1]:8443");
+        assert_eq!(public_base_url(None, at("192.0.2.7:80")), "http://192.0.2.7:80");
+        let given = Some("https://trellis.example.nhs.uk/");
+        assert_eq!(public_base_url(given, at("127.0.0.1:9123")), "https://trellis.example.nhs.uk");
+    }
 
     #[test]
     fn a_worker_on_its_own_reads_every_service_level_as_the_server_does() {

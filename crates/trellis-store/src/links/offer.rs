@@ -130,6 +130,17 @@ impl Store {
             .is_some())
     }
 
+    /// Forgets the reveal grants that lapsed before `now` (a lapsed grant shows nothing; only its hash was
+    /// ever stored); returns how many. The worker calls it on every pass, so the table holds only the
+    /// grants of the last few minutes' acceptances.
+    pub async fn forget_lapsed_reveal_grants(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = offer_link_reveal::Entity::delete_many()
+            .filter(offer_link_reveal::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+
     /// Opens a link: what the provider may see, without the contact details, changing nothing but the
     /// audit log.
     pub async fn open_offer_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkedOffer, LinkError> {
