@@ -17,6 +17,7 @@
 //! - [`reports`]: impact reports, the whole network and each filter, against the store's own queries.
 
 mod baseline;
+mod cpu;
 mod http;
 mod load;
 mod reports;
@@ -194,18 +195,23 @@ async fn main() -> anyhow::Result<()> {
     let mut peaks: Vec<(String, f64)> = vec![("start-up".into(), server.take_peak_rss_mib()?)];
     let mut measure = async |name: &str, service: load::Operation, raw: Vec<load::Operation>| {
         eprintln!("{name}…");
+        let before = cpu::sample(server.pid());
         let service = load::run(name, c, d, service).await;
+        let mut cpu = vec![spent(before, server.pid(), &service, true)];
         if let Ok(peak) = server.take_peak_rss_mib() {
             peaks.push((name.to_owned(), peak));
         }
         let mut baselines = Vec::new();
         for raw in raw {
-            baselines.push(load::run(name, c, d, raw).await);
+            let before = cpu::sample(server.pid());
+            let measured = load::run(name, c, d, raw).await;
+            cpu.push(spent(before, server.pid(), &measured, false));
+            baselines.push(measured);
         }
         let rates: Vec<String> = baselines.iter().map(|r| format!("{:.0}", r.rate())).collect();
         eprintln!("  {:.0} req/s (raw SQL: {})", service.rate(), rates.join(", "));
         let mut baselines = baselines.into_iter();
-        rows.push(Row { service, raw: baselines.next(), raw_audited: baselines.next() });
+        rows.push(Row { service, raw: baselines.next(), raw_audited: baselines.next(), cpu });
     };
     if args.runs("submit") {
         let (service, raw) = (http::submit(&api, &seeded, 700_000_000), baseline::submit(db, &seeded, 800_000_000));
@@ -343,6 +349,18 @@ struct Row {
     service: Measured,
     raw: Option<Measured>,
     raw_audited: Option<Measured>,
+    /// CPU per request by process: the service's, then each baseline's in order.
+    cpu: Vec<Option<cpu::PerRequest>>,
+}
+
+/// The CPU per request of `measured`, since `before`.
+fn spent(
+    before: Option<cpu::Sample>,
+    server: Option<u32>,
+    measured: &Measured,
+    with_server: bool,
+) -> Option<cpu::PerRequest> {
+    before?.per_request(&cpu::sample(server)?, measured.ok, with_server)
 }
 
 /// Rate and ratio cells for a baseline: `raw req/s`, `service / raw`.
@@ -353,6 +371,30 @@ fn versus(service: &Measured, raw: Option<&Measured>) -> (String, String) {
         }
         Some(_) => ("0".into(), "–".into()),
         None => ("–".into(), "–".into()),
+    }
+}
+
+/// CPU per request by process at 32 clients, for each operation and its baselines (from `/proc`).
+fn cpu_table(out: &mut String, rows: &[Row]) {
+    if rows.iter().all(|r| r.cpu.iter().all(Option::is_none)) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nCPU per request by process (ms; `/proc`, the measured window; PostgreSQL is every `postgres` process on this machine):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| operation | measured | PostgreSQL | server | load generator (and the baseline's SQL client) |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    for row in rows {
+        let sides = ["service", "raw SQL", "raw + audit"];
+        for (side, spent) in sides.iter().zip(&row.cpu) {
+            let Some(c) = spent else { continue };
+            let server = c.server.map_or_else(|| "–".to_owned(), |s| format!("{s:.2}"));
+            let _ = writeln!(out, "| {} | {side} | {:.2} | {server} | {:.2} |", row.service.name, c.postgres, c.bench);
+        }
     }
 }
 
@@ -375,7 +417,7 @@ fn report(args: &Args, backend: &str, seeded: &seed::Seeded, rows: &[Row], singl
         "| operation | ok | errors | req/s | p50 ms | p95 ms | p99 ms | raw SQL req/s | raw p99 ms | service / raw | raw + audit req/s | service / (raw + audit) |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for Row { service: s, raw, raw_audited } in rows {
+    for Row { service: s, raw, raw_audited, .. } in rows {
         let (raw_rate, ratio) = versus(s, raw.as_ref());
         let raw_p99 = raw.as_ref().map(|r| format!("{:.1}", r.p99)).unwrap_or_else(|| "–".into());
         let (audited_rate, audited_ratio) = versus(s, raw_audited.as_ref());
@@ -430,8 +472,9 @@ fn report(args: &Args, backend: &str, seeded: &seed::Seeded, rows: &[Row], singl
             100.0 * page / scan
         );
     }
+    cpu_table(&mut out, rows);
     let _ = writeln!(out, "\nServer peak resident memory (VmHWM, the whole run): {rss:.0} MiB.");
-    for Row { service: s, raw, raw_audited } in rows {
+    for Row { service: s, raw, raw_audited, .. } in rows {
         let measured = std::iter::once(s).chain(raw.iter()).chain(raw_audited.iter());
         for m in measured.chain(single.iter().filter(|m| m.name == s.name)) {
             if let Some(e) = &m.first_error {
