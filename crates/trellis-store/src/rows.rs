@@ -68,8 +68,8 @@ pub(crate) async fn page_with_person(
     rows.iter()
         .enumerate()
         .map(|(i, row)| {
-            let checked = i == 0 || row.try_as_pg_row().is_none();
-            ReferralWithPerson::decode(&mut Columns { row, pg: row.try_as_pg_row(), checked, next: 0 })
+            let unchecked = if i == 0 { None } else { row.try_as_pg_row() };
+            ReferralWithPerson::decode(&mut Columns { row, unchecked, next: 0 })
         })
         .collect()
 }
@@ -77,10 +77,9 @@ pub(crate) async fn page_with_person(
 /// The columns of one row, taken in order.
 struct Columns<'a> {
     row: &'a QueryResult,
-    /// The row as sqlx holds it, on PostgreSQL.
-    pg: Option<&'a PgRow>,
-    /// Whether each value's type is checked (sea-orm's way) rather than decoded as the model says.
-    checked: bool,
+    /// The row as sqlx holds it, when its values are decoded as the model says without checking each
+    /// one's type (a PostgreSQL row after the first of its result); otherwise sea-orm checks them.
+    unchecked: Option<&'a PgRow>,
     next: usize,
 }
 
@@ -91,18 +90,18 @@ impl Columns<'_> {
     {
         let index = self.next;
         self.next += 1;
-        match self.pg {
-            Some(row) if !self.checked => row
+        match self.unchecked {
+            Some(row) => row
                 .try_get_unchecked(index)
                 .map_err(|e: sqlx::Error| DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(e)))),
-            _ => self.row.try_get_by_index(index),
+            None => self.row.try_get_by_index(index),
         }
     }
 }
 
 impl FromQueryResult for ReferralWithPerson {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
-        Self::decode(&mut Columns { row, pg: None, checked: true, next: 0 })
+        Self::decode(&mut Columns { row, unchecked: None, next: 0 })
     }
 }
 
