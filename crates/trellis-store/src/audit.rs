@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, Statement,
 };
 use trellis_domain::{Actor, AuditEntryId, OfferId, ReferralId, UserId};
 use uuid::Uuid;
@@ -113,26 +113,37 @@ impl Audit<'_> {
         db: &DatabaseConnection,
         referrals: impl IntoIterator<Item = ReferralId>,
     ) -> Result<(), StoreError> {
-        let audits: Vec<Audit<'_>> = referrals.into_iter().map(|r| Audit { referral: Some(r), ..*self }).collect();
-        let entry = Audit { referral: None, ..*self }.model(None);
-        match per_request::lock_all(audits).await {
-            Ok(mut locked) => {
-                let shown: Vec<ReferralId> = locked.iter().filter_map(|(a, _)| a.referral).collect();
-                if !shown.is_empty() {
-                    listing::write(db, entry, &shown).await?;
-                }
+        self.write_listing_reading(db, referrals, None).await.map(|_| ())
+    }
+
+    /// [`Audit::write_listing`], and on PostgreSQL `read` (the details of the referrals listed) run by
+    /// the statement that writes the entry; returns what `read` found.
+    pub(crate) async fn write_listing_reading(
+        &self,
+        db: &DatabaseConnection,
+        referrals: impl IntoIterator<Item = ReferralId>,
+        read: Option<Statement>,
+    ) -> Result<Vec<QueryResult>, StoreError> {
+        let listing = Audit { referral: None, ..*self };
+        let entry = listing.model(None);
+        let write = |shown: Vec<ReferralId>| async move {
+            match read {
+                Some(read) => listing::write_reading(db, entry, &shown, read).await,
+                None if shown.is_empty() => Ok(Vec::new()),
+                None => listing::write(db, entry, &shown).await.map(|()| Vec::new()),
+            }
+        };
+        let referrals: Vec<ReferralId> = referrals.into_iter().collect();
+        match per_request::lock_all(&listing, referrals.clone()).await {
+            Some(mut locked) => {
+                let found = write(locked.iter().map(|(referral, _)| *referral).collect()).await?;
                 for (_, written) in &mut locked {
                     **written = true;
                 }
+                Ok(found)
             }
-            Err(audits) => {
-                let shown: Vec<ReferralId> = audits.iter().filter_map(|a| a.referral).collect();
-                if !shown.is_empty() {
-                    listing::write(db, entry, &shown).await?;
-                }
-            }
+            None => write(referrals).await,
         }
-        Ok(())
     }
 
     /// Commits the entry of a single read together with the entries of other reads waiting at the
@@ -153,15 +164,14 @@ impl Audit<'_> {
     }
 
     /// What makes two entries of one request the same: who, what, and about which referral and offer.
-    fn key(&self) -> per_request::Key {
-        (
+    fn key(&self) -> (per_request::Head, per_request::Subject) {
+        let head = (
             self.action.to_owned(),
             self.actor.role.as_str(),
             self.actor.organisation.map(|o| o.0),
             self.actor.user.map(|u| u.0),
-            self.referral.map(|r| r.0),
-            self.offer.map(|o| o.0),
-        )
+        );
+        (head, (self.referral.map(|r| r.0), self.offer.map(|o| o.0)))
     }
 }
 

@@ -4,8 +4,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use trellis_domain::access::{Assignee, ReferralScope};
 use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
@@ -21,7 +21,7 @@ use crate::audit::Audit;
 use crate::convert::{stored, unreadable, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
 use crate::outbox::{NewEmail, Occasion, OutboxJob};
-use crate::rows::{page_with_person, with_person};
+use crate::rows::{self, page_alone, page_with_person, people_statement, with_person};
 use crate::{Store, StoreError};
 
 /// The person a referral is for, as the referrer gives them and as the referral keeps them.
@@ -611,16 +611,32 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let rows = page_with_person(&self.db, query, filter.limit.saturating_add(1)).await?;
-        let has_next = rows.len() as u64 > filter.limit;
-        let records = rows
-            .into_iter()
-            .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
-            .map(|row| record_from(row.referral, row.person))
-            .collect::<Result<Vec<_>, _>>()?;
-        Audit { actor, action: "referral.listed", referral: None, offer: None, at: now }
-            .write_listing(&self.db, records.iter().map(|r| r.state.id))
+        let shown = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+        let listing = Audit { actor, action: "referral.listed", referral: None, offer: None, at: now };
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            let rows = page_with_person(&self.db, query, filter.limit.saturating_add(1)).await?;
+            let has_next = rows.len() > shown;
+            let records = rows
+                .into_iter()
+                .take(shown)
+                .map(|row| record_from(row.referral, row.person))
+                .collect::<Result<Vec<_>, _>>()?;
+            listing.write_listing(&self.db, records.iter().map(|r| r.state.id)).await?;
+            return Ok(ReferralPage { records, has_next });
+        }
+        // PostgreSQL: the page's referrals, then their people read by the statement writing the entry.
+        let mut page = page_alone(&self.db, query, filter.limit.saturating_add(1)).await?;
+        let has_next = page.len() > shown;
+        page.truncate(shown);
+        let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
+        let found = listing
+            .write_listing_reading(&self.db, ids.iter().map(|id| ReferralId(*id)), Some(people_statement(&ids)))
             .await?;
+        let people = rows::people(&found)?;
+        if people.len() != page.len() || people.iter().zip(&page).any(|(p, r)| p.referral_id != r.id) {
+            return Err(StoreError::Corrupt("referral_demographics of a listed referral"));
+        }
+        let records = page.into_iter().zip(people).map(|(r, p)| record_from(r, p)).collect::<Result<Vec<_>, _>>()?;
         Ok(ReferralPage { records, has_next })
     }
 

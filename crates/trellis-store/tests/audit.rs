@@ -1,7 +1,8 @@
 //! The audit of listings on SQLite and PostgreSQL: a page writes one entry naming everyone it shows,
 //! "who saw this person" finds it (with the single reads and changes, newest first, page by page), a
-//! request lists a person once, pages answered at the same time each have their own, and a page whose
-//! entry cannot be written is not answered.
+//! request lists a person once, pages answered at the same time each have their own, a page whose
+//! entry cannot be written is not answered, and on PostgreSQL a page's people are read only by the
+//! statement that writes its entry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -349,4 +350,30 @@ async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan
     assert_eq!(often_entries.len(), 50);
     assert!(often_entries.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     assert!(often_entries[0].listed.contains(&often), "the caseload page, the newest");
+}
+
+/// On PostgreSQL the people of a page are read only by the statement that writes the page's entry, so
+/// their details never leave the database before the entry is written; and only the people shown are
+/// read, not the one read to learn that more follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_pages_people_are_read_only_by_the_statement_writing_its_entry() {
+    let (_db, store) = TestDb::migrated(Backend::Postgres).await;
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let ids = three_referrals(&store, &f).await;
+
+    store.statements().start();
+    let first = page(&store, &lw, &caseload(&f, 2)).await;
+    let sql = store.statements().stop();
+
+    assert_eq!((first.records.len(), first.has_next), (2, true));
+    let reading_people: Vec<&String> = sql.iter().filter(|s| s.contains("referral_demographics")).collect();
+    assert_eq!(reading_people.len(), 1, "one statement reads the page's people: {sql:#?}");
+    assert!(reading_people[0].contains("INSERT INTO audit_log"), "and it writes the entry: {sql:#?}");
+    assert_eq!(sql.len(), 2, "the page's referrals, then its people with its entry: {sql:#?}");
+    let entry = store.audit_log(&AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap();
+    let mut listed = entry[0].listed.clone();
+    listed.sort();
+    assert_eq!(listed, shown(&first), "the entry names the two shown, not the third");
+    assert!(!shown(&first).contains(&ids[0]), "the oldest is the one read only to learn that more follow");
 }

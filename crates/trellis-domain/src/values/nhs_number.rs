@@ -13,11 +13,20 @@ impl NhsNumber {
     /// Parses `943 476 5919`, `943-476-5919` or `9434765919`.
     pub fn parse(input: &str) -> Result<Self, ValueError> {
         let err = |reason| ValueError::new("nhsNumber", input, reason);
-        let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Every stored NHS number is parsed again when read: only the result is allocated.
+        let mut digits = [0u8; 10];
+        let mut len = 0;
+        for b in input.bytes().filter(|b| !matches!(b, b' ' | b'-')) {
+            if !b.is_ascii_digit() || len == digits.len() {
+                return Err(err("must be 10 digits"));
+            }
+            digits[len] = b;
+            len += 1;
+        }
+        if len != digits.len() {
             return Err(err("must be 10 digits"));
         }
-        let d: Vec<u32> = digits.bytes().map(|b| u32::from(b - b'0')).collect();
+        let d = digits.map(|b| u32::from(b - b'0'));
         let sum: u32 = d[..9].iter().zip((2..=10).rev()).map(|(digit, weight)| digit * weight).sum();
         let check = match 11 - (sum % 11) {
             11 => 0,
@@ -29,7 +38,7 @@ impl NhsNumber {
         if check != d[9] {
             return Err(err("has the wrong check digit"));
         }
-        Ok(Self(digits))
+        Ok(Self(digits.iter().map(|&b| char::from(b)).collect()))
     }
 
     /// The 10 digits with no spaces.

@@ -12,27 +12,42 @@ pub struct Postcode(String);
 impl Postcode {
     /// Parses any spacing and case of a UK postcode (`de11aa`, `DE1 1AA`, `sw1a 1aa`).
     pub fn parse(input: &str) -> Result<Self, ValueError> {
-        let compact: String = input.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
-        if compact == "GIR0AA" {
+        let err = || ValueError::new("postcode", input, "is not a UK postcode");
+        // Up to seven letters and digits, upper-cased, without spaces; every stored postcode is parsed
+        // again when read, so this allocates only the result.
+        let mut compact = [0u8; 7];
+        let mut len = 0;
+        for c in input.chars().filter(|c| !c.is_whitespace()) {
+            if !c.is_ascii_alphanumeric() || len == compact.len() {
+                return Err(err());
+            }
+            compact[len] = u8::try_from(c.to_ascii_uppercase()).map_err(|_| err())?;
+            len += 1;
+        }
+        let compact = &compact[..len];
+        if compact == b"GIR0AA" {
             return Ok(Self("GIR 0AA".into()));
         }
-        let err = || ValueError::new("postcode", input, "is not a UK postcode");
-        if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
+        if len < 5 {
             return Err(err());
         }
-        let (outward, inward) = compact.split_at(compact.len() - 3);
-        let inward_ok = {
-            let b = inward.as_bytes();
-            b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
-        };
+        let (outward, inward) = compact.split_at(len - 3);
+        let inward_ok =
+            inward[0].is_ascii_digit() && inward[1].is_ascii_alphabetic() && inward[2].is_ascii_alphabetic();
         // Outward code shapes: A9, A99, AA9, AA99, A9A, AA9A.
-        let shape: String = outward.chars().map(|c| if c.is_ascii_digit() { '9' } else { 'A' }).collect();
-        let outward_ok = matches!(shape.as_str(), "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A")
-            && outward.chars().all(|c| c.is_ascii_alphanumeric());
+        let mut shape = [0u8; 4];
+        for (s, b) in shape.iter_mut().zip(outward) {
+            *s = if b.is_ascii_digit() { b'9' } else { b'A' };
+        }
+        let outward_ok = matches!(&shape[..outward.len()], b"A9" | b"A99" | b"AA9" | b"AA99" | b"A9A" | b"AA9A");
         if !(inward_ok && outward_ok) {
             return Err(err());
         }
-        Ok(Self(format!("{outward} {inward}")))
+        let mut normal = String::with_capacity(len + 1);
+        normal.extend(outward.iter().map(|&b| char::from(b)));
+        normal.push(' ');
+        normal.extend(inward.iter().map(|&b| char::from(b)));
+        Ok(Self(normal))
     }
 
     /// The normal form, `DE1 1AA`.

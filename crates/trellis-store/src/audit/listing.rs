@@ -13,16 +13,21 @@
 //!   clustered on the referral, is its index, written in the same transaction: a page adds one B-tree
 //!   entry per person instead of a row and four index entries. "Who saw" is a range scan of it.
 //!
-//! Either way the entry is committed before the page is answered, and a failed write fails the page.
+//! Either way the entry is committed before the page is answered, and a failed write fails the page. On
+//! PostgreSQL a caseload page's people are read by the statement that writes its entry ([`write_reading`]).
 
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, QueryResult, Statement, TransactionTrait, Value};
 use trellis_domain::ReferralId;
 use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::audit_log;
+
+/// The head of a listing's `INSERT`, up to its values.
+const COLUMNS: &str =
+    "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
 
 /// Rows of `audit_log_referrals` per statement (two parameters each).
 const SIDE_ROWS_PER_STATEMENT: usize = 500;
@@ -45,12 +50,10 @@ pub(super) async fn write(
         Value::from(entry.actor_user_id),
         Value::from(entry.action),
     ];
-    const COLUMNS: &str = "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
     match backend {
         DatabaseBackend::Postgres => {
-            let array = format!("{{{}}}", ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
             let mut values = head;
-            values.push(Value::from(array));
+            values.push(Value::from(crate::rows::uuid_array(&ids)));
             let text = format!("{COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS uuid[]))");
             db.execute_raw(Statement::from_sql_and_values(backend, text, values)).await?;
         }
@@ -71,6 +74,42 @@ pub(super) async fn write(
         }
     }
     Ok(())
+}
+
+/// Runs `read` with the entry of the listing of `referrals` (if any) written by the same statement on
+/// PostgreSQL, as a data-modifying `WITH` clause: what the read returns is never answered unrecorded,
+/// and a page pays one statement for both. Elsewhere the entry is written first. Returns once the entry
+/// is committed.
+pub(super) async fn write_reading(
+    db: &DatabaseConnection,
+    entry: audit_log::Model,
+    referrals: &[ReferralId],
+    read: Statement,
+) -> Result<Vec<QueryResult>, StoreError> {
+    if referrals.is_empty() {
+        return Ok(db.query_all_raw(read).await?);
+    }
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        write(db, entry, referrals).await?;
+        return Ok(db.query_all_raw(read).await?);
+    }
+    let mut ids: Vec<Uuid> = referrals.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut values = read.values.map(|v| v.0).unwrap_or_default();
+    let first = values.len() + 1;
+    values.extend([
+        Value::from(entry.id),
+        Value::from(entry.occurred_at),
+        Value::from(entry.actor_role),
+        Value::from(entry.actor_organisation_id),
+        Value::from(entry.actor_user_id),
+        Value::from(entry.action),
+        Value::from(crate::rows::uuid_array(&ids)),
+    ]);
+    let marks = (first..first + 6).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let text = format!(r#"WITH "listed" AS ({COLUMNS} VALUES ({marks}, CAST(${} AS uuid[]))) {}"#, first + 6, read.sql);
+    Ok(db.query_all_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, text, values)).await?)
 }
 
 /// The entries about `referral`: those of a single record (`referral_id`) and the listings that showed it.

@@ -22,18 +22,24 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use uuid::Uuid;
 
+use trellis_domain::ReferralId;
+
 use super::Audit;
 
-/// (action, role, organisation, user, referral, offer).
-pub(super) type Key = (String, &'static str, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<Uuid>);
+/// Who read, and as what: (action, role, organisation, user).
+pub(super) type Head = (String, &'static str, Option<Uuid>, Option<Uuid>);
+
+/// What was read: (referral, offer).
+pub(super) type Subject = (Option<Uuid>, Option<Uuid>);
 
 /// Whether an entry is committed, behind the lock its writers take.
 type Written = Arc<AsyncMutex<bool>>;
 
-/// The reads of one request.
+/// The reads of one request, by who read and then by what: a page's rows share one head, so it is
+/// looked up (and its text copied) once a page, not once a row.
 #[derive(Default)]
 struct Request {
-    entries: Mutex<HashMap<Key, Written>>,
+    entries: Mutex<HashMap<Head, HashMap<Subject, Written>>>,
 }
 
 tokio::task_local! {
@@ -46,9 +52,9 @@ pub async fn within_one_request<F: Future>(request: F) -> F::Output {
     REQUEST.scope(Arc::new(Request::default()), request).await
 }
 
-fn entry(request: &Request, key: Key) -> Written {
+fn entry(request: &Request, (head, subject): (Head, Subject)) -> Written {
     let mut entries = request.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    Arc::clone(entries.entry(key).or_default())
+    Arc::clone(entries.entry(head).or_default().entry(subject).or_default())
 }
 
 /// The lock of `audit`'s entry in this request, taken, or `None` outside a request. The guard says
@@ -58,28 +64,29 @@ pub(super) async fn lock(audit: &Audit<'_>) -> Option<OwnedMutexGuard<bool>> {
     Some(written.lock_owned().await)
 }
 
-/// One entry of a page, with its lock taken.
-pub(super) type Locked<'a> = (Audit<'a>, OwnedMutexGuard<bool>);
-
-/// The locks of `audits`' entries in this request, taken in key order, each with its audit, the ones
-/// already written (and repeats) left out; outside a request, `audits` back untouched.
-pub(super) async fn lock_all<'a>(audits: Vec<Audit<'a>>) -> Result<Vec<Locked<'a>>, Vec<Audit<'a>>> {
-    let Ok(request) = REQUEST.try_with(Arc::clone) else { return Err(audits) };
-    let mut keyed: Vec<(Key, Audit<'a>)> = audits.into_iter().map(|audit| (audit.key(), audit)).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.dedup_by(|later, first| later.0 == first.0);
+/// The locks of the entries of `listing`'s reads of each of `referrals` in this request, taken in
+/// referral order (so two pages cannot wait for each other), the ones already written (and repeats)
+/// left out; `None` outside a request.
+pub(super) async fn lock_all(
+    listing: &Audit<'_>,
+    mut referrals: Vec<ReferralId>,
+) -> Option<Vec<(ReferralId, OwnedMutexGuard<bool>)>> {
+    let request = REQUEST.try_with(Arc::clone).ok()?;
+    referrals.sort_unstable();
+    referrals.dedup();
+    let (head, (_, offer)) = listing.key();
     // The request's map is locked once for the whole page, not once a row.
-    let (keys, audits): (Vec<Key>, Vec<Audit<'a>>) = keyed.into_iter().unzip();
     let entries: Vec<Written> = {
         let mut entries = request.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.into_iter().map(|key| Arc::clone(entries.entry(key).or_default())).collect()
+        let subjects = entries.entry(head).or_default();
+        referrals.iter().map(|r| Arc::clone(subjects.entry((Some(r.0), offer)).or_default())).collect()
     };
-    let mut locked = Vec::with_capacity(audits.len());
-    for (audit, written) in audits.into_iter().zip(entries) {
+    let mut locked = Vec::with_capacity(referrals.len());
+    for (referral, written) in referrals.into_iter().zip(entries) {
         let guard = written.lock_owned().await;
         if !*guard {
-            locked.push((audit, guard));
+            locked.push((referral, guard));
         }
     }
-    Ok(locked)
+    Some(locked)
 }
