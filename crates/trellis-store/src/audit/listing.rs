@@ -38,18 +38,10 @@ pub(super) async fn write(
     entry: audit_log::Model,
     referrals: &[ReferralId],
 ) -> Result<(), StoreError> {
-    let mut ids: Vec<Uuid> = referrals.iter().map(|r| r.0).collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = distinct(referrals);
     let backend = db.get_database_backend();
-    let head = vec![
-        Value::from(entry.id),
-        Value::from(entry.occurred_at),
-        Value::from(entry.actor_role),
-        Value::from(entry.actor_organisation_id),
-        Value::from(entry.actor_user_id),
-        Value::from(entry.action),
-    ];
+    let entry_id = entry.id;
+    let head = head_values(entry);
     match backend {
         DatabaseBackend::Postgres => {
             let mut values = head;
@@ -67,7 +59,7 @@ pub(super) async fn write(
             for chunk in ids.chunks(SIDE_ROWS_PER_STATEMENT) {
                 let marks = vec!["(?, ?)"; chunk.len()].join(", ");
                 let text = format!("INSERT INTO audit_log_referrals (referral_id, audit_id) VALUES {marks}");
-                let values = chunk.iter().flat_map(|r| [Value::from(*r), Value::from(entry.id)]).collect::<Vec<_>>();
+                let values = chunk.iter().flat_map(|r| [Value::from(*r), Value::from(entry_id)]).collect::<Vec<_>>();
                 txn.execute_raw(Statement::from_sql_and_values(backend, text, values)).await?;
             }
             txn.commit().await?;
@@ -93,23 +85,33 @@ pub(super) async fn write_reading(
         write(db, entry, referrals).await?;
         return Ok(db.query_all_raw(read).await?);
     }
+    let mut values = read.values.map(|v| v.0).unwrap_or_default();
+    let first = values.len() + 1;
+    values.extend(head_values(entry));
+    values.push(Value::from(crate::rows::uuid_array(&distinct(referrals))));
+    let marks = (first..first + 6).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let text = format!(r#"WITH "listed" AS ({COLUMNS} VALUES ({marks}, CAST(${} AS uuid[]))) {}"#, first + 6, read.sql);
+    Ok(db.query_all_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, text, values)).await?)
+}
+
+/// The ids of `referrals`, each once, in order.
+fn distinct(referrals: &[ReferralId]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = referrals.iter().map(|r| r.0).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut values = read.values.map(|v| v.0).unwrap_or_default();
-    let first = values.len() + 1;
-    values.extend([
+    ids
+}
+
+/// The values of a listing's columns up to its referrals, in [`COLUMNS`]' order.
+fn head_values(entry: audit_log::Model) -> Vec<Value> {
+    vec![
         Value::from(entry.id),
         Value::from(entry.occurred_at),
         Value::from(entry.actor_role),
         Value::from(entry.actor_organisation_id),
         Value::from(entry.actor_user_id),
         Value::from(entry.action),
-        Value::from(crate::rows::uuid_array(&ids)),
-    ]);
-    let marks = (first..first + 6).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-    let text = format!(r#"WITH "listed" AS ({COLUMNS} VALUES ({marks}, CAST(${} AS uuid[]))) {}"#, first + 6, read.sql);
-    Ok(db.query_all_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, text, values)).await?)
+    ]
 }
 
 /// The entries about `referral`: those of a single record (`referral_id`) and the listings that showed it.
