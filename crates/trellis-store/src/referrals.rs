@@ -628,6 +628,9 @@ impl Store {
         let mut page = page_alone(&self.db, query, filter.limit.saturating_add(1)).await?;
         let has_next = page.len() > shown;
         page.truncate(shown);
+        if page.is_empty() {
+            return Ok(ReferralPage { records: Vec::new(), has_next });
+        }
         let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
         let found = listing
             .write_listing_reading(&self.db, ids.iter().map(|id| ReferralId(*id)), Some(people_statement(&ids)))

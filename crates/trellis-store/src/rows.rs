@@ -11,6 +11,8 @@
 //! with an error message formatted for every `NULL` of an optional column) decoding was a quarter of
 //! the server's instructions for a caseload page (callgrind, `docs/benchmarks.md`).
 
+use std::sync::LazyLock;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::{self, Decode, Row, Type};
@@ -83,14 +85,16 @@ pub(crate) async fn page_alone(
 }
 
 /// PostgreSQL: the demographics each of `referrals` holds, by descending referral id (the page's
-/// order); `$1` is their ids as one `uuid[]` text, which the audit entry of the page may share.
+/// order); `$1` is their ids as one `uuid[]` text.
 pub(crate) fn people_statement(referrals: &[Uuid]) -> Statement {
-    let columns = referral_demographics::Column::iter().map(|c| format!(r#""{}""#, c.as_str())).collect::<Vec<_>>();
-    let text = format!(
-        r#"SELECT {} FROM "referral_demographics" WHERE "referral_id" = ANY(CAST($1 AS uuid[])) ORDER BY "referral_id" DESC"#,
-        columns.join(", ")
-    );
-    Statement::from_sql_and_values(DatabaseBackend::Postgres, text, [uuid_array(referrals).into()])
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        let columns = referral_demographics::Column::iter().map(|c| format!(r#""{}""#, c.as_str()));
+        format!(
+            r#"SELECT {} FROM "referral_demographics" WHERE "referral_id" = ANY(CAST($1 AS uuid[])) ORDER BY "referral_id" DESC"#,
+            columns.collect::<Vec<_>>().join(", ")
+        )
+    });
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, TEXT.as_str(), [uuid_array(referrals).into()])
 }
 
 /// `ids` as PostgreSQL's text form of a `uuid[]`, `{…,…}`.
