@@ -29,6 +29,9 @@ pub enum ApiError {
         /// The stored version.
         current: u32,
     },
+    /// Another change to the same records was being saved at the same moment: nothing was saved.
+    #[error("another change to the same records was being saved at the same moment; nothing was saved, try again")]
+    Contended,
     /// Not possible in the current state.
     #[error("cannot {action} when {state}")]
     InvalidTransition {
@@ -53,7 +56,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Validation(_) => "VALIDATION",
-            ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::Conflict { .. } | ApiError::Contended => "CONFLICT",
             ApiError::InvalidTransition { .. } => "INVALID_TRANSITION",
             ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ApiError::Internal => "INTERNAL",
@@ -103,6 +106,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict { expected, current } => ApiError::Conflict { expected, current },
+            StoreError::Contended => ApiError::Contended,
             StoreError::Domain(d) => d.into(),
             StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             StoreError::Duplicate(field) => ApiError::Validation(ValueError::new(field, "", "is already taken")),
@@ -127,5 +131,20 @@ pub trait OrApiError<T> {
 impl<T, E: Into<ApiError>> OrApiError<T> for Result<T, E> {
     fn api(self) -> ApiResult<T> {
         self.map_err(|e| e.into().extend())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_the_database_stopped_for_another_is_a_conflict_without_versions_that_says_to_try_again() {
+        let error = ApiError::from(StoreError::Contended);
+        assert_eq!(error.code(), "CONFLICT");
+        assert!(error.to_string().contains("nothing was saved, try again"), "{error}");
+        let extended = error.extend();
+        let extensions = extended.extensions.expect("extensions");
+        assert!(extensions.get("expectedVersion").is_none() && extensions.get("currentVersion").is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! The store's one error type at its boundary.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use trellis_domain::DomainError;
 
 /// Why a store operation failed.
@@ -33,9 +33,39 @@ pub enum StoreError {
     /// (which may be personal data, and errors are logged).
     #[error("corrupt stored data in {0}")]
     Corrupt(&'static str),
+    /// Another transaction was saving a change to the same rows at the same moment and the database
+    /// stopped this one to let it finish (a deadlock, or a serialization failure): nothing of this one
+    /// was saved, and trying again will most likely work.
+    #[error("another change to the same records was being saved at the same moment")]
+    Contended,
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+/// PostgreSQL's codes for a transaction stopped because of another one: `serialization_failure` and
+/// `deadlock_detected` (class 40, "transaction rollback").
+const CONTENTION: [&str; 2] = ["40001", "40P01"];
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        if sqlstate(&e).is_some_and(|code| CONTENTION.contains(&code.as_str())) {
+            StoreError::Contended
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+/// The SQLSTATE the database answered with, if `e` is the database's own refusal.
+fn sqlstate(e: &DbErr) -> Option<String> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
+    else {
+        return None;
+    };
+    Some(e.as_database_error()?.code()?.into_owned())
 }
 
 impl StoreError {

@@ -187,6 +187,65 @@ both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |s
     assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2], "no gaps, no doubles");
 });
 
+/// A write the database stops to break a deadlock is a typed, retryable error and saves nothing. Here a
+/// second transaction holds every rollup row the change must add to, then waits for the referral row the
+/// change has just locked: PostgreSQL stops the change, which has waited the longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_contended_and_saves_nothing() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let (_db, store) = trellis_store::testing::TestDb::migrated(trellis_store::testing::Backend::Postgres).await;
+    let f = Fixture::create(&store).await;
+    let lw = Fixture::actor(&f.link_worker);
+    let id = store
+        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
+        .await
+        .unwrap()
+        .referral
+        .state
+        .id;
+
+    let other = store.connection().begin().await.unwrap();
+    // This side waits long enough that the change's side is the one to find the deadlock.
+    other.execute_unprepared("SET LOCAL deadlock_timeout = '30s'").await.unwrap();
+    other.execute_unprepared("SELECT 1 FROM report_rollups FOR UPDATE").await.unwrap();
+    let change = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let contact = ReferralCommand::RecordContact { note: Some("Talked about walking".into()) };
+            store.transition_referral(id, 1, contact, &lw, Utc::now()).await
+        }
+    });
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    while store
+        .connection()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, waiting))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+        == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let touch = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE referrals SET updated_at = updated_at WHERE id = $1",
+        [id.0.into()],
+    );
+    other.execute_raw(touch).await.unwrap();
+    other.rollback().await.unwrap();
+
+    let stopped = change.await.unwrap();
+    assert!(matches!(stopped, Err(StoreError::Contended)), "{stopped:?}");
+    let now = store.referral(&lw, id, Utc::now()).await.unwrap();
+    assert_eq!((now.state.status, now.state.version), (ReferralStatus::Referred, 1), "nothing was saved");
+    assert_eq!(store.referral_history(&lw, id).await.unwrap().len(), 1);
+    let again = ReferralCommand::RecordContact { note: None };
+    assert!(store.transition_referral(id, 1, again, &lw, Utc::now()).await.is_ok(), "trying again works");
+}
+
 async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = vec![];
     for h in handles.collect::<Vec<_>>() {

@@ -366,6 +366,13 @@ async fn act(
         Err(StoreError::Domain(e)) => {
             again_with_error(&state, &staff, shell, id, action, &form, field_error(action, &e)).await
         }
+        Err(StoreError::Contended) => {
+            let message = "Someone else was saving a change to this referral at the same moment, so nothing was \
+                           saved: check and submit again"
+                .to_owned();
+            let error = FormError { field: action.first_field(), message };
+            again_with_error(&state, &staff, shell, id, action, &form, error).await
+        }
         Err(StoreError::UnknownReference(what)) => {
             let message = match what {
                 "service" => "That service is no longer taking offers: search again".to_owned(),

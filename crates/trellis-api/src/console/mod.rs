@@ -178,6 +178,15 @@ pub(crate) fn refused(refusal: csrf::Refusal, form: &str) -> Response {
 
 /// The store failed: logged (never a secret or a person's details), and a plain page.
 pub(crate) fn failure(e: &trellis_store::StoreError) -> Response {
+    if matches!(e, trellis_store::StoreError::Contended) {
+        tracing::warn!("console: a change met another saved at the same moment and was not saved");
+        return problem(
+            StatusCode::CONFLICT,
+            None,
+            "Nothing was saved",
+            "Someone else was saving a change to the same records at the same moment. Go back and try again.",
+        );
+    }
     tracing::error!(error = %e, "console: the store failed");
     problem(
         StatusCode::SERVICE_UNAVAILABLE,

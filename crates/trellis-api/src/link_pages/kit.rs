@@ -177,6 +177,15 @@ pub(crate) fn problem(status: StatusCode, heading: &'static str, message: &'stat
 
 /// The store failed: logged here (never the token), and a plain page for the provider.
 pub(crate) fn failure(e: &trellis_store::StoreError) -> Response {
+    if matches!(e, trellis_store::StoreError::Contended) {
+        tracing::warn!("provider page: an answer met another change saved at the same moment and was not saved");
+        return problem(
+            StatusCode::CONFLICT,
+            "Your answer was not saved",
+            "Someone else was saving a change to this referral at the same moment. Please open the link again \
+             and send your answer again.",
+        );
+    }
     tracing::error!(error = %e, "provider page: the store failed");
     problem(
         StatusCode::INTERNAL_SERVER_ERROR,
