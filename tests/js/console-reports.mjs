@@ -32,6 +32,10 @@ try {
   report.chartsWithTitles = await page.locator("svg[role=img] > title").count();
   report.chartsFollowedByTables = await page.locator("figure + div.wrap > table").count();
   report.tables = await page.locator("section.report table").count();
+  const bySource = page.locator("section#referrals-by-source");
+  report.sourceBars = await bySource.locator("svg rect").count();
+  report.sourceRows = await bySource.locator("tbody tr").count();
+  report.sourceCaption = (await bySource.locator("figcaption").count()) ? await bySource.locator("figcaption").textContent() : "";
   report.smallShown = await page.getByRole("cell", { name: "<5", exact: true }).count();
   await audit("01-reports");
   // Filtering is a plain GET form.

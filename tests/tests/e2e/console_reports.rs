@@ -1,7 +1,7 @@
 //! The console's impact report page, on both databases: it shows the network lead the very numbers
 //! GraphQL and the CSV files give for the same period and filters; nobody else may open it; and in
-//! Chromium every chart is an SVG image with a title followed by its table, passing axe-core's
-//! WCAG 2.2 AA rules.
+//! Chromium every chart is an SVG image with a title followed by its table (a long table's chart only its
+//! largest rows, saying so), passing axe-core's WCAG 2.2 AA rules.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on the first surprise")]
 
@@ -98,10 +98,45 @@ on_both_databases!(only_a_network_lead_opens_the_reports_page_and_its_header_lin
     assert_ne!(get(&app, "/reports", None).await.status, StatusCode::OK, "signed out: to the sign-in page");
 });
 
+/// Twenty more practices, each referring one person yesterday: with the fixture's two, the referrals by
+/// source are more rows than a chart draws.
+async fn twenty_more_practices_each_referring_once(app: &TestApp) {
+    use trellis_domain::Role;
+    use trellis_domain::organisation::OrganisationKind;
+    use trellis_domain::values::EmailAddress;
+    use trellis_store::accounts::{NewOrganisation, NewUser};
+    use trellis_store::testing::Fixture;
+    let (f, now) = (&app.fixture, chrono::Utc::now());
+    let yesterday = now - chrono::Duration::days(1);
+    for i in 0..20u32 {
+        let practice = NewOrganisation {
+            kind: OrganisationKind::GpPractice,
+            name: format!("Practice {i:02}"),
+            ods_code: Some(format!("C82{i:03}")),
+            email: Some(EmailAddress::parse(&format!("practice{i}@example.org")).unwrap()),
+            link_worker_service: Some(f.service.id),
+            mesh_mailbox: None,
+            gp_message_at_first_contact: false,
+        };
+        let practice = app.store.create_organisation(practice, now).await.unwrap();
+        let gp = NewUser {
+            organisation: practice.id,
+            role: Role::GpPractice,
+            email: EmailAddress::parse(&format!("gp{i}@example.org")).unwrap(),
+            name: format!("Dr {i:02}"),
+        };
+        let gp = app.store.create_user(gp, now).await.unwrap();
+        let mut new = f.referral(&crate::reports::nhs(100 + i));
+        new.consent.as_mut().unwrap().recorded_at = yesterday - chrono::Duration::hours(1);
+        app.store.submit_referral(new, None, &Fixture::actor(&gp), yesterday).await.unwrap();
+    }
+}
+
 on_both_databases!(
     in_chromium_every_chart_is_an_svg_image_followed_by_its_table_and_the_page_passes_axe_wcag_22_aa,
     |app: TestApp| async move {
         seed(&app).await;
+        twenty_more_practices_each_referring_once(&app).await;
         let path = sign_in_path(&app, app.fixture.network_lead.id).await;
         let backend = match app.store.backend() {
             sea_orm::DatabaseBackend::Postgres => "postgres",
@@ -120,6 +155,10 @@ on_both_databases!(
         assert!(charts >= 10, "{report:#}");
         assert_eq!(report["chartsWithTitles"], charts, "every chart has a title");
         assert_eq!(report["chartsFollowedByTables"], charts, "every chart is followed by its table");
+        assert_eq!(report["sourceBars"], 20, "22 practices, 20 bars: {report:#}");
+        assert_eq!(report["sourceRows"], 23, "every practice and the total in the table: {report:#}");
+        let caption = report["sourceCaption"].as_str().unwrap();
+        assert!(caption.contains("The 20 largest of 22 rows"), "the chart says what it leaves out: {caption}");
         assert_eq!(report["tables"].as_u64(), Some(trellis_domain::report::TABLE_NAMES.len() as u64));
         assert!(report["smallShown"].as_u64().unwrap() >= 1, "the practice's three referrals are <5: {report:#}");
         assert!(report["filteredQuery"].as_str().unwrap().contains("need=debt"), "{report:#}");

@@ -41,6 +41,8 @@ pub(crate) struct TableView {
     pub(crate) chart: &'static str,
     pub(crate) height: u32,
     pub(crate) bars: Vec<Bar>,
+    /// How many rows the table has when its chart draws only the largest ([`svg::MOST_BARS`]).
+    pub(crate) bars_of: Option<usize>,
     pub(crate) segments: Vec<String>,
     pub(crate) points: Vec<Point>,
     pub(crate) csv_href: String,
@@ -81,12 +83,13 @@ fn view(table: &Table, query: &str) -> TableView {
         },
         height: 0,
         bars: vec![],
+        bars_of: None,
         segments: vec![],
         points: vec![],
         csv_href: format!("/reports/{}.csv?{query}", table.name),
     };
     match svg::drawing(table) {
-        Some(Drawing::Bars { height, bars }) => (v.height, v.bars) = (height, bars),
+        Some(Drawing::Bars { height, bars, of }) => (v.height, v.bars, v.bars_of) = (height, bars, of),
         Some(Drawing::Line { segments, points }) => (v.segments, v.points) = (segments, points),
         None => {}
     }
