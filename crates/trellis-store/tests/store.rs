@@ -29,6 +29,11 @@ fn key(k: &str, hash: &str) -> Option<IdempotencyKey> {
     })
 }
 
+/// A referral the fixture's GP has just submitted.
+async fn submitted_referral(store: &Store, f: &Fixture) -> ReferralId {
+    store.submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now()).await.unwrap().referral.state.id
+}
+
 async fn contacted_referral(store: &Store, f: &Fixture) -> ReferralId {
     let gp = Fixture::actor(&f.gp);
     let lw = Fixture::actor(&f.link_worker);
@@ -112,13 +117,7 @@ fn filter(scope: ReferralScope) -> ReferralFilter {
 
 both_databases!(nobody_reads_another_organisations_referral_by_guessing_its_id, |store: Store| async move {
     let f = Fixture::create(&store).await;
-    let id = store
-        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
-        .await
-        .unwrap()
-        .referral
-        .state
-        .id;
+    let id = submitted_referral(&store, &f).await;
     for outsider in [&f.other_gp, &f.other_link_worker, &f.provider_user, &f.network_lead, &f.admin] {
         let actor = Fixture::actor(outsider);
         assert!(
@@ -158,13 +157,7 @@ both_databases!(a_transition_against_a_stale_version_is_a_conflict_and_changes_n
 both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
-    let id = store
-        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
-        .await
-        .unwrap()
-        .referral
-        .state
-        .id;
+    let id = submitted_referral(&store, &f).await;
     let attempts = (0..8).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -196,13 +189,7 @@ async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_contended_and_saves
     let (_db, store) = trellis_store::testing::TestDb::migrated(trellis_store::testing::Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
-    let id = store
-        .submit_referral(f.referral(NHS), None, &Fixture::actor(&f.gp), Utc::now())
-        .await
-        .unwrap()
-        .referral
-        .state
-        .id;
+    let id = submitted_referral(&store, &f).await;
 
     let other = store.connection().begin().await.unwrap();
     // This side waits long enough that the change's side is the one to find the deadlock.
