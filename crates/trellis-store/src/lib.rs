@@ -31,6 +31,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod capacity_checks;
+mod contention;
 mod convert;
 pub mod directory;
 pub mod directory_list;

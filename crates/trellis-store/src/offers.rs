@@ -248,6 +248,16 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<OfferRecord, StoreError> {
+        crate::contention::retried(move || self.make_offer_once(request.clone(), actor, now)).await
+    }
+
+    /// [`Store::make_offer`], made once.
+    async fn make_offer_once(
+        &self,
+        request: OfferRequest,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<OfferRecord, StoreError> {
         let OfferRequest { referral: referral_id, expected_version, service: service_id, note, part_of, timers } =
             request;
         let txn = self.db.begin().await?;
@@ -545,6 +555,21 @@ impl Store {
     /// transaction: the link worker is told of an answer; a provider's confirmed attendance moves the
     /// referral to attending; an expiry flags the referral.
     pub async fn transition_offer(
+        &self,
+        id: OfferId,
+        expected_version: u32,
+        command: OfferCommand,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<OfferRecord, StoreError> {
+        crate::contention::retried(move || {
+            self.transition_offer_once(id, expected_version, command.clone(), actor, now)
+        })
+        .await
+    }
+
+    /// [`Store::transition_offer`], made once.
+    async fn transition_offer_once(
         &self,
         id: OfferId,
         expected_version: u32,

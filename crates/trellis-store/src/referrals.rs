@@ -282,6 +282,17 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Submission, StoreError> {
+        crate::contention::retried(move || self.submit_referral_once(new.clone(), key.clone(), actor, now)).await
+    }
+
+    /// [`Store::submit_referral`], made once.
+    async fn submit_referral_once(
+        &self,
+        new: NewReferral,
+        key: Option<IdempotencyKey>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Submission, StoreError> {
         // The submission answers with what it wrote, not a fresh read: instants at the databases' precision.
         let now = now.trunc_subsecs(6);
         let id = ReferralId::new_at(now);
@@ -658,9 +669,16 @@ impl Store {
         if let ReferralCommand::Close { reason, note } = command {
             return self.close_referral(id, expected_version, reason, note, None, actor, now).await;
         }
-        let txn = self.db.begin().await?;
-        let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
-        txn.commit().await?;
+        let event = crate::contention::retried(|| {
+            let command = command.clone();
+            async move {
+                let txn = self.db.begin().await?;
+                let event = self.transition_in(&txn, id, Some(expected_version), command, actor, now).await?;
+                txn.commit().await?;
+                Ok::<_, StoreError>(event)
+            }
+        })
+        .await?;
         self.referral_unaudited(actor, event.referral).await
     }
 

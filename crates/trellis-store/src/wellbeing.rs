@@ -118,6 +118,18 @@ impl Store {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(ReferralRecord, PlanVersion), StoreError> {
+        crate::contention::retried(move || self.update_plan_once(id, expected_version, draft.clone(), actor, now)).await
+    }
+
+    /// [`Store::update_plan`], made once.
+    async fn update_plan_once(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        draft: PlanDraft,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(ReferralRecord, PlanVersion), StoreError> {
         let now = now.trunc_subsecs(6);
         let recorded_by = actor
             .user
@@ -155,6 +167,19 @@ impl Store {
     /// the instrument's current version; nothing is stored if they do not score, or if the measure is dated
     /// in the future or before the referral was made.
     pub async fn record_measure(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        new: NewMeasure,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(ReferralRecord, Measure), StoreError> {
+        crate::contention::retried(move || self.record_measure_once(id, expected_version, new.clone(), actor, now))
+            .await
+    }
+
+    /// [`Store::record_measure`], made once.
+    async fn record_measure_once(
         &self,
         id: ReferralId,
         expected_version: u32,
@@ -205,6 +230,24 @@ impl Store {
     /// answered twice) needs the reason none was taken, which is recorded with the closure.
     #[allow(clippy::too_many_arguments, reason = "one command's parts, as the API passes them")]
     pub async fn close_referral(
+        &self,
+        id: ReferralId,
+        expected_version: u32,
+        reason: ClosureReason,
+        note: Option<Note>,
+        no_follow_up: Option<NoFollowUpReason>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReferralRecord, StoreError> {
+        crate::contention::retried(move || {
+            self.close_referral_once(id, expected_version, reason, note.clone(), no_follow_up, actor, now)
+        })
+        .await
+    }
+
+    /// [`Store::close_referral`], made once.
+    #[allow(clippy::too_many_arguments, reason = "one command's parts, as the API passes them")]
+    async fn close_referral_once(
         &self,
         id: ReferralId,
         expected_version: u32,

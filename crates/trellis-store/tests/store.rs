@@ -180,16 +180,25 @@ both_databases!(concurrent_writers_on_one_version_produce_exactly_one_winner, |s
     assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2], "no gaps, no doubles");
 });
 
-/// A write the database stops to break a deadlock is a typed, retryable error and saves nothing. Here a
-/// second transaction holds every rollup row the change must add to, then waits for the referral row the
-/// change has just locked: PostgreSQL stops the change, which has waited the longer.
+/// A change the database stops to break a deadlock saved nothing, so the store makes it again: it is
+/// saved once. Here a second transaction holds every rollup row the change must add to, then waits for the
+/// referral row the change has just locked: PostgreSQL stops the change, which has waited the longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_contended_and_saves_nothing() {
+async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_made_again_and_saved_once() {
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
     let (_db, store) = trellis_store::testing::TestDb::migrated(trellis_store::testing::Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
     let id = submitted_referral(&store, &f).await;
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            let row = store.connection().query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await;
+            row.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()";
+    let deadlocks_before = count(deadlocks).await;
 
     let other = store.connection().begin().await.unwrap();
     // This side waits long enough that the change's side is the one to find the deadlock.
@@ -204,16 +213,7 @@ async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_contended_and_saves
     });
     let waiting =
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    while store
-        .connection()
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, waiting))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap()
-        == 0
-    {
+    while count(waiting).await == 0 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let touch = Statement::from_sql_and_values(
@@ -224,13 +224,16 @@ async fn on_postgres_a_change_stopped_to_break_a_deadlock_is_contended_and_saves
     other.execute_raw(touch).await.unwrap();
     other.rollback().await.unwrap();
 
-    let stopped = change.await.unwrap();
-    assert!(matches!(stopped, Err(StoreError::Contended)), "{stopped:?}");
-    let now = store.referral(&lw, id, Utc::now()).await.unwrap();
-    assert_eq!((now.state.status, now.state.version), (ReferralStatus::Referred, 1), "nothing was saved");
-    assert_eq!(store.referral_history(&lw, id).await.unwrap().len(), 1);
-    let again = ReferralCommand::RecordContact { note: None };
-    assert!(store.transition_referral(id, 1, again, &lw, Utc::now()).await.is_ok(), "trying again works");
+    let saved = change.await.unwrap().unwrap();
+    assert_eq!((saved.state.status, saved.state.version), (ReferralStatus::Contacted, 2));
+    let history = store.referral_history(&lw, id).await.unwrap();
+    assert_eq!(history.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1, 2], "saved once");
+    // The first try was stopped: PostgreSQL counted the deadlock (its statistics arrive within seconds).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count(deadlocks).await == deadlocks_before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(deadlocks).await, deadlocks_before + 1, "the change met one deadlock");
 }
 
 async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {

@@ -194,6 +194,16 @@ impl Store {
         command: OfferCommand,
         now: DateTime<Utc>,
     ) -> Result<LinkAction, LinkError> {
+        crate::contention::retried(move || self.act_on_offer_link_once(token, command.clone(), now)).await
+    }
+
+    /// [`Store::act_on_offer_link`], made once.
+    async fn act_on_offer_link_once(
+        &self,
+        token: &str,
+        command: OfferCommand,
+        now: DateTime<Utc>,
+    ) -> Result<LinkAction, LinkError> {
         let live = self.live_offer_link(token, now).await?;
         let (link, provider) = (live.link, live.provider);
         let actor = Actor::provider_link(provider);
@@ -246,6 +256,21 @@ impl Store {
     /// `Task.partOf`), as the provider may once it has accepted. `Ok(None)` when the offer's state no
     /// longer allows it (nothing changes); the link worker is told in the same transaction.
     pub async fn propose_onward_via_link(
+        &self,
+        token: &str,
+        service: trellis_domain::ServiceId,
+        note: Option<String>,
+        timers: crate::offers::OfferTimers,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
+        crate::contention::retried(move || {
+            self.propose_onward_via_link_once(token, service, note.clone(), timers, now)
+        })
+        .await
+    }
+
+    /// [`Store::propose_onward_via_link`], made once.
+    async fn propose_onward_via_link_once(
         &self,
         token: &str,
         service: trellis_domain::ServiceId,
