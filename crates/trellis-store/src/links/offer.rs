@@ -263,10 +263,8 @@ impl Store {
         timers: crate::offers::OfferTimers,
         now: DateTime<Utc>,
     ) -> Result<Option<crate::offers::OfferRecord>, LinkError> {
-        crate::contention::retried(move || {
-            self.propose_onward_via_link_once(token, service, note.clone(), timers, now)
-        })
-        .await
+        crate::contention::retried(move || self.propose_onward_via_link_once(token, service, note.clone(), timers, now))
+            .await
     }
 
     /// [`Store::propose_onward_via_link`], made once.
