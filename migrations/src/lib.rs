@@ -29,6 +29,7 @@ mod m20261126_000017_create_import_runs;
 mod m20261126_000018_create_report_rollups;
 mod m20261126_000019_batch_listing_index_writes;
 mod m20261126_000020_defer_rollup_triggers;
+mod m20261127_000021_bin_listings;
 pub mod report_rollups;
 
 /// Every migration in order.
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000018_create_report_rollups::Migration),
             Box::new(m20261126_000019_batch_listing_index_writes::Migration),
             Box::new(m20261126_000020_defer_rollup_triggers::Migration),
+            Box::new(m20261127_000021_bin_listings::Migration),
         ]
     }
 }

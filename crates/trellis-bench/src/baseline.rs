@@ -166,7 +166,8 @@ async fn audit_read(db: &DatabaseConnection, service: Uuid, reader: Uuid, referr
 }
 
 /// The one audit entry of a page of `referrals` listed by the link worker `reader`: on PostgreSQL one
-/// row with a `uuid[]`; on SQLite one row with a JSON array and its index rows, in one transaction.
+/// row with a sorted `uuid[]` and its bin (`trellis_store::audit::bin_sql`); on SQLite one row with a JSON
+/// array and its index rows, in one transaction.
 async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, referrals: &[Uuid]) -> anyhow::Result<()> {
     if referrals.is_empty() {
         return Ok(());
@@ -174,18 +175,24 @@ async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, ref
     let b = db.get_database_backend();
     let id = Uuid::now_v7();
     let head = vec![v(id), v(Utc::now()), v("link_worker"), v(Some(service)), v(Some(reader)), v("referral.listed")];
-    let columns = "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
+    let columns = "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids";
     if b == DatabaseBackend::Postgres {
-        let array = format!("{{{}}}", referrals.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
+        let mut sorted = referrals.to_vec();
+        sorted.sort_unstable();
+        let array = format!("{{{}}}", sorted.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
         let mut values = head;
         values.push(v(array));
-        db.execute_raw(sql(b, &format!("{columns} VALUES ($1,$2,$3,$4,$5,$6,CAST($7 AS uuid[]))"), values)).await?;
+        let text = format!(
+            "{columns}, listed_bin) SELECT $1,$2,$3,$4,$5,$6,ids,{} FROM (SELECT CAST($7 AS uuid[]) AS ids) AS listed",
+            trellis_store::audit::bin_sql("ids")
+        );
+        db.execute_raw(sql(b, &text, values)).await?;
     } else {
         let json = serde_json::Value::from(referrals.iter().map(Uuid::to_string).collect::<Vec<_>>()).to_string();
         let mut values = head;
         values.push(v(json));
         let txn = db.begin().await?;
-        txn.execute_raw(sql(b, &format!("{columns} VALUES ($1,$2,$3,$4,$5,$6,$7)"), values)).await?;
+        txn.execute_raw(sql(b, &format!("{columns}) VALUES ($1,$2,$3,$4,$5,$6,$7)"), values)).await?;
         let marks = vec!["(?,?)"; referrals.len()].join(",");
         let index = format!("INSERT INTO audit_log_referrals (referral_id, audit_id) VALUES {marks}");
         let values: Vec<Value> = referrals.iter().flat_map(|r| [v(*r), v(id)]).collect();
@@ -197,7 +204,7 @@ async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, ref
 
 /// "Who saw this person's record": the newest 51 audit entries about one of `people` (one page of 50 and
 /// whether more follow), its single-record entries and the listings that showed it, as
-/// `Store::audit_log` asks (through the GIN index on PostgreSQL, the index table on SQLite).
+/// `Store::audit_log` asks (through the listings' bins on PostgreSQL, the index table on SQLite).
 pub fn who_saw(db: &DatabaseConnection, people: Arc<Vec<Uuid>>) -> Operation {
     let db = db.clone();
     let ids = people;
@@ -285,12 +292,18 @@ pub async fn who_saw_people(db: &DatabaseConnection, seeded: &Seeded) -> anyhow:
 
 /// The statement of [`who_saw`] for `referral`.
 pub fn who_saw_statement(backend: DatabaseBackend, referral: Uuid) -> Statement {
-    let text = if backend == DatabaseBackend::Postgres {
-        "SELECT * FROM audit_log WHERE id = ANY(ARRAY(SELECT id FROM audit_log WHERE referral_id = $1 \
-         UNION ALL SELECT id FROM audit_log WHERE referral_ids @> ARRAY[$2]::uuid[])) ORDER BY id DESC LIMIT 51"
-    } else {
-        "SELECT * FROM audit_log WHERE (referral_id = $1 \
-         OR id IN (SELECT audit_id FROM audit_log_referrals WHERE referral_id = $2)) ORDER BY id DESC LIMIT 51"
-    };
+    if backend == DatabaseBackend::Postgres {
+        let bins = trellis_store::audit::bins_holding(trellis_domain::ReferralId(referral));
+        let bins = format!("{{{}}}", bins.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+        let text = "SELECT * FROM audit_log WHERE id = ANY(ARRAY(SELECT id FROM audit_log WHERE referral_id = $1 \
+             UNION ALL SELECT id FROM audit_log WHERE actor_organisation_id = ANY(ARRAY(\
+             SELECT referring_organisation_id FROM referrals WHERE id = $2 UNION ALL \
+             SELECT link_worker_service_id FROM referrals WHERE id = $3)) \
+             AND listed_bin = ANY($4::bigint[]) AND listed_bin IS NOT NULL AND referral_ids @> ARRAY[$5]::uuid[])) \
+             ORDER BY id DESC LIMIT 51";
+        return sql(backend, text, vec![v(referral), v(referral), v(referral), v(bins), v(referral)]);
+    }
+    let text = "SELECT * FROM audit_log WHERE (referral_id = $1 \
+         OR id IN (SELECT audit_id FROM audit_log_referrals WHERE referral_id = $2)) ORDER BY id DESC LIMIT 51";
     sql(backend, text, vec![v(referral), v(referral)])
 }

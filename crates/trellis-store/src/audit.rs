@@ -20,6 +20,7 @@ mod listing;
 mod per_request;
 
 pub(crate) use group_commit::GroupCommit;
+pub use listing::{bin_sql, bins_holding};
 pub use per_request::within_one_request;
 
 /// One audit entry.
@@ -113,37 +114,43 @@ impl Audit<'_> {
         db: &DatabaseConnection,
         referrals: impl IntoIterator<Item = ReferralId>,
     ) -> Result<(), StoreError> {
-        self.write_listing_reading(db, referrals, None).await.map(|_| ())
+        let listing = Audit { referral: None, ..*self };
+        let mut listed = per_request::lock_listings(&listing).await;
+        let mut shown: Vec<ReferralId> = referrals.into_iter().collect();
+        if let Some(listed) = &listed {
+            shown.retain(|r| !listed.contains(&r.0));
+        }
+        if shown.is_empty() {
+            return Ok(());
+        }
+        listing::write(db, listing.model(None), &shown).await?;
+        if let Some(listed) = &mut listed {
+            listed.extend(shown.iter().map(|r| r.0));
+        }
+        Ok(())
     }
 
-    /// [`Audit::write_listing`], and on PostgreSQL `read` (the details of the referrals listed) run by
-    /// the statement that writes the entry; returns what `read` found.
-    pub(crate) async fn write_listing_reading(
+    /// PostgreSQL: reads a caseload page (`page`, a query of referrals, newest first, one more than
+    /// `shown` to learn whether more follow) with each referral's people, and writes the entry of the
+    /// listing of the first `shown` in the same statement ([`listing::read_page_writing`]), leaving out
+    /// within one request a referral already listed. Returns once the entry is committed: the rows, the
+    /// referral's columns then its demographics'.
+    pub(crate) async fn read_listed_page(
         &self,
         db: &DatabaseConnection,
-        referrals: impl IntoIterator<Item = ReferralId>,
-        read: Option<Statement>,
+        page: Statement,
+        shown: u64,
     ) -> Result<Vec<QueryResult>, StoreError> {
         let listing = Audit { referral: None, ..*self };
-        let entry = listing.model(None);
-        let write = |shown: Vec<ReferralId>| async move {
-            match read {
-                Some(read) => listing::write_reading(db, entry, &shown, read).await,
-                None if shown.is_empty() => Ok(Vec::new()),
-                None => listing::write(db, entry, &shown).await.map(|()| Vec::new()),
+        let mut listed = per_request::lock_listings(&listing).await;
+        let before: Vec<Uuid> = listed.as_ref().map(|l| l.iter().copied().collect()).unwrap_or_default();
+        let rows = listing::read_page_writing(db, listing.model(None), page, shown, &before).await?;
+        if let Some(listed) = &mut listed {
+            for row in rows.iter().take(usize::try_from(shown).unwrap_or(usize::MAX)) {
+                listed.insert(row.try_get_by_index::<Uuid>(0)?);
             }
-        };
-        let referrals: Vec<ReferralId> = referrals.into_iter().collect();
-        match per_request::lock_all(&listing, referrals.clone()).await {
-            Some(mut locked) => {
-                let found = write(locked.iter().map(|(referral, _)| *referral).collect()).await?;
-                for (_, written) in &mut locked {
-                    **written = true;
-                }
-                Ok(found)
-            }
-            None => write(referrals).await,
         }
+        Ok(rows)
     }
 
     /// Commits the entry of a single read together with the entries of other reads waiting at the

@@ -21,7 +21,7 @@ use crate::audit::Audit;
 use crate::convert::{stored, unreadable, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
 use crate::outbox::{NewEmail, Occasion, OutboxJob};
-use crate::rows::{self, page_alone, page_with_person, people_statement, with_person};
+use crate::rows::{self, page_with_person, with_person};
 use crate::{Store, StoreError};
 
 /// The person a referral is for, as the referrer gives them and as the referral keeps them.
@@ -573,13 +573,18 @@ impl Store {
     }
 
     /// One page of [`Store::referrals`] (at most `filter.limit`), and whether more follow. Only the
-    /// people on the page are audited, not the one read to learn that more follow.
+    /// people on the page are audited, not the one read to learn that more follow. The scope must be
+    /// the actor's own: the audit finds a listing again by the organisation that listed it.
     pub async fn referral_page(
         &self,
         actor: &Actor,
         filter: &ReferralFilter,
         now: DateTime<Utc>,
     ) -> Result<ReferralPage, StoreError> {
+        if ReferralScope::of(actor) != Some(filter.scope) {
+            let action = "list referrals outside its own organisation";
+            return Err(StoreError::Domain(trellis_domain::DomainError::Forbidden { role: actor.role, action }));
+        }
         let mut query = referral::Entity::find().filter(scope_condition(filter.scope));
         if !filter.statuses.is_empty() {
             query = query.filter(referral::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
@@ -635,22 +640,17 @@ impl Store {
             listing.write_listing(&self.db, records.iter().map(|r| r.state.id)).await?;
             return Ok(ReferralPage { records, has_next });
         }
-        // PostgreSQL: the page's referrals, then their people read by the statement writing the entry.
-        let mut page = page_alone(&self.db, query, filter.limit.saturating_add(1)).await?;
-        let has_next = page.len() > shown;
-        page.truncate(shown);
-        if page.is_empty() {
-            return Ok(ReferralPage { records: Vec::new(), has_next });
-        }
-        let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
-        let found = listing
-            .write_listing_reading(&self.db, ids.iter().map(|id| ReferralId(*id)), Some(people_statement(&ids)))
-            .await?;
-        let people = rows::people(&found)?;
-        if people.len() != page.len() || people.iter().zip(&page).any(|(p, r)| p.referral_id != r.id) {
-            return Err(StoreError::Corrupt("referral_demographics of a listed referral"));
-        }
-        let records = page.into_iter().zip(people).map(|(r, p)| record_from(r, p)).collect::<Result<Vec<_>, _>>()?;
+        // PostgreSQL: one statement reads the page with its people and writes its entry.
+        let page = self
+            .db
+            .get_database_backend()
+            .build(&query.order_by_desc(referral::Column::Id).limit(filter.limit.saturating_add(1)).into_query());
+        let rows = listing.read_listed_page(&self.db, page, filter.limit).await?;
+        let has_next = rows.len() > shown;
+        let records = rows::shown_with_people(&rows, shown)?
+            .into_iter()
+            .map(|row| record_from(row.referral, row.person))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ReferralPage { records, has_next })
     }
 

@@ -17,11 +17,12 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::{self, Decode, Row, Type};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, JoinType, QueryOrder, QueryResult,
-    QuerySelect, QueryTrait, RelationTrait, RuntimeErr, Select, SelectModel, Selector, Statement, TryGetable,
+    ConnectionTrait, DbErr, FromQueryResult, IdenStatic, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, RelationTrait, RuntimeErr, Select, SelectModel, Selector, TryGetable,
 };
 use uuid::Uuid;
 
+use crate::StoreError;
 use crate::entity::{referral, referral_demographics};
 
 /// A referral and its person, as the referral holds them.
@@ -70,31 +71,33 @@ pub(crate) async fn page_with_person(
     decode_all(&db.query_all_raw(statement).await?, ReferralWithPerson::decode)
 }
 
-/// The first `limit` referrals `query` finds, newest first, without their people: on PostgreSQL a
-/// page reads them in a second statement, the one that writes the page's audit entry
-/// ([`people_statement`]). A statement of one table is planned in well under half the time of the
-/// page joined with its people, and PostgreSQL plans a page afresh on every call.
-pub(crate) async fn page_alone(
-    db: &impl ConnectionTrait,
-    query: Select<referral::Entity>,
-    limit: u64,
-) -> Result<Vec<referral::Model>, DbErr> {
-    let statement =
-        db.get_database_backend().build(&query.order_by_desc(referral::Column::Id).limit(limit).into_query());
-    decode_all(&db.query_all_raw(statement).await?, decode_referral)
+/// The columns of `referral_demographics`, qualified, in the order of their model's fields: a page's
+/// people as PostgreSQL reads them with the page (`audit::listing::read_page_writing`).
+pub(crate) fn demographics_columns() -> &'static str {
+    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+        let columns =
+            referral_demographics::Column::iter().map(|c| format!(r#""referral_demographics"."{}""#, c.as_str()));
+        columns.collect::<Vec<_>>().join(", ")
+    });
+    COLUMNS.as_str()
 }
 
-/// PostgreSQL: the demographics each of `referrals` holds, by descending referral id (the page's
-/// order); `$1` is their ids as one `uuid[]` text.
-pub(crate) fn people_statement(referrals: &[Uuid]) -> Statement {
-    static TEXT: LazyLock<String> = LazyLock::new(|| {
-        let columns = referral_demographics::Column::iter().map(|c| format!(r#""{}""#, c.as_str()));
-        format!(
-            r#"SELECT {} FROM "referral_demographics" WHERE "referral_id" = ANY(CAST($1 AS uuid[])) ORDER BY "referral_id" DESC"#,
-            columns.collect::<Vec<_>>().join(", ")
-        )
-    });
-    Statement::from_sql_and_values(DatabaseBackend::Postgres, TEXT.as_str(), [uuid_array(referrals).into()])
+/// The first `shown` rows of a page read with its people (a referral's columns, then its demographics'),
+/// decoded by position. Each must have its demographics: a referral without is corrupt data, not a
+/// row to leave out.
+pub(crate) fn shown_with_people(rows: &[QueryResult], shown: usize) -> Result<Vec<ReferralWithPerson>, StoreError> {
+    static REFERRAL_COLUMNS: LazyLock<usize> = LazyLock::new(|| referral::Column::iter().count());
+    rows.iter()
+        .take(shown)
+        .enumerate()
+        .map(|(i, row)| {
+            if row.try_get_by_index::<Option<Uuid>>(*REFERRAL_COLUMNS)?.is_none() {
+                return Err(StoreError::Corrupt("referral_demographics of a listed referral"));
+            }
+            let unchecked = if i == 0 { None } else { row.try_as_pg_row() };
+            Ok(ReferralWithPerson::decode(&mut Columns { row, unchecked, next: 0 })?)
+        })
+        .collect()
 }
 
 /// `ids` as PostgreSQL's text form of a `uuid[]`, `{…,…}`.
@@ -109,11 +112,6 @@ pub(crate) fn uuid_array(ids: &[Uuid]) -> String {
     }
     array.push('}');
     array
-}
-
-/// The people [`people_statement`] read, decoded by position.
-pub(crate) fn people(rows: &[QueryResult]) -> Result<Vec<referral_demographics::Model>, DbErr> {
-    decode_all(rows, decode_person)
 }
 
 /// Every row of one result, decoded by position: the first row's values through sea-orm's checks, the

@@ -14,6 +14,7 @@ use trellis_store::audit::{AuditEntry, AuditFilter, within_one_request};
 use trellis_store::referrals::{ReferralFilter, ReferralPage};
 use trellis_store::testing::{Backend, Fixture, TestDb, refuse_audit_listings};
 use trellis_store::{Store, StoreError, both_databases};
+use uuid::Uuid;
 
 const NHS: [&str; 3] = ["9434765919", "4010232137", "9434765870"];
 
@@ -150,6 +151,48 @@ both_databases!(
     }
 );
 
+both_databases!(
+    who_saw_a_person_finds_every_page_that_showed_them_by_practice_or_service_from_any_cursor,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let (lw, gp) = (Fixture::actor(&f.link_worker), Fixture::actor(&f.gp));
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let submitted = store.submit_referral(f.referral(NHS[i % 3]), None, &gp, Utc::now()).await.unwrap();
+            ids.push(submitted.referral.state.id);
+        }
+        // Pages of every size from every cursor, by the service's link worker and by the practice's GP.
+        let mut dice = 0x2545_f491_4f6c_dd1d_u64;
+        let mut roll = |n: usize| {
+            dice ^= dice << 13;
+            dice ^= dice >> 7;
+            dice ^= dice << 17;
+            usize::try_from(dice % n as u64).unwrap()
+        };
+        for _ in 0..40 {
+            let (reader, scope) = if roll(2) == 0 {
+                (&lw, ReferralScope::WorkedBy(f.service.id))
+            } else {
+                (&gp, ReferralScope::ReferredBy(f.practice.id))
+            };
+            let limit = 1 + roll(5) as u64;
+            let before = (roll(3) > 0).then(|| ids[roll(ids.len())]);
+            page(&store, reader, &ReferralFilter { scope, before, ..caseload(&f, limit) }).await;
+        }
+
+        // Each person's entries as the whole log says, against what "who saw" finds.
+        let everything = store.audit_log(&AuditFilter { limit: 10_000, ..Default::default() }).await.unwrap();
+        for id in &ids {
+            let expected: Vec<_> =
+                everything.iter().filter(|e| e.referral == Some(*id) || e.listed.contains(id)).map(|e| e.id).collect();
+            let filter = AuditFilter { referral: Some(*id), limit: 10_000, ..Default::default() };
+            let found: Vec<_> = store.audit_log(&filter).await.unwrap().into_iter().map(|e| e.id).collect();
+            assert_eq!(found, expected, "who saw {id}");
+            assert!(expected.len() > 1, "{id} was listed at least once: the test would prove nothing otherwise");
+        }
+    }
+);
+
 both_databases!(within_one_request_a_person_already_listed_is_not_listed_again, |store: Store| async move {
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
@@ -266,6 +309,7 @@ fn literal_values(statement: &Statement) -> String {
         .map(|value| match value {
             sea_orm::Value::Uuid(Some(u)) => format!("'{u}'::uuid"),
             sea_orm::Value::BigUnsigned(Some(n)) => n.to_string(),
+            sea_orm::Value::String(Some(text)) => format!("'{text}'"),
             other => panic!("no literal for {other:?}"),
         })
         .collect();
@@ -298,35 +342,48 @@ async fn plan_of(db: &sea_orm::DatabaseConnection, statement: &Statement, generi
     rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap()).collect::<Vec<_>>().join("\n")
 }
 
+/// `audit_log` listings by `service`, one naming each of `pages`, binned as the store bins them.
+fn listings_sql(service: Uuid, pages: &[Vec<Uuid>]) -> String {
+    let rows: Vec<String> = pages
+        .iter()
+        .map(|ids| {
+            let array = ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",");
+            format!("('{{{array}}}'::uuid[])")
+        })
+        .collect();
+    format!(
+        "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, action, referral_ids, listed_bin) \
+         SELECT gen_random_uuid(), now(), 'link_worker', '{service}', 'referral.listed', ids, \
+         audit_listed_bin((SELECT r FROM unnest(ids) r ORDER BY r LIMIT 1), (SELECT r FROM unnest(ids) r ORDER BY r DESC LIMIT 1)) \
+         FROM (VALUES {}) AS pages (ids)",
+        rows.join(", ")
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan_and_however_often_listed() {
     let (_db, store) = TestDb::migrated(Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
     let ids = three_referrals(&store, &f).await;
-    // A log of 2,000 pages of 50 other people, 2,000 single reads, and 200 pages listing `often`
-    // (the statistics then say `often` is on one entry in twenty: walking the log from its newest
-    // entry finds 50 of them soonest, the plan the old form of the query took).
+    // A log of 2,000 pages of 50 other people of the same service, made around the same time (their
+    // bins are near the person's), 2,000 single reads, and 200 pages listing `often` (the statistics then
+    // say `often` is on one entry in twenty: walking the log from its newest entry finds 50 of them
+    // soonest, the plan an old form of the query took).
     let often = ids[1];
+    let others: Vec<Vec<Uuid>> = (0..2_000).map(|_| (0..50).map(|_| Uuid::now_v7()).collect()).collect();
     let db = store.connection();
-    for statement in [
-        "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_ids) \
-         SELECT gen_random_uuid(), now(), 'link_worker', 'referral.listed', \
-         ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 50) WHERE g > 0) FROM generate_series(1, 2000) g"
-            .to_owned(),
+    for pages in others.chunks(500) {
+        db.execute_unprepared(&listings_sql(f.service.id.0, pages)).await.unwrap();
+    }
+    db.execute_unprepared(
         "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_id) \
          SELECT gen_random_uuid(), now(), 'link_worker', 'referral.read', gen_random_uuid() \
-         FROM generate_series(1, 2000)"
-            .to_owned(),
-        format!(
-            "INSERT INTO audit_log (id, occurred_at, actor_role, action, referral_ids) \
-             SELECT gen_random_uuid(), now(), 'link_worker', 'referral.listed', ARRAY['{}'::uuid] \
-             FROM generate_series(1, 200)",
-            often.0
-        ),
-    ] {
-        db.execute_unprepared(&statement).await.unwrap();
-    }
+         FROM generate_series(1, 2000)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared(&listings_sql(f.service.id.0, &vec![vec![often.0]; 200])).await.unwrap();
     page(&store, &lw, &caseload(&f, 3)).await;
     db.execute_unprepared("ANALYZE audit_log").await.unwrap();
 
@@ -334,13 +391,9 @@ async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan
         let filter = AuditFilter { referral: Some(person), limit: 50, ..Default::default() };
         let plan = plan_of(db, &store.audit_log_statement(&filter), generic).await;
         let context = format!("{} plan, {person}:\n{plan}", if generic { "generic" } else { "custom" });
-        assert!(plan.contains("ix_audit_referral_ids"), "the listings are found through the GIN index, {context}");
+        assert!(plan.contains("ix_audit_listed_bin"), "the listings are found by their bins, {context}");
         assert!(plan.contains("ix_audit_referral "), "single records through their own index, {context}");
         assert!(!plan.contains("Seq Scan on audit_log"), "the log is never scanned, {context}");
-        assert!(
-            !plan.lines().any(|l| l.contains("Filter:") && l.contains("referral_ids")),
-            "no entry is read just to test whether it names the person, {context}"
-        );
     }
     let entries = store.audit_log(&AuditFilter { referral: Some(ids[0]), limit: 50, ..Default::default() }).await;
     let actions: Vec<String> = entries.unwrap().into_iter().map(|e| e.action).collect();
@@ -352,11 +405,42 @@ async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan
     assert!(often_entries[0].listed.contains(&often), "the caseload page, the newest");
 }
 
-/// On PostgreSQL the people of a page are read only by the statement that writes the page's entry, so
+/// The bin the store gives a listing as it is written (`bin_sql`) is the one migration
+/// `m20261127_000021` gave the listings written before it (`audit_listed_bin`), and one of the bins
+/// "who saw" looks up for each id the listing names (`bins_holding`), for ids at every distance apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_listing_is_binned_as_the_migration_binned_those_before_and_found_by_each_id() {
+    let (_db, store) = TestDb::migrated(Backend::Postgres).await;
+    let mut pairs = Vec::new();
+    for shift in 0_u32..56 {
+        let lowest = 0x0190_f3a2_7b4c_7def_8000_0000_0000_0001_u128 + (u128::from(shift) << 77);
+        pairs.push((Uuid::from_u128(lowest), Uuid::from_u128(lowest + (1_u128 << (70 + shift)))));
+        pairs.push((Uuid::from_u128(lowest), Uuid::from_u128(lowest)));
+    }
+    let values: Vec<String> = pairs.iter().map(|(a, b)| format!("(ARRAY['{a}'::uuid, '{b}'::uuid])")).collect();
+    let sql = format!(
+        "SELECT ids[1]::text, ids[2]::text, audit_listed_bin(ids[1], ids[2]), {} FROM (VALUES {}) AS listings (ids)",
+        trellis_store::audit::bin_sql("ids"),
+        values.join(", ")
+    );
+    let rows = store.connection().query_all_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap();
+    assert_eq!(rows.len(), pairs.len());
+    for row in rows {
+        let (lowest, highest): (String, String) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
+        let (migrated, written): (i64, i64) = (row.try_get_by_index(2).unwrap(), row.try_get_by_index(3).unwrap());
+        assert_eq!(migrated, written, "{lowest} .. {highest}");
+        for id in [&lowest, &highest] {
+            let bins = trellis_store::audit::bins_holding(ReferralId(Uuid::parse_str(id).unwrap()));
+            assert!(bins.contains(&written), "{id} is found in the listing of {lowest} .. {highest}");
+        }
+    }
+}
+
+/// On PostgreSQL a page is read, with its people, only by the statement that writes the page's entry, so
 /// their details never leave the database before the entry is written; and only the people shown are
 /// read, not the one read to learn that more follow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_a_pages_people_are_read_only_by_the_statement_writing_its_entry() {
+async fn on_postgres_a_page_and_its_people_are_read_only_by_the_statement_writing_its_entry() {
     let (_db, store) = TestDb::migrated(Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
@@ -367,13 +451,22 @@ async fn on_postgres_a_pages_people_are_read_only_by_the_statement_writing_its_e
     let sql = store.statements().stop();
 
     assert_eq!((first.records.len(), first.has_next), (2, true));
-    let reading_people: Vec<&String> = sql.iter().filter(|s| s.contains("referral_demographics")).collect();
-    assert_eq!(reading_people.len(), 1, "one statement reads the page's people: {sql:#?}");
-    assert!(reading_people[0].contains("INSERT INTO audit_log"), "and it writes the entry: {sql:#?}");
-    assert_eq!(sql.len(), 2, "the page's referrals, then its people with its entry: {sql:#?}");
+    assert_eq!(sql.len(), 1, "one statement for the page: {sql:#?}");
+    assert!(sql[0].contains("FROM \"referrals\""), "it reads the page's referrals: {sql:#?}");
+    assert!(sql[0].contains("referral_demographics"), "and their people: {sql:#?}");
+    assert!(sql[0].contains("INSERT INTO audit_log"), "and it writes the entry: {sql:#?}");
     let entry = store.audit_log(&AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap();
     let mut listed = entry[0].listed.clone();
     listed.sort();
     assert_eq!(listed, shown(&first), "the entry names the two shown, not the third");
     assert!(!shown(&first).contains(&ids[0]), "the oldest is the one read only to learn that more follow");
+
+    // Without its people the oldest cannot be shown, but it can still say that more follow.
+    let db = store.connection();
+    let without = format!("DELETE FROM referral_demographics WHERE referral_id = '{}'", ids[0].0);
+    db.execute_unprepared(&without).await.unwrap();
+    let again = page(&store, &lw, &caseload(&f, 2)).await;
+    assert_eq!((shown(&again), again.has_next), (shown(&first), true), "its people are not read");
+    let whole = store.referral_page(&lw, &caseload(&f, 3), Utc::now()).await;
+    assert!(matches!(whole, Err(StoreError::Corrupt(_))), "shown without its people: {whole:?}");
 }

@@ -4,17 +4,24 @@
 //! A caseload page used to write one row per person shown, each with four index entries: most of what an
 //! audited page cost (`docs/benchmarks.md`). Now it writes one row whose `referral_ids` lists them.
 //!
-//! - **PostgreSQL**: `referral_ids` is a `uuid[]` with a GIN index, written as one text parameter cast
-//!   to `uuid[]` (one statement text for every page size); "who saw" is `referral_ids @> ARRAY[id]`,
-//!   which the GIN index answers. The index takes new entries through a small pending list (migration
-//!   `m20261126_000019`): pages listing the same people no longer all write into the same posting trees.
+//! - **PostgreSQL**: `referral_ids` is a `uuid[]`, written as one text parameter cast to `uuid[]` (one
+//!   statement text for every page size). The entry is indexed once, not once per person: by its scope
+//!   (`actor_organisation_id`, the practice or service whose referrals it listed) and its bin
+//!   (`listed_bin`), the smallest aligned block of id places holding every id it showed (migration
+//!   `m20261127_000021`). "Who saw" looks up, for each of the referral's two organisations, the one bin
+//!   of each size that holds the referral's place ([`bins_holding`]), and keeps the entries whose
+//!   `referral_ids @> ARRAY[id]`. Indexed by a GIN entry for each person instead, a page cost PostgreSQL
+//!   more than its own read.
 //! - **SQLite** has no arrays and cannot index inside a JSON value: `referral_ids` is a JSON array (read
 //!   back with the entry) and `audit_log_referrals (referral_id, audit_id)`, a `WITHOUT ROWID` table
 //!   clustered on the referral, is its index, written in the same transaction: a page adds one B-tree
 //!   entry per person instead of a row and four index entries. "Who saw" is a range scan of it.
 //!
 //! Either way the entry is committed before the page is answered, and a failed write fails the page. On
-//! PostgreSQL a caseload page's people are read by the statement that writes its entry ([`write_reading`]).
+//! PostgreSQL a caseload page is read, with its people, by the statement that writes its entry
+//! ([`read_page_writing`]).
+
+use std::sync::LazyLock;
 
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -28,6 +35,17 @@ use crate::entity::audit_log;
 /// The head of a listing's `INSERT`, up to its values.
 const COLUMNS: &str =
     "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
+
+/// [`COLUMNS`] with the listing's bin (PostgreSQL).
+const COLUMNS_BINNED: &str = "INSERT INTO audit_log \
+    (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids, listed_bin)";
+
+/// A listing's bin from its sorted `"ids"` ([`bin_sql`]).
+static BIN: LazyLock<String> = LazyLock::new(|| bin_sql(r#""ids""#));
+
+/// The bits of a referral id that give its place (`audit_id_place`): a version 7 UUID's milliseconds
+/// since 1970.
+const PLACE_BITS: u32 = 48;
 
 /// Rows of `audit_log_referrals` per statement (two parameters each).
 const SIDE_ROWS_PER_STATEMENT: usize = 500;
@@ -46,7 +64,10 @@ pub(super) async fn write(
         DatabaseBackend::Postgres => {
             let mut values = head;
             values.push(Value::from(crate::rows::uuid_array(&ids)));
-            let text = format!("{COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS uuid[]))");
+            let text = format!(
+                r#"{COLUMNS_BINNED} SELECT $1, $2, $3, $4, $5, $6, "ids", {} FROM (SELECT CAST($7 AS uuid[]) AS "ids") AS "listed""#,
+                BIN.as_str()
+            );
             db.execute_raw(Statement::from_sql_and_values(backend, text, values)).await?;
         }
         _ => {
@@ -68,38 +89,93 @@ pub(super) async fn write(
     Ok(())
 }
 
-/// Runs `read` with the entry of the listing of `referrals` (if any) written by the same statement on
-/// PostgreSQL, as a data-modifying `WITH` clause: what the read returns is never answered unrecorded,
-/// and a page pays one statement for both. Elsewhere the entry is written first. Returns once the entry
-/// is committed.
-pub(super) async fn write_reading(
+/// PostgreSQL: reads `page` (referrals, newest first, limited to one more than `shown`) and writes
+/// `entry` as the listing of its first `shown` referrals less `before` (if any are left), in one
+/// statement: the entry is a data-modifying `WITH` clause, so what the page returns is never answered
+/// unrecorded, and the ids listed never leave the database to come back. The first `shown` rows come
+/// with their people's demographics (`NULL` if missing); a row after them, read only to learn that more
+/// follow, without. Returns once the entry is committed.
+pub(super) async fn read_page_writing(
     db: &DatabaseConnection,
     entry: audit_log::Model,
-    referrals: &[ReferralId],
-    read: Statement,
+    page: Statement,
+    shown: u64,
+    before: &[Uuid],
 ) -> Result<Vec<QueryResult>, StoreError> {
-    if referrals.is_empty() {
-        return Ok(db.query_all_raw(read).await?);
-    }
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        write(db, entry, referrals).await?;
-        return Ok(db.query_all_raw(read).await?);
-    }
-    let mut values = read.values.map(|v| v.0).unwrap_or_default();
+    let mut values = page.values.map(|v| v.0).unwrap_or_default();
     let first = values.len() + 1;
     values.extend(head_values(entry));
-    values.push(Value::from(crate::rows::uuid_array(&distinct(referrals))));
     let marks = (first..first + 6).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-    let text = format!(r#"WITH "listed" AS ({COLUMNS} VALUES ({marks}, CAST(${} AS uuid[]))) {}"#, first + 6, read.sql);
+    let unlisted = if before.is_empty() {
+        String::new()
+    } else {
+        values.push(Value::from(crate::rows::uuid_array(&distinct_ids(before))));
+        format!(r#" WHERE "id" <> ALL(CAST(${} AS uuid[]))"#, first + 6)
+    };
+    let text = format!(
+        concat!(
+            r#"WITH "page" AS MATERIALIZED ({page}), "#,
+            r#""shown" AS MATERIALIZED (SELECT "id" FROM "page" ORDER BY "id" DESC LIMIT {shown}), "#,
+            r#""listed" AS ({columns} SELECT {marks}, "ids", {bin} FROM "#,
+            r#"(SELECT ARRAY(SELECT "id" FROM "shown"{unlisted} ORDER BY "id") AS "ids") AS "new" "#,
+            r#"WHERE cardinality("ids") > 0) "#,
+            r#"SELECT "page".*, {people} FROM "page" LEFT JOIN ("shown" JOIN "referral_demographics" "#,
+            r#"ON "referral_demographics"."referral_id" = "shown"."id") ON "shown"."id" = "page"."id" "#,
+            r#"ORDER BY "page"."id" DESC"#,
+        ),
+        page = page.sql,
+        shown = shown,
+        columns = COLUMNS_BINNED,
+        marks = marks,
+        bin = BIN.as_str(),
+        unlisted = unlisted,
+        people = crate::rows::demographics_columns(),
+    );
     Ok(db.query_all_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, text, values)).await?)
 }
 
 /// The ids of `referrals`, each once, in order.
 fn distinct(referrals: &[ReferralId]) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = referrals.iter().map(|r| r.0).collect();
+    distinct_ids(&referrals.iter().map(|r| r.0).collect::<Vec<_>>())
+}
+
+/// `ids`, each once, in order.
+fn distinct_ids(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// A referral id's place: its first [`PLACE_BITS`] bits.
+fn place(id: Uuid) -> u64 {
+    // At most 48 bits: the cast keeps every one.
+    (id.as_u128() >> (128 - PLACE_BITS)) as u64
+}
+
+/// The bin of the block of `2^level` places holding `place`: the level in the bits above the places, the
+/// block's number below. Below 2^54, so a positive `bigint`.
+fn bin(level: u32, place: u64) -> i64 {
+    i64::try_from((u64::from(level) << PLACE_BITS) | (place >> level)).unwrap_or(i64::MAX)
+}
+
+/// SQL for the bin of a listing whose sorted `uuid[]` is `ids`: the smallest aligned block of places
+/// holding the place of every id in it. The same as migration `m20261127_000021`'s
+/// `audit_listed_bin(ids[1], ids[cardinality(ids)])`, written out: a statement planned afresh (a
+/// caseload page is) would otherwise inline the function's body, parsing it, on every call.
+pub fn bin_sql(ids: &str) -> String {
+    let place =
+        |id: String| format!("CAST(CAST('x' || left(replace(CAST({id} AS text), '-', ''), 12) AS bit(48)) AS bigint)");
+    let (lowest, highest) = (place(format!("{ids}[1]")), place(format!("{ids}[cardinality({ids})]")));
+    let level = format!("length(ltrim(CAST(CAST({lowest} # {highest} AS bit(48)) AS text), '0'))");
+    format!("((CAST({level} AS bigint) << {PLACE_BITS}) | ({lowest} >> {level}))")
+}
+
+/// The bins of every block holding `referral`'s place, one of each size: a listing that showed it has
+/// one of them (its bin, by `audit_listed_bin`, is the smallest block holding all it showed).
+pub fn bins_holding(referral: ReferralId) -> Vec<i64> {
+    let place = place(referral.0);
+    (0..=PLACE_BITS).map(|level| bin(level, place)).collect()
 }
 
 /// The values of a listing's columns up to its referrals, in [`COLUMNS`]' order.
@@ -116,23 +192,36 @@ fn head_values(entry: audit_log::Model) -> Vec<Value> {
 
 /// The entries about `referral`: those of a single record (`referral_id`) and the listings that showed it.
 ///
-/// On PostgreSQL the ids of both are gathered first, through `ix_audit_referral` and the GIN index
-/// (`id = ANY(ARRAY(…))`), and only those entries are read, newest first. Written as one condition
-/// (`referral_id = $1 OR referral_ids @> …`), the planner could instead walk the whole log backwards
-/// from the newest entry, testing each, whenever its statistics or a generic plan said the person was
-/// listed often: fast for someone on every page, a scan of the log for everyone else (`docs/benchmarks.md`).
-/// As a join (`id IN (…)`) it took milliseconds to plan on a log growing under load.
+/// On PostgreSQL the ids of both are gathered first, through `ix_audit_referral` and `ix_audit_listed_bin`
+/// (`id = ANY(ARRAY(…))`), and only those entries are read, newest first. The listings are looked up by
+/// the referral's practice and link worker service, the only scopes a caseload lists it in, and the
+/// [`bins_holding`] it; those whose `referral_ids` do not name it are left out. Written as one condition
+/// (`referral_id = $1 OR …`), the planner could instead walk the whole log backwards from the newest
+/// entry, testing each (`docs/benchmarks.md`).
 pub(super) fn mentioning(backend: DatabaseBackend, referral: ReferralId) -> SimpleExpr {
     match backend {
-        DatabaseBackend::Postgres => Expr::cust_with_values(
-            concat!(
-                r#""audit_log"."id" = ANY(ARRAY(SELECT "id" FROM "audit_log" WHERE "referral_id" = $1 "#,
-                r#"UNION ALL SELECT "id" FROM "audit_log" "#,
-                // Not `ARRAY[$2]`: sea-query reads `[…]` as a quoted name and leaves a placeholder in it unbound.
-                r#"WHERE "referral_ids" @> array_append(CAST('{}' AS uuid[]), $2)))"#,
-            ),
-            [referral.0, referral.0],
-        ),
+        DatabaseBackend::Postgres => {
+            let bins =
+                format!("{{{}}}", bins_holding(referral).iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+            Expr::cust_with_values(
+                concat!(
+                    r#""audit_log"."id" = ANY(ARRAY(SELECT "id" FROM "audit_log" WHERE "referral_id" = $1 "#,
+                    r#"UNION ALL SELECT "id" FROM "audit_log" WHERE "actor_organisation_id" = ANY(ARRAY("#,
+                    r#"SELECT "referring_organisation_id" FROM "referrals" WHERE "id" = $2 UNION ALL "#,
+                    r#"SELECT "link_worker_service_id" FROM "referrals" WHERE "id" = $3)) "#,
+                    r#"AND "listed_bin" = ANY(CAST($4 AS bigint[])) AND "listed_bin" IS NOT NULL "#,
+                    // Not `ARRAY[$5]`: sea-query reads `[…]` as a quoted name and leaves a placeholder in it unbound.
+                    r#"AND "referral_ids" @> array_append(CAST('{}' AS uuid[]), $5)))"#,
+                ),
+                [
+                    Value::from(referral.0),
+                    Value::from(referral.0),
+                    Value::from(referral.0),
+                    Value::from(bins),
+                    Value::from(referral.0),
+                ],
+            )
+        }
         _ => {
             let listed = Expr::cust_with_values(
                 r#""audit_log"."id" IN (SELECT "audit_id" FROM "audit_log_referrals" WHERE "referral_id" = ?)"#,
@@ -156,4 +245,22 @@ pub(super) fn parse_listed(json: Option<&str>) -> Result<Vec<ReferralId>, StoreE
     let Some(json) = json else { return Ok(Vec::new()) };
     let ids: Vec<Uuid> = serde_json::from_str(json).map_err(|_| StoreError::Corrupt("audit_log.referral_ids"))?;
     Ok(ids.into_iter().map(ReferralId).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_referral_lies_in_one_block_of_each_size_the_smallest_its_own_place() {
+        let id = Uuid::parse_str("0190f3a2-7b4c-7def-8000-000000000001").unwrap_or_default();
+        let bins = bins_holding(ReferralId(id));
+        assert_eq!(bins.len(), 49);
+        assert_eq!(bins[0], 0x0190_f3a2_7b4c, "level 0: the place itself");
+        assert_eq!(bins[1], (1 << 48) | (0x0190_f3a2_7b4c >> 1));
+        assert_eq!(bins[48], 48 << 48, "level 48: the one block of every place");
+        let mut distinct = bins.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 49, "each level its own bin");
+    }
 }

@@ -11,18 +11,17 @@
 //!
 //! Each (action, subject) has a lock and a "written" flag. A read takes the lock, writes its entry
 //! unless the flag is set, then sets it: a second read of the same record waits for the first's commit,
-//! and writes the entry itself if that failed, so no read is ever answered unrecorded. A page takes the
-//! locks of all its rows in one global order (so two pages cannot wait for each other) and writes one
-//! listing naming the rows not yet listed.
+//! and writes the entry itself if that failed, so no read is ever answered unrecorded. Listings by one
+//! caller share one lock and the set of referrals they have named: a page takes it, writes one listing
+//! naming the rows not yet named (on PostgreSQL the page is read by that same statement), and adds them
+//! once it is committed. Pages of one request are so listed one after another.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use uuid::Uuid;
-
-use trellis_domain::ReferralId;
 
 use super::Audit;
 
@@ -40,7 +39,12 @@ type Written = Arc<AsyncMutex<bool>>;
 #[derive(Default)]
 struct Request {
     entries: Mutex<HashMap<Head, HashMap<Subject, Written>>>,
+    /// The referrals each caller's listings have named, behind the lock its pages take.
+    listings: Mutex<HashMap<Head, Listed>>,
 }
+
+/// The referrals a caller's listings have named in a request.
+type Listed = Arc<AsyncMutex<HashSet<Uuid>>>;
 
 tokio::task_local! {
     static REQUEST: Arc<Request>;
@@ -64,29 +68,16 @@ pub(super) async fn lock(audit: &Audit<'_>) -> Option<OwnedMutexGuard<bool>> {
     Some(written.lock_owned().await)
 }
 
-/// The locks of the entries of `listing`'s reads of each of `referrals` in this request, taken in
-/// referral order (so two pages cannot wait for each other), the ones already written (and repeats)
-/// left out; `None` outside a request.
-pub(super) async fn lock_all(
-    listing: &Audit<'_>,
-    mut referrals: Vec<ReferralId>,
-) -> Option<Vec<(ReferralId, OwnedMutexGuard<bool>)>> {
+/// The lock of the listings `listing`'s caller makes in this request, taken, with the referrals they
+/// have already named; `None` outside a request. A page holds it while its entry is written, so two
+/// pages of one request are listed one after the other and the second names only what the first did
+/// not.
+pub(super) async fn lock_listings(listing: &Audit<'_>) -> Option<OwnedMutexGuard<HashSet<Uuid>>> {
     let request = REQUEST.try_with(Arc::clone).ok()?;
-    referrals.sort_unstable();
-    referrals.dedup();
-    let (head, (_, offer)) = listing.key();
-    // The request's map is locked once for the whole page, not once a row.
-    let entries: Vec<Written> = {
-        let mut entries = request.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let subjects = entries.entry(head).or_default();
-        referrals.iter().map(|r| Arc::clone(subjects.entry((Some(r.0), offer)).or_default())).collect()
+    let (head, _) = listing.key();
+    let listed = {
+        let mut listings = request.listings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(listings.entry(head).or_default())
     };
-    let mut locked = Vec::with_capacity(referrals.len());
-    for (referral, written) in referrals.into_iter().zip(entries) {
-        let guard = written.lock_owned().await;
-        if !*guard {
-            locked.push((referral, guard));
-        }
-    }
-    Some(locked)
+    Some(listed.lock_owned().await)
 }
