@@ -166,7 +166,7 @@ async fn audit_read(db: &DatabaseConnection, service: Uuid, reader: Uuid, referr
 }
 
 /// The one audit entry of a page of `referrals` listed by the link worker `reader`: on PostgreSQL one
-/// row with a sorted `uuid[]` and its bin (`trellis_store::audit::bin_sql`); on SQLite one row with a JSON
+/// row with a sorted `uuid[]` and its bin (`trellis_store::audit::listed_bin`); on SQLite one row with a JSON
 /// array and its index rows, in one transaction.
 async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, referrals: &[Uuid]) -> anyhow::Result<()> {
     if referrals.is_empty() {
@@ -179,13 +179,11 @@ async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, ref
     if b == DatabaseBackend::Postgres {
         let mut sorted = referrals.to_vec();
         sorted.sort_unstable();
+        let bin = trellis_store::audit::listed_bin(sorted[0], sorted[sorted.len() - 1]);
         let array = format!("{{{}}}", sorted.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
         let mut values = head;
-        values.push(v(array));
-        let text = format!(
-            "{columns}, listed_bin) SELECT $1,$2,$3,$4,$5,$6,ids,{} FROM (SELECT CAST($7 AS uuid[]) AS ids) AS listed",
-            trellis_store::audit::bin_sql("ids")
-        );
+        values.extend([v(array), v(bin)]);
+        let text = format!("{columns}, listed_bin) VALUES ($1,$2,$3,$4,$5,$6,CAST($7 AS uuid[]),$8)");
         db.execute_raw(sql(b, &text, values)).await?;
     } else {
         let json = serde_json::Value::from(referrals.iter().map(Uuid::to_string).collect::<Vec<_>>()).to_string();

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select, Statement,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use trellis_domain::{Actor, AuditEntryId, OfferId, ReferralId, UserId};
 use uuid::Uuid;
@@ -20,7 +20,7 @@ mod listing;
 mod per_request;
 
 pub(crate) use group_commit::GroupCommit;
-pub use listing::{bin_sql, bins_holding};
+pub use listing::{bins_holding, listed_bin};
 pub use per_request::within_one_request;
 
 /// One audit entry.
@@ -128,29 +128,6 @@ impl Audit<'_> {
             listed.extend(shown.iter().map(|r| r.0));
         }
         Ok(())
-    }
-
-    /// PostgreSQL: reads a caseload page (`page`, a query of referrals, newest first, one more than
-    /// `shown` to learn whether more follow) with each referral's people, and writes the entry of the
-    /// listing of the first `shown` in the same statement ([`listing::read_page_writing`]), leaving out
-    /// within one request a referral already listed. Returns once the entry is committed: the rows, the
-    /// referral's columns then its demographics'.
-    pub(crate) async fn read_listed_page(
-        &self,
-        db: &DatabaseConnection,
-        page: Statement,
-        shown: u64,
-    ) -> Result<Vec<QueryResult>, StoreError> {
-        let listing = Audit { referral: None, ..*self };
-        let mut listed = per_request::lock_listings(&listing).await;
-        let before: Vec<Uuid> = listed.as_ref().map(|l| l.iter().copied().collect()).unwrap_or_default();
-        let rows = listing::read_page_writing(db, listing.model(None), page, shown, &before).await?;
-        if let Some(listed) = &mut listed {
-            for row in rows.iter().take(usize::try_from(shown).unwrap_or(usize::MAX)) {
-                listed.insert(row.try_get_by_index::<Uuid>(0)?);
-            }
-        }
-        Ok(rows)
     }
 
     /// Commits the entry of a single read together with the entries of other reads waiting at the

@@ -4,8 +4,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use trellis_domain::access::{Assignee, ReferralScope};
 use trellis_domain::person::{DETAILS_DIFFER_FLAG, DetailsChoice};
@@ -21,7 +21,7 @@ use crate::audit::Audit;
 use crate::convert::{stored, unreadable, version};
 use crate::entity::{idempotency_key, organisation, person, referral, referral_demographics, referral_event, user};
 use crate::outbox::{NewEmail, Occasion, OutboxJob};
-use crate::rows::{self, page_with_person, with_person};
+use crate::rows::{page_with_person, with_person};
 use crate::{Store, StoreError};
 
 /// The person a referral is for, as the referrer gives them and as the referral keeps them.
@@ -627,30 +627,11 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let shown = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+        let (rows, has_next) = page_with_person(&self.db, query, filter.limit).await?;
+        let records =
+            rows.into_iter().map(|row| record_from(row.referral, row.person)).collect::<Result<Vec<_>, _>>()?;
         let listing = Audit { actor, action: "referral.listed", referral: None, offer: None, at: now };
-        if self.db.get_database_backend() != DatabaseBackend::Postgres {
-            let rows = page_with_person(&self.db, query, filter.limit.saturating_add(1)).await?;
-            let has_next = rows.len() > shown;
-            let records = rows
-                .into_iter()
-                .take(shown)
-                .map(|row| record_from(row.referral, row.person))
-                .collect::<Result<Vec<_>, _>>()?;
-            listing.write_listing(&self.db, records.iter().map(|r| r.state.id)).await?;
-            return Ok(ReferralPage { records, has_next });
-        }
-        // PostgreSQL: one statement reads the page with its people and writes its entry.
-        let page = self
-            .db
-            .get_database_backend()
-            .build(&query.order_by_desc(referral::Column::Id).limit(filter.limit.saturating_add(1)).into_query());
-        let rows = listing.read_listed_page(&self.db, page, filter.limit).await?;
-        let has_next = rows.len() > shown;
-        let records = rows::shown_with_people(&rows, shown)?
-            .into_iter()
-            .map(|row| record_from(row.referral, row.person))
-            .collect::<Result<Vec<_>, _>>()?;
+        listing.write_listing(&self.db, records.iter().map(|r| r.state.id)).await?;
         Ok(ReferralPage { records, has_next })
     }
 

@@ -14,11 +14,12 @@
 use std::sync::LazyLock;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+
 use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::{self, Decode, Row, Type};
 use sea_orm::{
-    ConnectionTrait, DbErr, FromQueryResult, IdenStatic, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect,
-    QueryTrait, RelationTrait, RuntimeErr, Select, SelectModel, Selector, TryGetable,
+    ConnectionTrait, DbErr, FromQueryResult, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    RelationTrait, RuntimeErr, Select, SelectModel, Selector, TryGetable,
 };
 use uuid::Uuid;
 
@@ -40,18 +41,24 @@ pub(crate) fn with_person(query: Select<referral::Entity>) -> Selector<SelectMod
     query.into_model()
 }
 
-/// The first `limit` referrals `query` finds, newest first, each joined with its own demographics only
-/// after the limit: the page is a derived table PostgreSQL cannot flatten into the join, so it walks one
-/// index to the page's rows and looks up just their people. Chosen by id and then joined (`IN` a
-/// subquery), each row took a second primary-key lookup and the statement was re-planned on every call
-/// (0.5 ms of planning for 0.45 ms of work, measured at 100 k referrals).
+/// A page: the first `shown` referrals `query` finds, newest first, each with its own demographics, and
+/// whether more follow (one row more is read to learn it).
+///
+/// The referrals are a derived table joined to their people only after the limit, which PostgreSQL
+/// cannot flatten into the join: it walks one index to the page's rows and looks up just their people.
+/// Chosen by id and then joined (`IN` a subquery), each row took a second primary-key lookup and the
+/// statement was re-planned on every call (0.5 ms of planning for 0.45 ms of work, measured at 100 k
+/// referrals). Read in two statements (the referrals, then their people by id) it measured no better:
+/// PostgreSQL planned less, the server made one more round trip (`docs/benchmarks.md`). The join is an outer
+/// one, so a referral without its demographics is `Corrupt`, never a row quietly missing from a
+/// caseload; the row read only to learn that more follow is not decoded.
 pub(crate) async fn page_with_person(
     db: &impl ConnectionTrait,
     query: Select<referral::Entity>,
-    limit: u64,
-) -> Result<Vec<ReferralWithPerson>, DbErr> {
+    shown: u64,
+) -> Result<(Vec<ReferralWithPerson>, bool), StoreError> {
     let page = Alias::new("page");
-    let inner: SelectStatement = query.order_by_desc(referral::Column::Id).limit(limit).into_query();
+    let inner: SelectStatement = query.order_by_desc(referral::Column::Id).limit(shown.saturating_add(1)).into_query();
     let mut outer = Query::select();
     for column in referral::Column::iter() {
         outer.column((page.clone(), column));
@@ -61,44 +68,26 @@ pub(crate) async fn page_with_person(
     }
     outer
         .from_subquery(inner, page.clone())
-        .inner_join(
+        .left_join(
             referral_demographics::Entity,
             Expr::col((page.clone(), referral::Column::Id))
                 .equals((referral_demographics::Entity, referral_demographics::Column::ReferralId)),
         )
         .order_by((page, referral::Column::Id), Order::Desc);
-    let statement = db.get_database_backend().build(&outer);
-    decode_all(&db.query_all_raw(statement).await?, ReferralWithPerson::decode)
-}
-
-/// The columns of `referral_demographics`, qualified, in the order of their model's fields: a page's
-/// people as PostgreSQL reads them with the page (`audit::listing::read_page_writing`).
-pub(crate) fn demographics_columns() -> &'static str {
-    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
-        let columns =
-            referral_demographics::Column::iter().map(|c| format!(r#""referral_demographics"."{}""#, c.as_str()));
-        columns.collect::<Vec<_>>().join(", ")
+    let rows = db.query_all_raw(db.get_database_backend().build(&outer)).await?;
+    let shown = usize::try_from(shown).unwrap_or(usize::MAX);
+    let page = rows.iter().take(shown).enumerate().map(|(i, row)| {
+        if row.try_get_by_index::<Option<Uuid>>(*REFERRAL_COLUMNS)?.is_none() {
+            return Err(StoreError::Corrupt("referral_demographics of a listed referral"));
+        }
+        let unchecked = if i == 0 { None } else { row.try_as_pg_row() };
+        Ok(ReferralWithPerson::decode(&mut Columns { row, unchecked, next: 0 })?)
     });
-    COLUMNS.as_str()
+    Ok((page.collect::<Result<_, StoreError>>()?, rows.len() > shown))
 }
 
-/// The first `shown` rows of a page read with its people (a referral's columns, then its demographics'),
-/// decoded by position. Each must have its demographics: a referral without is corrupt data, not a
-/// row to leave out.
-pub(crate) fn shown_with_people(rows: &[QueryResult], shown: usize) -> Result<Vec<ReferralWithPerson>, StoreError> {
-    static REFERRAL_COLUMNS: LazyLock<usize> = LazyLock::new(|| referral::Column::iter().count());
-    rows.iter()
-        .take(shown)
-        .enumerate()
-        .map(|(i, row)| {
-            if row.try_get_by_index::<Option<Uuid>>(*REFERRAL_COLUMNS)?.is_none() {
-                return Err(StoreError::Corrupt("referral_demographics of a listed referral"));
-            }
-            let unchecked = if i == 0 { None } else { row.try_as_pg_row() };
-            Ok(ReferralWithPerson::decode(&mut Columns { row, unchecked, next: 0 })?)
-        })
-        .collect()
-}
+/// How many columns a referral has: where its demographics' begin in a row of [`page_with_person`].
+static REFERRAL_COLUMNS: LazyLock<usize> = LazyLock::new(|| referral::Column::iter().count());
 
 /// `ids` as PostgreSQL's text form of a `uuid[]`, `{…,…}`.
 pub(crate) fn uuid_array(ids: &[Uuid]) -> String {
@@ -112,18 +101,6 @@ pub(crate) fn uuid_array(ids: &[Uuid]) -> String {
     }
     array.push('}');
     array
-}
-
-/// Every row of one result, decoded by position: the first row's values through sea-orm's checks, the
-/// rest (on PostgreSQL) by the types the first one passed.
-fn decode_all<T>(rows: &[QueryResult], decode: fn(&mut Columns<'_>) -> Result<T, DbErr>) -> Result<Vec<T>, DbErr> {
-    rows.iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let unchecked = if i == 0 { None } else { row.try_as_pg_row() };
-            decode(&mut Columns { row, unchecked, next: 0 })
-        })
-        .collect()
 }
 
 /// The columns of one row, taken in order.

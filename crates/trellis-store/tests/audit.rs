@@ -405,7 +405,7 @@ async fn on_postgres_who_saw_a_person_reads_only_their_entries_whatever_the_plan
     assert!(often_entries[0].listed.contains(&often), "the caseload page, the newest");
 }
 
-/// The bin the store gives a listing as it is written (`bin_sql`) is the one migration
+/// The bin the store gives a listing as it is written (`listed_bin`) is the one migration
 /// `m20261127_000021` gave the listings written before it (`audit_listed_bin`), and one of the bins
 /// "who saw" looks up for each id the listing names (`bins_holding`), for ids at every distance apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,30 +417,30 @@ async fn on_postgres_a_listing_is_binned_as_the_migration_binned_those_before_an
         pairs.push((Uuid::from_u128(lowest), Uuid::from_u128(lowest + (1_u128 << (70 + shift)))));
         pairs.push((Uuid::from_u128(lowest), Uuid::from_u128(lowest)));
     }
-    let values: Vec<String> = pairs.iter().map(|(a, b)| format!("(ARRAY['{a}'::uuid, '{b}'::uuid])")).collect();
+    let values: Vec<String> = pairs.iter().map(|(a, b)| format!("('{a}'::uuid, '{b}'::uuid)")).collect();
     let sql = format!(
-        "SELECT ids[1]::text, ids[2]::text, audit_listed_bin(ids[1], ids[2]), {} FROM (VALUES {}) AS listings (ids)",
-        trellis_store::audit::bin_sql("ids"),
+        "SELECT lowest, highest, audit_listed_bin(lowest, highest) FROM (VALUES {}) AS listings (lowest, highest)",
         values.join(", ")
     );
     let rows = store.connection().query_all_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap();
     assert_eq!(rows.len(), pairs.len());
     for row in rows {
-        let (lowest, highest): (String, String) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
-        let (migrated, written): (i64, i64) = (row.try_get_by_index(2).unwrap(), row.try_get_by_index(3).unwrap());
+        let (lowest, highest): (Uuid, Uuid) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
+        let migrated: i64 = row.try_get_by_index(2).unwrap();
+        let written = trellis_store::audit::listed_bin(lowest, highest);
         assert_eq!(migrated, written, "{lowest} .. {highest}");
-        for id in [&lowest, &highest] {
-            let bins = trellis_store::audit::bins_holding(ReferralId(Uuid::parse_str(id).unwrap()));
+        for id in [lowest, highest] {
+            let bins = trellis_store::audit::bins_holding(ReferralId(id));
             assert!(bins.contains(&written), "{id} is found in the listing of {lowest} .. {highest}");
         }
     }
 }
 
-/// On PostgreSQL a page is read, with its people, only by the statement that writes the page's entry, so
-/// their details never leave the database before the entry is written; and only the people shown are
-/// read, not the one read to learn that more follow.
+/// On PostgreSQL a page is two statements: its referrals with their people, then its entry, whose values
+/// are all parameters (PostgreSQL plans the `INSERT` once per connection, not once per page); the entry
+/// names only the people shown, not the one read to learn that more follow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_a_page_and_its_people_are_read_only_by_the_statement_writing_its_entry() {
+async fn on_postgres_a_page_is_read_with_its_people_in_one_statement_and_listed_by_one_fully_bound_insert() {
     let (_db, store) = TestDb::migrated(Backend::Postgres).await;
     let f = Fixture::create(&store).await;
     let lw = Fixture::actor(&f.link_worker);
@@ -451,22 +451,37 @@ async fn on_postgres_a_page_and_its_people_are_read_only_by_the_statement_writin
     let sql = store.statements().stop();
 
     assert_eq!((first.records.len(), first.has_next), (2, true));
-    assert_eq!(sql.len(), 1, "one statement for the page: {sql:#?}");
-    assert!(sql[0].contains("FROM \"referrals\""), "it reads the page's referrals: {sql:#?}");
-    assert!(sql[0].contains("referral_demographics"), "and their people: {sql:#?}");
-    assert!(sql[0].contains("INSERT INTO audit_log"), "and it writes the entry: {sql:#?}");
+    assert_eq!(sql.len(), 2, "two statements for the page: {sql:#?}");
+    assert!(sql[0].contains("FROM \"referrals\"") && sql[0].contains("referral_demographics"), "{sql:#?}");
+    assert!(sql[1].starts_with("INSERT INTO audit_log"), "then the entry: {sql:#?}");
+    assert!(sql[1].ends_with("VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS uuid[]), $8)"), "every value bound: {sql:#?}");
     let entry = store.audit_log(&AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap();
     let mut listed = entry[0].listed.clone();
     listed.sort();
     assert_eq!(listed, shown(&first), "the entry names the two shown, not the third");
     assert!(!shown(&first).contains(&ids[0]), "the oldest is the one read only to learn that more follow");
-
-    // Without its people the oldest cannot be shown, but it can still say that more follow.
-    let db = store.connection();
-    let without = format!("DELETE FROM referral_demographics WHERE referral_id = '{}'", ids[0].0);
-    db.execute_unprepared(&without).await.unwrap();
-    let again = page(&store, &lw, &caseload(&f, 2)).await;
-    assert_eq!((shown(&again), again.has_next), (shown(&first), true), "its people are not read");
-    let whole = store.referral_page(&lw, &caseload(&f, 3), Utc::now()).await;
-    assert!(matches!(whole, Err(StoreError::Corrupt(_))), "shown without its people: {whole:?}");
 }
+
+both_databases!(
+    a_referral_without_its_people_fails_the_page_showing_it_never_the_page_that_only_learns_more_follow,
+    |store: Store| async move {
+        let f = Fixture::create(&store).await;
+        let lw = Fixture::actor(&f.link_worker);
+        let ids = three_referrals(&store, &f).await;
+        let first = page(&store, &lw, &caseload(&f, 2)).await;
+        assert!(!shown(&first).contains(&ids[0]), "the oldest is read only to learn that more follow");
+
+        let db = store.connection();
+        let mark = if db.get_database_backend() == DatabaseBackend::Postgres { "$1" } else { "?" };
+        let without = format!("DELETE FROM referral_demographics WHERE referral_id = {mark}");
+        let deleted = db
+            .execute_raw(Statement::from_sql_and_values(db.get_database_backend(), without, [ids[0].0.into()]))
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_affected(), 1);
+        let again = page(&store, &lw, &caseload(&f, 2)).await;
+        assert_eq!((shown(&again), again.has_next), (shown(&first), true), "its missing people are not needed");
+        let whole = store.referral_page(&lw, &caseload(&f, 3), Utc::now()).await;
+        assert!(matches!(whole, Err(StoreError::Corrupt(_))), "shown without its people, never left out: {whole:?}");
+    }
+);

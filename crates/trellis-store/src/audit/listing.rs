@@ -7,8 +7,8 @@
 //! - **PostgreSQL**: `referral_ids` is a `uuid[]`, written as one text parameter cast to `uuid[]` (one
 //!   statement text for every page size). The entry is indexed once, not once per person: by its scope
 //!   (`actor_organisation_id`, the practice or service whose referrals it listed) and its bin
-//!   (`listed_bin`), the smallest aligned block of id places holding every id it showed (migration
-//!   `m20261127_000021`). "Who saw" looks up, for each of the referral's two organisations, the one bin
+//!   (`listed_bin`, [`listed_bin`]), the smallest aligned block of id places holding every id it showed
+//!   (migration `m20261127_000021`). "Who saw" looks up, for each of the referral's two organisations, the one bin
 //!   of each size that holds the referral's place ([`bins_holding`]), and keeps the entries whose
 //!   `referral_ids @> ARRAY[id]`. Indexed by a GIN entry for each person instead, a page cost PostgreSQL
 //!   more than its own read.
@@ -17,15 +17,11 @@
 //!   clustered on the referral, is its index, written in the same transaction: a page adds one B-tree
 //!   entry per person instead of a row and four index entries. "Who saw" is a range scan of it.
 //!
-//! Either way the entry is committed before the page is answered, and a failed write fails the page. On
-//! PostgreSQL a caseload page is read, with its people, by the statement that writes its entry
-//! ([`read_page_writing`]).
-
-use std::sync::LazyLock;
+//! Either way the entry is committed before the page is answered, and a failed write fails the page.
 
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
 use trellis_domain::ReferralId;
 use uuid::Uuid;
 
@@ -36,12 +32,12 @@ use crate::entity::audit_log;
 const COLUMNS: &str =
     "INSERT INTO audit_log (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids)";
 
-/// [`COLUMNS`] with the listing's bin (PostgreSQL).
-const COLUMNS_BINNED: &str = "INSERT INTO audit_log \
-    (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids, listed_bin)";
-
-/// A listing's bin from its sorted `"ids"` ([`bin_sql`]).
-static BIN: LazyLock<String> = LazyLock::new(|| bin_sql(r#""ids""#));
+/// A listing's `INSERT` on PostgreSQL, with its bin. Every value is a parameter (the bin worked out by
+/// [`listed_bin`]), so PostgreSQL plans it once per connection; written as an expression of the ids, the
+/// bin was planned, and the array parsed, once for each time the expression named them, on every page.
+const INSERT_BINNED: &str = "INSERT INTO audit_log \
+    (id, occurred_at, actor_role, actor_organisation_id, actor_user_id, action, referral_ids, listed_bin) \
+    VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS uuid[]), $8)";
 
 /// The bits of a referral id that give its place (`audit_id_place`): a version 7 UUID's milliseconds
 /// since 1970.
@@ -57,6 +53,7 @@ pub(super) async fn write(
     referrals: &[ReferralId],
 ) -> Result<(), StoreError> {
     let ids = distinct(referrals);
+    let (Some(lowest), Some(highest)) = (ids.first().copied(), ids.last().copied()) else { return Ok(()) };
     let backend = db.get_database_backend();
     let entry_id = entry.id;
     let head = head_values(entry);
@@ -64,11 +61,8 @@ pub(super) async fn write(
         DatabaseBackend::Postgres => {
             let mut values = head;
             values.push(Value::from(crate::rows::uuid_array(&ids)));
-            let text = format!(
-                r#"{COLUMNS_BINNED} SELECT $1, $2, $3, $4, $5, $6, "ids", {} FROM (SELECT CAST($7 AS uuid[]) AS "ids") AS "listed""#,
-                BIN.as_str()
-            );
-            db.execute_raw(Statement::from_sql_and_values(backend, text, values)).await?;
+            values.push(Value::from(listed_bin(lowest, highest)));
+            db.execute_raw(Statement::from_sql_and_values(backend, INSERT_BINNED, values)).await?;
         }
         _ => {
             let json = serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()).to_string();
@@ -89,59 +83,9 @@ pub(super) async fn write(
     Ok(())
 }
 
-/// PostgreSQL: reads `page` (referrals, newest first, limited to one more than `shown`) and writes
-/// `entry` as the listing of its first `shown` referrals less `before` (if any are left), in one
-/// statement: the entry is a data-modifying `WITH` clause, so what the page returns is never answered
-/// unrecorded, and the ids listed never leave the database to come back. The first `shown` rows come
-/// with their people's demographics (`NULL` if missing); a row after them, read only to learn that more
-/// follow, without. Returns once the entry is committed.
-pub(super) async fn read_page_writing(
-    db: &DatabaseConnection,
-    entry: audit_log::Model,
-    page: Statement,
-    shown: u64,
-    before: &[Uuid],
-) -> Result<Vec<QueryResult>, StoreError> {
-    let mut values = page.values.map(|v| v.0).unwrap_or_default();
-    let first = values.len() + 1;
-    values.extend(head_values(entry));
-    let marks = (first..first + 6).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-    let unlisted = if before.is_empty() {
-        String::new()
-    } else {
-        values.push(Value::from(crate::rows::uuid_array(&distinct_ids(before))));
-        format!(r#" WHERE "id" <> ALL(CAST(${} AS uuid[]))"#, first + 6)
-    };
-    let text = format!(
-        concat!(
-            r#"WITH "page" AS MATERIALIZED ({page}), "#,
-            r#""shown" AS MATERIALIZED (SELECT "id" FROM "page" ORDER BY "id" DESC LIMIT {shown}), "#,
-            r#""listed" AS ({columns} SELECT {marks}, "ids", {bin} FROM "#,
-            r#"(SELECT ARRAY(SELECT "id" FROM "shown"{unlisted} ORDER BY "id") AS "ids") AS "new" "#,
-            r#"WHERE cardinality("ids") > 0) "#,
-            r#"SELECT "page".*, {people} FROM "page" LEFT JOIN ("shown" JOIN "referral_demographics" "#,
-            r#"ON "referral_demographics"."referral_id" = "shown"."id") ON "shown"."id" = "page"."id" "#,
-            r#"ORDER BY "page"."id" DESC"#,
-        ),
-        page = page.sql,
-        shown = shown,
-        columns = COLUMNS_BINNED,
-        marks = marks,
-        bin = BIN.as_str(),
-        unlisted = unlisted,
-        people = crate::rows::demographics_columns(),
-    );
-    Ok(db.query_all_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, text, values)).await?)
-}
-
 /// The ids of `referrals`, each once, in order.
 fn distinct(referrals: &[ReferralId]) -> Vec<Uuid> {
-    distinct_ids(&referrals.iter().map(|r| r.0).collect::<Vec<_>>())
-}
-
-/// `ids`, each once, in order.
-fn distinct_ids(ids: &[Uuid]) -> Vec<Uuid> {
-    let mut ids = ids.to_vec();
+    let mut ids: Vec<Uuid> = referrals.iter().map(|r| r.0).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -159,16 +103,12 @@ fn bin(level: u32, place: u64) -> i64 {
     i64::try_from((u64::from(level) << PLACE_BITS) | (place >> level)).unwrap_or(i64::MAX)
 }
 
-/// SQL for the bin of a listing whose sorted `uuid[]` is `ids`: the smallest aligned block of places
-/// holding the place of every id in it. The same as migration `m20261127_000021`'s
-/// `audit_listed_bin(ids[1], ids[cardinality(ids)])`, written out: a statement planned afresh (a
-/// caseload page is) would otherwise inline the function's body, parsing it, on every call.
-pub fn bin_sql(ids: &str) -> String {
-    let place =
-        |id: String| format!("CAST(CAST('x' || left(replace(CAST({id} AS text), '-', ''), 12) AS bit(48)) AS bigint)");
-    let (lowest, highest) = (place(format!("{ids}[1]")), place(format!("{ids}[cardinality({ids})]")));
-    let level = format!("length(ltrim(CAST(CAST({lowest} # {highest} AS bit(48)) AS text), '0'))");
-    format!("((CAST({level} AS bigint) << {PLACE_BITS}) | ({lowest} >> {level}))")
+/// The bin of a listing whose lowest and highest ids are these: the smallest aligned block of places
+/// holding both places, so every place between. The same as migration `m20261127_000021`'s
+/// `audit_listed_bin(lowest, highest)`, which gave the listings before it theirs.
+pub fn listed_bin(lowest: Uuid, highest: Uuid) -> i64 {
+    let (lowest, highest) = (place(lowest), place(highest));
+    bin(u64::BITS - (lowest ^ highest).leading_zeros(), lowest)
 }
 
 /// The bins of every block holding `referral`'s place, one of each size: a listing that showed it has
