@@ -13,7 +13,8 @@
 //! unless the flag is set, then sets it: a second read of the same record waits for the first's commit,
 //! and writes the entry itself if that failed, so no read is ever answered unrecorded. Listings by one
 //! caller share one lock and the set of referrals they have named: a page takes it, writes one listing
-//! naming the rows not yet named, and adds them once it is committed. Pages of one request are so listed one after another.
+//! naming the rows not yet named, and adds them once it is committed. Pages of one request are so
+//! listed one after another.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
