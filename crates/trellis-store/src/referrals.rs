@@ -261,12 +261,18 @@ fn needs_json(needs: &[Need]) -> String {
     serde_json::Value::from(needs.iter().map(|n| n.as_str()).collect::<Vec<_>>()).to_string()
 }
 
+/// The column naming a scope's organisation, and the organisation.
+fn scope_key(scope: ReferralScope) -> (referral::Column, Uuid) {
+    match scope {
+        ReferralScope::ReferredBy(org) => (referral::Column::ReferringOrganisationId, org.0),
+        ReferralScope::WorkedBy(org) => (referral::Column::LinkWorkerServiceId, org.0),
+    }
+}
+
 /// The SQL condition for a scope.
 fn scope_condition(scope: ReferralScope) -> Condition {
-    match scope {
-        ReferralScope::ReferredBy(org) => Condition::all().add(referral::Column::ReferringOrganisationId.eq(org.0)),
-        ReferralScope::WorkedBy(org) => Condition::all().add(referral::Column::LinkWorkerServiceId.eq(org.0)),
-    }
+    let (column, organisation) = scope_key(scope);
+    Condition::all().add(column.eq(organisation))
 }
 
 impl Store {
@@ -585,7 +591,8 @@ impl Store {
             let action = "list referrals outside its own organisation";
             return Err(StoreError::Domain(trellis_domain::DomainError::Forbidden { role: actor.role, action }));
         }
-        let mut query = referral::Entity::find().filter(scope_condition(filter.scope));
+        // The scope is the page's keyset: `page_with_person` adds it.
+        let mut query = referral::Entity::find();
         if !filter.statuses.is_empty() {
             query = query.filter(referral::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
         }
@@ -627,7 +634,7 @@ impl Store {
         if let Some(before) = filter.before {
             query = query.filter(referral::Column::Id.lt(before.0));
         }
-        let (rows, has_next) = page_with_person(&self.db, query, filter.limit).await?;
+        let (rows, has_next) = page_with_person(&self.db, scope_key(filter.scope), query, filter.limit).await?;
         let records =
             rows.into_iter().map(|row| record_from(row.referral, row.person)).collect::<Result<Vec<_>, _>>()?;
         let listing = Audit { actor, action: "referral.listed", referral: None, offer: None, at: now };

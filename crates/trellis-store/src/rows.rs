@@ -13,13 +13,14 @@
 
 use std::sync::LazyLock;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait};
 
 use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::{self, Decode, Row, Type};
 use sea_orm::{
-    ConnectionTrait, DbErr, FromQueryResult, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait,
-    RelationTrait, RuntimeErr, Select, SelectModel, Selector, TryGetable,
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait, RuntimeErr, Select, SelectModel, Selector, Statement,
+    TryGetable,
 };
 use uuid::Uuid;
 
@@ -41,40 +42,50 @@ pub(crate) fn with_person(query: Select<referral::Entity>) -> Selector<SelectMod
     query.into_model()
 }
 
-/// A page: the first `shown` referrals `query` finds, newest first, each with its own demographics, and
-/// whether more follow (one row more is read to learn it).
+/// A page: the first `shown` referrals `query` finds in `scope` (the column naming the organisation, and
+/// the organisation), newest first, each with its own demographics, and whether more follow (one row
+/// more is read to learn it).
 ///
 /// The referrals are a derived table joined to their people only after the limit, which PostgreSQL
 /// cannot flatten into the join: it walks one index to the page's rows and looks up just their people.
-/// Chosen by id and then joined (`IN` a subquery), each row took a second primary-key lookup and the
-/// statement was re-planned on every call (0.5 ms of planning for 0.45 ms of work, measured at 100 k
-/// referrals). Read in two statements (the referrals, then their people by id) it measured no better:
-/// PostgreSQL planned less, the server made one more round trip (`docs/benchmarks.md`). The join is an outer
-/// one, so a referral without its demographics is `Corrupt`, never a row quietly missing from a
-/// caseload; the row read only to learn that more follow is not decoded.
+/// The join is an outer one, so a referral without its demographics is `Corrupt`, never a row quietly
+/// missing from a caseload; the row read only to learn that more follow is not decoded.
+///
+/// The statement is written so that PostgreSQL plans it once per connection, and can plan it only one
+/// way: down the scope's `(organisation, id)` index from the cursor, stopping after the page.
+/// - The limit is in the text: as a parameter, the plan made for any limit assumes a tenth of the table
+///   and the plan made for each call always looked cheaper, so every page was planned again.
+/// - The organisation is `= ANY` of a one-element array and the order is `(organisation, id)`. With
+///   `organisation = $1` PostgreSQL knows the organisation is fixed and may order by `id` alone, down
+///   the primary key, filtering: for a small organisation, most of the table read for one page. Only
+///   the scope's index gives this order without sorting all of the organisation's referrals, and the
+///   organisation's count is still estimated from its statistics.
+///
+/// Planned every time, the page cost PostgreSQL more than the bare scan's whole work
+/// (`docs/benchmarks.md`). SQLite takes the same order with `organisation = ?`.
 pub(crate) async fn page_with_person(
     db: &impl ConnectionTrait,
+    (scope, organisation): (referral::Column, Uuid),
     query: Select<referral::Entity>,
     shown: u64,
 ) -> Result<(Vec<ReferralWithPerson>, bool), StoreError> {
-    let page = Alias::new("page");
-    let inner: SelectStatement = query.order_by_desc(referral::Column::Id).limit(shown.saturating_add(1)).into_query();
-    let mut outer = Query::select();
-    for column in referral::Column::iter() {
-        outer.column((page.clone(), column));
-    }
-    for column in referral_demographics::Column::iter() {
-        outer.column((referral_demographics::Entity, column));
-    }
-    outer
-        .from_subquery(inner, page.clone())
-        .left_join(
-            referral_demographics::Entity,
-            Expr::col((page.clone(), referral::Column::Id))
-                .equals((referral_demographics::Entity, referral_demographics::Column::ReferralId)),
-        )
-        .order_by((page, referral::Column::Id), Order::Desc);
-    let rows = db.query_all_raw(db.get_database_backend().build(&outer)).await?;
+    let backend = db.get_database_backend();
+    let in_scope = match backend {
+        DatabaseBackend::Postgres => Expr::cust_with_values(
+            format!(r#""referrals"."{}" = ANY(CAST($1 AS uuid[]))"#, scope.as_str()),
+            [uuid_array(&[organisation])],
+        ),
+        _ => Expr::col((referral::Entity, scope)).eq(organisation),
+    };
+    let inner = query.filter(in_scope).order_by_desc(scope).order_by_desc(referral::Column::Id).into_query();
+    let inner = backend.build(&inner);
+    let limit = shown.saturating_add(1);
+    let scope = scope.as_str();
+    let sql = format!(
+        r#"SELECT {} FROM ({} LIMIT {limit}) AS "page" LEFT JOIN "referral_demographics" ON "page"."id" = "referral_demographics"."referral_id" ORDER BY "page"."{scope}" DESC, "page"."id" DESC"#,
+        *PAGE_COLUMNS, inner.sql
+    );
+    let rows = db.query_all_raw(Statement { sql, ..inner }).await?;
     let shown = usize::try_from(shown).unwrap_or(usize::MAX);
     let page = rows.iter().take(shown).enumerate().map(|(i, row)| {
         if row.try_get_by_index::<Option<Uuid>>(*REFERRAL_COLUMNS)?.is_none() {
@@ -85,6 +96,14 @@ pub(crate) async fn page_with_person(
     });
     Ok((page.collect::<Result<_, StoreError>>()?, rows.len() > shown))
 }
+
+/// The columns [`page_with_person`] selects: the page's referral, then its demographics, each in its
+/// model's order.
+static PAGE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let referral = referral::Column::iter().map(|c| format!(r#""page"."{}""#, c.as_str()));
+    let person = referral_demographics::Column::iter().map(|c| format!(r#""referral_demographics"."{}""#, c.as_str()));
+    referral.chain(person).collect::<Vec<_>>().join(", ")
+});
 
 /// How many columns a referral has: where its demographics' begin in a row of [`page_with_person`].
 static REFERRAL_COLUMNS: LazyLock<usize> = LazyLock::new(|| referral::Column::iter().count());

@@ -373,6 +373,93 @@ both_databases!(the_caseload_filters_and_pages_by_keyset, |store: Store| async m
     assert_eq!(overdue.len(), 3);
 });
 
+/// On PostgreSQL a caseload page is planned once per connection, and that one plan walks the scope's
+/// `(organisation, id)` index down from the cursor, for a practice's referrals and a service's alike:
+/// never the primary key filtered by organisation, never a sort of the organisation's referrals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_caseload_page_is_planned_once_per_connection_down_its_scopes_index() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let (_db, store) = trellis_store::testing::TestDb::migrated(trellis_store::testing::Backend::Postgres).await;
+    let f = Fixture::create(&store).await;
+    // 10 000 referrals (valid NHS numbers, each its own person) with statistics: one in a hundred for the
+    // other practice and its service.
+    let bulk = format!(
+        "WITH digits AS (SELECT i, lpad(i::text, 9, '0') AS d FROM generate_series(1, 11200) AS i), \
+         checked AS (SELECT i, d, (11 - (SELECT sum(substr(d, k, 1)::int * (11 - k)) \
+           FROM generate_series(1, 9) AS k) % 11) % 11 AS c FROM digits), \
+         n AS (SELECT row_number() OVER (ORDER BY i) AS i, d || c AS nhs, gen_random_uuid() AS person, \
+           gen_random_uuid() AS referral FROM checked WHERE c <> 10 LIMIT 10000), \
+         p AS (INSERT INTO people (id, nhs_number, given_name, family_name, date_of_birth, preferred_contact, \
+           created_at, updated_at) SELECT person, nhs, 'Given', 'Family', '1970-01-01', \
+           'letter', now(), now() FROM n), \
+         r AS (INSERT INTO referrals (id, person_id, referring_organisation_id, link_worker_service_id, status, \
+           needs, reason, urgency, consent_to_share, consent_recorded_by, consent_recorded_at, version, \
+           contact_due_at, created_at, updated_at) SELECT referral, person, \
+           CASE WHEN i % 100 = 0 THEN '{op}'::uuid ELSE '{p}'::uuid END, \
+           CASE WHEN i % 100 = 0 THEN '{os}'::uuid ELSE '{s}'::uuid END, \
+           'referred', '[\"loneliness\"]', 'Bulk', 'routine', true, 'Dr Bulk', now(), 1, now(), now(), now() FROM n) \
+         SELECT 1",
+        op = f.other_practice.id.0,
+        p = f.practice.id.0,
+        os = f.other_service.id.0,
+        s = f.service.id.0,
+    );
+    let db = store.connection();
+    let sql = |text: String| Statement::from_string(DbBackend::Postgres, text);
+    // Loaded as a bulk load is, without the reports' triggers (they would look up each row's referral
+    // in a table with no statistics yet).
+    let load = db.begin().await.unwrap();
+    load.execute_raw(sql("SET LOCAL session_replication_role = replica".into())).await.unwrap();
+    load.execute_raw(sql(bulk)).await.unwrap();
+    load.execute_raw(sql("INSERT INTO referral_demographics (referral_id, nhs_number, given_name, family_name, \
+         date_of_birth, preferred_contact, recorded_at) SELECT r.id, p.nhs_number, p.given_name, p.family_name, \
+         p.date_of_birth, p.preferred_contact, now() FROM referrals r JOIN people p ON p.id = r.person_id"
+        .into()))
+        .await
+        .unwrap();
+    load.commit().await.unwrap();
+    db.execute_raw(sql("ANALYZE referrals, referral_demographics".into())).await.unwrap();
+
+    let service = ReferralScope::WorkedBy(f.service.id);
+    let practice = ReferralScope::ReferredBy(f.practice.id);
+    let cases = [
+        (Fixture::actor(&f.link_worker), service, f.service.id, f.other_service.id, "service"),
+        (Fixture::actor(&f.gp), practice, f.practice.id, f.other_practice.id, "referrer"),
+    ];
+    for (reader, scope, organisation, small, index) in cases {
+        let first = store.referral_page(&reader, &ReferralFilter { limit: 50, ..filter(scope) }, Utc::now()).await;
+        let cursor = first.unwrap().records[49].state.id;
+        store.statements().start();
+        let next = ReferralFilter { limit: 50, before: Some(cursor), ..filter(scope) };
+        store.referral_page(&reader, &next, Utc::now()).await.unwrap();
+        let page = store.statements().stop().remove(0);
+        let (cursor_is_1, scope_is_2) = (r#""referrals"."id" < $1"#, "= ANY(CAST($2 AS uuid[]))");
+        assert!(page.contains(cursor_is_1) && page.contains(scope_is_2) && !page.contains("$3"), "{page}");
+
+        // As the server's connections run it: prepared once, its parameters the organisation as text.
+        let txn = db.begin().await.unwrap();
+        txn.execute_raw(sql(format!("PREPARE page (uuid, text) AS {page}"))).await.unwrap();
+        let args = |organisation: uuid::Uuid| format!("('{}', '{{{organisation}}}')", cursor.0);
+        for _ in 0..5 {
+            txn.execute_raw(sql(format!("EXECUTE page {}", args(organisation.0)))).await.unwrap();
+        }
+        for organisation in [organisation.0, small.0] {
+            let rows = txn.query_all_raw(sql(format!("EXPLAIN EXECUTE page {}", args(organisation)))).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect();
+            let whole = plan.join("\n");
+            // The page's referrals are the first 51 entries of the scope's index below the cursor: the
+            // line under the limit is that walk, with no sort between (how their people are joined is
+            // the planner's to choose by the tables' sizes).
+            let limit = plan.iter().position(|line| line.contains("Limit")).expect("a limit");
+            let walk = format!("Index Scan Backward using ix_referrals_{index}_id on referrals");
+            assert!(plan[limit + 1].contains(&walk), "{whole}");
+            assert!(plan[limit + 2].contains("ANY (($2)::uuid[])") && plan[limit + 2].contains("$1"), "{whole}");
+            assert!(!whole.contains("referrals_pkey") && !whole.contains("Seq Scan on referrals"), "{whole}");
+        }
+        txn.rollback().await.unwrap();
+    }
+}
+
 // A page is decoded with its first row's types checked and the rest taken as the first's (on PostgreSQL):
 // a detail the newest referral left empty must still be read, with its own value, from the older ones.
 both_databases!(a_page_reads_each_referrals_own_details_whatever_the_newest_left_empty, |store: Store| async move {
