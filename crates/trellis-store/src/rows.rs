@@ -79,11 +79,16 @@ pub(crate) async fn page_with_person(
     };
     let inner = query.filter(in_scope).order_by_desc(scope).order_by_desc(referral::Column::Id).into_query();
     let inner = backend.build(&inner);
-    let limit = shown.saturating_add(1);
-    let scope = scope.as_str();
     let sql = format!(
-        r#"SELECT {} FROM ({} LIMIT {limit}) AS "page" LEFT JOIN "referral_demographics" ON "page"."id" = "referral_demographics"."referral_id" ORDER BY "page"."{scope}" DESC, "page"."id" DESC"#,
-        *PAGE_COLUMNS, inner.sql
+        concat!(
+            r#"SELECT {columns} FROM ({inner} LIMIT {limit}) AS "page" "#,
+            r#"LEFT JOIN "referral_demographics" ON "page"."id" = "referral_demographics"."referral_id" "#,
+            r#"ORDER BY "page"."{scope}" DESC, "page"."id" DESC"#,
+        ),
+        columns = *PAGE_COLUMNS,
+        inner = inner.sql,
+        limit = shown.saturating_add(1),
+        scope = scope.as_str(),
     );
     let rows = db.query_all_raw(Statement { sql, ..inner }).await?;
     let shown = usize::try_from(shown).unwrap_or(usize::MAX);
