@@ -180,7 +180,7 @@ async fn audit_listing(db: &DatabaseConnection, service: Uuid, reader: Uuid, ref
         let mut sorted = referrals.to_vec();
         sorted.sort_unstable();
         let bin = trellis_store::audit::listed_bin(sorted[0], sorted[sorted.len() - 1]);
-        let array = format!("{{{}}}", sorted.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","));
+        let array = trellis_store::uuid_array(&sorted);
         let mut values = head;
         values.extend([v(array), v(bin)]);
         let text = format!("{columns}, listed_bin) VALUES ($1,$2,$3,$4,$5,$6,CAST($7 AS uuid[]),$8)");

@@ -68,6 +68,7 @@ use trellis_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
 pub use principals::{EPOCH_CHECK_EVERY, LAST_USED_RESOLUTION, PRINCIPAL_TTL};
+pub use rows::uuid_array;
 
 /// How to reach the database.
 #[derive(Clone, Debug)]

@@ -114,7 +114,7 @@ static PAGE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 static REFERRAL_COLUMNS: LazyLock<usize> = LazyLock::new(|| referral::Column::iter().count());
 
 /// `ids` as PostgreSQL's text form of a `uuid[]`, `{…,…}`.
-pub(crate) fn uuid_array(ids: &[Uuid]) -> String {
+pub fn uuid_array(ids: &[Uuid]) -> String {
     let mut array = String::with_capacity(2 + ids.len() * (uuid::fmt::Hyphenated::LENGTH + 1));
     array.push('{');
     for (i, id) in ids.iter().enumerate() {
